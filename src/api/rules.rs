@@ -1,0 +1,174 @@
+//! The value rules of API.md, in one place: the transform rejects a row by them
+//! before sending, and the emulator refuses operations by them, so both agree.
+
+pub const MAX_ATTRIBUTES: usize = 50;
+pub const MAX_EVENTS_PER_OPERATION: usize = 15;
+pub const MAX_AUDIENCE_ATTRIBUTES: usize = 15;
+pub const MAX_NAME_LEN: usize = 30;
+pub const MAX_STRING_CHARS: usize = 300;
+pub const MAX_URL_CHARS: usize = 2_048;
+pub const MAX_CATALOG_STRING_CHARS: usize = 10_000;
+pub const MAX_AUDIENCE_NAME_LEN: usize = 255;
+
+/// Custom attribute and event names: `[a-z0-9_]`, 1 to 30 characters.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Audience names: `[A-Za-z0-9_-]`, 1 to 255 characters, case sensitive.
+pub fn is_valid_audience_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_AUDIENCE_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A plain string attribute value: 1 to 300 characters.
+pub fn is_valid_string(s: &str) -> bool {
+    !s.is_empty() && s.chars().count() <= MAX_STRING_CHARS
+}
+
+/// A deliberately plain email check: one `@`, a non-empty local part, a domain
+/// with a dot and no empty label, no whitespace. Stricter checks reject real
+/// addresses; looser ones let through the typos exports are full of.
+pub fn is_valid_email(s: &str) -> bool {
+    if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+}
+
+/// E.164: `+`, a non-zero digit, at most 15 digits in all.
+pub fn is_valid_e164(s: &str) -> bool {
+    let Some(digits) = s.strip_prefix('+') else {
+        return false;
+    };
+    (2..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+/// ISO 639-1: two lowercase letters.
+pub fn is_valid_language(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// ISO 3166-1 alpha-2: two uppercase letters.
+pub fn is_valid_region(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// An IANA zone name by shape (`Area/Location[/More]`, `UTC`, `Etc/GMT+3`):
+/// the tz database changes, a shape check does not go stale.
+pub fn is_valid_timezone(s: &str) -> bool {
+    if s == "UTC" || s == "GMT" {
+        return true;
+    }
+    let mut parts = s.split('/');
+    let Some(area) = parts.next() else {
+        return false;
+    };
+    let ok_part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 30
+            && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
+    };
+    let rest: Vec<&str> = parts.collect();
+    area.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+        && ok_part(area)
+        && !rest.is_empty()
+        && rest.iter().all(|p| ok_part(p))
+}
+
+/// A URL: a scheme, `://`, a host, at most 2,048 characters, no whitespace.
+pub fn is_valid_url(s: &str) -> bool {
+    if s.chars().count() > MAX_URL_CHARS || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    !scheme.is_empty()
+        && scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && !host.is_empty()
+}
+
+/// RFC 3339 with an offset, as `date()` attributes and event times take.
+pub fn is_valid_rfc3339(s: &str) -> bool {
+    chrono::DateTime::parse_from_rfc3339(s).is_ok()
+}
+
+/// Subscription values of `$email_marketing` / `$sms_marketing`.
+pub fn is_valid_subscription(s: &str) -> bool {
+    s == "subscribed" || s == "unsubscribed"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(is_valid_name("first_name"));
+        assert!(is_valid_name("a1"));
+        assert!(!is_valid_name(""));
+        assert!(!is_valid_name("FirstName"));
+        assert!(!is_valid_name("first-name"));
+        assert!(!is_valid_name(&"a".repeat(31)));
+        assert!(is_valid_name(&"a".repeat(30)));
+    }
+
+    #[test]
+    fn emails() {
+        assert!(is_valid_email("jane@example.com"));
+        assert!(is_valid_email("jane+tag@sub.example.co.uk"));
+        assert!(!is_valid_email("jane@example"));
+        assert!(!is_valid_email("jane.example.com"));
+        assert!(!is_valid_email("jane @example.com"));
+        assert!(!is_valid_email("@example.com"));
+        assert!(!is_valid_email("jane@@example.com"));
+        assert!(!is_valid_email("jane@example..com"));
+    }
+
+    #[test]
+    fn phones() {
+        assert!(is_valid_e164("+33639981337"));
+        assert!(!is_valid_e164("0639981337"));
+        assert!(!is_valid_e164("+0639981337"));
+        assert!(!is_valid_e164("+3363998133712345"));
+        assert!(!is_valid_e164("+33 6 39"));
+    }
+
+    #[test]
+    fn locale_codes() {
+        assert!(is_valid_language("en"));
+        assert!(!is_valid_language("EN"));
+        assert!(!is_valid_language("eng"));
+        assert!(is_valid_region("FR"));
+        assert!(!is_valid_region("fr"));
+        assert!(is_valid_timezone("Europe/Paris"));
+        assert!(is_valid_timezone("America/Argentina/Buenos_Aires"));
+        assert!(is_valid_timezone("UTC"));
+        assert!(!is_valid_timezone("Paris"));
+        assert!(!is_valid_timezone("Europe/"));
+    }
+
+    #[test]
+    fn urls_and_dates() {
+        assert!(is_valid_url("https://example.com/jane"));
+        assert!(!is_valid_url("example.com"));
+        assert!(!is_valid_url("https://"));
+        assert!(!is_valid_url(&format!("https://e.com/{}", "a".repeat(2048))));
+        assert!(is_valid_rfc3339("1989-07-20T00:00:00Z"));
+        assert!(!is_valid_rfc3339("1989-07-20"));
+    }
+}

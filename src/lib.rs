@@ -2,3 +2,13 @@
 //! Project APIs. The binary in `main.rs` is a thin shell over this library.
 
 pub mod api;
+pub mod cli;
+pub mod commands;
+pub mod exit;
+pub mod job;
+pub mod paths;
+pub mod pipeline;
+pub mod report;
+pub mod source;
+pub mod transform;
+pub mod testdata;

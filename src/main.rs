@@ -1,1 +1,38 @@
-fn main() {}
+//! The `batchport` binary: parse the command line, run the command, exit with
+//! the code JOBS.md promises. Everything else lives in the library.
+
+use batchport::cli::{Cli, Command};
+use batchport::{commands, exit};
+use clap::Parser;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BATCHPORT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let result = match &cli.command {
+        Command::Validate { job, common } => commands::validate::run(job, common),
+        Command::Run { .. } | Command::Emulator(_) => {
+            Err(anyhow::anyhow!("this command is not available in this build yet"))
+        }
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("batchport: {e:#}");
+            exit::for_error(&e)
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,3 @@
+//! One file per subcommand; each takes its parsed arguments and returns the exit code.
+
+pub mod validate;

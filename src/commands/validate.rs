@@ -1,0 +1,71 @@
+//! `batchport validate JOB.toml`: read and transform everything as `run` would,
+//! send nothing, write the rejects file, print the summary.
+
+use crate::cli::Common;
+use crate::exit::Status;
+use crate::job::{self, Job};
+use crate::pipeline;
+use crate::report::{RejectsWriter, Summary};
+use crate::source::{self, CsvSource};
+use crate::transform::Transformer;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
+    let job = job::load(job_path)?;
+    let run_id = format!("validate-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let rejects_dir = rejects_dir(&job, &crate::paths::state_dir(common.state.clone()));
+    let summary = validate(&job, &run_id, &rejects_dir)?;
+    summary.print(common.json, common.quiet);
+    Ok(summary.status.code())
+}
+
+/// Where rejects files go: `[job] rejects`, else `<state>/rejects`.
+pub fn rejects_dir(job: &Job, state: &Path) -> PathBuf {
+    job.rejects_dir.clone().unwrap_or_else(|| state.join("rejects"))
+}
+
+/// The whole validation, without printing: the summary says what happened.
+pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> {
+    let started = Instant::now();
+    let src = job
+        .source
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("{}: a {} job has no input to validate", job.file.display(), job.kind.as_str()))?;
+    let files = source::expand(&src.pattern, &src.base_dir)?;
+    let mut summary = Summary::new(&job.name, run_id);
+    summary.rows_valid = Some(0);
+    let mut rejects = RejectsWriter::new(rejects_dir, &format!("{}-{run_id}-rejects", job.name));
+    for file in &files {
+        let csv = CsvSource::open(file, &src.options)?;
+        let t = Transformer::bind(job, csv.headers(), file)?;
+        rejects.set_source(csv.raw_headers(), csv.delimiter());
+        let mut write_err = None;
+        pipeline::for_each_chunk(csv, &t, |chunk| {
+            for r in chunk.results {
+                summary.rows_read += 1;
+                match r {
+                    Ok(_) => *summary.rows_valid.get_or_insert(0) += 1,
+                    Err(rej) => {
+                        summary.rows_rejected += 1;
+                        if let Err(e) = rejects.write(&rej) {
+                            write_err = Some(e);
+                            return false;
+                        }
+                    }
+                }
+            }
+            true
+        })?;
+        if let Some(e) = write_err {
+            return Err(e).context(format!("cannot write the rejects file in {}", rejects_dir.display()));
+        }
+        summary.files.push(file.to_path_buf());
+    }
+    rejects.flush().context("cannot write the rejects file")?;
+    summary.rejects_file = rejects.paths.first().cloned();
+    summary.status = if summary.rows_rejected > 0 { Status::DoneWithRejects } else { Status::Done };
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    Ok(summary)
+}

@@ -1,0 +1,43 @@
+//! Binding the mapping's column names to positions in one CSV header. A missing
+//! or ambiguous column is a job error naming the key, its line and the file.
+
+use super::error::JobError;
+use super::settings::Column;
+use std::path::Path;
+
+/// The index of `col` in `headers`, or an error that says what is there instead.
+pub fn find(headers: &[String], col: &Column, job_file: &Path, csv: &Path) -> Result<usize, JobError> {
+    let mut hits = headers.iter().enumerate().filter(|(_, h)| **h == col.name).map(|(i, _)| i);
+    let at = |message: String| JobError::At { path: job_file.to_path_buf(), line: col.line, message };
+    match (hits.next(), hits.next()) {
+        (Some(i), None) => Ok(i),
+        (Some(a), Some(b)) => Err(at(format!(
+            "{}: column `{}` appears more than once in the header of {} (columns {} and {}): rename one",
+            col.key,
+            col.name,
+            csv.display(),
+            a + 1,
+            b + 1
+        ))),
+        (None, _) => {
+            let hint = headers
+                .iter()
+                .find(|h| h.eq_ignore_ascii_case(&col.name) || normalise(h) == normalise(&col.name))
+                .map(|h| format!(" (did you mean `{h}`?)"))
+                .unwrap_or_default();
+            let shown: Vec<&str> = headers.iter().take(30).map(String::as_str).collect();
+            Err(at(format!(
+                "{}: column `{}` is not in the header of {}{hint}; its columns are: {}{}",
+                col.key,
+                col.name,
+                csv.display(),
+                shown.join(", "),
+                if headers.len() > 30 { ", ..." } else { "" }
+            )))
+        }
+    }
+}
+
+fn normalise(s: &str) -> String {
+    s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}

@@ -1,0 +1,143 @@
+//! The job file exactly as written: TOML into `deny_unknown_fields` types, with
+//! spans kept on the values whose meaning is checked later, so that every error
+//! can name its line. Nothing here applies defaults: `resolve` does.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    pub job: JobSection,
+    #[serde(default)]
+    pub api: ApiSection,
+    pub source: Option<SourceSection>,
+    #[serde(default)]
+    pub mapping: MappingSection,
+    pub audience: Option<AudienceSection>,
+    pub catalog: Option<CatalogSection>,
+    pub export: Option<ExportSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSection {
+    pub name: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub schedule: Option<Spanned<String>>,
+    pub rejects: Option<String>,
+    pub on_uncertain: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    pub base_url: Option<Spanned<String>>,
+    pub version: Option<Spanned<String>>,
+    pub endpoint: Option<Spanned<String>>,
+    pub rest_key_env: Option<String>,
+    pub project_key_env: Option<String>,
+    pub rate: Option<Spanned<u32>>,
+    pub concurrency: Option<Spanned<usize>>,
+    pub batch_size: Option<Spanned<usize>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSection {
+    pub path: Spanned<String>,
+    pub delimiter: Option<Spanned<String>>,
+    pub encoding: Option<Spanned<String>>,
+}
+
+/// `[mapping]` for every kind; which keys a kind accepts is checked in `resolve`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingSection {
+    pub custom_id: Option<Spanned<String>>,
+    pub blank: Option<Spanned<String>>,
+    pub changed_only: Option<bool>,
+    pub native: Option<NativeSection>,
+    /// Batch attribute name → column name or table; decoded in `resolve` so
+    /// that an error in one entry names that entry's line.
+    pub attributes: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    pub event: Option<Spanned<String>>,
+    pub event_name: Option<Spanned<String>>,
+    pub time: Option<Spanned<toml::Value>>,
+    pub event_attributes: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    pub item_id: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NativeSection {
+    pub email_address: Option<Spanned<String>>,
+    pub email_marketing: Option<Spanned<toml::Value>>,
+    pub phone_number: Option<Spanned<String>>,
+    pub sms_marketing: Option<Spanned<toml::Value>>,
+    pub language: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub timezone: Option<Spanned<String>>,
+}
+
+/// The table form of an attribute mapping.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttrTable {
+    pub column: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub format: Option<String>,
+    pub separator: Option<String>,
+    pub mode: Option<String>,
+}
+
+/// The table form of a subscription mapping.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionTable {
+    pub column: String,
+    #[serde(default)]
+    pub subscribed: Vec<String>,
+    #[serde(default)]
+    pub unsubscribed: Vec<String>,
+}
+
+/// `time = { column = "time", format = "..." }` of events.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeTable {
+    pub column: String,
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceSection {
+    pub name: Spanned<String>,
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub create: bool,
+    pub mode: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSection {
+    pub name: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSection {
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    #[serde(default)]
+    pub attributes: Vec<String>,
+    #[serde(default)]
+    pub identifiers: Vec<String>,
+    pub segment: Option<String>,
+    pub from: Option<Spanned<String>>,
+    pub output: Spanned<String>,
+}

@@ -1,0 +1,239 @@
+//! The resolved job: defaults applied, names checked, limits looked up. The rest
+//! of the code trusts these values and never reads the raw file again.
+
+use crate::api::{Endpoint, Limits, Version};
+use crate::source::SourceOptions;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Profiles,
+    Events,
+    Audience,
+    Catalog,
+    Export,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Profiles => "profiles",
+            Kind::Events => "events",
+            Kind::Audience => "audience",
+            Kind::Catalog => "catalog",
+            Kind::Export => "export",
+        }
+    }
+}
+
+/// What to do with a batch whose outcome is unknown after a crash or a lost answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnUncertain {
+    Hold,
+    Resend,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseUrl {
+    /// Start an emulator in-process and talk to it.
+    Emulator,
+    Url(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub base_url: BaseUrl,
+    pub version: Version,
+    pub endpoint: Endpoint,
+    pub limits: Limits,
+    pub rest_key_env: String,
+    pub project_key_env: String,
+    /// Updates/s override; `Some(0)` means unlimited (loopback only).
+    pub rate: Option<u32>,
+    pub concurrency: usize,
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    /// A path or a glob, as written.
+    pub pattern: String,
+    /// Relative patterns are relative to the job file's folder.
+    pub base_dir: PathBuf,
+    pub options: SourceOptions,
+}
+
+/// A column the mapping reads, with where the job file names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// The job-file key that names it, e.g. `mapping.attributes.first_name`.
+    pub key: String,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blank {
+    /// A blank cell sends nothing.
+    Ignore,
+    /// A blank cell sends `null`, deleting the attribute.
+    Clear,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArrayMode {
+    Replace,
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueType {
+    String,
+    Int,
+    Float,
+    Bool,
+    /// `format` is a strftime pattern; `None` accepts RFC 3339 and `YYYY-MM-DD`.
+    Date { format: Option<String> },
+    Url,
+    Array { separator: String, mode: ArrayMode },
+}
+
+/// One `[mapping.attributes]` (or event / item attribute) entry.
+#[derive(Debug, Clone)]
+pub struct AttrMap {
+    /// The name as the user wrote it (`birthdate`, `$label`).
+    pub name: String,
+    /// The key sent to Batch: `date(birthdate)`, `url(website)` or the name.
+    pub wire_name: String,
+    pub column: Column,
+    pub ty: ValueType,
+}
+
+/// The user's words for subscribed / unsubscribed, lowercased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionValues {
+    pub subscribed: Vec<String>,
+    pub unsubscribed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NativeKind {
+    Email,
+    EmailMarketing(SubscriptionValues),
+    Phone,
+    SmsMarketing(SubscriptionValues),
+    Language,
+    Region,
+    Timezone,
+}
+
+impl NativeKind {
+    pub fn wire_name(&self) -> &'static str {
+        match self {
+            NativeKind::Email => "$email_address",
+            NativeKind::EmailMarketing(_) => "$email_marketing",
+            NativeKind::Phone => "$phone_number",
+            NativeKind::SmsMarketing(_) => "$sms_marketing",
+            NativeKind::Language => "$language",
+            NativeKind::Region => "$region",
+            NativeKind::Timezone => "$timezone",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NativeMap {
+    pub kind: NativeKind,
+    pub column: Column,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProfileMapping {
+    pub custom_id: Column,
+    pub blank: Blank,
+    pub changed_only: bool,
+    pub native: Vec<NativeMap>,
+    pub attributes: Vec<AttrMap>,
+}
+
+#[derive(Debug, Clone)]
+pub enum EventName {
+    Column(Column),
+    Constant(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct EventMapping {
+    /// The profile part: a job may map attributes and one event per row.
+    pub profile: ProfileMapping,
+    pub name: EventName,
+    pub time: Option<(Column, Option<String>)>,
+    pub attributes: Vec<AttrMap>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudienceMode {
+    Add,
+    Remove,
+    Replace,
+}
+
+#[derive(Debug, Clone)]
+pub struct AudienceSettings {
+    pub name: String,
+    pub display_name: String,
+    pub create: bool,
+    pub mode: AudienceMode,
+    pub custom_id: Column,
+    pub attributes: Vec<AttrMap>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CatalogSettings {
+    pub name: String,
+    pub item_id: Column,
+    pub attributes: Vec<AttrMap>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportType {
+    Attributes,
+    Events,
+    Reachability,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportSettings {
+    pub ty: ExportType,
+    pub attributes: Vec<String>,
+    pub identifiers: Vec<String>,
+    pub segment: Option<String>,
+    pub from: Option<chrono::NaiveDate>,
+    pub output: PathBuf,
+}
+
+/// What the rows of a job become.
+#[derive(Debug, Clone)]
+pub enum Mapping {
+    Profiles(ProfileMapping),
+    Events(EventMapping),
+    Audience(AudienceSettings),
+    Catalog(CatalogSettings),
+    Export(ExportSettings),
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub kind: Kind,
+    pub schedule: Option<String>,
+    pub rejects_dir: Option<PathBuf>,
+    pub on_uncertain: OnUncertain,
+    pub api: ApiSettings,
+    /// Absent only for exports.
+    pub source: Option<SourceSettings>,
+    pub mapping: Mapping,
+    /// The job file, for messages.
+    pub file: PathBuf,
+}

@@ -1,0 +1,61 @@
+//! Reading and transforming overlap: a reader thread parses CSV chunks while
+//! rayon maps the previous one. The bounded channel between them keeps memory
+//! flat whatever the file size.
+
+use crate::source::{CsvSource, Position, RawRow, SourceError};
+use crate::transform::{Op, Reject, Transformer};
+use std::sync::mpsc::sync_channel;
+
+/// Rows per chunk: large enough to amortise the hand-off, small enough that a
+/// chunk in flight is a few megabytes.
+pub const CHUNK_ROWS: usize = 8_192;
+
+pub struct Chunk {
+    /// In input order.
+    pub results: Vec<Result<Op, Reject>>,
+    /// Position of the last row of the chunk.
+    pub last: Position,
+    /// Bytes of the file consumed so far, for progress.
+    pub bytes_read: u64,
+}
+
+/// Feed every chunk of `src`, mapped by `t`, to `f`, in order, until the end or
+/// until `f` returns false.
+pub fn for_each_chunk(
+    mut src: CsvSource,
+    t: &Transformer,
+    mut f: impl FnMut(Chunk) -> bool,
+) -> Result<(), SourceError> {
+    let (tx, rx) = sync_channel::<Result<(Vec<RawRow>, u64), SourceError>>(2);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            loop {
+                let mut rows = Vec::with_capacity(CHUNK_ROWS);
+                match src.read_chunk(CHUNK_ROWS, &mut rows) {
+                    Ok(more) => {
+                        let done = !more;
+                        if !rows.is_empty() && tx.send(Ok((rows, src.bytes_read()))).is_err() {
+                            return;
+                        }
+                        if done {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        for msg in rx.iter() {
+            let (rows, bytes_read) = msg?;
+            let Some(last) = rows.last().map(|r| r.pos) else { continue };
+            let results = t.map_chunk(&rows);
+            if !f(Chunk { results, last, bytes_read }) {
+                break;
+            }
+        }
+        Ok(())
+    })
+}

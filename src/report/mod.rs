@@ -1,0 +1,7 @@
+//! What a run tells its user: the summary (human or `--json`), the rejects file.
+
+pub mod rejects;
+pub mod summary;
+
+pub use rejects::RejectsWriter;
+pub use summary::Summary;

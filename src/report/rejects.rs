@@ -1,0 +1,89 @@
+//! The rejects file: the source's own header and rows, unchanged, plus `_line`,
+//! `_column` and `_reason`, so that a user can fix it and import it as it is.
+
+use crate::transform::Reject;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+pub struct RejectsWriter {
+    dir: PathBuf,
+    stem: String,
+    delimiter: u8,
+    header: Option<csv::ByteRecord>,
+    writer: Option<csv::Writer<BufWriter<File>>>,
+    /// Every file written, in order (a glob whose headers differ gets several).
+    pub paths: Vec<PathBuf>,
+    pub count: u64,
+}
+
+impl RejectsWriter {
+    /// Files are created only when the first reject arrives: `<dir>/<stem>.csv`.
+    pub fn new(dir: &Path, stem: &str) -> Self {
+        RejectsWriter {
+            dir: dir.to_path_buf(),
+            stem: stem.to_string(),
+            delimiter: b',',
+            header: None,
+            writer: None,
+            paths: Vec::new(),
+            count: 0,
+        }
+    }
+
+    /// The header (and delimiter) of the source the next rejects come from.
+    pub fn set_source(&mut self, header: &csv::ByteRecord, delimiter: u8) {
+        if self.header.as_ref() != Some(header) {
+            // A different header cannot share a file: the next reject opens a new one.
+            self.writer = None;
+            self.header = Some(header.clone());
+        }
+        self.delimiter = delimiter;
+    }
+
+    pub fn write(&mut self, r: &Reject) -> std::io::Result<()> {
+        if self.writer.is_none() {
+            self.open()?;
+        }
+        let Some(w) = self.writer.as_mut() else { return Ok(()) };
+        let mut rec = r.record.clone();
+        rec.push_field(r.pos.line.to_string().as_bytes());
+        rec.push_field(r.column.as_bytes());
+        rec.push_field(r.reason.as_bytes());
+        w.write_byte_record(&rec).map_err(csv_io)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    fn open(&mut self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let name = match self.paths.len() {
+            0 => format!("{}.csv", self.stem),
+            n => format!("{}-{}.csv", self.stem, n + 1),
+        };
+        let path = self.dir.join(name);
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(self.delimiter)
+            .flexible(true)
+            .from_writer(BufWriter::new(File::create(&path)?));
+        let mut header = self.header.clone().unwrap_or_default();
+        for extra in ["_line", "_column", "_reason"] {
+            header.push_field(extra.as_bytes());
+        }
+        w.write_byte_record(&header).map_err(csv_io)?;
+        self.writer = Some(w);
+        self.paths.push(path);
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        if let Some(w) = self.writer.as_mut() {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn csv_io(e: csv::Error) -> std::io::Error {
+    std::io::Error::other(e)
+}

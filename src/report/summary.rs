@@ -1,0 +1,105 @@
+//! The end-of-run summary: one JSON object on stdout with `--json` (JOBS.md's
+//! fields), or a few lines for people on stderr.
+
+use crate::exit::Status;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub job: String,
+    pub run_id: String,
+    pub status: Status,
+    pub rows_read: u64,
+    pub rows_sent: u64,
+    pub rows_rejected: u64,
+    pub rows_unchanged: u64,
+    /// Rows whose batch had an unknown outcome and were held (events).
+    pub rows_uncertain: u64,
+    /// `validate` only: rows that would be sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_valid: Option<u64>,
+    pub requests: u64,
+    pub retries: u64,
+    pub http_429: u64,
+    pub elapsed_s: f64,
+    pub rejects_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncertain_file: Option<PathBuf>,
+    pub files: Vec<PathBuf>,
+    /// Why a failed run stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Summary {
+    pub fn new(job: &str, run_id: &str) -> Self {
+        Summary {
+            job: job.to_string(),
+            run_id: run_id.to_string(),
+            status: Status::Done,
+            rows_read: 0,
+            rows_sent: 0,
+            rows_rejected: 0,
+            rows_unchanged: 0,
+            rows_uncertain: 0,
+            rows_valid: None,
+            requests: 0,
+            retries: 0,
+            http_429: 0,
+            elapsed_s: 0.0,
+            rejects_file: None,
+            uncertain_file: None,
+            files: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Print as the user asked: JSON on stdout, or lines on stderr.
+    pub fn print(&self, json: bool, quiet: bool) {
+        if json {
+            match serde_json::to_string(self) {
+                Ok(s) => println!("{s}"),
+                Err(e) => eprintln!("batchport: cannot write the summary: {e}"),
+            }
+        } else if !quiet || self.status != Status::Done {
+            eprintln!("{}", self.human());
+        }
+    }
+
+    pub fn human(&self) -> String {
+        let rate = if self.elapsed_s > 0.0 { self.rows_read as f64 / self.elapsed_s } else { 0.0 };
+        let mut s = format!(
+            "{job} [{run}]: {status:?} in {el:.1}s ({rate:.0} rows/s)\n  read {read}, ",
+            job = self.job,
+            run = self.run_id,
+            status = self.status,
+            el = self.elapsed_s,
+            read = self.rows_read,
+        );
+        if let Some(valid) = self.rows_valid {
+            s.push_str(&format!("valid {valid}, rejected {}", self.rows_rejected));
+        } else {
+            s.push_str(&format!(
+                "sent {}, rejected {}, unchanged {}, uncertain {}\n  requests {}, retries {}, 429s {}",
+                self.rows_sent,
+                self.rows_rejected,
+                self.rows_unchanged,
+                self.rows_uncertain,
+                self.requests,
+                self.retries,
+                self.http_429
+            ));
+        }
+        if let Some(p) = &self.rejects_file {
+            s.push_str(&format!("\n  rejects: {}", p.display()));
+        }
+        if let Some(p) = &self.uncertain_file {
+            s.push_str(&format!("\n  uncertain (held, not resent): {}", p.display()));
+        }
+        if let Some(e) = &self.error {
+            s.push_str(&format!("\n  error: {e}"));
+        }
+        s
+    }
+}

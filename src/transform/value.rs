@@ -1,0 +1,308 @@
+//! One cell → one JSON value, by the mapping's type and API.md's value rules.
+//! Normalises what is safe (trim, letter case, dates to RFC 3339 UTC, phone
+//! punctuation); anything else that breaks a rule is an error with the reason.
+
+use super::json;
+use crate::api::rules;
+use crate::job::{ArrayMode, NativeKind, SubscriptionValues, ValueType};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use std::io::Write;
+
+/// Limits that differ between profile attributes and catalog item attributes.
+#[derive(Debug, Clone, Copy)]
+pub struct StringRules {
+    pub max_chars: usize,
+}
+
+pub const PROFILE_STRINGS: StringRules = StringRules { max_chars: rules::MAX_STRING_CHARS };
+pub const CATALOG_STRINGS: StringRules = StringRules { max_chars: rules::MAX_CATALOG_STRING_CHARS };
+
+/// Write `cell` (already trimmed, not blank) as a value of type `ty`.
+pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> Result<(), String> {
+    match ty {
+        ValueType::String => {
+            check_len(cell, sr)?;
+            json::string(out, cell);
+        }
+        ValueType::Int => {
+            let v = parse_int(cell)?;
+            let _ = write!(out, "{v}");
+        }
+        ValueType::Float => {
+            let v = parse_float(cell)?;
+            let _ = write!(out, "{v}");
+        }
+        ValueType::Bool => out.extend_from_slice(if parse_bool(cell)? { b"true" } else { b"false" }),
+        ValueType::Date { format } => json::string(out, &parse_date(cell, format.as_deref())?),
+        ValueType::Url => {
+            if !rules::is_valid_url(cell) {
+                return Err(if cell.chars().count() > rules::MAX_URL_CHARS {
+                    format!("URL longer than {} characters", rules::MAX_URL_CHARS)
+                } else {
+                    format!("`{}` is not a URL (scheme://host...)", clip(cell))
+                });
+            }
+            json::string(out, cell);
+        }
+        ValueType::Array { separator, mode } => {
+            let wrap = match mode {
+                ArrayMode::Replace => None,
+                ArrayMode::Add => Some("$add"),
+                ArrayMode::Remove => Some("$remove"),
+            };
+            if let Some(op) = wrap {
+                out.extend_from_slice(b"{");
+                json::string(out, op);
+                out.push(b':');
+            }
+            out.push(b'[');
+            let mut first = true;
+            for item in cell.split(separator.as_str()).map(str::trim).filter(|s| !s.is_empty()) {
+                check_len(item, sr)?;
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                json::string(out, item);
+            }
+            out.push(b']');
+            if wrap.is_some() {
+                out.push(b'}');
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Write a native attribute's value, normalised.
+pub fn native(kind: &NativeKind, cell: &str, out: &mut Vec<u8>) -> Result<(), String> {
+    match kind {
+        NativeKind::Email => {
+            if !rules::is_valid_email(cell) {
+                return Err(format!("`{}` is not an email address", clip(cell)));
+            }
+            json::string(out, cell);
+        }
+        NativeKind::Phone => {
+            let phone = normalise_phone(cell);
+            if !rules::is_valid_e164(&phone) {
+                return Err(format!(
+                    "`{}` is not a phone number in international form (E.164, e.g. +33639981337)",
+                    clip(cell)
+                ));
+            }
+            json::string(out, &phone);
+        }
+        NativeKind::Language => {
+            // `en-US`, `en_GB` → `en`: Batch takes the ISO 639-1 part only.
+            let lang = cell.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+            if !rules::is_valid_language(&lang) {
+                return Err(format!("`{}` is not an ISO 639-1 language code (e.g. en, fr)", clip(cell)));
+            }
+            json::string(out, &lang);
+        }
+        NativeKind::Region => {
+            let region = cell.to_ascii_uppercase();
+            if !rules::is_valid_region(&region) {
+                return Err(format!("`{}` is not an ISO 3166-1 alpha-2 region code (e.g. FR, US)", clip(cell)));
+            }
+            json::string(out, &region);
+        }
+        NativeKind::Timezone => {
+            if !rules::is_valid_timezone(cell) {
+                return Err(format!("`{}` is not an IANA time zone (e.g. Europe/Paris)", clip(cell)));
+            }
+            json::string(out, cell);
+        }
+        NativeKind::EmailMarketing(v) | NativeKind::SmsMarketing(v) => {
+            json::string(out, subscription(v, cell)?);
+        }
+    }
+    Ok(())
+}
+
+fn subscription(v: &SubscriptionValues, cell: &str) -> Result<&'static str, String> {
+    let lower = cell.to_lowercase();
+    if v.subscribed.contains(&lower) {
+        Ok("subscribed")
+    } else if v.unsubscribed.contains(&lower) {
+        Ok("unsubscribed")
+    } else {
+        Err(format!(
+            "`{}` is not a known subscription value (subscribed: {}; unsubscribed: {})",
+            clip(cell),
+            v.subscribed.join(", "),
+            v.unsubscribed.join(", ")
+        ))
+    }
+}
+
+fn check_len(s: &str, sr: StringRules) -> Result<(), String> {
+    // Byte length bounds char count from above: skip the count for short strings.
+    if s.len() > sr.max_chars && s.chars().count() > sr.max_chars {
+        return Err(format!("text longer than {} characters ({})", sr.max_chars, s.chars().count()));
+    }
+    Ok(())
+}
+
+pub fn parse_int(cell: &str) -> Result<i64, String> {
+    cell.parse::<i64>().map_err(|_| format!("`{}` is not a whole number", clip(cell)))
+}
+
+/// Accepts a decimal comma when there is no dot (`3,14` from European Excel).
+pub fn parse_float(cell: &str) -> Result<f64, String> {
+    let v = match cell.parse::<f64>() {
+        Ok(v) => v,
+        Err(_) if !cell.contains('.') && cell.matches(',').count() == 1 => {
+            cell.replace(',', ".").parse::<f64>().map_err(|_| format!("`{}` is not a number", clip(cell)))?
+        }
+        Err(_) => return Err(format!("`{}` is not a number", clip(cell))),
+    };
+    if !v.is_finite() {
+        return Err(format!("`{}` is not a finite number", clip(cell)));
+    }
+    Ok(v)
+}
+
+pub fn parse_bool(cell: &str) -> Result<bool, String> {
+    match cell.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" => Ok(true),
+        "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("`{}` is not a boolean (true/false, yes/no, 1/0)", clip(cell))),
+    }
+}
+
+/// A date as RFC 3339 UTC. With a strftime `format`, the cell must match it (a
+/// value without a zone is taken as UTC); without one, RFC 3339 and `YYYY-MM-DD`.
+pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
+    let utc: Option<DateTime<Utc>> = match format {
+        Some(f) => NaiveDateTime::parse_from_str(cell, f)
+            .map(|d| d.and_utc())
+            .or_else(|_| NaiveDate::parse_from_str(cell, f).map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()))
+            .or_else(|_| DateTime::parse_from_str(cell, f).map(|d| d.with_timezone(&Utc)))
+            .ok(),
+        None => DateTime::parse_from_rfc3339(cell)
+            .map(|d| d.with_timezone(&Utc))
+            .or_else(|_| NaiveDate::parse_from_str(cell, "%Y-%m-%d").map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()))
+            .or_else(|_| NaiveDateTime::parse_from_str(cell, "%Y-%m-%d %H:%M:%S").map(|d| d.and_utc()))
+            .or_else(|_| NaiveDateTime::parse_from_str(cell, "%Y-%m-%dT%H:%M:%S").map(|d| d.and_utc()))
+            .ok(),
+    };
+    match utc {
+        Some(d) => Ok(d.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        None => Err(match format {
+            Some(f) => format!("`{}` does not match the date format `{f}`", clip(cell)),
+            None => format!("`{}` is not a date (expected YYYY-MM-DD or RFC 3339; set a `format` for others)", clip(cell)),
+        }),
+    }
+}
+
+/// `+33 6 39-98.13(37)` → `+33639981337`; a `00` international prefix becomes `+`.
+pub fn normalise_phone(cell: &str) -> String {
+    let kept: String = cell.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}')).collect();
+    match kept.strip_prefix("00") {
+        Some(rest) => format!("+{rest}"),
+        None => kept,
+    }
+}
+
+/// Cells quoted in messages are cut, so one bad 5 MB cell cannot flood a report.
+pub fn clip(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(MAX).collect();
+        format!("{cut}...")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(ty: &ValueType, cell: &str) -> Result<String, String> {
+        let mut out = Vec::new();
+        typed(ty, cell, PROFILE_STRINGS, &mut out).map(|_| String::from_utf8(out).unwrap())
+    }
+
+    fn n(kind: &NativeKind, cell: &str) -> Result<String, String> {
+        let mut out = Vec::new();
+        native(kind, cell, &mut out).map(|_| String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn strings() {
+        assert_eq!(w(&ValueType::String, "Jane").unwrap(), "\"Jane\"");
+        assert!(w(&ValueType::String, &"x".repeat(300)).is_ok());
+        assert!(w(&ValueType::String, &"x".repeat(301)).unwrap_err().contains("300"));
+        assert!(w(&ValueType::String, &"é".repeat(300)).is_ok(), "chars, not bytes");
+    }
+
+    #[test]
+    fn numbers_and_bools() {
+        assert_eq!(w(&ValueType::Int, "42").unwrap(), "42");
+        assert_eq!(w(&ValueType::Int, "-7").unwrap(), "-7");
+        assert!(w(&ValueType::Int, "4.2").is_err());
+        assert_eq!(w(&ValueType::Float, "3.5").unwrap(), "3.5");
+        assert_eq!(w(&ValueType::Float, "3,5").unwrap(), "3.5");
+        assert!(w(&ValueType::Float, "1,000.5").is_err());
+        assert!(w(&ValueType::Float, "NaN").is_err());
+        assert!(w(&ValueType::Float, "inf").is_err());
+        for t in ["true", "YES", "1", "True"] {
+            assert_eq!(w(&ValueType::Bool, t).unwrap(), "true");
+        }
+        for f in ["false", "No", "0"] {
+            assert_eq!(w(&ValueType::Bool, f).unwrap(), "false");
+        }
+        assert!(w(&ValueType::Bool, "maybe").is_err());
+    }
+
+    #[test]
+    fn dates() {
+        let d = ValueType::Date { format: None };
+        assert_eq!(w(&d, "1989-07-20").unwrap(), "\"1989-07-20T00:00:00Z\"");
+        assert_eq!(w(&d, "1989-07-20T10:00:00+02:00").unwrap(), "\"1989-07-20T08:00:00Z\"");
+        assert_eq!(w(&d, "1989-07-20 10:11:12").unwrap(), "\"1989-07-20T10:11:12Z\"");
+        assert!(w(&d, "20/07/1989").is_err());
+        assert!(w(&d, "1989-02-30").is_err());
+        let f = ValueType::Date { format: Some("%d/%m/%Y".into()) };
+        assert_eq!(w(&f, "20/07/1989").unwrap(), "\"1989-07-20T00:00:00Z\"");
+        assert!(w(&f, "1989-07-20").unwrap_err().contains("%d/%m/%Y"));
+        let t = ValueType::Date { format: Some("%m/%d/%Y %H:%M".into()) };
+        assert_eq!(w(&t, "07/20/1989 13:45").unwrap(), "\"1989-07-20T13:45:00Z\"");
+    }
+
+    #[test]
+    fn urls_and_arrays() {
+        assert_eq!(w(&ValueType::Url, "https://e.com/x").unwrap(), "\"https://e.com/x\"");
+        assert!(w(&ValueType::Url, "e.com").is_err());
+        assert!(w(&ValueType::Url, &format!("https://e.com/{}", "a".repeat(2050))).unwrap_err().contains("2048"));
+        let a = ValueType::Array { separator: "|".into(), mode: ArrayMode::Replace };
+        assert_eq!(w(&a, "bikes| cinema ||").unwrap(), r#"["bikes","cinema"]"#);
+        let add = ValueType::Array { separator: ",".into(), mode: ArrayMode::Add };
+        assert_eq!(w(&add, "premium").unwrap(), r#"{"$add":["premium"]}"#);
+        let rm = ValueType::Array { separator: ",".into(), mode: ArrayMode::Remove };
+        assert_eq!(w(&rm, "a,b").unwrap(), r#"{"$remove":["a","b"]}"#);
+    }
+
+    #[test]
+    fn natives() {
+        assert_eq!(n(&NativeKind::Email, "jane@example.com").unwrap(), "\"jane@example.com\"");
+        assert!(n(&NativeKind::Email, "jane@").is_err());
+        assert_eq!(n(&NativeKind::Phone, "+33 6 39 98 13 37").unwrap(), "\"+33639981337\"");
+        assert_eq!(n(&NativeKind::Phone, "0033639981337").unwrap(), "\"+33639981337\"");
+        assert!(n(&NativeKind::Phone, "06 39 98 13 37").is_err());
+        assert_eq!(n(&NativeKind::Language, "EN").unwrap(), "\"en\"");
+        assert_eq!(n(&NativeKind::Language, "en-US").unwrap(), "\"en\"");
+        assert!(n(&NativeKind::Language, "english").is_err());
+        assert_eq!(n(&NativeKind::Region, "fr").unwrap(), "\"FR\"");
+        assert!(n(&NativeKind::Region, "France").is_err());
+        assert_eq!(n(&NativeKind::Timezone, "Europe/Paris").unwrap(), "\"Europe/Paris\"");
+        assert!(n(&NativeKind::Timezone, "CET+1 hour").is_err());
+        let v = SubscriptionValues { subscribed: vec!["yes".into(), "1".into()], unsubscribed: vec!["no".into()] };
+        assert_eq!(n(&NativeKind::EmailMarketing(v.clone()), "YES").unwrap(), "\"subscribed\"");
+        assert_eq!(n(&NativeKind::SmsMarketing(v.clone()), "no").unwrap(), "\"unsubscribed\"");
+        assert!(n(&NativeKind::EmailMarketing(v), "maybe").unwrap_err().contains("maybe"));
+    }
+}

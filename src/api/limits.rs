@@ -12,7 +12,10 @@ pub struct Version {
 }
 
 impl Version {
-    pub const CURRENT: Version = Version { major: 2, minor: 11 };
+    pub const CURRENT: Version = Version {
+        major: 2,
+        minor: 11,
+    };
 }
 
 impl Default for Version {
@@ -35,7 +38,9 @@ impl FromStr for Version {
         let major: u16 = a.parse().map_err(|_| bad())?;
         let minor: u16 = b.parse().map_err(|_| bad())?;
         if major != 2 || minor < 1 {
-            return Err(format!("API version {s} is not supported: the Project APIs are 2.1 and later"));
+            return Err(format!(
+                "API version {s} is not supported: the Project APIs are 2.1 and later"
+            ));
         }
         Ok(Version { major, minor })
     }
@@ -142,13 +147,33 @@ pub struct Limits {
 
 const MB: usize = 1024 * 1024;
 
-const PROFILES_UPDATE_RATE: &[Rate] = &[Rate { unit: RateUnit::Updates, per_second: 300, burst: 1_000 }];
-const MASS_UPDATE_RATE: &[Rate] = &[Rate { unit: RateUnit::Updates, per_second: 10_000, burst: 10_000 }];
+const PROFILES_UPDATE_RATE: &[Rate] = &[Rate {
+    unit: RateUnit::Updates,
+    per_second: 300,
+    burst: 1_000,
+}];
+const MASS_UPDATE_RATE: &[Rate] = &[Rate {
+    unit: RateUnit::Updates,
+    per_second: 10_000,
+    burst: 10_000,
+}];
 // Not documented; third parties report about 1 request/s.
-const AUDIENCE_RATE: &[Rate] = &[Rate { unit: RateUnit::Requests, per_second: 1, burst: 1 }];
+const AUDIENCE_RATE: &[Rate] = &[Rate {
+    unit: RateUnit::Requests,
+    per_second: 1,
+    burst: 1,
+}];
 const CATALOG_RATE: &[Rate] = &[
-    Rate { unit: RateUnit::Requests, per_second: 5, burst: 5 },
-    Rate { unit: RateUnit::Updates, per_second: 1_000, burst: 1_000 },
+    Rate {
+        unit: RateUnit::Requests,
+        per_second: 5,
+        burst: 5,
+    },
+    Rate {
+        unit: RateUnit::Updates,
+        per_second: 1_000,
+        burst: 1_000,
+    },
 ];
 const NO_RATE: &[Rate] = &[];
 
@@ -188,12 +213,22 @@ pub fn limits(version: Version, endpoint: Endpoint) -> Option<Limits> {
             rates: CATALOG_RATE,
             concurrency: 2,
         },
-        Endpoint::AudiencesList => Limits { max_ops: 100, max_body_bytes: MB, rates: NO_RATE, concurrency: 1 },
+        Endpoint::AudiencesList => Limits {
+            max_ops: 100,
+            max_body_bytes: MB,
+            rates: NO_RATE,
+            concurrency: 1,
+        },
         Endpoint::AudiencesView
         | Endpoint::ProfilesExport
         | Endpoint::ExportsView
         | Endpoint::ExportsList
-        | Endpoint::ExportsDownload => Limits { max_ops: 1, max_body_bytes: MB, rates: NO_RATE, concurrency: 1 },
+        | Endpoint::ExportsDownload => Limits {
+            max_ops: 1,
+            max_body_bytes: MB,
+            rates: NO_RATE,
+            concurrency: 1,
+        },
     };
     Some(l)
 }
@@ -205,15 +240,34 @@ mod tests {
     #[test]
     fn update_batch_size_depends_on_version() {
         let v23: Version = "2.3".parse().unwrap();
-        assert_eq!(limits(v23, Endpoint::ProfilesUpdate).unwrap().max_ops, 10_000);
-        assert_eq!(limits(Version::CURRENT, Endpoint::ProfilesUpdate).unwrap().max_ops, 200);
+        assert_eq!(
+            limits(v23, Endpoint::ProfilesUpdate).unwrap().max_ops,
+            10_000
+        );
+        assert_eq!(
+            limits(Version::CURRENT, Endpoint::ProfilesUpdate)
+                .unwrap()
+                .max_ops,
+            200
+        );
         assert!(limits(v23, Endpoint::ProfilesMassUpdate).is_none());
-        assert_eq!(limits(Version::CURRENT, Endpoint::ProfilesMassUpdate).unwrap().max_ops, 10_000);
+        assert_eq!(
+            limits(Version::CURRENT, Endpoint::ProfilesMassUpdate)
+                .unwrap()
+                .max_ops,
+            10_000
+        );
     }
 
     #[test]
     fn versions_parse_and_reject() {
-        assert_eq!("2.11".parse::<Version>().unwrap(), Version { major: 2, minor: 11 });
+        assert_eq!(
+            "2.11".parse::<Version>().unwrap(),
+            Version {
+                major: 2,
+                minor: 11
+            }
+        );
         assert!("1.0".parse::<Version>().is_err());
         assert!("two".parse::<Version>().is_err());
         assert!("2.0".parse::<Version>().is_err());

@@ -14,14 +14,18 @@ pub const MAX_AUDIENCE_NAME_LEN: usize = 255;
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Audience names: `[A-Za-z0-9_-]`, 1 to 255 characters, case sensitive.
 pub fn is_valid_audience_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_AUDIENCE_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A plain string attribute value: 1 to 300 characters.
@@ -42,7 +46,9 @@ pub fn is_valid_email(s: &str) -> bool {
     !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
-        && domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
 }
 
 /// E.164: `+`, a non-zero digit, at most 15 digits in all.
@@ -78,7 +84,8 @@ pub fn is_valid_timezone(s: &str) -> bool {
     let ok_part = |p: &str| {
         !p.is_empty()
             && p.len() <= 30
-            && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
     };
     let rest: Vec<&str> = parts.collect();
     area.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
@@ -97,8 +104,13 @@ pub fn is_valid_url(s: &str) -> bool {
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     !scheme.is_empty()
-        && scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && scheme
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
         && !host.is_empty()
 }
 
@@ -167,7 +179,10 @@ mod tests {
         assert!(is_valid_url("https://example.com/jane"));
         assert!(!is_valid_url("example.com"));
         assert!(!is_valid_url("https://"));
-        assert!(!is_valid_url(&format!("https://e.com/{}", "a".repeat(2048))));
+        assert!(!is_valid_url(&format!(
+            "https://e.com/{}",
+            "a".repeat(2048)
+        )));
         assert!(is_valid_rfc3339("1989-07-20T00:00:00Z"));
         assert!(!is_valid_rfc3339("1989-07-20"));
     }

@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "batchport", version, about = "Move user data in and out of Batch (batch.com) through its 2.x Project APIs")]
+#[command(
+    name = "batchport",
+    version,
+    about = "Move user data in and out of Batch (batch.com) through its 2.x Project APIs"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

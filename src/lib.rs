@@ -10,5 +10,5 @@ pub mod paths;
 pub mod pipeline;
 pub mod report;
 pub mod source;
-pub mod transform;
 pub mod testdata;
+pub mod transform;

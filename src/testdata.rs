@@ -31,7 +31,13 @@ pub fn write_profiles(out: &mut impl Write, rows: u64, seed: u64, bad_every: u64
         } else {
             format!("{}-{:02}-{:02}", rng.random_range(1950..2008), rng.random_range(1..13), rng.random_range(1..29))
         };
-        let optin = if kind == 3 { "maybe" } else if rng.random_bool(0.7) { "yes" } else { "no" };
+        let optin = if kind == 3 {
+            "maybe"
+        } else if rng.random_bool(0.7) {
+            "yes"
+        } else {
+            "no"
+        };
         let n = rng.random_range(1..4);
         let interests: Vec<&str> = (0..n).map(|_| INTERESTS[rng.random_range(0..INTERESTS.len())]).collect();
         writeln!(

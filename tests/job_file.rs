@@ -70,7 +70,16 @@ fn the_jobs_md_example_resolves() {
     let names: Vec<&str> = p.attributes.iter().map(|a| a.wire_name.as_str()).collect();
     assert_eq!(
         names,
-        ["first_name", "date(birthdate)", "is_premium", "lifetime_value", "orders", "interests", "url(website)", "tags"]
+        [
+            "first_name",
+            "date(birthdate)",
+            "is_premium",
+            "lifetime_value",
+            "orders",
+            "interests",
+            "url(website)",
+            "tags"
+        ]
     );
     assert_eq!(p.attributes[7].ty, ValueType::Array { separator: ",".into(), mode: ArrayMode::Add });
     assert_eq!(p.attributes[1].column.line, 33);
@@ -89,7 +98,8 @@ fn defaults_follow_the_endpoint_and_version() {
 
 #[test]
 fn a_typo_names_the_key_and_line() {
-    let (line, msg) = err_line("[job]\nname = 'a'\nkind = 'profiles'\n[source]\npath = 'x.csv'\n[mapping]\ncustom_idd = 'id'\n");
+    let (line, msg) =
+        err_line("[job]\nname = 'a'\nkind = 'profiles'\n[source]\npath = 'x.csv'\n[mapping]\ncustom_idd = 'id'\n");
     assert_eq!(line, 7);
     assert!(msg.contains("custom_idd"), "{msg}");
 }
@@ -147,7 +157,9 @@ fn limits_are_never_planned_past() {
 
 #[test]
 fn keys_of_other_kinds_and_bad_values_are_refused() {
-    let (line, msg) = err_line("[job]\nname = 'a'\nkind = 'profiles'\n[source]\npath = 'x.csv'\n[mapping]\ncustom_id = 'id'\nitem_id = 'sku'\n");
+    let (line, msg) = err_line(
+        "[job]\nname = 'a'\nkind = 'profiles'\n[source]\npath = 'x.csv'\n[mapping]\ncustom_id = 'id'\nitem_id = 'sku'\n",
+    );
     assert_eq!(line, 8);
     assert!(msg.contains("catalog"), "{msg}");
     let (line, msg) = err_line("[job]\nname = 'a'\nkind = 'profile'\n");

@@ -164,30 +164,18 @@ pub fn limits(version: Version, endpoint: Endpoint) -> Option<Limits> {
             concurrency: 4,
         },
         Endpoint::ProfilesMassUpdate if old => return None,
-        Endpoint::ProfilesMassUpdate => Limits {
-            max_ops: 10_000,
-            max_body_bytes: 64 * MB,
-            rates: MASS_UPDATE_RATE,
-            concurrency: 4,
-        },
-        Endpoint::AudiencesUpdate | Endpoint::AudiencesReplace => Limits {
-            max_ops: 10_000,
-            max_body_bytes: 64 * MB,
-            rates: AUDIENCE_RATE,
-            concurrency: 1,
-        },
-        Endpoint::AudiencesCreate | Endpoint::AudiencesRemove => Limits {
-            max_ops: 1,
-            max_body_bytes: MB,
-            rates: AUDIENCE_RATE,
-            concurrency: 1,
-        },
-        Endpoint::CatalogItemsEdit => Limits {
-            max_ops: 200,
-            max_body_bytes: 16 * MB,
-            rates: CATALOG_RATE,
-            concurrency: 2,
-        },
+        Endpoint::ProfilesMassUpdate => {
+            Limits { max_ops: 10_000, max_body_bytes: 64 * MB, rates: MASS_UPDATE_RATE, concurrency: 4 }
+        }
+        Endpoint::AudiencesUpdate | Endpoint::AudiencesReplace => {
+            Limits { max_ops: 10_000, max_body_bytes: 64 * MB, rates: AUDIENCE_RATE, concurrency: 1 }
+        }
+        Endpoint::AudiencesCreate | Endpoint::AudiencesRemove => {
+            Limits { max_ops: 1, max_body_bytes: MB, rates: AUDIENCE_RATE, concurrency: 1 }
+        }
+        Endpoint::CatalogItemsEdit => {
+            Limits { max_ops: 200, max_body_bytes: 16 * MB, rates: CATALOG_RATE, concurrency: 2 }
+        }
         Endpoint::AudiencesList => Limits { max_ops: 100, max_body_bytes: MB, rates: NO_RATE, concurrency: 1 },
         Endpoint::AudiencesView
         | Endpoint::ProfilesExport

@@ -29,10 +29,9 @@ pub fn rejects_dir(job: &Job, state: &Path) -> PathBuf {
 /// The whole validation, without printing: the summary says what happened.
 pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> {
     let started = Instant::now();
-    let src = job
-        .source
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("{}: a {} job has no input to validate", job.file.display(), job.kind.as_str()))?;
+    let src = job.source.as_ref().ok_or_else(|| {
+        anyhow::anyhow!("{}: a {} job has no input to validate", job.file.display(), job.kind.as_str())
+    })?;
     let files = source::expand(&src.pattern, &src.base_dir)?;
     let mut summary = Summary::new(&job.name, run_id);
     summary.rows_valid = Some(0);

@@ -11,8 +11,7 @@ use toml::Spanned;
 
 /// Read and resolve a job file.
 pub fn load(path: &Path) -> Result<Job, JobError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| JobError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| JobError::Read { path: path.to_path_buf(), source })?;
     parse(&text, path)
 }
 
@@ -44,9 +43,7 @@ impl Resolver<'_> {
 
     fn job(&self, raw: JobFile) -> Result<Job, JobError> {
         let name = raw.job.name.get_ref().trim().to_string();
-        if name.is_empty()
-            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
             return self.err(
                 raw.job.name.span(),
                 format!("job.name `{name}` must be non-empty and use only letters, digits, `_`, `-` and `.` (it names state and files)"),
@@ -88,7 +85,9 @@ impl Resolver<'_> {
         let api = self.api(&raw.api, kind)?;
         let source = match (&raw.source, kind) {
             (None, Kind::Export) => None,
-            (Some(s), Kind::Export) => return self.err(s.path.span(), "an export job has no [source]; it writes [export].output"),
+            (Some(s), Kind::Export) => {
+                return self.err(s.path.span(), "an export job has no [source]; it writes [export].output");
+            }
             (None, _) => return Err(self.lines.file(format!("a {} job needs a [source] with a path", kind.as_str()))),
             (Some(s), _) => Some(self.source(s)?),
         };
@@ -100,7 +99,17 @@ impl Resolver<'_> {
             Kind::Catalog => Mapping::Catalog(self.catalog(&raw)?),
             Kind::Export => Mapping::Export(self.export(&raw)?),
         };
-        Ok(Job { name, kind, schedule, rejects_dir, on_uncertain, api, source, mapping, file: self.lines.path.to_path_buf() })
+        Ok(Job {
+            name,
+            kind,
+            schedule,
+            rejects_dir,
+            on_uncertain,
+            api,
+            source,
+            mapping,
+            file: self.lines.path.to_path_buf(),
+        })
     }
 
     /// Keys and sections that belong to other kinds are errors, not silently ignored.
@@ -111,7 +120,11 @@ impl Resolver<'_> {
             ("mapping.event", m.event.as_ref().map(|s| s.span()), &[Kind::Events]),
             ("mapping.event_name", m.event_name.as_ref().map(|s| s.span()), &[Kind::Events]),
             ("mapping.time", m.time.as_ref().map(|s| s.span()), &[Kind::Events]),
-            ("mapping.custom_id", m.custom_id.as_ref().map(|s| s.span()), &[Kind::Profiles, Kind::Events, Kind::Audience]),
+            (
+                "mapping.custom_id",
+                m.custom_id.as_ref().map(|s| s.span()),
+                &[Kind::Profiles, Kind::Events, Kind::Audience],
+            ),
             ("mapping.blank", m.blank.as_ref().map(|s| s.span()), &[Kind::Profiles, Kind::Events]),
             ("audience", raw.audience.as_ref().map(|a| a.name.span()), &[Kind::Audience]),
             ("catalog", raw.catalog.as_ref().map(|c| c.name.span()), &[Kind::Catalog]),
@@ -122,7 +135,8 @@ impl Resolver<'_> {
                 && !kinds.contains(&kind)
             {
                 let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-                return self.err(span, format!("`{key}` is for kind = {} jobs, not {}", names.join(" or "), kind.as_str()));
+                return self
+                    .err(span, format!("`{key}` is for kind = {} jobs, not {}", names.join(" or "), kind.as_str()));
             }
         }
         if let Some(ea) = &m.event_attributes
@@ -151,7 +165,8 @@ impl Resolver<'_> {
                         return self.err(u.span(), format!("api.base_url `{url}`: plain http is allowed only to this machine (127.0.0.1, localhost); use https"));
                     }
                 } else if !url.starts_with("https://") {
-                    return self.err(u.span(), format!("api.base_url `{url}` must start with https:// (or be \"emulator\")"));
+                    return self
+                        .err(u.span(), format!("api.base_url `{url}` must start with https:// (or be \"emulator\")"));
                 }
                 BaseUrl::Url(url)
             }
@@ -169,9 +184,19 @@ impl Resolver<'_> {
             (Kind::Profiles | Kind::Events, Some(e)) => match e.get_ref().as_str() {
                 "mass-update" => Endpoint::ProfilesMassUpdate,
                 "update" => Endpoint::ProfilesUpdate,
-                other => return self.err(e.span(), format!("api.endpoint {}", one_of(other, &["mass-update", "update"]))),
+                other => {
+                    return self.err(e.span(), format!("api.endpoint {}", one_of(other, &["mass-update", "update"])));
+                }
             },
-            (_, Some(e)) => return self.err(e.span(), format!("api.endpoint is for profiles and events jobs; a {} job's endpoint is fixed", kind.as_str())),
+            (_, Some(e)) => {
+                return self.err(
+                    e.span(),
+                    format!(
+                        "api.endpoint is for profiles and events jobs; a {} job's endpoint is fixed",
+                        kind.as_str()
+                    ),
+                );
+            }
             (Kind::Audience, None) => Endpoint::AudiencesUpdate,
             (Kind::Catalog, None) => Endpoint::CatalogItemsEdit,
             (Kind::Export, None) => Endpoint::ProfilesExport,
@@ -180,11 +205,15 @@ impl Resolver<'_> {
             let span = a.endpoint.as_ref().or(a.version.as_ref()).map(|s| s.span()).unwrap_or(0..0);
             return self.err(span, format!("{} does not exist in API {version} (it arrived in 2.4): use endpoint = \"update\" or a newer version", endpoint.path()));
         };
-        let documented = lim.rates.iter().find(|r| r.unit == crate::api::limits::RateUnit::Updates).map(|r| r.per_second);
+        let documented =
+            lim.rates.iter().find(|r| r.unit == crate::api::limits::RateUnit::Updates).map(|r| r.per_second);
         let rate = match &a.rate {
             None => None,
             Some(r) if *r.get_ref() == 0 && !loopback => {
-                return self.err(r.span(), "api.rate = 0 (unlimited) is accepted only for a loopback base_url (benches against the emulator)");
+                return self.err(
+                    r.span(),
+                    "api.rate = 0 (unlimited) is accepted only for a loopback base_url (benches against the emulator)",
+                );
             }
             Some(r) => {
                 if let Some(max) = documented
@@ -205,7 +234,14 @@ impl Resolver<'_> {
             None => lim.max_ops,
             Some(b) if (1..=lim.max_ops).contains(b.get_ref()) => *b.get_ref(),
             Some(b) => {
-                return self.err(b.span(), format!("api.batch_size must be between 1 and {} (the maximum of {} in API {version})", lim.max_ops, endpoint.path()));
+                return self.err(
+                    b.span(),
+                    format!(
+                        "api.batch_size must be between 1 and {} (the maximum of {} in API {version})",
+                        lim.max_ops,
+                        endpoint.path()
+                    ),
+                );
             }
         };
         Ok(ApiSettings {
@@ -224,10 +260,12 @@ impl Resolver<'_> {
     fn source(&self, s: &SourceSection) -> Result<SourceSettings, JobError> {
         let mut options = crate::source::SourceOptions::default();
         if let Some(d) = &s.delimiter {
-            options.delimiter = d.get_ref().parse().or_else(|e: String| self.err(d.span(), format!("source.delimiter: {e}")))?;
+            options.delimiter =
+                d.get_ref().parse().or_else(|e: String| self.err(d.span(), format!("source.delimiter: {e}")))?;
         }
         if let Some(e) = &s.encoding {
-            options.encoding = e.get_ref().parse().or_else(|m: String| self.err(e.span(), format!("source.encoding: {m}")))?;
+            options.encoding =
+                e.get_ref().parse().or_else(|m: String| self.err(e.span(), format!("source.encoding: {m}")))?;
         }
         if s.path.get_ref().trim().is_empty() {
             return self.err(s.path.span(), "source.path is empty");
@@ -274,10 +312,13 @@ impl Resolver<'_> {
                     native.push(NativeMap { kind, column: self.column(&format!("mapping.native.{key}"), s)? });
                 }
             }
-            for (spec, key, email) in [(&n.email_marketing, "email_marketing", true), (&n.sms_marketing, "sms_marketing", false)] {
+            for (spec, key, email) in
+                [(&n.email_marketing, "email_marketing", true), (&n.sms_marketing, "sms_marketing", false)]
+            {
                 if let Some(v) = spec {
                     let (column, values) = self.subscription(&format!("mapping.native.{key}"), v)?;
-                    let kind = if email { NativeKind::EmailMarketing(values) } else { NativeKind::SmsMarketing(values) };
+                    let kind =
+                        if email { NativeKind::EmailMarketing(values) } else { NativeKind::SmsMarketing(values) };
                     native.push(NativeMap { kind, column });
                 }
             }
@@ -285,11 +326,21 @@ impl Resolver<'_> {
         let attributes = self.attributes("mapping.attributes", m.attributes.as_ref(), false)?;
         let count = native.len() + attributes.len();
         if count > rules::MAX_ATTRIBUTES {
-            let span = m.attributes.as_ref().and_then(|a| a.keys().nth(rules::MAX_ATTRIBUTES - native.len().min(50))).map(|k| k.span()).unwrap_or(0..0);
-            return self.err(span, format!("{count} attributes are mapped; Batch takes at most {} per profile", rules::MAX_ATTRIBUTES));
+            let span = m
+                .attributes
+                .as_ref()
+                .and_then(|a| a.keys().nth(rules::MAX_ATTRIBUTES - native.len().min(50)))
+                .map(|k| k.span())
+                .unwrap_or(0..0);
+            return self.err(
+                span,
+                format!("{count} attributes are mapped; Batch takes at most {} per profile", rules::MAX_ATTRIBUTES),
+            );
         }
         if need_something && count == 0 {
-            return Err(self.lines.file("the mapping sends nothing: add [mapping.native] or [mapping.attributes] entries"));
+            return Err(self
+                .lines
+                .file("the mapping sends nothing: add [mapping.native] or [mapping.attributes] entries"));
         }
         Ok(ProfileMapping { custom_id, blank, changed_only: m.changed_only.unwrap_or(false), native, attributes })
     }
@@ -305,15 +356,25 @@ impl Resolver<'_> {
                 },
             )),
             other => {
-                let t: SubscriptionTable = other.clone().try_into().or_else(|e: toml::de::Error| self.err(v.span(), format!("{key}: {}", e.message())))?;
+                let t: SubscriptionTable = other
+                    .clone()
+                    .try_into()
+                    .or_else(|e: toml::de::Error| self.err(v.span(), format!("{key}: {}", e.message())))?;
                 let (subscribed, unsubscribed) = (lower(&t.subscribed), lower(&t.unsubscribed));
                 if subscribed.is_empty() && unsubscribed.is_empty() {
-                    return self.err(v.span(), format!("{key}: list the column's values in `subscribed` and/or `unsubscribed`"));
+                    return self.err(
+                        v.span(),
+                        format!("{key}: list the column's values in `subscribed` and/or `unsubscribed`"),
+                    );
                 }
                 if let Some(both) = subscribed.iter().find(|s| unsubscribed.contains(s)) {
                     return self.err(v.span(), format!("{key}: `{both}` is in both `subscribed` and `unsubscribed`"));
                 }
-                let column = Column { name: t.column.trim().to_string(), key: key.to_string(), line: self.lines.line(v.span().start) };
+                let column = Column {
+                    name: t.column.trim().to_string(),
+                    key: key.to_string(),
+                    line: self.lines.line(v.span().start),
+                };
                 Ok((column, SubscriptionValues { subscribed, unsubscribed }))
             }
         }
@@ -336,13 +397,22 @@ impl Resolver<'_> {
             let key = format!("{section}.{n}");
             let reserved = event && (n == "$label" || n == "$tags");
             if !reserved && !rules::is_valid_name(n) {
-                return self.err(name.span(), format!("`{key}`: Batch attribute names use only a-z, 0-9 and _, at most 30 characters{}", if event { " ($label and $tags are the reserved ones)" } else { "" }));
+                return self.err(
+                    name.span(),
+                    format!(
+                        "`{key}`: Batch attribute names use only a-z, 0-9 and _, at most 30 characters{}",
+                        if event { " ($label and $tags are the reserved ones)" } else { "" }
+                    ),
+                );
             }
             let line = self.lines.line(value.span().start);
             let (column, ty) = match value.get_ref() {
                 toml::Value::String(c) => (c.trim().to_string(), ValueType::String),
                 other => {
-                    let t: AttrTable = other.clone().try_into().or_else(|e: toml::de::Error| self.err(value.span(), format!("{key}: {}", e.message())))?;
+                    let t: AttrTable = other
+                        .clone()
+                        .try_into()
+                        .or_else(|e: toml::de::Error| self.err(value.span(), format!("{key}: {}", e.message())))?;
                     let ty = self.value_type(&key, value.span(), &t)?;
                     (t.column.trim().to_string(), ty)
                 }
@@ -367,7 +437,8 @@ impl Resolver<'_> {
     }
 
     fn value_type(&self, key: &str, span: std::ops::Range<usize>, t: &AttrTable) -> Result<ValueType, JobError> {
-        let kind = t.kind.as_deref().unwrap_or(if t.separator.is_some() || t.mode.is_some() { "array" } else { "string" });
+        let kind =
+            t.kind.as_deref().unwrap_or(if t.separator.is_some() || t.mode.is_some() { "array" } else { "string" });
         if t.format.is_some() && kind != "date" {
             return self.err(span, format!("{key}: `format` goes with type = \"date\""));
         }
@@ -395,12 +466,20 @@ impl Resolver<'_> {
                     "replace" => ArrayMode::Replace,
                     "add" => ArrayMode::Add,
                     "remove" => ArrayMode::Remove,
-                    other => return self.err(span, format!("{key}: mode {}", one_of(other, &["replace", "add", "remove"]))),
+                    other => {
+                        return self.err(span, format!("{key}: mode {}", one_of(other, &["replace", "add", "remove"])));
+                    }
                 };
                 ValueType::Array { separator, mode }
             }
             other => {
-                return self.err(span, format!("{key}: type {}", one_of(other, &["string", "int", "float", "bool", "date", "url", "array"])));
+                return self.err(
+                    span,
+                    format!(
+                        "{key}: type {}",
+                        one_of(other, &["string", "int", "float", "bool", "date", "url", "array"])
+                    ),
+                );
             }
         })
     }
@@ -411,12 +490,25 @@ impl Resolver<'_> {
             (Some(c), None) => EventName::Column(self.column("mapping.event", c)?),
             (None, Some(n)) => {
                 if !rules::is_valid_name(n.get_ref()) {
-                    return self.err(n.span(), format!("mapping.event_name `{}`: event names use only a-z, 0-9 and _, at most 30 characters", n.get_ref()));
+                    return self.err(
+                        n.span(),
+                        format!(
+                            "mapping.event_name `{}`: event names use only a-z, 0-9 and _, at most 30 characters",
+                            n.get_ref()
+                        ),
+                    );
                 }
                 EventName::Constant(n.get_ref().clone())
             }
-            (Some(c), Some(_)) => return self.err(c.span(), "give either mapping.event (a column) or mapping.event_name (a constant), not both"),
-            (None, None) => return Err(self.lines.file("an events job needs mapping.event (the column with the event name) or mapping.event_name")),
+            (Some(c), Some(_)) => {
+                return self
+                    .err(c.span(), "give either mapping.event (a column) or mapping.event_name (a constant), not both");
+            }
+            (None, None) => {
+                return Err(self
+                    .lines
+                    .file("an events job needs mapping.event (the column with the event name) or mapping.event_name"));
+            }
         };
         let time = match &m.time {
             None => None,
@@ -425,7 +517,9 @@ impl Resolver<'_> {
                 let (col, format) = match v.get_ref() {
                     toml::Value::String(c) => (c.clone(), None),
                     other => {
-                        let t: TimeTable = other.clone().try_into().or_else(|e: toml::de::Error| self.err(v.span(), format!("mapping.time: {}", e.message())))?;
+                        let t: TimeTable = other.clone().try_into().or_else(|e: toml::de::Error| {
+                            self.err(v.span(), format!("mapping.time: {}", e.message()))
+                        })?;
                         (t.column, t.format)
                     }
                 };
@@ -447,11 +541,17 @@ impl Resolver<'_> {
             None | Some(("add", _)) => AudienceMode::Add,
             Some(("remove", _)) => AudienceMode::Remove,
             Some(("replace", _)) => AudienceMode::Replace,
-            Some((other, span)) => return self.err(span, format!("audience.mode {}", one_of(other, &["add", "remove", "replace"]))),
+            Some((other, span)) => {
+                return self.err(span, format!("audience.mode {}", one_of(other, &["add", "remove", "replace"])));
+            }
         };
         let attributes = self.attributes("mapping.attributes", raw.mapping.attributes.as_ref(), false)?;
         if attributes.len() > rules::MAX_AUDIENCE_ATTRIBUTES {
-            return Err(self.lines.file(format!("{} audience attributes mapped; Batch takes at most {}", attributes.len(), rules::MAX_AUDIENCE_ATTRIBUTES)));
+            return Err(self.lines.file(format!(
+                "{} audience attributes mapped; Batch takes at most {}",
+                attributes.len(),
+                rules::MAX_AUDIENCE_ATTRIBUTES
+            )));
         }
         if mode == AudienceMode::Remove && !attributes.is_empty() {
             return Err(self.lines.file("audience attributes go only with mode = \"add\" or \"replace\""));
@@ -488,18 +588,27 @@ impl Resolver<'_> {
             "attributes" => ExportType::Attributes,
             "events" => ExportType::Events,
             "reachability" => ExportType::Reachability,
-            other => return self.err(e.kind.span(), format!("export.type {}", one_of(other, &["attributes", "events", "reachability"]))),
+            other => {
+                return self.err(
+                    e.kind.span(),
+                    format!("export.type {}", one_of(other, &["attributes", "events", "reachability"])),
+                );
+            }
         };
         if ty == ExportType::Attributes && e.attributes.is_empty() && e.identifiers.is_empty() {
             return self.err(e.kind.span(), "an attributes export needs `attributes` and/or `identifiers`");
         }
         let from = match (&e.from, ty) {
-            (Some(f), _) => Some(
-                chrono::NaiveDate::parse_from_str(f.get_ref(), "%Y-%m-%d")
-                    .or_else(|_| self.err(f.span(), format!("export.from `{}` is not a date (YYYY-MM-DD)", f.get_ref())))?,
-            ),
+            (Some(f), _) => Some(chrono::NaiveDate::parse_from_str(f.get_ref(), "%Y-%m-%d").or_else(|_| {
+                self.err(f.span(), format!("export.from `{}` is not a date (YYYY-MM-DD)", f.get_ref()))
+            })?),
             (None, ExportType::Attributes) => None,
-            (None, _) => return self.err(e.kind.span(), "events and reachability exports need `from` (YYYY-MM-DD, at most 90 days back)"),
+            (None, _) => {
+                return self.err(
+                    e.kind.span(),
+                    "events and reachability exports need `from` (YYYY-MM-DD, at most 90 days back)",
+                );
+            }
         };
         let out = e.output.get_ref();
         if !(out.ends_with(".csv") || out.ends_with(".ndjson")) {

@@ -94,9 +94,14 @@ pub enum ValueType {
     Float,
     Bool,
     /// `format` is a strftime pattern; `None` accepts RFC 3339 and `YYYY-MM-DD`.
-    Date { format: Option<String> },
+    Date {
+        format: Option<String>,
+    },
     Url,
-    Array { separator: String, mode: ArrayMode },
+    Array {
+        separator: String,
+        mode: ArrayMode,
+    },
 }
 
 /// One `[mapping.attributes]` (or event / item attribute) entry.

@@ -138,7 +138,11 @@ impl Transformer {
         if rec.len() != self.width {
             return Err(reject(
                 "",
-                format!("the row has {} fields where the header has {} (a stray delimiter or quote?)", rec.len(), self.width),
+                format!(
+                    "the row has {} fields where the header has {} (a stray delimiter or quote?)",
+                    rec.len(),
+                    self.width
+                ),
             ));
         }
         let cell = |f: &Field| -> Result<&str, Reject> {
@@ -190,7 +194,10 @@ impl Transformer {
             if c.is_empty() {
                 // An empty add/remove has nothing to add or remove; null would
                 // delete the whole array.
-                let edit = matches!(b.attr.ty, job::ValueType::Array { mode: job::ArrayMode::Add | job::ArrayMode::Remove, .. });
+                let edit = matches!(
+                    b.attr.ty,
+                    job::ValueType::Array { mode: job::ArrayMode::Add | job::ArrayMode::Remove, .. }
+                );
                 if self.blank == Blank::Clear && !edit && self.event.is_none() {
                     obj.key(&b.attr.wire_name).extend_from_slice(b"null");
                 }
@@ -227,7 +234,8 @@ impl Transformer {
         if let Some((f, format)) = &e.time {
             let t = cell(f)?;
             if !t.is_empty() {
-                let time = value::parse_date(t, format.as_deref()).map_err(|m| reject(&f.header, format!("time: {m}")))?;
+                let time =
+                    value::parse_date(t, format.as_deref()).map_err(|m| reject(&f.header, format!("time: {m}")))?;
                 json::string(obj.key("time"), &time);
             }
         }

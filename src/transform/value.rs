@@ -178,12 +178,17 @@ pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
     let utc: Option<DateTime<Utc>> = match format {
         Some(f) => NaiveDateTime::parse_from_str(cell, f)
             .map(|d| d.and_utc())
-            .or_else(|_| NaiveDate::parse_from_str(cell, f).map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()))
+            .or_else(|_| {
+                NaiveDate::parse_from_str(cell, f).map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+            })
             .or_else(|_| DateTime::parse_from_str(cell, f).map(|d| d.with_timezone(&Utc)))
             .ok(),
         None => DateTime::parse_from_rfc3339(cell)
             .map(|d| d.with_timezone(&Utc))
-            .or_else(|_| NaiveDate::parse_from_str(cell, "%Y-%m-%d").map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()))
+            .or_else(|_| {
+                NaiveDate::parse_from_str(cell, "%Y-%m-%d")
+                    .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+            })
             .or_else(|_| NaiveDateTime::parse_from_str(cell, "%Y-%m-%d %H:%M:%S").map(|d| d.and_utc()))
             .or_else(|_| NaiveDateTime::parse_from_str(cell, "%Y-%m-%dT%H:%M:%S").map(|d| d.and_utc()))
             .ok(),
@@ -192,7 +197,9 @@ pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
         Some(d) => Ok(d.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         None => Err(match format {
             Some(f) => format!("`{}` does not match the date format `{f}`", clip(cell)),
-            None => format!("`{}` is not a date (expected YYYY-MM-DD or RFC 3339; set a `format` for others)", clip(cell)),
+            None => {
+                format!("`{}` is not a date (expected YYYY-MM-DD or RFC 3339; set a `format` for others)", clip(cell))
+            }
         }),
     }
 }

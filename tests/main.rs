@@ -1,3 +1,6 @@
 //! The one integration test binary: each module below owns one area.
 
+mod common;
 mod job_file;
+mod transform;
+mod validate;

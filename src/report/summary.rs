@@ -70,10 +70,10 @@ impl Summary {
     pub fn human(&self) -> String {
         let rate = if self.elapsed_s > 0.0 { self.rows_read as f64 / self.elapsed_s } else { 0.0 };
         let mut s = format!(
-            "{job} [{run}]: {status:?} in {el:.1}s ({rate:.0} rows/s)\n  read {read}, ",
+            "{job} [{run}]: {status} in {el:.1}s ({rate:.0} rows/s)\n  read {read}, ",
             job = self.job,
             run = self.run_id,
-            status = self.status,
+            status = serde_json::to_value(self.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
             el = self.elapsed_s,
             read = self.rows_read,
         );

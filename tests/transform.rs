@@ -1,0 +1,111 @@
+//! Row → operation: values round-trip, and no input makes the transform panic.
+
+use batchport::job;
+use batchport::source::{Position, RawRow};
+use batchport::transform::Transformer;
+use proptest::prelude::*;
+use std::path::Path;
+
+const JOB: &str = r#"
+[job]
+name = "t"
+kind = "profiles"
+[source]
+path = "x.csv"
+[mapping]
+custom_id = "id"
+blank = "clear"
+[mapping.native]
+email_address = "email"
+language = "lang"
+[mapping.attributes]
+s = "s"
+i = { column = "i", type = "int" }
+f = { column = "f", type = "float" }
+b = { column = "b", type = "bool" }
+d = { column = "d", type = "date" }
+a = { column = "a", type = "array", separator = "|" }
+"#;
+
+const HEADER: [&str; 9] = ["id", "email", "lang", "s", "i", "f", "b", "d", "a"];
+
+fn transformer() -> Transformer {
+    let job = job::parse(JOB, Path::new("t.toml")).unwrap();
+    let headers: Vec<String> = HEADER.iter().map(|s| s.to_string()).collect();
+    Transformer::bind(&job, &headers, Path::new("x.csv")).unwrap()
+}
+
+fn row(fields: &[&[u8]]) -> RawRow {
+    let mut record = csv::ByteRecord::new();
+    for f in fields {
+        record.push_field(f);
+    }
+    RawRow { pos: Position { line: 2, byte: 0, record: 0 }, record }
+}
+
+#[test]
+fn blank_clear_sends_null_and_order_is_kept() {
+    let t = transformer();
+    let rows: Vec<RawRow> = (0..2000)
+        .map(|i| {
+            let id = format!("u{i}");
+            row(&[id.as_bytes(), b"", b"EN", b"x", b"1", b"1.5", b"yes", b"2020-01-01", b""])
+        })
+        .collect();
+    let out = t.map_chunk(&rows);
+    assert_eq!(out.len(), 2000);
+    for (i, r) in out.iter().enumerate() {
+        let op = r.as_ref().unwrap();
+        assert_eq!(op.key, format!("u{i}"));
+        let v: serde_json::Value = serde_json::from_slice(&op.attrs).unwrap();
+        assert_eq!(v["$email_address"], serde_json::Value::Null);
+        assert!(v.as_object().unwrap().contains_key("$email_address"));
+        assert_eq!(v["$language"], "en");
+        assert_eq!(v["date(d)"], "2020-01-01T00:00:00Z");
+        assert_eq!(v["a"], serde_json::Value::Null);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Any valid row's operation carries exactly the values it came from.
+    #[test]
+    fn valid_rows_round_trip(
+        id in "[A-Za-z0-9_-]{1,40}",
+        s in "[^\\s|][^\\x00-\\x1f]{0,120}[^\\s|]",
+        i in any::<i64>(),
+        f in -1e12f64..1e12,
+        b in any::<bool>(),
+        (y, m, d) in (1900i32..2100, 1u32..13, 1u32..29),
+        items in proptest::collection::vec("[a-z0-9 ]{0,8}[a-z0-9]", 1..5),
+    ) {
+        let t = transformer();
+        let (is, fs, date, arr) = (i.to_string(), f.to_string(), format!("{y:04}-{m:02}-{d:02}"), items.join("|"));
+        let bs = if b { "TRUE" } else { "no" };
+        let r = row(&[id.as_bytes(), b"jane@example.com", b"fr", s.as_bytes(), is.as_bytes(), fs.as_bytes(), bs.as_bytes(), date.as_bytes(), arr.as_bytes()]);
+        let op = t.map_row(&r).expect("valid row");
+        prop_assert_eq!(&op.key, &id);
+        let v: serde_json::Value = serde_json::from_slice(&op.attrs).unwrap();
+        prop_assert_eq!(v["s"].as_str().unwrap(), s.trim());
+        prop_assert_eq!(v["i"].as_i64().unwrap(), i);
+        prop_assert_eq!(v["f"].as_f64().unwrap(), f);
+        prop_assert_eq!(v["b"].as_bool().unwrap(), b);
+        prop_assert_eq!(v["date(d)"].as_str().unwrap(), format!("{date}T00:00:00Z"));
+        let got: Vec<String> = v["a"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+        let want: Vec<String> = items.iter().map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+        prop_assert_eq!(got, want);
+    }
+
+    /// Whatever the bytes, a row becomes an operation or a reject, never a panic,
+    /// and a reject always names a reason.
+    #[test]
+    fn any_bytes_give_an_op_or_a_reject(fields in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..12)) {
+        let t = transformer();
+        let refs: Vec<&[u8]> = fields.iter().map(|f| f.as_slice()).collect();
+        match t.map_row(&row(&refs)) {
+            Ok(op) => { serde_json::from_slice::<serde_json::Value>(&op.attrs).expect("valid JSON"); }
+            Err(rej) => prop_assert!(!rej.reason.is_empty()),
+        }
+    }
+}

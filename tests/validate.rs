@@ -1,0 +1,126 @@
+//! `batchport validate` as a user runs it: exact reject lines and reasons, counts
+//! that add up, exit codes 0 / 3 / 2.
+
+use crate::common::{csv_rows, json, run_in, write};
+
+const JOB: &str = r#"
+[job]
+name = "check"
+kind = "profiles"
+rejects = "out"
+[source]
+path = "users.csv"
+encoding = "utf-8"   # so a stray Latin-1 byte is a reject, not a sniffed encoding
+[mapping]
+custom_id = "id"
+[mapping.native]
+email_address = "email"
+phone_number = "phone"
+email_marketing = { column = "optin", subscribed = ["yes"], unsubscribed = ["no"] }
+[mapping.attributes]
+nickname = "nick"
+birthdate = { column = "born", type = "date" }
+website = { column = "site", type = "url" }
+"#;
+
+fn bad_file() -> Vec<u8> {
+    let mut f = b"id,email,phone,optin,nick,born,site\n".to_vec();
+    f.extend_from_slice(b"u1,a@example.com,+33639981337,yes,Al,1990-01-02,https://a.example\n"); // 2 ok
+    f.extend_from_slice(b" ,b@example.com,,no,Bo,,\n"); // 3 blank id
+    f.extend_from_slice(b"u3,not-an-email,,yes,,,\n"); // 4 bad email
+    f.extend_from_slice(b"u4,,0639981337,,,,\n"); // 5 bad phone
+    f.extend_from_slice(b"u5,,,,,1990-02-30,\n"); // 6 bad date
+    f.extend_from_slice(b"u6,,,maybe,,,\n"); // 7 unknown subscription
+    f.extend_from_slice(format!("u7,,,,{},,\n", "x".repeat(301)).as_bytes()); // 8 string too long
+    f.extend_from_slice(format!("u8,,,,,,https://e.com/{}\n", "p".repeat(2048)).as_bytes()); // 9 URL too long
+    f.extend_from_slice(b"u9,,,,,\n"); // 10 ragged
+    f.extend_from_slice(b"u10,,,,Jos\xe9 ok,,\n"); // 11: one non-UTF-8 byte late in a UTF-8 file
+    f.extend_from_slice(b"\"u11\",\"c@example.com\",,,\"multi\nline\",,\n"); // 12-13 ok
+    f.extend_from_slice(b"u12,d@example.com,+44 20 7946 0958,no,,,\n"); // 14 ok
+    f
+}
+
+#[test]
+fn reports_exactly_the_bad_lines_with_their_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "job.toml", JOB);
+    write(dir.path(), "users.csv", bad_file());
+    let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let s = json(&out);
+    assert_eq!(s["status"], "done_with_rejects");
+    assert_eq!(s["rows_read"], 12);
+    assert_eq!(s["rows_rejected"], 9);
+    assert_eq!(s["rows_valid"], 3);
+    assert_eq!(s["rows_read"].as_u64(), Some(s["rows_valid"].as_u64().unwrap() + s["rows_rejected"].as_u64().unwrap()));
+    let rejects = csv_rows(std::path::Path::new(s["rejects_file"].as_str().unwrap()).canonicalize().as_deref().unwrap_or(&dir.path().join(s["rejects_file"].as_str().unwrap())));
+    assert_eq!(rejects[0], ["id", "email", "phone", "optin", "nick", "born", "site", "_line", "_column", "_reason"]);
+    let got: Vec<(String, String, String)> =
+        rejects[1..].iter().map(|r| (r[r.len() - 3].clone(), r[r.len() - 2].clone(), r[r.len() - 1].clone())).collect();
+    let expect = [
+        ("3", "id", "blank"),
+        ("4", "email", "not an email"),
+        ("5", "phone", "E.164"),
+        ("6", "born", "not a date"),
+        ("7", "optin", "maybe"),
+        ("8", "nick", "300"),
+        ("9", "site", "2048"),
+        ("10", "", "6 fields where the header has 7"),
+        ("11", "nick", "UTF-8"),
+    ];
+    assert_eq!(got.len(), expect.len(), "{got:#?}");
+    for ((line, col, reason), (el, ec, er)) in got.iter().zip(expect) {
+        assert_eq!((line.as_str(), col.as_str()), (el, ec), "{reason}");
+        assert!(reason.contains(er), "line {line}: `{reason}` should mention `{er}`");
+    }
+    // The original row is kept unchanged, so the fixed file imports like the original.
+    assert_eq!(rejects[1][..7], [" ", "b@example.com", "", "no", "Bo", "", ""]);
+}
+
+#[test]
+fn a_fixed_rejects_file_imports_like_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "job.toml", JOB);
+    write(dir.path(), "users.csv", "id,email,phone,optin,nick,born,site\nu1,bad-email,,yes,,,\n");
+    let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
+    let path = dir.path().join(json(&out)["rejects_file"].as_str().unwrap().trim_start_matches("./"));
+    let path = if path.exists() { path } else { std::path::PathBuf::from(json(&out)["rejects_file"].as_str().unwrap()) };
+    let fixed = std::fs::read_to_string(&path).unwrap().replace("bad-email", "good@example.com");
+    write(dir.path(), "users.csv", fixed);
+    let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["rows_valid"], 1);
+    assert!(json(&out)["rejects_file"].is_null());
+}
+
+#[test]
+fn a_clean_file_exits_zero_and_a_bad_job_exits_two() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "job.toml", JOB);
+    write(dir.path(), "users.csv", "id,email,phone,optin,nick,born,site\nu1,a@example.com,,,,,\n");
+    let out = run_in(dir.path(), &["validate", "job.toml"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty(), "without --json, stdout stays empty");
+
+    write(dir.path(), "job.toml", JOB.replace("custom_id = \"id\"", "custom_idd = \"id\""));
+    let out = run_in(dir.path(), &["validate", "job.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("job.toml:10:") && err.contains("custom_idd"), "{err}");
+
+    write(dir.path(), "job.toml", JOB.replace("nickname = \"nick\"", "nickname = \"nik\""));
+    let out = run_in(dir.path(), &["validate", "job.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("job.toml:16:") && err.contains("`nik`") && err.contains("users.csv"), "{err}");
+}
+
+#[test]
+fn a_missing_input_is_a_clear_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "job.toml", JOB);
+    let out = run_in(dir.path(), &["validate", "job.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("users.csv"), "{err}");
+}

@@ -219,6 +219,8 @@ impl Limiter {
     }
 
     /// Waits until one request carrying `updates` updates may be sent.
+    /// Dropping the future part-way forfeits what it had reserved: the error
+    /// is always on the slow side, never above the quota.
     pub async fn acquire(&self, updates: u32) {
         let Some(inner) = &self.inner else { return };
 

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod commands;
+pub mod dispatch;
 pub mod exit;
 pub mod job;
 pub mod paths;

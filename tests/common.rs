@@ -28,8 +28,9 @@ pub fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
 
 pub fn json(out: &Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.trim())
-        .unwrap_or_else(|e| panic!("stdout is one JSON object ({e}): {text}\nstderr: {}", String::from_utf8_lossy(&out.stderr)))
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!("stdout is one JSON object ({e}): {text}\nstderr: {}", String::from_utf8_lossy(&out.stderr))
+    })
 }
 
 /// Rows of a CSV file as strings (lossy), header first.

@@ -1,6 +1,6 @@
 //! The one integration test binary: each module below owns one area.
-
 mod common;
+mod dispatch;
 mod job_file;
 mod transform;
 mod validate;

@@ -53,7 +53,12 @@ fn reports_exactly_the_bad_lines_with_their_reasons() {
     assert_eq!(s["rows_rejected"], 9);
     assert_eq!(s["rows_valid"], 3);
     assert_eq!(s["rows_read"].as_u64(), Some(s["rows_valid"].as_u64().unwrap() + s["rows_rejected"].as_u64().unwrap()));
-    let rejects = csv_rows(std::path::Path::new(s["rejects_file"].as_str().unwrap()).canonicalize().as_deref().unwrap_or(&dir.path().join(s["rejects_file"].as_str().unwrap())));
+    let rejects = csv_rows(
+        std::path::Path::new(s["rejects_file"].as_str().unwrap())
+            .canonicalize()
+            .as_deref()
+            .unwrap_or(&dir.path().join(s["rejects_file"].as_str().unwrap())),
+    );
     assert_eq!(rejects[0], ["id", "email", "phone", "optin", "nick", "born", "site", "_line", "_column", "_reason"]);
     let got: Vec<(String, String, String)> =
         rejects[1..].iter().map(|r| (r[r.len() - 3].clone(), r[r.len() - 2].clone(), r[r.len() - 1].clone())).collect();
@@ -84,7 +89,8 @@ fn a_fixed_rejects_file_imports_like_the_original() {
     write(dir.path(), "users.csv", "id,email,phone,optin,nick,born,site\nu1,bad-email,,yes,,,\n");
     let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
     let path = dir.path().join(json(&out)["rejects_file"].as_str().unwrap().trim_start_matches("./"));
-    let path = if path.exists() { path } else { std::path::PathBuf::from(json(&out)["rejects_file"].as_str().unwrap()) };
+    let path =
+        if path.exists() { path } else { std::path::PathBuf::from(json(&out)["rejects_file"].as_str().unwrap()) };
     let fixed = std::fs::read_to_string(&path).unwrap().replace("bad-email", "good@example.com");
     write(dir.path(), "users.csv", fixed);
     let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);

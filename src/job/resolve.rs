@@ -501,8 +501,10 @@ impl Resolver<'_> {
                 EventName::Constant(n.get_ref().clone())
             }
             (Some(c), Some(_)) => {
-                return self
-                    .err(c.span(), "give either mapping.event (a column) or mapping.event_name (a constant), not both");
+                return self.err(
+                    c.span(),
+                    "give either mapping.event (a column) or mapping.event_name (a constant), not both",
+                );
             }
             (None, None) => {
                 return Err(self

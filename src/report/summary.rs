@@ -73,7 +73,8 @@ impl Summary {
             "{job} [{run}]: {status} in {el:.1}s ({rate:.0} rows/s)\n  read {read}, ",
             job = self.job,
             run = self.run_id,
-            status = serde_json::to_value(self.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            status =
+                serde_json::to_value(self.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
             el = self.elapsed_s,
             read = self.rows_read,
         );

@@ -1,1 +1,2 @@
 //! The one integration test binary: each module below owns one area.
+mod source;

@@ -51,6 +51,17 @@ fn bench(c: &mut Criterion) {
             assert_eq!(n as u64, ROWS);
         })
     });
+    // Mapping alone, on rows already in memory: separates CPU cost from reading.
+    let mut src = CsvSource::open(&csv, &opts).unwrap();
+    let t = Transformer::bind(&job, src.headers(), &csv).unwrap();
+    let mut rows = Vec::new();
+    while src.read_chunk(8192, &mut rows).unwrap() {}
+    g.bench_function("map_only", |b| {
+        b.iter(|| {
+            let n = rows.chunks(8192).map(|c| t.map_chunk(c).len()).sum::<usize>();
+            assert_eq!(n as u64, ROWS);
+        })
+    });
     g.finish();
 }
 

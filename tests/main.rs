@@ -2,5 +2,6 @@
 mod common;
 mod dispatch;
 mod job_file;
+mod source;
 mod transform;
 mod validate;

@@ -7,13 +7,17 @@ use super::SourceError;
 
 /// Expand `pattern` (a path or a glob; relative patterns are relative to `base`)
 /// into files, sorted by path so runs see them in a stable order. A plain path
-/// must exist and be a file; a glob must match at least one file (directories
+/// must exist and be a file (an existing file is taken literally even if its
+/// name looks like a glob); a glob must match at least one file (directories
 /// it matches are left out).
 pub fn expand(pattern: &str, base: &Path) -> Result<Vec<PathBuf>, SourceError> {
-    let is_glob = pattern.contains(['*', '?', '[']);
     let relative = Path::new(pattern).is_relative();
-    if !is_glob {
-        let path = if relative { base.join(pattern) } else { PathBuf::from(pattern) };
+    let path = if relative { base.join(pattern) } else { PathBuf::from(pattern) };
+    // An existing file is taken literally, even if its name has `[` or `*`.
+    if path.is_file() {
+        return Ok(vec![path]);
+    }
+    if !pattern.contains(['*', '?', '[']) {
         let meta = std::fs::metadata(&path).map_err(|e| SourceError::open(&path, e))?;
         if meta.is_dir() {
             return Err(SourceError::NotAFile { path });

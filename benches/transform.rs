@@ -6,7 +6,7 @@
 use batchport::source::CsvSource;
 use batchport::transform::Transformer;
 use batchport::{job, pipeline, testdata};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::io::BufWriter;
 
 const ROWS: u64 = 500_000;
@@ -57,10 +57,22 @@ fn bench(c: &mut Criterion) {
     let mut rows = Vec::new();
     while src.read_chunk(8192, &mut rows).unwrap() {}
     g.bench_function("map_only", |b| {
-        b.iter(|| {
-            let n = rows.chunks(8192).map(|c| t.map_chunk(c).len()).sum::<usize>();
-            assert_eq!(n as u64, ROWS);
-        })
+        b.iter_batched(
+            || rows.clone(),
+            |rows| {
+                let mut rows = rows.into_iter();
+                let mut n = 0;
+                loop {
+                    let chunk: Vec<_> = rows.by_ref().take(8192).collect();
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    n += t.map_chunk(chunk).len();
+                }
+                assert_eq!(n as u64, ROWS);
+            },
+            BatchSize::LargeInput,
+        )
     });
     g.finish();
 }

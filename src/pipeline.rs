@@ -51,7 +51,7 @@ pub fn for_each_chunk(
         for msg in rx.iter() {
             let (rows, bytes_read) = msg?;
             let Some(last) = rows.last().map(|r| r.pos) else { continue };
-            let results = t.map_chunk(&rows);
+            let results = t.map_chunk(rows);
             if !f(Chunk { results, last, bytes_read }) {
                 break;
             }

@@ -52,7 +52,7 @@ fn blank_clear_sends_null_and_order_is_kept() {
             row(&[id.as_bytes(), b"", b"EN", b"x", b"1", b"1.5", b"yes", b"2020-01-01", b""])
         })
         .collect();
-    let out = t.map_chunk(&rows);
+    let out = t.map_chunk(rows);
     assert_eq!(out.len(), 2000);
     for (i, r) in out.iter().enumerate() {
         let op = r.as_ref().unwrap();
@@ -84,7 +84,7 @@ proptest! {
         let (is, fs, date, arr) = (i.to_string(), f.to_string(), format!("{y:04}-{m:02}-{d:02}"), items.join("|"));
         let bs = if b { "TRUE" } else { "no" };
         let r = row(&[id.as_bytes(), b"jane@example.com", b"fr", s.as_bytes(), is.as_bytes(), fs.as_bytes(), bs.as_bytes(), date.as_bytes(), arr.as_bytes()]);
-        let op = t.map_row(&r).expect("valid row");
+        let op = t.map_row(r).expect("valid row");
         prop_assert_eq!(&op.key, &id);
         let v: serde_json::Value = serde_json::from_slice(&op.attrs).unwrap();
         prop_assert_eq!(v["s"].as_str().unwrap(), s.trim());
@@ -103,7 +103,7 @@ proptest! {
     fn any_bytes_give_an_op_or_a_reject(fields in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..12)) {
         let t = transformer();
         let refs: Vec<&[u8]> = fields.iter().map(|f| f.as_slice()).collect();
-        match t.map_row(&row(&refs)) {
+        match t.map_row(row(&refs)) {
             Ok(op) => { serde_json::from_slice::<serde_json::Value>(&op.attrs).expect("valid JSON"); }
             Err(rej) => prop_assert!(!rej.reason.is_empty()),
         }

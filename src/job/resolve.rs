@@ -27,6 +27,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Job, JobError> {
     r.job(raw)
 }
 
+/// A key, where it was written, and the kinds it belongs to.
+type Foreign<'k> = (&'static str, Option<std::ops::Range<usize>>, &'k [Kind]);
+
 struct Resolver<'a> {
     lines: &'a Lines<'a>,
     base_dir: PathBuf,
@@ -115,7 +118,7 @@ impl Resolver<'_> {
     /// Keys and sections that belong to other kinds are errors, not silently ignored.
     fn check_sections(&self, raw: &JobFile, kind: Kind) -> Result<(), JobError> {
         let m = &raw.mapping;
-        let foreign: Vec<(&str, Option<std::ops::Range<usize>>, &[Kind])> = vec![
+        let foreign: Vec<Foreign> = vec![
             ("mapping.item_id", m.item_id.as_ref().map(|s| s.span()), &[Kind::Catalog]),
             ("mapping.event", m.event.as_ref().map(|s| s.span()), &[Kind::Events]),
             ("mapping.event_name", m.event_name.as_ref().map(|s| s.span()), &[Kind::Events]),

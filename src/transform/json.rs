@@ -3,32 +3,51 @@
 
 use std::io::Write;
 
-/// Append `s` as a JSON string (quotes included).
+/// Bytes that need escaping inside a JSON string.
+const ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Append `s` as a JSON string (quotes included). Clean runs are copied whole:
+/// this is the hottest function of the transform.
 pub fn string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
-                let _ = write!(out, "\\u{:04x}", b);
-                start = i + 1;
-                continue;
-            }
-            _ => continue,
-        };
+    while let Some(off) = bytes[start..].iter().position(|&b| ESCAPE[b as usize]) {
+        let i = start + off;
         out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(esc);
+        match bytes[i] {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b => {
+                let _ = write!(out, "\\u{:04x}", b);
+            }
+        }
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// `"k":`, rendered once per mapping instead of once per row.
+pub fn key_bytes(k: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(k.len() + 3);
+    string(&mut out, k);
+    out.push(b':');
+    out
 }
 
 /// Writes the members of one JSON object, adding commas between them.
@@ -51,6 +70,16 @@ impl<'a> Object<'a> {
         self.first = false;
         string(self.out, k);
         self.out.push(b':');
+        self.out
+    }
+
+    /// Like `key`, with the key already written as `"name":` by [`key_bytes`].
+    pub fn raw_key(&mut self, k: &[u8]) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(k);
         self.out
     }
 

@@ -21,6 +21,9 @@ pub struct Op {
     pub attrs: Vec<u8>,
     /// A JSON event object, for events jobs.
     pub event: Option<Vec<u8>>,
+    /// The source row, kept for the rejects or uncertain file should the API
+    /// refuse the operation or its outcome be unknown.
+    pub record: csv::ByteRecord,
 }
 
 /// A row that cannot be sent, with the original record for the rejects file.
@@ -33,6 +36,11 @@ pub struct Reject {
     pub record: csv::ByteRecord,
 }
 
+/// A row's fault: (column, reason).
+type Problem = (String, String);
+/// A row's key, attributes object and event object.
+type Mapped = (String, Vec<u8>, Option<Vec<u8>>);
+
 struct Field {
     index: usize,
     header: String,
@@ -40,6 +48,8 @@ struct Field {
 
 struct BoundAttr {
     attr: AttrMap,
+    /// `"wire_name":`
+    key: Vec<u8>,
     field: Field,
 }
 
@@ -56,7 +66,7 @@ pub struct Transformer {
     key_label: &'static str,
     blank: Blank,
     strings: StringRules,
-    native: Vec<(NativeKind, Field)>,
+    native: Vec<(NativeKind, Vec<u8>, Field)>,
     attrs: Vec<BoundAttr>,
     event: Option<BoundEvent>,
 }
@@ -69,10 +79,17 @@ impl Transformer {
             Ok(Field { index, header: headers[index].clone() })
         };
         let attrs = |list: &[AttrMap]| -> Result<Vec<BoundAttr>, JobError> {
-            list.iter().map(|a| Ok(BoundAttr { attr: a.clone(), field: field(&a.column)? })).collect()
+            list.iter()
+                .map(|a| {
+                    Ok(BoundAttr { attr: a.clone(), key: json::key_bytes(&a.wire_name), field: field(&a.column)? })
+                })
+                .collect()
         };
-        let natives = |p: &job::ProfileMapping| -> Result<Vec<(NativeKind, Field)>, JobError> {
-            p.native.iter().map(|n| Ok((n.kind.clone(), field(&n.column)?))).collect()
+        let natives = |p: &job::ProfileMapping| -> Result<Vec<(NativeKind, Vec<u8>, Field)>, JobError> {
+            p.native
+                .iter()
+                .map(|n| Ok((n.kind.clone(), json::key_bytes(n.kind.wire_name()), field(&n.column)?)))
+                .collect()
         };
         let base = |key: Field, key_label, blank, strings| Transformer {
             width: headers.len(),
@@ -122,18 +139,21 @@ impl Transformer {
     }
 
     /// Map a chunk of rows in parallel; the result is in input order.
-    pub fn map_chunk(&self, rows: &[RawRow]) -> Vec<Result<Op, Reject>> {
-        // Sub-chunks amortise rayon's per-task cost over many small rows.
-        rows.par_chunks(256).flat_map_iter(|part| part.iter().map(|r| self.map_row(r))).collect()
+    pub fn map_chunk(&self, rows: Vec<RawRow>) -> Vec<Result<Op, Reject>> {
+        // A minimum task length amortises rayon's per-task cost over many small rows.
+        rows.into_par_iter().with_min_len(256).map(|r| self.map_row(r)).collect()
     }
 
-    pub fn map_row(&self, row: &RawRow) -> Result<Op, Reject> {
-        let reject = |column: &str, reason: String| Reject {
-            pos: row.pos,
-            column: column.to_string(),
-            reason,
-            record: row.record.clone(),
-        };
+    /// Map one row; the row's record moves into the operation or the reject.
+    pub fn map_row(&self, row: RawRow) -> Result<Op, Reject> {
+        match self.map_fields(&row) {
+            Ok((key, attrs, event)) => Ok(Op { key, pos: row.pos, attrs, event, record: row.record }),
+            Err((column, reason)) => Err(Reject { pos: row.pos, column, reason, record: row.record }),
+        }
+    }
+
+    fn map_fields(&self, row: &RawRow) -> Result<Mapped, Problem> {
+        let reject = |column: &str, reason: String| (column.to_string(), reason);
         let rec = &row.record;
         if rec.len() != self.width {
             return Err(reject(
@@ -145,7 +165,7 @@ impl Transformer {
                 ),
             ));
         }
-        let cell = |f: &Field| -> Result<&str, Reject> {
+        let cell = |f: &Field| -> Result<&str, Problem> {
             let raw = &rec[f.index];
             std::str::from_utf8(raw).map(str::trim).map_err(|e| {
                 reject(
@@ -163,15 +183,15 @@ impl Transformer {
         }
         let mut attrs = Vec::with_capacity(32 + rec.as_slice().len() * 2);
         let mut obj = json::Object::open(&mut attrs);
-        for (kind, f) in &self.native {
+        for (kind, k, f) in &self.native {
             let c = cell(f)?;
             if c.is_empty() {
                 if self.blank == Blank::Clear {
-                    obj.key(kind.wire_name()).extend_from_slice(b"null");
+                    obj.raw_key(k).extend_from_slice(b"null");
                 }
                 continue;
             }
-            value::native(kind, c, obj.key(kind.wire_name())).map_err(|m| reject(&f.header, m))?;
+            value::native(kind, c, obj.raw_key(k)).map_err(|m| reject(&f.header, m))?;
         }
         self.write_attrs(&self.attrs, &mut obj, &cell, &reject)?;
         obj.close();
@@ -179,16 +199,16 @@ impl Transformer {
             Some(e) => Some(self.write_event(e, &cell, &reject)?),
             None => None,
         };
-        Ok(Op { key: key.to_string(), pos: row.pos, attrs, event })
+        Ok((key.to_string(), attrs, event))
     }
 
     fn write_attrs<'r>(
         &self,
         list: &[BoundAttr],
         obj: &mut json::Object<'_>,
-        cell: &impl Fn(&Field) -> Result<&'r str, Reject>,
-        reject: &impl Fn(&str, String) -> Reject,
-    ) -> Result<(), Reject> {
+        cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
+        reject: &impl Fn(&str, String) -> Problem,
+    ) -> Result<(), Problem> {
         for b in list {
             let c = cell(&b.field)?;
             if c.is_empty() {
@@ -199,11 +219,11 @@ impl Transformer {
                     job::ValueType::Array { mode: job::ArrayMode::Add | job::ArrayMode::Remove, .. }
                 );
                 if self.blank == Blank::Clear && !edit && self.event.is_none() {
-                    obj.key(&b.attr.wire_name).extend_from_slice(b"null");
+                    obj.raw_key(&b.key).extend_from_slice(b"null");
                 }
                 continue;
             }
-            value::typed(&b.attr.ty, c, self.strings, obj.key(&b.attr.wire_name))
+            value::typed(&b.attr.ty, c, self.strings, obj.raw_key(&b.key))
                 .map_err(|m| reject(&b.field.header, format!("{}: {m}", b.attr.name)))?;
         }
         Ok(())
@@ -212,9 +232,9 @@ impl Transformer {
     fn write_event<'r>(
         &self,
         e: &BoundEvent,
-        cell: &impl Fn(&Field) -> Result<&'r str, Reject>,
-        reject: &impl Fn(&str, String) -> Reject,
-    ) -> Result<Vec<u8>, Reject> {
+        cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
+        reject: &impl Fn(&str, String) -> Problem,
+    ) -> Result<Vec<u8>, Problem> {
         let mut out = Vec::with_capacity(64);
         let mut obj = json::Object::open(&mut out);
         let name = match &e.name {

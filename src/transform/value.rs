@@ -95,18 +95,21 @@ pub fn native(kind: &NativeKind, cell: &str, out: &mut Vec<u8>) -> Result<(), St
         }
         NativeKind::Language => {
             // `en-US`, `en_GB` → `en`: Batch takes the ISO 639-1 part only.
-            let lang = cell.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
-            if !rules::is_valid_language(&lang) {
+            let mut lang = [0u8; 2];
+            let code = cell.split(['-', '_']).next().unwrap_or("").as_bytes();
+            if code.len() != 2 || !code.iter().all(u8::is_ascii_alphabetic) {
                 return Err(format!("`{}` is not an ISO 639-1 language code (e.g. en, fr)", clip(cell)));
             }
-            json::string(out, &lang);
+            lang.copy_from_slice(code);
+            lang.make_ascii_lowercase();
+            out.extend_from_slice(&[b'"', lang[0], lang[1], b'"']);
         }
         NativeKind::Region => {
-            let region = cell.to_ascii_uppercase();
-            if !rules::is_valid_region(&region) {
+            let code = cell.as_bytes();
+            if code.len() != 2 || !code.iter().all(u8::is_ascii_alphabetic) {
                 return Err(format!("`{}` is not an ISO 3166-1 alpha-2 region code (e.g. FR, US)", clip(cell)));
             }
-            json::string(out, &region);
+            out.extend_from_slice(&[b'"', code[0].to_ascii_uppercase(), code[1].to_ascii_uppercase(), b'"']);
         }
         NativeKind::Timezone => {
             if !rules::is_valid_timezone(cell) {
@@ -122,10 +125,11 @@ pub fn native(kind: &NativeKind, cell: &str, out: &mut Vec<u8>) -> Result<(), St
 }
 
 fn subscription(v: &SubscriptionValues, cell: &str) -> Result<&'static str, String> {
-    let lower = cell.to_lowercase();
-    if v.subscribed.contains(&lower) {
+    let lower = if cell.is_ascii() { std::borrow::Cow::Borrowed(cell) } else { cell.to_lowercase().into() };
+    let is = |list: &[String]| list.iter().any(|w| w.eq_ignore_ascii_case(&lower));
+    if is(&v.subscribed) {
         Ok("subscribed")
-    } else if v.unsubscribed.contains(&lower) {
+    } else if is(&v.unsubscribed) {
         Ok("unsubscribed")
     } else {
         Err(format!(
@@ -175,6 +179,9 @@ pub fn parse_bool(cell: &str) -> Result<bool, String> {
 /// A date as RFC 3339 UTC. With a strftime `format`, the cell must match it (a
 /// value without a zone is taken as UTC); without one, RFC 3339 and `YYYY-MM-DD`.
 pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
+    if let Some(fast) = fast_date(cell, format) {
+        return Ok(fast);
+    }
     let utc: Option<DateTime<Utc>> = match format {
         Some(f) => NaiveDateTime::parse_from_str(cell, f)
             .map(|d| d.and_utc())
@@ -204,12 +211,43 @@ pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
     }
 }
 
+/// `YYYY-MM-DD` (the default or `%Y-%m-%d`) and `...T..:..:..Z` without chrono's
+/// general parser: dates are in most rows of most exports.
+fn fast_date(cell: &str, format: Option<&str>) -> Option<String> {
+    let b = cell.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    let plain_date = b.len() == 10 && b[4] == b'-' && b[7] == b'-';
+    let utc_time = format.is_none()
+        && b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z';
+    if !(plain_date && matches!(format, None | Some("%Y-%m-%d")) || utc_time) {
+        return None;
+    }
+    let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    NaiveDate::from_ymd_opt(y as i32, m, d)?;
+    if plain_date {
+        return Some(format!("{cell}T00:00:00Z"));
+    }
+    let (hh, mm, ss) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    (hh < 24 && mm < 60 && ss < 60).then(|| cell.to_string())
+}
+
 /// `+33 6 39-98.13(37)` → `+33639981337`; a `00` international prefix becomes `+`.
-pub fn normalise_phone(cell: &str) -> String {
+pub fn normalise_phone(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with('+') && cell[1..].bytes().all(|b| b.is_ascii_digit()) {
+        return cell.into();
+    }
     let kept: String = cell.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}')).collect();
     match kept.strip_prefix("00") {
-        Some(rest) => format!("+{rest}"),
-        None => kept,
+        Some(rest) => format!("+{rest}").into(),
+        None => kept.into(),
     }
 }
 

@@ -1,0 +1,228 @@
+//! Rows → batches. A batch is a *segment* of the input: every row read since the
+//! previous batch, whatever became of it (operation, reject, skipped), so that
+//! batches tile each file and settling them in order is the watermark. Only the
+//! operations are sent; the rest is accounted for when the batch is planned.
+
+use crate::source::Position;
+use crate::transform::{Op, Reject};
+use std::collections::HashSet;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// JSON framing per operation beyond its attributes and key (identifiers, keys,
+/// commas): counted so the byte cap is never crossed.
+const FRAME_BYTES: usize = 64;
+
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub seq: u64,
+    pub file: usize,
+    pub first: Position,
+    pub last: Position,
+    /// Rows in the segment, of any fate.
+    pub rows: u64,
+    pub ops: Vec<Op>,
+    /// Rows the transform refused, written to the rejects file at planning.
+    pub rejects: Vec<Reject>,
+    /// Rows skipped: already acknowledged in an earlier attempt of this run, or
+    /// unchanged since the last run (`changed_only`).
+    pub skipped_acked: u64,
+    pub unchanged: u64,
+    /// Rows whose earlier batch had an unknown outcome: held, not sent (events).
+    pub held: Vec<Op>,
+    /// Distinct keys among `ops`: what the rate limit counts.
+    pub updates: u32,
+    /// Estimated body size.
+    pub bytes: usize,
+}
+
+/// The limits one batch must respect.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    pub max_ops: usize,
+    pub max_bytes: usize,
+    /// Events: at most this many events of one key per call.
+    pub max_events_per_key: Option<usize>,
+    /// Close a segment after this many rows even if few are sent, so that the
+    /// watermark moves through files that are mostly rejects or unchanged rows.
+    pub max_rows: u64,
+}
+
+pub struct Batcher {
+    limits: BatchLimits,
+    file: usize,
+    next_seq: u64,
+    cur: Batch,
+    keys: HashSet<u64>,
+    events_per_key: std::collections::HashMap<u64, usize>,
+}
+
+/// What a row became before batching.
+pub enum Row {
+    Op(Op),
+    Reject(Reject),
+    /// Acknowledged by an earlier attempt of this run.
+    SkipAcked(Position),
+    Unchanged(Position),
+    Held(Op),
+}
+
+impl Row {
+    fn pos(&self) -> Position {
+        match self {
+            Row::Op(o) | Row::Held(o) => o.pos,
+            Row::Reject(r) => r.pos,
+            Row::SkipAcked(p) | Row::Unchanged(p) => *p,
+        }
+    }
+}
+
+impl Batcher {
+    pub fn new(limits: BatchLimits, next_seq: u64) -> Self {
+        Batcher {
+            limits,
+            file: 0,
+            next_seq,
+            cur: Batch::default(),
+            keys: HashSet::new(),
+            events_per_key: Default::default(),
+        }
+    }
+
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Rows from now on belong to input file `file`; call `finish` before.
+    pub fn set_file(&mut self, file: usize) {
+        self.file = file;
+    }
+
+    /// Add a row; returns the batch it closed, if adding it had to close one.
+    pub fn push(&mut self, row: Row) -> Option<Batch> {
+        let mut closed = None;
+        if let Row::Op(op) = &row {
+            let h = xxh3_64(op.key.as_bytes());
+            let new_key = !self.keys.contains(&h);
+            let size = op.attrs.len() + op.key.len() + op.event.as_ref().map_or(0, Vec::len) + FRAME_BYTES;
+            let events_full = self
+                .limits
+                .max_events_per_key
+                .is_some_and(|max| self.events_per_key.get(&h).copied().unwrap_or(0) >= max);
+            let ops_full = new_key && self.keys.len() >= self.limits.max_ops;
+            let bytes_full = !self.cur.ops.is_empty() && self.cur.bytes + size > self.limits.max_bytes;
+            // Events of one key share an operation; profiles send one per row.
+            let ops_full = ops_full || (self.limits.max_events_per_key.is_none() && self.cur.ops.len() >= self.limits.max_ops);
+            if ops_full || bytes_full || events_full {
+                closed = self.close();
+            }
+            if self.keys.insert(h) {
+                self.cur.updates += 1;
+            }
+            if self.limits.max_events_per_key.is_some() {
+                *self.events_per_key.entry(h).or_default() += 1;
+            }
+            self.cur.bytes += size;
+        }
+        let pos = row.pos();
+        if self.cur.rows == 0 {
+            self.cur.first = pos;
+        }
+        self.cur.last = pos;
+        self.cur.rows += 1;
+        match row {
+            Row::Op(op) => self.cur.ops.push(op),
+            Row::Reject(r) => self.cur.rejects.push(r),
+            Row::SkipAcked(_) => self.cur.skipped_acked += 1,
+            Row::Unchanged(_) => self.cur.unchanged += 1,
+            Row::Held(op) => self.cur.held.push(op),
+        }
+        if closed.is_none() && self.cur.rows >= self.limits.max_rows {
+            closed = self.close();
+        }
+        closed
+    }
+
+    /// Close the current batch (end of file, or before a row that does not fit).
+    pub fn close(&mut self) -> Option<Batch> {
+        if self.cur.rows == 0 {
+            return None;
+        }
+        let mut b = std::mem::take(&mut self.cur);
+        b.seq = self.next_seq;
+        b.file = self.file;
+        self.next_seq += 1;
+        self.keys.clear();
+        self.events_per_key.clear();
+        Some(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(key: &str, record: u64) -> Op {
+        Op {
+            key: key.into(),
+            pos: Position { line: record + 2, byte: 0, record },
+            attrs: b"{}".to_vec(),
+            event: None,
+            record: csv::ByteRecord::new(),
+        }
+    }
+
+    fn limits(max_ops: usize) -> BatchLimits {
+        BatchLimits { max_ops, max_bytes: 1 << 20, max_events_per_key: None, max_rows: 1_000_000 }
+    }
+
+    #[test]
+    fn batches_tile_the_input() {
+        let mut b = Batcher::new(limits(3), 0);
+        let mut out = Vec::new();
+        for i in 0..10 {
+            let row = if i % 4 == 1 {
+                Row::Reject(Reject {
+                    pos: op("x", i).pos,
+                    column: String::new(),
+                    reason: "r".into(),
+                    record: Default::default(),
+                })
+            } else {
+                Row::Op(op(&format!("k{i}"), i))
+            };
+            out.extend(b.push(row));
+        }
+        out.extend(b.close());
+        let mut next = 0;
+        for (i, batch) in out.iter().enumerate() {
+            assert_eq!(batch.seq, i as u64);
+            assert_eq!(batch.first.record, next, "no gap, no overlap");
+            next = batch.last.record + 1;
+            assert!(batch.ops.len() <= 3);
+            assert_eq!(batch.rows as usize, batch.ops.len() + batch.rejects.len());
+        }
+        assert_eq!(next, 10);
+    }
+
+    #[test]
+    fn updates_count_distinct_keys_and_bytes_cap() {
+        let mut b = Batcher::new(limits(10), 0);
+        for i in 0..4 {
+            assert!(b.push(Row::Op(op(if i % 2 == 0 { "a" } else { "b" }, i))).is_none());
+        }
+        let batch = b.close().unwrap();
+        assert_eq!(batch.updates, 2);
+        let mut b = Batcher::new(BatchLimits { max_bytes: 200, ..limits(100) }, 0);
+        let closed: Vec<Batch> = (0..10).filter_map(|i| b.push(Row::Op(op(&format!("k{i}"), i)))).collect();
+        assert!(!closed.is_empty());
+        assert!(closed.iter().all(|c| c.bytes <= 200));
+    }
+
+    #[test]
+    fn events_of_one_key_are_capped_per_call() {
+        let mut b = Batcher::new(BatchLimits { max_events_per_key: Some(15), ..limits(100) }, 0);
+        let closed: Vec<Batch> = (0..40).filter_map(|i| b.push(Row::Op(op("same", i)))).collect();
+        assert_eq!(closed.len(), 2);
+        assert!(closed.iter().all(|c| c.ops.len() == 15 && c.updates == 1));
+    }
+}

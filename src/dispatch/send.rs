@@ -1,0 +1,182 @@
+//! Sending one batch: rate limit, retries with backoff, 400 → split in halves
+//! until the bad operations are isolated, partial errors mapped back to rows.
+//! What happens to each operation comes back as a `Fate`, in order.
+
+use super::body::{self, BodyKind};
+use super::{Limiter, RetryPolicy};
+use crate::api::client::{Bytes, Client, Outcome};
+use crate::api::wire::{SUCCESS_WITH_PARTIAL_ERRORS, UpdateAnswer};
+use crate::api::{Endpoint, wire::ApiError};
+use crate::transform::Op;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    Acked,
+    /// Refused by the API; `column` is the source column where it is known.
+    Rejected {
+        column: String,
+        reason: String,
+    },
+    /// Outcome unknown (answer lost) and the job holds such batches.
+    Held {
+        reason: String,
+    },
+}
+
+/// Why a batch could not be settled: the run stops, keeps its progress, and
+/// says this.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SendError {
+    #[error(
+        "Batch refused the keys (401 {0}): check the REST API key and project key in the environment variables the job names"
+    )]
+    Unauthorized(String),
+    #[error("Batch answered {status} to {endpoint}: {message}")]
+    Permanent { status: u16, endpoint: &'static str, message: String },
+    #[error("gave up after {attempts} attempts: {last}")]
+    GaveUp { attempts: u32, last: String },
+}
+
+/// Counters shared by every request of a run.
+#[derive(Debug, Default)]
+pub struct SendStats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub http_429: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Sender {
+    pub client: Client,
+    pub limiter: Limiter,
+    pub policy: RetryPolicy,
+    pub endpoint: Endpoint,
+    pub kind: BodyKind,
+    /// Hold operations whose outcome is unknown instead of resending them.
+    pub hold_unknown: bool,
+    /// Batch attribute name → source column, for the rejects file.
+    pub columns: Arc<HashMap<String, String>>,
+    pub stats: Arc<SendStats>,
+}
+
+/// One attempt's conclusion for a range of operations.
+enum Step {
+    Answered(Bytes),
+    Split,
+    RejectAll(String),
+    HoldAll(String),
+}
+
+impl Sender {
+    /// Send `ops` (one planned batch), splitting as needed; one fate per op.
+    pub async fn send(&self, ops: &[Op]) -> Result<Vec<Fate>, SendError> {
+        let mut fates = vec![Fate::Acked; ops.len()];
+        let mut todo: Vec<Range<usize>> = vec![0..ops.len()];
+        while let Some(range) = todo.pop() {
+            let part = &ops[range.clone()];
+            let body = body::build(&self.kind, part);
+            match self.attempt(part, body.bytes).await? {
+                Step::Answered(answer) => self.partial_errors(&answer, &body.members, range.start, &mut fates),
+                Step::Split => {
+                    let mid = range.start + part.len() / 2;
+                    // Second half pushed first so the first half goes first.
+                    todo.push(mid..range.end);
+                    todo.push(range.start..mid);
+                }
+                Step::RejectAll(reason) => {
+                    for f in &mut fates[range] {
+                        *f = Fate::Rejected { column: String::new(), reason: reason.clone() };
+                    }
+                }
+                Step::HoldAll(reason) => {
+                    for f in &mut fates[range] {
+                        *f = Fate::Held { reason: reason.clone() };
+                    }
+                }
+            }
+        }
+        Ok(fates)
+    }
+
+    /// Send one body until it is answered, refused, or given up on.
+    async fn attempt(&self, ops: &[Op], bytes: Vec<u8>) -> Result<Step, SendError> {
+        let updates = ops.iter().map(|o| o.key.as_str()).collect::<HashSet<_>>().len() as u32;
+        let bytes = Bytes::from(bytes);
+        let mut attempt = 0u32;
+        loop {
+            self.limiter.acquire(updates).await;
+            self.stats.requests.fetch_add(1, Relaxed);
+            let outcome = self.client.post(self.endpoint, bytes.clone()).await;
+            let (retry_after, reason) = match outcome {
+                Outcome::Ok { body, .. } => {
+                    self.limiter.on_success();
+                    return Ok(Step::Answered(body));
+                }
+                Outcome::Unauthorized { error } => {
+                    return Err(SendError::Unauthorized(error.map_or("AUTHENTICATION_INVALID".into(), |e| e.error_code)));
+                }
+                Outcome::Rejected { status: 400 | 413, .. } if ops.len() > 1 => return Ok(Step::Split),
+                Outcome::Rejected { status: 400, error, body } => {
+                    return Ok(Step::RejectAll(format!("Batch refused it: {}", api_message(error.as_ref(), &body))));
+                }
+                Outcome::Rejected { status, error, body } => {
+                    return Err(SendError::Permanent {
+                        status,
+                        endpoint: self.endpoint.path(),
+                        message: api_message(error.as_ref(), &body),
+                    });
+                }
+                Outcome::Unknown { reason } if self.hold_unknown => {
+                    return Ok(Step::HoldAll(format!("outcome unknown ({reason}): held, not resent")));
+                }
+                Outcome::Unknown { reason } => (None, reason),
+                Outcome::Retry { status, retry_after, reason } => {
+                    if status == Some(429) {
+                        self.stats.http_429.fetch_add(1, Relaxed);
+                        self.limiter.on_throttled(retry_after);
+                    }
+                    (retry_after, reason)
+                }
+            };
+            attempt += 1;
+            if !self.policy.should_retry(attempt) {
+                return Err(SendError::GaveUp { attempts: attempt, last: reason });
+            }
+            self.stats.retries.fetch_add(1, Relaxed);
+            let delay = self.policy.delay(attempt, retry_after, &mut rand::rng());
+            tracing::debug!(attempt, ?delay, %reason, "retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// `SUCCESS_WITH_PARTIAL_ERRORS`: each `bulk_index` → the rows it carried.
+    fn partial_errors(&self, answer: &[u8], members: &[Vec<usize>], offset: usize, fates: &mut [Fate]) {
+        let Ok(a) = serde_json::from_slice::<UpdateAnswer>(answer) else { return };
+        if a.code != SUCCESS_WITH_PARTIAL_ERRORS {
+            return;
+        }
+        for e in a.errors {
+            let Some(rows) = members.get(e.bulk_index) else { continue };
+            let column = e.attribute.as_ref().and_then(|a| self.columns.get(a)).cloned().unwrap_or_default();
+            let reason = match &e.attribute {
+                Some(attr) => format!("Batch refused {attr}: {} ({})", e.reason, e.category),
+                None => format!("Batch refused it: {} ({})", e.reason, e.category),
+            };
+            for &r in rows {
+                fates[offset + r] = Fate::Rejected { column: column.clone(), reason: reason.clone() };
+            }
+        }
+    }
+}
+
+fn api_message(error: Option<&ApiError>, body: &str) -> String {
+    match error {
+        Some(e) => format!("{} ({})", e.error_message, e.error_code),
+        None if body.is_empty() => "no details given".into(),
+        None => body.chars().take(300).collect(),
+    }
+}

@@ -46,9 +46,10 @@ pub enum Command {
     Emulator(EmulatorArgs),
 }
 
+/// `batchport emulator`: a local Batch 2.x API (see API.md) for rehearsals and tests.
 #[derive(Debug, Args, Clone)]
 pub struct EmulatorArgs {
-    /// Port to listen on (0 picks a free one; the address is printed)
+    /// Port to listen on on 127.0.0.1 (0 picks a free one; the address is printed)
     #[arg(long, default_value_t = 0)]
     pub port: u16,
     /// REST API key the emulator accepts
@@ -57,4 +58,43 @@ pub struct EmulatorArgs {
     /// Project key the emulator accepts
     #[arg(long, default_value = "project_emulator")]
     pub project_key: String,
+    /// /profiles/update token bucket: updates per second (Batch: 300)
+    #[arg(long, value_name = "N")]
+    pub update_rate: Option<u32>,
+    /// /profiles/update token bucket capacity (Batch: 1000)
+    #[arg(long, value_name = "N")]
+    pub update_burst: Option<u32>,
+    /// /profiles/mass-update token bucket: updates per second, no burst (Batch: 10000)
+    #[arg(long, value_name = "N")]
+    pub mass_update_rate: Option<u32>,
+    /// Enforce the undocumented audience limit of 1 request/s
+    #[arg(long)]
+    pub audience_rate_limit: bool,
+    /// No token buckets at all (benches)
+    #[arg(long)]
+    pub unlimited: bool,
+    /// Fraction of write calls answered 500 or 503 without being applied (0 to 1)
+    #[arg(long, default_value_t = 0.0, value_name = "F")]
+    pub error_rate: f64,
+    /// Fraction of write calls applied whose answer is lost (connection closed) (0 to 1)
+    #[arg(long, default_value_t = 0.0, value_name = "F")]
+    pub lost_answer_rate: f64,
+    /// Latency added to every call, in milliseconds
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+    /// Answer every call with 429 for this many seconds after start
+    #[arg(long, value_name = "SECS")]
+    pub storm_secs: Option<u64>,
+    /// Seed of the fault dice, for repeatable rehearsals
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Seconds an export takes from CREATED to SUCCESS
+    #[arg(long, default_value_t = 2, value_name = "SECS")]
+    pub export_secs: u64,
+    /// Profiles per export file part
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub export_part_size: usize,
+    /// Make every export end in ERROR
+    #[arg(long)]
+    pub export_fail: bool,
 }

@@ -23,9 +23,8 @@ fn main() {
         .init();
     let result = match &cli.command {
         Command::Validate { job, common } => commands::validate::run(job, common),
-        Command::Run { .. } | Command::Emulator(_) => {
-            Err(anyhow::anyhow!("this command is not available in this build yet"))
-        }
+        Command::Run { job, common } => commands::run::run(job, common),
+        Command::Emulator(args) => commands::emulator::run(args),
     };
     let code = match result {
         Ok(code) => code,

@@ -1,3 +1,5 @@
 //! One file per subcommand; each takes its parsed arguments and returns the exit code.
 
+pub mod emulator;
+pub mod run;
 pub mod validate;

@@ -15,6 +15,7 @@ pub struct RejectsWriter {
     /// Every file written, in order (a glob whose headers differ gets several).
     pub paths: Vec<PathBuf>,
     pub count: u64,
+    resumed: bool,
 }
 
 impl RejectsWriter {
@@ -28,12 +29,21 @@ impl RejectsWriter {
             writer: None,
             paths: Vec::new(),
             count: 0,
+            resumed: false,
         }
     }
 
     /// The header (and delimiter) of the source the next rejects come from.
     pub fn set_source(&mut self, header: &csv::ByteRecord, delimiter: u8) {
-        if self.header.as_ref() != Some(header) {
+        if self.resumed {
+            // The resumed file already has this source's header.
+            self.resumed = false;
+            self.header = Some(header.clone());
+            if let Some(w) = self.writer.take() {
+                let inner = w.into_inner().map_err(|e| e.into_error()).ok();
+                self.writer = inner.map(|f| csv::WriterBuilder::new().delimiter(delimiter).flexible(true).from_writer(f));
+            }
+        } else if self.header.as_ref() != Some(header) {
             // A different header cannot share a file: the next reject opens a new one.
             self.writer = None;
             self.header = Some(header.clone());
@@ -73,6 +83,34 @@ impl RejectsWriter {
         w.write_byte_record(&header).map_err(csv_io)?;
         self.writer = Some(w);
         self.paths.push(path);
+        Ok(())
+    }
+
+    /// Bytes in the current file (flushed), for the ledger.
+    pub fn len(&self) -> u64 {
+        self.paths.last().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Continue a file an earlier attempt of the run wrote: cut it back to
+    /// `len`, the length the ledger vouches for (what came after belongs to
+    /// batches that will be redone), and append from there.
+    pub fn resume(&mut self, len: u64) -> std::io::Result<()> {
+        let path = self.dir.join(format!("{}.csv", self.stem));
+        if len == 0 || !path.exists() {
+            return Ok(());
+        }
+        let f = std::fs::OpenOptions::new().write(true).open(&path)?;
+        f.set_len(len)?;
+        drop(f);
+        let f = std::fs::OpenOptions::new().append(true).open(&path)?;
+        self.writer =
+            Some(csv::WriterBuilder::new().delimiter(self.delimiter).flexible(true).from_writer(BufWriter::new(f)));
+        self.paths.push(path);
+        self.resumed = true;
         Ok(())
     }
 

@@ -27,6 +27,9 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uncertain_file: Option<PathBuf>,
     pub files: Vec<PathBuf>,
+    /// Something the user should know about this run (e.g. nothing to do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Why a failed run stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -51,6 +54,7 @@ impl Summary {
             rejects_file: None,
             uncertain_file: None,
             files: Vec::new(),
+            note: None,
             error: None,
         }
     }
@@ -97,6 +101,9 @@ impl Summary {
         }
         if let Some(p) = &self.uncertain_file {
             s.push_str(&format!("\n  uncertain (held, not resent): {}", p.display()));
+        }
+        if let Some(n) = &self.note {
+            s.push_str(&format!("\n  note: {n}"));
         }
         if let Some(e) = &self.error {
             s.push_str(&format!("\n  error: {e}"));

@@ -1,0 +1,68 @@
+//! `batchport run JOB.toml`: run the job, or resume its unfinished run over the
+//! same input. Ctrl-C and SIGTERM stop reading, settle what is in flight, keep
+//! progress, and exit 130.
+
+use crate::cli::Common;
+use crate::engine::{self, Options};
+use crate::exit::Status;
+use crate::job::{self, Kind};
+use anyhow::Result;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
+    let job = job::load(job_path)?;
+    if job.kind == Kind::Export {
+        anyhow::bail!("{}: export jobs are not supported by this build yet", job_path.display());
+    }
+    let opts = Options {
+        state_dir: crate::paths::state_dir(common.state.clone()),
+        progress: !common.quiet && !common.json && std::io::stderr().is_terminal(),
+        cancel: Arc::new(AtomicBool::new(false)),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let summary = rt.block_on(async {
+        watch_signals(opts.cancel.clone());
+        engine::run(&job, &opts).await
+    })?;
+    summary.print(common.json, common.quiet);
+    // An unchanged input that was already imported is a success for cron.
+    Ok(if summary.note.is_some() { 0 } else { summary.status.code() })
+}
+
+/// First signal: stop cleanly. Second: leave now (progress is in the ledger).
+fn watch_signals(cancel: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        let mut count = 0;
+        loop {
+            wait_signal().await;
+            count += 1;
+            if count == 1 {
+                eprintln!("batchport: stopping: settling the batches in flight (again to quit at once)");
+                cancel.store(true, Ordering::SeqCst);
+            } else {
+                std::process::exit(Status::Interrupted.code());
+            }
+        }
+    });
+}
+
+#[cfg(unix)]
+async fn wait_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,90 @@
+//! Getting a job connected: keys from the environment (checked before any file
+//! is read), the in-process emulator for `base_url = "emulator"`, the client,
+//! the shared limiter and the sender.
+
+use crate::api::client::{Client, Credentials};
+use crate::dispatch::send::{SendStats, Sender};
+use crate::emulator::{Emulator, EmulatorConfig};
+use crate::exit::UsageError;
+use crate::job::{BaseUrl, Job, Mapping};
+use anyhow::Result;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub struct Connection {
+    pub client: Client,
+    /// Kept alive for the run when the job talks to the in-process emulator.
+    _emulator: Option<Emulator>,
+}
+
+impl Connection {
+    pub fn open(job: &Job) -> Result<Connection> {
+        let key = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let (rest, project) = (key(&job.api.rest_key_env), key(&job.api.project_key_env));
+        let (base, creds, emulator) = match &job.api.base_url {
+            BaseUrl::Emulator => {
+                let defaults = EmulatorConfig::default();
+                // The in-process emulator accepts its default keys; keys from the
+                // environment, when set, must match them like the real API would.
+                let creds = Credentials {
+                    rest_key: rest.unwrap_or_else(|| defaults.rest_key.clone()),
+                    project_key: project.unwrap_or_else(|| defaults.project_key.clone()),
+                };
+                let emu = Emulator::start_background(defaults)?;
+                (emu.base_url(), creds, Some(emu))
+            }
+            BaseUrl::Url(u) => {
+                let missing: Vec<&str> = [(&rest, &job.api.rest_key_env), (&project, &job.api.project_key_env)]
+                    .into_iter()
+                    .filter(|(v, _)| v.is_none())
+                    .map(|(_, n)| n.as_str())
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(UsageError(format!(
+                        "{}: set {} in the environment (the Batch REST API key and project key; keys never go in job files or flags)",
+                        job.file.display(),
+                        missing.join(" and ")
+                    ))
+                    .into());
+                }
+                let creds = Credentials { rest_key: rest.unwrap_or_default(), project_key: project.unwrap_or_default() };
+                (u.clone(), creds, None)
+            }
+        };
+        let client = Client::new(&base, job.api.version, creds)?;
+        Ok(Connection { client, _emulator: emulator })
+    }
+
+    pub fn sender(&self, job: &Job, hold_unknown: bool, stats: Arc<SendStats>) -> Sender {
+        Sender {
+            client: self.client.clone(),
+            limiter: super::limiter(job),
+            policy: super::retry_policy(),
+            endpoint: job.api.endpoint,
+            kind: super::body_kind(job),
+            hold_unknown,
+            columns: Arc::new(attribute_columns(job)),
+            stats,
+        }
+    }
+}
+
+/// Batch attribute name → source column, so API errors name the CSV column.
+fn attribute_columns(job: &Job) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    let (natives, attrs): (&[crate::job::NativeMap], Vec<&crate::job::AttrMap>) = match &job.mapping {
+        Mapping::Profiles(p) => (&p.native, p.attributes.iter().collect()),
+        Mapping::Events(e) => (&e.profile.native, e.profile.attributes.iter().chain(&e.attributes).collect()),
+        Mapping::Audience(a) => (&[], a.attributes.iter().collect()),
+        Mapping::Catalog(c) => (&[], c.attributes.iter().collect()),
+        Mapping::Export(_) => (&[], Vec::new()),
+    };
+    for n in natives {
+        m.insert(n.kind.wire_name().to_string(), n.column.name.clone());
+    }
+    for a in attrs {
+        m.insert(a.wire_name.clone(), a.column.name.clone());
+        m.insert(a.name.clone(), a.column.name.clone());
+    }
+    m
+}

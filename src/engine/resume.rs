@@ -1,0 +1,172 @@
+//! What an unfinished run's ledger says about each input file: where to seek,
+//! which rows were already settled (skip), which were in flight at the kill
+//! (resend, or hold for events), and the counts of everything settled.
+
+use crate::source::Position;
+use crate::state::{Batch, BatchState, Counters, Run};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Settled by an earlier attempt: counted there, not sent again.
+    Skip,
+    /// In flight at the kill, outcome unknown, kind not idempotent: hold.
+    Hold,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FilePlan {
+    /// Everything up to and including this record is settled: seek past it.
+    pub after: Option<Position>,
+    /// Record ranges (inclusive) past `after`, in order, with their fate. Rows
+    /// not covered are new (or in flight and resent).
+    pub ranges: Vec<(u64, u64, Fate)>,
+    pub done: bool,
+}
+
+impl FilePlan {
+    /// The fate of record `r`; `cursor` walks `ranges` as rows come in order.
+    pub fn fate(&self, r: u64, cursor: &mut usize) -> Option<Fate> {
+        while let Some(&(_, last, _)) = self.ranges.get(*cursor) {
+            if last < r {
+                *cursor += 1;
+            } else {
+                break;
+            }
+        }
+        self.ranges.get(*cursor).and_then(|&(first, last, fate)| (first <= r && r <= last).then_some(fate))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ResumePlan {
+    pub files: Vec<FilePlan>,
+    /// Counts of every settled batch.
+    pub counters: Counters,
+    /// Lengths of the rejects and uncertain files as of the last settled batch:
+    /// anything past them belongs to batches that will be redone.
+    pub rejects_len: u64,
+    pub uncertain_len: u64,
+}
+
+/// Read the ledger of `run`. `hold` is the job's rule for unknown outcomes.
+pub fn plan(run: &Run, batches: &[Batch], hold: bool) -> ResumePlan {
+    let files_done: Vec<bool> = run
+        .extra
+        .get("files_done")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_else(|| vec![false; run.inputs.len()]);
+    let mut p = ResumePlan { files: vec![FilePlan::default(); run.inputs.len()], ..Default::default() };
+    for (i, f) in p.files.iter_mut().enumerate() {
+        f.done = files_done.get(i).copied().unwrap_or(false);
+    }
+    let mut sorted: Vec<&Batch> = batches.iter().collect();
+    sorted.sort_by_key(|b| b.seq);
+    // Per file, which batch last covered each record: a batch planned before
+    // a kill is superseded by the later batches that re-read its rows.
+    let mut cover: Vec<BTreeMap<u64, (u64, bool)>> = vec![BTreeMap::new(); run.inputs.len()];
+    for b in sorted {
+        let settled = b.state != BatchState::Planned;
+        if settled {
+            let t = &b.tally;
+            p.counters.rows_read += b.rows - t.skipped;
+            p.counters.rows_sent += t.sent;
+            p.counters.rows_rejected += t.rejected;
+            p.counters.rows_unchanged += t.unchanged;
+            p.counters.rows_uncertain += t.uncertain;
+            p.rejects_len = p.rejects_len.max(t.rejects_len);
+            p.uncertain_len = p.uncertain_len.max(t.uncertain_len);
+        }
+        if let Some(c) = cover.get_mut(b.file) {
+            overlay(c, b.first.record, b.last.record, settled);
+        }
+    }
+    for (f, c) in cover.iter().enumerate() {
+        let plan = &mut p.files[f];
+        let mut next = 0u64;
+        let mut prefix = true;
+        for (&first, &(last, settled)) in c {
+            if prefix && settled && first == next {
+                next = last + 1;
+                continue;
+            }
+            prefix = false;
+            if settled {
+                plan.ranges.push((first, last, Fate::Skip));
+            } else if hold {
+                plan.ranges.push((first, last, Fate::Hold));
+            }
+        }
+        if next > 0 {
+            // The last settled record of the prefix: its position is in the ledger.
+            plan.after = batches
+                .iter()
+                .filter(|b| b.file == f && b.state != BatchState::Planned && b.last.record == next - 1)
+                .map(|b| b.last)
+                .next();
+        }
+    }
+    p
+}
+
+/// Lay `[first, last]` over the intervals in `c` (start → (end, settled)); the
+/// new interval wins where they overlap.
+fn overlay(c: &mut BTreeMap<u64, (u64, bool)>, first: u64, last: u64, settled: bool) {
+    let overlapping: Vec<(u64, (u64, bool))> =
+        c.range(..=last).filter(|(_, (end, _))| *end >= first).map(|(s, v)| (*s, *v)).collect();
+    for (start, (end, was)) in overlapping {
+        c.remove(&start);
+        if start < first {
+            c.insert(start, (first - 1, was));
+        }
+        if end > last {
+            c.insert(last + 1, (end, was));
+        }
+    }
+    c.insert(first, (last, settled));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Tally;
+
+    fn b(seq: u64, first: u64, last: u64, state: BatchState) -> Batch {
+        let pos = |r: u64| Position { line: r + 2, byte: r * 10, record: r };
+        Batch { seq, file: 0, first: pos(first), last: pos(last), rows: last - first + 1, state, tally: Tally::default() }
+    }
+
+    fn run() -> Run {
+        serde_json::from_value(serde_json::json!({
+            "id": "r", "job": "j", "kind": "events", "inputs": [{"path": "x", "size": 1, "mtime_ns": 0, "head_hash": 0}],
+            "status": "running", "started": "", "updated": "", "watermark": [null], "next_seq": 0,
+            "counters": {}, "last_error": null, "rejects_file": null, "uncertain_file": null, "extra": null
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn in_flight_batches_are_held_or_resent_and_settled_ones_skipped() {
+        use BatchState::*;
+        let ledger = [b(0, 0, 9, Acked), b(1, 10, 19, Planned), b(2, 20, 29, Acked), b(3, 30, 39, Planned)];
+        let p = plan(&run(), &ledger, true);
+        assert_eq!(p.files[0].after.map(|a| a.record), Some(9));
+        assert_eq!(p.files[0].ranges, vec![(10, 19, Fate::Hold), (20, 29, Fate::Skip), (30, 39, Fate::Hold)]);
+        let p = plan(&run(), &ledger, false);
+        assert_eq!(p.files[0].ranges, vec![(20, 29, Fate::Skip)]);
+        assert_eq!(p.counters.rows_read, 20);
+    }
+
+    #[test]
+    fn later_batches_supersede_the_planned_ones_they_redid() {
+        use BatchState::*;
+        // Attempt 1 planned 10..19 and died; attempt 2 re-batched 10..24 and settled it.
+        let ledger = [b(0, 0, 9, Acked), b(1, 10, 19, Planned), b(5, 10, 24, Acked), b(6, 25, 30, Planned)];
+        let p = plan(&run(), &ledger, true);
+        assert_eq!(p.files[0].after.map(|a| a.record), Some(24));
+        assert_eq!(p.files[0].ranges, vec![(25, 30, Fate::Hold)]);
+        let mut cursor = 0;
+        assert_eq!(p.files[0].fate(26, &mut cursor), Some(Fate::Hold));
+        assert_eq!(p.files[0].fate(31, &mut cursor), None);
+    }
+}

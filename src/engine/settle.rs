@@ -1,0 +1,131 @@
+//! Settling a batch once its fate is known: rejects and held rows to their
+//! files (in row order), the ledger record, the counters, the change index and
+//! the watermark. Runs on the engine's task only, so files are written in
+//! settle order and each ledger record can say how long they were.
+
+use super::Written;
+use crate::dispatch::batch::Batch;
+use crate::dispatch::send::Fate;
+use crate::report::RejectsWriter;
+use crate::source::Position;
+use crate::state::{self, BatchState, ChangeIndex, Store, Tally};
+use crate::transform::Reject;
+use std::collections::BTreeMap;
+
+pub struct Accounts {
+    pub rejects: RejectsWriter,
+    pub uncertain: RejectsWriter,
+    pub counters: state::Counters,
+    /// Per file: settled batches past the watermark, by seq, waiting for the gap.
+    pending: BTreeMap<u64, (usize, Position)>,
+    /// The next seq whose settling moves the watermark.
+    next_in_order: u64,
+    pub watermark: Vec<Option<Position>>,
+    pub change: Option<ChangeIndex>,
+    /// Flush the ledger on every settle (events: a lost ack would hold rows
+    /// that were in fact delivered).
+    pub flush_each: bool,
+}
+
+impl Accounts {
+    pub fn new(
+        rejects: RejectsWriter,
+        uncertain: RejectsWriter,
+        counters: state::Counters,
+        watermark: Vec<Option<Position>>,
+        first_seq: u64,
+    ) -> Self {
+        Accounts {
+            rejects,
+            uncertain,
+            counters,
+            pending: BTreeMap::new(),
+            next_in_order: first_seq,
+            watermark,
+            change: None,
+            flush_each: false,
+        }
+    }
+
+    /// Settle `batch` whose operations met `fates` (empty when nothing was sent).
+    pub fn settle(&mut self, store: &Store, run_id: &str, batch: Batch, fates: Vec<Fate>) -> Result<(), Written> {
+        let mut tally = Tally { skipped: batch.skipped_acked, unchanged: batch.unchanged, ..Tally::default() };
+        let mut rejects: Vec<Reject> = batch.rejects;
+        let mut held: Vec<Reject> = Vec::new();
+        let mut acked_pairs = Vec::new();
+        for (op, fate) in batch.ops.into_iter().zip(fates) {
+            match fate {
+                Fate::Acked => {
+                    tally.sent += 1;
+                    if self.change.is_some() {
+                        acked_pairs.push((ChangeIndex::id_hash(&op.key), super::op_hash(&op)));
+                    }
+                }
+                Fate::Rejected { column, reason } => {
+                    rejects.push(Reject { pos: op.pos, column, reason, record: op.record })
+                }
+                Fate::Held { reason } => held.push(Reject { pos: op.pos, column: String::new(), reason, record: op.record }),
+            }
+        }
+        for op in batch.held {
+            held.push(Reject {
+                pos: op.pos,
+                column: String::new(),
+                reason: "in flight when an earlier attempt of this run stopped: outcome unknown, held, not resent".into(),
+                record: op.record,
+            });
+        }
+        rejects.sort_by_key(|r| r.pos.record);
+        held.sort_by_key(|r| r.pos.record);
+        tally.rejected = rejects.len() as u64;
+        tally.uncertain = held.len() as u64;
+        for r in &rejects {
+            self.rejects.write(r).map_err(Written::Rejects)?;
+        }
+        for h in &held {
+            self.uncertain.write(h).map_err(Written::Uncertain)?;
+        }
+        // The files reach the OS before the ledger says how long they are.
+        self.rejects.flush().map_err(Written::Rejects)?;
+        self.uncertain.flush().map_err(Written::Uncertain)?;
+        tally.rejects_len = self.rejects.len();
+        tally.uncertain_len = self.uncertain.len();
+        let all_held = tally.uncertain > 0 && tally.sent == 0 && tally.rejected == 0;
+        let record = state::Batch {
+            seq: batch.seq,
+            file: batch.file,
+            first: batch.first,
+            last: batch.last,
+            rows: batch.rows,
+            state: if all_held { BatchState::Held } else { BatchState::Acked },
+            tally,
+        };
+        store.record_batch(run_id, &record).map_err(Written::State)?;
+        if let Some(ci) = &self.change
+            && !acked_pairs.is_empty()
+        {
+            ci.record_acked(&acked_pairs).map_err(Written::State)?;
+        }
+        if self.flush_each {
+            store.flush().map_err(Written::State)?;
+        }
+        let c = &mut self.counters;
+        c.rows_read += record.rows - tally.skipped;
+        c.rows_sent += tally.sent;
+        c.rows_rejected += tally.rejected;
+        c.rows_unchanged += tally.unchanged;
+        c.rows_uncertain += tally.uncertain;
+        self.advance(record.seq, record.file, record.last);
+        Ok(())
+    }
+
+    fn advance(&mut self, seq: u64, file: usize, last: Position) {
+        self.pending.insert(seq, (file, last));
+        while let Some((file, last)) = self.pending.remove(&self.next_in_order) {
+            if let Some(w) = self.watermark.get_mut(file) {
+                *w = Some(last);
+            }
+            self.next_in_order += 1;
+        }
+    }
+}

@@ -23,6 +23,7 @@ fn main() {
         .init();
     let result = match &cli.command {
         Command::Validate { job, common } => commands::validate::run(job, common),
+        Command::Init { preset, file, common } => commands::init::run(file, *preset, common),
         Command::Run { .. } | Command::Emulator(_) => {
             Err(anyhow::anyhow!("this command is not available in this build yet"))
         }

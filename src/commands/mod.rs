@@ -1,3 +1,4 @@
 //! One file per subcommand; each takes its parsed arguments and returns the exit code.
 
+pub mod init;
 pub mod validate;

@@ -198,7 +198,11 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
             all("are Unix timestamps in seconds (2000-2100), read with format %s"),
         );
     }
-    let leading_zero = values.iter().any(|v| v.len() > 1 && (v.starts_with('0') || v.starts_with("-0")));
+    // `007`, `01234`: a code whose zeros matter; `0.5` is a number.
+    let leading_zero = values.iter().any(|v| {
+        let b = v.trim_start_matches(['-', '+']).as_bytes();
+        b.len() > 1 && b[0] == b'0' && b[1].is_ascii_digit()
+    });
     let id_name = name_has(header, &["id", "uid", "uuid", "zip", "postal", "postcode", "code"]);
     if values.iter().all(|v| value::parse_int(v).is_ok()) {
         if leading_zero || id_name || values.iter().any(|v| v.starts_with('+')) {
@@ -252,7 +256,7 @@ pub fn string(values: &[&str]) -> Inferred {
     }
     Inferred {
         guess: Guess::Attr(ValueType::String),
-        evidence: format!("text; the longest of {} sampled values has {longest} characters", values.len()),
+        evidence: format!("text ({} sampled values, the longest {longest} characters)", values.len()),
     }
 }
 

@@ -365,7 +365,7 @@ fn choose_id(s: &Sample, tool: Option<&Tool>) -> (usize, Vec<String>) {
     let distinct = s.values(i).iter().collect::<std::collections::HashSet<_>>().len();
     if distinct < filled(i) {
         all.push(format!(
-            "{} sampled rows repeat a Custom ID: rows with the same id update one profile, the last row winning.",
+            "{} sampled rows repeat a Custom ID: rows with the same id update the same profile, in file order.",
             filled(i) - distinct
         ));
     }

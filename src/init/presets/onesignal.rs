@@ -94,6 +94,6 @@ pub static TOOL: Tool = Tool {
 fn notes(_: &[String]) -> Vec<String> {
     vec![
         "OneSignal exports one row per subscription (device, email or SMS channel): a user with two devices".into(),
-        "has two rows with the same external_id, and the later row's values win in Batch.".into(),
+        "has two rows with the same external_id; both update the same Batch profile, in file order.".into(),
     ]
 }

@@ -12,7 +12,9 @@ fn init_and_validate(file: &str, content: Option<&str>, preset: &str) -> (String
     let dir = tempfile::tempdir().unwrap();
     let body = match content {
         Some(c) => c.to_string(),
-        None => std::fs::read_to_string(Path::new("tests/data/init").join(file)).unwrap(),
+        None => {
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/init").join(file)).unwrap()
+        }
     };
     write(dir.path(), file, &body);
     let out = run_in(dir.path(), &["init", "--preset", preset, file]);
@@ -125,7 +127,9 @@ fn braze_export() {
     let sub = native(&job, "email_marketing").unwrap();
     let yes: Vec<&str> = sub["subscribed"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
     assert_eq!(yes, ["opted_in", "subscribed"]);
-    for (key, col) in [("language", "language"), ("region", "country"), ("timezone", "time_zone"), ("phone_number", "phone")] {
+    for (key, col) in
+        [("language", "language"), ("region", "country"), ("timezone", "time_zone"), ("phone_number", "phone")]
+    {
         assert_eq!(native(&job, key).and_then(|v| v.as_str()), Some(col), "{key}");
     }
     assert_eq!(attr_field(&job, "birthdate", "format"), Some("%Y-%m-%d"));
@@ -267,4 +271,15 @@ fn errors_are_clear() {
     assert_eq!(out.status.code(), Some(2));
     let out = run_in(dir.path(), &["init", "ids.csv", "--json"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn large_files_are_sampled_and_say_so() {
+    let mut body = String::from("user_id,visits\n");
+    for i in 0..1500 {
+        body.push_str(&format!("u{i},{i}\n"));
+    }
+    let (text, job) = init_and_validate("big.csv", Some(&body), "plain");
+    assert!(text.contains("checked against the first 1000 rows"), "{text}");
+    assert_eq!(attr_field(&job, "visits", "type"), Some("int"));
 }

@@ -145,11 +145,8 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
         && known_subscription(values)
     {
         let sub = subscription_values(SUBSCRIBED_WORDS, UNSUBSCRIBED_WORDS);
-        let kind = if name_has(header, &["sms"]) {
-            NativeKind::SmsMarketing(sub)
-        } else {
-            NativeKind::EmailMarketing(sub)
-        };
+        let kind =
+            if name_has(header, &["sms"]) { NativeKind::SmsMarketing(sub) } else { NativeKind::EmailMarketing(sub) };
         if free(&kind) {
             return mk(Guess::Native(kind), all("are subscription words (subscribed/unsubscribed, yes/no...)"));
         }

@@ -110,10 +110,8 @@ pub fn job_name(path: &std::path::Path) -> String {
             stem = s;
         }
     }
-    let name: String = stem
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '-' })
-        .collect();
+    let name: String =
+        stem.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '-' }).collect();
     let name = name.trim_matches(['-', '.']).to_string();
     if name.is_empty() { "import".to_string() } else { name }
 }
@@ -145,6 +143,19 @@ mod tests {
         let second = n.claim(&long, 5);
         assert_eq!(second, format!("{}_2", "a".repeat(28)));
         assert!(rules::is_valid_name(&second));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn claimed_names_are_valid_and_distinct(headers in proptest::collection::vec("\\PC{0,40}", 1..40)) {
+            let mut n = Names::default();
+            let got: Vec<String> = headers.iter().enumerate().map(|(i, h)| n.claim(h, i)).collect();
+            let distinct: HashSet<&String> = got.iter().collect();
+            proptest::prop_assert_eq!(distinct.len(), got.len());
+            for g in &got {
+                proptest::prop_assert!(rules::is_valid_name(g), "{}", g);
+            }
+        }
     }
 
     #[test]

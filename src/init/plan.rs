@@ -101,14 +101,7 @@ impl Plan {
         !self.natives.iter().any(|m| matches!(&m.target, Target::Native(k) if same(k)))
     }
 
-    fn decide(
-        &self,
-        header: &str,
-        index: usize,
-        values: &[&str],
-        known: Option<&Known>,
-        names: &mut Names,
-    ) -> Outcome {
+    fn decide(&self, header: &str, index: usize, values: &[&str], known: Option<&Known>, names: &mut Names) -> Outcome {
         let free = |k: &NativeKind| self.free(k);
         let mut notes = Vec::new();
         let Some(known) = known else {
@@ -165,10 +158,8 @@ impl Plan {
                 "Unix timestamps in seconds, read with format %s",
             ),
             Hint::Date if values.is_empty() => attr(ValueType::Date { format: None }, values, "dates"),
-            Hint::Date => infer::date_format(values).map(|(format, evidence)| infer::Inferred {
-                guess: Guess::Attr(ValueType::Date { format }),
-                evidence,
-            }),
+            Hint::Date => infer::date_format(values)
+                .map(|(format, evidence)| infer::Inferred { guess: Guess::Attr(ValueType::Date { format }), evidence }),
             Hint::Array(sep) => {
                 if let Some(q) = values.iter().find(|v| v.split(sep).any(|t| t.trim().starts_with('"'))) {
                     return Outcome::Leave(format!(
@@ -276,18 +267,8 @@ fn outcome(
 }
 
 /// Header spellings that name a user id in files without a preset.
-const ID_NAMES: &[&str] = &[
-    "customid",
-    "userid",
-    "externalid",
-    "customerid",
-    "accountid",
-    "memberid",
-    "contactid",
-    "personid",
-    "uid",
-    "id",
-];
+const ID_NAMES: &[&str] =
+    &["customid", "userid", "externalid", "customerid", "accountid", "memberid", "contactid", "personid", "uid", "id"];
 
 fn choose_id(s: &Sample, tool: Option<&Tool>) -> (usize, Vec<String>) {
     let n = s.len();
@@ -334,7 +315,8 @@ fn choose_id(s: &Sample, tool: Option<&Tool>) -> (usize, Vec<String>) {
     {
         let why = tool.map(|t| t.email_as_id).unwrap_or("no column is named like a user id and this one holds emails");
         pick = Some((e, format!("the email address is the Custom ID: {why}")));
-        notes.push("A person who changes email becomes a new profile in Batch (the old one keeps the old data),".into());
+        notes
+            .push("A person who changes email becomes a new profile in Batch (the old one keeps the old data),".into());
         notes.push("and Custom IDs match exactly: `Jane@example.com` and `jane@example.com` are two profiles.".into());
         notes.push("If your app logs people in with another id, map that column here instead.".into());
     }

@@ -55,7 +55,10 @@ pub fn render(plan: &Plan, sample: &Sample, cx: &Context<'_>) -> String {
     o.push_str("# base_url = \"emulator\"\n");
     o.push_str("# endpoint = \"mass-update\"      # or \"update\" for per-row errors from Batch (slower)\n");
     o.push_str("\n[source]\n");
-    comment(&mut o, "Relative paths are relative to the folder of this job file: keep the job next to the data or fix it.");
+    comment(
+        &mut o,
+        "Relative paths are relative to the folder of this job file: keep the job next to the data or fix it.",
+    );
     let _ = writeln!(o, "path = {}", q(cx.path));
     comment(
         &mut o,

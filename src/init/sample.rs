@@ -45,15 +45,7 @@ impl Sample {
                 cells[c].push(String::from_utf8_lossy(field).trim().to_string());
             }
         }
-        Ok(Sample {
-            headers,
-            rows,
-            cells,
-            ragged,
-            more,
-            delimiter: src.delimiter(),
-            encoding: src.encoding_name(),
-        })
+        Ok(Sample { headers, rows, cells, ragged, more, delimiter: src.delimiter(), encoding: src.encoding_name() })
     }
 
     /// Rows of the right width in the sample.
@@ -72,10 +64,6 @@ impl Sample {
 
     /// "200 sampled rows" or "the first 1000 rows", for comments.
     pub fn describe(&self) -> String {
-        if self.more {
-            format!("the first {} rows", self.rows.len())
-        } else {
-            format!("all {} rows", self.rows.len())
-        }
+        if self.more { format!("the first {} rows", self.rows.len()) } else { format!("all {} rows", self.rows.len()) }
     }
 }

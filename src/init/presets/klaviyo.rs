@@ -47,7 +47,7 @@ pub static TOOL: Tool = Tool {
         Known { headers: &["Longitude"], role: Attr("longitude", Float), note: "" },
         Known { headers: &["Source"], role: Attr("source", Text), note: "" },
         Known { headers: &["Initial Source"], role: Attr("initial_source", Text), note: "" },
-        Known { headers: &["Timezone", "Time Zone"], role: Timezone, note: "Klaviyo's IANA time zone" },
+        Known { headers: &["Timezone"], role: Timezone, note: "Klaviyo's IANA time zone" },
         Known { headers: &["IP Address"], role: Attr("ip_address", Text), note: "" },
         Known {
             headers: &["Klaviyo ID", "Id"],
@@ -74,11 +74,7 @@ pub static TOOL: Tool = Tool {
             role: Attr("sms_consent_at", Date),
             note: "",
         },
-        Known {
-            headers: &["Date Added", "Profile Created On", "Created"],
-            role: Attr("created_at", Date),
-            note: "",
-        },
+        Known { headers: &["Date Added", "Profile Created On", "Created"], role: Attr("created_at", Date), note: "" },
         Known { headers: &["Last Active"], role: Attr("last_active", Date), note: "" },
         Known { headers: &["Last Open"], role: Attr("last_open", Date), note: "" },
         Known { headers: &["Last Click"], role: Attr("last_click", Date), note: "" },
@@ -99,11 +95,7 @@ pub static TOOL: Tool = Tool {
             role: Attr("next_order_expected", Date),
             note: "Klaviyo prediction",
         },
-        Known {
-            headers: &["Churn Risk Prediction"],
-            role: Attr("churn_risk", Infer),
-            note: "Klaviyo prediction",
-        },
+        Known { headers: &["Churn Risk Prediction"], role: Attr("churn_risk", Infer), note: "Klaviyo prediction" },
         Known { headers: &["Predicted Gender"], role: Attr("predicted_gender", Text), note: "Klaviyo prediction" },
     ],
 };

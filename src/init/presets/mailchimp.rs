@@ -37,7 +37,7 @@ const COLUMNS: &[Known] = &[
     Known { headers: &["First Name", "FNAME"], role: Attr("first_name", Text), note: "" },
     Known { headers: &["Last Name", "LNAME"], role: Attr("last_name", Text), note: "" },
     Known {
-        headers: &["Address", "ADDRESS"],
+        headers: &["Address"],
         role: Attr("address", Text),
         note: "Mailchimp joins the address parts with double spaces: kept as one text",
     },
@@ -47,7 +47,7 @@ const COLUMNS: &[Known] = &[
         note: "Mailchimp keeps phone numbers as typed: $phone_number only if every sampled value is international",
     },
     Known {
-        headers: &["Birthday", "BIRTHDAY"],
+        headers: &["Birthday"],
         role: Attr("birthday", Text),
         note: "Mailchimp birthdays are MM/DD without a year; Batch dates need a year, so it stays text",
     },

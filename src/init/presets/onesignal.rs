@@ -83,11 +83,7 @@ pub static TOOL: Tool = Tool {
             role: Skip,
             note: "advertising id: device-level and privacy-sensitive, not a profile attribute",
         },
-        Known {
-            headers: &["web_auth", "web_p256"],
-            role: Skip,
-            note: "web push keys: meaningful only to OneSignal",
-        },
+        Known { headers: &["web_auth", "web_p256"], role: Skip, note: "web push keys: meaningful only to OneSignal" },
     ],
 };
 

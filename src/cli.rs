@@ -1,5 +1,6 @@
 //! The command line, as clap types only; the commands live in `commands/`.
 
+use crate::init::Preset;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -39,6 +40,16 @@ pub enum Command {
     /// Read and transform the whole input as `run` would, send nothing, write the rejects file
     Validate {
         job: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print a commented job file for FILE.csv, mapping a tool's export (or guessing types with `plain`)
+    Init {
+        /// The tool the file was exported from
+        #[arg(long, value_enum, default_value_t = Preset::Plain)]
+        preset: Preset,
+        /// The CSV file (its path goes into the job as given)
+        file: PathBuf,
         #[command(flatten)]
         common: Common,
     },

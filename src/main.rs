@@ -25,6 +25,7 @@ fn main() {
         Command::Validate { job, common } => commands::validate::run(job, common),
         Command::Run { job, common } => commands::run::run(job, common),
         Command::Emulator(args) => commands::emulator::run(args),
+        Command::Init { preset, file, common } => commands::init::run(file, *preset, common),
     };
     let code = match result {
         Ok(code) => code,

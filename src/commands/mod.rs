@@ -2,4 +2,5 @@
 
 pub mod emulator;
 pub mod run;
+pub mod init;
 pub mod validate;

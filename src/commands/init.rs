@@ -1,0 +1,36 @@
+//! `batchport init --preset NAME FILE.csv`: print a job file for FILE.csv on
+//! stdout (so it can be redirected into place); what was guessed and what the
+//! sample check found go to stderr, for people.
+
+use crate::cli::Common;
+use crate::exit::UsageError;
+use crate::init::{self, Preset};
+use anyhow::Result;
+use std::io::Write;
+use std::path::Path;
+
+pub fn run(file: &Path, preset: Preset, common: &Common) -> Result<i32> {
+    if common.json {
+        return Err(UsageError("init prints a job file (TOML) on stdout; --json does not apply".into()).into());
+    }
+    let path = file.to_string_lossy();
+    let g = init::generate(&path, preset)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(g.text.as_bytes())?;
+    out.flush()?;
+    if !common.quiet {
+        eprintln!(
+            "batchport init: {} columns mapped ({} native), {} not mapped (listed at the end of the job file)",
+            g.mapped, g.natives, g.not_mapped
+        );
+        if g.rejected == 0 {
+            eprintln!("batchport init: the job accepts all {} sampled rows", g.sampled);
+        } else {
+            eprintln!("batchport init: the job would reject {} of {} sampled rows:", g.rejected, g.sampled);
+            for r in &g.first_rejects {
+                eprintln!("  {r}");
+            }
+        }
+    }
+    Ok(0)
+}

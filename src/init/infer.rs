@@ -1,0 +1,322 @@
+//! Guessing what a column holds from its sampled values, with the evidence
+//! written out (`200/200 sampled values are whole numbers`) so the user can judge
+//! the guess. Every guess is checked with the transform's own value functions:
+//! a type is proposed only if every sampled value passes it.
+
+use crate::api::rules;
+use crate::job::{NativeKind, SubscriptionValues, ValueType};
+use crate::transform::value;
+
+/// What a column becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Guess {
+    Native(NativeKind),
+    Attr(ValueType),
+    /// Some value is longer than Batch takes: the column cannot be sent as is.
+    TooLong(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct Inferred {
+    pub guess: Guess,
+    pub evidence: String,
+}
+
+/// Which natives are still free: a job maps each native once.
+pub type Free<'a> = &'a dyn Fn(&NativeKind) -> bool;
+
+/// strftime formats tried in order, explicit ones before the default parser so
+/// the job file says what it expects. Formats with `%z` are left out on purpose:
+/// `parse_date` tries a naive parse first, which drops the offset.
+const DATE_FORMATS: &[&str] = &[
+    "%Y-%m-%d",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.fZ",
+    "%Y-%m-%d %H:%M:%S UTC",
+    "%Y-%m-%d %H:%M",
+    "%m/%d/%Y",
+    "%d/%m/%Y",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%d.%m.%Y",
+    "%d.%m.%Y %H:%M",
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M:%S",
+    "%d-%m-%Y",
+    "%b %d, %Y",
+    "%d %b %Y",
+];
+
+/// Unix seconds between 2000 and 2100: a 10-digit whole number in a column named
+/// like a time is a timestamp, not a count.
+const UNIX_RANGE: std::ops::Range<i64> = 946_684_800..4_102_444_800;
+
+/// Every value passes `ty`; else how many fail and the first that does.
+pub fn check_attr(ty: &ValueType, values: &[&str]) -> Result<(), (usize, String)> {
+    check(values, |v, out| value::typed(ty, v, value::PROFILE_STRINGS, out))
+}
+
+pub fn check_native(kind: &NativeKind, values: &[&str]) -> Result<(), (usize, String)> {
+    check(values, |v, out| value::native(kind, v, out))
+}
+
+fn check(values: &[&str], f: impl Fn(&str, &mut Vec<u8>) -> Result<(), String>) -> Result<(), (usize, String)> {
+    let mut out = Vec::new();
+    let mut bad = values.iter().filter(|v| {
+        out.clear();
+        f(v, &mut out).is_err()
+    });
+    match bad.next() {
+        None => Ok(()),
+        Some(first) => Err((1 + bad.count(), value::clip(first))),
+    }
+}
+
+/// The first strftime format every value parses with (`None` = the default
+/// parser: RFC 3339 or `YYYY-MM-DD`), with a note when day and month could swap.
+pub fn date_format(values: &[&str]) -> Option<(Option<String>, String)> {
+    if values.is_empty() {
+        return None;
+    }
+    let parses = |f: Option<&str>| values.iter().all(|v| value::parse_date(v, f).is_ok());
+    let found: Vec<&str> = DATE_FORMATS.iter().copied().filter(|f| parses(Some(f))).collect();
+    let n = values.len();
+    if let Some(f) = found.first() {
+        let swapped = f.replace("%m/%d", "%d/%m");
+        let note = if swapped != *f && found.contains(&swapped.as_str()) {
+            format!(
+                "{n}/{n} sampled values are dates in `{f}`; every day in the sample is 12 or less, so day and month could be swapped: check"
+            )
+        } else {
+            format!("{n}/{n} sampled values are dates in `{f}`")
+        };
+        return Some((Some(f.to_string()), note));
+    }
+    if parses(None) {
+        return Some((None, format!("{n}/{n} sampled values are RFC 3339 or YYYY-MM-DD dates")));
+    }
+    None
+}
+
+/// Values are Unix seconds (2000..2100).
+pub fn unix_seconds(values: &[&str]) -> bool {
+    !values.is_empty() && values.iter().all(|v| v.parse::<i64>().is_ok_and(|n| UNIX_RANGE.contains(&n)))
+}
+
+fn name_has(header: &str, words: &[&str]) -> bool {
+    let h = super::names::snake_case(header);
+    words.iter().any(|w| h == *w || h.split('_').any(|p| p == *w) || (w.len() > 4 && h.contains(w)))
+}
+
+/// The subscription words `init` knows, from the tools it has presets for.
+pub const SUBSCRIBED_WORDS: &[&str] = &["subscribed", "opted_in", "optedin", "yes", "true", "1"];
+pub const UNSUBSCRIBED_WORDS: &[&str] =
+    &["unsubscribed", "opted_out", "optedout", "never_subscribed", "no", "false", "0", "cleaned"];
+
+fn known_subscription(values: &[&str]) -> bool {
+    values.iter().all(|v| {
+        let l = v.to_lowercase();
+        SUBSCRIBED_WORDS.contains(&l.as_str()) || UNSUBSCRIBED_WORDS.contains(&l.as_str())
+    })
+}
+
+pub fn subscription_values(subscribed: &[&str], unsubscribed: &[&str]) -> SubscriptionValues {
+    let own = |l: &[&str]| l.iter().map(|s| s.to_lowercase()).collect();
+    SubscriptionValues { subscribed: own(subscribed), unsubscribed: own(unsubscribed) }
+}
+
+/// Guess the type of `header` from its non-blank sampled `values`.
+pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
+    let n = values.len();
+    let all = |what: &str| format!("{n}/{n} sampled values {what}");
+    let mk = |guess, evidence: String| Inferred { guess, evidence };
+    if n == 0 {
+        return mk(Guess::Attr(ValueType::String), "no value in the sample: mapped as text".into());
+    }
+    let lower: Vec<String> = values.iter().map(|v| v.to_lowercase()).collect();
+    let native_fits = |k: &NativeKind| free(k) && check_native(k, values).is_ok();
+
+    if name_has(header, &["optin", "opt_in", "subscribed", "subscribe", "consent", "marketing", "newsletter"])
+        && known_subscription(values)
+    {
+        let sub = subscription_values(SUBSCRIBED_WORDS, UNSUBSCRIBED_WORDS);
+        let kind =
+            if name_has(header, &["sms"]) { NativeKind::SmsMarketing(sub) } else { NativeKind::EmailMarketing(sub) };
+        if free(&kind) {
+            return mk(Guess::Native(kind), all("are subscription words (subscribed/unsubscribed, yes/no...)"));
+        }
+    }
+    if values.iter().all(|v| rules::is_valid_email(v)) {
+        if native_fits(&NativeKind::Email) {
+            return mk(Guess::Native(NativeKind::Email), all("are email addresses"));
+        }
+        return mk(Guess::Attr(ValueType::String), all("are email addresses (the native email is already mapped)"));
+    }
+    // `00` is the international prefix only on long numbers; `00501` is a zip code.
+    let intl = |v: &&str| v.starts_with('+') || (v.starts_with("00") && v.len() >= 10);
+    if values.iter().all(intl) && native_fits(&NativeKind::Phone) {
+        return mk(Guess::Native(NativeKind::Phone), all("are international phone numbers"));
+    }
+    let zone = |v: &&str| {
+        rules::is_valid_timezone(v)
+            && ["Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Indian/"]
+                .iter()
+                .chain(&["Pacific/", "Etc/", "UTC"])
+                .any(|a| v.starts_with(a))
+    };
+    if values.iter().all(zone) && native_fits(&NativeKind::Timezone) {
+        return mk(Guess::Native(NativeKind::Timezone), all("are IANA time zones"));
+    }
+    if name_has(header, &["lang", "language", "locale"]) && native_fits(&NativeKind::Language) {
+        return mk(Guess::Native(NativeKind::Language), all("are language codes (ISO 639-1, or en-US forms)"));
+    }
+    if name_has(header, &["country", "cc", "country_code", "region"])
+        && values.iter().all(|v| v.len() == 2)
+        && native_fits(&NativeKind::Region)
+    {
+        return mk(Guess::Native(NativeKind::Region), all("are two-letter country codes (ISO 3166-1)"));
+    }
+    if lower.iter().all(|v| matches!(v.as_str(), "true" | "false" | "yes" | "no")) {
+        return mk(Guess::Attr(ValueType::Bool), all("are true/false or yes/no"));
+    }
+    let flag_name = name_has(header, &["is", "has", "opt", "flag", "enabled", "active", "verified"]);
+    if flag_name && lower.iter().all(|v| v == "0" || v == "1") {
+        return mk(Guess::Attr(ValueType::Bool), all("are 0 or 1 and the name reads as a flag"));
+    }
+    let time_name = name_has(header, &["at", "date", "time", "timestamp", "created", "updated", "last", "since"]);
+    if time_name && unix_seconds(values) {
+        return mk(
+            Guess::Attr(ValueType::Date { format: Some("%s".into()) }),
+            all("are Unix timestamps in seconds (2000-2100), read with format %s"),
+        );
+    }
+    // `007`, `01234`: a code whose zeros matter; `0.5` is a number.
+    let leading_zero = values.iter().any(|v| {
+        let b = v.trim_start_matches(['-', '+']).as_bytes();
+        b.len() > 1 && b[0] == b'0' && b[1].is_ascii_digit()
+    });
+    let id_name = name_has(header, &["id", "uid", "uuid", "zip", "postal", "postcode", "code"]);
+    if values.iter().all(|v| value::parse_int(v).is_ok()) {
+        if leading_zero || id_name || values.iter().any(|v| v.starts_with('+')) {
+            return mk(
+                Guess::Attr(ValueType::String),
+                all("are digits, kept as text: an identifier or code (leading zeros and exact match matter)"),
+            );
+        }
+        let note = if lower.iter().all(|v| v == "0" || v == "1") { " (only 0 and 1: maybe a flag)" } else { "" };
+        return mk(Guess::Attr(ValueType::Int), all(&format!("are whole numbers{note}")));
+    }
+    if values.iter().all(|v| v.contains(['.', ',']) || v.parse::<i64>().is_ok())
+        && check_attr(&ValueType::Float, values).is_ok()
+        && !leading_zero
+    {
+        let comma = if values.iter().any(|v| v.contains(',')) { " (some with a decimal comma)" } else { "" };
+        return mk(Guess::Attr(ValueType::Float), all(&format!("are decimal numbers{comma}")));
+    }
+    if let Some((format, evidence)) = date_format(values) {
+        return mk(Guess::Attr(ValueType::Date { format }), evidence);
+    }
+    if values.iter().all(|v| rules::is_valid_url(v)) {
+        return mk(Guess::Attr(ValueType::Url), all("are URLs"));
+    }
+    if name_has(header, &["tags", "tag", "interests", "segments", "lists", "groups", "categories", "labels"]) {
+        let sep = ["|", ";", ","]
+            .into_iter()
+            .max_by_key(|s| values.iter().filter(|v| v.contains(s)).count())
+            .filter(|s| values.iter().any(|v| v.contains(s)))
+            .unwrap_or(",");
+        let ty = ValueType::Array { separator: sep.into(), mode: crate::job::ArrayMode::Replace };
+        if check_attr(&ty, values).is_ok() {
+            return mk(Guess::Attr(ty), format!("a list by its name; items split on `{sep}`"));
+        }
+    }
+    string(values)
+}
+
+/// Plain text, unless some value is longer than Batch takes.
+pub fn string(values: &[&str]) -> Inferred {
+    let longest = values.iter().map(|v| v.chars().count()).max().unwrap_or(0);
+    if longest > rules::MAX_STRING_CHARS {
+        let over = values.iter().filter(|v| v.chars().count() > rules::MAX_STRING_CHARS).count();
+        return Inferred {
+            guess: Guess::TooLong(longest),
+            evidence: format!(
+                "{over} sampled values are longer than the {} characters Batch takes (longest: {longest})",
+                rules::MAX_STRING_CHARS
+            ),
+        };
+    }
+    Inferred {
+        guess: Guess::Attr(ValueType::String),
+        evidence: format!("text ({} sampled values, the longest {longest} characters)", values.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guess(header: &str, values: &[&str]) -> Guess {
+        infer(header, values, &|_| true).guess
+    }
+
+    #[test]
+    fn numbers_bools_and_text() {
+        assert_eq!(guess("orders", &["1", "22", "-3"]), Guess::Attr(ValueType::Int));
+        assert_eq!(guess("zip", &["01234", "75001"]), Guess::Attr(ValueType::String));
+        assert_eq!(guess("score", &["1.5", "2", "3,25"]), Guess::Attr(ValueType::Float));
+        assert_eq!(guess("vip", &["TRUE", "no"]), Guess::Attr(ValueType::Bool));
+        assert_eq!(guess("is_vip", &["0", "1"]), Guess::Attr(ValueType::Bool));
+        assert_eq!(guess("nick", &["Al", "Bo"]), Guess::Attr(ValueType::String));
+        assert!(matches!(guess("bio", &[&"x".repeat(301)]), Guess::TooLong(301)));
+    }
+
+    #[test]
+    fn dates_and_timestamps() {
+        assert_eq!(
+            guess("born", &["1990-01-02", "2001-12-31"]),
+            Guess::Attr(ValueType::Date { format: Some("%Y-%m-%d".into()) })
+        );
+        assert_eq!(
+            guess("seen", &["13/01/2020", "02/03/2021"]),
+            Guess::Attr(ValueType::Date { format: Some("%d/%m/%Y".into()) })
+        );
+        assert_eq!(
+            guess("created_at", &["1700000000", "1600000000"]),
+            Guess::Attr(ValueType::Date { format: Some("%s".into()) })
+        );
+        assert_eq!(guess("visits", &["1700000000"]), Guess::Attr(ValueType::Int));
+        let (_, note) = date_format(&["01/02/2020"]).unwrap();
+        assert!(note.contains("swapped"), "{note}");
+        // `%s` parses with the transform's own date parser (chrono supports it).
+        assert_eq!(value::parse_date("1700000000", Some("%s")).unwrap(), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn natives_by_value_and_name() {
+        assert_eq!(guess("mail", &["a@b.co"]), Guess::Native(NativeKind::Email));
+        assert_eq!(guess("mobile", &["+33 6 39 98 13 37"]), Guess::Native(NativeKind::Phone));
+        assert_eq!(guess("tz", &["Europe/Paris", "UTC"]), Guess::Native(NativeKind::Timezone));
+        assert_eq!(guess("locale", &["en-US", "fr"]), Guess::Native(NativeKind::Language));
+        assert_eq!(guess("country", &["fr", "US"]), Guess::Native(NativeKind::Region));
+        assert_eq!(guess("initials", &["fr", "US"]), Guess::Attr(ValueType::String));
+        assert!(matches!(guess("newsletter_optin", &["yes", "no"]), Guess::Native(NativeKind::EmailMarketing(_))));
+        assert!(matches!(guess("sms_consent", &["opted_in"]), Guess::Native(NativeKind::SmsMarketing(_))));
+        let taken = infer("mail", &["a@b.co"], &|k| *k != NativeKind::Email).guess;
+        assert_eq!(taken, Guess::Attr(ValueType::String));
+    }
+
+    #[test]
+    fn urls_and_lists() {
+        assert_eq!(guess("site", &["https://a.example/x"]), Guess::Attr(ValueType::Url));
+        assert_eq!(
+            guess("interests", &["bikes|cinema", "cooking"]),
+            Guess::Attr(ValueType::Array { separator: "|".into(), mode: crate::job::ArrayMode::Replace })
+        );
+    }
+}

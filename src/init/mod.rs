@@ -1,0 +1,123 @@
+//! `batchport init`: write a job file for an export from another tool. The
+//! header and a sample of rows are read (`sample`), each column is matched to
+//! the tool's documented export (`presets`) or guessed from its values
+//! (`infer`), checked against the sample and limited to what Batch takes
+//! (`plan`, `names`), then printed as a commented job file (`render`). The
+//! result is checked by parsing it as `validate` would and running the sample
+//! through the transform, so what `init` prints is a job `validate` accepts.
+
+mod infer;
+mod names;
+mod plan;
+mod presets;
+mod render;
+mod sample;
+
+use crate::job;
+use crate::source::SourceError;
+use crate::transform::Transformer;
+use std::path::Path;
+
+pub use sample::SAMPLE_ROWS;
+
+/// The tools `--preset` knows; `plain` infers everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Preset {
+    #[default]
+    Plain,
+    Mailchimp,
+    Klaviyo,
+    Braze,
+    Onesignal,
+    Customerio,
+}
+
+impl Preset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Plain => "plain",
+            Preset::Mailchimp => "mailchimp",
+            Preset::Klaviyo => "klaviyo",
+            Preset::Braze => "braze",
+            Preset::Onesignal => "onesignal",
+            Preset::Customerio => "customerio",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("{path}: no column besides the Custom ID `{id}`: a profiles job needs something to send")]
+    NothingToSend { path: String, id: String },
+    /// A bug in `init`: the job it wrote does not load. Never expected.
+    #[error("the job file written for {path} does not load ({message}); please report this")]
+    Invalid { path: String, message: String },
+}
+
+/// A job file, and what the self-check found on the sample.
+#[derive(Debug)]
+pub struct Generated {
+    pub text: String,
+    pub mapped: usize,
+    pub natives: usize,
+    pub not_mapped: usize,
+    pub sampled: usize,
+    /// Sampled rows the job would reject, with line, column and reason of the first few.
+    pub rejected: usize,
+    pub first_rejects: Vec<String>,
+}
+
+/// Write a job for `path` (as the user gave it: it goes into `[source] path`).
+pub fn generate(path: &str, preset: Preset) -> Result<Generated, InitError> {
+    let csv = Path::new(path);
+    let sample = sample::Sample::read(csv)?;
+    let tool = presets::tool(preset.as_str());
+    let plan = plan::Plan::build(&sample, tool);
+    if plan.natives.is_empty() && plan.attrs.is_empty() {
+        return Err(InitError::NothingToSend { path: path.into(), id: plan.custom_id.clone() });
+    }
+    let cx = render::Context {
+        preset: preset.as_str(),
+        tool: tool.map(|t| t.name),
+        path,
+        job_name: &names::job_name(csv),
+        native_hint: if plan.natives.iter().any(|m| m.target.is_email_marketing()) {
+            ""
+        } else {
+            tool.map(|t| t.native_hint).unwrap_or("")
+        },
+    };
+    let text = render::render(&plan, &sample, &cx);
+    let invalid = |message: String| InitError::Invalid { path: path.into(), message };
+    // Anchor the check next to the CSV, where the comments say the job belongs.
+    let job_path = csv.parent().unwrap_or(Path::new("")).join("job.toml");
+    let job = job::parse(&text, &job_path).map_err(|e| invalid(e.to_string()))?;
+    let t = Transformer::bind(&job, &sample.headers, csv).map_err(|e| invalid(e.to_string()))?;
+    let mut rejected = 0;
+    let mut first_rejects = Vec::new();
+    for row in &sample.rows {
+        if let Err(r) = t.map_row(row) {
+            rejected += 1;
+            if first_rejects.len() < 3 {
+                first_rejects.push(format!("line {} `{}`: {}", r.pos.line, r.column, r.reason));
+            }
+        }
+    }
+    Ok(Generated {
+        text,
+        mapped: plan.natives.len() + plan.attrs.len(),
+        natives: plan.natives.len(),
+        not_mapped: plan.left.len(),
+        sampled: sample.rows.len(),
+        rejected,
+        first_rejects,
+    })
+}
+
+impl plan::Target {
+    fn is_email_marketing(&self) -> bool {
+        matches!(self, plan::Target::Native(job::NativeKind::EmailMarketing(_)))
+    }
+}

@@ -1,0 +1,126 @@
+//! What each tool's export looks like: its documented columns and what they are
+//! in Batch. A preset only proposes; `plan` checks every proposal against the
+//! sampled values and falls back to inference when the file disagrees.
+
+mod braze;
+mod customerio;
+mod klaviyo;
+mod mailchimp;
+mod onesignal;
+
+use super::names;
+
+/// A tool's export, as data.
+#[derive(Debug)]
+pub struct Tool {
+    /// The tool's name, for comments ("Mailchimp").
+    pub name: &'static str,
+    /// Columns that can be the Custom ID, best first.
+    pub ids: &'static [IdRule],
+    /// Why email is the Custom ID when no `ids` column is usable.
+    pub email_as_id: &'static str,
+    /// Facts about the whole export, printed at the top of the job file.
+    pub notes: fn(headers: &[String]) -> Vec<String>,
+    pub columns: &'static [Known],
+    /// A commented-out `[mapping.native]` line to suggest (empty for none).
+    pub native_hint: &'static str,
+}
+
+/// A column that can be the Custom ID.
+#[derive(Debug)]
+pub struct IdRule {
+    /// Header, compared by `names::key` (case, spaces and punctuation ignored).
+    pub header: &'static str,
+    pub why: &'static str,
+    /// Tried only when there is no usable email column: an id that is not the
+    /// person's (a device id) is worse than their email.
+    pub after_email: bool,
+}
+
+/// A documented column of the export.
+#[derive(Debug)]
+pub struct Known {
+    /// Header spellings, compared by `names::key`.
+    pub headers: &'static [&'static str],
+    pub role: Role,
+    /// Why it maps this way; written above the mapping line.
+    pub note: &'static str,
+}
+
+#[derive(Debug)]
+pub enum Role {
+    Email,
+    Phone,
+    Language,
+    Region,
+    Timezone,
+    /// The tool's own words for subscribed / unsubscribed.
+    EmailMarketing(&'static [&'static str], &'static [&'static str]),
+    SmsMarketing(&'static [&'static str], &'static [&'static str]),
+    /// A custom attribute with this name.
+    Attr(&'static str, Hint),
+    /// Documented, deliberately not sent; the note says why.
+    Skip,
+}
+
+/// The type a preset expects; the sample confirms it or inference takes over.
+#[derive(Debug, Clone, Copy)]
+pub enum Hint {
+    Text,
+    Int,
+    Float,
+    Bool,
+    /// A date; its format (or Unix seconds) is read from the sample.
+    Date,
+    Array(&'static str),
+    Infer,
+}
+
+/// The presets `--preset` names (besides `plain`).
+pub fn tool(name: &str) -> Option<&'static Tool> {
+    match name {
+        "mailchimp" => Some(&mailchimp::TOOL),
+        "klaviyo" => Some(&klaviyo::TOOL),
+        "braze" => Some(&braze::TOOL),
+        "onesignal" => Some(&onesignal::TOOL),
+        "customerio" => Some(&customerio::TOOL),
+        _ => None,
+    }
+}
+
+impl Tool {
+    /// The documented column `header` is, if any.
+    pub fn known(&self, header: &str) -> Option<&'static Known> {
+        let k = names::key(header);
+        self.columns.iter().find(|c| c.headers.iter().any(|h| names::key(h) == k))
+    }
+}
+
+fn no_notes(_: &[String]) -> Vec<String> {
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preset_tables_are_well_formed() {
+        for name in ["mailchimp", "klaviyo", "braze", "onesignal", "customerio"] {
+            let t = tool(name).unwrap();
+            let mut seen = std::collections::HashSet::new();
+            for c in t.columns {
+                for h in c.headers {
+                    assert!(seen.insert(names::key(h)), "{name}: `{h}` listed twice");
+                }
+                if let Role::Attr(n, _) = c.role {
+                    assert!(crate::api::rules::is_valid_name(n), "{name}: `{n}`");
+                }
+                if let Role::EmailMarketing(s, u) | Role::SmsMarketing(s, u) = c.role {
+                    assert!(s.iter().all(|w| !u.contains(w)), "{name}: a word in both lists");
+                }
+            }
+        }
+        assert!(tool("plain").is_none());
+    }
+}

@@ -1,0 +1,285 @@
+//! `batchport init` as a user runs it: for each preset, an export shaped like the
+//! tool's (tests/data/init/) → `init` → job.toml next to the CSV → `validate
+//! --json` exits 0 with no rejects; plus the mapping each preset is meant to make,
+//! inference, the limits, and the errors.
+
+use crate::common::{json, run_in, write};
+use std::path::Path;
+
+/// Copy `data/init/<file>` (or write `content`) into a temp dir, run `init`, save
+/// the job next to the CSV, validate it; returns the job text, parsed too.
+fn init_and_validate(file: &str, content: Option<&str>, preset: &str) -> (String, toml::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let body = match content {
+        Some(c) => c.to_string(),
+        None => {
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/init").join(file)).unwrap()
+        }
+    };
+    write(dir.path(), file, &body);
+    let out = run_in(dir.path(), &["init", "--preset", preset, file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "init failed: {stderr}");
+    assert!(stderr.contains("accepts all"), "the sample check passes: {stderr}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    write(dir.path(), "job.toml", &text);
+    let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "validate: {}\n{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = json(&out);
+    assert_eq!(s["rows_rejected"], 0);
+    let rows = body.lines().count() as u64 - 1;
+    assert_eq!(s["rows_read"].as_u64(), Some(rows), "every row is read (no multi-line cells in the fixtures)");
+    let value: toml::Value = toml::from_str(&text).unwrap();
+    (text, value)
+}
+
+fn native<'a>(job: &'a toml::Value, key: &str) -> Option<&'a toml::Value> {
+    job["mapping"].get("native").and_then(|n| n.get(key))
+}
+
+fn attr<'a>(job: &'a toml::Value, key: &str) -> Option<&'a toml::Value> {
+    job["mapping"].get("attributes").and_then(|n| n.get(key))
+}
+
+/// `key`'s `field` in `[mapping.attributes]` (`type`, `format`...).
+fn attr_field<'a>(job: &'a toml::Value, key: &str, field: &str) -> Option<&'a str> {
+    attr(job, key).and_then(|a| a.get(field)).and_then(|v| v.as_str())
+}
+
+#[test]
+fn mailchimp_subscribed_export() {
+    let (text, job) = init_and_validate("mailchimp_subscribed.csv", None, "mailchimp");
+    assert_eq!(job["job"]["name"].as_str(), Some("mailchimp_subscribed"));
+    assert_eq!(job["source"]["path"].as_str(), Some("mailchimp_subscribed.csv"));
+    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("Email Address"));
+    assert!(text.contains("changes email becomes a new profile"), "{text}");
+    assert_eq!(native(&job, "email_address").and_then(|v| v.as_str()), Some("Email Address"));
+    assert_eq!(native(&job, "region").and_then(|v| v.as_str()), Some("CC"));
+    assert_eq!(native(&job, "timezone").and_then(|v| v.as_str()), Some("TIMEZONE"));
+    // `(217) 555-0100` is not international: the phone stays a text attribute.
+    assert!(native(&job, "phone_number").is_none());
+    assert_eq!(attr(&job, "phone_number").and_then(|v| v.as_str()), Some("Phone Number"));
+    assert_eq!(attr_field(&job, "member_rating", "type"), Some("int"));
+    assert_eq!(attr_field(&job, "optin_time", "format"), Some("%Y-%m-%d %H:%M:%S"));
+    assert_eq!(attr_field(&job, "latitude", "type"), Some("float"));
+    assert_eq!(attr(&job, "birthday").and_then(|v| v.as_str()), Some("Birthday"), "MM/DD has no year");
+    assert_eq!(attr(&job, "state").and_then(|v| v.as_str()), Some("REGION"));
+    assert_eq!(attr(&job, "mailchimp_leid").and_then(|v| v.as_str()), Some("LEID"));
+    assert_eq!(attr(&job, "company").and_then(|v| v.as_str()), Some("Company"), "a merge field, inferred");
+    // Quoted tags cannot be split cleanly: listed, not dropped.
+    assert!(text.contains("# - `TAGS`: a list whose items are quoted"), "{text}");
+    assert!(text.contains("looks like the *subscribed* export"));
+    assert!(text.contains("# email_marketing = { column = \"status\""));
+}
+
+#[test]
+fn mailchimp_unsubscribed_export() {
+    let (text, job) = init_and_validate("mailchimp_unsubscribed.csv", None, "mailchimp");
+    assert!(text.contains("looks like the *unsubscribed* export"), "{text}");
+    assert_eq!(attr_field(&job, "unsub_time", "type"), Some("date"));
+    assert_eq!(attr(&job, "unsub_reason").and_then(|v| v.as_str()), Some("UNSUB_REASON"));
+    // An empty TAGS column has nothing to disagree with: mapped as the documented array.
+    assert_eq!(attr_field(&job, "tags", "type"), Some("array"));
+}
+
+#[test]
+fn klaviyo_export() {
+    let (text, job) = init_and_validate("klaviyo.csv", None, "klaviyo");
+    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("External ID"));
+    assert!(!text.contains("changes email"), "a stable id, no email warning");
+    let consent = native(&job, "email_marketing").unwrap();
+    assert_eq!(consent["column"].as_str(), Some("Email Marketing Consent"));
+    let unsub: Vec<&str> = consent["unsubscribed"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert!(unsub.contains(&"never_subscribed"), "{unsub:?}");
+    assert_eq!(native(&job, "sms_marketing").unwrap()["column"].as_str(), Some("SMS Consent"));
+    assert_eq!(native(&job, "phone_number").and_then(|v| v.as_str()), Some("Phone Number"));
+    // "United States" is not a country code: kept as text, with the reason.
+    assert!(native(&job, "region").is_none());
+    assert_eq!(attr(&job, "country").and_then(|v| v.as_str()), Some("Country"));
+    assert!(text.contains("not sent as $region"));
+    assert_eq!(attr(&job, "klaviyo_id").and_then(|v| v.as_str()), Some("Klaviyo ID"));
+    assert_eq!(attr(&job, "zip_code").and_then(|v| v.as_str()), Some("Zip Code"));
+    assert_eq!(attr_field(&job, "predicted_clv", "type"), Some("float"));
+    assert_eq!(attr_field(&job, "churn_risk", "type"), Some("float"));
+    assert_eq!(attr_field(&job, "created_at", "format"), Some("%Y-%m-%d %H:%M:%S"));
+    assert_eq!(attr_field(&job, "shoe_size", "type"), Some("int"), "a custom property, inferred");
+}
+
+#[test]
+fn klaviyo_without_external_ids_uses_email() {
+    let body = "Email,First Name,External ID\na@example.com,A,\nb@example.com,B,\nc@example.com,C,u3\n";
+    let (text, job) = init_and_validate("profiles.csv", Some(body), "klaviyo");
+    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("Email"));
+    assert!(text.contains("`External ID` is blank in 2 of 3 sampled rows"), "{text}");
+    assert!(text.contains("changes email becomes a new profile"));
+}
+
+#[test]
+fn braze_export() {
+    let (text, job) = init_and_validate("braze.csv", None, "braze");
+    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("external_id"));
+    let sub = native(&job, "email_marketing").unwrap();
+    let yes: Vec<&str> = sub["subscribed"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert_eq!(yes, ["opted_in", "subscribed"]);
+    for (key, col) in
+        [("language", "language"), ("region", "country"), ("timezone", "time_zone"), ("phone_number", "phone")]
+    {
+        assert_eq!(native(&job, key).and_then(|v| v.as_str()), Some(col), "{key}");
+    }
+    assert_eq!(attr_field(&job, "birthdate", "format"), Some("%Y-%m-%d"));
+    assert_eq!(attr_field(&job, "created_at", "type"), Some("date"));
+    assert_eq!(attr(&job, "push_subscribe").and_then(|v| v.as_str()), Some("push_subscribe"));
+    assert_eq!(attr(&job, "braze_id").and_then(|v| v.as_str()), Some("braze_id"));
+    assert_eq!(attr_field(&job, "random_bucket", "type"), Some("int"));
+    assert!(attr(&job, "external_id").is_none(), "the Custom ID is not repeated as an attribute");
+    assert!(text.contains("push opt-in"), "{text}");
+}
+
+#[test]
+fn onesignal_export() {
+    let (text, job) = init_and_validate("onesignal.csv", None, "onesignal");
+    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("external_id"));
+    assert!(text.contains("1 sampled rows repeat a Custom ID"), "{text}");
+    // Offsets in seconds are not IANA zones.
+    assert!(native(&job, "timezone").is_none());
+    assert_eq!(attr_field(&job, "timezone_offset", "type"), Some("int"));
+    // Unix seconds, read by chrono's %s.
+    assert_eq!(attr_field(&job, "last_active", "format"), Some("%s"));
+    assert_eq!(attr_field(&job, "created_at", "format"), Some("%s"));
+    assert_eq!(native(&job, "language").and_then(|v| v.as_str()), Some("language"));
+    assert_eq!(attr(&job, "tags").and_then(|v| v.as_str()), Some("tags"));
+    assert_eq!(attr_field(&job, "push_subscribed", "type"), Some("bool"));
+    assert!(text.contains("# - `identifier`: not sent"));
+    assert!(text.contains("# - `ad_id`: not sent"));
+}
+
+#[test]
+fn onesignal_without_external_ids_uses_the_device_id() {
+    let body = "id,external_id,language\nd1,,en\nd2,,fr\nd3,,de\n";
+    let (text, job) = init_and_validate("devices.csv", Some(body), "onesignal");
+    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("id"));
+    assert!(text.contains("one per device"), "{text}");
+}
+
+#[test]
+fn customerio_export() {
+    let (text, job) = init_and_validate("customerio.csv", None, "customerio");
+    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("id"));
+    let sub = native(&job, "email_marketing").unwrap();
+    assert_eq!(sub["column"].as_str(), Some("unsubscribed"));
+    assert_eq!(sub["subscribed"].as_array().unwrap()[0].as_str(), Some("false"), "the flag is inverted");
+    assert_eq!(attr_field(&job, "created_at", "format"), Some("%s"));
+    assert_eq!(attr(&job, "cio_id").and_then(|v| v.as_str()), Some("cio_id"));
+    assert_eq!(attr_field(&job, "company_size", "type"), Some("int"));
+    assert!(text.contains("inverted"));
+}
+
+#[test]
+fn plain_infers_types_with_evidence() {
+    let (text, job) = init_and_validate("plain.csv", None, "plain");
+    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("user_id"));
+    for (key, col) in [
+        ("email_address", "mail"),
+        ("phone_number", "mobile"),
+        ("language", "lang"),
+        ("region", "country"),
+        ("timezone", "tz"),
+    ] {
+        assert_eq!(native(&job, key).and_then(|v| v.as_str()), Some(col), "{key}\n{text}");
+    }
+    assert_eq!(attr_field(&job, "signup_date", "format"), Some("%d/%m/%Y"));
+    assert_eq!(attr_field(&job, "last_seen", "type"), Some("date"));
+    assert_eq!(attr_field(&job, "orders", "type"), Some("int"));
+    assert_eq!(attr_field(&job, "lifetime_value", "type"), Some("float"));
+    assert_eq!(attr_field(&job, "vip", "type"), Some("bool"));
+    assert_eq!(attr_field(&job, "is_beta", "type"), Some("bool"));
+    assert_eq!(attr_field(&job, "website", "type"), Some("url"));
+    assert_eq!(attr_field(&job, "interests", "separator"), Some("|"));
+    assert_eq!(attr(&job, "zip").and_then(|v| v.as_str()), Some("zip"), "leading zeros: text");
+    assert_eq!(attr(&job, "prenom").and_then(|v| v.as_str()), Some("Prénom"));
+    assert!(text.contains("# 3/3 sampled values are whole numbers\norders ="), "{text}");
+    assert!(text.contains("Custom ID: column `user_id`"));
+}
+
+#[test]
+fn a_preset_on_a_file_without_its_columns_falls_back_to_inference() {
+    let (_, job) = init_and_validate("plain.csv", None, "braze");
+    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("mail"), "no external_id: the email");
+    assert_eq!(attr_field(&job, "orders", "type"), Some("int"));
+}
+
+#[test]
+fn names_are_made_valid_and_unique() {
+    let body = "id,First Name,first_name,FIRST-NAME,x,x,Ünïcode Name,😀\n1,a,b,c,d,e,f,g\n";
+    let (text, job) = init_and_validate("names.csv", Some(body), "plain");
+    assert_eq!(attr(&job, "first_name").and_then(|v| v.as_str()), Some("First Name"));
+    assert_eq!(attr(&job, "first_name_2").and_then(|v| v.as_str()), Some("first_name"));
+    assert_eq!(attr(&job, "first_name_3").and_then(|v| v.as_str()), Some("FIRST-NAME"));
+    assert_eq!(attr(&job, "unicode_name").and_then(|v| v.as_str()), Some("Ünïcode Name"));
+    assert_eq!(attr(&job, "column_8").and_then(|v| v.as_str()), Some("😀"));
+    assert!(text.contains("# - `x`: appears 2 times in the header"), "{text}");
+}
+
+#[test]
+fn columns_beyond_fifty_and_long_values_are_listed_not_dropped() {
+    let headers: Vec<String> = (1..=60).map(|i| format!("c{i}")).collect();
+    let mut body = format!("id,{}\n", headers.join(","));
+    body.push_str(&format!("u1,{}\n", (1..=60).map(|i| i.to_string()).collect::<Vec<_>>().join(",")));
+    body = body.replacen("id,c1,", "id,bio,", 1).replacen("u1,1,", &format!("u1,{},", "x".repeat(400)), 1);
+    let (text, job) = init_and_validate("wide.csv", Some(&body), "plain");
+    let attrs = job["mapping"]["attributes"].as_table().unwrap();
+    assert_eq!(attrs.len(), 50);
+    assert!(text.contains("# - `bio`: not sent: 1 sampled values are longer than the 300 characters"), "{text}");
+    for i in 52..=60 {
+        assert!(text.contains(&format!("# - `c{i}`: over Batch's limit of 50")), "c{i}\n{text}");
+        assert!(text.contains(&format!("# c{i} = {{ column = \"c{i}\", type = \"int\" }}")), "c{i}");
+    }
+}
+
+#[test]
+fn a_header_only_file_still_makes_a_valid_job() {
+    let (text, job) = init_and_validate("empty_rows.csv", Some("user_id,email,name\n"), "plain");
+    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("user_id"));
+    assert!(text.contains("no rows"), "{text}");
+}
+
+#[test]
+fn errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_in(dir.path(), &["init", "missing.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.csv: file not found"));
+    assert!(out.stdout.is_empty(), "nothing half-written on stdout");
+
+    write(dir.path(), "empty.csv", "");
+    let out = run_in(dir.path(), &["init", "--preset", "klaviyo", "empty.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the file is empty"));
+
+    write(dir.path(), "ids.csv", "id\n1\n2\n");
+    let out = run_in(dir.path(), &["init", "ids.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no column besides the Custom ID"));
+
+    let out = run_in(dir.path(), &["init", "--preset", "hubspot", "ids.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run_in(dir.path(), &["init", "ids.csv", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn large_files_are_sampled_and_say_so() {
+    let mut body = String::from("user_id,visits\n");
+    for i in 0..1500 {
+        body.push_str(&format!("u{i},{i}\n"));
+    }
+    let (text, job) = init_and_validate("big.csv", Some(&body), "plain");
+    assert!(text.contains("checked against the first 1000 rows"), "{text}");
+    assert_eq!(attr_field(&job, "visits", "type"), Some("int"));
+}

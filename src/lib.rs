@@ -2,3 +2,4 @@
 //! Project APIs. The binary in `main.rs` is a thin shell over this library.
 
 pub mod api;
+pub mod emulator;

@@ -1,1 +1,0 @@
-//! The emulator over real HTTP.

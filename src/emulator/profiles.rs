@@ -183,17 +183,23 @@ pub fn handle(call: &Call) -> Response {
 /// Merge the valid operations, in request order within each profile.
 fn apply(call: &Call, mut valid: Vec<Valid>) {
     valid.sort_by_key(|v| v.shard);
-    let (mut created, mut dups) = (0, 0);
+    let store = &call.shared.store;
+    let ids = store.intern(valid.iter().map(|v| v.attrs));
+    let (mut created, mut dups, mut at) = (0, 0, 0);
     let applied = valid.len() as u64;
     for group in valid.chunk_by(|a, b| a.shard == b.shard) {
-        let mut shard = call.shared.store.shard(group[0].shard);
+        let mut shard = store.shard(group[0].shard);
         for v in group {
+            let names = &ids[at..at + v.attrs.len()];
+            at += v.attrs.len();
             let Applied {
                 created: c,
                 became_duplicate: d,
             } = match v.ident {
-                Ident::Custom(id) => shard.apply(id, v.attrs, v.events),
-                Ident::Installation(id) => shard.apply(&installation_key(id), v.attrs, v.events),
+                Ident::Custom(id) => shard.apply(id, v.attrs, names, v.events),
+                Ident::Installation(id) => {
+                    shard.apply(&installation_key(id), v.attrs, names, v.events)
+                }
             };
             created += u64::from(c);
             dups += u64::from(d);

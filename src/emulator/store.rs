@@ -1,11 +1,13 @@
 //! Profiles as Batch would hold them, merged operation by operation, in shards
 //! (one lock each, chosen by a hash of the Custom ID) so concurrent calls rarely
-//! wait on one another. Attribute names are interned per shard; each profile also
+//! wait on one another. Attribute names are interned once for the whole store
+//! (a call's operations usually repeat one key list, so the previous operation's
+//! keys serve as a hint); short strings are stored inline; each profile also
 //! counts how many operations were applied to it.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use serde_json::{Map, Number, Value};
 use xxhash_rust::xxh3::{Xxh3DefaultBuilder, xxh3_64};
@@ -20,13 +22,42 @@ const INSTALLATION_PREFIX: char = '\0';
 
 type Fast<K, V> = HashMap<K, V, Xxh3DefaultBuilder>;
 
+/// A string stored inline up to 23 bytes, so most values cost no allocation.
+#[derive(Debug, Clone, PartialEq)]
+enum SmallStr {
+    Inline(u8, [u8; 23]),
+    Heap(Box<str>),
+}
+
+impl SmallStr {
+    fn new(s: &str) -> SmallStr {
+        if s.len() <= 23 {
+            let mut buf = [0u8; 23];
+            buf[..s.len()].copy_from_slice(s.as_bytes());
+            SmallStr::Inline(s.len() as u8, buf)
+        } else {
+            SmallStr::Heap(s.into())
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Only ever built from a whole &str, so the bytes are UTF-8.
+            SmallStr::Inline(n, buf) => {
+                std::str::from_utf8(&buf[..*n as usize]).unwrap_or_default()
+            }
+            SmallStr::Heap(s) => s,
+        }
+    }
+}
+
 /// A stored attribute value (`null` deletes, so there is none).
 #[derive(Debug, Clone, PartialEq)]
 enum SVal {
     Bool(bool),
     Num(Number),
-    Str(Box<str>),
-    Arr(Vec<Box<str>>),
+    Str(SmallStr),
+    Arr(Vec<SmallStr>),
 }
 
 impl SVal {
@@ -34,9 +65,26 @@ impl SVal {
         match self {
             SVal::Bool(b) => Value::Bool(*b),
             SVal::Num(n) => Value::Number(n.clone()),
-            SVal::Str(s) => Value::String(s.to_string()),
-            SVal::Arr(a) => Value::Array(a.iter().map(|s| Value::String(s.to_string())).collect()),
+            SVal::Str(s) => Value::String(s.as_str().to_string()),
+            SVal::Arr(a) => Value::Array(
+                a.iter()
+                    .map(|s| Value::String(s.as_str().to_string()))
+                    .collect(),
+            ),
         }
+    }
+}
+
+/// Attribute names, numbered.
+#[derive(Default)]
+pub struct Interner {
+    ids: Fast<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
     }
 }
 
@@ -50,8 +98,6 @@ struct Profile {
 #[derive(Default)]
 pub struct Shard {
     profiles: Fast<Box<str>, Profile>,
-    key_ids: Fast<Box<str>, u32>,
-    keys: Vec<Box<str>>,
 }
 
 /// What applying one operation changed, for the counters.
@@ -67,19 +113,15 @@ fn strings<'v>(a: &'v [Val<'_>]) -> impl Iterator<Item = &'v str> {
 }
 
 impl Shard {
-    fn intern(&mut self, key: &str) -> u32 {
-        if let Some(&id) = self.key_ids.get(key) {
-            return id;
-        }
-        let id = self.keys.len() as u32;
-        self.keys.push(key.into());
-        self.key_ids.insert(key.into(), id);
-        id
-    }
-
     /// Merge one (valid) operation into the profile `key`.
-    pub fn apply(&mut self, key: &str, attrs: &[(Cow<str>, Val)], events: &[Val]) -> Applied {
-        let ids: Vec<u32> = attrs.iter().map(|(k, _)| self.intern(k)).collect();
+    /// `ids` are the interned names of `attrs`, in order.
+    pub fn apply(
+        &mut self,
+        key: &str,
+        attrs: &[(Cow<str>, Val)],
+        ids: &[u32],
+        events: &[Val],
+    ) -> Applied {
         let mut applied = Applied::default();
         let profile = match self.profiles.get_mut(key) {
             Some(p) => p,
@@ -88,14 +130,18 @@ impl Shard {
                 self.profiles.entry(key.into()).or_default()
             }
         };
-        for (id, (_, v)) in ids.into_iter().zip(attrs) {
-            let slot = profile.attrs.iter().position(|(k, _)| *k == id);
+        for (j, (&id, (_, v))) in ids.iter().zip(attrs).enumerate() {
+            // Profiles usually get their keys in the same order every time.
+            let slot = match profile.attrs.get(j) {
+                Some((k, _)) if *k == id => Some(j),
+                _ => profile.attrs.iter().position(|(k, _)| *k == id),
+            };
             let new = match v {
                 Val::Null => None,
                 Val::Bool(b) => Some(SVal::Bool(*b)),
                 Val::Num(n) => Some(SVal::Num(n.clone())),
-                Val::Str(s) => Some(SVal::Str((**s).into())),
-                Val::Arr(a) => Some(SVal::Arr(strings(a).map(Into::into).collect())),
+                Val::Str(s) => Some(SVal::Str(SmallStr::new(s))),
+                Val::Arr(a) => Some(SVal::Arr(strings(a).map(SmallStr::new).collect())),
                 Val::Obj(edits) => {
                     let mut cur = match slot.map(|i| &profile.attrs[i].1) {
                         Some(SVal::Arr(a)) => a.clone(),
@@ -104,10 +150,10 @@ impl Shard {
                     for (op, list) in edits {
                         let Val::Arr(list) = list else { continue };
                         for s in strings(list) {
-                            if op == "$add" && !cur.iter().any(|c| &**c == s) {
-                                cur.push(s.into());
+                            if op == "$add" && !cur.iter().any(|c| c.as_str() == s) {
+                                cur.push(SmallStr::new(s));
                             } else if op == "$remove" {
-                                cur.retain(|c| &**c != s);
+                                cur.retain(|c| c.as_str() != s);
                             }
                         }
                     }
@@ -128,18 +174,19 @@ impl Shard {
         applied.became_duplicate = profile.received == 2;
         applied
     }
+}
 
-    fn attributes_json(&self, p: &Profile) -> Map<String, Value> {
-        p.attrs
-            .iter()
-            .map(|(k, v)| (self.keys[*k as usize].to_string(), v.to_json()))
-            .collect()
-    }
+fn attributes_json(names: &Interner, p: &Profile) -> Map<String, Value> {
+    p.attrs
+        .iter()
+        .map(|(k, v)| (names.name(*k).to_string(), v.to_json()))
+        .collect()
 }
 
 /// All profiles.
 pub struct Store {
     shards: Box<[Mutex<Shard>]>,
+    names: RwLock<Interner>,
 }
 
 /// Which shard holds `key`, and the hash that chose it.
@@ -156,7 +203,51 @@ impl Store {
     pub fn new() -> Store {
         Store {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            names: RwLock::default(),
         }
+    }
+
+    fn names(&self) -> std::sync::RwLockReadGuard<'_, Interner> {
+        self.names.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The interned ids of every operation's attribute names, flat, in order.
+    pub fn intern<'v, 'a: 'v>(
+        &self,
+        ops: impl Iterator<Item = &'v [(Cow<'a, str>, Val<'a>)]>,
+    ) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut prev: &[(Cow<str>, Val)] = &[];
+        let mut prev_start = 0;
+        let mut missing = Vec::new();
+        let names = self.names();
+        for attrs in ops {
+            let start = out.len();
+            for (j, (k, _)) in attrs.iter().enumerate() {
+                let id = match prev.get(j) {
+                    Some((pk, _)) if pk == k => out[prev_start + j],
+                    _ => names.ids.get(&**k).copied().unwrap_or(u32::MAX),
+                };
+                if id == u32::MAX {
+                    missing.push((out.len(), k.to_string()));
+                }
+                out.push(id);
+            }
+            (prev, prev_start) = (attrs, start);
+        }
+        drop(names);
+        if !missing.is_empty() {
+            let mut names = self.names.write().unwrap_or_else(|e| e.into_inner());
+            for (at, k) in missing {
+                let next = names.names.len() as u32;
+                let id = *names.ids.entry(k.clone().into()).or_insert(next);
+                if id == next {
+                    names.names.push(k.into());
+                }
+                out[at] = id;
+            }
+        }
+        out
     }
 
     pub fn shard(&self, i: usize) -> std::sync::MutexGuard<'_, Shard> {
@@ -174,7 +265,7 @@ impl Store {
         let p = shard.profiles.get(custom_id)?;
         Some(serde_json::json!({
             "custom_id": custom_id,
-            "attributes": shard.attributes_json(p),
+            "attributes": attributes_json(&self.names(), p),
             "events": p.events,
         }))
     }
@@ -225,7 +316,8 @@ impl Store {
 
     /// Every Custom ID profile as `(custom_id, attributes, events)`, for exports.
     pub fn each_profile(&self, mut f: impl FnMut(&str, Map<String, Value>, &[Value])) {
-        self.each_custom_id(|id, shard, p| f(id, shard.attributes_json(p), &p.events));
+        let names = self.names();
+        self.each_custom_id(|id, _, p| f(id, attributes_json(&names, p), &p.events));
     }
 }
 
@@ -235,9 +327,10 @@ mod tests {
 
     fn apply(store: &Store, id: &str, attrs: &str) {
         let v: Val = serde_json::from_str(attrs).unwrap();
+        let ids = store.intern(std::iter::once(v.as_obj().unwrap()));
         store
             .shard(shard_of(id.as_bytes()))
-            .apply(id, v.as_obj().unwrap(), &[]);
+            .apply(id, v.as_obj().unwrap(), &ids, &[]);
     }
 
     #[test]

@@ -9,14 +9,14 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::Ordering::Relaxed;
 
 use axum::response::Response;
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::api::Endpoint;
 use crate::api::wire::{PartialError, SUCCESS, SUCCESS_WITH_PARTIAL_ERRORS, UpdateAnswer};
 
 use super::server::{Call, accepted, bad_request, error, too_many_requests};
 use super::stats::add;
-use super::store::{Applied, SHARDS, installation_key, shard_of};
+use super::store::{Applied, hash_id, installation_key, shard_of_hash};
 use super::validate::{self, Ident, OpError};
 use super::value::Val;
 
@@ -40,6 +40,7 @@ impl Hasher for Identity {
 
 /// One operation that passed validation.
 struct Valid<'v, 'a> {
+    hash: u64,
     shard: usize,
     ident: Ident<'v>,
     attrs: &'v [(Cow<'a, str>, Val<'a>)],
@@ -87,6 +88,7 @@ fn check<'v, 'a>(
             }
         }
         Ok(Valid {
+            hash: 0,
             shard: 0,
             ident,
             attrs,
@@ -129,7 +131,7 @@ pub fn handle(call: &Call) -> Response {
     for (i, op) in ops.iter().enumerate() {
         let (ident, checked) = check(op, strict_time);
         let hash = match ident {
-            Some(Ident::Custom(id)) => Some(xxh3_64(id.as_bytes())),
+            Some(Ident::Custom(id)) => Some(hash_id(id.as_bytes())),
             Some(Ident::Installation(id)) => Some(xxh3_64_with_seed(id.as_bytes(), 1)),
             None => None,
         };
@@ -138,12 +140,11 @@ pub fn handle(call: &Call) -> Response {
         }
         match checked {
             Ok(mut v) => {
-                v.shard = match v.ident {
-                    Ident::Custom(_) => {
-                        (hash.unwrap_or(0) >> (64 - SHARDS.trailing_zeros())) as usize
-                    }
-                    Ident::Installation(id) => shard_of(installation_key(id).as_bytes()),
+                v.hash = match v.ident {
+                    Ident::Custom(_) => hash.unwrap_or(0),
+                    Ident::Installation(id) => hash_id(installation_key(id).as_bytes()),
                 };
+                v.shard = shard_of_hash(v.hash);
                 valid.push(v);
             }
             Err(e) => errors.push(PartialError {
@@ -181,24 +182,27 @@ pub fn handle(call: &Call) -> Response {
 }
 
 /// Merge the valid operations, in request order within each profile.
-fn apply(call: &Call, mut valid: Vec<Valid>) {
-    valid.sort_by_key(|v| v.shard);
+fn apply(call: &Call, valid: Vec<Valid>) {
+    // Sort positions, not the operations: stable, so per-profile order holds.
+    let mut order: Vec<u32> = (0..valid.len() as u32).collect();
+    order.sort_by_key(|&i| valid[i as usize].shard);
     let store = &call.shared.store;
-    let ids = store.intern(valid.iter().map(|v| v.attrs));
+    let ids = store.intern(order.iter().map(|&i| valid[i as usize].attrs));
     let (mut created, mut dups, mut at) = (0, 0, 0);
     let applied = valid.len() as u64;
-    for group in valid.chunk_by(|a, b| a.shard == b.shard) {
-        let mut shard = store.shard(group[0].shard);
-        for v in group {
+    let shard_at = |i: &u32| valid[*i as usize].shard;
+    for group in order.chunk_by(|a, b| shard_at(a) == shard_at(b)) {
+        let mut shard = store.shard(shard_at(&group[0]));
+        for v in group.iter().map(|&i| &valid[i as usize]) {
             let names = &ids[at..at + v.attrs.len()];
             at += v.attrs.len();
             let Applied {
                 created: c,
                 became_duplicate: d,
             } = match v.ident {
-                Ident::Custom(id) => shard.apply(id, v.attrs, names, v.events),
+                Ident::Custom(id) => shard.apply(v.hash, id, v.attrs, names, v.events),
                 Ident::Installation(id) => {
-                    shard.apply(&installation_key(id), v.attrs, names, v.events)
+                    shard.apply(v.hash, &installation_key(id), v.attrs, names, v.events)
                 }
             };
             created += u64::from(c);

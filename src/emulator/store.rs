@@ -90,14 +90,36 @@ impl Interner {
 
 #[derive(Debug, Default)]
 struct Profile {
+    id: Box<str>,
     attrs: Vec<(u32, SVal)>,
     events: Vec<Value>,
     received: u32,
 }
 
+/// Profiles are keyed by the 64-bit hash the caller already computed; this
+/// spreads it (the shard took its top bits) for the table.
+#[derive(Default)]
+pub struct Mix(u64);
+
+impl std::hash::Hasher for Mix {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxh3_64(bytes);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n
+            .rotate_left(SHARD_BITS + 7)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 #[derive(Default)]
 pub struct Shard {
-    profiles: Fast<Box<str>, Profile>,
+    profiles: HashMap<u64, Profile, std::hash::BuildHasherDefault<Mix>>,
+    /// Ids whose hash another id already holds (practically never).
+    collided: Fast<Box<str>, Profile>,
 }
 
 /// What applying one operation changed, for the counters.
@@ -113,23 +135,47 @@ fn strings<'v>(a: &'v [Val<'_>]) -> impl Iterator<Item = &'v str> {
 }
 
 impl Shard {
+    fn get(&self, key: &str) -> Option<&Profile> {
+        match self.profiles.get(&hash_id(key.as_bytes())) {
+            Some(p) if &*p.id == key => Some(p),
+            _ => self.collided.get(key),
+        }
+    }
+
+    /// The profile `key` (of hash `hash`), created if new.
+    fn slot(&mut self, hash: u64, key: &str) -> (&mut Profile, bool) {
+        use std::collections::hash_map::Entry;
+        let new = || Profile {
+            id: key.into(),
+            ..Profile::default()
+        };
+        match self.profiles.entry(hash) {
+            Entry::Occupied(e) if &*e.get().id == key => (e.into_mut(), false),
+            Entry::Occupied(_) => {
+                let created = !self.collided.contains_key(key);
+                (self.collided.entry(key.into()).or_insert_with(new), created)
+            }
+            Entry::Vacant(v) => (v.insert(new()), true),
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Profile> {
+        self.profiles.values().chain(self.collided.values())
+    }
+
     /// Merge one (valid) operation into the profile `key`.
     /// `ids` are the interned names of `attrs`, in order.
     pub fn apply(
         &mut self,
+        hash: u64,
         key: &str,
         attrs: &[(Cow<str>, Val)],
         ids: &[u32],
         events: &[Val],
     ) -> Applied {
         let mut applied = Applied::default();
-        let profile = match self.profiles.get_mut(key) {
-            Some(p) => p,
-            None => {
-                applied.created = true;
-                self.profiles.entry(key.into()).or_default()
-            }
-        };
+        let (profile, created) = self.slot(hash, key);
+        applied.created = created;
         for (j, (&id, (_, v))) in ids.iter().zip(attrs).enumerate() {
             // Profiles usually get their keys in the same order every time.
             let slot = match profile.attrs.get(j) {
@@ -189,9 +235,19 @@ pub struct Store {
     names: RwLock<Interner>,
 }
 
-/// Which shard holds `key`, and the hash that chose it.
+/// The hash a profile is stored under.
+pub fn hash_id(key: &[u8]) -> u64 {
+    xxh3_64(key)
+}
+
+/// Which shard holds the profile of hash `hash`.
+pub fn shard_of_hash(hash: u64) -> usize {
+    (hash >> (64 - SHARD_BITS)) as usize
+}
+
+/// Which shard holds `key`.
 pub fn shard_of(key: &[u8]) -> usize {
-    (xxh3_64(key) >> (64 - SHARD_BITS)) as usize
+    shard_of_hash(hash_id(key))
 }
 
 /// The store key of an installation-identified profile.
@@ -262,7 +318,7 @@ impl Store {
 
     pub fn profile(&self, custom_id: &str) -> Option<Value> {
         let shard = self.shard(shard_of(custom_id.as_bytes()));
-        let p = shard.profiles.get(custom_id)?;
+        let p = shard.get(custom_id)?;
         Some(serde_json::json!({
             "custom_id": custom_id,
             "attributes": attributes_json(&self.names(), p),
@@ -272,16 +328,12 @@ impl Store {
 
     pub fn received(&self, custom_id: &str) -> u64 {
         let shard = self.shard(shard_of(custom_id.as_bytes()));
-        shard
-            .profiles
-            .get(custom_id)
-            .map_or(0, |p| u64::from(p.received))
+        shard.get(custom_id).map_or(0, |p| u64::from(p.received))
     }
 
     pub fn received_all(&self) -> HashMap<String, u64> {
         let mut out = HashMap::new();
-        self.each_custom_id(|id, shard, p| {
-            let _ = shard;
+        self.each_custom_id(|id, _, p| {
             out.insert(id.to_string(), u64::from(p.received));
         });
         out
@@ -306,9 +358,9 @@ impl Store {
     fn each_custom_id(&self, mut f: impl FnMut(&str, &Shard, &Profile)) {
         for i in 0..SHARDS {
             let shard = self.shard(i);
-            for (id, p) in &shard.profiles {
-                if !id.starts_with(INSTALLATION_PREFIX) {
-                    f(id, &shard, p);
+            for p in shard.all() {
+                if !p.id.starts_with(INSTALLATION_PREFIX) {
+                    f(&p.id, &shard, p);
                 }
             }
         }
@@ -328,9 +380,10 @@ mod tests {
     fn apply(store: &Store, id: &str, attrs: &str) {
         let v: Val = serde_json::from_str(attrs).unwrap();
         let ids = store.intern(std::iter::once(v.as_obj().unwrap()));
+        let hash = hash_id(id.as_bytes());
         store
-            .shard(shard_of(id.as_bytes()))
-            .apply(id, v.as_obj().unwrap(), &ids, &[]);
+            .shard(shard_of_hash(hash))
+            .apply(hash, id, v.as_obj().unwrap(), &ids, &[]);
     }
 
     #[test]
@@ -355,5 +408,21 @@ mod tests {
         assert_eq!(s.received("u1"), 3);
         assert_eq!(s.received("nobody"), 0);
         assert_eq!(s.received_json(), r#"{"u1":3}"#);
+    }
+
+    #[test]
+    fn ids_sharing_a_hash_stay_apart() {
+        let mut shard = Shard::default();
+        let v: Val = serde_json::from_str(r#"{"a":1}"#).unwrap();
+        let attrs = v.as_obj().unwrap();
+        assert!(shard.apply(7, "x", attrs, &[0], &[]).created);
+        assert!(shard.apply(7, "y", attrs, &[0], &[]).created);
+        assert!(shard.apply(7, "y", attrs, &[0], &[]).became_duplicate);
+        let mut seen: Vec<(String, u32)> = shard
+            .all()
+            .map(|p| (p.id.to_string(), p.received))
+            .collect();
+        seen.sort();
+        assert_eq!(seen, [("x".to_string(), 1), ("y".to_string(), 2)]);
     }
 }

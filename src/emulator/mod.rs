@@ -12,6 +12,7 @@ mod profiles;
 mod server;
 mod stats;
 mod store;
+mod stored;
 mod validate;
 mod value;
 

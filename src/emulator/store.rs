@@ -9,9 +9,10 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 use xxhash_rust::xxh3::{Xxh3DefaultBuilder, xxh3_64};
 
+use super::stored::{Interner, SVal, SmallStr};
 use super::value::Val;
 
 const SHARD_BITS: u32 = 6;
@@ -21,72 +22,6 @@ pub const SHARDS: usize = 1 << SHARD_BITS;
 const INSTALLATION_PREFIX: char = '\0';
 
 type Fast<K, V> = HashMap<K, V, Xxh3DefaultBuilder>;
-
-/// A string stored inline up to 23 bytes, so most values cost no allocation.
-#[derive(Debug, Clone, PartialEq)]
-enum SmallStr {
-    Inline(u8, [u8; 23]),
-    Heap(Box<str>),
-}
-
-impl SmallStr {
-    fn new(s: &str) -> SmallStr {
-        if s.len() <= 23 {
-            let mut buf = [0u8; 23];
-            buf[..s.len()].copy_from_slice(s.as_bytes());
-            SmallStr::Inline(s.len() as u8, buf)
-        } else {
-            SmallStr::Heap(s.into())
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        match self {
-            // Only ever built from a whole &str, so the bytes are UTF-8.
-            SmallStr::Inline(n, buf) => {
-                std::str::from_utf8(&buf[..*n as usize]).unwrap_or_default()
-            }
-            SmallStr::Heap(s) => s,
-        }
-    }
-}
-
-/// A stored attribute value (`null` deletes, so there is none).
-#[derive(Debug, Clone, PartialEq)]
-enum SVal {
-    Bool(bool),
-    Num(Number),
-    Str(SmallStr),
-    Arr(Vec<SmallStr>),
-}
-
-impl SVal {
-    fn to_json(&self) -> Value {
-        match self {
-            SVal::Bool(b) => Value::Bool(*b),
-            SVal::Num(n) => Value::Number(n.clone()),
-            SVal::Str(s) => Value::String(s.as_str().to_string()),
-            SVal::Arr(a) => Value::Array(
-                a.iter()
-                    .map(|s| Value::String(s.as_str().to_string()))
-                    .collect(),
-            ),
-        }
-    }
-}
-
-/// Attribute names, numbered.
-#[derive(Default)]
-pub struct Interner {
-    ids: Fast<Box<str>, u32>,
-    names: Vec<Box<str>>,
-}
-
-impl Interner {
-    fn name(&self, id: u32) -> &str {
-        &self.names[id as usize]
-    }
-}
 
 #[derive(Debug, Default)]
 struct Profile {

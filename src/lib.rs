@@ -5,6 +5,7 @@ pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod dispatch;
+pub mod emulator;
 pub mod exit;
 pub mod init;
 pub mod job;

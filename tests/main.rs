@@ -1,6 +1,7 @@
 //! The one integration test binary: each module below owns one area.
 mod common;
 mod dispatch;
+mod emulator;
 mod init;
 mod job_file;
 mod source;

@@ -96,6 +96,10 @@ pub struct EmulatorArgs {
     /// Answer every call with 429 for this many seconds after start
     #[arg(long, value_name = "SECS")]
     pub storm_secs: Option<u64>,
+    /// Refuse operations whose Custom ID contains this text (partial error on
+    /// update, 400 on mass-update): rehearse how rejects are reported
+    #[arg(long, value_name = "TEXT")]
+    pub refuse_marker: Option<String>,
     /// Seed of the fault dice, for repeatable rehearsals
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -29,6 +29,7 @@ pub fn run(a: &EmulatorArgs) -> Result<i32> {
             latency: Duration::from_millis(a.latency_ms),
             storm_429: a.storm_secs.map(Duration::from_secs),
             seed: a.seed,
+            refuse_marker: a.refuse_marker.clone(),
         },
         export_duration: Duration::from_secs(a.export_secs),
         export_part_size: a.export_part_size.max(1),

@@ -89,6 +89,9 @@ pub struct Faults {
     /// Every call is answered 429 for this long after start.
     pub storm_429: Option<Duration>,
     pub seed: u64,
+    /// Operations whose Custom ID contains this are refused: a partial error
+    /// on /profiles/update, a 400 for the whole call on /profiles/mass-update.
+    pub refuse_marker: Option<String>,
 }
 
 /// A running emulator. Dropping it stops the server.

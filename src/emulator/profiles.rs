@@ -138,6 +138,19 @@ pub fn handle(call: &Call) -> Response {
         if let Some(h) = hash {
             distinct.insert(h);
         }
+        // Test hook: refuse marked Custom IDs, as a stricter server would.
+        let marked = match (&call.shared.config.faults.refuse_marker, ident) {
+            (Some(m), Some(Ident::Custom(id))) => id.contains(m.as_str()),
+            _ => false,
+        };
+        if marked && mass {
+            return bad_request(format!("operation {i} refused (refuse marker)"));
+        }
+        let checked = if marked {
+            Err(OpError::new("test", "refused by the emulator's refuse marker"))
+        } else {
+            checked
+        };
         match checked {
             Ok(mut v) => {
                 v.hash = match v.ident {

@@ -11,5 +11,6 @@ pub mod paths;
 pub mod pipeline;
 pub mod report;
 pub mod source;
+pub mod state;
 pub mod testdata;
 pub mod transform;

@@ -13,5 +13,6 @@ pub mod paths;
 pub mod pipeline;
 pub mod report;
 pub mod source;
+pub mod state;
 pub mod testdata;
 pub mod transform;

@@ -89,7 +89,7 @@ pub struct SourceOptions {
 /// offset in the (decoded) stream (only meaningful to seek when
 /// `CsvSource::seekable()`; then it is the offset in the file), and the
 /// 0-based index of the data record (the header is not counted).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Position {
     pub line: u64,
     pub byte: u64,

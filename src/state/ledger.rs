@@ -1,0 +1,110 @@
+//! The ledger: one small record per batch (never per row), written before its
+//! request leaves (invariant 3) and settled after the answer. On resume, the
+//! batches still `Planned` are the ones that were in flight at the kill.
+//!
+//! Keys in the `ledger` tree: `b`+run id+seq (big-endian, so a run's batches
+//! read back in seq order) → JSON `Batch`.
+
+use serde::{Deserialize, Serialize};
+
+use super::{StateError, Store, name_key};
+use crate::source::Position;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    pub seq: u64,
+    /// Index into the run's `inputs`.
+    pub file: usize,
+    pub first: Position,
+    pub last: Position,
+    pub rows: u64,
+    pub state: BatchState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BatchState {
+    Planned,
+    Acked,
+    Held,
+}
+
+/// How a batch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// The API answered; `rejected` rows went to the rejects file.
+    Acked { sent: u64, rejected: u64 },
+    /// The outcome is unknown and the kind is not idempotent: rows held.
+    Held,
+}
+
+const BATCH: u8 = b'b';
+
+impl Store {
+    /// Record a batch as planned, durably, before its request leaves.
+    pub fn plan_batch(&self, run_id: &str, b: &Batch) -> Result<(), StateError> {
+        let inner = &self.inner;
+        let value = serde_json::to_vec(b).expect("a Batch always serialises");
+        inner.ledger.insert(name_key(BATCH, run_id, Some(b.seq)), value).map_err(|e| inner.err(e))?;
+        inner.flush()
+    }
+
+    /// Record a batch's outcome. Not flushed: losing an ack only resends an
+    /// idempotent batch. For events, the caller calls `flush` after this.
+    pub fn settle_batch(&self, run_id: &str, seq: u64, outcome: Settled) -> Result<(), StateError> {
+        let inner = &self.inner;
+        let key = name_key(BATCH, run_id, Some(seq));
+        let v = inner
+            .ledger
+            .get(&key)
+            .map_err(|e| inner.err(e))?
+            .ok_or_else(|| StateError::UnknownBatch { run_id: run_id.into(), seq })?;
+        let mut b: Batch = serde_json::from_slice(&v).map_err(|e| inner.bad_record(&key, e))?;
+        b.state = match outcome {
+            Settled::Acked { .. } => BatchState::Acked,
+            Settled::Held => BatchState::Held,
+        };
+        inner
+            .ledger
+            .insert(key, serde_json::to_vec(&b).expect("a Batch always serialises"))
+            .map_err(|e| inner.err(e))?;
+        Ok(())
+    }
+
+    /// All batches of a run still in the ledger, in seq order.
+    pub fn batches(&self, run_id: &str) -> Result<Vec<Batch>, StateError> {
+        let inner = &self.inner;
+        let mut out = Vec::new();
+        for kv in inner.ledger.scan_prefix(name_key(BATCH, run_id, None)) {
+            let (k, v) = kv.map_err(|e| inner.err(e))?;
+            out.push(serde_json::from_slice(&v).map_err(|e| inner.bad_record(&k, e))?);
+        }
+        Ok(out)
+    }
+
+    /// Delete the settled batch records with `seq <= upto_seq` (the run's
+    /// counters keep their totals). Planned ones stay: they are still owed.
+    pub fn compact(&self, run_id: &str, upto_seq: u64) -> Result<(), StateError> {
+        let inner = &self.inner;
+        let mut batch = sled::Batch::default();
+        let from = name_key(BATCH, run_id, Some(0));
+        let to = name_key(BATCH, run_id, Some(upto_seq));
+        for kv in inner.ledger.range(from..=to) {
+            let (k, v) = kv.map_err(|e| inner.err(e))?;
+            let b: Batch = serde_json::from_slice(&v).map_err(|e| inner.bad_record(&k, e))?;
+            if b.state != BatchState::Planned {
+                batch.remove(k);
+            }
+        }
+        inner.ledger.apply_batch(batch).map_err(|e| inner.err(e))
+    }
+
+    /// Delete all of a run's batch records.
+    pub(super) fn delete_ledger(&self, run_id: &str) -> Result<(), StateError> {
+        let inner = &self.inner;
+        let mut batch = sled::Batch::default();
+        for k in inner.ledger.scan_prefix(name_key(BATCH, run_id, None)).keys() {
+            batch.remove(k.map_err(|e| inner.err(e))?);
+        }
+        inner.ledger.apply_batch(batch).map_err(|e| inner.err(e))
+    }
+}

@@ -1,0 +1,204 @@
+//! The durable state store: one sled database per `--state` folder, holding
+//! the runs (`runs.rs`), the per-batch ledger (`ledger.rs`) and the change
+//! index (`change.rs`). All sled use in batchport goes through this module.
+//!
+//! sled's exclusive file lock doubles as the run lock: a second process that
+//! opens the same folder gets `StateError::Locked`. Keys are few by design
+//! (one per run, one per batch in flight, one per change-index bucket)
+//! because sled's memory and disk grow with the number of keys.
+
+mod change;
+mod error;
+mod fingerprint;
+mod ledger;
+mod runs;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub use change::ChangeIndex;
+pub use error::StateError;
+pub use fingerprint::{Fingerprint, fingerprint};
+pub use ledger::{Batch, BatchState, Settled};
+pub use runs::{Counters, Run, status};
+
+/// sled's page cache. Its default (1 GB) would blow the 64 MB memory target;
+/// the hot data (a run, the batches in flight, the buckets being checked) is
+/// small, and bulk change-index reads are sequential.
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How often sled writes buffered updates in the background. Settled batches
+/// rely on it (see `Store::settle_batch`).
+const FLUSH_EVERY_MS: u64 = 200;
+
+/// The store. Cheap to share: wrap it in an `Arc`; every method takes `&self`.
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+/// What a `Store` and its `ChangeIndex` handles share.
+pub(crate) struct Inner {
+    path: PathBuf,
+    db: sled::Db,
+    runs: sled::Tree,
+    ledger: sled::Tree,
+    changes: sled::Tree,
+    /// Acknowledged change-index pairs not yet merged into their buckets, per
+    /// job (see `change.rs`).
+    pending: Mutex<HashMap<String, HashMap<u64, u64>>>,
+}
+
+impl Store {
+    /// Open or create `<dir>/store`.
+    ///
+    /// Another process holding it gives `Locked`. A store that exists but
+    /// cannot be read gives `Corrupt`: it is never silently replaced, because
+    /// an events run that starts over sends events twice. With
+    /// `move_aside_if_corrupt`, the broken store is renamed to
+    /// `store.broken-<UTC timestamp>` (so the next open starts fresh) and the
+    /// error says where; the error is returned either way.
+    pub fn open(dir: &Path, move_aside_if_corrupt: bool) -> Result<Store, StateError> {
+        std::fs::create_dir_all(dir).map_err(|source| StateError::Io { path: dir.to_path_buf(), source })?;
+        let path = dir.join("store");
+        let config = sled::Config::new()
+            .path(&path)
+            .cache_capacity(CACHE_BYTES)
+            .flush_every_ms(Some(FLUSH_EVERY_MS))
+            .mode(sled::Mode::LowSpace);
+        // sled 0.34 panics on some damaged files instead of returning an error.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> sled::Result<_> {
+            let db = config.open()?;
+            let runs = db.open_tree("runs")?;
+            let ledger = db.open_tree("ledger")?;
+            let changes = db.open_tree("changes")?;
+            Ok((db, runs, ledger, changes))
+        }));
+        let cause = match opened {
+            Ok(Ok((db, runs, ledger, changes))) => {
+                let inner = Inner { path, db, runs, ledger, changes, pending: Mutex::new(HashMap::new()) };
+                return Ok(Store { inner: Arc::new(inner) });
+            }
+            Ok(Err(e)) => match classify(&e) {
+                Failure::Locked => return Err(StateError::Locked { path }),
+                Failure::Io(source) => return Err(StateError::Io { path, source }),
+                Failure::Corrupt => e.to_string(),
+            },
+            Err(panic) => format!("sled failed while reading it: {}", panic_message(&panic)),
+        };
+        let moved_to = if move_aside_if_corrupt {
+            Some(move_aside(&path).map_err(|source| StateError::Io { path: path.clone(), source })?)
+        } else {
+            None
+        };
+        Err(StateError::Corrupt { path, cause, moved_to })
+    }
+
+    /// The sled database folder (`<dir>/store`).
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Make everything written so far durable (fsync), change index included.
+    pub fn flush(&self) -> Result<(), StateError> {
+        self.inner.merge_all_pending()?;
+        self.inner.flush()
+    }
+}
+
+impl Inner {
+    pub(crate) fn flush(&self) -> Result<(), StateError> {
+        self.db.flush().map(drop).map_err(|e| self.err(e))
+    }
+
+    pub(crate) fn err(&self, e: sled::Error) -> StateError {
+        StateError::Store { path: self.path.clone(), cause: e.to_string() }
+    }
+
+    pub(crate) fn bad_record(&self, key: &[u8], cause: impl ToString) -> StateError {
+        StateError::BadRecord {
+            path: self.path.clone(),
+            key: String::from_utf8_lossy(key).into_owned(),
+            cause: cause.to_string(),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Pending change-index pairs were acknowledged by Batch: keep them if
+        // we can. Losing them would only make the next run resend those rows.
+        let merged = self.merge_all_pending();
+        if let Err(e) = merged.and_then(|()| self.flush()) {
+            tracing::warn!("{e}");
+        }
+    }
+}
+
+enum Failure {
+    Locked,
+    Corrupt,
+    Io(std::io::Error),
+}
+
+/// Sort sled's open errors into: the run lock, a damaged store, or a file
+/// system problem that says nothing about the store (and must not move it).
+fn classify(e: &sled::Error) -> Failure {
+    use std::io::ErrorKind;
+    match e {
+        // sled wraps fs2's WouldBlock into an `Other` error with this text.
+        sled::Error::Io(io)
+            if io.kind() == ErrorKind::WouldBlock || io.to_string().contains("could not acquire lock") =>
+        {
+            Failure::Locked
+        }
+        sled::Error::Io(io) if matches!(io.kind(), ErrorKind::UnexpectedEof | ErrorKind::InvalidData) => {
+            Failure::Corrupt
+        }
+        sled::Error::Io(io) => Failure::Io(std::io::Error::new(io.kind(), io.to_string())),
+        _ => Failure::Corrupt,
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic".to_string()
+    }
+}
+
+/// Rename `path` to `path.broken-<UTC timestamp>` (with a counter if taken).
+fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "store".into());
+    let mut to = path.with_file_name(format!("{name}.broken-{stamp}"));
+    let mut n = 1;
+    while to.exists() {
+        n += 1;
+        to = path.with_file_name(format!("{name}.broken-{stamp}-{n}"));
+    }
+    std::fs::rename(path, &to)?;
+    Ok(to)
+}
+
+/// A key made of a length-prefixed name then a big-endian number, so that a
+/// name's keys are contiguous, in number order, and never mix with another
+/// name that shares its first bytes.
+pub(crate) fn name_key(tag: u8, name: &str, n: Option<u64>) -> Vec<u8> {
+    let mut k = Vec::with_capacity(name.len() + 13);
+    k.push(tag);
+    k.extend_from_slice(&(name.len() as u32).to_be_bytes());
+    k.extend_from_slice(name.as_bytes());
+    if let Some(n) = n {
+        k.extend_from_slice(&n.to_be_bytes());
+    }
+    k
+}
+
+/// UTC now as RFC 3339 with microseconds: sorts as text in time order.
+pub(crate) fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}

@@ -1,0 +1,232 @@
+//! Runs: one record per run of a job (inputs, status, watermark, counters),
+//! plus a per-job index in creation order so "the job's latest run" is one
+//! range read, whatever the number of past runs.
+//!
+//! Keys in the `runs` tree: `r`+run id → JSON `Run`; `j`+job+creation number
+//! → run id.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Fingerprint, StateError, Store, name_key, now_rfc3339};
+use crate::source::Position;
+
+/// The values of `Run::status`.
+pub mod status {
+    pub const RUNNING: &str = "running";
+    pub const INTERRUPTED: &str = "interrupted";
+    pub const FAILED: &str = "failed";
+    pub const DONE: &str = "done";
+    pub const DONE_WITH_REJECTS: &str = "done_with_rejects";
+    /// Set by `Store::create_run` on an unfinished run of the same job that a
+    /// newer run replaces (its inputs changed): it will never be resumed. Its
+    /// record and ledger are kept for `status` and for a human to look at.
+    pub const ABANDONED: &str = "abandoned";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: String,
+    pub job: String,
+    pub kind: String,
+    pub inputs: Vec<Fingerprint>,
+    /// See `status`.
+    pub status: String,
+    /// RFC 3339, UTC. `updated` is stamped by the store on every save.
+    pub started: String,
+    pub updated: String,
+    /// Per input file: everything up to and including this position is
+    /// settled (acked, rejected, unchanged or held). None = nothing yet.
+    pub watermark: Vec<Option<Position>>,
+    /// The next batch sequence number.
+    pub next_seq: u64,
+    pub counters: Counters,
+    pub last_error: Option<String>,
+    pub rejects_file: Option<PathBuf>,
+    pub uncertain_file: Option<PathBuf>,
+    /// Free-form, per kind (e.g. audience replace done, export id and parts).
+    pub extra: serde_json::Value,
+}
+
+impl Run {
+    /// Unfinished runs are resumed; finished ones never are.
+    pub fn is_finished(&self) -> bool {
+        self.status == status::DONE || self.status == status::DONE_WITH_REJECTS
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    pub rows_read: u64,
+    pub rows_sent: u64,
+    pub rows_rejected: u64,
+    pub rows_unchanged: u64,
+    pub rows_uncertain: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub http_429: u64,
+}
+
+const RUN: u8 = b'r';
+const JOB: u8 = b'j';
+
+fn run_key(id: &str) -> Vec<u8> {
+    let mut k = vec![RUN];
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+impl Store {
+    /// The unfinished run of `job`: its latest run, if that one is unfinished.
+    /// (Older unfinished runs were abandoned by `create_run`.)
+    pub fn unfinished_run(&self, job: &str) -> Result<Option<Run>, StateError> {
+        Ok(self.last_run(job)?.filter(|r| !r.is_finished() && r.status != status::ABANDONED))
+    }
+
+    /// The most recent run of `job`, finished or not.
+    pub fn last_run(&self, job: &str) -> Result<Option<Run>, StateError> {
+        let inner = &self.inner;
+        let last = inner.runs.scan_prefix(name_key(JOB, job, None)).next_back();
+        match last.transpose().map_err(|e| inner.err(e))? {
+            None => Ok(None),
+            Some((_, id)) => self.load_run(&String::from_utf8_lossy(&id)).map(Some),
+        }
+    }
+
+    /// Start a new run of `job` over `inputs`, durable before it returns. An
+    /// unfinished earlier run of the job (which the caller chose not to
+    /// resume) becomes `abandoned` in the same atomic write.
+    pub fn create_run(&self, job: &str, kind: &str, inputs: Vec<Fingerprint>) -> Result<Run, StateError> {
+        let inner = &self.inner;
+        let now = chrono::Utc::now();
+        let started = now_rfc3339();
+        let mut id;
+        loop {
+            id = format!("{job}-{}-{:04x}", now.format("%Y%m%dT%H%M%SZ"), rand::random::<u16>());
+            if !inner.runs.contains_key(run_key(&id)).map_err(|e| inner.err(e))? {
+                break;
+            }
+        }
+        let run = Run {
+            id: id.clone(),
+            job: job.to_string(),
+            kind: kind.to_string(),
+            watermark: vec![None; inputs.len()],
+            inputs,
+            status: status::RUNNING.to_string(),
+            started: started.clone(),
+            updated: started,
+            next_seq: 0,
+            counters: Counters::default(),
+            last_error: None,
+            rejects_file: None,
+            uncertain_file: None,
+            extra: serde_json::Value::Null,
+        };
+        let mut batch = sled::Batch::default();
+        if let Some(mut old) = self.unfinished_run(job)? {
+            old.status = status::ABANDONED.to_string();
+            old.updated = run.started.clone();
+            batch.insert(run_key(&old.id), encode(&old));
+        }
+        let order = inner.db.generate_id().map_err(|e| inner.err(e))?;
+        batch.insert(name_key(JOB, job, Some(order)), id.as_bytes());
+        batch.insert(run_key(&id), encode(&run));
+        inner.runs.apply_batch(batch).map_err(|e| inner.err(e))?;
+        inner.flush()?;
+        Ok(run)
+    }
+
+    /// Save progress (counters, status, watermark, extra). Not flushed: sled
+    /// writes it within `FLUSH_EVERY_MS`, and a lost save only moves the
+    /// resume point back to where the ledger still knows the batches.
+    pub fn save_run(&self, run: &Run) -> Result<(), StateError> {
+        self.put_run(run)
+    }
+
+    /// Save the run's final state (status set by the caller), merge its
+    /// change-index updates and flush. A finished run's ledger is deleted:
+    /// nothing will resume it.
+    pub fn finish_run(&self, run: &Run) -> Result<(), StateError> {
+        self.put_run(run)?;
+        self.inner.merge_all_pending()?;
+        self.inner.flush()?;
+        if run.is_finished() {
+            self.delete_ledger(&run.id)?;
+        }
+        Ok(())
+    }
+
+    /// All runs, newest first (for `batchport status`).
+    pub fn runs(&self) -> Result<Vec<Run>, StateError> {
+        let inner = &self.inner;
+        let mut all = Vec::new();
+        for kv in inner.runs.scan_prefix([RUN]) {
+            let (k, v) = kv.map_err(|e| inner.err(e))?;
+            all.push(serde_json::from_slice::<Run>(&v).map_err(|e| inner.bad_record(&k, e))?);
+        }
+        all.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.id.cmp(&a.id)));
+        Ok(all)
+    }
+
+    /// Forget the job's unfinished run, its ledger included. Returns whether
+    /// there was one.
+    pub fn reset_run(&self, job: &str) -> Result<bool, StateError> {
+        let inner = &self.inner;
+        let Some(run) = self.unfinished_run(job)? else { return Ok(false) };
+        let mut batch = sled::Batch::default();
+        batch.remove(run_key(&run.id));
+        for kv in inner.runs.scan_prefix(name_key(JOB, job, None)).rev() {
+            let (k, v) = kv.map_err(|e| inner.err(e))?;
+            if v == run.id.as_bytes() {
+                batch.remove(k);
+                break;
+            }
+        }
+        // The run goes first and durably: a kill before the ledger is gone
+        // leaves orphan batch records, never a run with half a ledger.
+        inner.runs.apply_batch(batch).map_err(|e| inner.err(e))?;
+        inner.flush()?;
+        self.delete_ledger(&run.id)?;
+        inner.flush()?;
+        Ok(true)
+    }
+
+    fn load_run(&self, id: &str) -> Result<Run, StateError> {
+        let inner = &self.inner;
+        let key = run_key(id);
+        let v = inner.runs.get(&key).map_err(|e| inner.err(e))?.ok_or_else(|| StateError::UnknownRun(id.into()))?;
+        serde_json::from_slice(&v).map_err(|e| inner.bad_record(&key, e))
+    }
+
+    fn put_run(&self, run: &Run) -> Result<(), StateError> {
+        let inner = &self.inner;
+        let key = run_key(&run.id);
+        if !inner.runs.contains_key(&key).map_err(|e| inner.err(e))? {
+            return Err(StateError::UnknownRun(run.id.clone()));
+        }
+        let mut run = run.clone();
+        run.updated = now_rfc3339();
+        inner.runs.insert(key, encode(&run)).map_err(|e| inner.err(e))?;
+        Ok(())
+    }
+}
+
+fn encode(run: &Run) -> Vec<u8> {
+    serde_json::to_vec(run).expect("a Run always serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_index_keys_sort_by_creation_and_do_not_mix_jobs() {
+        let a1 = name_key(JOB, "a", Some(1));
+        let a2 = name_key(JOB, "a", Some(256));
+        let ab = name_key(JOB, "ab", Some(0));
+        assert!(a1 < a2);
+        assert!(!ab.starts_with(&name_key(JOB, "a", None)));
+    }
+}

@@ -37,25 +37,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let seconds: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     let concurrency: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(4);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async move {
-        let config = EmulatorConfig {
-            unlimited: true,
-            ..EmulatorConfig::default()
-        };
-        let emu = Emulator::start(config, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let bodies: Arc<Vec<bytes_body::Body>> =
-            Arc::new((0..BODIES).map(|b| body(b).into()).collect());
+        let config = EmulatorConfig { unlimited: true, ..EmulatorConfig::default() };
+        let emu = Emulator::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let bodies: Arc<Vec<bytes_body::Body>> = Arc::new((0..BODIES).map(|b| body(b).into()).collect());
         let mb = bodies[0].len() as f64 / 1e6;
-        println!(
-            "{BODIES} bodies of {OPS} ops, {mb:.1} MB each; {concurrency} in flight for {seconds} s"
-        );
+        println!("{BODIES} bodies of {OPS} ops, {mb:.1} MB each; {concurrency} in flight for {seconds} s");
         let url = format!("{}/2.11/profiles/mass-update", emu.base_url());
         let done = Arc::new(AtomicU64::new(0));
         let cpu0 = cpu_seconds();
@@ -94,11 +82,7 @@ fn main() {
         let s = emu.stats();
         assert_eq!(s.operations, n);
         assert_eq!(s.partial_errors, 0);
-        println!(
-            "{n} updates in {secs:.2} s: {:.0} updates/s wall ({} profiles stored)",
-            n as f64 / secs,
-            s.profiles
-        );
+        println!("{n} updates in {secs:.2} s: {:.0} updates/s wall ({} profiles stored)", n as f64 / secs, s.profiles);
         // The machine may be shared: CPU time says what 2 free cores would do.
         println!(
             "{cpu:.2} CPU-s used (client and server): {:.0} updates per CPU-second, \
@@ -113,10 +97,7 @@ fn main() {
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = after
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
+    let f: Vec<f64> = after.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
     // utime and stime are fields 14 and 15; `after` starts at field 3.
     (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
 }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod dispatch;
 pub mod emulator;
+pub mod engine;
 pub mod exit;
 pub mod init;
 pub mod job;

@@ -1,6 +1,6 @@
 //! One file per subcommand; each takes its parsed arguments and returns the exit code.
 
 pub mod emulator;
-pub mod run;
 pub mod init;
+pub mod run;
 pub mod validate;

@@ -111,7 +111,8 @@ impl Batcher {
             let ops_full = new_key && self.keys.len() >= self.limits.max_ops;
             let bytes_full = !self.cur.ops.is_empty() && self.cur.bytes + size > self.limits.max_bytes;
             // Events of one key share an operation; profiles send one per row.
-            let ops_full = ops_full || (self.limits.max_events_per_key.is_none() && self.cur.ops.len() >= self.limits.max_ops);
+            let ops_full =
+                ops_full || (self.limits.max_events_per_key.is_none() && self.cur.ops.len() >= self.limits.max_ops);
             if ops_full || bytes_full || events_full {
                 closed = self.close();
             }

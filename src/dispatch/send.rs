@@ -75,6 +75,7 @@ impl Sender {
     /// Send `ops` (one planned batch), splitting as needed; one fate per op.
     pub async fn send(&self, ops: &[Op]) -> Result<Vec<Fate>, SendError> {
         let mut fates = vec![Fate::Acked; ops.len()];
+        #[allow(clippy::single_range_in_vec_init)] // a stack of ranges, starting with one
         let mut todo: Vec<Range<usize>> = vec![0..ops.len()];
         while let Some(range) = todo.pop() {
             let part = &ops[range.clone()];
@@ -117,7 +118,9 @@ impl Sender {
                     return Ok(Step::Answered(body));
                 }
                 Outcome::Unauthorized { error } => {
-                    return Err(SendError::Unauthorized(error.map_or("AUTHENTICATION_INVALID".into(), |e| e.error_code)));
+                    return Err(SendError::Unauthorized(
+                        error.map_or("AUTHENTICATION_INVALID".into(), |e| e.error_code),
+                    ));
                 }
                 Outcome::Rejected { status: 400 | 413, .. } if ops.len() > 1 => return Ok(Step::Split),
                 Outcome::Rejected { status: 400, error, body } => {

@@ -88,11 +88,7 @@ impl Audiences {
 }
 
 fn not_found(name: &str) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "AUDIENCE_NOT_FOUND",
-        format!("no audience named `{name}`"),
-    )
+    error(StatusCode::NOT_FOUND, "AUDIENCE_NOT_FOUND", format!("no audience named `{name}`"))
 }
 
 pub fn handle(call: &Call) -> Response {
@@ -183,10 +179,7 @@ fn parse_ids(body: &Val, replace: bool, max: usize) -> Result<Vec<IdChange>, Str
         return Err("ids must be an array".into());
     };
     if list.len() > max {
-        return Err(format!(
-            "{} ids in one call; at most {max} allowed",
-            list.len()
-        ));
+        return Err(format!("{} ids in one call; at most {max} allowed", list.len()));
     }
     list.iter()
         .enumerate()
@@ -212,8 +205,7 @@ fn parse_ids(body: &Val, replace: bool, max: usize) -> Result<Vec<IdChange>, Str
                         return Err(format!("ids[{i}]: at most 15 attributes"));
                     }
                     for (k, v) in o {
-                        validate::attribute(k, v, false)
-                            .map_err(|e| format!("ids[{i}]: `{k}`: {}", e.reason))?;
+                        validate::attribute(k, v, false).map_err(|e| format!("ids[{i}]: `{k}`: {}", e.reason))?;
                     }
                     Some(v.to_json())
                 }
@@ -235,11 +227,7 @@ fn view(call: &Call, now: Instant) -> Response {
     let token = call.query.get("indexing_token").map(String::as_str);
     match a.view(name, token, now) {
         Some(v) => ok(v),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "INDEXING_TOKEN_NOT_FOUND",
-            "unknown indexing_token",
-        ),
+        None => error(StatusCode::NOT_FOUND, "INDEXING_TOKEN_NOT_FOUND", "unknown indexing_token"),
     }
 }
 
@@ -253,11 +241,7 @@ fn list(call: &Call, now: Instant) -> Response {
     let from = call.query.get("from").cloned().unwrap_or_default();
     let audiences = lock(&call.shared.audiences);
     let mut rest = audiences.map.range(from..);
-    let page: Vec<Value> = rest
-        .by_ref()
-        .take(limit)
-        .filter_map(|(n, a)| a.view(n, None, now))
-        .collect();
+    let page: Vec<Value> = rest.by_ref().take(limit).filter_map(|(n, a)| a.view(n, None, now)).collect();
     let next = rest.next().map(|(n, _)| n.clone());
     let body = json!({
         "audiences": page,

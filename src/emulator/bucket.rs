@@ -17,12 +17,7 @@ impl TokenBucket {
     /// A full bucket at `now`.
     pub fn new(per_second: u32, capacity: u32, now: Instant) -> TokenBucket {
         let capacity = f64::from(capacity.max(1));
-        TokenBucket {
-            per_second: f64::from(per_second),
-            capacity,
-            tokens: capacity,
-            last: now,
-        }
+        TokenBucket { per_second: f64::from(per_second), capacity, tokens: capacity, last: now }
     }
 
     fn refill(&mut self, now: Instant) {
@@ -39,11 +34,7 @@ impl TokenBucket {
     pub fn try_take(&mut self, n: u64, now: Instant) -> bool {
         self.refill(now);
         let n = n as f64;
-        let ok = if n > self.capacity {
-            self.tokens >= self.capacity
-        } else {
-            self.tokens >= n
-        };
+        let ok = if n > self.capacity { self.tokens >= self.capacity } else { self.tokens >= n };
         if ok {
             self.tokens -= n;
         }

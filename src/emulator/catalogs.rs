@@ -25,10 +25,7 @@ pub struct Catalogs {
 
 impl Catalogs {
     pub fn item(&self, catalog: &str, id: &str) -> Option<Value> {
-        self.map
-            .get(catalog)?
-            .get(id)
-            .map(|m| Value::Object(m.clone()))
+        self.map.get(catalog)?.get(id).map(|m| Value::Object(m.clone()))
     }
 }
 
@@ -47,9 +44,7 @@ fn check_attribute(key: &str, v: &Val) -> Result<(), String> {
         _ => (key, "plain"),
     };
     if !rules::is_valid_name(name) {
-        return Err(format!(
-            "`{key}`: names are [a-z0-9_], at most 30 characters"
-        ));
+        return Err(format!("`{key}`: names are [a-z0-9_], at most 30 characters"));
     }
     let ok = match (kind, v) {
         (_, Val::Null) => true,
@@ -60,18 +55,12 @@ fn check_attribute(key: &str, v: &Val) -> Result<(), String> {
         ("plain", Val::Bool(_) | Val::Num(_)) => true,
         ("plain", Val::Arr(a)) => {
             a.len() <= MAX_ARRAY_ITEMS
-                && a.iter().all(|x| {
-                    x.as_str()
-                        .is_some_and(|s| !s.is_empty() && s.chars().count() <= MAX_ARRAY_ITEM_CHARS)
-                })
+                && a.iter()
+                    .all(|x| x.as_str().is_some_and(|s| !s.is_empty() && s.chars().count() <= MAX_ARRAY_ITEM_CHARS))
         }
         _ => false,
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("`{key}`: value not allowed for a {kind} attribute"))
-    }
+    if ok { Ok(()) } else { Err(format!("`{key}`: value not allowed for a {kind} attribute")) }
 }
 
 type Edit = (Action, String, Map<String, Value>);
@@ -81,10 +70,7 @@ fn parse_items(body: &Val, max: usize) -> Result<Vec<Edit>, String> {
         return Err("items must be an array".into());
     };
     if items.is_empty() || items.len() > max {
-        return Err(format!(
-            "{} items in one call; 1 to {max} allowed",
-            items.len()
-        ));
+        return Err(format!("{} items in one call; 1 to {max} allowed", items.len()));
     }
     items
         .iter()
@@ -106,9 +92,7 @@ fn parse_items(body: &Val, max: usize) -> Result<Vec<Edit>, String> {
                     for (k, v) in o {
                         check_attribute(k, v).map_err(|e| format!("items[{i}]: {e}"))?;
                     }
-                    o.iter()
-                        .map(|(k, v)| (k.to_string(), v.to_json()))
-                        .collect()
+                    o.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()
                 }
                 _ => return Err(format!("items[{i}]: attributes must be an object")),
             };
@@ -136,20 +120,14 @@ pub fn handle(call: &Call) -> Response {
     }
     let mut catalogs = lock(&call.shared.catalogs);
     let catalog = catalogs.map.entry(name).or_default();
-    let new_ids = edits
-        .iter()
-        .filter(|(a, id, _)| *a != Action::Remove && !catalog.contains_key(id))
-        .count();
+    let new_ids = edits.iter().filter(|(a, id, _)| *a != Action::Remove && !catalog.contains_key(id)).count();
     if catalog.len() + new_ids > MAX_ITEMS {
         return bad_request(format!("a catalog holds at most {MAX_ITEMS} items"));
     }
     for (action, id, attrs) in edits {
         match action {
             Action::Add => {
-                catalog.insert(
-                    id,
-                    attrs.into_iter().filter(|(_, v)| !v.is_null()).collect(),
-                );
+                catalog.insert(id, attrs.into_iter().filter(|(_, v)| !v.is_null()).collect());
             }
             Action::Update => {
                 let item = catalog.entry(id).or_default();

@@ -55,11 +55,7 @@ fn status(e: &Export, shared: &Shared, now: Instant) -> &'static str {
     let d = shared.config.export_duration;
     let t = now.saturating_duration_since(e.started);
     if t >= d {
-        if shared.config.export_fail {
-            "ERROR"
-        } else {
-            "SUCCESS"
-        }
+        if shared.config.export_fail { "ERROR" } else { "SUCCESS" }
     } else if t >= d * 2 / 3 {
         "RUNNING"
     } else if t >= d / 3 {
@@ -80,10 +76,7 @@ fn parse_from(s: &str) -> Option<DateTime<Utc>> {
 fn strings(v: Option<&Val>) -> Result<Vec<String>, ()> {
     match v {
         None => Ok(Vec::new()),
-        Some(Val::Arr(a)) => a
-            .iter()
-            .map(|x| x.as_str().map(str::to_string).ok_or(()))
-            .collect(),
+        Some(Val::Arr(a)) => a.iter().map(|x| x.as_str().map(str::to_string).ok_or(())).collect(),
         Some(_) => Err(()),
     }
 }
@@ -100,22 +93,15 @@ fn create(call: &Call) -> Response {
         Some("REACHABILITY") => Kind::Reachability,
         _ => return bad_request("export_type must be ATTRIBUTES, EVENTS or REACHABILITY"),
     };
-    let (Ok(attributes), Ok(identifiers)) = (
-        strings(body.get("attributes")),
-        strings(body.get("identifiers")),
-    ) else {
+    let (Ok(attributes), Ok(identifiers)) = (strings(body.get("attributes")), strings(body.get("identifiers"))) else {
         return bad_request("attributes and identifiers must be arrays of strings");
     };
-    if let Some(bad) = identifiers
-        .iter()
-        .find(|i| !matches!(i.as_str(), "custom_id" | "installation_ids"))
-    {
+    if let Some(bad) = identifiers.iter().find(|i| !matches!(i.as_str(), "custom_id" | "installation_ids")) {
         return bad_request(format!("unknown identifier `{bad}`"));
     }
     match body.get("filter") {
         None => {}
-        Some(f)
-            if f.as_obj().is_some() && f.get("segment").is_none_or(|s| s.as_str().is_some()) => {}
+        Some(f) if f.as_obj().is_some() && f.get("segment").is_none_or(|s| s.as_str().is_some()) => {}
         Some(_) => return bad_request("filter must be {\"segment\": \"CODE\"}"),
     }
     let mut from = None;
@@ -137,11 +123,7 @@ fn create(call: &Call) -> Response {
     exports.seq += 1;
     let seq = exports.seq;
     let id = format!("export_{seq:08}");
-    let identifiers = if identifiers.is_empty() {
-        vec!["custom_id".to_string()]
-    } else {
-        identifiers
-    };
+    let identifiers = if identifiers.is_empty() { vec!["custom_id".to_string()] } else { identifiers };
     exports.list.push(Export {
         id: id.clone(),
         seq,
@@ -175,9 +157,7 @@ fn records(e: &Export, shared: &Shared) -> Vec<Value> {
             let mut picked = Map::new();
             for want in &e.attributes {
                 let typed = [format!("date({want})"), format!("url({want})")];
-                let found = attrs
-                    .get(want)
-                    .or_else(|| typed.iter().find_map(|k| attrs.get(k)));
+                let found = attrs.get(want).or_else(|| typed.iter().find_map(|k| attrs.get(k)));
                 if let Some(v) = found {
                     picked.insert(want.clone(), v.clone());
                 }
@@ -200,19 +180,11 @@ fn records(e: &Export, shared: &Shared) -> Vec<Value> {
         }
         Kind::Reachability => {
             let reach = |addr: &str, optin: &str| {
-                attrs.contains_key(addr)
-                    && attrs.get(optin).and_then(Value::as_str) != Some("unsubscribed")
+                attrs.contains_key(addr) && attrs.get(optin).and_then(Value::as_str) != Some("unsubscribed")
             };
-            let keys = [
-                "$email_address",
-                "$email_marketing",
-                "$phone_number",
-                "$sms_marketing",
-            ];
-            let picked: Map<String, Value> = keys
-                .iter()
-                .filter_map(|k| attrs.get(*k).map(|v| (k.to_string(), v.clone())))
-                .collect();
+            let keys = ["$email_address", "$email_marketing", "$phone_number", "$sms_marketing"];
+            let picked: Map<String, Value> =
+                keys.iter().filter_map(|k| attrs.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
             out.push(json!({
                 "identifiers": ids(id),
                 "attributes": picked,
@@ -256,14 +228,8 @@ fn materialize(exports: &mut Exports, index: usize, shared: &Shared) {
 
 fn link(exports: &mut Exports, shared: &Shared, file_id: &str) -> String {
     exports.seq += 1;
-    let token = format!(
-        "{:016x}",
-        xxhash_rust::xxh3::xxh3_64(format!("{file_id}/{}", exports.seq).as_bytes())
-    );
-    exports.links.insert(
-        token.clone(),
-        (file_id.to_string(), Instant::now() + shared.config.link_ttl),
-    );
+    let token = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(format!("{file_id}/{}", exports.seq).as_bytes()));
+    exports.links.insert(token.clone(), (file_id.to_string(), Instant::now() + shared.config.link_ttl));
     format!("{}/_files/{token}", shared.base_url)
 }
 
@@ -280,8 +246,7 @@ fn describe(exports: &mut Exports, index: usize, shared: &Shared, now: Instant) 
         _ => Vec::new(),
     };
     let e = &exports.list[index];
-    let done =
-        e.created + chrono::Duration::from_std(shared.config.export_duration).unwrap_or_default();
+    let done = e.created + chrono::Duration::from_std(shared.config.export_duration).unwrap_or_default();
     let mut v = json!({
         "id": e.id,
         "status": st,
@@ -314,11 +279,7 @@ pub fn handle(call: &Call) -> Response {
             };
             match exports.list.iter().position(|e| e.id == id) {
                 Some(i) => ok(describe(&mut exports, i, shared, now)),
-                None => error(
-                    StatusCode::NOT_FOUND,
-                    "EXPORT_NOT_FOUND",
-                    format!("no export `{id}`"),
-                ),
+                None => error(StatusCode::NOT_FOUND, "EXPORT_NOT_FOUND", format!("no export `{id}`")),
             }
         }
         Endpoint::ExportsList => {
@@ -337,9 +298,7 @@ pub fn handle(call: &Call) -> Response {
             };
             let n = exports.list.len();
             let end = (start + limit).min(n);
-            let page: Vec<Value> = (start..end)
-                .map(|p| describe(&mut exports, n - 1 - p, shared, now))
-                .collect();
+            let page: Vec<Value> = (start..end).map(|p| describe(&mut exports, n - 1 - p, shared, now)).collect();
             let next = (end < n).then(|| exports.list[n - 1 - end].id.clone());
             ok(json!({"exports": page, "count": n, "has_more": next.is_some(), "next_from": next}))
         }
@@ -348,11 +307,7 @@ pub fn handle(call: &Call) -> Response {
                 return bad_request("id is required");
             };
             if !exports.files.contains_key(id) {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    "FILE_NOT_FOUND",
-                    format!("no export file `{id}`"),
-                );
+                return error(StatusCode::NOT_FOUND, "FILE_NOT_FOUND", format!("no export file `{id}`"));
             }
             let url = link(&mut exports, shared, id);
             (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, url)]).into_response()
@@ -368,16 +323,10 @@ pub fn file(shared: &Shared, token: &str) -> Response {
         return error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such download link");
     };
     if Instant::now() >= *expires {
-        return error(
-            StatusCode::GONE,
-            "LINK_EXPIRED",
-            "this download link has expired; ask for a fresh one",
-        );
+        return error(StatusCode::GONE, "LINK_EXPIRED", "this download link has expired; ask for a fresh one");
     }
     match exports.files.get(file_id) {
-        Some(bytes) => {
-            ([(header::CONTENT_TYPE, "application/json")], bytes.clone()).into_response()
-        }
+        Some(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes.clone()).into_response(),
         None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "file gone"),
     }
 }

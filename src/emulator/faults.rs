@@ -28,10 +28,7 @@ pub struct FaultState {
 
 impl FaultState {
     pub fn new(faults: &Faults, now: Instant) -> FaultState {
-        FaultState {
-            rng: StdRng::seed_from_u64(faults.seed),
-            storm_until: faults.storm_429.map(|d| now + d),
-        }
+        FaultState { rng: StdRng::seed_from_u64(faults.seed), storm_until: faults.storm_429.map(|d| now + d) }
     }
 
     pub fn in_storm(&self, now: Instant) -> bool {
@@ -79,12 +76,7 @@ mod tests {
 
     #[test]
     fn seeded_rolls_are_deterministic_and_near_the_rates() {
-        let f = Faults {
-            error_rate: 0.1,
-            lost_answer_rate: 0.2,
-            seed: 7,
-            ..Faults::default()
-        };
+        let f = Faults { error_rate: 0.1, lost_answer_rate: 0.2, seed: 7, ..Faults::default() };
         let now = Instant::now();
         let draw = || {
             let mut s = FaultState::new(&f, now);
@@ -101,10 +93,7 @@ mod tests {
     #[test]
     fn storm_has_an_end() {
         let now = Instant::now();
-        let f = Faults {
-            storm_429: Some(Duration::from_secs(2)),
-            ..Faults::default()
-        };
+        let f = Faults { storm_429: Some(Duration::from_secs(2)), ..Faults::default() };
         let mut s = FaultState::new(&f, now);
         assert!(s.in_storm(now + Duration::from_secs(1)));
         assert!(!s.in_storm(now + Duration::from_secs(2)));

@@ -19,10 +19,7 @@ type S = State<Arc<Shared>>;
 
 pub fn routes() -> Router<Arc<Shared>> {
     Router::new()
-        .route(
-            "/_emulator/stats",
-            get(|State(s): S| async move { Json(s.stats()) }),
-        )
+        .route("/_emulator/stats", get(|State(s): S| async move { Json(s.stats()) }))
         .route("/_emulator/profiles/{id}", get(profile))
         .route("/_emulator/received", get(received_all))
         .route("/_emulator/received/{id}", get(received))
@@ -35,20 +32,13 @@ pub fn routes() -> Router<Arc<Shared>> {
             }),
         )
         .route("/_emulator/storm", post(storm))
-        .route(
-            "/_files/{token}",
-            get(|State(s): S, Path(t): Path<String>| async move { exports::file(&s, &t) }),
-        )
+        .route("/_files/{token}", get(|State(s): S, Path(t): Path<String>| async move { exports::file(&s, &t) }))
 }
 
 async fn profile(State(s): S, Path(id): Path<String>) -> Response {
     match s.store.profile(&id) {
         Some(p) => Json(p).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("no profile `{id}`"),
-        ),
+        None => error(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no profile `{id}`")),
     }
 }
 
@@ -57,20 +47,14 @@ async fn received(State(s): S, Path(id): Path<String>) -> Json<serde_json::Value
 }
 
 async fn received_all(State(s): S) -> Response {
-    let body = tokio::task::spawn_blocking(move || s.store.received_json())
-        .await
-        .unwrap_or_default();
+    let body = tokio::task::spawn_blocking(move || s.store.received_json()).await.unwrap_or_default();
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn audience(State(s): S, Path(name): Path<String>) -> Response {
     match lock(&s.audiences).ids(&name) {
         Some(ids) => Json(json!({ "name": name, "ids": ids })).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("no audience `{name}`"),
-        ),
+        None => error(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no audience `{name}`")),
     }
 }
 

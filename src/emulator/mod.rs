@@ -117,11 +117,7 @@ impl Emulator {
                 tracing::warn!("emulator stopped: {e}");
             }
         });
-        Ok(Emulator {
-            shared,
-            addr,
-            stop: Some(stop),
-        })
+        Ok(Emulator { shared, addr, stop: Some(stop) })
     }
 
     /// Start on a background thread with its own runtime, bound to `127.0.0.1:0`.
@@ -135,18 +131,16 @@ impl Emulator {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let mut emulator = emulator;
         let inner_stop = emulator.stop.replace(stop_tx);
-        std::thread::Builder::new()
-            .name("batchport-emulator".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    let _ = stop_rx.await;
-                    if let Some(s) = inner_stop {
-                        let _ = s.send(());
-                    }
-                });
-                // Dropping the runtime ends the server task and its connections.
-                drop(rt);
-            })?;
+        std::thread::Builder::new().name("batchport-emulator".into()).spawn(move || {
+            rt.block_on(async move {
+                let _ = stop_rx.await;
+                if let Some(s) = inner_stop {
+                    let _ = s.send(());
+                }
+            });
+            // Dropping the runtime ends the server task and its connections.
+            drop(rt);
+        })?;
         Ok(emulator)
     }
 
@@ -217,18 +211,12 @@ impl Drop for Emulator {
 
 /// The `batchport emulator` command: serve until SIGINT or SIGTERM.
 pub fn serve_cli(config: EmulatorConfig, port: u16) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let emulator = Emulator::start(config, ([127, 0, 0, 1], port).into()).await?;
         {
             let mut out = std::io::stdout().lock();
-            writeln!(
-                out,
-                "batchport emulator listening on {}",
-                emulator.base_url()
-            )?;
+            writeln!(out, "batchport emulator listening on {}", emulator.base_url())?;
             out.flush()?;
         }
         wait_for_signal().await?;

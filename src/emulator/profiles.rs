@@ -49,15 +49,9 @@ struct Valid<'v, 'a> {
 
 /// Validate one operation; the identifier is returned even when the rest fails,
 /// since the call still counts it as an update.
-fn check<'v, 'a>(
-    op: &'v Val<'a>,
-    strict_time: bool,
-) -> (Option<Ident<'v>>, Result<Valid<'v, 'a>, OpError>) {
+fn check<'v, 'a>(op: &'v Val<'a>, strict_time: bool) -> (Option<Ident<'v>>, Result<Valid<'v, 'a>, OpError>) {
     let Some(fields) = op.as_obj() else {
-        return (
-            None,
-            Err(OpError::new("operation", "an operation must be an object")),
-        );
+        return (None, Err(OpError::new("operation", "an operation must be an object")));
     };
     let ident = match validate::identifiers(op.get("identifiers")) {
         Ok(i) => i,
@@ -80,20 +74,11 @@ fn check<'v, 'a>(
                     }
                 }
                 other => {
-                    return Err(OpError::new(
-                        "operation",
-                        format!("unknown field `{other}`"),
-                    ));
+                    return Err(OpError::new("operation", format!("unknown field `{other}`")));
                 }
             }
         }
-        Ok(Valid {
-            hash: 0,
-            shard: 0,
-            ident,
-            attrs,
-            events,
-        })
+        Ok(Valid { hash: 0, shard: 0, ident, attrs, events })
     })();
     (Some(ident), rest)
 }
@@ -103,25 +88,15 @@ pub fn handle(call: &Call) -> Response {
     let ops: Vec<Val> = match serde_json::from_slice(call.body) {
         Ok(ops) => ops,
         Err(e) => {
-            return bad_request(format!(
-                "malformed JSON, expected an array of operations: {e}"
-            ));
+            return bad_request(format!("malformed JSON, expected an array of operations: {e}"));
         }
     };
     if ops.is_empty() {
         return bad_request("the request holds no operation");
     }
     if ops.len() > call.limits.max_ops {
-        let m = format!(
-            "{} operations in one call; at most {} allowed",
-            ops.len(),
-            call.limits.max_ops
-        );
-        return error(
-            axum::http::StatusCode::BAD_REQUEST,
-            "TOO_MANY_OPERATIONS",
-            m,
-        );
+        let m = format!("{} operations in one call; at most {} allowed", ops.len(), call.limits.max_ops);
+        return error(axum::http::StatusCode::BAD_REQUEST, "TOO_MANY_OPERATIONS", m);
     }
     let strict_time = call.shared.config.strict_event_time;
     let mut distinct: HashSet<u64, BuildHasherDefault<Identity>> =
@@ -146,11 +121,8 @@ pub fn handle(call: &Call) -> Response {
         if marked && mass {
             return bad_request(format!("operation {i} refused (refuse marker)"));
         }
-        let checked = if marked {
-            Err(OpError::new("test", "refused by the emulator's refuse marker"))
-        } else {
-            checked
-        };
+        let checked =
+            if marked { Err(OpError::new("test", "refused by the emulator's refuse marker")) } else { checked };
         match checked {
             Ok(mut v) => {
                 v.hash = match v.ident {
@@ -174,22 +146,14 @@ pub fn handle(call: &Call) -> Response {
     }
     let counters = &call.shared.counters;
     add(&counters.updates, updates);
-    counters
-        .max_ops_in_call
-        .fetch_max(ops.len() as u64, Relaxed);
+    counters.max_ops_in_call.fetch_max(ops.len() as u64, Relaxed);
     add(&counters.partial_errors, errors.len() as u64);
     apply(call, valid);
 
     let answer = if errors.is_empty() || mass {
-        UpdateAnswer {
-            code: SUCCESS.into(),
-            errors: Vec::new(),
-        }
+        UpdateAnswer { code: SUCCESS.into(), errors: Vec::new() }
     } else {
-        UpdateAnswer {
-            code: SUCCESS_WITH_PARTIAL_ERRORS.into(),
-            errors,
-        }
+        UpdateAnswer { code: SUCCESS_WITH_PARTIAL_ERRORS.into(), errors }
     };
     accepted(serde_json::to_value(answer).unwrap_or_default())
 }
@@ -209,14 +173,9 @@ fn apply(call: &Call, valid: Vec<Valid>) {
         for v in group.iter().map(|&i| &valid[i as usize]) {
             let names = &ids[at..at + v.attrs.len()];
             at += v.attrs.len();
-            let Applied {
-                created: c,
-                became_duplicate: d,
-            } = match v.ident {
+            let Applied { created: c, became_duplicate: d } = match v.ident {
                 Ident::Custom(id) => shard.apply(v.hash, id, v.attrs, names, v.events),
-                Ident::Installation(id) => {
-                    shard.apply(v.hash, &installation_key(id), v.attrs, names, v.events)
-                }
+                Ident::Installation(id) => shard.apply(v.hash, &installation_key(id), v.attrs, names, v.events),
             };
             created += u64::from(c);
             dups += u64::from(d);

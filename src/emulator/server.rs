@@ -97,25 +97,17 @@ impl Buckets {
             let l = crate::api::limits::limits(Version::CURRENT, ep)?;
             l.rates.iter().find(|r| r.unit == unit).copied()
         };
-        let make =
-            |over: Option<(u32, u32)>, ep: Endpoint, unit: RateUnit| -> Option<TokenBucket> {
-                if c.unlimited {
-                    return None;
-                }
-                let (per_second, burst) =
-                    over.or(documented(ep, unit).map(|r| (r.per_second, r.burst)))?;
-                Some(TokenBucket::new(per_second, burst, now))
-            };
+        let make = |over: Option<(u32, u32)>, ep: Endpoint, unit: RateUnit| -> Option<TokenBucket> {
+            if c.unlimited {
+                return None;
+            }
+            let (per_second, burst) = over.or(documented(ep, unit).map(|r| (r.per_second, r.burst)))?;
+            Some(TokenBucket::new(per_second, burst, now))
+        };
         Buckets {
             update: make(c.update_rate, Endpoint::ProfilesUpdate, RateUnit::Updates),
-            mass_update: make(
-                c.mass_update_rate,
-                Endpoint::ProfilesMassUpdate,
-                RateUnit::Updates,
-            ),
-            audience: c
-                .audience_rate
-                .and_then(|r| make(Some(r), Endpoint::AudiencesUpdate, RateUnit::Requests)),
+            mass_update: make(c.mass_update_rate, Endpoint::ProfilesMassUpdate, RateUnit::Updates),
+            audience: c.audience_rate.and_then(|r| make(Some(r), Endpoint::AudiencesUpdate, RateUnit::Requests)),
             catalog_requests: make(None, Endpoint::CatalogItemsEdit, RateUnit::Requests),
             catalog_items: make(None, Endpoint::CatalogItemsEdit, RateUnit::Updates),
         }
@@ -123,26 +115,17 @@ impl Buckets {
 
     /// Take `updates` from the endpoint's buckets, all or nothing.
     pub fn take(&mut self, ep: Endpoint, updates: u64, now: Instant) -> bool {
-        let fits = |b: &mut Option<TokenBucket>, n: u64| {
-            b.as_mut().is_none_or(|b| b.clone().try_take(n, now))
-        };
+        let fits = |b: &mut Option<TokenBucket>, n: u64| b.as_mut().is_none_or(|b| b.clone().try_take(n, now));
         let take = |b: &mut Option<TokenBucket>, n: u64| {
             if let Some(b) = b.as_mut() {
                 b.try_take(n, now);
             }
         };
         match ep {
-            Endpoint::ProfilesUpdate => self
-                .update
-                .as_mut()
-                .is_none_or(|b| b.try_take(updates, now)),
-            Endpoint::ProfilesMassUpdate => self
-                .mass_update
-                .as_mut()
-                .is_none_or(|b| b.try_take(updates, now)),
+            Endpoint::ProfilesUpdate => self.update.as_mut().is_none_or(|b| b.try_take(updates, now)),
+            Endpoint::ProfilesMassUpdate => self.mass_update.as_mut().is_none_or(|b| b.try_take(updates, now)),
             Endpoint::CatalogItemsEdit => {
-                let ok =
-                    fits(&mut self.catalog_requests, 1) && fits(&mut self.catalog_items, updates);
+                let ok = fits(&mut self.catalog_requests, 1) && fits(&mut self.catalog_items, updates);
                 if ok {
                     take(&mut self.catalog_requests, 1);
                     take(&mut self.catalog_items, updates);
@@ -152,9 +135,7 @@ impl Buckets {
             Endpoint::AudiencesCreate
             | Endpoint::AudiencesUpdate
             | Endpoint::AudiencesReplace
-            | Endpoint::AudiencesRemove => {
-                self.audience.as_mut().is_none_or(|b| b.try_take(1, now))
-            }
+            | Endpoint::AudiencesRemove => self.audience.as_mut().is_none_or(|b| b.try_take(1, now)),
             _ => true,
         }
     }
@@ -162,10 +143,7 @@ impl Buckets {
 
 /// An error answer with API.md's body.
 pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = ApiError {
-        error_code: code.into(),
-        error_message: message.into(),
-    };
+    let body = ApiError { error_code: code.into(), error_message: message.into() };
     (status, axum::Json(body)).into_response()
 }
 
@@ -174,11 +152,7 @@ pub fn bad_request(message: impl Into<String>) -> Response {
 }
 
 pub fn too_many_requests() -> Response {
-    error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "TOO_MANY_REQUESTS",
-        "Too many requests: wait a few seconds before retrying",
-    )
+    error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", "Too many requests: wait a few seconds before retrying")
 }
 
 pub fn ok(body: serde_json::Value) -> Response {
@@ -261,43 +235,25 @@ fn handle(
         return not_found(format!("/{path} does not exist in API version {v}"));
     };
     s.counters.endpoint(endpoint);
-    let verb = if endpoint.is_write() {
-        Method::POST
-    } else {
-        Method::GET
-    };
+    let verb = if endpoint.is_write() { Method::POST } else { Method::GET };
     if method != verb {
         let m = format!("/{path} takes {verb} only");
-        return (
-            error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", m),
-            false,
-        );
+        return (error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", m), false);
     }
     if !authorized(headers, &s.config) {
         let m = "The REST API key or project key is missing or not valid for this project";
-        return (
-            error(StatusCode::UNAUTHORIZED, AUTHENTICATION_INVALID, m),
-            false,
-        );
+        return (error(StatusCode::UNAUTHORIZED, AUTHENTICATION_INVALID, m), false);
     }
     let fault = {
         let mut f = lock(&s.faults);
         if f.in_storm(Instant::now()) {
             return (too_many_requests(), false);
         }
-        if endpoint.is_write() {
-            f.roll(&s.config.faults)
-        } else {
-            Fault::None
-        }
+        if endpoint.is_write() { f.roll(&s.config.faults) } else { Fault::None }
     };
     if let Fault::Error(status) = fault {
         add(&s.counters.faults_5xx, 1);
-        let code = if status == StatusCode::SERVICE_UNAVAILABLE {
-            "MAINTENANCE"
-        } else {
-            "SERVER_ERROR"
-        };
+        let code = if status == StatusCode::SERVICE_UNAVAILABLE { "MAINTENANCE" } else { "SERVER_ERROR" };
         return (error(status, code, "injected fault"), false);
     }
     if body.len() > limits.max_body_bytes {
@@ -308,13 +264,7 @@ fn handle(
         Ok(Query(q)) => q,
         Err(e) => return (bad_request(format!("bad query string: {e}")), false),
     };
-    let call = Call {
-        shared: s,
-        endpoint,
-        limits,
-        body,
-        query,
-    };
+    let call = Call { shared: s, endpoint, limits, body, query };
     let response = match endpoint {
         Endpoint::ProfilesUpdate | Endpoint::ProfilesMassUpdate => profiles::handle(&call),
         Endpoint::AudiencesCreate
@@ -324,10 +274,9 @@ fn handle(
         | Endpoint::AudiencesView
         | Endpoint::AudiencesList => audiences::handle(&call),
         Endpoint::CatalogItemsEdit => catalogs::handle(&call),
-        Endpoint::ProfilesExport
-        | Endpoint::ExportsView
-        | Endpoint::ExportsList
-        | Endpoint::ExportsDownload => exports::handle(&call),
+        Endpoint::ProfilesExport | Endpoint::ExportsView | Endpoint::ExportsList | Endpoint::ExportsDownload => {
+            exports::handle(&call)
+        }
     };
     (response, fault == Fault::Lost)
 }

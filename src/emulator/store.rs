@@ -44,9 +44,7 @@ impl std::hash::Hasher for Mix {
         self.0 = xxh3_64(bytes);
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = n
-            .rotate_left(SHARD_BITS + 7)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = n.rotate_left(SHARD_BITS + 7).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
@@ -80,10 +78,7 @@ impl Shard {
     /// The profile `key` (of hash `hash`), created if new.
     fn slot(&mut self, hash: u64, key: &str) -> (&mut Profile, bool) {
         use std::collections::hash_map::Entry;
-        let new = || Profile {
-            id: key.into(),
-            ..Profile::default()
-        };
+        let new = || Profile { id: key.into(), ..Profile::default() };
         match self.profiles.entry(hash) {
             Entry::Occupied(e) if &*e.get().id == key => (e.into_mut(), false),
             Entry::Occupied(_) => {
@@ -100,14 +95,7 @@ impl Shard {
 
     /// Merge one (valid) operation into the profile `key`.
     /// `ids` are the interned names of `attrs`, in order.
-    pub fn apply(
-        &mut self,
-        hash: u64,
-        key: &str,
-        attrs: &[(Cow<str>, Val)],
-        ids: &[u32],
-        events: &[Val],
-    ) -> Applied {
+    pub fn apply(&mut self, hash: u64, key: &str, attrs: &[(Cow<str>, Val)], ids: &[u32], events: &[Val]) -> Applied {
         let mut applied = Applied::default();
         let (profile, created) = self.slot(hash, key);
         applied.created = created;
@@ -158,10 +146,7 @@ impl Shard {
 }
 
 fn attributes_json(names: &Interner, p: &Profile) -> Map<String, Value> {
-    p.attrs
-        .iter()
-        .map(|(k, v)| (names.name(*k).to_string(), v.to_json()))
-        .collect()
+    p.attrs.iter().map(|(k, v)| (names.name(*k).to_string(), v.to_json())).collect()
 }
 
 /// All profiles.
@@ -192,10 +177,7 @@ pub fn installation_key(id: &str) -> String {
 
 impl Store {
     pub fn new() -> Store {
-        Store {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            names: RwLock::default(),
-        }
+        Store { shards: (0..SHARDS).map(|_| Mutex::default()).collect(), names: RwLock::default() }
     }
 
     fn names(&self) -> std::sync::RwLockReadGuard<'_, Interner> {
@@ -203,10 +185,7 @@ impl Store {
     }
 
     /// The interned ids of every operation's attribute names, flat, in order.
-    pub fn intern<'v, 'a: 'v>(
-        &self,
-        ops: impl Iterator<Item = &'v [(Cow<'a, str>, Val<'a>)]>,
-    ) -> Vec<u32> {
+    pub fn intern<'v, 'a: 'v>(&self, ops: impl Iterator<Item = &'v [(Cow<'a, str>, Val<'a>)]>) -> Vec<u32> {
         let mut out = Vec::new();
         let mut prev: &[(Cow<str>, Val)] = &[];
         let mut prev_start = 0;
@@ -316,30 +295,17 @@ mod tests {
         let v: Val = serde_json::from_str(attrs).unwrap();
         let ids = store.intern(std::iter::once(v.as_obj().unwrap()));
         let hash = hash_id(id.as_bytes());
-        store
-            .shard(shard_of_hash(hash))
-            .apply(hash, id, v.as_obj().unwrap(), &ids, &[]);
+        store.shard(shard_of_hash(hash)).apply(hash, id, v.as_obj().unwrap(), &ids, &[]);
     }
 
     #[test]
     fn merges_like_batch() {
         let s = Store::new();
         apply(&s, "u1", r#"{"a":"x","tags":["p","q"],"old":1}"#);
-        apply(
-            &s,
-            "u1",
-            r#"{"a":"y","tags":{"$add":["r","p"]},"old":null}"#,
-        );
-        apply(
-            &s,
-            "u1",
-            r#"{"tags":{"$remove":["q"]},"list":{"$add":["z"]}}"#,
-        );
+        apply(&s, "u1", r#"{"a":"y","tags":{"$add":["r","p"]},"old":null}"#);
+        apply(&s, "u1", r#"{"tags":{"$remove":["q"]},"list":{"$add":["z"]}}"#);
         let p = s.profile("u1").unwrap();
-        assert_eq!(
-            p["attributes"],
-            serde_json::json!({"a":"y","tags":["p","r"],"list":["z"]})
-        );
+        assert_eq!(p["attributes"], serde_json::json!({"a":"y","tags":["p","r"],"list":["z"]}));
         assert_eq!(s.received("u1"), 3);
         assert_eq!(s.received("nobody"), 0);
         assert_eq!(s.received_json(), r#"{"u1":3}"#);
@@ -353,10 +319,7 @@ mod tests {
         assert!(shard.apply(7, "x", attrs, &[0], &[]).created);
         assert!(shard.apply(7, "y", attrs, &[0], &[]).created);
         assert!(shard.apply(7, "y", attrs, &[0], &[]).became_duplicate);
-        let mut seen: Vec<(String, u32)> = shard
-            .all()
-            .map(|p| (p.id.to_string(), p.received))
-            .collect();
+        let mut seen: Vec<(String, u32)> = shard.all().map(|p| (p.id.to_string(), p.received)).collect();
         seen.sort();
         assert_eq!(seen, [("x".to_string(), 1), ("y".to_string(), 2)]);
     }

@@ -29,9 +29,7 @@ impl SmallStr {
     pub fn as_str(&self) -> &str {
         match self {
             // Only ever built from a whole &str, so the bytes are UTF-8.
-            SmallStr::Inline(n, buf) => {
-                std::str::from_utf8(&buf[..*n as usize]).unwrap_or_default()
-            }
+            SmallStr::Inline(n, buf) => std::str::from_utf8(&buf[..*n as usize]).unwrap_or_default(),
             SmallStr::Heap(s) => s,
         }
     }
@@ -52,11 +50,7 @@ impl SVal {
             SVal::Bool(b) => Value::Bool(*b),
             SVal::Num(n) => Value::Number(n.clone()),
             SVal::Str(s) => Value::String(s.as_str().to_string()),
-            SVal::Arr(a) => Value::Array(
-                a.iter()
-                    .map(|s| Value::String(s.as_str().to_string()))
-                    .collect(),
-            ),
+            SVal::Arr(a) => Value::Array(a.iter().map(|s| Value::String(s.as_str().to_string())).collect()),
         }
     }
 }

@@ -16,18 +16,10 @@ pub struct OpError {
 
 impl OpError {
     pub fn new(category: &'static str, reason: impl Into<String>) -> OpError {
-        OpError {
-            category,
-            reason: reason.into(),
-            attribute: None,
-        }
+        OpError { category, reason: reason.into(), attribute: None }
     }
     fn attr(key: &str, reason: impl Into<String>) -> OpError {
-        OpError {
-            category: "attributes",
-            reason: reason.into(),
-            attribute: Some(key.to_string()),
-        }
+        OpError { category: "attributes", reason: reason.into(), attribute: Some(key.to_string()) }
     }
 }
 
@@ -44,20 +36,12 @@ const MAX_ID_LEN: usize = 512;
 /// `identifiers`: exactly one of `custom_id` and `installation`, a non-empty string.
 pub fn identifiers<'v>(v: Option<&'v Val<'_>>) -> Result<Ident<'v>, OpError> {
     let bad = |r: &str| OpError::new("identifiers", r);
-    let obj = v
-        .and_then(Val::as_obj)
-        .ok_or_else(|| bad("identifiers must be an object"))?;
+    let obj = v.and_then(Val::as_obj).ok_or_else(|| bad("identifiers must be an object"))?;
     let mut found = None;
     for (k, v) in obj {
         let id = match &**k {
-            "custom_id" => Ident::Custom(
-                v.as_str()
-                    .ok_or_else(|| bad("custom_id must be a string"))?,
-            ),
-            "installation" => Ident::Installation(
-                v.as_str()
-                    .ok_or_else(|| bad("installation must be a string"))?,
-            ),
+            "custom_id" => Ident::Custom(v.as_str().ok_or_else(|| bad("custom_id must be a string"))?),
+            "installation" => Ident::Installation(v.as_str().ok_or_else(|| bad("installation must be a string"))?),
             _ => return Err(bad(&format!("unknown identifier `{k}`"))),
         };
         if found.is_some() {
@@ -97,33 +81,24 @@ fn key_kind(key: &str) -> Option<KeyKind<'_>> {
 }
 
 fn string_array(a: &[Val]) -> bool {
-    a.iter()
-        .all(|x| x.as_str().is_some_and(rules::is_valid_string))
+    a.iter().all(|x| x.as_str().is_some_and(rules::is_valid_string))
 }
 
 /// One attribute of a profile operation (`natives` = `$` attributes allowed).
 pub fn attribute(key: &str, v: &Val, natives: bool) -> Result<(), OpError> {
-    let kind = key_kind(key).ok_or_else(|| {
-        OpError::attr(key, "attribute names are [a-z0-9_], at most 30 characters")
-    })?;
+    let kind =
+        key_kind(key).ok_or_else(|| OpError::attr(key, "attribute names are [a-z0-9_], at most 30 characters"))?;
     if matches!(v, Val::Null) {
         return match kind {
-            KeyKind::Native(_) if !natives => {
-                Err(OpError::attr(key, "native attributes are not allowed here"))
-            }
-            KeyKind::Native(n) if native_rule(n).is_none() => {
-                Err(OpError::attr(key, "unknown native attribute"))
-            }
+            KeyKind::Native(_) if !natives => Err(OpError::attr(key, "native attributes are not allowed here")),
+            KeyKind::Native(n) if native_rule(n).is_none() => Err(OpError::attr(key, "unknown native attribute")),
             _ => Ok(()),
         };
     }
     match kind {
-        KeyKind::Native(_) if !natives => {
-            Err(OpError::attr(key, "native attributes are not allowed here"))
-        }
+        KeyKind::Native(_) if !natives => Err(OpError::attr(key, "native attributes are not allowed here")),
         KeyKind::Native(n) => {
-            let (rule, what) =
-                native_rule(n).ok_or_else(|| OpError::attr(key, "unknown native attribute"))?;
+            let (rule, what) = native_rule(n).ok_or_else(|| OpError::attr(key, "unknown native attribute"))?;
             match v.as_str() {
                 Some(s) if rule(s) => Ok(()),
                 _ => Err(OpError::attr(key, format!("must be {what}"))),
@@ -131,40 +106,26 @@ pub fn attribute(key: &str, v: &Val, natives: bool) -> Result<(), OpError> {
         }
         KeyKind::Date => match v.as_str() {
             Some(s) if rules::is_valid_rfc3339(s) => Ok(()),
-            _ => Err(OpError::attr(
-                key,
-                "date() attributes take an RFC 3339 date",
-            )),
+            _ => Err(OpError::attr(key, "date() attributes take an RFC 3339 date")),
         },
         KeyKind::Url => match v.as_str() {
             Some(s) if rules::is_valid_url(s) => Ok(()),
-            _ => Err(OpError::attr(
-                key,
-                "url() attributes take a URL of at most 2048 characters",
-            )),
+            _ => Err(OpError::attr(key, "url() attributes take a URL of at most 2048 characters")),
         },
         KeyKind::Plain => match v {
             Val::Str(s) if rules::is_valid_string(s) => Ok(()),
             Val::Str(_) => Err(OpError::attr(key, "strings are 1 to 300 characters")),
             Val::Bool(_) | Val::Num(_) | Val::Null => Ok(()),
             Val::Arr(a) if string_array(a) => Ok(()),
-            Val::Arr(_) => Err(OpError::attr(
-                key,
-                "arrays hold strings of 1 to 300 characters",
-            )),
+            Val::Arr(_) => Err(OpError::attr(key, "arrays hold strings of 1 to 300 characters")),
             Val::Obj(o) => {
                 let ok = !o.is_empty()
-                    && o.iter().all(|(k, v)| {
-                        (k == "$add" || k == "$remove")
-                            && matches!(v, Val::Arr(a) if string_array(a))
-                    });
+                    && o.iter()
+                        .all(|(k, v)| (k == "$add" || k == "$remove") && matches!(v, Val::Arr(a) if string_array(a)));
                 if ok {
                     Ok(())
                 } else {
-                    Err(OpError::attr(
-                        key,
-                        "objects are {\"$add\": [...]} or {\"$remove\": [...]} of strings",
-                    ))
+                    Err(OpError::attr(key, "objects are {\"$add\": [...]} or {\"$remove\": [...]} of strings"))
                 }
             }
         },
@@ -176,9 +137,7 @@ type Rule = fn(&str) -> bool;
 fn native_rule(name: &str) -> Option<(Rule, &'static str)> {
     Some(match name {
         "email_address" => (rules::is_valid_email, "an email address"),
-        "email_marketing" | "sms_marketing" => {
-            (rules::is_valid_subscription, "subscribed or unsubscribed")
-        }
+        "email_marketing" | "sms_marketing" => (rules::is_valid_subscription, "subscribed or unsubscribed"),
         "phone_number" => (rules::is_valid_e164, "an E.164 phone number"),
         "language" => (rules::is_valid_language, "an ISO 639-1 language code"),
         "region" => (rules::is_valid_region, "an ISO 3166-1 alpha-2 region code"),
@@ -189,14 +148,9 @@ fn native_rule(name: &str) -> Option<(Rule, &'static str)> {
 
 /// The `attributes` object of an operation.
 pub fn attributes(v: &Val) -> Result<(), OpError> {
-    let obj = v
-        .as_obj()
-        .ok_or_else(|| OpError::new("attributes", "attributes must be an object"))?;
+    let obj = v.as_obj().ok_or_else(|| OpError::new("attributes", "attributes must be an object"))?;
     if obj.len() > rules::MAX_ATTRIBUTES {
-        return Err(OpError::new(
-            "attributes",
-            "at most 50 attributes per operation",
-        ));
+        return Err(OpError::new("attributes", "at most 50 attributes per operation"));
     }
     obj.iter().try_for_each(|(k, v)| attribute(k, v, true))
 }
@@ -212,33 +166,21 @@ pub fn events(v: &Val, strict_time: bool) -> Result<(), OpError> {
         return Err(bad("at most 15 events per profile per call".into()));
     }
     for (i, e) in list.iter().enumerate() {
-        let obj = e
-            .as_obj()
-            .ok_or_else(|| bad(format!("event {i} must be an object")))?;
+        let obj = e.as_obj().ok_or_else(|| bad(format!("event {i} must be an object")))?;
         let mut named = false;
         for (k, v) in obj {
             match &**k {
                 "name" => match v.as_str() {
                     Some(n) if rules::is_valid_name(n) => named = true,
                     _ => {
-                        return Err(bad(format!(
-                            "event {i}: names are [a-z0-9_], at most 30 characters"
-                        )));
+                        return Err(bad(format!("event {i}: names are [a-z0-9_], at most 30 characters")));
                     }
                 },
-                "time" => match v
-                    .as_str()
-                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-                {
+                "time" => match v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()) {
                     Some(t) => {
                         let age = chrono::Utc::now().signed_duration_since(t);
-                        if strict_time
-                            && (age > chrono::Duration::hours(24)
-                                || age < -chrono::Duration::minutes(1))
-                        {
-                            return Err(bad(format!(
-                                "event {i}: older than 24 hours or in the future"
-                            )));
+                        if strict_time && (age > chrono::Duration::hours(24) || age < -chrono::Duration::minutes(1)) {
+                            return Err(bad(format!("event {i}: older than 24 hours or in the future")));
                         }
                     }
                     None => return Err(bad(format!("event {i}: time must be RFC 3339"))),
@@ -265,14 +207,9 @@ fn event_attributes(v: &Val) -> Result<(), String> {
             "$label" => return Err("$label must be a string".into()),
             "$tags" if matches!(v, Val::Arr(a) if string_array(a)) => {}
             "$tags" => return Err("$tags must be an array of strings".into()),
-            _ if matches!(
-                key_kind(k),
-                Some(KeyKind::Date | KeyKind::Url | KeyKind::Plain)
-            ) => {}
+            _ if matches!(key_kind(k), Some(KeyKind::Date | KeyKind::Url | KeyKind::Plain)) => {}
             _ => {
-                return Err(format!(
-                    "attribute `{k}`: names are [a-z0-9_], at most 30 characters"
-                ));
+                return Err(format!("attribute `{k}`: names are [a-z0-9_], at most 30 characters"));
             }
         }
     }
@@ -289,14 +226,8 @@ mod tests {
 
     #[test]
     fn attribute_rules() {
-        assert!(
-            attr(r#"{"$email_address":"a@b.co","firstname":"Jane","n":3,"f":1.5,"b":true}"#)
-                .is_ok()
-        );
-        assert!(
-            attr(r#"{"date(birth)":"1989-07-20T00:00:00Z","url(w)":"https://e.com","x":null}"#)
-                .is_ok()
-        );
+        assert!(attr(r#"{"$email_address":"a@b.co","firstname":"Jane","n":3,"f":1.5,"b":true}"#).is_ok());
+        assert!(attr(r#"{"date(birth)":"1989-07-20T00:00:00Z","url(w)":"https://e.com","x":null}"#).is_ok());
         assert!(attr(r#"{"tags":{"$add":["a"]},"i":["x","y"],"$language":null}"#).is_ok());
         for bad in [
             r#"{"FirstName":"x"}"#,
@@ -311,10 +242,7 @@ mod tests {
             let e = attr(bad).unwrap_err();
             assert!(e.attribute.is_some(), "{bad}");
         }
-        let many: String = (0..51)
-            .map(|i| format!("\"a{i}\":1"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let many: String = (0..51).map(|i| format!("\"a{i}\":1")).collect::<Vec<_>>().join(",");
         assert!(attr(&format!("{{{many}}}")).is_err());
     }
 
@@ -323,10 +251,7 @@ mod tests {
         fn v(s: &str) -> Val<'_> {
             serde_json::from_str(s).unwrap()
         }
-        assert_eq!(
-            identifiers(Some(&v(r#"{"custom_id":"u1"}"#))),
-            Ok(Ident::Custom("u1"))
-        );
+        assert_eq!(identifiers(Some(&v(r#"{"custom_id":"u1"}"#))), Ok(Ident::Custom("u1")));
         assert!(identifiers(Some(&v(r#"{"custom_id":"u1","installation":"i"}"#))).is_err());
         assert!(identifiers(Some(&v(r#"{}"#))).is_err());
         assert!(identifiers(None).is_err());

@@ -35,11 +35,7 @@ impl<'a> Val<'a> {
 
     /// The last value of `key` in an object (JSON's "last one wins").
     pub fn get(&self, key: &str) -> Option<&Val<'a>> {
-        self.as_obj()?
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
+        self.as_obj()?.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -50,11 +46,7 @@ impl<'a> Val<'a> {
             Val::Num(n) => J::Number(n.clone()),
             Val::Str(s) => J::String(s.to_string()),
             Val::Arr(a) => J::Array(a.iter().map(Val::to_json).collect()),
-            Val::Obj(o) => J::Object(
-                o.iter()
-                    .map(|(k, v)| (k.to_string(), v.to_json()))
-                    .collect(),
-            ),
+            Val::Obj(o) => J::Object(o.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()),
         }
     }
 }
@@ -151,9 +143,6 @@ mod tests {
         let v: Val = serde_json::from_slice(body).unwrap();
         assert!(matches!(v.get("a"), Some(Val::Str(Cow::Borrowed("plain")))));
         assert_eq!(v.get("b\n").and_then(Val::as_str), Some("esc\"aped"));
-        assert_eq!(
-            v.to_json(),
-            serde_json::from_slice::<serde_json::Value>(body).unwrap()
-        );
+        assert_eq!(v.to_json(), serde_json::from_slice::<serde_json::Value>(body).unwrap());
     }
 }

@@ -18,7 +18,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn open(job: &Job) -> Result<Connection> {
+    pub async fn open(job: &Job) -> Result<Connection> {
         let key = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let (rest, project) = (key(&job.api.rest_key_env), key(&job.api.project_key_env));
         let (base, creds, emulator) = match &job.api.base_url {
@@ -30,7 +30,7 @@ impl Connection {
                     rest_key: rest.unwrap_or_else(|| defaults.rest_key.clone()),
                     project_key: project.unwrap_or_else(|| defaults.project_key.clone()),
                 };
-                let emu = Emulator::start_background(defaults)?;
+                let emu = Emulator::start(defaults, ([127, 0, 0, 1], 0).into()).await?;
                 (emu.base_url(), creds, Some(emu))
             }
             BaseUrl::Url(u) => {
@@ -47,7 +47,8 @@ impl Connection {
                     ))
                     .into());
                 }
-                let creds = Credentials { rest_key: rest.unwrap_or_default(), project_key: project.unwrap_or_default() };
+                let creds =
+                    Credentials { rest_key: rest.unwrap_or_default(), project_key: project.unwrap_or_default() };
                 (u.clone(), creds, None)
             }
         };

@@ -72,7 +72,7 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
     let started = Instant::now();
     let src = job.source.as_ref().context("this job reads no CSV")?;
     // Keys first: a missing key is reported before anything is read.
-    let conn = Connection::open(job)?;
+    let conn = Connection::open(job).await?;
     let files = source::expand(&src.pattern, &src.base_dir)?;
     let prints = files
         .iter()

@@ -133,7 +133,15 @@ mod tests {
 
     fn b(seq: u64, first: u64, last: u64, state: BatchState) -> Batch {
         let pos = |r: u64| Position { line: r + 2, byte: r * 10, record: r };
-        Batch { seq, file: 0, first: pos(first), last: pos(last), rows: last - first + 1, state, tally: Tally::default() }
+        Batch {
+            seq,
+            file: 0,
+            first: pos(first),
+            last: pos(last),
+            rows: last - first + 1,
+            state,
+            tally: Tally::default(),
+        }
     }
 
     fn run() -> Run {

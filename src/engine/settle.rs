@@ -64,14 +64,17 @@ impl Accounts {
                 Fate::Rejected { column, reason } => {
                     rejects.push(Reject { pos: op.pos, column, reason, record: op.record })
                 }
-                Fate::Held { reason } => held.push(Reject { pos: op.pos, column: String::new(), reason, record: op.record }),
+                Fate::Held { reason } => {
+                    held.push(Reject { pos: op.pos, column: String::new(), reason, record: op.record })
+                }
             }
         }
         for op in batch.held {
             held.push(Reject {
                 pos: op.pos,
                 column: String::new(),
-                reason: "in flight when an earlier attempt of this run stopped: outcome unknown, held, not resent".into(),
+                reason: "in flight when an earlier attempt of this run stopped: outcome unknown, held, not resent"
+                    .into(),
                 record: op.record,
             });
         }

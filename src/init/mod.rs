@@ -98,7 +98,7 @@ pub fn generate(path: &str, preset: Preset) -> Result<Generated, InitError> {
     let mut rejected = 0;
     let mut first_rejects = Vec::new();
     for row in &sample.rows {
-        if let Err(r) = t.map_row(row) {
+        if let Err(r) = t.map_row(row.clone()) {
             rejected += 1;
             if first_rejects.len() < 3 {
                 first_rejects.push(format!("line {} `{}`: {}", r.pos.line, r.column, r.reason));

@@ -41,7 +41,8 @@ impl RejectsWriter {
             self.header = Some(header.clone());
             if let Some(w) = self.writer.take() {
                 let inner = w.into_inner().map_err(|e| e.into_error()).ok();
-                self.writer = inner.map(|f| csv::WriterBuilder::new().delimiter(delimiter).flexible(true).from_writer(f));
+                self.writer =
+                    inner.map(|f| csv::WriterBuilder::new().delimiter(delimiter).flexible(true).from_writer(f));
             }
         } else if self.header.as_ref() != Some(header) {
             // A different header cannot share a file: the next reject opens a new one.

@@ -19,6 +19,23 @@ pub struct Batch {
     pub last: Position,
     pub rows: u64,
     pub state: BatchState,
+    /// What became of the segment's rows, once settled.
+    #[serde(default)]
+    pub tally: Tally,
+}
+
+/// The fate of a settled batch's rows, and how long the report files were once
+/// its rows were written (resume cuts them back to the last settled length).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub sent: u64,
+    pub rejected: u64,
+    pub unchanged: u64,
+    pub uncertain: u64,
+    /// Rows re-read on resume that an earlier attempt had settled.
+    pub skipped: u64,
+    pub rejects_len: u64,
+    pub uncertain_len: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +84,15 @@ impl Store {
             .ledger
             .insert(key, serde_json::to_vec(&b).expect("a Batch always serialises"))
             .map_err(|e| inner.err(e))?;
+        Ok(())
+    }
+
+    /// Write a batch's settled record whole (state and tally). Not flushed, like
+    /// `settle_batch`.
+    pub fn record_batch(&self, run_id: &str, b: &Batch) -> Result<(), StateError> {
+        let inner = &self.inner;
+        let value = serde_json::to_vec(b).expect("a Batch always serialises");
+        inner.ledger.insert(name_key(BATCH, run_id, Some(b.seq)), value).map_err(|e| inner.err(e))?;
         Ok(())
     }
 

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 pub use change::ChangeIndex;
 pub use error::StateError;
 pub use fingerprint::{Fingerprint, fingerprint};
-pub use ledger::{Batch, BatchState, Settled};
+pub use ledger::{Batch, BatchState, Settled, Tally};
 pub use runs::{Counters, Run, status};
 
 /// sled's page cache. Its default (1 GB) would blow the 64 MB memory target;

@@ -14,9 +14,7 @@ use serde_json::Value;
 pub const V: &str = "2.11";
 
 pub async fn start(config: EmulatorConfig) -> Emulator {
-    Emulator::start(config, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    Emulator::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap()
 }
 
 /// Short transitions so tests stay fast.
@@ -29,15 +27,11 @@ pub fn quick() -> EmulatorConfig {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 fn authed(rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    rb.bearer_auth("emulator_rest_key")
-        .header("X-Batch-Project", "project_emulator")
+    rb.bearer_auth("emulator_rest_key").header("X-Batch-Project", "project_emulator")
 }
 
 async fn answer(r: reqwest::Response) -> (StatusCode, Value) {
@@ -47,12 +41,7 @@ async fn answer(r: reqwest::Response) -> (StatusCode, Value) {
 }
 
 /// POST a JSON body to `/{version}{path}` with the emulator's keys.
-pub async fn post_v(
-    emu: &Emulator,
-    version: &str,
-    path: &str,
-    body: &Value,
-) -> (StatusCode, Value) {
+pub async fn post_v(emu: &Emulator, version: &str, path: &str, body: &Value) -> (StatusCode, Value) {
     let url = format!("{}/{version}{path}", emu.base_url());
     answer(authed(client().post(url)).json(body).send().await.unwrap()).await
 }
@@ -71,12 +60,7 @@ pub async fn get(emu: &Emulator, path_and_query: &str) -> (StatusCode, Value) {
 pub fn assert_error(got: &(StatusCode, Value), status: u16, code: &str) {
     assert_eq!(got.0.as_u16(), status, "{got:?}");
     assert_eq!(got.1["error_code"], code, "{got:?}");
-    assert!(
-        got.1["error_message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{got:?}"
-    );
+    assert!(got.1["error_message"].as_str().is_some_and(|m| !m.is_empty()), "{got:?}");
 }
 
 /// `n` operations on ids `{prefix}{i}`, each with `attrs`.

@@ -25,7 +25,7 @@ pub struct Common {
     #[arg(long, global = true)]
     pub json: bool,
     /// Print nothing but errors
-    #[arg(long, global = true)]
+    #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
 }
 
@@ -50,6 +50,22 @@ pub enum Command {
         preset: Preset,
         /// The CSV file (its path goes into the job as given)
         file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Runs known to the state store: progress, counts, last error, where the rejects are
+    Status {
+        /// Only this job's runs
+        job: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Forget the job's unfinished run (and, with --delta, its change index)
+    Reset {
+        job: PathBuf,
+        /// Also forget the change index: the next `changed_only` run sends every row
+        #[arg(long)]
+        delta: bool,
         #[command(flatten)]
         common: Common,
     },

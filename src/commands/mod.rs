@@ -3,4 +3,5 @@
 pub mod emulator;
 pub mod init;
 pub mod run;
+pub mod status;
 pub mod validate;

@@ -95,11 +95,12 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
             if let Some(last) = store.last_run(&job.name)?
                 && last.is_finished()
                 && last.inputs == prints
+                && last.extra.get("reset").is_none()
             {
                 let mut s = summary_of(job, &last, started);
                 s.status = Status::Done;
                 s.note = Some(format!(
-                    "already imported by run {} (same files, unchanged): nothing to do; `batchport reset --delta` or a new file imports again",
+                    "already imported by run {} (same files, unchanged): nothing to do; `batchport reset` first to import it again",
                     last.id
                 ));
                 return Ok(s);
@@ -110,6 +111,8 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
     let hold = job.on_uncertain == OnUncertain::Hold;
     let ledger = store.batches(&run.id)?;
     let plan = resume::plan(&run, &ledger, hold);
+    // Sequence numbers key the ledger: never reuse one an earlier attempt planned.
+    run.next_seq = run.next_seq.max(ledger.iter().map(|b| b.seq + 1).max().unwrap_or(0));
     let rejects_dir = job.rejects_dir.clone().unwrap_or_else(|| opts.state_dir.join("rejects"));
     let mut rejects = RejectsWriter::new(&rejects_dir, &format!("{}-rejects", run.id));
     let mut uncertain = RejectsWriter::new(&rejects_dir, &format!("{}-uncertain", run.id));
@@ -120,7 +123,9 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
     (counters.requests, counters.retries, counters.http_429) =
         (run.counters.requests, run.counters.retries, run.counters.http_429);
     let mut acc = Accounts::new(rejects, uncertain, counters, run.watermark.clone(), run.next_seq);
-    acc.flush_each = hold;
+    // An acknowledged batch must never be sent again (invariant 2): its settle
+    // record is durable before the next one is planned.
+    acc.flush_each = true;
     let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
     if changed_only {
         acc.change = Some(store.change_index(&job.name));

@@ -22,8 +22,7 @@ pub struct Accounts {
     next_in_order: u64,
     pub watermark: Vec<Option<Position>>,
     pub change: Option<ChangeIndex>,
-    /// Flush the ledger on every settle (events: a lost ack would hold rows
-    /// that were in fact delivered).
+    /// Flush the ledger on every settle, so that a kill never loses an ack.
     pub flush_each: bool,
 }
 

@@ -1,0 +1,120 @@
+//! `batchport status [JOB.toml]` and `batchport reset JOB.toml [--delta]`: what
+//! the state store knows, and forgetting it.
+
+use crate::cli::Common;
+use crate::engine::open_store;
+use crate::job;
+use crate::state::{Run, StateError};
+use anyhow::Result;
+use std::path::Path;
+
+pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
+    let state = crate::paths::state_dir(common.state.clone());
+    let names: Vec<String> = match job_path {
+        Some(p) => vec![job::load(p)?.name],
+        None => match std::fs::read_dir(state.join("jobs")) {
+            Ok(dir) => {
+                let mut v: Vec<String> = dir
+                    .flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().into())
+                    .collect();
+                v.sort();
+                v
+            }
+            Err(_) => Vec::new(),
+        },
+    };
+    let mut all = Vec::new();
+    for name in &names {
+        match open_store(&state, name) {
+            Ok(store) => {
+                let runs: Vec<Run> = store.runs()?.into_iter().filter(|r| &r.job == name).collect();
+                all.push(serde_json::json!({ "job": name, "in_use": false, "runs": runs }));
+            }
+            Err(e) if matches!(e.downcast_ref::<StateError>(), Some(StateError::Locked { .. })) => {
+                all.push(serde_json::json!({ "job": name, "in_use": true, "runs": [] }));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if common.json {
+        println!("{}", serde_json::to_string(&all)?);
+        return Ok(0);
+    }
+    if all.is_empty() {
+        eprintln!("no runs in {}", state.display());
+    }
+    for j in &all {
+        let name = j["job"].as_str().unwrap_or_default();
+        if j["in_use"].as_bool() == Some(true) {
+            eprintln!("{name}: running now (its state store is in use by another batchport process)");
+            continue;
+        }
+        let runs: Vec<Run> = serde_json::from_value(j["runs"].clone()).unwrap_or_default();
+        for r in runs.iter().take(if job_path.is_some() { 20 } else { 3 }) {
+            let c = &r.counters;
+            eprintln!(
+                "{name}  {id}  {status}  started {started}\n    read {read}, sent {sent}, rejected {rej}, unchanged {unch}, uncertain {unc}; requests {req}, retries {ret}, 429s {r429}",
+                id = r.id,
+                status = r.status,
+                started = r.started,
+                read = c.rows_read,
+                sent = c.rows_sent,
+                rej = c.rows_rejected,
+                unch = c.rows_unchanged,
+                unc = c.rows_uncertain,
+                req = c.requests,
+                ret = c.retries,
+                r429 = c.http_429,
+            );
+            if let Some(p) = &r.rejects_file {
+                eprintln!("    rejects: {}", p.display());
+            }
+            if let Some(p) = &r.uncertain_file {
+                eprintln!("    uncertain: {}", p.display());
+            }
+            if let Some(e) = &r.last_error {
+                eprintln!("    last error: {e}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+pub fn reset(job_path: &Path, delta: bool, common: &Common) -> Result<i32> {
+    let job = job::load(job_path)?;
+    let store = open_store(&crate::paths::state_dir(common.state.clone()), &job.name)?;
+    let mut run = store.reset_run(&job.name)?;
+    // A finished run keeps a re-run of the same input from sending it again:
+    // after a reset it no longer does.
+    if !run
+        && let Some(mut last) = store.last_run(&job.name)?
+        && last.is_finished()
+        && last.extra.get("reset").is_none()
+    {
+        let mut extra = last.extra.as_object().cloned().unwrap_or_default();
+        extra.insert("reset".into(), serde_json::Value::Bool(true));
+        last.extra = serde_json::Value::Object(extra);
+        store.save_run(&last)?;
+        run = true;
+    }
+    let index = if delta { store.reset_change_index(&job.name)? } else { false };
+    store.flush()?;
+    if !common.quiet {
+        eprintln!(
+            "{}: {}{}",
+            job.name,
+            if run { "last run forgotten (the next run starts from the beginning)" } else { "no run to forget" },
+            match (delta, index) {
+                (true, true) => "; change index forgotten (the next run sends every row)",
+                (true, false) => "; no change index",
+                _ => "",
+            }
+        );
+    }
+    if common.json {
+        println!("{}", serde_json::json!({ "job": job.name, "run_reset": run, "delta_reset": index }));
+    }
+    Ok(0)
+}

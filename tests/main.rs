@@ -3,5 +3,6 @@ mod common;
 mod dispatch;
 mod job_file;
 mod source;
+mod state;
 mod transform;
 mod validate;

@@ -246,6 +246,7 @@ fn a_damaged_store_is_moved_aside_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     new_damaged_store(dir.path());
     let err = Store::open(dir.path(), true).err().expect("a damaged store does not open");
+    eprintln!("{err}");
     let StateError::Corrupt { moved_to: Some(to), .. } = &err else { panic!("{err:?}") };
     assert!(to.file_name().unwrap().to_string_lossy().starts_with("store.broken-"), "{}", to.display());
     assert!(to.is_dir());
@@ -284,4 +285,30 @@ fn a_fingerprint_changes_with_appends_touches_and_head_rewrites() {
     assert_ne!(rewritten.head_hash, touched.head_hash);
 
     assert!(fingerprint(&dir.path().join("missing.csv")).is_err());
+}
+
+/// sled recovers a damaged log as an empty database, without an error: the
+/// store must notice it lost its data instead of starting over.
+#[test]
+fn a_damaged_database_file_is_not_taken_for_a_new_store() {
+    let damages: [(&str, fn(&mut Vec<u8>)); 3] = [
+        ("zeroed head", |b| b.iter_mut().take(4096).for_each(|x| *x = 0)),
+        ("garbage", |b| b.iter_mut().enumerate().for_each(|(i, x)| *x = (i * 7 + 13) as u8)),
+        ("truncated", |b| b.truncate(100)),
+    ];
+    for (what, damage) in damages {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), false).unwrap();
+            let run = store.create_run("job", "events", vec![]).unwrap();
+            store.plan_batch(&run.id, &batch(0, 0, 10)).unwrap();
+        }
+        let db = dir.path().join("store").join("db");
+        let mut bytes = std::fs::read(&db).unwrap();
+        damage(&mut bytes);
+        std::fs::write(&db, bytes).unwrap();
+        let err = Store::open(dir.path(), false).err().unwrap_or_else(|| panic!("{what}: the store opened"));
+        assert!(matches!(err, StateError::Corrupt { moved_to: None, .. }), "{what}: {err:?}");
+        assert!(err.to_string().contains("damaged"), "{what}: {err}");
+    }
 }

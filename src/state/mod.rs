@@ -75,10 +75,14 @@ impl Store {
             Ok((db, runs, ledger, changes))
         }));
         let cause = match opened {
-            Ok(Ok((db, runs, ledger, changes))) => {
-                let inner = Inner { path, db, runs, ledger, changes, pending: Mutex::new(HashMap::new()) };
-                return Ok(Store { inner: Arc::new(inner) });
-            }
+            Ok(Ok((db, runs, ledger, changes))) => match check_identity(&db, &path) {
+                Ok(()) => {
+                    let inner = Inner { path, db, runs, ledger, changes, pending: Mutex::new(HashMap::new()) };
+                    return Ok(Store { inner: Arc::new(inner) });
+                }
+                // Dropping the handles releases sled's lock before a move.
+                Err(cause) => cause,
+            },
             Ok(Err(e)) => match classify(&e) {
                 Failure::Locked => return Err(StateError::Locked { path }),
                 Failure::Io(source) => return Err(StateError::Io { path, source }),
@@ -131,6 +135,46 @@ impl Drop for Inner {
         let merged = self.merge_all_pending();
         if let Err(e) = merged.and_then(|()| self.flush()) {
             tracing::warn!("{e}");
+        }
+    }
+}
+
+/// The file next to sled's own, holding the store's identity.
+const MARKER: &str = "batchport-store-id";
+const IDENTITY_KEY: &[u8] = b"batchport-store-id";
+
+/// sled recovers a damaged log by keeping what precedes the damage: a store
+/// whose first bytes are damaged opens as an empty database, without error.
+/// That would silently start every run over. So the store's identity is kept
+/// twice: in sled and in a marker file written once sled has it durably. A
+/// marker without the identity in sled means sled lost the data.
+fn check_identity(db: &sled::Db, path: &Path) -> Result<(), String> {
+    let marker = path.join(MARKER);
+    let in_sled = db.get(IDENTITY_KEY).map_err(|e| e.to_string())?;
+    let in_file = match std::fs::read(&marker) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("its marker file {} cannot be read: {e}", marker.display())),
+    };
+    match (in_sled, in_file) {
+        (Some(id), Some(file)) if *id == *file => Ok(()),
+        (Some(_), Some(_)) => Err(format!("its marker file {} names another database", marker.display())),
+        (None, Some(_)) => {
+            Err("it holds no data although it was written to before; its database file was damaged".into())
+        }
+        // A new store (or one killed before its marker was written).
+        (id, None) => {
+            let id = match id {
+                Some(id) => id.to_vec(),
+                None => {
+                    let id = format!("{:032x}", rand::random::<u128>()).into_bytes();
+                    db.insert(IDENTITY_KEY, id.as_slice()).map_err(|e| e.to_string())?;
+                    db.flush().map_err(|e| e.to_string())?;
+                    id
+                }
+            };
+            std::fs::write(&marker, id)
+                .map_err(|e| format!("its marker file {} cannot be written: {e}", marker.display()))
         }
     }
 }

@@ -312,3 +312,41 @@ fn a_damaged_database_file_is_not_taken_for_a_new_store() {
         assert!(err.to_string().contains("damaged"), "{what}: {err}");
     }
 }
+
+/// The ledger's cost per 10,000-row batch: plan (flushed) + settle, and an
+/// events-style settle + flush. Run in release with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn ledger_cost_per_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), false).unwrap();
+    let mut run = store.create_run("job", "profiles", vec![]).unwrap();
+    let n = 2000u64;
+    let t = std::time::Instant::now();
+    for seq in 0..n {
+        store.plan_batch(&run.id, &batch(seq, seq * 10_000, 10_000)).unwrap();
+        store.settle_batch(&run.id, seq, Settled::Acked { sent: 10_000, rejected: 0 }).unwrap();
+        run.watermark = vec![Some(pos(seq * 10_000 + 9_999))];
+        store.save_run(&run).unwrap();
+        if seq % 100 == 99 {
+            store.compact(&run.id, seq).unwrap();
+        }
+    }
+    let idempotent_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let t = std::time::Instant::now();
+    for seq in n..2 * n {
+        store.plan_batch(&run.id, &batch(seq, seq * 10_000, 10_000)).unwrap();
+        store.settle_batch(&run.id, seq, Settled::Acked { sent: 10_000, rejected: 0 }).unwrap();
+        store.flush().unwrap();
+    }
+    let events_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        store.flush().unwrap();
+    }
+    let empty_flush_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    eprintln!(
+        "ledger per batch: plan+settle+save {idempotent_us:.0} µs; plan+settle+flush (events) {events_us:.0} µs; \
+         flush with nothing to write {empty_flush_us:.1} µs"
+    );
+}

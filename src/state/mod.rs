@@ -14,8 +14,10 @@ mod ledger;
 mod runs;
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub use change::ChangeIndex;
 pub use error::StateError;
@@ -31,6 +33,12 @@ const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// How often sled writes buffered updates in the background. Settled batches
 /// rely on it (see `Store::settle_batch`).
 const FLUSH_EVERY_MS: u64 = 200;
+
+/// sled's I/O threads can hold the database file for a moment after the last
+/// handle is dropped, so reopening a store in the same process (tests,
+/// `schedule`) may briefly see our own lock. Another process holds it for
+/// the length of a run: waiting this long before saying so costs nothing.
+const LOCK_GRACE: Duration = Duration::from_secs(1);
 
 /// The store. Cheap to share: wrap it in an `Arc`; every method takes `&self`.
 pub struct Store {
@@ -66,14 +74,23 @@ impl Store {
             .cache_capacity(CACHE_BYTES)
             .flush_every_ms(Some(FLUSH_EVERY_MS))
             .mode(sled::Mode::LowSpace);
-        // sled 0.34 panics on some damaged files instead of returning an error.
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> sled::Result<_> {
-            let db = config.open()?;
-            let runs = db.open_tree("runs")?;
-            let ledger = db.open_tree("ledger")?;
-            let changes = db.open_tree("changes")?;
-            Ok((db, runs, ledger, changes))
-        }));
+        let started = Instant::now();
+        let opened = loop {
+            // sled 0.34 panics on some damaged files instead of returning an error.
+            let attempt = std::panic::catch_unwind(AssertUnwindSafe(|| -> sled::Result<_> {
+                let db = config.open()?;
+                let runs = db.open_tree("runs")?;
+                let ledger = db.open_tree("ledger")?;
+                let changes = db.open_tree("changes")?;
+                Ok((db, runs, ledger, changes))
+            }));
+            match &attempt {
+                Ok(Err(e)) if matches!(classify(e), Failure::Locked) && started.elapsed() < LOCK_GRACE => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => break attempt,
+            }
+        };
         let cause = match opened {
             Ok(Ok((db, runs, ledger, changes))) => match check_identity(&db, &path) {
                 Ok(()) => {

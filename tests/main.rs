@@ -7,5 +7,6 @@ mod job_file;
 mod resume;
 mod run;
 mod source;
+mod state;
 mod transform;
 mod validate;

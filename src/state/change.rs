@@ -2,7 +2,7 @@
 //! operation Batch acknowledged, kept per job across runs.
 //!
 //! Not one sled key per ID (sled's memory and disk grow with keys): IDs are
-//! packed in `BUCKETS` buckets by the top bits of their hash, one key per
+//! packed in `1 << BUCKET_BITS` buckets by the top bits of their hash, one key per
 //! bucket (`c`+job+bucket number), each value a sorted array of
 //! (id hash, op hash) pairs, 16 bytes each, little-endian, binary-searched.
 //!
@@ -18,8 +18,12 @@ use std::sync::Arc;
 
 use super::{Inner, StateError, Store, name_key};
 
-/// Number of buckets (a power of two): 1M IDs → ~244 B per bucket, 10M → ~2.4 KB.
-pub const BUCKET_BITS: u32 = 16;
+/// 4096 buckets per job: 1M IDs → ~4 KB per bucket, 10M → ~39 KB. Measured
+/// (release, 16 MB sled cache, 1M IDs checked in 10,000-pair chunks): 12 bits
+/// check in 0.8 s with 65 MB peak RSS; 16 bits take 5.3 s and 295 MB (sled's
+/// cost per key), 10 bits 0.3 s but 2.4 GB on disk at 10M (big values
+/// rewritten in sled's log).
+pub const BUCKET_BITS: u32 = 12;
 const PAIR: usize = 16;
 /// Pending pairs per job before they are merged into the buckets (~8 MB).
 const MERGE_AT: usize = 256 * 1024;

@@ -14,8 +14,10 @@ mod ledger;
 mod runs;
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 pub use change::ChangeIndex;
 pub use error::StateError;
@@ -31,6 +33,12 @@ const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// How often sled writes buffered updates in the background. Settled batches
 /// rely on it (see `Store::settle_batch`).
 const FLUSH_EVERY_MS: u64 = 200;
+
+/// sled's I/O threads can hold the database file for a moment after the last
+/// handle is dropped, so reopening a store in the same process (tests,
+/// `schedule`) may briefly see our own lock. Another process holds it for
+/// the length of a run: waiting this long before saying so costs nothing.
+const LOCK_GRACE: Duration = Duration::from_secs(1);
 
 /// The store. Cheap to share: wrap it in an `Arc`; every method takes `&self`.
 pub struct Store {
@@ -66,19 +74,32 @@ impl Store {
             .cache_capacity(CACHE_BYTES)
             .flush_every_ms(Some(FLUSH_EVERY_MS))
             .mode(sled::Mode::LowSpace);
-        // sled 0.34 panics on some damaged files instead of returning an error.
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> sled::Result<_> {
-            let db = config.open()?;
-            let runs = db.open_tree("runs")?;
-            let ledger = db.open_tree("ledger")?;
-            let changes = db.open_tree("changes")?;
-            Ok((db, runs, ledger, changes))
-        }));
-        let cause = match opened {
-            Ok(Ok((db, runs, ledger, changes))) => {
-                let inner = Inner { path, db, runs, ledger, changes, pending: Mutex::new(HashMap::new()) };
-                return Ok(Store { inner: Arc::new(inner) });
+        let started = Instant::now();
+        let opened = loop {
+            // sled 0.34 panics on some damaged files instead of returning an error.
+            let attempt = std::panic::catch_unwind(AssertUnwindSafe(|| -> sled::Result<_> {
+                let db = config.open()?;
+                let runs = db.open_tree("runs")?;
+                let ledger = db.open_tree("ledger")?;
+                let changes = db.open_tree("changes")?;
+                Ok((db, runs, ledger, changes))
+            }));
+            match &attempt {
+                Ok(Err(e)) if matches!(classify(e), Failure::Locked) && started.elapsed() < LOCK_GRACE => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => break attempt,
             }
+        };
+        let cause = match opened {
+            Ok(Ok((db, runs, ledger, changes))) => match check_identity(&db, &path) {
+                Ok(()) => {
+                    let inner = Inner { path, db, runs, ledger, changes, pending: Mutex::new(HashMap::new()) };
+                    return Ok(Store { inner: Arc::new(inner) });
+                }
+                // Dropping the handles releases sled's lock before a move.
+                Err(cause) => cause,
+            },
             Ok(Err(e)) => match classify(&e) {
                 Failure::Locked => return Err(StateError::Locked { path }),
                 Failure::Io(source) => return Err(StateError::Io { path, source }),
@@ -131,6 +152,46 @@ impl Drop for Inner {
         let merged = self.merge_all_pending();
         if let Err(e) = merged.and_then(|()| self.flush()) {
             tracing::warn!("{e}");
+        }
+    }
+}
+
+/// The file next to sled's own, holding the store's identity.
+const MARKER: &str = "batchport-store-id";
+const IDENTITY_KEY: &[u8] = b"batchport-store-id";
+
+/// sled recovers a damaged log by keeping what precedes the damage: a store
+/// whose first bytes are damaged opens as an empty database, without error.
+/// That would silently start every run over. So the store's identity is kept
+/// twice: in sled and in a marker file written once sled has it durably. A
+/// marker without the identity in sled means sled lost the data.
+fn check_identity(db: &sled::Db, path: &Path) -> Result<(), String> {
+    let marker = path.join(MARKER);
+    let in_sled = db.get(IDENTITY_KEY).map_err(|e| e.to_string())?;
+    let in_file = match std::fs::read(&marker) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("its marker file {} cannot be read: {e}", marker.display())),
+    };
+    match (in_sled, in_file) {
+        (Some(id), Some(file)) if *id == *file => Ok(()),
+        (Some(_), Some(_)) => Err(format!("its marker file {} names another database", marker.display())),
+        (None, Some(_)) => {
+            Err("it holds no data although it was written to before; its database file was damaged".into())
+        }
+        // A new store (or one killed before its marker was written).
+        (id, None) => {
+            let id = match id {
+                Some(id) => id.to_vec(),
+                None => {
+                    let id = format!("{:032x}", rand::random::<u128>()).into_bytes();
+                    db.insert(IDENTITY_KEY, id.as_slice()).map_err(|e| e.to_string())?;
+                    db.flush().map_err(|e| e.to_string())?;
+                    id
+                }
+            };
+            std::fs::write(&marker, id)
+                .map_err(|e| format!("its marker file {} cannot be written: {e}", marker.display()))
         }
     }
 }

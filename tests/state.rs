@@ -15,7 +15,15 @@ fn pos(record: u64) -> Position {
 }
 
 fn batch(seq: u64, first: u64, rows: u64) -> Batch {
-    Batch { seq, file: 0, first: pos(first), last: pos(first + rows - 1), rows, state: BatchState::Planned }
+    Batch {
+        seq,
+        file: 0,
+        first: pos(first),
+        last: pos(first + rows - 1),
+        rows,
+        state: BatchState::Planned,
+        tally: Default::default(),
+    }
 }
 
 #[test]

@@ -57,6 +57,7 @@ impl Run {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counters {
     pub rows_read: u64,
     pub rows_sent: u64,

@@ -4,6 +4,7 @@ mod dispatch;
 mod emulator;
 mod init;
 mod job_file;
+mod kinds;
 mod resume;
 mod run;
 mod source;

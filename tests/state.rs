@@ -299,7 +299,8 @@ fn a_fingerprint_changes_with_appends_touches_and_head_rewrites() {
 /// store must notice it lost its data instead of starting over.
 #[test]
 fn a_damaged_database_file_is_not_taken_for_a_new_store() {
-    let damages: [(&str, fn(&mut Vec<u8>)); 3] = [
+    type Damage = (&'static str, fn(&mut Vec<u8>));
+    let damages: [Damage; 3] = [
         ("zeroed head", |b| b.iter_mut().take(4096).for_each(|x| *x = 0)),
         ("garbage", |b| b.iter_mut().enumerate().for_each(|(i, x)| *x = (i * 7 + 13) as u8)),
         ("truncated", |b| b.truncate(100)),

@@ -130,3 +130,30 @@ fn a_missing_input_is_a_clear_failure() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("users.csv"), "{err}");
 }
+
+#[test]
+fn every_example_job_in_jobs_validates_cleanly() {
+    let jobs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs");
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&jobs).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.contains("kind = \"export\"") {
+            continue;
+        }
+        // Rejects go to the temp dir, not into the repository.
+        let job = dir.path().join(path.file_name().unwrap());
+        let text = text.replace("path = \"data/", &format!("path = \"{}/data/", jobs.display()));
+        let text = text.replace("rejects = \"rejects/\"", "");
+        std::fs::write(&job, text).unwrap();
+        let out = run_in(dir.path(), &["validate", job.to_str().unwrap(), "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(json(&out)["rows_rejected"], 0, "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 4, "the example jobs are found");
+}

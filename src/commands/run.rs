@@ -29,7 +29,7 @@ pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
     })?;
     summary.print(common.json, common.quiet);
     // An unchanged input that was already imported is a success for cron.
-    Ok(if summary.note.is_some() { 0 } else { summary.status.code() })
+    Ok(if summary.nothing_to_do { 0 } else { summary.status.code() })
 }
 
 /// First signal: stop cleanly. Second: leave now (progress is in the ledger).

@@ -11,7 +11,7 @@ use crate::transform::Op;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fate {
@@ -47,6 +47,8 @@ pub struct SendStats {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
     pub http_429: AtomicU64,
+    /// The last `indexing_token` an audience or catalog write answered.
+    pub last_token: std::sync::Mutex<Option<String>>,
 }
 
 #[derive(Clone)]
@@ -61,6 +63,9 @@ pub struct Sender {
     /// Batch attribute name → source column, for the rejects file.
     pub columns: Arc<HashMap<String, String>>,
     pub stats: Arc<SendStats>,
+    /// Audience `replace`: the first call that Batch accepts replaces the whole
+    /// audience, every later one adds. Set while no replace has been accepted.
+    pub replace_pending: Arc<AtomicBool>,
 }
 
 /// One attempt's conclusion for a range of operations.
@@ -79,8 +84,19 @@ impl Sender {
         let mut todo: Vec<Range<usize>> = vec![0..ops.len()];
         while let Some(range) = todo.pop() {
             let part = &ops[range.clone()];
-            let body = body::build(&self.kind, part);
-            match self.attempt(part, body.bytes).await? {
+            let replacing = self.replace_pending.load(Relaxed);
+            let (endpoint, kind) = match (&self.kind, replacing) {
+                (BodyKind::Audience { name, .. }, true) => {
+                    (Endpoint::AudiencesReplace, BodyKind::Audience { name: name.clone(), action: None })
+                }
+                _ => (self.endpoint, self.kind.clone()),
+            };
+            let body = body::build(&kind, part);
+            let step = self.attempt(endpoint, part, body.bytes).await?;
+            if replacing && matches!(step, Step::Answered(_)) {
+                self.replace_pending.store(false, Relaxed);
+            }
+            match step {
                 Step::Answered(answer) => self.partial_errors(&answer, &body.members, range.start, &mut fates),
                 Step::Split => {
                     let mid = range.start + part.len() / 2;
@@ -104,17 +120,22 @@ impl Sender {
     }
 
     /// Send one body until it is answered, refused, or given up on.
-    async fn attempt(&self, ops: &[Op], bytes: Vec<u8>) -> Result<Step, SendError> {
+    async fn attempt(&self, endpoint: Endpoint, ops: &[Op], bytes: Vec<u8>) -> Result<Step, SendError> {
         let updates = ops.iter().map(|o| o.key.as_str()).collect::<HashSet<_>>().len() as u32;
         let bytes = Bytes::from(bytes);
         let mut attempt = 0u32;
         loop {
             self.limiter.acquire(updates).await;
             self.stats.requests.fetch_add(1, Relaxed);
-            let outcome = self.client.post(self.endpoint, bytes.clone()).await;
+            let outcome = self.client.post(endpoint, bytes.clone()).await;
             let (retry_after, reason) = match outcome {
                 Outcome::Ok { body, .. } => {
                     self.limiter.on_success();
+                    if let Ok(t) = serde_json::from_slice::<crate::api::wire::IndexingAnswer>(&body)
+                        && let Ok(mut last) = self.stats.last_token.lock()
+                    {
+                        *last = Some(t.indexing_token);
+                    }
                     return Ok(Step::Answered(body));
                 }
                 Outcome::Unauthorized { error } => {
@@ -129,7 +150,7 @@ impl Sender {
                 Outcome::Rejected { status, error, body } => {
                     return Err(SendError::Permanent {
                         status,
-                        endpoint: self.endpoint.path(),
+                        endpoint: endpoint.path(),
                         message: api_message(error.as_ref(), &body),
                     });
                 }

@@ -66,6 +66,9 @@ impl Connection {
             hold_unknown,
             columns: Arc::new(attribute_columns(job)),
             stats,
+            replace_pending: Arc::new(std::sync::atomic::AtomicBool::new(
+                matches!(&job.mapping, Mapping::Audience(a) if a.mode == crate::job::AudienceMode::Replace),
+            )),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! the report files; requests run concurrently beside it.
 
 mod connect;
+mod lists;
 mod progress;
 pub mod resume;
 mod settle;
@@ -99,6 +100,7 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
             {
                 let mut s = summary_of(job, &last, started);
                 s.status = Status::Done;
+                s.nothing_to_do = true;
                 s.note = Some(format!(
                     "already imported by run {} (same files, unchanged): nothing to do; `batchport reset` first to import it again",
                     last.id
@@ -130,8 +132,14 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
     if changed_only {
         acc.change = Some(store.change_index(&job.name));
     }
+    lists::prepare(job, &conn.client).await?;
     let stats = Arc::new(SendStats::default());
     let sender = conn.sender(job, hold, stats.clone());
+    // A replace accepted by an earlier attempt of this run is not redone: the
+    // rest of the rows are added to what it left.
+    if plan.counters.rows_sent > 0 {
+        sender.replace_pending.store(false, Relaxed);
+    }
     let mut eng = Engine {
         job,
         store: &store,
@@ -179,8 +187,11 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
     save(&store, &mut run, &eng, &stats, &files_done, false)?;
     store.finish_run(&run)?;
     let mut s = summary_of(job, &run, started);
-    if let Err(e) = outcome {
-        s.error = Some(format!("{e:#}"));
+    let token = stats.last_token.lock().ok().and_then(|t| t.clone());
+    match outcome {
+        Err(e) => s.error = Some(format!("{e:#}")),
+        Ok(()) if !interrupted => s.note = lists::finish(job, &conn.client, token).await?,
+        Ok(()) => {}
     }
     drop(conn);
     Ok(s)
@@ -362,7 +373,9 @@ impl Engine<'_> {
         if batch.ops.is_empty() {
             return self.settle(batch, Ok(Vec::new()));
         }
-        while self.inflight.len() >= self.job.api.concurrency {
+        // Until an audience replace is accepted, nothing may overtake it.
+        let concurrency = if self.sender.replace_pending.load(Relaxed) { 1 } else { self.job.api.concurrency };
+        while self.inflight.len() >= concurrency {
             self.settle_next().await?;
         }
         let sender = self.sender.clone();

@@ -30,6 +30,9 @@ pub struct Summary {
     /// Something the user should know about this run (e.g. nothing to do).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The input was already imported: the command did nothing.
+    #[serde(skip)]
+    pub nothing_to_do: bool,
     /// Why a failed run stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -55,6 +58,7 @@ impl Summary {
             uncertain_file: None,
             files: Vec::new(),
             note: None,
+            nothing_to_do: false,
             error: None,
         }
     }

@@ -69,6 +69,20 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Write a generated 15-column profile CSV (and its job file) for rehearsals and benches
+    Generate {
+        /// The CSV to write (.gz compresses it)
+        out: PathBuf,
+        /// Rows to write
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Make every Nth row invalid (0: none)
+        #[arg(long, default_value_t = 0)]
+        bad_every: u64,
+        /// Seed, for the same file every time
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Serve a local Batch API for rehearsals and tests
     Emulator(EmulatorArgs),
 }

@@ -25,6 +25,7 @@ fn main() {
         Command::Validate { job, common } => commands::validate::run(job, common),
         Command::Run { job, common } => commands::run::run(job, common),
         Command::Emulator(args) => commands::emulator::run(args),
+        Command::Generate { out, rows, bad_every, seed } => commands::generate::run(out, *rows, *bad_every, *seed),
         Command::Status { job, common } => commands::status::run(job.as_deref(), common),
         Command::Reset { job, delta, common } => commands::status::reset(job, *delta, common),
         Command::Init { preset, file, common } => commands::init::run(file, *preset, common),

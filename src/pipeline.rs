@@ -8,7 +8,7 @@ use std::sync::mpsc::sync_channel;
 
 /// Rows per chunk: large enough to amortise the hand-off, small enough that a
 /// chunk in flight is a few megabytes.
-pub const CHUNK_ROWS: usize = 8_192;
+pub const CHUNK_ROWS: usize = 2_048;
 
 pub struct Chunk {
     /// In input order.

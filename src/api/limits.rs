@@ -164,8 +164,10 @@ pub fn limits(version: Version, endpoint: Endpoint) -> Option<Limits> {
             concurrency: 4,
         },
         Endpoint::ProfilesMassUpdate if old => return None,
+        // Two 10,000-operation calls in flight keep 10,000 updates/s busy; more
+        // would only hold more batches in memory.
         Endpoint::ProfilesMassUpdate => {
-            Limits { max_ops: 10_000, max_body_bytes: 64 * MB, rates: MASS_UPDATE_RATE, concurrency: 4 }
+            Limits { max_ops: 10_000, max_body_bytes: 64 * MB, rates: MASS_UPDATE_RATE, concurrency: 2 }
         }
         Endpoint::AudiencesUpdate | Endpoint::AudiencesReplace => {
             Limits { max_ops: 10_000, max_body_bytes: 64 * MB, rates: AUDIENCE_RATE, concurrency: 1 }

@@ -1,6 +1,7 @@
 //! One file per subcommand; each takes its parsed arguments and returns the exit code.
 
 pub mod emulator;
+pub mod generate;
 pub mod init;
 pub mod run;
 pub mod status;

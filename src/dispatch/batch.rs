@@ -33,6 +33,9 @@ pub struct Batch {
     pub updates: u32,
     /// Estimated body size.
     pub bytes: usize,
+    /// `changed_only`: (id hash, operation hash) per op, taken before the
+    /// attributes are dropped for sending.
+    pub hashes: Vec<(u64, u64)>,
 }
 
 /// The limits one batch must respect.

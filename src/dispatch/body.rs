@@ -1,5 +1,5 @@
-//! Request bodies per endpoint, built from a slice of operations so that a
-//! refused batch can be split and each half rebuilt.
+//! Request bodies per endpoint, built once per batch from its operations; a
+//! refused body is split into sub-bodies by element ranges.
 
 use crate::transform::{Op, json};
 use std::collections::HashMap;
@@ -17,15 +17,42 @@ pub enum BodyKind {
     Catalog { name: String },
 }
 
-/// A body, and for each element of its array the operations (indexes into the
-/// slice) it carries: `bulk_index` in partial errors points into this.
+/// A body, with where each element of its array lies and which operations
+/// (indexes into the batch) it carries: `bulk_index` in partial errors points
+/// into `elements`, and a refused body is split by element ranges without
+/// going back to the operations, whose attributes are dropped once built.
 pub struct Body {
     pub bytes: Vec<u8>,
+    pub elements: Vec<std::ops::Range<usize>>,
     pub members: Vec<Vec<usize>>,
+}
+
+impl Body {
+    /// A body with only `elems` of the elements, same framing.
+    pub fn subset(&self, elems: std::ops::Range<usize>) -> Vec<u8> {
+        let (Some(first), Some(last)) = (self.elements.first(), self.elements.last()) else {
+            return self.bytes.clone();
+        };
+        let (prefix, suffix) = (&self.bytes[..first.start], &self.bytes[last.end..]);
+        let mut out = Vec::with_capacity(
+            prefix.len() + suffix.len() + self.elements[elems.clone()].iter().map(|r| r.len() + 1).sum::<usize>(),
+        );
+        out.extend_from_slice(prefix);
+        for (i, r) in self.elements[elems].iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&self.bytes[r.clone()]);
+        }
+        out.extend_from_slice(suffix);
+        out
+    }
 }
 
 pub fn build(kind: &BodyKind, ops: &[Op]) -> Body {
     let mut bytes = Vec::with_capacity(ops.iter().map(|o| o.attrs.len() + o.key.len() + 48).sum::<usize>() + 64);
+    let mut elements = Vec::with_capacity(ops.len());
+    let one_each = |n: usize| (0..n).map(|i| vec![i]).collect();
     match kind {
         BodyKind::Profiles => {
             bytes.push(b'[');
@@ -33,14 +60,16 @@ pub fn build(kind: &BodyKind, ops: &[Op]) -> Body {
                 if i > 0 {
                     bytes.push(b',');
                 }
+                let start = bytes.len();
                 bytes.extend_from_slice(br#"{"identifiers":{"custom_id":"#);
                 json::string(&mut bytes, &op.key);
                 bytes.extend_from_slice(br#"},"attributes":"#);
                 bytes.extend_from_slice(&op.attrs);
                 bytes.push(b'}');
+                elements.push(start..bytes.len());
             }
             bytes.push(b']');
-            Body { bytes, members: (0..ops.len()).map(|i| vec![i]).collect() }
+            Body { bytes, elements, members: one_each(ops.len()) }
         }
         BodyKind::Events => events(ops, bytes),
         BodyKind::Audience { name, action } => {
@@ -51,6 +80,7 @@ pub fn build(kind: &BodyKind, ops: &[Op]) -> Body {
                 if i > 0 {
                     bytes.push(b',');
                 }
+                let start = bytes.len();
                 let mut o = json::Object::open(&mut bytes);
                 if let Some(a) = action {
                     json::string(o.key("action"), a);
@@ -60,9 +90,10 @@ pub fn build(kind: &BodyKind, ops: &[Op]) -> Body {
                     o.key("attributes").extend_from_slice(&op.attrs);
                 }
                 o.close();
+                elements.push(start..bytes.len());
             }
             bytes.extend_from_slice(b"]}");
-            Body { bytes, members: (0..ops.len()).map(|i| vec![i]).collect() }
+            Body { bytes, elements, members: one_each(ops.len()) }
         }
         BodyKind::Catalog { name } => {
             bytes.extend_from_slice(br#"{"name":"#);
@@ -72,14 +103,16 @@ pub fn build(kind: &BodyKind, ops: &[Op]) -> Body {
                 if i > 0 {
                     bytes.push(b',');
                 }
+                let start = bytes.len();
                 let mut o = json::Object::open(&mut bytes);
                 json::string(o.key("id"), &op.key);
                 json::string(o.key("action"), "add");
                 o.key("attributes").extend_from_slice(&op.attrs);
                 o.close();
+                elements.push(start..bytes.len());
             }
             bytes.extend_from_slice(b"]}");
-            Body { bytes, members: (0..ops.len()).map(|i| vec![i]).collect() }
+            Body { bytes, elements, members: one_each(ops.len()) }
         }
     }
 }
@@ -96,11 +129,13 @@ fn events(ops: &[Op], mut bytes: Vec<u8>) -> Body {
         });
         members[g].push(i);
     }
+    let mut elements = Vec::with_capacity(members.len());
     bytes.push(b'[');
     for (g, rows) in members.iter().enumerate() {
         if g > 0 {
             bytes.push(b',');
         }
+        let start = bytes.len();
         let first = &ops[rows[0]];
         bytes.extend_from_slice(br#"{"identifiers":{"custom_id":"#);
         json::string(&mut bytes, &first.key);
@@ -135,9 +170,10 @@ fn events(ops: &[Op], mut bytes: Vec<u8>) -> Body {
             }
         }
         bytes.extend_from_slice(b"]}");
+        elements.push(start..bytes.len());
     }
     bytes.push(b']');
-    Body { bytes, members }
+    Body { bytes, elements, members }
 }
 
 #[cfg(test)]
@@ -186,6 +222,20 @@ mod tests {
                 {"identifiers":{"custom_id":"b"},"attributes":{"x":1},"events":[{"name":"e2"}]}
             ])
         );
+    }
+
+    #[test]
+    fn subsets_keep_the_framing() {
+        let ops = [op("u1", r#"{"a":1}"#, None), op("u2", "{}", None), op("u3", "{}", None)];
+        let b = build(&BodyKind::Audience { name: "vip".into(), action: Some("add") }, &ops);
+        let half: Value = serde_json::from_slice(&b.subset(1..3)).unwrap();
+        assert_eq!(half, json!({"name":"vip","ids":[{"action":"add","id":"u2"},{"action":"add","id":"u3"}]}));
+        let p = build(&BodyKind::Profiles, &ops);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&p.subset(0..1)).unwrap(),
+            json!([{"identifiers":{"custom_id":"u1"},"attributes":{"a":1}}])
+        );
+        assert_eq!(p.subset(0..3), p.bytes);
     }
 
     #[test]

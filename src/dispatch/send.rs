@@ -2,7 +2,7 @@
 //! until the bad operations are isolated, partial errors mapped back to rows.
 //! What happens to each operation comes back as a `Fate`, in order.
 
-use super::body::{self, BodyKind};
+use super::body::{Body, BodyKind};
 use super::{Limiter, RetryPolicy};
 use crate::api::client::{Bytes, Client, Outcome};
 use crate::api::wire::{SUCCESS_WITH_PARTIAL_ERRORS, UpdateAnswer};
@@ -77,41 +77,48 @@ enum Step {
 }
 
 impl Sender {
-    /// Send `ops` (one planned batch), splitting as needed; one fate per op.
-    pub async fn send(&self, ops: &[Op]) -> Result<Vec<Fate>, SendError> {
+    /// The endpoint and body kind of the next batch: an audience replace goes to
+    /// `/audiences/replace` until Batch has accepted one.
+    pub fn target(&self) -> (Endpoint, BodyKind) {
+        match &self.kind {
+            BodyKind::Audience { name, .. } if self.replace_pending.load(Relaxed) => {
+                (Endpoint::AudiencesReplace, BodyKind::Audience { name: name.clone(), action: None })
+            }
+            _ => (self.endpoint, self.kind.clone()),
+        }
+    }
+
+    /// Send one planned batch, its `body` built by [`body::build`] for `ops`,
+    /// splitting as needed; one fate per op.
+    pub async fn send(&self, ops: &[Op], body: &Body, endpoint: Endpoint) -> Result<Vec<Fate>, SendError> {
         let mut fates = vec![Fate::Acked; ops.len()];
-        #[allow(clippy::single_range_in_vec_init)] // a stack of ranges, starting with one
-        let mut todo: Vec<Range<usize>> = vec![0..ops.len()];
+        let all = 0..body.elements.len();
+        #[allow(clippy::single_range_in_vec_init)] // a stack of element ranges, starting with one
+        let mut todo: Vec<Range<usize>> = vec![all.clone()];
         while let Some(range) = todo.pop() {
-            let part = &ops[range.clone()];
-            let replacing = self.replace_pending.load(Relaxed);
-            let (endpoint, kind) = match (&self.kind, replacing) {
-                (BodyKind::Audience { name, .. }, true) => {
-                    (Endpoint::AudiencesReplace, BodyKind::Audience { name: name.clone(), action: None })
-                }
-                _ => (self.endpoint, self.kind.clone()),
-            };
-            let body = body::build(&kind, part);
-            let step = self.attempt(endpoint, part, body.bytes).await?;
-            if replacing && matches!(step, Step::Answered(_)) {
+            let bytes = if range == all { body.bytes.clone() } else { body.subset(range.clone()) };
+            let rows = || range.clone().flat_map(|e| body.members[e].iter().copied());
+            let updates = rows().map(|i| ops[i].key.as_str()).collect::<HashSet<_>>().len() as u32;
+            let step = self.attempt(endpoint, updates, range.len(), bytes).await?;
+            if endpoint == Endpoint::AudiencesReplace && matches!(step, Step::Answered(_)) {
                 self.replace_pending.store(false, Relaxed);
             }
             match step {
-                Step::Answered(answer) => self.partial_errors(&answer, &body.members, range.start, &mut fates),
+                Step::Answered(answer) => self.partial_errors(&answer, &body.members[range.clone()], &mut fates),
                 Step::Split => {
-                    let mid = range.start + part.len() / 2;
+                    let mid = range.start + range.len() / 2;
                     // Second half pushed first so the first half goes first.
                     todo.push(mid..range.end);
                     todo.push(range.start..mid);
                 }
                 Step::RejectAll(reason) => {
-                    for f in &mut fates[range] {
-                        *f = Fate::Rejected { column: String::new(), reason: reason.clone() };
+                    for i in rows() {
+                        fates[i] = Fate::Rejected { column: String::new(), reason: reason.clone() };
                     }
                 }
                 Step::HoldAll(reason) => {
-                    for f in &mut fates[range] {
-                        *f = Fate::Held { reason: reason.clone() };
+                    for i in rows() {
+                        fates[i] = Fate::Held { reason: reason.clone() };
                     }
                 }
             }
@@ -120,8 +127,13 @@ impl Sender {
     }
 
     /// Send one body until it is answered, refused, or given up on.
-    async fn attempt(&self, endpoint: Endpoint, ops: &[Op], bytes: Vec<u8>) -> Result<Step, SendError> {
-        let updates = ops.iter().map(|o| o.key.as_str()).collect::<HashSet<_>>().len() as u32;
+    async fn attempt(
+        &self,
+        endpoint: Endpoint,
+        updates: u32,
+        elements: usize,
+        bytes: Vec<u8>,
+    ) -> Result<Step, SendError> {
         let bytes = Bytes::from(bytes);
         let mut attempt = 0u32;
         loop {
@@ -143,7 +155,7 @@ impl Sender {
                         error.map_or("AUTHENTICATION_INVALID".into(), |e| e.error_code),
                     ));
                 }
-                Outcome::Rejected { status: 400 | 413, .. } if ops.len() > 1 => return Ok(Step::Split),
+                Outcome::Rejected { status: 400 | 413, .. } if elements > 1 => return Ok(Step::Split),
                 Outcome::Rejected { status: 400, error, body } => {
                     return Ok(Step::RejectAll(format!("Batch refused it: {}", api_message(error.as_ref(), &body))));
                 }
@@ -178,7 +190,7 @@ impl Sender {
     }
 
     /// `SUCCESS_WITH_PARTIAL_ERRORS`: each `bulk_index` → the rows it carried.
-    fn partial_errors(&self, answer: &[u8], members: &[Vec<usize>], offset: usize, fates: &mut [Fate]) {
+    fn partial_errors(&self, answer: &[u8], members: &[Vec<usize>], fates: &mut [Fate]) {
         let Ok(a) = serde_json::from_slice::<UpdateAnswer>(answer) else { return };
         if a.code != SUCCESS_WITH_PARTIAL_ERRORS {
             return;
@@ -191,7 +203,7 @@ impl Sender {
                 None => format!("Batch refused it: {} ({})", e.reason, e.category),
             };
             for &r in rows {
-                fates[offset + r] = Fate::Rejected { column: column.clone(), reason: reason.clone() };
+                fates[r] = Fate::Rejected { column: column.clone(), reason: reason.clone() };
             }
         }
     }

@@ -378,9 +378,21 @@ impl Engine<'_> {
         while self.inflight.len() >= concurrency {
             self.settle_next().await?;
         }
+        let mut batch = batch;
+        let (endpoint, kind) = self.sender.target();
+        let body = crate::dispatch::body::build(&kind, &batch.ops);
+        if self.acc.change.is_some() {
+            batch.hashes = batch.ops.iter().map(|o| (ChangeIndex::id_hash(&o.key), op_hash(o))).collect();
+        }
+        // The body holds the attributes now: the operations in flight keep only
+        // what settling needs (key, position, source row).
+        for op in &mut batch.ops {
+            op.attrs = Vec::new();
+            op.event = None;
+        }
         let sender = self.sender.clone();
         self.inflight.spawn(async move {
-            let fates = sender.send(&batch.ops).await;
+            let fates = sender.send(&batch.ops, &body, endpoint).await;
             (batch, fates)
         });
         Ok(())

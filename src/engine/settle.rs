@@ -52,12 +52,12 @@ impl Accounts {
         let mut rejects: Vec<Reject> = batch.rejects;
         let mut held: Vec<Reject> = Vec::new();
         let mut acked_pairs = Vec::new();
-        for (op, fate) in batch.ops.into_iter().zip(fates) {
+        for (i, (op, fate)) in batch.ops.into_iter().zip(fates).enumerate() {
             match fate {
                 Fate::Acked => {
                     tally.sent += 1;
-                    if self.change.is_some() {
-                        acked_pairs.push((ChangeIndex::id_hash(&op.key), super::op_hash(&op)));
+                    if let Some(&pair) = batch.hashes.get(i) {
+                        acked_pairs.push(pair);
                     }
                 }
                 Fate::Rejected { column, reason } => {

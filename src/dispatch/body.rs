@@ -22,7 +22,8 @@ pub enum BodyKind {
 /// into `elements`, and a refused body is split by element ranges without
 /// going back to the operations, whose attributes are dropped once built.
 pub struct Body {
-    pub bytes: Vec<u8>,
+    /// Shared, so that each attempt sends it without a copy.
+    pub bytes: crate::api::client::Bytes,
     pub elements: Vec<std::ops::Range<usize>>,
     pub members: Vec<Vec<usize>>,
 }
@@ -31,7 +32,7 @@ impl Body {
     /// A body with only `elems` of the elements, same framing.
     pub fn subset(&self, elems: std::ops::Range<usize>) -> Vec<u8> {
         let (Some(first), Some(last)) = (self.elements.first(), self.elements.last()) else {
-            return self.bytes.clone();
+            return self.bytes.to_vec();
         };
         let (prefix, suffix) = (&self.bytes[..first.start], &self.bytes[last.end..]);
         let mut out = Vec::with_capacity(
@@ -69,7 +70,7 @@ pub fn build(kind: &BodyKind, ops: &[Op]) -> Body {
                 elements.push(start..bytes.len());
             }
             bytes.push(b']');
-            Body { bytes, elements, members: one_each(ops.len()) }
+            Body { bytes: bytes.into(), elements, members: one_each(ops.len()) }
         }
         BodyKind::Events => events(ops, bytes),
         BodyKind::Audience { name, action } => {
@@ -93,7 +94,7 @@ pub fn build(kind: &BodyKind, ops: &[Op]) -> Body {
                 elements.push(start..bytes.len());
             }
             bytes.extend_from_slice(b"]}");
-            Body { bytes, elements, members: one_each(ops.len()) }
+            Body { bytes: bytes.into(), elements, members: one_each(ops.len()) }
         }
         BodyKind::Catalog { name } => {
             bytes.extend_from_slice(br#"{"name":"#);
@@ -112,7 +113,7 @@ pub fn build(kind: &BodyKind, ops: &[Op]) -> Body {
                 elements.push(start..bytes.len());
             }
             bytes.extend_from_slice(b"]}");
-            Body { bytes, elements, members: one_each(ops.len()) }
+            Body { bytes: bytes.into(), elements, members: one_each(ops.len()) }
         }
     }
 }
@@ -173,7 +174,7 @@ fn events(ops: &[Op], mut bytes: Vec<u8>) -> Body {
         elements.push(start..bytes.len());
     }
     bytes.push(b']');
-    Body { bytes, elements, members }
+    Body { bytes: bytes.into(), elements, members }
 }
 
 #[cfg(test)]

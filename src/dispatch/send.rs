@@ -96,7 +96,7 @@ impl Sender {
         #[allow(clippy::single_range_in_vec_init)] // a stack of element ranges, starting with one
         let mut todo: Vec<Range<usize>> = vec![all.clone()];
         while let Some(range) = todo.pop() {
-            let bytes = if range == all { body.bytes.clone() } else { body.subset(range.clone()) };
+            let bytes = if range == all { body.bytes.clone() } else { Bytes::from(body.subset(range.clone())) };
             let rows = || range.clone().flat_map(|e| body.members[e].iter().copied());
             let updates = rows().map(|i| ops[i].key.as_str()).collect::<HashSet<_>>().len() as u32;
             let step = self.attempt(endpoint, updates, range.len(), bytes).await?;
@@ -132,9 +132,8 @@ impl Sender {
         endpoint: Endpoint,
         updates: u32,
         elements: usize,
-        bytes: Vec<u8>,
+        bytes: Bytes,
     ) -> Result<Step, SendError> {
-        let bytes = Bytes::from(bytes);
         let mut attempt = 0u32;
         loop {
             self.limiter.acquire(updates).await;

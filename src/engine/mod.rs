@@ -293,6 +293,10 @@ impl Engine<'_> {
         };
         let t = Transformer::bind(self.job, csv.headers(), path)?;
         self.acc.rejects.set_source(csv.raw_headers(), csv.delimiter());
+        self.acc.set_source(
+            index,
+            settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.seekable() },
+        );
         self.acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
         self.batcher.set_file(index);
         let base_bytes = self.progress.position();
@@ -385,10 +389,15 @@ impl Engine<'_> {
             batch.hashes = batch.ops.iter().map(|o| (ChangeIndex::id_hash(&o.key), op_hash(o))).collect();
         }
         // The body holds the attributes now: the operations in flight keep only
-        // what settling needs (key, position, source row).
+        // what settling needs (key, position; the source row itself only where
+        // the file cannot be read again at that position).
+        let reread = self.acc.sources.get(batch.file).is_some_and(|s| s.seekable);
         for op in &mut batch.ops {
             op.attrs = Vec::new();
             op.event = None;
+            if reread {
+                op.record = csv::ByteRecord::new();
+            }
         }
         let sender = self.sender.clone();
         self.inflight.spawn(async move {

@@ -12,7 +12,17 @@ use crate::state::{self, BatchState, ChangeIndex, Store, Tally};
 use crate::transform::Reject;
 use std::collections::BTreeMap;
 
+/// Where a file's rows can be read again, for the rows the API refuses.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: std::path::PathBuf,
+    pub delimiter: u8,
+    pub seekable: bool,
+}
+
 pub struct Accounts {
+    /// Per input file, once it has been opened in this attempt.
+    pub sources: Vec<Source>,
     pub rejects: RejectsWriter,
     pub uncertain: RejectsWriter,
     pub counters: state::Counters,
@@ -35,6 +45,7 @@ impl Accounts {
         first_seq: u64,
     ) -> Self {
         Accounts {
+            sources: Vec::new(),
             rejects,
             uncertain,
             counters,
@@ -44,6 +55,13 @@ impl Accounts {
             change: None,
             flush_each: false,
         }
+    }
+
+    pub fn set_source(&mut self, file: usize, s: Source) {
+        while self.sources.len() <= file {
+            self.sources.push(s.clone());
+        }
+        self.sources[file] = s;
     }
 
     /// Settle `batch` whose operations met `fates` (empty when nothing was sent).
@@ -79,6 +97,9 @@ impl Accounts {
         }
         rejects.sort_by_key(|r| r.pos.record);
         held.sort_by_key(|r| r.pos.record);
+        if let Some(src) = self.sources.get(batch.file).filter(|s| s.seekable) {
+            reread(src, rejects.iter_mut().chain(held.iter_mut()));
+        }
         tally.rejected = rejects.len() as u64;
         tally.uncertain = held.len() as u64;
         for r in &rejects {
@@ -128,6 +149,32 @@ impl Accounts {
                 *w = Some(last);
             }
             self.next_in_order += 1;
+        }
+    }
+}
+
+/// Fill in the source rows that were dropped while the batch was in flight,
+/// reading each again at its byte offset. A row that cannot be read back keeps
+/// an empty record; its line and reason still reach the report.
+fn reread<'r>(src: &Source, rows: impl Iterator<Item = &'r mut Reject>) {
+    use std::io::{Seek, SeekFrom};
+    let mut file = None;
+    for r in rows.filter(|r| r.record.is_empty()) {
+        if file.is_none() {
+            file = std::fs::File::open(&src.path).ok();
+        }
+        let Some(f) = file.as_mut() else { return };
+        if f.seek(SeekFrom::Start(r.pos.byte)).is_err() {
+            continue;
+        }
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(src.delimiter)
+            .from_reader(std::io::BufReader::new(&mut *f));
+        let mut rec = csv::ByteRecord::new();
+        if rdr.read_byte_record(&mut rec).unwrap_or(false) {
+            r.record = rec;
         }
     }
 }

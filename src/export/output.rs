@@ -120,7 +120,6 @@ pub fn cell(v: Option<&Value>) -> String {
 
 /// The temp file being written.
 pub struct Output {
-    format: Format,
     columns: Columns,
     tmp: PathBuf,
     target: PathBuf,
@@ -162,10 +161,9 @@ impl Output {
             Format::Csv => (Some(csv::WriterBuilder::new().flexible(false).from_writer(buf)), None),
             Format::Ndjson => (None, Some(buf)),
         };
-        let mut out = Output { format, columns, tmp, target: target.to_path_buf(), csv, plain, part_start: keep };
-        if keep == 0 && format == Format::Csv {
-            let names = out.columns.names().to_vec();
-            out.csv.as_mut().map(|w| w.write_record(&names)).transpose().map_err(io::Error::other)?;
+        let mut out = Output { columns, tmp, target: target.to_path_buf(), csv, plain, part_start: keep };
+        if let (0, Some(w)) = (keep, out.csv.as_mut()) {
+            w.write_record(out.columns.names()).map_err(io::Error::other)?;
             out.part_start = out.sync()?;
         }
         Ok(Some(out))
@@ -226,10 +224,6 @@ impl Output {
         self.sync()?;
         drop((self.csv.take(), self.plain.take()));
         rename_into_place(&self.tmp, &self.target)
-    }
-
-    pub fn format(&self) -> Format {
-        self.format
     }
 }
 

@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod emulator;
 pub mod engine;
 pub mod exit;
+pub mod export;
 pub mod init;
 pub mod job;
 pub mod paths;

@@ -2,6 +2,7 @@
 mod common;
 mod dispatch;
 mod emulator;
+mod export;
 mod init;
 mod job_file;
 mod kinds;

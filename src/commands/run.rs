@@ -5,6 +5,7 @@
 use crate::cli::Common;
 use crate::engine::{self, Options};
 use crate::exit::Status;
+use crate::export;
 use crate::job::{self, Kind};
 use anyhow::Result;
 use std::io::IsTerminal;
@@ -14,9 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
     let job = job::load(job_path)?;
-    if job.kind == Kind::Export {
-        anyhow::bail!("{}: export jobs are not supported by this build yet", job_path.display());
-    }
     let opts = Options {
         state_dir: crate::paths::state_dir(common.state.clone()),
         progress: !common.quiet && !common.json && std::io::stderr().is_terminal(),
@@ -25,9 +23,13 @@ pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let summary = rt.block_on(async {
         watch_signals(opts.cancel.clone());
-        engine::run(&job, &opts).await
+        if job.kind == Kind::Export { export::run(&job, &opts).await } else { engine::run(&job, &opts).await }
     })?;
     summary.print(common.json, common.quiet);
+    if job.kind == Kind::Export {
+        // An export's note only says where it wrote: its status decides (ERROR = 1).
+        return Ok(summary.status.code());
+    }
     // An unchanged input that was already imported is a success for cron.
     Ok(if summary.nothing_to_do { 0 } else { summary.status.code() })
 }

@@ -1,0 +1,176 @@
+//! Downloading one file part: a link from `exports/download` (its 307), the
+//! file streamed chunk by chunk through the [`Splitter`] into a [`Sink`].
+//! A link that has expired (20 minutes) is asked for again; a download cut
+//! or refused for a passing reason starts the part over after a backoff, the
+//! sink first dropping what it got of it.
+
+use super::request::{self, Tally};
+use super::split::{SplitError, Splitter};
+use crate::api::Endpoint;
+use crate::api::client::{Bytes, Class, Client, Outcome, classify, parse_retry_after};
+use crate::dispatch::RetryPolicy;
+use anyhow::{Context as _, Result};
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Fresh links asked for one part before giving up: a link refused right after
+/// it was given is not an expiry but a broken server.
+const MAX_RENEWALS: u32 = 5;
+
+/// Where the records of a part go.
+pub trait Sink {
+    fn record(&mut self, record: &Value) -> Result<()>;
+    /// Forget the records of the part so far: it is downloaded again.
+    fn restart(&mut self) -> Result<()>;
+}
+
+/// How a part's download ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetched {
+    /// Every record of the part went to the sink; how many.
+    Done(u64),
+    /// Stopped by Ctrl-C or SIGTERM; the sink was restarted.
+    Interrupted,
+}
+
+/// Why one attempt at a part failed.
+enum Attempt {
+    /// The link is no longer valid (410 from the emulator, 403 from a
+    /// pre-signed storage link, 404 once forgotten).
+    Expired(u16),
+    Transient {
+        status: Option<u16>,
+        retry_after: Option<Duration>,
+        reason: String,
+    },
+    Fatal(anyhow::Error),
+}
+
+impl From<SplitError> for Attempt {
+    fn from(e: SplitError) -> Self {
+        match e {
+            // A body that stops early is a cut connection, not a bad file.
+            SplitError::Truncated { .. } | SplitError::Unclosed => {
+                Attempt::Transient { status: None, retry_after: None, reason: e.to_string() }
+            }
+            SplitError::Unexpected { .. } => Attempt::Fatal(e.into()),
+        }
+    }
+}
+
+/// Download part `file_id` into `sink`. `link` is one the caller already holds
+/// (it may have expired); without it one is asked of `exports/download`.
+pub async fn part(
+    client: &Client,
+    file_id: &str,
+    mut link: Option<String>,
+    sink: &mut dyn Sink,
+    tally: &mut Tally,
+    cancel: &AtomicBool,
+) -> Result<Fetched> {
+    let policy = RetryPolicy::default();
+    let (mut failures, mut renewals) = (0u32, 0u32);
+    loop {
+        let url = match link.take() {
+            Some(l) => l,
+            None => ask_link(client, file_id, tally, cancel).await?,
+        };
+        tally.requests += 1;
+        let failed = match stream(client, &url, sink, cancel).await {
+            Ok(fetched) => {
+                if fetched == Fetched::Interrupted {
+                    sink.restart()?;
+                }
+                return Ok(fetched);
+            }
+            Err(a) => a,
+        };
+        sink.restart()?;
+        match failed {
+            Attempt::Expired(status) => {
+                renewals += 1;
+                tally.renewals += 1;
+                if renewals > MAX_RENEWALS {
+                    anyhow::bail!(
+                        "part {file_id}: {renewals} download links in a row were refused (HTTP {status}) as soon as given"
+                    );
+                }
+                tracing::info!(file_id, status, "download link expired; asking for a fresh one");
+            }
+            Attempt::Transient { status, retry_after, reason } => {
+                failures += 1;
+                if !policy.should_retry(failures) || cancel.load(Relaxed) {
+                    anyhow::bail!("part {file_id}: gave up after {failures} attempts: {reason}");
+                }
+                tally.retries += 1;
+                if status == Some(429) {
+                    tally.http_429 += 1;
+                }
+                tracing::debug!(file_id, %reason, "download failed; starting the part over");
+                tokio::time::sleep(policy.delay(failures, retry_after, &mut rand::rng())).await;
+            }
+            Attempt::Fatal(e) => return Err(e.context(format!("part {file_id}"))),
+        }
+    }
+}
+
+/// The 307's `Location` of `exports/download`, with the API's retries.
+async fn ask_link(client: &Client, file_id: &str, tally: &mut Tally, cancel: &AtomicBool) -> Result<String> {
+    let ep = Endpoint::ExportsDownload;
+    let link = request::call(ep, tally, cancel, || async move {
+        match client.download_link(file_id).await {
+            Ok(link) => Outcome::Ok { status: 307, body: Bytes::from(link) },
+            Err(outcome) => outcome,
+        }
+    })
+    .await?;
+    String::from_utf8(link.to_vec()).context("exports/download gave a link that is not text")
+}
+
+/// One attempt: GET the link and feed its body, chunk by chunk, to the sink.
+async fn stream(client: &Client, url: &str, sink: &mut dyn Sink, cancel: &AtomicBool) -> Result<Fetched, Attempt> {
+    let transient = |reason: String| Attempt::Transient { status: None, retry_after: None, reason };
+    let mut response = client.http().get(url).send().await.map_err(|e| transient(format!("no answer: {e}")))?;
+    let status = response.status().as_u16();
+    if matches!(status, 403 | 404 | 410) {
+        return Err(Attempt::Expired(status));
+    }
+    match classify(status) {
+        Class::Success => {}
+        Class::Retry => {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            return Err(Attempt::Transient { status: Some(status), retry_after, reason: format!("HTTP {status}") });
+        }
+        Class::Unauthorized | Class::Rejected => {
+            let body = response.text().await.unwrap_or_default();
+            let body: String = body.chars().take(300).collect();
+            return Err(Attempt::Fatal(anyhow::anyhow!("the file link answered HTTP {status}: {body}")));
+        }
+    }
+    let mut splitter = Splitter::new();
+    let mut records = 0u64;
+    loop {
+        if cancel.load(Relaxed) {
+            return Ok(Fetched::Interrupted);
+        }
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => return Err(transient(format!("the download was cut: {e}"))),
+        };
+        splitter.feed(&chunk, |bytes| {
+            let record: Value = serde_json::from_slice(bytes)
+                .map_err(|e| Attempt::Fatal(anyhow::anyhow!("record {} is not valid JSON: {e}", records + 1)))?;
+            sink.record(&record).map_err(Attempt::Fatal)?;
+            records += 1;
+            Ok::<(), Attempt>(())
+        })?;
+    }
+    splitter.finish()?;
+    Ok(Fetched::Done(records))
+}

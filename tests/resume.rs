@@ -44,6 +44,10 @@ impl EmulatorProcess {
         serde_json::from_value(self.get("/_emulator/received")).unwrap()
     }
 
+    pub fn stats(&self) -> serde_json::Value {
+        self.get("/_emulator/stats")
+    }
+
     pub fn profile(&self, id: &str) -> serde_json::Value {
         self.get(&format!("/_emulator/profiles/{id}"))
     }

@@ -57,7 +57,15 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
             }
             out.push(b'[');
             let mut first = true;
-            for item in cell.split(separator.as_str()).map(str::trim).filter(|s| !s.is_empty()) {
+            // A cell holding a JSON array of strings (batchport's own CSV exports
+            // write arrays so) is read as that array, whatever the separator.
+            let json_items: Option<Vec<String>> =
+                if cell.starts_with('[') { serde_json::from_str(cell).ok() } else { None };
+            let items: Box<dyn Iterator<Item = &str>> = match &json_items {
+                Some(v) => Box::new(v.iter().map(|s| s.trim())),
+                None => Box::new(cell.split(separator.as_str()).map(str::trim)),
+            };
+            for item in items.filter(|s| !s.is_empty()) {
                 check_len(item, sr)?;
                 if !first {
                     out.push(b',');
@@ -325,6 +333,7 @@ mod tests {
         assert!(w(&ValueType::Url, &format!("https://e.com/{}", "a".repeat(2050))).unwrap_err().contains("2048"));
         let a = ValueType::Array { separator: "|".into(), mode: ArrayMode::Replace };
         assert_eq!(w(&a, "bikes| cinema ||").unwrap(), r#"["bikes","cinema"]"#);
+        assert_eq!(w(&a, r#"["bikes","ci|nema"]"#).unwrap(), r#"["bikes","ci|nema"]"#, "JSON array cells");
         let add = ValueType::Array { separator: ",".into(), mode: ArrayMode::Add };
         assert_eq!(w(&add, "premium").unwrap(), r#"{"$add":["premium"]}"#);
         let rm = ValueType::Array { separator: ",".into(), mode: ArrayMode::Remove };

@@ -1,0 +1,125 @@
+//! Nightly imports: `changed_only` sends only what changed since the last
+//! acknowledged run; a glob is one run over several files.
+
+use crate::common::{json, write};
+use crate::run::{emulator, run};
+use batchport::emulator::Faults;
+use std::path::Path;
+
+fn rows(n: u32, changed: &[u32], skip: &[u32], extra: &[u32]) -> String {
+    let mut f = String::from("id,email,plan\n");
+    for i in (0..n).filter(|i| !skip.contains(i)).chain(extra.iter().copied()) {
+        let plan = if changed.contains(&i) { "premium" } else { "free" };
+        f.push_str(&format!("u{i},user{i}@example.com,{plan}\n"));
+    }
+    f
+}
+
+fn job(dir: &Path, url: &str, path: &str) {
+    write(
+        dir,
+        "job.toml",
+        format!(
+            "[job]\nname = \"nightly\"\nkind = \"profiles\"\n[api]\nbase_url = \"{url}\"\nbatch_size = 500\n[source]\npath = \"{path}\"\n[mapping]\ncustom_id = \"id\"\nchanged_only = true\n[mapping.native]\nemail_address = \"email\"\n[mapping.attributes]\nplan = \"plan\"\n"
+        ),
+    );
+}
+
+fn n(s: &serde_json::Value, k: &str) -> u64 {
+    s[k].as_u64().unwrap()
+}
+
+#[test]
+fn only_changed_added_and_previously_rejected_rows_are_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(Faults::default());
+    job(dir.path(), &emu.base_url(), "users.csv");
+    let mut first = rows(5_000, &[], &[], &[]);
+    first = first.replace("u42,user42@example.com", "u42,not-an-email"); // rejected tonight
+    write(dir.path(), "users.csv", &first);
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!((n(&s, "rows_sent"), n(&s, "rows_rejected")), (4_999, 1));
+
+    // Same content, new file (tomorrow's dump): nothing to send, no request.
+    let requests = emu.stats().requests;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write(dir.path(), "users.csv", &first.replace("u42,not-an-email", "u42,user42@example.com"));
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!(n(&s, "rows_unchanged"), 4_999, "{s}");
+    assert_eq!(n(&s, "rows_sent"), 1, "yesterday's reject is tried again");
+    assert_eq!(emu.stats().requests, requests + 1);
+
+    // 1% changed, 10 dropped, 10 added: exactly those 50 + 10 are sent.
+    let changed: Vec<u32> = (0..50).map(|i| i * 100 + 7).collect();
+    let skip: Vec<u32> = (4_990..5_000).collect();
+    let extra: Vec<u32> = (9_000..9_010).collect();
+    write(dir.path(), "users.csv", rows(5_000, &changed, &skip, &extra));
+    let before = emu.received_all();
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!(n(&s, "rows_sent"), 60, "{s}");
+    assert_eq!(n(&s, "rows_read"), 5_000);
+    assert_eq!(n(&s, "rows_unchanged"), 4_940);
+    let after = emu.received_all();
+    let sent: Vec<&String> = after.keys().filter(|k| after[*k] != before.get(*k).copied().unwrap_or(0)).collect();
+    assert_eq!(sent.len(), 60);
+    assert!(changed.iter().all(|i| emu.profile(&format!("u{i}")).unwrap()["attributes"]["plan"] == "premium"));
+
+    // reset --delta forgets the index: everything is sent again.
+    let out = crate::common::run_in(dir.path(), &["reset", "job.toml", "--delta"]);
+    assert_eq!(out.status.code(), Some(0));
+    write(dir.path(), "users.csv", rows(5_000, &changed, &skip, &extra));
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!(n(&s, "rows_sent"), 5_000, "{s}");
+}
+
+#[test]
+fn a_glob_is_one_run_over_its_files_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(Faults::default());
+    for part in 0..3u32 {
+        let mut f = String::from("id,email,plan\n");
+        for i in part * 1_000..(part + 1) * 1_000 {
+            f.push_str(&format!("u{i},user{i}@example.com,free\n"));
+        }
+        write(dir.path(), &format!("drop/users-2026-11-27-{part}.csv"), f);
+    }
+    job(dir.path(), &emu.base_url(), "drop/users-2026-11-27-*.csv");
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!(n(&s, "rows_sent"), 3_000, "{s}");
+    assert_eq!(s["files"].as_array().unwrap().len(), 3);
+    assert!(s["files"][0].as_str().unwrap().ends_with("-0.csv"));
+    assert_eq!(emu.received_all().len(), 3_000);
+}
+
+#[test]
+fn a_kill_never_marks_unsent_rows_as_sent() {
+    use std::process::Stdio;
+    let emu = crate::resume::EmulatorProcess::start(&["--latency-ms", "30"]);
+    let dir = tempfile::tempdir().unwrap();
+    job(dir.path(), &emu.url, "users.csv");
+    write(dir.path(), "users.csv", rows(20_000, &[], &[], &[]));
+    let importer = || {
+        let mut c = crate::common::bin();
+        c.args(["run", "job.toml", "--json", "--state"])
+            .arg(dir.path().join("state"))
+            .current_dir(dir.path())
+            .env("BATCH_REST_KEY", "emulator_rest_key")
+            .env("BATCH_PROJECT_KEY", "project_emulator");
+        c
+    };
+    for wait in [150, 300, 450] {
+        let mut child = importer().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(wait));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let out = importer().output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // Tomorrow's identical dump: unchanged rows are skipped, but only rows that
+    // did reach Batch count as unchanged.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write(dir.path(), "users.csv", rows(20_000, &[], &[], &[]));
+    let s = json(&importer().output().unwrap());
+    assert_eq!(n(&s, "rows_unchanged") + n(&s, "rows_sent"), 20_000);
+    assert_eq!(emu.received().len(), 20_000, "every id reached the emulator");
+}

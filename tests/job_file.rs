@@ -60,7 +60,7 @@ fn the_jobs_md_example_resolves() {
     let job = parse(FULL).unwrap();
     assert_eq!(job.name, "nightly-profiles");
     assert_eq!(job.kind, Kind::Profiles);
-    assert_eq!(job.api.batch_size, 10_000);
+    assert_eq!(job.api.batch_size, 5_000, "half of the 10,000/s bucket, which has no burst");
     assert_eq!(job.api.base_url, BaseUrl::Url("https://api.batch.com".into()));
     assert_eq!(job.rejects_dir.as_deref(), Some(Path::new("jobs/rejects/")));
     let Mapping::Profiles(p) = &job.mapping else { panic!("profiles mapping") };

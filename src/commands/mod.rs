@@ -3,5 +3,6 @@
 pub mod emulator;
 pub mod init;
 pub mod run;
+pub mod schedule;
 pub mod status;
 pub mod validate;

@@ -6,6 +6,7 @@ mod init;
 mod job_file;
 mod resume;
 mod run;
+mod schedule;
 mod source;
 mod state;
 mod transform;

@@ -91,7 +91,7 @@ impl Notes {
 mod tests {
     use super::*;
 
-    const JOB: &str = "[job]\nname = \"NAME\"\nkind = \"profiles\"\nSCHED\n[source]\npath = \"u.csv\"\n[mapping]\ncustom_id = \"id\"\n";
+    const JOB: &str = "[job]\nname = \"NAME\"\nkind = \"profiles\"\nSCHED\n[source]\npath = \"u.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.native]\nemail_address = \"email\"\n";
 
     fn job(dir: &Path, file: &str, name: &str, sched: &str) {
         std::fs::write(dir.join(file), JOB.replace("NAME", name).replace("SCHED", sched)).unwrap();
@@ -107,7 +107,7 @@ mod tests {
         std::fs::write(d.path().join("notes.txt"), "not a job").unwrap();
         std::fs::create_dir(d.path().join("sub.toml")).unwrap();
         let s = scan(d.path()).unwrap();
-        assert_eq!(s.jobs.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(s.jobs.keys().collect::<Vec<_>>(), ["a"], "{:?}", s.bad);
         assert_eq!(s.planned()[0].expr, "0 2 * * *");
         assert_eq!(s.unscheduled, [d.path().join("b.toml")]);
         assert_eq!(s.bad.len(), 2);

@@ -21,8 +21,11 @@ fn emulator(latency: Duration) -> Emulator {
 
 /// A profiles job `name` over `csv` (relative to the job file), on `schedule`.
 fn job(dir: &Path, file: &str, name: &str, csv: &str, schedule: &str, api: &str) {
-    let text = testdata::profiles_job(name, csv, api)
-        .replacen("kind = \"profiles\"\n", &format!("kind = \"profiles\"\nschedule = \"{schedule}\"\n"), 1);
+    let text = testdata::profiles_job(name, csv, api).replacen(
+        "kind = \"profiles\"\n",
+        &format!("kind = \"profiles\"\nschedule = \"{schedule}\"\n"),
+        1,
+    );
     write(dir, file, text);
 }
 
@@ -67,7 +70,11 @@ fn due_jobs_run_once_and_a_bad_or_failing_job_does_not_stop_them() {
     job(d, "jobs/later.toml", "later", "users.csv", "0 3 * * *", &api);
     // Sorted before `nightly` and due with it: it fails first, nightly still runs.
     job(d, "jobs/missing.toml", "missing", "nope-*.csv", "0 2 * * *", &api);
-    write(d, "jobs/broken.toml", "[job]\nname = \"broken\"\nkind = \"profiles\"\nschedule = \"0 2 * * *\"\ncolour = 1\n");
+    write(
+        d,
+        "jobs/broken.toml",
+        "[job]\nname = \"broken\"\nkind = \"profiles\"\nschedule = \"0 2 * * *\"\ncolour = 1\n",
+    );
     write(d, "jobs/manual.toml", testdata::profiles_job("manual", "users.csv", &api));
 
     let out = schedule(d, &["--once", "--now", DUE]).output().unwrap();
@@ -187,7 +194,8 @@ fn sigterm_mid_run_checkpoints_and_the_next_start_resumes_the_run() {
     let api = format!("base_url = \"{}\"\nbatch_size = 500\nconcurrency = 1", emu.base_url());
     job(d, "jobs/nightly.toml", "nightly", "users.csv", "0 2 * * *", &api);
 
-    let mut child = schedule(d, &["--once", "--now", DUE]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        schedule(d, &["--once", "--now", DUE]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let _rx = stderr_lines(&mut child);
     let deadline = Instant::now() + Duration::from_secs(60);
     while emu.received_all().is_empty() && Instant::now() < deadline {

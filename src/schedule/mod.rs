@@ -7,7 +7,8 @@
 //!
 //! Cron expressions are read in the machine's local time zone (`TZ` where set), as
 //! cron itself does; a time skipped by a daylight-saving jump runs at the first
-//! instant after the gap. A run interrupted by SIGTERM checkpoints like `run`
+//! instant after the gap. Each run's summary is one line on stderr, or with
+//! `--json` one JSON object per run on stdout (NDJSON). A run interrupted by SIGTERM checkpoints like `run`
 //! does and is resumed when the scheduler starts again.
 
 mod scan;

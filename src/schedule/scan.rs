@@ -23,7 +23,11 @@ impl Scan {
     pub fn planned(&self) -> Vec<Planned> {
         self.jobs
             .values()
-            .map(|j| Planned { name: j.name.clone(), path: j.file.clone(), expr: j.schedule.clone().unwrap_or_default() })
+            .map(|j| Planned {
+                name: j.name.clone(),
+                path: j.file.clone(),
+                expr: j.schedule.clone().unwrap_or_default(),
+            })
             .collect()
     }
 }

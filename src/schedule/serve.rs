@@ -124,7 +124,7 @@ fn tell(found: &Scan, notes: &mut Notes, s: &Settings) {
         say_once(notes, &job.file, &format!("{}: job {} on schedule `{expr}`", job.file.display(), job.name), s, false);
         present.insert(job.file.clone());
     }
-    present.insert(s.dir.clone());
+    // Not DIR itself: read fine this time, so a later failure is news again.
     notes.keep_only(&present);
 }
 

@@ -83,6 +83,18 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Stay up and run every job in DIR that has `schedule`, never two runs of one job at once
+    Schedule {
+        dir: PathBuf,
+        /// Start the jobs due at this instant (or `--now`), once, then exit (tests)
+        #[arg(long, hide = true)]
+        once: bool,
+        /// With --once: the instant, in RFC 3339, instead of the clock
+        #[arg(long, hide = true, requires = "once", value_name = "RFC3339")]
+        now: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Serve a local Batch API for rehearsals and tests
     Emulator(EmulatorArgs),
 }

@@ -25,6 +25,7 @@ fn main() {
     let result = match &cli.command {
         Command::Validate { job, common } => commands::validate::run(job, common),
         Command::Run { job, common } => commands::run::run(job, common),
+        Command::Schedule { dir, once, now, common } => commands::schedule::run(dir, *once, now.as_deref(), common),
         Command::Emulator(args) => commands::emulator::run(args),
         Command::Generate { out, rows, bad_every, seed } => commands::generate::run(out, *rows, *bad_every, *seed),
         Command::Status { job, common } => commands::status::run(job.as_deref(), common),

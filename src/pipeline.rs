@@ -48,6 +48,9 @@ pub fn for_each_chunk(
                 }
             }
         });
+        // Owned here, so that stopping early drops it before the scope joins
+        // the reader, whose blocked send then fails instead of waiting forever.
+        let rx = rx;
         for msg in rx.iter() {
             let (rows, bytes_read) = msg?;
             let Some(last) = rows.last().map(|r| r.pos) else { continue };

@@ -43,7 +43,7 @@ fn only_changed_added_and_previously_rejected_rows_are_sent() {
     // Same content, new file (tomorrow's dump): nothing to send, no request.
     let requests = emu.stats().requests;
     std::thread::sleep(std::time::Duration::from_millis(20));
-    write(dir.path(), "users.csv", &first.replace("u42,not-an-email", "u42,user42@example.com"));
+    write(dir.path(), "users.csv", first.replace("u42,not-an-email", "u42,user42@example.com"));
     let s = json(&run(dir.path(), &[]));
     assert_eq!(n(&s, "rows_unchanged"), 4_999, "{s}");
     assert_eq!(n(&s, "rows_sent"), 1, "yesterday's reject is tried again");

@@ -9,6 +9,7 @@ mod job_file;
 mod kinds;
 mod resume;
 mod run;
+mod schedule;
 mod source;
 mod state;
 mod transform;

@@ -4,5 +4,6 @@ pub mod emulator;
 pub mod generate;
 pub mod init;
 pub mod run;
+pub mod schedule;
 pub mod status;
 pub mod validate;

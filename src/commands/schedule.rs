@@ -1,0 +1,44 @@
+//! `batchport schedule DIR`: stay up and run every job in DIR that has a
+//! `schedule` (see `crate::schedule`). A signal stops it cleanly: the import
+//! in flight settles and checkpoints, and the command exits 0, because being
+//! stopped is how a service ends (systemd counts anything else as a failure).
+//! The interrupted run is logged as `interrupted` and resumed at the next start.
+
+use crate::cli::Common;
+use crate::exit::UsageError;
+use crate::schedule::{self, Settings};
+use anyhow::Result;
+use chrono::{DateTime, Local};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+pub fn run(dir: &Path, once: bool, now: Option<&str>, common: &Common) -> Result<i32> {
+    if !dir.is_dir() {
+        return Err(UsageError(format!("{} is not a folder of job files", dir.display())).into());
+    }
+    let once = match (once, now) {
+        (false, _) => None,
+        (true, None) => Some(Local::now()),
+        (true, Some(t)) => Some(
+            DateTime::parse_from_rfc3339(t)
+                .map_err(|e| UsageError(format!("--now `{t}` is not an RFC 3339 time: {e}")))?
+                .with_timezone(&Local),
+        ),
+    };
+    let settings = Settings {
+        dir: dir.to_path_buf(),
+        state_dir: crate::paths::state_dir(common.state.clone()),
+        json: common.json,
+        quiet: common.quiet,
+        once,
+        cancel: Arc::new(AtomicBool::new(false)),
+        wake: Arc::new(tokio::sync::Notify::new()),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        schedule::watch_signals(settings.cancel.clone(), settings.wake.clone())?;
+        schedule::serve(&settings).await
+    })?;
+    Ok(0)
+}

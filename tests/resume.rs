@@ -95,14 +95,14 @@ fn killed_anywhere_it_finishes_without_losing_or_doubling_acknowledged_rows() {
     const ROWS: u64 = 20_000;
     const BATCH: u64 = 500;
     const CONCURRENCY: u64 = 4;
-    let emu = EmulatorProcess::start(&["--latency-ms", "20", "--error-rate", "0.03", "--seed", "3"]);
+    let emu = EmulatorProcess::start(&["--latency-ms", "80", "--error-rate", "0.03", "--seed", "3"]);
     let dir = tempfile::tempdir().unwrap();
     let mut csv = Vec::new();
     testdata::write_profiles(&mut csv, ROWS, 5, 997).unwrap();
     write(dir.path(), "users.csv", csv);
     let api = format!("base_url = \"{}\"\nbatch_size = {BATCH}\nconcurrency = {CONCURRENCY}", emu.url);
     write(dir.path(), "job.toml", testdata::profiles_job("killme", "users.csv", &api));
-    let kills = 8;
+    let kills = 10;
     let s = kill_and_rerun(dir.path(), kills, 42);
 
     // The summary adds up, across every attempt.

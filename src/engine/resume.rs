@@ -60,8 +60,12 @@ pub fn plan(run: &Run, batches: &[Batch], hold: bool) -> ResumePlan {
     for (i, f) in p.files.iter_mut().enumerate() {
         f.done = files_done.get(i).copied().unwrap_or(false);
     }
+    // Planned batches first, settled ones over them: a settled batch is a fact,
+    // a planned one only a maybe. A batch planned after another settled (a
+    // resumed segment that re-read settled rows as skipped) must not take
+    // those rows back from it, or they would be sent and counted again.
     let mut sorted: Vec<&Batch> = batches.iter().collect();
-    sorted.sort_by_key(|b| b.seq);
+    sorted.sort_by_key(|b| (b.state != BatchState::Planned, b.seq));
     // Per file, which batch last covered each record: a batch planned before
     // a kill is superseded by the later batches that re-read its rows.
     let mut cover: Vec<BTreeMap<u64, (u64, bool)>> = vec![BTreeMap::new(); run.inputs.len()];
@@ -162,6 +166,18 @@ mod tests {
         assert_eq!(p.files[0].ranges, vec![(10, 19, Fate::Hold), (20, 29, Fate::Skip), (30, 39, Fate::Hold)]);
         let p = plan(&run(), &ledger, false);
         assert_eq!(p.files[0].ranges, vec![(20, 29, Fate::Skip)]);
+        assert_eq!(p.counters.rows_read, 20);
+    }
+
+    #[test]
+    fn a_planned_segment_never_takes_rows_back_from_a_settled_batch() {
+        use BatchState::*;
+        // Attempt 1 settled 10..19 out of order; attempt 2 re-read it as skipped
+        // inside segment 10..29 and died with that segment in flight.
+        let ledger = [b(0, 0, 9, Acked), b(1, 10, 19, Acked), b(7, 10, 29, Planned)];
+        let p = plan(&run(), &ledger, false);
+        assert_eq!(p.files[0].after.map(|a| a.record), Some(19), "10..19 stay settled");
+        assert!(p.files[0].ranges.is_empty());
         assert_eq!(p.counters.rows_read, 20);
     }
 

@@ -87,27 +87,31 @@ pub fn plan(run: &Run, batches: &[Batch], hold: bool) -> ResumePlan {
     }
     for (f, c) in cover.iter().enumerate() {
         let plan = &mut p.files[f];
+        // The settled prefix: records 0..next are all settled.
         let mut next = 0u64;
-        let mut prefix = true;
         for (&first, &(last, settled)) in c {
-            if prefix && settled && first == next {
-                next = last + 1;
+            if !(settled && first == next) {
+                break;
+            }
+            next = last + 1;
+        }
+        // Seek past the furthest batch end inside the prefix (the overlay may
+        // have cut the prefix's last interval where no batch ends).
+        plan.after = batches
+            .iter()
+            .filter(|b| b.file == f && b.state != BatchState::Planned && b.last.record < next)
+            .map(|b| b.last)
+            .max_by_key(|pos| pos.record);
+        let from = plan.after.map_or(0, |a| a.record + 1);
+        for (&first, &(last, settled)) in c {
+            if last < from {
                 continue;
             }
-            prefix = false;
             if settled {
-                plan.ranges.push((first, last, Fate::Skip));
+                plan.ranges.push((first.max(from), last, Fate::Skip));
             } else if hold {
-                plan.ranges.push((first, last, Fate::Hold));
+                plan.ranges.push((first.max(from), last, Fate::Hold));
             }
-        }
-        if next > 0 {
-            // The last settled record of the prefix: its position is in the ledger.
-            plan.after = batches
-                .iter()
-                .filter(|b| b.file == f && b.state != BatchState::Planned && b.last.record == next - 1)
-                .map(|b| b.last)
-                .next();
         }
     }
     p
@@ -179,6 +183,26 @@ mod tests {
         assert_eq!(p.files[0].after.map(|a| a.record), Some(19), "10..19 stay settled");
         assert!(p.files[0].ranges.is_empty());
         assert_eq!(p.counters.rows_read, 20);
+    }
+
+    #[test]
+    fn a_prefix_cut_where_no_batch_ends_still_skips_every_settled_row() {
+        use BatchState::*;
+        // 0..9 settled; 10..29 settled; a later settled segment 5..14 cut the
+        // overlay so that the prefix ends at 29 but intervals end at 4 and 14.
+        let ledger = [b(0, 0, 9, Acked), b(1, 10, 29, Acked), b(4, 5, 14, Acked), b(5, 30, 39, Planned)];
+        let p = plan(&run(), &ledger, true);
+        let after = p.files[0].after.map(|a| a.record);
+        assert_eq!(after, Some(29));
+        assert_eq!(p.files[0].ranges, vec![(30, 39, Fate::Hold)]);
+        // Whatever `after` is, every settled record past it is skipped.
+        let ledger = [b(0, 0, 9, Acked), b(3, 5, 14, Acked), b(4, 15, 19, Planned)];
+        let p = plan(&run(), &ledger, false);
+        let from = p.files[0].after.map_or(0, |a| a.record + 1);
+        let mut cursor = 0;
+        for r in from..15 {
+            assert_eq!(p.files[0].fate(r, &mut cursor), Some(Fate::Skip), "record {r}");
+        }
     }
 
     #[test]

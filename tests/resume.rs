@@ -185,3 +185,47 @@ fn lost_answers_are_resent_for_profiles_and_held_for_events() {
     }
     assert_eq!(out.status.code(), Some(0), "held rows are not rejects");
 }
+
+#[test]
+fn killed_events_runs_never_send_an_event_twice() {
+    let emu = EmulatorProcess::start(&["--latency-ms", "60", "--seed", "4"]);
+    let dir = tempfile::tempdir().unwrap();
+    // Profile attributes and one event per row, from the same CSV.
+    let mut f = String::from("id,event,label,plan\n");
+    for i in 0..6_000 {
+        f.push_str(&format!("e{},purchase,row{i},p{}\n", i % 2_000, i % 3));
+    }
+    write(dir.path(), "events.csv", &f);
+    write(
+        dir.path(),
+        "job.toml",
+        format!(
+            "[job]\nname = \"evk\"\nkind = \"events\"\n[api]\nbase_url = \"{}\"\nbatch_size = 200\nconcurrency = 4\n[source]\npath = \"events.csv\"\n[mapping]\ncustom_id = \"id\"\nevent = \"event\"\n[mapping.attributes]\nplan = \"plan\"\n[mapping.event_attributes]\n\"$label\" = \"label\"\n",
+            emu.url
+        ),
+    );
+    let s = kill_and_rerun(dir.path(), 6, 11);
+    let n = |k: &str| s[k].as_u64().unwrap();
+    assert_eq!(n("rows_read"), 6_000, "{s}");
+    assert_eq!(n("rows_sent") + n("rows_uncertain"), 6_000, "{s}");
+    let held: std::collections::HashSet<String> = match s["uncertain_file"].as_str() {
+        Some(p) => csv_rows(&dir.path().join(p))[1..].iter().map(|r| r[2].clone()).collect(),
+        None => Default::default(),
+    };
+    assert_eq!(held.len() as u64, n("rows_uncertain"), "each held row once in the uncertain file");
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    for i in 0..2_000 {
+        let p = emu.profile(&format!("e{i}"));
+        for e in p["events"].as_array().into_iter().flatten() {
+            *seen.entry(e["attributes"]["$label"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+        }
+        if p["events"].as_array().is_some() {
+            assert!(p["attributes"]["plan"].is_string(), "the profile part came with the event");
+        }
+    }
+    assert!(seen.values().all(|&c| c == 1), "an event was sent twice");
+    for i in 0..6_000 {
+        let label = format!("row{i}");
+        assert!(seen.contains_key(&label) || held.contains(&label), "{label} is neither received nor held");
+    }
+}

@@ -38,6 +38,21 @@ pub struct Batch {
     pub hashes: Vec<(u64, u64)>,
 }
 
+impl Batch {
+    /// The batch's ledger record, in `state` with `tally`.
+    pub fn record(&self, state: crate::state::BatchState, tally: crate::state::Tally) -> crate::state::Batch {
+        crate::state::Batch {
+            seq: self.seq,
+            file: self.file,
+            first: self.first,
+            last: self.last,
+            rows: self.rows,
+            state,
+            tally,
+        }
+    }
+}
+
 /// The limits one batch must respect.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchLimits {

@@ -364,15 +364,7 @@ impl Engine<'_> {
 
     /// Plan `batch` durably, then send it (or settle it at once if it sends nothing).
     async fn dispatch(&mut self, batch: Batch) -> Result<()> {
-        let record = state::Batch {
-            seq: batch.seq,
-            file: batch.file,
-            first: batch.first,
-            last: batch.last,
-            rows: batch.rows,
-            state: state::BatchState::Planned,
-            tally: state::Tally::default(),
-        };
+        let record = batch.record(state::BatchState::Planned, state::Tally::default());
         tokio::task::block_in_place(|| self.store.plan_batch(&self.run_id, &record))?;
         if batch.ops.is_empty() {
             return self.settle(batch, Ok(Vec::new()));

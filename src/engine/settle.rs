@@ -67,6 +67,7 @@ impl Accounts {
     /// Settle `batch` whose operations met `fates` (empty when nothing was sent).
     pub fn settle(&mut self, store: &Store, run_id: &str, batch: Batch, fates: Vec<Fate>) -> Result<(), Written> {
         let mut tally = Tally { skipped: batch.skipped_acked, unchanged: batch.unchanged, ..Tally::default() };
+        let mut record = batch.record(BatchState::Acked, Tally::default());
         let mut rejects: Vec<Reject> = batch.rejects;
         let mut held: Vec<Reject> = Vec::new();
         let mut acked_pairs = Vec::new();
@@ -114,15 +115,10 @@ impl Accounts {
         tally.rejects_len = self.rejects.len();
         tally.uncertain_len = self.uncertain.len();
         let all_held = tally.uncertain > 0 && tally.sent == 0 && tally.rejected == 0;
-        let record = state::Batch {
-            seq: batch.seq,
-            file: batch.file,
-            first: batch.first,
-            last: batch.last,
-            rows: batch.rows,
-            state: if all_held { BatchState::Held } else { BatchState::Acked },
-            tally,
-        };
+        if all_held {
+            record.state = BatchState::Held;
+        }
+        record.tally = tally;
         store.record_batch(run_id, &record).map_err(Written::State)?;
         if let Some(ci) = &self.change
             && !acked_pairs.is_empty()

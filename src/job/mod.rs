@@ -4,6 +4,7 @@
 pub mod bind;
 pub mod error;
 pub mod file;
+mod mapping;
 mod resolve;
 pub mod settings;
 

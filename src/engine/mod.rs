@@ -125,9 +125,6 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
     (counters.requests, counters.retries, counters.http_429) =
         (run.counters.requests, run.counters.retries, run.counters.http_429);
     let mut acc = Accounts::new(rejects, uncertain, counters, run.watermark.clone(), run.next_seq);
-    // An acknowledged batch must never be sent again (invariant 2): its settle
-    // record is durable before the next one is planned.
-    acc.flush_each = true;
     let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
     if changed_only {
         acc.change = Some(store.change_index(&job.name));
@@ -364,11 +361,15 @@ impl Engine<'_> {
 
     /// Plan `batch` durably, then send it (or settle it at once if it sends nothing).
     async fn dispatch(&mut self, batch: Batch) -> Result<()> {
+        if batch.ops.is_empty() {
+            // Nothing leaves: no plan, no flush. Lost in a crash, the segment is
+            // simply read and settled again, its report lines cut back and rewritten.
+            tokio::task::block_in_place(|| self.acc.settle(self.store, &self.run_id, batch, Vec::new(), false))?;
+            self.progress.update(&self.acc.counters);
+            return Ok(());
+        }
         let record = batch.record(state::BatchState::Planned, state::Tally::default());
         tokio::task::block_in_place(|| self.store.plan_batch(&self.run_id, &record))?;
-        if batch.ops.is_empty() {
-            return self.settle(batch, Ok(Vec::new()));
-        }
         // Until an audience replace is accepted, nothing may overtake it.
         let concurrency = if self.sender.replace_pending.load(Relaxed) { 1 } else { self.job.api.concurrency };
         while self.inflight.len() >= concurrency {
@@ -417,7 +418,7 @@ impl Engine<'_> {
 
     fn settle(&mut self, batch: Batch, fates: Result<Vec<Fate>, SendError>) -> Result<()> {
         let fates = fates?;
-        tokio::task::block_in_place(|| self.acc.settle(self.store, &self.run_id, batch, fates))?;
+        tokio::task::block_in_place(|| self.acc.settle(self.store, &self.run_id, batch, fates, true))?;
         self.progress.update(&self.acc.counters);
         Ok(())
     }

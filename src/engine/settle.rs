@@ -32,8 +32,6 @@ pub struct Accounts {
     next_in_order: u64,
     pub watermark: Vec<Option<Position>>,
     pub change: Option<ChangeIndex>,
-    /// Flush the ledger on every settle, so that a kill never loses an ack.
-    pub flush_each: bool,
 }
 
 impl Accounts {
@@ -53,7 +51,6 @@ impl Accounts {
             next_in_order: first_seq,
             watermark,
             change: None,
-            flush_each: false,
         }
     }
 
@@ -65,7 +62,17 @@ impl Accounts {
     }
 
     /// Settle `batch` whose operations met `fates` (empty when nothing was sent).
-    pub fn settle(&mut self, store: &Store, run_id: &str, batch: Batch, fates: Vec<Fate>) -> Result<(), Written> {
+    /// `durable`: flush the record before returning. An acknowledged batch must
+    /// never be sent again (invariant 2), so a batch that was sent is durable
+    /// before the next is planned; one that sent nothing can be redone.
+    pub fn settle(
+        &mut self,
+        store: &Store,
+        run_id: &str,
+        batch: Batch,
+        fates: Vec<Fate>,
+        durable: bool,
+    ) -> Result<(), Written> {
         let mut tally = Tally { skipped: batch.skipped_acked, unchanged: batch.unchanged, ..Tally::default() };
         let mut record = batch.record(BatchState::Acked, Tally::default());
         let mut rejects: Vec<Reject> = batch.rejects;
@@ -125,7 +132,7 @@ impl Accounts {
         {
             ci.record_acked(&acked_pairs).map_err(Written::State)?;
         }
-        if self.flush_each {
+        if durable {
             store.flush().map_err(Written::State)?;
         }
         let c = &mut self.counters;

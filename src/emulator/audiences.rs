@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::api::Endpoint;
 use crate::api::rules;
 
-use super::server::{Call, accepted, bad_request, error, lock, ok, too_many_requests};
+use super::server::{Call, accepted, bad_request, error, lock, named_body, ok, too_many_requests};
 use super::validate;
 use super::value::Val;
 
@@ -101,14 +101,9 @@ pub fn handle(call: &Call) -> Response {
         Endpoint::AudiencesList => return list(call, now),
         _ => {}
     }
-    let body: Val = match serde_json::from_slice(call.body) {
-        Ok(v @ Val::Obj(_)) => v,
-        Ok(_) => return bad_request("the body must be a JSON object"),
-        Err(e) => return bad_request(format!("malformed JSON: {e}")),
-    };
-    let name = match body.get("name").and_then(Val::as_str) {
-        Some(n) if rules::is_valid_audience_name(n) => n.to_string(),
-        _ => return bad_request("name must be [A-Za-z0-9_-], 1 to 255 characters"),
+    let (body, name) = match named_body(call) {
+        Ok(b) => b,
+        Err(answer) => return answer,
     };
     let ready = now + call.shared.config.indexing_delay;
     let mut audiences = lock(&call.shared.audiences);

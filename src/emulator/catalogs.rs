@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::rules;
 
-use super::server::{Call, accepted, bad_request, lock, too_many_requests};
+use super::server::{Call, accepted, bad_request, lock, named_body, too_many_requests};
 use super::value::Val;
 
 /// Items per catalog (API.md).
@@ -102,14 +102,9 @@ fn parse_items(body: &Val, max: usize) -> Result<Vec<Edit>, String> {
 }
 
 pub fn handle(call: &Call) -> Response {
-    let body: Val = match serde_json::from_slice(call.body) {
-        Ok(v @ Val::Obj(_)) => v,
-        Ok(_) => return bad_request("the body must be a JSON object"),
-        Err(e) => return bad_request(format!("malformed JSON: {e}")),
-    };
-    let name = match body.get("name").and_then(Val::as_str) {
-        Some(n) if rules::is_valid_audience_name(n) => n.to_string(),
-        _ => return bad_request("name must be [A-Za-z0-9_-], 1 to 255 characters"),
+    let (body, name) = match named_body(call) {
+        Ok(b) => b,
+        Err(answer) => return answer,
     };
     let edits = match parse_items(&body, call.limits.max_ops) {
         Ok(e) => e,

@@ -147,6 +147,23 @@ pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Resp
     (status, axum::Json(body)).into_response()
 }
 
+/// A write body that must be a JSON object with a valid `name` (audiences and
+/// catalogs share the rule): the body and the name, or the 400 to answer.
+#[allow(clippy::result_large_err)] // the error is the 400 to answer, built once per bad call
+pub fn named_body<'a>(call: &Call<'a>) -> Result<(super::value::Val<'a>, String), Response> {
+    use super::value::Val;
+    let body: Val = match serde_json::from_slice(call.body) {
+        Ok(v @ Val::Obj(_)) => v,
+        Ok(_) => return Err(bad_request("the body must be a JSON object")),
+        Err(e) => return Err(bad_request(format!("malformed JSON: {e}"))),
+    };
+    let name = match body.get("name").and_then(Val::as_str) {
+        Some(n) if crate::api::rules::is_valid_audience_name(n) => n.to_string(),
+        _ => return Err(bad_request("name must be [A-Za-z0-9_-], 1 to 255 characters")),
+    };
+    Ok((body, name))
+}
+
 pub fn bad_request(message: impl Into<String>) -> Response {
     error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
 }

@@ -72,12 +72,8 @@ pub fn plan(run: &Run, batches: &[Batch], hold: bool) -> ResumePlan {
     for b in sorted {
         let settled = b.state != BatchState::Planned;
         if settled {
+            b.count_into(&mut p.counters);
             let t = &b.tally;
-            p.counters.rows_read += b.rows - t.skipped;
-            p.counters.rows_sent += t.sent;
-            p.counters.rows_rejected += t.rejected;
-            p.counters.rows_unchanged += t.unchanged;
-            p.counters.rows_uncertain += t.uncertain;
             p.rejects_len = p.rejects_len.max(t.rejects_len);
             p.uncertain_len = p.uncertain_len.max(t.uncertain_len);
         }

@@ -135,12 +135,7 @@ impl Accounts {
         if durable {
             store.flush().map_err(Written::State)?;
         }
-        let c = &mut self.counters;
-        c.rows_read += record.rows - tally.skipped;
-        c.rows_sent += tally.sent;
-        c.rows_rejected += tally.rejected;
-        c.rows_unchanged += tally.unchanged;
-        c.rows_uncertain += tally.uncertain;
+        record.count_into(&mut self.counters);
         self.advance(record.seq, record.file, record.last);
         Ok(())
     }

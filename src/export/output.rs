@@ -180,19 +180,24 @@ impl Output {
         }
     }
 
-    /// Write everything, sync it, and return the file's length.
-    fn sync(&mut self) -> io::Result<u64> {
-        let file = match (self.csv.as_mut(), self.plain.as_mut()) {
+    /// Flush the open writer and return its file (none before the first write).
+    fn flushed_file(&mut self) -> io::Result<Option<&File>> {
+        Ok(match (self.csv.as_mut(), self.plain.as_mut()) {
             (Some(w), _) => {
                 w.flush()?;
-                w.get_ref().get_ref()
+                Some(w.get_ref().get_ref())
             }
             (None, Some(w)) => {
                 w.flush()?;
-                w.get_ref()
+                Some(w.get_ref())
             }
-            (None, None) => return Ok(self.part_start),
-        };
+            (None, None) => None,
+        })
+    }
+
+    /// Write everything, sync it, and return the file's length.
+    fn sync(&mut self) -> io::Result<u64> {
+        let Some(file) = self.flushed_file()? else { return Ok(self.part_start) };
         file.sync_data()?;
         file.metadata().map(|m| m.len())
     }
@@ -205,18 +210,9 @@ impl Output {
 
     /// Drop what was written since the last commit (a download that failed midway).
     pub fn rewind_part(&mut self) -> io::Result<()> {
-        let file = match (self.csv.as_mut(), self.plain.as_mut()) {
-            (Some(w), _) => {
-                w.flush()?;
-                w.get_ref().get_ref()
-            }
-            (None, Some(w)) => {
-                w.flush()?;
-                w.get_ref()
-            }
-            (None, None) => return Ok(()),
-        };
-        file.set_len(self.part_start)
+        let start = self.part_start;
+        let Some(file) = self.flushed_file()? else { return Ok(()) };
+        file.set_len(start)
     }
 
     /// Sync and rename the temp file over the output.

@@ -24,6 +24,18 @@ pub struct Batch {
     pub tally: Tally,
 }
 
+impl Batch {
+    /// Add what this settled batch's rows became to `c`.
+    pub fn count_into(&self, c: &mut super::Counters) {
+        let t = &self.tally;
+        c.rows_read += self.rows - t.skipped;
+        c.rows_sent += t.sent;
+        c.rows_rejected += t.rejected;
+        c.rows_unchanged += t.unchanged;
+        c.rows_uncertain += t.uncertain;
+    }
+}
+
 /// The fate of a settled batch's rows, and how long the report files were once
 /// its rows were written (resume cuts them back to the last settled length).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,9 +7,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use batchport::job::Kind;
-use batchport::source::Position;
-use batchport::state::{Batch, BatchState, RunStatus, StateError, Store, fingerprint};
+use batchport::internals::job::Kind;
+use batchport::internals::source::Position;
+use batchport::internals::state::{Batch, BatchState, RunStatus, StateError, Store, fingerprint};
 
 fn pos(record: u64) -> Position {
     Position { line: record + 2, byte: record * 10 + 7, record }

@@ -17,13 +17,15 @@ pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
         state_dir: crate::paths::state_dir(common.state.clone()),
         progress: !common.quiet && !common.json && std::io::stderr().is_terminal(),
         cancel: CancellationToken::new(),
+        keys: None,
+        events: super::notices_to_stderr(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let summary = rt.block_on(async {
         watch_signals(opts.cancel.clone());
         run::execute(&job, &opts).await
     })?;
-    summary.print(common.json, common.quiet);
+    super::print_summary(&summary, common.json, common.quiet);
     // The JSON summary carries the error too; stderr says it to the person
     // or the log watching the command.
     if common.json

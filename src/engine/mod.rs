@@ -131,6 +131,7 @@ impl Import {
             progress: progress::Progress::new(cx.options.progress, self.files.iter().map(|f| file_len(f)).sum()),
             run_id: run.id.clone(),
             cancel: cancel.clone(),
+            events: cx.options.events.clone(),
         };
         let mut outcome: Result<()> = Ok(());
         let mut files_done: Vec<bool> = plan.files.iter().map(|f| f.done).collect();
@@ -226,6 +227,7 @@ struct Engine<'a> {
     progress: progress::Progress,
     run_id: String,
     cancel: CancellationToken,
+    events: crate::run::Events,
 }
 
 impl Engine<'_> {
@@ -237,6 +239,7 @@ impl Engine<'_> {
     fn show_progress(&mut self) {
         let counters = self.accounts().counters.clone();
         self.progress.update(&counters);
+        self.events.rows(&counters);
     }
 
     /// Read, transform and send one file, resuming where its plan says.

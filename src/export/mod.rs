@@ -84,6 +84,7 @@ impl Export {
             saved,
             base,
             bar: Bar::new(cx.options.progress),
+            events: cx.options.events.clone(),
         };
         let outcome = ex.go(run).await;
         ex.bar.finish();
@@ -114,6 +115,7 @@ struct Exporter<'a> {
     /// Request counts of earlier attempts of the run.
     base: (u64, u64, u64),
     bar: Bar,
+    events: crate::run::Events,
 }
 
 impl Exporter<'_> {
@@ -158,10 +160,10 @@ impl Exporter<'_> {
         let out = match blocking(move || Output::open(&t, cols, keep)).await? {
             Some(out) => out,
             None => {
-                eprintln!(
-                    "batchport: {} is shorter than the parts recorded as written; downloading every part again",
+                self.events.notice(format!(
+                    "{} is shorter than the parts recorded as written; downloading every part again",
                     output::temp_path(&target).display()
-                );
+                ));
                 self.saved.parts.clear();
                 let t = target.clone();
                 blocking(move || Output::open(&t, columns, None))
@@ -198,6 +200,7 @@ impl Exporter<'_> {
                         .with_context(|| format!("cannot write {}", target.display()))?;
                     self.saved.parts.push(PartDone { part: file.part, file_id: file.id.clone(), end, records });
                     self.save(run, true).await?;
+                    self.events.rows(&run.counters);
                 }
             }
         }
@@ -251,7 +254,7 @@ impl Exporter<'_> {
                 // Batch no longer knows the export this run was resuming: ask again.
                 Err(e) if !asked_again && e.downcast_ref::<Refused>().is_some_and(|r| r.status == 404) => {
                     asked_again = true;
-                    eprintln!("batchport: export {id} is unknown to Batch ({e}); requesting a new one");
+                    self.events.notice(format!("export {id} is unknown to Batch ({e}); requesting a new one"));
                     self.saved.export_id = None;
                 }
                 Err(e) => return Err(e),

@@ -63,18 +63,7 @@ impl Summary {
         }
     }
 
-    /// Print as the user asked: JSON on stdout, or lines on stderr.
-    pub fn print(&self, json: bool, quiet: bool) {
-        if json {
-            match serde_json::to_string(self) {
-                Ok(s) => println!("{s}"),
-                Err(e) => eprintln!("batchport: cannot write the summary: {e}"),
-            }
-        } else if !quiet || self.status != Status::Done {
-            eprintln!("{}", self.human());
-        }
-    }
-
+    /// The summary for people: a few lines (the binary prints them on stderr).
     pub fn human(&self) -> String {
         let rate = if self.elapsed_s > 0.0 { self.rows_read as f64 / self.elapsed_s } else { 0.0 };
         let mut s = format!(

@@ -55,7 +55,7 @@ fn write_example(dir: &std::path::Path, base_url: &str) -> std::io::Result<std::
     std::fs::write(dir.join("users.csv"), csv)?;
     let job = format!(
         "[job]\nname = \"example\"\nkind = \"profiles\"\n\n[api]\nbase_url = \"{base_url}\"\n\n\
-         [source]\npath = \"users.csv\"\n\n[mapping]\ncustom_id = \"user_id\"\nemail = \"email\"\n\n\
+         [source]\npath = \"users.csv\"\n\n[mapping]\ncustom_id = \"user_id\"\n\n[mapping.native]\nemail_address = \"email\"\n\n\
          [mapping.attributes]\nplan = \"plan\"\n"
     );
     let path = dir.join("job.toml");

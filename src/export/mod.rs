@@ -26,10 +26,10 @@ use crate::api::Endpoint;
 use crate::dispatch::{Driver, Refused};
 use crate::job::{ExportSettings, Job, Mapping};
 use crate::run::{Context, Ended, Interrupted, blocking};
-use crate::state::{ExportProgress, PartDone, Progress, Run, Store};
+use crate::state::{ExportProgress, PartDone, Run, RunProgress, Store};
 use anyhow::{Context as _, Result};
 use output::{Columns, Output};
-use progress::Progress as Bar;
+use progress::ExportBar as Bar;
 use request::Polled;
 use serde_json::Value;
 use std::path::Path;
@@ -56,7 +56,7 @@ impl Export {
 
     /// The run was started for this same request and output.
     pub fn resumes(&self, run: &Run) -> bool {
-        matches!(&run.progress, Progress::Export(p) if p.key == self.key)
+        matches!(&run.progress, RunProgress::Export(p) if p.key == self.key)
     }
 
     /// Where the export is written.
@@ -68,8 +68,8 @@ impl Export {
     /// finished parts skipped, the output renamed into place at the end.
     pub async fn execute(&mut self, cx: &Context<'_>, run: &mut Run) -> Result<Ended> {
         let mut saved = match &run.progress {
-            Progress::Export(p) => p.clone(),
-            Progress::Import(_) => ExportProgress::default(),
+            RunProgress::Export(p) => p.clone(),
+            RunProgress::Import(_) => ExportProgress::default(),
         };
         saved.key = self.key.clone();
         let c = &run.counters;
@@ -131,7 +131,7 @@ impl Exporter<'_> {
         run.counters.requests = self.base.0 + stats.requests.load(Relaxed);
         run.counters.retries = self.base.1 + stats.retries.load(Relaxed);
         run.counters.http_429 = self.base.2 + stats.http_429.load(Relaxed);
-        run.progress = Progress::Export(self.saved.clone());
+        run.progress = RunProgress::Export(self.saved.clone());
         let (store, record) = (self.store.clone(), run.clone());
         blocking(move || {
             store.save_run(&record)?;

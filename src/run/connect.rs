@@ -4,6 +4,7 @@
 
 use crate::api::client::{Client, Credentials};
 use crate::dispatch::Driver;
+use crate::dispatch::replace::Replace;
 use crate::dispatch::send::{SendStats, Sender};
 #[cfg(feature = "emulator")]
 use crate::emulator::{Emulator, EmulatorConfig};
@@ -92,9 +93,9 @@ impl Connection {
             hold_unknown,
             columns: Arc::new(attribute_columns(job)),
             stats,
-            replace_pending: Arc::new(std::sync::atomic::AtomicBool::new(
+            replace: Replace::new(
                 matches!(&job.mapping, Mapping::Audience(a) if a.mode == crate::job::AudienceMode::Replace),
-            )),
+            ),
         }
     }
 }

@@ -131,6 +131,9 @@ fn overlay(c: &mut BTreeMap<u64, (u64, bool)>, first: u64, last: u64, settled: b
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::state::Tally;

@@ -233,10 +233,10 @@ fn an_expired_download_link_is_renewed() {
         let stale = client.download_link(&file_id).await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         let before = emu.stats().per_endpoint.get("exports/download").copied().unwrap_or(0);
-        let mut sink = Collect::default();
-        let got = export::download_part(&client, &file_id, Some(stale), &mut sink, &driver).await.unwrap();
+        let sink = std::sync::Arc::new(std::sync::Mutex::new(Collect::default()));
+        let got = export::download_part(&client, &file_id, Some(stale), &sink, &driver).await.unwrap();
         assert_eq!(got, export::Fetched::Done(50));
-        assert_eq!(sink.0.len(), 50);
+        assert_eq!(sink.lock().unwrap().0.len(), 50);
         let renewals = driver.stats().renewals.load(std::sync::atomic::Ordering::Relaxed);
         assert_eq!(renewals, 1, "the 410 led to one fresh link");
         assert_eq!(emu.stats().per_endpoint.get("exports/download").copied().unwrap_or(0), before + 1);

@@ -171,7 +171,7 @@ impl Exporter<'_> {
                     .context("cannot start the output's temp file")?
             }
         };
-        let out = Arc::new(Mutex::new(out));
+        let sink = Arc::new(Mutex::new(ToOutput { out, records: 0, before: 0, bar: self.bar.clone(), part: 0, of: 0 }));
         let skip = self.saved.parts.len();
         let cancel = self.driver.cancel_token().clone();
         for file in &files[skip..] {
@@ -180,10 +180,12 @@ impl Exporter<'_> {
                 return Ok(End::Interrupted);
             }
             self.bar.part(file.part, files.len(), self.saved.records());
-            let mut sink =
-                ToOutput { out: &out, records: 0, before: self.saved.records(), bar: &self.bar, file, of: files.len() };
+            {
+                let mut s = lock(&sink);
+                (s.records, s.before, s.part, s.of) = (0, self.saved.records(), file.part, files.len());
+            }
             let driver = self.driver(Endpoint::ExportsDownload);
-            match download::part(self.client, &file.id, None, &mut sink, &driver).await {
+            match download::part(self.client, &file.id, None, &sink, &driver).await {
                 Err(e) if e.is::<Interrupted>() => {
                     self.save(run, true).await?;
                     return Ok(End::Interrupted);
@@ -194,8 +196,8 @@ impl Exporter<'_> {
                     return Ok(End::Interrupted);
                 }
                 Ok(Fetched::Done(records)) => {
-                    let o = out.clone();
-                    let end = blocking(move || lock(&o).commit_part())
+                    let s = sink.clone();
+                    let end = blocking(move || lock(&s).out.commit_part())
                         .await
                         .with_context(|| format!("cannot write {}", target.display()))?;
                     self.saved.parts.push(PartDone { part: file.part, file_id: file.id.clone(), end, records });
@@ -207,8 +209,8 @@ impl Exporter<'_> {
         // Recorded before the rename: a kill between the two resumes with a rename.
         self.saved.committing = true;
         self.save(run, true).await?;
-        let out = Arc::try_unwrap(out).map_err(|_| anyhow::anyhow!("the export's output is still in use"))?;
-        let out = out.into_inner().unwrap_or_else(|e| e.into_inner());
+        let sink = Arc::try_unwrap(sink).map_err(|_| anyhow::anyhow!("the export's output is still in use"))?;
+        let out = sink.into_inner().unwrap_or_else(|e| e.into_inner()).out;
         blocking(move || out.finish()).await.with_context(|| format!("cannot write {}", target.display()))?;
         Ok(End::Done)
     }
@@ -284,34 +286,35 @@ impl Exporter<'_> {
     }
 }
 
-fn lock(out: &Mutex<Output>) -> std::sync::MutexGuard<'_, Output> {
-    out.lock().unwrap_or_else(|e| e.into_inner())
+fn lock(sink: &Mutex<ToOutput>) -> std::sync::MutexGuard<'_, ToOutput> {
+    sink.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The sink of one part: records into the output, progress every so often.
-/// Records go to the output's buffer; its syncs and renames run on the
-/// blocking pool.
-struct ToOutput<'a> {
-    out: &'a Mutex<Output>,
+/// The sink of the export's parts: records into the output (on the blocking
+/// pool, where the download hands them), progress every so often.
+struct ToOutput {
+    out: Output,
+    /// Records of the part being downloaded.
     records: u64,
+    /// Records of the parts before it.
     before: u64,
-    bar: &'a Bar,
-    file: &'a request::FilePart,
+    bar: Bar,
+    part: u64,
     of: usize,
 }
 
-impl Sink for ToOutput<'_> {
+impl Sink for ToOutput {
     fn record(&mut self, record: &Value) -> Result<()> {
-        lock(self.out).write(record).context("cannot write the export's temp file")?;
+        self.out.write(record).context("cannot write the export's temp file")?;
         self.records += 1;
         if self.records % 10_000 == 0 {
-            self.bar.part(self.file.part, self.of, self.before + self.records);
+            self.bar.part(self.part, self.of, self.before + self.records);
         }
         Ok(())
     }
 
     fn restart(&mut self) -> Result<()> {
         self.records = 0;
-        lock(self.out).rewind_part().context("cannot rewind the export's temp file")
+        self.out.rewind_part().context("cannot rewind the export's temp file")
     }
 }

@@ -5,7 +5,8 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::time::Duration;
 
-/// An export's progress line (drawn only when enabled).
+/// An export's progress line (drawn only when enabled). Clones draw on the same line.
+#[derive(Clone)]
 pub struct ExportBar {
     bar: Option<ProgressBar>,
 }

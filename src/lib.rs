@@ -48,7 +48,7 @@ pub use report::Summary;
 pub use tokio_util::sync::CancellationToken;
 
 #[cfg(feature = "emulator")]
-pub use emulator::{Emulator, EmulatorConfig};
+pub use emulator::{Emulator, EmulatorConfig, Faults};
 
 /// The modules behind the facade, for batchport's own binary, benches and
 /// white-box integration tests. Not a stable interface: anything here may

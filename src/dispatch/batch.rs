@@ -101,7 +101,8 @@ pub struct BatchLimits {
     /// Events: at most this many events of one key per call.
     pub max_events_per_key: Option<usize>,
     /// Close a segment after this many rows even if few are sent, so that the
-    /// watermark moves through files that are mostly rejects or unchanged rows.
+    /// settled prefix (and a resume's seek point) moves through files that are
+    /// mostly rejects or unchanged rows.
     pub max_rows: u64,
 }
 
@@ -150,7 +151,7 @@ impl Batcher {
         self.next_seq
     }
 
-    /// Rows from now on belong to input file `file`; call `finish` before.
+    /// Rows from now on belong to input file `file`; call `close` before.
     pub fn set_file(&mut self, file: usize) {
         self.file = file;
     }

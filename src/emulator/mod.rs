@@ -148,6 +148,7 @@ impl Emulator {
         Ok(emulator)
     }
 
+    /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -157,6 +158,7 @@ impl Emulator {
         format!("http://{}", self.addr)
     }
 
+    /// A snapshot of its counters (calls, 429s, operations, ...).
     pub fn stats(&self) -> Stats {
         self.shared.stats()
     }
@@ -196,6 +198,7 @@ impl Emulator {
         self.shared.trigger_storm(d);
     }
 
+    /// Stop serving (dropping it does too).
     pub fn shutdown(mut self) {
         self.stop_now();
     }

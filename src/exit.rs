@@ -36,6 +36,9 @@ pub const FAILED: i32 = 1;
 
 /// The exit code for an error that ended a command.
 pub fn for_error(e: &anyhow::Error) -> i32 {
+    if let Some(e) = e.chain().find_map(|c| c.downcast_ref::<crate::facade::Error>()) {
+        return e.exit_code();
+    }
     if e.chain().any(|c| c.is::<crate::job::JobError>() || c.is::<UsageError>()) { USAGE } else { FAILED }
 }
 

@@ -96,6 +96,7 @@ pub struct RunOptions {
     pub(crate) keys: Option<Keys>,
     pub(crate) cancel: CancellationToken,
     pub(crate) subscriber: Option<Subscriber>,
+    pub(crate) progress_bar: bool,
 }
 
 impl fmt::Debug for RunOptions {
@@ -111,7 +112,13 @@ impl fmt::Debug for RunOptions {
 impl RunOptions {
     /// Keep the job's runs, ledger and rejects under `state_dir`.
     pub fn new(state_dir: impl Into<PathBuf>) -> RunOptions {
-        RunOptions { state_dir: state_dir.into(), keys: None, cancel: CancellationToken::new(), subscriber: None }
+        RunOptions {
+            state_dir: state_dir.into(),
+            keys: None,
+            cancel: CancellationToken::new(),
+            subscriber: None,
+            progress_bar: false,
+        }
     }
 
     /// Use these keys instead of the environment variables the job names.
@@ -133,6 +140,13 @@ impl RunOptions {
         self
     }
 
+    /// Draw a progress bar on stderr while the run goes (for terminals; off
+    /// by default).
+    pub fn progress_bar(mut self, on: bool) -> RunOptions {
+        self.progress_bar = on;
+        self
+    }
+
     /// The token that stops the run (see [`RunOptions::cancel_with`]).
     pub fn cancel_token(&self) -> &CancellationToken {
         &self.cancel
@@ -146,7 +160,7 @@ impl RunOptions {
 pub async fn run_job(job: &Job, options: &RunOptions) -> Result<Summary, Error> {
     let opts = run::Options {
         state_dir: options.state_dir.clone(),
-        progress: false,
+        progress: options.progress_bar,
         cancel: options.cancel.clone(),
         keys: options.keys.clone(),
         events: run::Events::new(options.subscriber.clone()),

@@ -117,7 +117,7 @@ impl Import {
             acc: Arc::new(Mutex::new(acc)),
             inflight: JoinSet::new(),
             batcher: Batcher::new(batch_limits(job), run.next_seq),
-            progress: progress::ImportBar::new(cx.options.progress, self.files.iter().map(|f| file_len(f)).sum()),
+            progress: progress::ImportBar::new(cx.options.progress, self.prints.iter().map(|f| f.size).sum()),
             run_id: run.id.clone(),
             cancel: cancel.clone(),
             events: cx.options.events.clone(),
@@ -187,10 +187,6 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
         Ok::<_, state::StateError>(())
     })
     .await
-}
-
-fn file_len(p: &std::path::Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
 fn batch_limits(job: &Job) -> BatchLimits {

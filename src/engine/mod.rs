@@ -383,13 +383,23 @@ impl Engine<'_> {
             // on resume); one that was partly answered stays planned.
             Err(SendError::Cancelled { answered }) => {
                 if !answered {
-                    let (store, id, seq) = (self.store.clone(), self.run_id.clone(), batch.seq);
-                    blocking(move || store.unplan_batch(&id, seq)).await?;
+                    self.unplan(&batch).await?;
                 }
                 Ok(())
             }
+            // Nothing reached the server: the batch was surely not sent (not
+            // even for events, whose unknown outcomes are held on resume).
+            Err(e @ SendError::Unreachable(_)) => {
+                self.unplan(&batch).await?;
+                Err(e.into())
+            }
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn unplan(&self, batch: &Batch<SentOp>) -> Result<()> {
+        let (store, id, seq) = (self.store.clone(), self.run_id.clone(), batch.seq);
+        blocking(move || store.unplan_batch(&id, seq)).await
     }
 
     async fn settle_off_thread(&mut self, batch: Batch<SentOp>, durable: bool) -> Result<()> {

@@ -28,6 +28,10 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// How long a failed attempt waits for its other batches in flight (whose
+/// waits it cancelled) before leaving them planned.
+const DRAIN_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A report file could not be written, or the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Written {
@@ -141,7 +145,11 @@ impl Import {
             save(run, &eng, &base, &files_done, true).await?;
         }
         if outcome.is_err() {
-            // Batches still in flight stay planned in the ledger: resent or held on resume.
+            // Stop the other batches' waits, settle what Batch answered and forget
+            // what never left; past the grace, what is still in flight stays
+            // planned in the ledger (resent or held on resume).
+            eng.sender.driver.cancel_token().cancel();
+            let _ = tokio::time::timeout(DRAIN_AFTER_FAILURE, eng.drain_after_failure()).await;
             eng.inflight.abort_all();
         }
         eng.progress.finish();
@@ -327,14 +335,16 @@ impl Engine<'_> {
             // simply read and settled again, its report lines cut back and rewritten.
             return self.settle_off_thread(batch.map_ops(|op| SentOp::new(op, true, None)), false).await;
         }
-        let record = batch.record(state::BatchState::Planned, state::Tally::default());
-        let (store, id) = (self.store.clone(), self.run_id.clone());
-        blocking(move || store.plan_batch(&id, &record)).await?;
+        // A free slot first, then the plan: a failure met while waiting must
+        // not leave behind a batch planned but never sent (held on resume).
         // Until an audience replace is accepted, nothing may overtake it.
         let concurrency = if self.sender.replace.is_pending() { 1 } else { self.job.api.concurrency };
         while self.inflight.len() >= concurrency {
             self.settle_next().await?;
         }
+        let record = batch.record(state::BatchState::Planned, state::Tally::default());
+        let (store, id) = (self.store.clone(), self.run_id.clone());
+        blocking(move || store.plan_batch(&id, &record)).await?;
         let (endpoint, kind) = self.sender.target();
         let hashes = self.accounts().change.is_some();
         let reread = self.accounts().sources.get(batch.file).is_some_and(|s| s.seekable);
@@ -364,6 +374,18 @@ impl Engine<'_> {
             Some(Ok((batch, sent))) => self.settle(batch, sent).await,
             Some(Err(e)) => Err(anyhow::anyhow!("a sending task failed: {e}")),
             None => Ok(()),
+        }
+    }
+
+    /// After a failure: settle every batch in flight that ends, whatever it
+    /// ends with (the first failure is the run's).
+    async fn drain_after_failure(&mut self) {
+        while let Some(joined) = self.inflight.join_next().await {
+            if let Ok((batch, sent)) = joined
+                && let Err(e) = self.settle(batch, sent).await
+            {
+                tracing::debug!("after the run's failure: {e:#}");
+            }
         }
     }
 

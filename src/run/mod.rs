@@ -203,7 +203,9 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
             return Ok(s);
         }
     };
-    let driver = Driver::new(RetryPolicy::default(), crate::engine::limiter(job), opts.cancel.clone());
+    // A child of the run's token: a kind that fails can stop its own waits
+    // (to settle what is in flight) without the run counting as interrupted.
+    let driver = Driver::new(RetryPolicy::default(), crate::engine::limiter(job), opts.cancel.child_token());
     let cx = Context { job, options: opts, store: &store, connection: &connection, driver };
     let ended = match work.execute(&cx, &mut run).await {
         Err(e) if e.is::<Interrupted>() => Ok(Ended::Interrupted),

@@ -23,22 +23,26 @@ fn poll_interval() -> Duration {
 /// How long to wait for Batch to apply the last audience write.
 const APPLY_DEADLINE: Duration = Duration::from_secs(600);
 
-/// One GET through the driver.
+/// The run's driver for calls to `ep`, under its rates, counted apart.
+fn driver_for(job: &Job, driver: &Driver, ep: Endpoint) -> Driver {
+    driver.for_endpoint(job.api.version, ep).counted_apart()
+}
+
+/// One GET through `d` (from [`driver_for`]).
 async fn get(
-    job: &Job,
     client: &crate::api::client::Client,
-    driver: &Driver,
+    d: &Driver,
     ep: Endpoint,
     query: &[(&str, &str)],
 ) -> Result<Vec<u8>, Stop<Refused>> {
-    let d = driver.for_endpoint(job.api.version, ep).counted_apart();
     d.call(&ApiCall::new(ep), 1, || client.get(ep, query)).await.map(|b| b.to_vec())
 }
 
 /// Create the audience if it is missing and the job allows it.
 pub async fn prepare(job: &Job, client: &crate::api::client::Client, driver: &Driver) -> Result<()> {
     let Mapping::Audience(a) = &job.mapping else { return Ok(()) };
-    match get(job, client, driver, Endpoint::AudiencesView, &[("name", &a.name)]).await {
+    let view = driver_for(job, driver, Endpoint::AudiencesView);
+    match get(client, &view, Endpoint::AudiencesView, &[("name", &a.name)]).await {
         Ok(_) => Ok(()),
         Err(Stop::Fail(r)) if r.status == 404 && a.create => create(job, a, client, driver).await,
         Err(Stop::Fail(r)) if r.status == 404 => bail!(
@@ -58,7 +62,7 @@ async fn create(job: &Job, a: &AudienceSettings, client: &crate::api::client::Cl
         &serde_json::json!({ "name": a.name, "display_name": a.display_name, "type": "custom_ids" }),
     )?;
     let ep = Endpoint::AudiencesCreate;
-    let d = driver.for_endpoint(job.api.version, ep).counted_apart();
+    let d = driver_for(job, driver, ep);
     match d.call(&ApiCall::new(ep), 1, || client.post(ep, body.clone())).await {
         Ok(_) => {
             tracing::info!(audience = %a.name, "created");
@@ -81,8 +85,9 @@ pub async fn finish(
             let Some(token) = token else { return Ok(None) };
             let deadline = tokio::time::Instant::now() + APPLY_DEADLINE;
             let query = [("name", a.name.as_str()), ("indexing_token", token.as_str())];
+            let view = driver_for(job, driver, Endpoint::AudiencesView);
             loop {
-                let body = match get(job, client, driver, Endpoint::AudiencesView, &query).await {
+                let body = match get(client, &view, Endpoint::AudiencesView, &query).await {
                     Ok(body) => body,
                     Err(Stop::Fail(r)) => bail!("cannot follow the audience `{}`: {r}", a.name),
                     Err(stop) => return Err(stopped(stop, &format!("cannot follow the audience `{}`", a.name))),

@@ -154,4 +154,15 @@ pub struct EmulatorArgs {
     /// Make every export end in ERROR
     #[arg(long)]
     pub export_fail: bool,
+    /// Accept events of any time (by default events older than --event-max-age
+    /// or in the future are refused one by one, as Batch is reported to)
+    #[arg(long)]
+    pub lax_event_time: bool,
+    /// The event window of the strict time check, e.g. 24h, 90m, 7d
+    #[arg(long, default_value = "24h", value_name = "AGE")]
+    pub event_max_age: String,
+    /// Do not check event attribute values ($label, $tags, strings, objects);
+    /// names are still checked
+    #[arg(long)]
+    pub lax_event_attributes: bool,
 }

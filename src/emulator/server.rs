@@ -290,7 +290,11 @@ fn handle(
         | Endpoint::AudiencesRemove
         | Endpoint::AudiencesView
         | Endpoint::AudiencesList => audiences::handle(&call),
-        Endpoint::CatalogItemsEdit => catalogs::handle(&call),
+        Endpoint::CatalogItemsEdit
+        | Endpoint::CatalogsCreate
+        | Endpoint::CatalogsView
+        | Endpoint::CatalogsList
+        | Endpoint::CatalogsRemove => catalogs::handle(&call),
         Endpoint::ProfilesExport | Endpoint::ExportsView | Endpoint::ExportsList | Endpoint::ExportsDownload => {
             exports::handle(&call)
         }

@@ -73,16 +73,30 @@ fn event_value(key: &str, v: &Val, depth: usize) -> Result<(), String> {
         None => Err(NAMES.into()),
         Some(KeyKind::Date) => date_or_null(v),
         Some(KeyKind::Url) => url_or_null(v),
-        Some(KeyKind::Plain) => match v {
-            Val::Null | Val::Bool(_) | Val::Num(_) => Ok(()),
-            Val::Str(s) => plain_string(s),
-            Val::Arr(a) if a.iter().all(|x| matches!(x, Val::Obj(_))) && !a.is_empty() => {
-                a.iter().try_for_each(|o| event_object(o, depth + 1))
-            }
-            Val::Arr(a) if string_array(a, usize::MAX, rules::MAX_STRING_CHARS) => Ok(()),
-            Val::Arr(_) => Err("arrays hold strings of 1 to 300 characters, or objects".into()),
-            Val::Obj(_) => event_object(v, depth + 1),
-        },
+        Some(KeyKind::Plain) => plain_event_value(v, depth),
+    }
+}
+
+fn plain_event_value(v: &Val, depth: usize) -> Result<(), String> {
+    match v {
+        Val::Null | Val::Bool(_) | Val::Num(_) => Ok(()),
+        Val::Str(s) => plain_string(s),
+        Val::Arr(a) if a.iter().all(|x| matches!(x, Val::Obj(_))) && !a.is_empty() => {
+            a.iter().try_for_each(|o| event_object(o, depth + 1))
+        }
+        Val::Arr(a) if string_array(a, usize::MAX, rules::MAX_STRING_CHARS) => Ok(()),
+        Val::Arr(_) => Err("arrays hold strings of 1 to 300 characters, or objects".into()),
+        Val::Obj(_) => event_object(v, depth + 1),
+    }
+}
+
+/// A JSON cell of an event attribute: an object or an array of objects, each
+/// checked like event attributes.
+pub fn event_json(v: &Val) -> Result<(), String> {
+    match v {
+        Val::Obj(_) => plain_event_value(v, 0),
+        Val::Arr(a) if !a.is_empty() && a.iter().all(|x| matches!(x, Val::Obj(_))) => plain_event_value(v, 0),
+        _ => Err("a json attribute is an object or a non-empty array of objects".into()),
     }
 }
 

@@ -21,6 +21,12 @@ pub enum Fate {
         column: String,
         reason: String,
     },
+    /// Applied by the API except for a refused attribute or event (partial
+    /// error): acknowledged, reported apart, never resent.
+    Partial {
+        column: String,
+        reason: String,
+    },
     /// Outcome unknown (answer lost) and the job holds such batches.
     Held {
         reason: String,
@@ -37,6 +43,8 @@ pub enum SendError {
     Unauthorized(String),
     #[error("Batch answered {status} to {endpoint}: {message}")]
     Permanent { status: u16, endpoint: &'static str, message: String },
+    #[error("the catalog `{0}` does not exist in this project: create it in Batch, or set create = true in [catalog]")]
+    CatalogNotFound(String),
     #[error("gave up after {attempts} attempts: {last}")]
     GaveUp { attempts: u32, last: String },
 }
@@ -154,7 +162,28 @@ impl Sender {
                         error.map_or("AUTHENTICATION_INVALID".into(), |e| e.error_code),
                     ));
                 }
+                // A missing catalog fails every item alike: splitting would only
+                // multiply the calls before every row is rejected.
+                Outcome::Rejected { status: 400 | 404, error: Some(e), .. } if e.error_code == "CATALOG_NOT_FOUND" => {
+                    return Err(SendError::CatalogNotFound(match &self.kind {
+                        BodyKind::Catalog { name, .. } => name.clone(),
+                        _ => String::new(),
+                    }));
+                }
+                Outcome::Rejected { status: 404, .. } if matches!(self.kind, BodyKind::Catalog { .. }) => {
+                    return Err(SendError::CatalogNotFound(match &self.kind {
+                        BodyKind::Catalog { name, .. } => name.clone(),
+                        _ => String::new(),
+                    }));
+                }
                 Outcome::Rejected { status: 400 | 413, .. } if elements > 1 => return Ok(Step::Split),
+                // One operation over the body limit: that row is rejected, the run goes on.
+                Outcome::Rejected { status: 413, error, body } => {
+                    return Ok(Step::RejectAll(format!(
+                        "Batch refused the request as too large (413) with this operation alone: {}",
+                        api_message(error.as_ref(), &body)
+                    )));
+                }
                 Outcome::Rejected { status: 400, error, body } => {
                     return Ok(Step::RejectAll(format!("Batch refused it: {}", api_message(error.as_ref(), &body))));
                 }
@@ -189,6 +218,10 @@ impl Sender {
     }
 
     /// `SUCCESS_WITH_PARTIAL_ERRORS`: each `bulk_index` → the rows it carried.
+    /// Batch drops only what it names and applies the rest (API.md): a refused
+    /// event rejects the one row that carried it (nothing of it arrived, so it
+    /// may be sent again); a refused attribute leaves the operation's rows
+    /// partially applied; an error naming neither refused the whole operation.
     fn partial_errors(&self, answer: &[u8], members: &[Vec<usize>], fates: &mut [Fate]) {
         let Ok(a) = serde_json::from_slice::<UpdateAnswer>(answer) else { return };
         if a.code != SUCCESS_WITH_PARTIAL_ERRORS {
@@ -196,13 +229,35 @@ impl Sender {
         }
         for e in a.errors {
             let Some(rows) = members.get(e.bulk_index) else { continue };
+            let event = e.attribute.as_deref().and_then(|a| a.strip_prefix("events[")?.strip_suffix(']')?.parse::<usize>().ok());
             let column = e.attribute.as_ref().and_then(|a| self.columns.get(a)).cloned().unwrap_or_default();
             let reason = match &e.attribute {
                 Some(attr) => format!("Batch refused {attr}: {} ({})", e.reason, e.category),
                 None => format!("Batch refused it: {} ({})", e.reason, e.category),
             };
-            for &r in rows {
-                fates[r] = Fate::Rejected { column: column.clone(), reason: reason.clone() };
+            match (event, &e.attribute) {
+                (Some(i), _) => {
+                    if let Some(&r) = rows.get(i) {
+                        fates[r] = Fate::Rejected { column, reason };
+                    }
+                }
+                (None, Some(_)) if e.category != "identifiers" && e.category != "operation" => {
+                    for &r in rows {
+                        match &mut fates[r] {
+                            Fate::Acked => fates[r] = Fate::Partial { column: column.clone(), reason: reason.clone() },
+                            Fate::Partial { reason: earlier, .. } => {
+                                earlier.push_str("; ");
+                                earlier.push_str(&reason);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {
+                    for &r in rows {
+                        fates[r] = Fate::Rejected { column: column.clone(), reason: reason.clone() };
+                    }
+                }
             }
         }
     }

@@ -125,6 +125,9 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
     (counters.requests, counters.retries, counters.http_429) =
         (run.counters.requests, run.counters.retries, run.counters.http_429);
     let mut acc = Accounts::new(rejects, uncertain, counters, run.watermark.clone(), run.next_seq);
+    let mut partial = RejectsWriter::new(&rejects_dir, &format!("{}-partial", run.id));
+    partial.resume(plan.partial_len).context("cannot reopen the partial file")?;
+    acc.partial = Some(partial);
     let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
     if changed_only {
         acc.change = Some(store.change_index(&job.name));
@@ -181,9 +184,11 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
     run.last_error = outcome.as_ref().err().map(|e| format!("{e:#}"));
     run.rejects_file = eng.acc.rejects.paths.first().cloned();
     run.uncertain_file = eng.acc.uncertain.paths.first().cloned();
+    let partial_file = eng.acc.partial.as_ref().and_then(|p| p.paths.first().cloned());
     save(&store, &mut run, &eng, &stats, &files_done, false)?;
     store.finish_run(&run)?;
     let mut s = summary_of(job, &run, started);
+    s.partial_file = partial_file;
     let token = stats.last_token.lock().ok().and_then(|t| t.clone());
     match outcome {
         Err(e) => s.error = Some(format!("{e:#}")),
@@ -207,6 +212,7 @@ fn save(
     run.counters.rows_rejected = eng.acc.counters.rows_rejected;
     run.counters.rows_unchanged = eng.acc.counters.rows_unchanged;
     run.counters.rows_uncertain = eng.acc.counters.rows_uncertain;
+    run.counters.rows_partial = eng.acc.counters.rows_partial;
     run.counters.requests = eng.acc.counters.requests + stats.requests.load(Relaxed);
     run.counters.retries = eng.acc.counters.retries + stats.retries.load(Relaxed);
     run.counters.http_429 = eng.acc.counters.http_429 + stats.http_429.load(Relaxed);
@@ -231,6 +237,7 @@ fn summary_of(job: &Job, run: &state::Run, started: Instant) -> Summary {
     s.rows_rejected = c.rows_rejected;
     s.rows_unchanged = c.rows_unchanged;
     s.rows_uncertain = c.rows_uncertain;
+    s.rows_partial = c.rows_partial;
     s.requests = c.requests;
     s.retries = c.retries;
     s.http_429 = c.http_429;
@@ -295,6 +302,9 @@ impl Engine<'_> {
             settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.seekable() },
         );
         self.acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
+        if let Some(p) = self.acc.partial.as_mut() {
+            p.set_source(csv.raw_headers(), csv.delimiter());
+        }
         self.batcher.set_file(index);
         let base_bytes = self.progress.position();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);

@@ -25,6 +25,9 @@ pub struct Accounts {
     pub sources: Vec<Source>,
     pub rejects: RejectsWriter,
     pub uncertain: RejectsWriter,
+    /// Rows applied but for a refused attribute (partial errors): apart from
+    /// the rejects, so that re-importing the rejects never resends them.
+    pub partial: Option<RejectsWriter>,
     pub counters: state::Counters,
     /// Per file: settled batches past the watermark, by seq, waiting for the gap.
     pending: BTreeMap<u64, (usize, Position)>,
@@ -46,6 +49,7 @@ impl Accounts {
             sources: Vec::new(),
             rejects,
             uncertain,
+            partial: None,
             counters,
             pending: BTreeMap::new(),
             next_in_order: first_seq,
@@ -77,6 +81,7 @@ impl Accounts {
         let mut record = batch.record(BatchState::Acked, Tally::default());
         let mut rejects: Vec<Reject> = batch.rejects;
         let mut held: Vec<Reject> = Vec::new();
+        let mut partial: Vec<Reject> = Vec::new();
         let mut acked_pairs = Vec::new();
         for (i, (op, fate)) in batch.ops.into_iter().zip(fates).enumerate() {
             match fate {
@@ -88,6 +93,11 @@ impl Accounts {
                 }
                 Fate::Rejected { column, reason } => {
                     rejects.push(Reject { pos: op.pos, column, reason, record: op.record })
+                }
+                // Acknowledged (never resent), but not whole in the change index.
+                Fate::Partial { column, reason } => {
+                    tally.sent += 1;
+                    partial.push(Reject { pos: op.pos, column, reason, record: op.record });
                 }
                 Fate::Held { reason } => {
                     held.push(Reject { pos: op.pos, column: String::new(), reason, record: op.record })
@@ -106,7 +116,15 @@ impl Accounts {
         rejects.sort_by_key(|r| r.pos.record);
         held.sort_by_key(|r| r.pos.record);
         if let Some(src) = self.sources.get(batch.file).filter(|s| s.seekable) {
-            reread(src, rejects.iter_mut().chain(held.iter_mut()));
+            reread(src, rejects.iter_mut().chain(held.iter_mut()).chain(partial.iter_mut()));
+        }
+        tally.partial = partial.len() as u64;
+        if let Some(w) = self.partial.as_mut() {
+            for p in &partial {
+                w.write(p).map_err(Written::Rejects)?;
+            }
+            w.flush().map_err(Written::Rejects)?;
+            tally.partial_len = w.len();
         }
         tally.rejected = rejects.len() as u64;
         tally.uncertain = held.len() as u64;

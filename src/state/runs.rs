@@ -64,6 +64,8 @@ pub struct Counters {
     pub rows_rejected: u64,
     pub rows_unchanged: u64,
     pub rows_uncertain: u64,
+    /// Rows sent and applied but for a refused attribute or event (within `rows_sent`).
+    pub rows_partial: u64,
     pub requests: u64,
     pub retries: u64,
     pub http_429: u64,

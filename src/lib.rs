@@ -2,6 +2,7 @@
 //! Project APIs. The binary in `main.rs` is a thin shell over this library.
 
 pub mod api;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod dispatch;

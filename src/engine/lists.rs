@@ -19,11 +19,25 @@ fn poll_interval() -> Duration {
 
 /// Create the audience if it is missing and the job allows it.
 pub async fn prepare(job: &Job, client: &Client) -> Result<()> {
+    if let Mapping::Catalog(c) = &job.mapping {
+        return crate::catalog::prepare(c, client).await;
+    }
     let Mapping::Audience(a) = &job.mapping else { return Ok(()) };
-    match client.get(Endpoint::AudiencesView, &[("name", &a.name)]).await {
+    // API.md does not document the answer for a missing audience (the OpenAPI
+    // lists no 404): a 400 that says "not found" means the same.
+    let view = client.get(Endpoint::AudiencesView, &[("name", &a.name)]).await;
+    let missing = match &view {
+        Outcome::Rejected { status: 404, .. } => true,
+        Outcome::Rejected { status: 400, error, body } => {
+            error.as_ref().is_some_and(|e| e.error_code.contains("NOT_FOUND"))
+                || body.to_ascii_lowercase().contains("not found")
+        }
+        _ => false,
+    };
+    match view {
         Outcome::Ok { .. } => Ok(()),
-        Outcome::Rejected { status: 404, .. } if a.create => create(a, client).await,
-        Outcome::Rejected { status: 404, .. } => bail!(
+        _ if missing && a.create => create(a, client).await,
+        _ if missing => bail!(
             "the audience `{}` does not exist in this project: create it in Batch, or set create = true in [audience]",
             a.name
         ),
@@ -73,10 +87,7 @@ pub async fn finish(job: &Job, client: &Client, token: Option<String>) -> Result
                 tokio::time::sleep(poll_interval()).await;
             }
         }
-        // The API documents no way to read a catalog's indexing state.
-        Mapping::Catalog(c) => {
-            Ok(token.map(|t| format!("catalog `{}`: last write accepted (indexing token {t})", c.name)))
-        }
+        Mapping::Catalog(c) => crate::catalog::finish(c, client, token).await,
         _ => Ok(None),
     }
 }

@@ -442,7 +442,7 @@ pub fn body_kind(job: &Job) -> BodyKind {
             name: a.name.clone(),
             action: Some(if a.mode == crate::job::AudienceMode::Remove { "remove" } else { "add" }),
         },
-        Mapping::Catalog(c) => BodyKind::Catalog { name: c.name.clone() },
+        Mapping::Catalog(c) => BodyKind::Catalog { name: c.name.clone(), remove: c.remove },
         _ => BodyKind::Profiles,
     }
 }

@@ -142,6 +142,10 @@ pub struct EmulatorArgs {
     /// update, 400 on mass-update): rehearse how rejects are reported
     #[arg(long, value_name = "TEXT")]
     pub refuse_marker: Option<String>,
+    /// Refuse attributes of this name, one by one, applying the rest of each
+    /// operation: rehearse how partially applied rows are reported
+    #[arg(long, value_name = "NAME")]
+    pub refuse_attribute: Option<String>,
     /// Seed of the fault dice, for repeatable rehearsals
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

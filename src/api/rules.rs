@@ -82,7 +82,7 @@ pub fn chars(s: &str) -> usize {
 /// case and whitespace sensitive, so nothing is changed here: an ID that would
 /// be ambiguous or unusable is refused with the reason.
 pub fn check_custom_id(id: &str) -> Result<(), String> {
-    if id.is_empty() {
+    if id.trim().is_empty() {
         return Err("the Custom ID is blank".into());
     }
     if id.contains('\0') {

@@ -35,6 +35,7 @@ pub fn run(a: &EmulatorArgs) -> Result<i32> {
             storm_429: a.storm_secs.map(Duration::from_secs),
             seed: a.seed,
             refuse_marker: a.refuse_marker.clone(),
+            refuse_attribute: a.refuse_attribute.clone(),
         },
         export_duration: Duration::from_secs(a.export_secs),
         export_part_size: a.export_part_size.max(1),

@@ -100,6 +100,9 @@ pub struct Faults {
     /// Operations whose Custom ID contains this are refused: a partial error
     /// on /profiles/update, a 400 for the whole call on /profiles/mass-update.
     pub refuse_marker: Option<String>,
+    /// Attributes of this name are refused one by one (a partial error on
+    /// update naming the attribute; the rest of the operation is applied).
+    pub refuse_attribute: Option<String>,
 }
 
 /// A running emulator. Dropping it stops the server.

@@ -56,6 +56,7 @@ struct Valid<'v, 'a> {
 fn check<'v, 'a>(
     op: &'v Val<'a>,
     rules: EventRules,
+    refuse: Option<&str>,
     errors: &mut Vec<OpError>,
 ) -> (Option<Ident<'v>>, Result<Valid<'v, 'a>, OpError>) {
     let Some(fields) = op.as_obj() else {
@@ -73,9 +74,20 @@ fn check<'v, 'a>(
             match &**k {
                 "identifiers" => {}
                 "attributes" => {
-                    let (kept, errs) = validate::attributes(v)?;
-                    attrs = kept;
+                    let (mut kept, errs) = validate::attributes(v)?;
                     dropped.extend(errs);
+                    // Test hook: refuse one attribute by name, as a stricter server would.
+                    if let Some(name) = refuse
+                        && kept.iter().any(|(k, _)| k == name)
+                    {
+                        kept.to_mut().retain(|(k, _)| k != name);
+                        dropped.push(OpError {
+                            category: "attributes",
+                            reason: "refused by the emulator's refuse-attribute hook".into(),
+                            attribute: Some(name.to_string()),
+                        });
+                    }
+                    attrs = kept;
                 }
                 "events" => {
                     let (kept, errs) = validate::events(v, rules)?;
@@ -119,7 +131,7 @@ pub fn handle(call: &Call) -> Response {
     let mut errors = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         let mut dropped = Vec::new();
-        let (ident, checked) = check(op, rules, &mut dropped);
+        let (ident, checked) = check(op, rules, config.faults.refuse_attribute.as_deref(), &mut dropped);
         let hash = match ident {
             Some(Ident::Custom(id)) => Some(hash_id(id.as_bytes())),
             Some(Ident::Installation(id)) => Some(xxh3_64_with_seed(id.as_bytes(), 1)),

@@ -275,7 +275,7 @@ fn handle(
     }
     if body.len() > limits.max_body_bytes {
         let m = format!("request body over {} bytes", limits.max_body_bytes);
-        return (bad_request(m), fault == Fault::Lost);
+        return (error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", m), fault == Fault::Lost);
     }
     let query = match Query::<HashMap<String, String>>::try_from_uri(uri) {
         Ok(Query(q)) => q,

@@ -177,7 +177,9 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
     run.status = match (&outcome, interrupted) {
         (Err(_), _) => state::status::FAILED,
         (Ok(()), true) => state::status::INTERRUPTED,
-        (Ok(()), false) if eng.acc.counters.rows_rejected > 0 => state::status::DONE_WITH_REJECTS,
+        (Ok(()), false) if eng.acc.counters.rows_rejected > 0 || eng.acc.counters.rows_partial > 0 => {
+            state::status::DONE_WITH_REJECTS
+        }
         (Ok(()), false) => state::status::DONE,
     }
     .to_string();

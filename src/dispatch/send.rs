@@ -229,7 +229,10 @@ impl Sender {
         }
         for e in a.errors {
             let Some(rows) = members.get(e.bulk_index) else { continue };
-            let event = e.attribute.as_deref().and_then(|a| a.strip_prefix("events[")?.strip_suffix(']')?.parse::<usize>().ok());
+            let event = e
+                .attribute
+                .as_deref()
+                .and_then(|a| a.strip_prefix("events[")?.strip_suffix(']')?.parse::<usize>().ok());
             let column = e.attribute.as_ref().and_then(|a| self.columns.get(a)).cloned().unwrap_or_default();
             let reason = match &e.attribute {
                 Some(attr) => format!("Batch refused {attr}: {} ({})", e.reason, e.category),

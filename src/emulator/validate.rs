@@ -247,11 +247,11 @@ mod tests {
         assert_eq!(kept.iter().map(|(k, _)| k.as_ref()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(errors[0].attribute.as_deref(), Some("Bad"));
         let old = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
-        let ev = serde_json::from_str::<Val>(&format!(
+        let text = format!(
             r#"[{{"name":"a"}},{{"name":"b","time":"{old}"}},{{"name":"c","attributes":{{"$label":"{}"}}}}]"#,
             "x".repeat(201)
-        ))
-        .unwrap();
+        );
+        let ev = serde_json::from_str::<Val>(&text).unwrap();
         let strict = EventRules { max_age: Some(chrono::Duration::hours(24)), attributes: true };
         let (kept, errors) = events(&ev, strict).unwrap();
         assert_eq!(kept.len(), 1);

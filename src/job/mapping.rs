@@ -121,9 +121,9 @@ impl Resolver<'_> {
             let valid = match names {
                 Names::Catalog => crate::api::check::is_valid_catalog_name(n),
                 // `product.name`: a member of the event attribute object `product`.
-                Names::Event => n.split_once('.').map_or(rules::is_valid_name(n), |(o, m)| {
-                    rules::is_valid_name(o) && rules::is_valid_name(m)
-                }),
+                Names::Event => n
+                    .split_once('.')
+                    .map_or(rules::is_valid_name(n), |(o, m)| rules::is_valid_name(o) && rules::is_valid_name(m)),
                 Names::Profile => rules::is_valid_name(n),
             };
             if !reserved && !valid {
@@ -328,7 +328,9 @@ impl Resolver<'_> {
         let remove = match c.mode.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
             None | Some(("add", _)) => false,
             Some(("remove", _)) => true,
-            Some((other, span)) => return self.err(span, format!("catalog.mode {}", one_of(other, &["add", "remove"]))),
+            Some((other, span)) => {
+                return self.err(span, format!("catalog.mode {}", one_of(other, &["add", "remove"])));
+            }
         };
         let attributes = self.attributes("mapping.attributes", raw.mapping.attributes.as_ref(), Names::Catalog)?;
         if attributes.len() > rules::MAX_CATALOG_FIELDS {

@@ -96,8 +96,9 @@ impl Transformer {
             };
             Ok(BoundAttr { attr: a.clone(), key: json::key_bytes(wire), field: field(&a.column)?, strings })
         };
-        let attrs =
-            |list: &[AttrMap]| -> Result<Vec<BoundAttr>, JobError> { list.iter().map(|a| bound(a, &a.wire_name)).collect() };
+        let attrs = |list: &[AttrMap]| -> Result<Vec<BoundAttr>, JobError> {
+            list.iter().map(|a| bound(a, &a.wire_name)).collect()
+        };
         let natives = |p: &job::ProfileMapping| -> Result<Vec<(NativeKind, Vec<u8>, Field)>, JobError> {
             p.native
                 .iter()
@@ -156,10 +157,9 @@ impl Transformer {
                     ..base(field(&e.profile.custom_id)?, "Custom ID", e.profile.blank)
                 }
             }
-            Mapping::Audience(a) => Transformer {
-                attrs: attrs(&a.attributes)?,
-                ..base(field(&a.custom_id)?, "Custom ID", Blank::Ignore)
-            },
+            Mapping::Audience(a) => {
+                Transformer { attrs: attrs(&a.attributes)?, ..base(field(&a.custom_id)?, "Custom ID", Blank::Ignore) }
+            }
             Mapping::Catalog(c) => Transformer {
                 attrs: attrs(&c.attributes)?,
                 custom_id: None,

@@ -19,11 +19,8 @@ pub struct StringRules {
     pub max_item_chars: usize,
 }
 
-pub const PROFILE_STRINGS: StringRules = StringRules {
-    max_chars: rules::MAX_STRING_CHARS,
-    max_items: usize::MAX,
-    max_item_chars: rules::MAX_STRING_CHARS,
-};
+pub const PROFILE_STRINGS: StringRules =
+    StringRules { max_chars: rules::MAX_STRING_CHARS, max_items: usize::MAX, max_item_chars: rules::MAX_STRING_CHARS };
 pub const CATALOG_STRINGS: StringRules = StringRules {
     max_chars: rules::MAX_CATALOG_STRING_CHARS,
     max_items: rules::MAX_CATALOG_ARRAY_ITEMS,
@@ -102,8 +99,8 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
             }
         }
         ValueType::Json => {
-            let v: crate::api::value::Val = serde_json::from_str(cell)
-                .map_err(|e| format!("`{}` is not JSON ({e})", clip(cell)))?;
+            let v: crate::api::value::Val =
+                serde_json::from_str(cell).map_err(|e| format!("`{}` is not JSON ({e})", clip(cell)))?;
             crate::api::check::event_json(&v)?;
             serde_json::to_writer(out, &v.to_json()).map_err(|e| e.to_string())?;
         }
@@ -239,9 +236,11 @@ pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
     };
     match utc {
         // RFC 3339 has four-digit years: `-0001` or `10000` would be refused.
-        Some(d) if !(0..=9999).contains(&d.year()) => {
-            Err(format!("`{}`: the year {} is outside 0000 to 9999, which RFC 3339 dates cannot hold", clip(cell), d.year()))
-        }
+        Some(d) if !(0..=9999).contains(&d.year()) => Err(format!(
+            "`{}`: the year {} is outside 0000 to 9999, which RFC 3339 dates cannot hold",
+            clip(cell),
+            d.year()
+        )),
         Some(d) => Ok(d.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         None => Err(match format {
             Some(f) => format!("`{}` does not match the date format `{f}`", clip(cell)),

@@ -50,7 +50,8 @@ fn a_catalog_whose_schema_does_not_fit_is_refused_before_sending() {
     job(dir.path(), "a.toml", "catalog", &emu.base_url(), "", "all.csv", &create);
     summary(&cmd(dir.path(), "run", "a.toml"), 0);
     // The same catalog, mapped with price as a string and a new field.
-    let other = create.replace("type = \"float\"", "type = \"string\"").replace("title = \"title\"", "name = \"title\"");
+    let other =
+        create.replace("type = \"float\"", "type = \"string\"").replace("title = \"title\"", "name = \"title\"");
     job(dir.path(), "b.toml", "catalog", &emu.base_url(), "", "all.csv", &other);
     let before = emu.stats().per_endpoint.get("catalogs/items/edit").copied();
     let out = cmd(dir.path(), "run", "b.toml");

@@ -203,7 +203,9 @@ fn an_events_export_from_over_90_days_back_is_a_job_file_error() {
     write(
         dir.path(),
         "x.toml",
-        format!("[job]\nname = \"x\"\nkind = \"export\"\n[api]\nbase_url = \"emulator\"\n[export]\ntype = \"events\"\nfrom = \"{from}\"\noutput = \"o.ndjson\"\n"),
+        format!(
+            "[job]\nname = \"x\"\nkind = \"export\"\n[api]\nbase_url = \"emulator\"\n[export]\ntype = \"events\"\nfrom = \"{from}\"\noutput = \"o.ndjson\"\n"
+        ),
     );
     let out = cmd(dir.path(), "run", "x.toml");
     assert_eq!(out.status.code(), Some(2));

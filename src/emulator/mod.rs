@@ -47,6 +47,9 @@ pub struct EmulatorConfig {
     pub export_part_size: usize,
     /// Lifetime of a download link.
     pub link_ttl: Duration,
+    /// The status an expired link answers: 410, or 400 / 403 as some signed-URL
+    /// stores do.
+    pub expired_link_status: u16,
     /// Exports end in ERROR instead of SUCCESS.
     pub export_fail: bool,
     /// Time an audience or catalog indexing token stays IN_PROGRESS.
@@ -75,6 +78,7 @@ impl Default for EmulatorConfig {
             export_duration: Duration::from_secs(2),
             export_part_size: 100_000,
             link_ttl: Duration::from_secs(20 * 60),
+            expired_link_status: 410,
             export_fail: false,
             indexing_delay: Duration::from_millis(200),
             strict_event_time: true,

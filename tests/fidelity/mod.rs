@@ -5,6 +5,7 @@
 mod catalog;
 mod findings;
 mod rules;
+mod stubs;
 
 use crate::common::{bin, json, write};
 use batchport::emulator::{Emulator, EmulatorConfig};

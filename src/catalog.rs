@@ -5,10 +5,12 @@
 //! indexing token through `/catalogs/view` until Batch has applied it.
 
 use crate::api::Endpoint;
-use crate::api::client::{Client, Outcome};
-use crate::job::{AttrMap, CatalogSettings, ValueType};
+use crate::api::client::Client;
+use crate::dispatch::{ApiCall, Driver, Refused, Stop};
+use crate::job::{AttrMap, CatalogSettings, Job, ValueType};
+use crate::run::stopped;
 use anyhow::{Result, bail};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often to ask about an indexing token; tests shorten it.
 fn poll_interval() -> Duration {
@@ -56,23 +58,38 @@ pub fn mismatches(attrs: &[AttrMap], fields: &[serde_json::Value]) -> Vec<String
     out
 }
 
-fn missing(o: &Outcome) -> bool {
-    match o {
-        Outcome::Rejected { status: 404, .. } => true,
-        Outcome::Rejected { status: 400, error, body } => {
-            error.as_ref().is_some_and(|e| e.error_code.contains("NOT_FOUND"))
-                || body.to_ascii_lowercase().contains("not found")
-        }
-        _ => false,
-    }
+/// One call through the run's driver, under its endpoint's own rates and
+/// counted apart from the data's requests.
+async fn call(
+    job: &Job,
+    client: &Client,
+    driver: &Driver,
+    ep: Endpoint,
+    query: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Result<Vec<u8>, Stop<Refused>> {
+    let d = driver.for_endpoint(job.api.version, ep).counted_apart();
+    let logic = ApiCall::new(ep);
+    let out = match body {
+        Some(b) => d.call(&logic, 1, || client.post(ep, b.clone())).await,
+        None => d.call(&logic, 1, || client.get(ep, query)).await,
+    };
+    out.map(|b| b.to_vec())
+}
+
+/// A 404, or a 400 that says "not found" (the answer is not documented).
+fn missing(r: &Refused) -> bool {
+    r.status == 404
+        || r.status == 400
+            && (r.code.as_deref().is_some_and(|c| c.contains("NOT_FOUND"))
+                || r.message.to_ascii_lowercase().contains("not found"))
 }
 
 /// Make sure the catalog exists with a schema the mapping fits.
-pub async fn prepare(c: &CatalogSettings, client: &Client) -> Result<()> {
-    let view = client.get(Endpoint::CatalogsView, &[("name", &c.name)]).await;
-    match &view {
-        Outcome::Ok { body, .. } => {
-            let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+pub async fn prepare(job: &Job, c: &CatalogSettings, client: &Client, driver: &Driver) -> Result<()> {
+    match call(job, client, driver, Endpoint::CatalogsView, &[("name", &c.name)], None).await {
+        Ok(body) => {
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             let fields = v["fields"].as_array().cloned().unwrap_or_default();
             let wrong = if c.remove { Vec::new() } else { mismatches(&c.attributes, &fields) };
             if !wrong.is_empty() {
@@ -84,69 +101,65 @@ pub async fn prepare(c: &CatalogSettings, client: &Client) -> Result<()> {
             }
             Ok(())
         }
-        o if missing(o) && c.create && !c.remove => create(c, client).await,
-        o if missing(o) => bail!(
+        Err(Stop::Fail(r)) if missing(&r) && c.create && !c.remove => create(job, c, client, driver).await,
+        Err(Stop::Fail(r)) if missing(&r) => bail!(
             "the catalog `{}` does not exist in this project: create it in Batch, or set create = true in [catalog]",
             c.name
         ),
-        Outcome::Unauthorized { .. } => bail!("Batch refused the keys (401): check the REST API key and project key"),
-        other => bail!("cannot look up the catalog `{}`: {}", c.name, describe(other)),
+        Err(Stop::Fail(r)) if r.status == 401 => {
+            bail!("Batch refused the keys (401): check the REST API key and project key")
+        }
+        Err(Stop::Fail(r)) => bail!("cannot look up the catalog `{}`: {r}", c.name),
+        Err(stop) => Err(stopped(stop, &format!("cannot look up the catalog `{}`", c.name))),
     }
 }
 
-async fn create(c: &CatalogSettings, client: &Client) -> Result<()> {
+async fn create(job: &Job, c: &CatalogSettings, client: &Client, driver: &Driver) -> Result<()> {
     if c.attributes.is_empty() {
         bail!("cannot create the catalog `{}`: a catalog needs at least one field; map an attribute", c.name);
     }
-    let body = serde_json::json!({ "name": c.name, "fields": schema(&c.attributes) });
-    match client.post(Endpoint::CatalogsCreate, serde_json::to_vec(&body)?).await {
-        Outcome::Ok { .. } => {
+    let body = serde_json::to_vec(&serde_json::json!({ "name": c.name, "fields": schema(&c.attributes) }))?;
+    match call(job, client, driver, Endpoint::CatalogsCreate, &[], Some(body)).await {
+        Ok(_) => {
             tracing::info!(catalog = %c.name, "created");
             Ok(())
         }
-        other => bail!("cannot create the catalog `{}`: {}", c.name, describe(&other)),
+        Err(Stop::Fail(r)) => bail!("cannot create the catalog `{}`: {r}", c.name),
+        Err(stop) => Err(stopped(stop, &format!("cannot create the catalog `{}`", c.name))),
     }
 }
 
 /// Wait until Batch has applied the last edit, and say what the catalog holds.
-pub async fn finish(c: &CatalogSettings, client: &Client, token: Option<String>) -> Result<Option<String>> {
+pub async fn finish(
+    job: &Job,
+    c: &CatalogSettings,
+    client: &Client,
+    driver: &Driver,
+    token: Option<String>,
+) -> Result<Option<String>> {
     let Some(token) = token else { return Ok(None) };
-    let deadline = Instant::now() + Duration::from_secs(600);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    let query = [("name", c.name.as_str()), ("indexing_token", token.as_str())];
     loop {
-        let view = client.get(Endpoint::CatalogsView, &[("name", &c.name), ("indexing_token", &token)]).await;
-        if let Outcome::Ok { body, .. } = &view {
-            let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-            if v["indexing_state"] == "APPLIED" {
-                return Ok(Some(format!(
-                    "catalog `{}` now holds {} items (indexing APPLIED)",
-                    c.name,
-                    v["nb_items"].as_u64().unwrap_or(0)
-                )));
-            }
-        } else if !matches!(view, Outcome::Retry { .. } | Outcome::Unknown { .. }) {
-            bail!("cannot follow the catalog `{}`: {}", c.name, describe(&view));
+        let body = match call(job, client, driver, Endpoint::CatalogsView, &query, None).await {
+            Ok(body) => body,
+            Err(Stop::Fail(r)) => bail!("cannot follow the catalog `{}`: {r}", c.name),
+            Err(stop) => return Err(stopped(stop, &format!("cannot follow the catalog `{}`", c.name))),
+        };
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if v["indexing_state"] == "APPLIED" {
+            return Ok(Some(format!(
+                "catalog `{}` now holds {} items (indexing APPLIED)",
+                c.name,
+                v["nb_items"].as_u64().unwrap_or(0)
+            )));
         }
-        if Instant::now() > deadline {
+        if tokio::time::Instant::now() > deadline {
             return Ok(Some(format!(
                 "catalog `{}`: Batch has not applied the last edit after 10 minutes (indexing token {token})",
                 c.name
             )));
         }
-        tokio::time::sleep(poll_interval()).await;
-    }
-}
-
-fn describe(o: &Outcome) -> String {
-    match o {
-        Outcome::Ok { status, .. } => format!("unexpected answer {status}"),
-        Outcome::Retry { status, reason, .. } => {
-            format!("{} ({reason})", status.map_or("no answer".into(), |s| s.to_string()))
-        }
-        Outcome::Unknown { reason } => reason.clone(),
-        Outcome::Rejected { status, error, body } => match error {
-            Some(e) => format!("{status} {} ({})", e.error_message, e.error_code),
-            None => format!("{status} {}", body.chars().take(200).collect::<String>()),
-        },
-        Outcome::Unauthorized { .. } => "401: the keys are not valid for this project".into(),
+        driver.sleep(poll_interval()).await.map_err(|stop: Stop<Refused>| stopped(stop, "waiting"))?;
     }
 }

@@ -82,6 +82,10 @@ pub fn chars(s: &str) -> usize {
 /// case and whitespace sensitive, so nothing is changed here: an ID that would
 /// be ambiguous or unusable is refused with the reason.
 pub fn check_custom_id(id: &str) -> Result<(), String> {
+    // The common case, in one pass: printable ASCII without spaces, short.
+    if !id.is_empty() && id.len() <= MAX_CUSTOM_ID_CHARS && id.bytes().all(|b| b > b' ' && b < 0x7f) {
+        return Ok(());
+    }
     if id.trim().is_empty() {
         return Err("the Custom ID is blank".into());
     }

@@ -177,3 +177,21 @@ proptest! {
         prop_assert_eq!(client, status == 201);
     }
 }
+
+/// The property above is not vacuous: at each boundary both sides flip
+/// together, from accepted to refused.
+#[test]
+fn both_sides_flip_at_the_same_boundaries() {
+    let server = server();
+    let header = ["id", "s", "w", "d"];
+    for (n, ok) in [(511, true), (512, false)] {
+        let id = "é".repeat(n);
+        assert_eq!(transform_accepts(PROFILES, &header, &[&id, "x", "", ""]), ok, "{n} chars");
+        assert_eq!(server.accepts_op(json!({"identifiers": {"custom_id": id}})), ok, "{n} chars");
+    }
+    for (n, ok) in [(300, true), (301, false)] {
+        let s = "😀".repeat(n);
+        assert_eq!(transform_accepts(PROFILES, &header, &["u1", &s, "", ""]), ok);
+        assert_eq!(server.accepts_op(json!({"identifiers": {"custom_id": "u1"}, "attributes": {"s": s}})), ok);
+    }
+}

@@ -211,3 +211,24 @@ fn an_events_export_from_over_90_days_back_is_a_job_file_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("90 days"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn new_job_keys_are_checked_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "e.csv", "id,event\nu1,buy\n");
+    let mapping = "[mapping]\ncustom_id = \"id\"\nevent = \"event\"\n";
+    job(dir.path(), "a.toml", "events", "emulator", "event_max_age = \"soon\"", "e.csv", mapping);
+    let out = cmd(dir.path(), "validate", "a.toml");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("api.event_max_age") && err.contains("a.toml:6:"), "{err}");
+    let cols: Vec<String> = (0..26).map(|i| format!("f{i}")).collect();
+    write(dir.path(), "c.csv", format!("sku,{}\n", cols.join(",")));
+    let attrs: String = cols.iter().map(|c| format!("{c} = \"{c}\"\n")).collect();
+    let rest =
+        format!("[catalog]\nname = \"p\"\ncreate = true\n[mapping]\nitem_id = \"sku\"\n[mapping.attributes]\n{attrs}");
+    job(dir.path(), "c.toml", "catalog", "emulator", "", "c.csv", &rest);
+    let out = cmd(dir.path(), "validate", "c.toml");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at most 25 fields"));
+}

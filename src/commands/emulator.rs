@@ -13,7 +13,7 @@ pub fn run(a: &EmulatorArgs) -> Result<i32> {
         }
     }
     let defaults = EmulatorConfig::default();
-    let event_max_age = match crate::api::check::parse_age(&a.event_max_age) {
+    let event_max_age = match batchport::internals::api::check::parse_age(&a.event_max_age) {
         Ok(Some(d)) => d,
         Ok(None) => return Err(UsageError("--event-max-age: use --lax-event-time for no window".into()).into()),
         Err(m) => return Err(UsageError(format!("--event-max-age: {m}")).into()),

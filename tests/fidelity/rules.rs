@@ -3,10 +3,10 @@
 //! The transform side is the library's `Transformer` on one CSV row; the
 //! emulator side is the same value in a request, over HTTP.
 
-use batchport::emulator::{Emulator, EmulatorConfig};
-use batchport::job;
-use batchport::source::{Position, RawRow};
-use batchport::transform::Transformer;
+use batchport::internals::emulator::{Emulator, EmulatorConfig};
+use batchport::internals::job;
+use batchport::internals::source::{Position, RawRow};
+use batchport::internals::transform::Transformer;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::path::Path;

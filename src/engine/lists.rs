@@ -40,12 +40,15 @@ async fn get(
 
 /// Create the audience if it is missing and the job allows it.
 pub async fn prepare(job: &Job, client: &crate::api::client::Client, driver: &Driver) -> Result<()> {
+    if let Mapping::Catalog(c) = &job.mapping {
+        return crate::catalog::prepare(job, c, client, driver).await;
+    }
     let Mapping::Audience(a) = &job.mapping else { return Ok(()) };
     let view = driver_for(job, driver, Endpoint::AudiencesView);
     match get(client, &view, Endpoint::AudiencesView, &[("name", &a.name)]).await {
         Ok(_) => Ok(()),
-        Err(Stop::Fail(r)) if r.status == 404 && a.create => create(job, a, client, driver).await,
-        Err(Stop::Fail(r)) if r.status == 404 => bail!(
+        Err(Stop::Fail(r)) if missing(&r) && a.create => create(job, a, client, driver).await,
+        Err(Stop::Fail(r)) if missing(&r) => bail!(
             "the audience `{}` does not exist in this project: create it in Batch, or set create = true in [audience]",
             a.name
         ),
@@ -55,6 +58,15 @@ pub async fn prepare(job: &Job, client: &crate::api::client::Client, driver: &Dr
         Err(Stop::Fail(r)) => bail!("cannot look up the audience `{}`: {r}", a.name),
         Err(stop) => Err(stopped(stop, &format!("cannot look up the audience `{}`", a.name))),
     }
+}
+
+/// API.md does not document the answer for a missing audience (the OpenAPI
+/// lists no 404): a 400 that says "not found" means the same. Catalogs too.
+pub(crate) fn missing(r: &Refused) -> bool {
+    r.status == 404
+        || r.status == 400
+            && (r.code.as_deref().is_some_and(|c| c.contains("NOT_FOUND"))
+                || r.message.to_ascii_lowercase().contains("not found"))
 }
 
 async fn create(job: &Job, a: &AudienceSettings, client: &crate::api::client::Client, driver: &Driver) -> Result<()> {
@@ -110,10 +122,7 @@ pub async fn finish(
                 driver.sleep(poll_interval()).await.map_err(|stop: Stop<Refused>| stopped(stop, "waiting"))?;
             }
         }
-        // The API documents no way to read a catalog's indexing state.
-        Mapping::Catalog(c) => {
-            Ok(token.map(|t| format!("catalog `{}`: last write accepted (indexing token {t})", c.name)))
-        }
+        Mapping::Catalog(c) => crate::catalog::finish(job, c, client, driver, token).await,
         _ => Ok(None),
     }
 }

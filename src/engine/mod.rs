@@ -100,6 +100,13 @@ impl Import {
         (counters.requests, counters.retries, counters.http_429) =
             (run.counters.requests, run.counters.retries, run.counters.http_429);
         let mut acc = Accounts::new(rejects, uncertain, counters);
+        let mut partial = RejectsWriter::new(&rejects_dir, &format!("{}-partial", run.id));
+        let partial_len = plan.partial_len;
+        acc.partial = Some(
+            blocking(move || partial.resume(partial_len).map(|()| partial))
+                .await
+                .context("cannot reopen the partial file")?,
+        );
         let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
         if changed_only {
             acc.change = Some(store.change_index(&job.name));
@@ -157,6 +164,7 @@ impl Import {
             let acc = eng.accounts();
             run.rejects_file = acc.rejects.paths.first().cloned();
             run.uncertain_file = acc.uncertain.paths.first().cloned();
+            run.partial_file = acc.partial.as_ref().and_then(|p| p.paths.first().cloned());
         }
         save(run, &eng, &base, &files_done, false).await?;
         outcome?;
@@ -180,6 +188,7 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
         c.rows_rejected = a.rows_rejected;
         c.rows_unchanged = a.rows_unchanged;
         c.rows_uncertain = a.rows_uncertain;
+        c.rows_partial = a.rows_partial;
     }
     run.counters.requests = base.requests + stats.requests.load(Relaxed);
     run.counters.retries = base.retries + stats.retries.load(Relaxed);
@@ -259,6 +268,9 @@ impl Engine<'_> {
                 settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.seekable() },
             );
             acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
+            if let Some(p) = acc.partial.as_mut() {
+                p.set_source(csv.raw_headers(), csv.delimiter());
+            }
         }
         self.batcher.set_file(index);
         let base_bytes = self.progress.position();
@@ -444,7 +456,7 @@ pub fn body_kind(job: &Job) -> BodyKind {
             name: a.name.clone(),
             action: Some(if a.mode == crate::job::AudienceMode::Remove { "remove" } else { "add" }),
         },
-        Mapping::Catalog(c) => BodyKind::Catalog { name: c.name.clone() },
+        Mapping::Catalog(c) => BodyKind::Catalog { name: c.name.clone(), remove: c.remove },
         _ => BodyKind::Profiles,
     }
 }

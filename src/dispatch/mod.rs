@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod body;
+pub mod control;
 pub mod limiter;
 pub mod retry;
 pub mod send;

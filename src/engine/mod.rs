@@ -437,32 +437,10 @@ pub fn body_kind(job: &Job) -> BodyKind {
     }
 }
 
-/// How much of a documented update rate batchport plans to use by default.
-/// Requests reach Batch with some jitter; planning exactly at the limit turns
-/// every late-then-early pair into a 429 (measured: 9% of calls at 100%, none
-/// at 98%), which then costs far more than the 2% kept in hand.
-pub const PLANNED_SHARE: f64 = 0.98;
-
+/// The job's limiter: its endpoint's documented rates, or `rate = N`; the
+/// limiter plans a little below either (`dispatch::limiter::PLANNED_SHARE`).
 pub(crate) fn limiter(job: &Job) -> Limiter {
-    match job.api.rate {
-        Some(0) => Limiter::unlimited(),
-        Some(r) => Limiter::new(job.api.limits.rates, Some(r)),
-        None => {
-            let planned: Vec<crate::api::limits::Rate> = job
-                .api
-                .limits
-                .rates
-                .iter()
-                .map(|r| match r.unit {
-                    crate::api::limits::RateUnit::Updates if r.per_second >= 100 => {
-                        crate::api::limits::Rate { per_second: (f64::from(r.per_second) * PLANNED_SHARE) as u32, ..*r }
-                    }
-                    _ => *r,
-                })
-                .collect();
-            Limiter::new(&planned, None)
-        }
-    }
+    Limiter::new(job.api.limits.rates, job.api.rate)
 }
 
 pub(crate) fn retry_policy() -> RetryPolicy {

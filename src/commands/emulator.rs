@@ -27,6 +27,7 @@ pub fn run(a: &EmulatorArgs) -> Result<i32> {
             error_rate: a.error_rate,
             lost_answer_rate: a.lost_answer_rate,
             latency: Duration::from_millis(a.latency_ms),
+            jitter: Duration::from_millis(a.jitter_ms),
             storm_429: a.storm_secs.map(Duration::from_secs),
             seed: a.seed,
             refuse_marker: a.refuse_marker.clone(),
@@ -34,6 +35,7 @@ pub fn run(a: &EmulatorArgs) -> Result<i32> {
         export_duration: Duration::from_secs(a.export_secs),
         export_part_size: a.export_part_size.max(1),
         export_fail: a.export_fail,
+        shared_rate: a.shared_rate,
         ..defaults
     };
     emulator::serve_cli(config, a.port)?;

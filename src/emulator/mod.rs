@@ -54,6 +54,10 @@ pub struct EmulatorConfig {
     /// Refuse events older than 24 h or in the future (reported, not confirmed by
     /// Batch's docs), with a partial error.
     pub strict_event_time: bool,
+    /// Another client of the same project consuming this many updates/s of
+    /// every bucket counted in updates (at most its rate): it takes its share
+    /// of each refill first, as a steady integration would.
+    pub shared_rate: u32,
 }
 
 impl Default for EmulatorConfig {
@@ -72,6 +76,7 @@ impl Default for EmulatorConfig {
             export_fail: false,
             indexing_delay: Duration::from_millis(200),
             strict_event_time: false,
+            shared_rate: 0,
         }
     }
 }
@@ -86,6 +91,10 @@ pub struct Faults {
     pub lost_answer_rate: f64,
     /// Added to every call.
     pub latency: Duration,
+    /// Network and processing jitter: every call waits a uniform random delay
+    /// in [jitter/2, 3·jitter/2] (seeded) before it reaches the buckets, so
+    /// calls arrive out of phase as they do over a real network.
+    pub jitter: Duration,
     /// Every call is answered 429 for this long after start.
     pub storm_429: Option<Duration>,
     pub seed: u64,

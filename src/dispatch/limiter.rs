@@ -80,8 +80,8 @@ impl Bucket {
 /// What a run's sending looked like, for the summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Sending {
-    /// Accepted calls' cost in the reference unit (updates, else requests).
-    pub accepted: f64,
+    /// Updates in the calls Batch accepted.
+    pub updates: u64,
     /// From the first call granted to the last answer.
     pub seconds: f64,
     /// The rate in force at the end (what was learned), in the reference unit;
@@ -117,17 +117,18 @@ impl Limit {
 /// The calls in flight and what was accepted, kept limited or not.
 #[derive(Default)]
 struct Tally {
-    grants: HashMap<tokio::task::Id, Grant>,
+    /// The call each task has in flight, and its updates.
+    grants: HashMap<tokio::task::Id, (Grant, u32)>,
     first_grant: Option<Instant>,
     last_answer: Option<Instant>,
     granted: f64,
     calls: u64,
-    accepted: f64,
+    updates: u64,
 }
 
 impl Tally {
     /// The grant of the call this task is answering, if known.
-    fn answer(&mut self, now: Instant) -> Option<Grant> {
+    fn answer(&mut self, now: Instant) -> Option<(Grant, u32)> {
         self.last_answer = Some(now);
         tokio::task::try_id().and_then(|id| self.grants.remove(&id))
     }
@@ -257,7 +258,7 @@ impl Limiter {
         };
         let t = &mut s.tally;
         if let Some(id) = tokio::task::try_id() {
-            t.grants.insert(id, Grant { cost, at: now, rate });
+            t.grants.insert(id, (Grant { cost, at: now, rate }, updates));
         }
         t.first_grant.get_or_insert(now);
         t.granted += cost;
@@ -270,7 +271,7 @@ impl Limiter {
     pub fn on_throttled(&self, retry_after: Option<Duration>) {
         let mut s = self.lock();
         let now = Instant::now();
-        let grant = s.tally.answer(now);
+        let grant = s.tally.answer(now).map(|g| g.0);
         let Some(l) = &mut s.limit else { return };
         l.settle(now);
         let (verdict, ceiling) = l.control.throttled(now, grant);
@@ -297,11 +298,11 @@ impl Limiter {
     pub fn on_success(&self) {
         let mut s = self.lock();
         let now = Instant::now();
-        let cost = match s.tally.answer(now) {
-            Some(g) => g.cost,
-            None => s.tally.average(),
+        let (cost, updates) = match s.tally.answer(now) {
+            Some((g, updates)) => (g.cost, u64::from(updates)),
+            None => (s.tally.average(), 0),
         };
-        s.tally.accepted += cost;
+        s.tally.updates += updates;
         if let Some(l) = &mut s.limit {
             l.settle(now);
             l.control.success(now, cost);
@@ -326,6 +327,6 @@ impl Limiter {
         let t = &s.tally;
         let seconds = t.last_answer?.saturating_duration_since(t.first_grant?).as_secs_f64();
         let rate = s.limit.as_ref().map_or(f64::INFINITY, |l| l.control.rate());
-        Some(Sending { accepted: t.accepted, seconds, rate })
+        Some(Sending { updates: t.updates, seconds, rate })
     }
 }

@@ -113,10 +113,16 @@ mod tests {
         let mut plain = FaultState::new(&Faults { jitter: Duration::ZERO, ..f.clone() }, now);
         let draws: Vec<Duration> = (0..2_000).map(|_| s.jitter(&f)).collect();
         assert!(draws.iter().all(|d| (Duration::from_millis(40)..=Duration::from_millis(120)).contains(d)));
-        assert!(draws.iter().any(|d| *d < Duration::from_millis(50)) && draws.iter().any(|d| *d > Duration::from_millis(110)));
+        assert!(
+            draws.iter().any(|d| *d < Duration::from_millis(50))
+                && draws.iter().any(|d| *d > Duration::from_millis(110))
+        );
         let mean = draws.iter().sum::<Duration>() / 2_000;
         assert!((Duration::from_millis(77)..=Duration::from_millis(83)).contains(&mean), "{mean:?}");
-        assert_eq!((0..100).map(|_| s.roll(&f)).collect::<Vec<_>>(), (0..100).map(|_| plain.roll(&f)).collect::<Vec<_>>());
+        assert_eq!(
+            (0..100).map(|_| s.roll(&f)).collect::<Vec<_>>(),
+            (0..100).map(|_| plain.roll(&f)).collect::<Vec<_>>()
+        );
         assert_eq!(plain.jitter(&Faults::default()), Duration::ZERO);
     }
 

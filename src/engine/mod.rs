@@ -124,6 +124,7 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
     // Request counts are not in the ledger: carry them from the run record.
     (counters.requests, counters.retries, counters.http_429) =
         (run.counters.requests, run.counters.retries, run.counters.http_429);
+    (counters.updates_accepted, counters.send_ms) = (run.counters.updates_accepted, run.counters.send_ms);
     let mut acc = Accounts::new(rejects, uncertain, counters, run.watermark.clone(), run.next_seq);
     let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
     if changed_only {
@@ -210,6 +211,9 @@ fn save(
     run.counters.requests = eng.acc.counters.requests + stats.requests.load(Relaxed);
     run.counters.retries = eng.acc.counters.retries + stats.retries.load(Relaxed);
     run.counters.http_429 = eng.acc.counters.http_429 + stats.http_429.load(Relaxed);
+    let sending = eng.sender.limiter.sending().unwrap_or_default();
+    run.counters.updates_accepted = eng.acc.counters.updates_accepted + sending.updates;
+    run.counters.send_ms = eng.acc.counters.send_ms + (sending.seconds * 1e3) as u64;
     run.watermark = eng.acc.watermark.clone();
     run.next_seq = eng.batcher.next_seq();
     let extra = run.extra.as_object().cloned().unwrap_or_default();
@@ -234,6 +238,7 @@ fn summary_of(job: &Job, run: &state::Run, started: Instant) -> Summary {
     s.requests = c.requests;
     s.retries = c.retries;
     s.http_429 = c.http_429;
+    s.rate_achieved = c.rate_achieved();
     s.rejects_file = run.rejects_file.clone();
     s.uncertain_file = run.uncertain_file.clone();
     s.files = run.inputs.iter().map(|f| f.path.clone()).collect();

@@ -233,8 +233,17 @@ async fn debug_scenarios() {
             let limiter = Limiter::new(rates(Endpoint::ProfilesMassUpdate), rate);
             let o = sim::run(&limiter, server, n, 5_000, 2, seed).await;
             let end = o.elapsed.as_secs();
-            let w: Vec<u64> = (0..end).step_by(5).map(|f| (o.rate_between(Duration::from_secs(f), Duration::from_secs(f + 5))) as u64).collect();
-            println!("{name} seed {seed}: rate {:.0}, {} of {} refused at {:?}\n  5s windows {w:?}", o.rate(), o.refused.len(), o.calls(), o.refused.iter().map(|d| d.as_millis()).collect::<Vec<_>>());
+            let w: Vec<u64> = (0..end)
+                .step_by(5)
+                .map(|f| (o.rate_between(Duration::from_secs(f), Duration::from_secs(f + 5))) as u64)
+                .collect();
+            println!(
+                "{name} seed {seed}: rate {:.0}, {} of {} refused at {:?}\n  5s windows {w:?}",
+                o.rate(),
+                o.refused.len(),
+                o.calls(),
+                o.refused.iter().map(|d| d.as_millis()).collect::<Vec<_>>()
+            );
         }
     }
 }

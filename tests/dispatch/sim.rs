@@ -122,7 +122,10 @@ pub async fn run(limiter: &Limiter, server: Server, updates: u64, call: u32, tas
                         limiter.acquire(n).await;
                         let (jitter, back) = {
                             let mut r = rng.lock().unwrap();
-                            (r.random_range(server.jitter.0..=server.jitter.1), r.random_range(server.jitter.0..=server.jitter.1))
+                            (
+                                r.random_range(server.jitter.0..=server.jitter.1),
+                                r.random_range(server.jitter.0..=server.jitter.1),
+                            )
                         };
                         tokio::time::sleep(jitter).await;
                         let now = Instant::now();

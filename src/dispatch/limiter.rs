@@ -258,6 +258,12 @@ impl Limiter {
         };
         let t = &mut s.tally;
         if let Some(id) = tokio::task::try_id() {
+            // A call answered neither way (5xx, 400, lost) leaves its grant
+            // until its task acquires again; tasks that end then would leave
+            // them forever: forget the old ones.
+            if t.grants.len() >= 1_024 {
+                t.grants.retain(|_, (g, _)| now.saturating_duration_since(g.at) < Duration::from_secs(600));
+            }
             t.grants.insert(id, (Grant { cost, at: now, rate }, updates));
         }
         t.first_grant.get_or_insert(now);

@@ -153,6 +153,5 @@ pub async fn run(limiter: &Limiter, server: Server, updates: u64, call: u32, tas
     for h in handles {
         h.await.unwrap();
     }
-    let o = out.lock().unwrap().clone();
-    o
+    out.lock().unwrap().clone()
 }

@@ -168,13 +168,14 @@ fn the_achieved_rate_and_the_429s_are_in_the_summary_and_in_status() {
     let dir = tempfile::tempdir().unwrap();
     let emu = emulator(Faults::default());
     // 12 calls of 500 at 2,000/s (planned 1,990): half the bucket (1,000) at
-    // once, then one call every 0.25 s: about 2.5 s for 6,000 updates.
+    // once, then one call every 0.25 s: about 2.5 s for 6,000 updates. The
+    // bucket refills while the first rows are read, up to 2,000: 2 s at least.
     setup(dir.path(), &emu, 6_000, "batch_size = 500\nrate = 2000");
     let out = run(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let s = json(&out);
     let rate = s["rate_achieved"].as_f64().expect("a rate");
-    assert!((2_000.0..=2_700.0).contains(&rate), "{s}");
+    assert!((2_000.0..=3_000.0).contains(&rate), "{s}");
     assert_eq!(s["http_429"], 0);
 
     let mut c = bin();

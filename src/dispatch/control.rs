@@ -203,6 +203,12 @@ impl Control {
         }
     }
 
+    /// Nothing is sent until `until` (a pause): the rate grows from then on,
+    /// not during it.
+    pub fn hold_until(&mut self, until: Instant) {
+        self.grown_at = self.grown_at.max(until);
+    }
+
     /// A 429 for `grant` (None when the call is not known): decide, and return
     /// the verdict and the longest pause it calls for (the limiter jitters it).
     pub fn throttled(&mut self, now: Instant, grant: Option<Grant>) -> (Verdict, Duration) {

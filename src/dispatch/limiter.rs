@@ -294,6 +294,7 @@ impl Limiter {
         };
         l.paused_until = l.paused_until.max(now + pause);
         let until = l.paused_until;
+        l.control.hold_until(until);
         for b in &mut l.buckets {
             b.tokens = b.tokens.min(0.0);
             b.last = b.last.max(until);

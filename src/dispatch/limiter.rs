@@ -84,9 +84,6 @@ pub struct Sending {
     pub updates: u64,
     /// From the first call granted to the last answer.
     pub seconds: f64,
-    /// The rate in force at the end (what was learned), in the reference unit;
-    /// infinite when unlimited.
-    pub rate: f64,
 }
 
 /// The rate-limiting part; absent when unlimited.
@@ -333,7 +330,6 @@ impl Limiter {
         let s = self.lock();
         let t = &s.tally;
         let seconds = t.last_answer?.saturating_duration_since(t.first_grant?).as_secs_f64();
-        let rate = s.limit.as_ref().map_or(f64::INFINITY, |l| l.control.rate());
-        Some(Sending { updates: t.updates, seconds, rate })
+        Some(Sending { updates: t.updates, seconds })
     }
 }

@@ -174,6 +174,31 @@ async fn the_start_spends_half_a_bucket_not_a_burst_it_cannot_see() {
     assert!((second - 5_000.0 / 9_950.0).abs() < 1e-3, "{second}");
 }
 
+#[tokio::test(start_paused = true)]
+async fn sending_counts_the_updates_accepted_and_the_time_spent() {
+    let limiter = Limiter::new(rates(Endpoint::ProfilesMassUpdate), None);
+    assert_eq!(limiter.sending(), None);
+    let tasks: Vec<_> = [(5_000, true), (3_000, true), (5_000, false)]
+        .into_iter()
+        .map(|(n, ok)| {
+            let l = limiter.clone();
+            tokio::spawn(async move {
+                l.acquire(n).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if ok { l.on_success() } else { l.on_throttled(None) }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let s = limiter.sending().unwrap();
+    // The refused 5,000 are not counted; the last answer (the 429) came 100 ms
+    // after the last grant (8,000 after the first 5,000, at 9,950/s).
+    assert_eq!(s.updates, 8_000);
+    assert!((s.seconds - (8_000.0 / 9_950.0 + 0.1)).abs() < 1e-3, "{}", s.seconds);
+}
+
 // ---- scenarios against a simulated Batch (40–120 ms of jitter each way) ----
 
 use super::sim::{self, Server};

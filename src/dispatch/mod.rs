@@ -8,6 +8,7 @@ pub mod body;
 pub mod calls;
 pub mod control;
 pub mod limiter;
+pub mod replace;
 pub mod retry;
 pub mod send;
 

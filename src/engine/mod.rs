@@ -99,6 +99,7 @@ impl Import {
         // Request counts are not in the ledger: carry them from the run record.
         (counters.requests, counters.retries, counters.http_429) =
             (run.counters.requests, run.counters.retries, run.counters.http_429);
+        (counters.updates_accepted, counters.send_ms) = (run.counters.updates_accepted, run.counters.send_ms);
         let mut acc = Accounts::new(rejects, uncertain, counters);
         let mut partial = RejectsWriter::new(&rejects_dir, &format!("{}-partial", run.id));
         let partial_len = plan.partial_len;
@@ -193,6 +194,9 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
     run.counters.requests = base.requests + stats.requests.load(Relaxed);
     run.counters.retries = base.retries + stats.retries.load(Relaxed);
     run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);
+    let sending = eng.sender.driver.limiter().sending().unwrap_or_default();
+    run.counters.updates_accepted = base.updates_accepted + sending.updates;
+    run.counters.send_ms = base.send_ms + (sending.seconds * 1e3) as u64;
     run.next_seq = eng.batcher.next_seq();
     run.progress = RunProgress::Import(state::ImportProgress { files_done: files_done.to_vec() });
     let (store, record) = (eng.store.clone(), run.clone());
@@ -461,30 +465,8 @@ pub fn body_kind(job: &Job) -> BodyKind {
     }
 }
 
-/// How much of a documented update rate batchport plans to use by default.
-/// Requests reach Batch with some jitter; planning exactly at the limit turns
-/// every late-then-early pair into a 429 (measured: 9% of calls at 100%, none
-/// at 98%), which then costs far more than the 2% kept in hand.
-pub const PLANNED_SHARE: f64 = 0.98;
-
+/// The job's limiter: its endpoint's documented rates, or `rate = N`; the
+/// limiter plans a little below either (`dispatch::limiter::PLANNED_SHARE`).
 pub(crate) fn limiter(job: &Job) -> Limiter {
-    match job.api.rate {
-        Some(0) => Limiter::unlimited(),
-        Some(r) => Limiter::new(job.api.limits.rates, Some(r)),
-        None => {
-            let planned: Vec<crate::api::limits::Rate> = job
-                .api
-                .limits
-                .rates
-                .iter()
-                .map(|r| match r.unit {
-                    crate::api::limits::RateUnit::Updates if r.per_second >= 100 => {
-                        crate::api::limits::Rate { per_second: (f64::from(r.per_second) * PLANNED_SHARE) as u32, ..*r }
-                    }
-                    _ => *r,
-                })
-                .collect();
-            Limiter::new(&planned, None)
-        }
-    }
+    Limiter::new(job.api.limits.rates, job.api.rate)
 }

@@ -59,9 +59,12 @@ fn reports_exactly_the_bad_lines_with_their_reasons() {
             .as_deref()
             .unwrap_or(&dir.path().join(s["rejects_file"].as_str().unwrap())),
     );
-    assert_eq!(rejects[0], ["id", "email", "phone", "optin", "nick", "born", "site", "_line", "_column", "_reason"]);
+    assert_eq!(
+        rejects[0],
+        ["id", "email", "phone", "optin", "nick", "born", "site", "_line", "_column", "_reason", "_raw"]
+    );
     let got: Vec<(String, String, String)> =
-        rejects[1..].iter().map(|r| (r[r.len() - 3].clone(), r[r.len() - 2].clone(), r[r.len() - 1].clone())).collect();
+        rejects[1..].iter().map(|r| (r[r.len() - 4].clone(), r[r.len() - 3].clone(), r[r.len() - 2].clone())).collect();
     let expect = [
         ("3", "id", "blank"),
         ("4", "email", "not an email"),

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 /// Read and resolve a job file.
 pub fn load(path: &Path) -> Result<Job, JobError> {
-    let text = std::fs::read_to_string(path).map_err(|source| JobError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|error| JobError::Read { path: path.to_path_buf(), error })?;
     parse(&text, path)
 }
 

@@ -21,7 +21,8 @@ pub enum StateError {
 
     /// A file system error that says nothing about the store's contents
     /// (permissions, disk full...): the store is left alone.
-    #[error("the state store {}: {source}", path.display())]
+    // The io::Error is the `source`: chained messages print it after this.
+    #[error("the state store {}", path.display())]
     Io {
         path: PathBuf,
         #[source]

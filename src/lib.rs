@@ -13,6 +13,7 @@ pub mod init;
 pub mod job;
 pub mod paths;
 pub mod pipeline;
+pub mod process;
 pub mod report;
 pub mod schedule;
 pub mod source;

@@ -6,6 +6,9 @@ use batchport::{commands, exit};
 use clap::Parser;
 
 fn main() {
+    // Before anything else: a signal from now on exits 130, a panic exits 1.
+    batchport::process::install_early_signals();
+    batchport::process::install_panic_exit();
     limit_malloc_arenas();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -15,13 +18,7 @@ fn main() {
             std::process::exit(code);
         }
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BATCHPORT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    batchport::process::init_logging();
     let result = match &cli.command {
         Command::Validate { job, common } => commands::validate::run(job, common),
         Command::Run { job, common } => commands::run::run(job, common),
@@ -35,7 +32,7 @@ fn main() {
     let code = match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("batchport: {e:#}");
+            batchport::say!("batchport: {e:#}");
             exit::for_error(&e)
         }
     };

@@ -35,36 +35,33 @@ pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
 }
 
 /// First signal: stop cleanly. Second: leave now (progress is in the ledger).
+/// The handlers are registered before this returns; until then the early
+/// handler (`process`) exits 130 at once.
 fn watch_signals(cancel: Arc<AtomicBool>) {
-    tokio::spawn(async move {
-        let mut count = 0;
-        loop {
-            wait_signal().await;
-            count += 1;
-            if count == 1 {
-                eprintln!("batchport: stopping: settling the batches in flight (again to quit at once)");
-                cancel.store(true, Ordering::SeqCst);
-            } else {
-                std::process::exit(Status::Interrupted.code());
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            return;
+        };
+        crate::process::signals_handled();
+        tokio::spawn(async move {
+            let mut count = 0;
+            loop {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                count += 1;
+                if count == 1 {
+                    crate::say!("batchport: stopping: settling the batches in flight (again to quit at once)");
+                    cancel.store(true, Ordering::SeqCst);
+                } else {
+                    std::process::exit(Status::Interrupted.code());
+                }
             }
-        }
-    });
-}
-
-#[cfg(unix)]
-async fn wait_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+        });
     }
-}
-
-#[cfg(not(unix))]
-async fn wait_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+    #[cfg(not(unix))]
+    let _ = cancel;
 }

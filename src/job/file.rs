@@ -140,4 +140,6 @@ pub struct ExportSection {
     pub segment: Option<String>,
     pub from: Option<Spanned<String>>,
     pub output: Spanned<String>,
+    /// CSV output: prefix cells a spreadsheet would run as a formula with `'`.
+    pub escape_formulas: Option<bool>,
 }

@@ -66,12 +66,16 @@ impl Summary {
     /// Print as the user asked: JSON on stdout, or lines on stderr.
     pub fn print(&self, json: bool, quiet: bool) {
         if json {
+            // A closed stdout or stderr (`| head`) loses the line, never panics.
             match serde_json::to_string(self) {
-                Ok(s) => println!("{s}"),
-                Err(e) => eprintln!("batchport: cannot write the summary: {e}"),
+                Ok(s) => {
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stdout(), "{s}");
+                }
+                Err(e) => crate::say!("batchport: cannot write the summary: {e}"),
             }
         } else if !quiet || self.status != Status::Done {
-            eprintln!("{}", self.human());
+            crate::say!("{}", self.human());
         }
     }
 

@@ -244,6 +244,7 @@ pub fn one_line(s: &Summary) -> String {
 /// so a signal sent as soon as the scheduler says it is watching is not lost.
 pub fn watch_signals(cancel: Arc<AtomicBool>, wake: Arc<Notify>) -> std::io::Result<()> {
     let mut signals = Signals::install()?;
+    crate::process::signals_handled();
     tokio::spawn(async move {
         let mut count = 0;
         loop {

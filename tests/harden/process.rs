@@ -1,0 +1,113 @@
+//! The process around a command: early signals, a closed stderr, colours.
+
+use crate::common::{bin, write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const EMU_JOB: &str = r#"
+[job]
+name = "quick"
+kind = "profiles"
+[api]
+base_url = "emulator"
+[source]
+path = "users.csv"
+[mapping]
+custom_id = "id"
+[mapping.attributes]
+name = "name"
+"#;
+
+/// A folder with `job.toml` (the in-process emulator) and `rows` rows.
+pub fn emulator_job(rows: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "job.toml", EMU_JOB);
+    let mut csv = String::from("id,name\n");
+    for i in 0..rows {
+        csv.push_str(&format!("u{i},name {i}\n"));
+    }
+    write(dir.path(), "users.csv", csv);
+    dir
+}
+
+fn run_cmd(dir: &std::path::Path) -> Command {
+    let mut c = bin();
+    c.args(["run", "job.toml", "--state"]).arg(dir.join("state")).current_dir(dir);
+    c
+}
+
+/// Wait for `child` at most `secs`; kill it and fail if it hangs.
+fn wait(child: &mut std::process::Child, secs: u64) -> std::process::ExitStatus {
+    let until = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("the process hung");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_in_the_first_millisecond_exits_130() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let dir = emulator_job(10);
+    // The signal is sent before the program's first instruction: blocked in
+    // the child from before exec, it is pending when `main` starts.
+    let mut c = run_cmd(dir.path());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let mut child = c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = wait(&mut child, 30);
+    assert_eq!((status.code(), status.signal()), (Some(130), None));
+    // And a few milliseconds in, wherever the program is: 130, never 143.
+    for delay in [1, 3, 10, 30] {
+        let mut child = run_cmd(dir.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        // SAFETY: as above.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let status = wait(&mut child, 30);
+        // A run that already finished exits 0; one stopped exits 130. Only
+        // a signal sent before `main` (exec not done yet) can still kill it.
+        assert!(matches!(status.code(), Some(0 | 130)) || delay < 3, "after {delay} ms: {status:?}");
+    }
+}
+
+#[test]
+fn debug_logs_into_a_closed_pipe_neither_panic_nor_hang() {
+    let dir = emulator_job(3000);
+    let mut child = run_cmd(dir.path())
+        .env("BATCHPORT_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `2>&1 | head`: the reader goes away at once.
+    drop(child.stderr.take());
+    drop(child.stdout.take());
+    let status = wait(&mut child, 60);
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[test]
+fn no_colours_when_stderr_is_not_a_terminal() {
+    let dir = emulator_job(5);
+    let out = run_cmd(dir.path()).env("BATCHPORT_LOG", "debug").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.len() > 100, "debug logs were written");
+    assert!(!out.stderr.contains(&0x1b), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -16,5 +16,5 @@ mod scheduler;
 mod serve;
 
 pub use scan::{Notes, Scan, scan};
-pub use scheduler::{Due, Planned, Problem, Scheduler};
+pub use scheduler::{Due, Planned, Problem, Scheduler, check_cron};
 pub use serve::{Settings, one_line, serve, watch_signals};

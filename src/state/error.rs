@@ -8,8 +8,8 @@ pub enum StateError {
     /// sled holds an exclusive file lock while a database is open: this is the
     /// run lock between batchport processes.
     #[error(
-        "the state store {} is in use by another batchport process (a run of the same state folder is going on); \
-         wait for it or use another --state",
+        "the state store {} is in use by another batchport process (a run of this job is going on); \
+         wait for it to end (`batchport status` shows it); do not start a second run of the job elsewhere",
         path.display()
     )]
     Locked { path: PathBuf },

@@ -15,6 +15,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod process;
 pub mod report;
+pub mod run;
 pub mod schedule;
 pub mod source;
 pub mod state;

@@ -15,3 +15,4 @@ mod source;
 mod state;
 mod transform;
 mod validate;
+mod waits;

@@ -28,6 +28,8 @@ fn main() {
         Command::Status { job, common } => commands::status::run(job.as_deref(), common),
         Command::Reset { job, delta, common } => commands::status::reset(job, *delta, common),
         Command::Init { preset, file, common } => commands::init::run(file, *preset, common),
+        Command::Completions { shell } => commands::docs::completions(*shell),
+        Command::Man => commands::docs::man(),
     };
     let code = match result {
         Ok(code) => code,

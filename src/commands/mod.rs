@@ -1,5 +1,6 @@
 //! One file per subcommand; each takes its parsed arguments and returns the exit code.
 
+pub mod docs;
 pub mod emulator;
 pub mod generate;
 pub mod init;

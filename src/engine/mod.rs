@@ -139,8 +139,14 @@ impl Import {
                 continue;
             }
             outcome = eng.file(i, file, &plan.files[i], &src.options).await;
-            if outcome.is_ok() {
-                outcome = eng.drain().await;
+            // A file that broke part way (a truncated .gz, a file changed while
+            // read): the whole rows before the break are still sent and settled.
+            let read_failed = outcome.as_ref().err().is_some_and(|e| e.is::<source::SourceError>());
+            if outcome.is_ok() || read_failed {
+                let drained = eng.drain().await;
+                if outcome.is_ok() {
+                    outcome = drained;
+                }
             }
             if outcome.is_err() {
                 break;
@@ -298,10 +304,11 @@ impl Engine<'_> {
         }
         drop(rx);
         if !self.cancel.is_cancelled() {
-            reader.await.context("the reader stopped")??;
+            let read = reader.await.context("the reader stopped")?;
             if let Some(batch) = self.batcher.close() {
                 self.dispatch(batch).await?;
             }
+            read?;
         } else {
             // The partial segment is dropped unplanned: its rows are re-read on resume.
             let _ = self.batcher.close();

@@ -154,6 +154,8 @@ pub struct CsvSource {
     next_record: u64,
     opened: Snapshot,
     grew: Option<u64>,
+    /// An error met after some rows of a chunk: those rows go out first.
+    pending: Option<SourceError>,
 }
 
 impl std::fmt::Debug for CsvSource {
@@ -200,6 +202,7 @@ impl CsvSource {
             next_record: 0,
             opened: snapshot,
             grew: None,
+            pending: None,
         };
         match src.next()? {
             None => return Err(SourceError::Empty { path: path.to_path_buf() }),
@@ -345,10 +348,27 @@ impl CsvSource {
     /// keep their bytes exactly: ragged rows and invalid UTF-8 are returned as
     /// they are, for the transform to reject.
     pub fn read_chunk(&mut self, max: usize, out: &mut Vec<RawRow>) -> Result<bool, SourceError> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
         out.reserve(max.min(1 << 16));
+        let before = out.len();
         for _ in 0..max {
-            let Some(Read1 { at, mut flaw }) = self.next()? else {
-                self.check_unchanged()?;
+            let next = self.next().and_then(|r| {
+                if r.is_none() {
+                    self.check_unchanged()?;
+                }
+                Ok(r)
+            });
+            let Some(Read1 { at, mut flaw }) = (match next {
+                Ok(r) => r,
+                // The whole rows read before the error are handed out first.
+                Err(e) if out.len() > before => {
+                    self.pending = Some(e);
+                    return Ok(true);
+                }
+                Err(e) => return Err(e),
+            }) else {
                 return Ok(false);
             };
             let record = self.parser.to_byte_record();

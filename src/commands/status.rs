@@ -27,6 +27,10 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
     };
     let mut all = Vec::new();
     for name in &names {
+        if !has_store(&state, name) {
+            // Looking must not create: a mistyped --state stays absent.
+            continue;
+        }
         match open_store(&state, name) {
             Ok(store) => {
                 let runs: Vec<Run> = store.runs()?.into_iter().filter(|r| &r.job == name).collect();
@@ -84,7 +88,17 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
 
 pub fn reset(job_path: &Path, delta: bool, common: &Common) -> Result<i32> {
     let job = job::load(job_path)?;
-    let store = open_store(&crate::paths::state_dir(common.state.clone()), &job.name)?;
+    let state = crate::paths::state_dir(common.state.clone());
+    if !has_store(&state, &job.name) {
+        if !common.quiet {
+            crate::say!("{}: no state in {}: nothing to forget", job.name, state.display());
+        }
+        if common.json {
+            println!("{}", serde_json::json!({ "job": job.name, "run_reset": false, "delta_reset": false }));
+        }
+        return Ok(0);
+    }
+    let store = open_store(&state, &job.name)?;
     let mut run = store.reset_run(&job.name)?;
     // A finished run keeps a re-run of the same input from sending it again:
     // after a reset it no longer does.
@@ -115,4 +129,9 @@ pub fn reset(job_path: &Path, delta: bool, common: &Common) -> Result<i32> {
         println!("{}", serde_json::json!({ "job": job.name, "run_reset": run, "delta_reset": index }));
     }
     Ok(0)
+}
+
+/// Whether the job has a state store in `state` (without creating one).
+fn has_store(state: &Path, job: &str) -> bool {
+    state.join("jobs").join(job).is_dir()
 }

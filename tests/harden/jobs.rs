@@ -41,3 +41,20 @@ fn a_type_error_names_its_key() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("api.batch_size") && err.contains("expected usize"), "{err}");
 }
+
+#[test]
+fn status_and_reset_with_a_missing_state_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "job.toml", EMU_JOB);
+    for args in [&["status"][..], &["status", "job.toml"], &["reset", "job.toml"], &["reset", "job.toml", "--delta"]] {
+        let out = crate::common::bin()
+            .args(args)
+            .arg("--state")
+            .arg(dir.path().join("typo"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!dir.path().join("typo").exists(), "{args:?} created a store");
+    }
+}

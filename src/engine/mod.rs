@@ -131,6 +131,7 @@ impl Import {
             progress: progress::Progress::new(cx.options.progress, self.files.iter().map(|f| file_len(f)).sum()),
             run_id: run.id.clone(),
             cancel: cancel.clone(),
+            checkpoint: None,
         };
         let mut outcome: Result<()> = Ok(());
         let mut files_done: Vec<bool> = plan.files.iter().map(|f| f.done).collect();
@@ -138,6 +139,7 @@ impl Import {
             if files_done[i] || cancel.is_cancelled() {
                 continue;
             }
+            eng.checkpoint = Some((run.clone(), base.clone()));
             outcome = eng.file(i, file, &plan.files[i], &src.options).await;
             // A file that broke part way (a truncated .gz, a file changed while
             // read): the whole rows before the break are still sent and settled.
@@ -232,6 +234,11 @@ struct Engine<'a> {
     progress: progress::Progress,
     run_id: String,
     cancel: CancellationToken,
+    /// The run record as of the file being read, and the request counts the
+    /// attempt started from: each settled batch writes the counts into it, in
+    /// the same flush as the batch, so a kill loses at most the requests of the
+    /// batches then in flight (the ledger does not count requests).
+    checkpoint: Option<(Run, state::Counters)>,
 }
 
 impl Engine<'_> {
@@ -419,7 +426,22 @@ impl Engine<'_> {
 
     async fn settle_off_thread(&mut self, batch: Batch, fates: Vec<Fate>, durable: bool) -> Result<()> {
         let (acc, store, id) = (self.acc.clone(), self.store.clone(), self.run_id.clone());
+        let checkpoint = match (&self.checkpoint, durable) {
+            (Some((run, base)), true) => {
+                let stats = self.sender.driver.stats();
+                let mut run = run.clone();
+                run.counters.requests = base.requests + stats.requests.load(Relaxed);
+                run.counters.retries = base.retries + stats.retries.load(Relaxed);
+                run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);
+                Some(run)
+            }
+            _ => None,
+        };
         blocking(move || {
+            if let Some(run) = &checkpoint {
+                // Made durable by the settle's flush just below.
+                store.save_run(run).map_err(Written::State)?;
+            }
             let mut acc = acc.lock().unwrap_or_else(|e| e.into_inner());
             acc.settle(&store, &id, batch, fates, durable)
         })

@@ -111,3 +111,36 @@ fn no_colours_when_stderr_is_not_a_terminal() {
     assert!(out.stderr.len() > 100, "debug logs were written");
     assert!(!out.stderr.contains(&0x1b), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn requests_are_counted_across_kills() {
+    use crate::resume::EmulatorProcess;
+    const KILLS: u64 = 2;
+    const CONCURRENCY: u64 = 2;
+    let emu = EmulatorProcess::start(&["--latency-ms", "40"]);
+    let dir = emulator_job(12_000);
+    let job = EMU_JOB.replace(
+        "base_url = \"emulator\"",
+        &format!("base_url = \"{}\"\nbatch_size = 200\nconcurrency = {CONCURRENCY}", emu.url),
+    );
+    write(dir.path(), "job.toml", job);
+    let importer = || {
+        let mut c = run_cmd(dir.path());
+        c.arg("--json").env("BATCH_REST_KEY", "emulator_rest_key").env("BATCH_PROJECT_KEY", "project_emulator");
+        c
+    };
+    for _ in 0..KILLS {
+        let mut child = importer().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(900));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+    let out = importer().output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = crate::common::json(&out);
+    let counted = s["requests"].as_u64().unwrap();
+    let received = emu.stats()["requests"].as_u64().unwrap();
+    // Only requests in flight at a kill may go uncounted.
+    assert!(counted <= received && counted + KILLS * CONCURRENCY >= received, "counted {counted}, received {received}");
+    assert!(received > 60, "{received}: 12,000 rows in batches of 200");
+}

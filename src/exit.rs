@@ -29,7 +29,16 @@ pub const FAILED: i32 = 1;
 
 /// The exit code for an error that ended a command.
 pub fn for_error(e: &anyhow::Error) -> i32 {
-    if e.chain().any(|c| c.is::<crate::job::JobError>() || c.is::<UsageError>()) { USAGE } else { FAILED }
+    // A file that is not CSV at all is the wrong input for the job: as bad as
+    // a job naming a column the file does not have.
+    let bad_input = |c: &(dyn std::error::Error + 'static)| {
+        matches!(c.downcast_ref::<crate::source::SourceError>(), Some(crate::source::SourceError::Binary { .. }))
+    };
+    if e.chain().any(|c| c.is::<crate::job::JobError>() || c.is::<UsageError>() || bad_input(c)) {
+        USAGE
+    } else {
+        FAILED
+    }
 }
 
 /// A mistake in how the command was called.

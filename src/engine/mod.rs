@@ -57,15 +57,23 @@ pub struct Import {
 }
 
 impl Import {
-    /// Expand the job's input pattern and fingerprint every file.
+    /// Expand the job's input pattern, fingerprint every file, and check
+    /// that the job fits each file's header: a missing or doubled column, or
+    /// a file that is not CSV at all, is a bad job for this input (exit 2),
+    /// found before any run is recorded.
     pub async fn prepare(job: &Job) -> Result<Import> {
         let src = job.source.as_ref().context("this job reads no CSV")?.clone();
+        let job = job.clone();
         blocking(move || {
             let files = source::expand(&src.pattern, &src.base_dir)?;
             let prints = files
                 .iter()
                 .map(|f| state::fingerprint(f).with_context(|| format!("cannot read {}", f.display())))
                 .collect::<Result<Vec<_>>>()?;
+            for f in &files {
+                let csv = CsvSource::open(f, &src.options)?;
+                Transformer::bind(&job, csv.headers(), f)?;
+            }
             Ok::<_, anyhow::Error>(Import { files, prints })
         })
         .await

@@ -58,3 +58,22 @@ fn status_and_reset_with_a_missing_state_create_nothing() {
         assert!(!dir.path().join("typo").exists(), "{args:?} created a store");
     }
 }
+
+#[test]
+fn a_job_that_does_not_fit_the_file_exits_2_from_run_with_nothing_recorded() {
+    let cases: [(&str, &[u8]); 3] = [
+        ("missing column", b"id,nom\nu1,A\n"),
+        ("duplicate mapped header", b"id,name,name\nu1,A,B\n"),
+        ("binary file", b"\x7fELF\x02\x01\x01\x00\x00\x00,\n\x00"),
+    ];
+    for (what, data) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "job.toml", EMU_JOB);
+        write(dir.path(), "users.csv", data);
+        for cmd in ["validate", "run"] {
+            let out = run_in(dir.path(), &[cmd, "job.toml"]);
+            assert_eq!(out.status.code(), Some(2), "{what}, {cmd}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert!(!dir.path().join("state/jobs").exists(), "{what}: a run was recorded");
+    }
+}

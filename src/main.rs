@@ -34,11 +34,31 @@ fn main() {
     let code = match result {
         Ok(code) => code,
         Err(e) => {
+            let code = exit::for_error(&e);
             batchport::say!("batchport: {e:#}");
-            exit::for_error(&e)
+            if wants_json(&cli.command) {
+                // `--json` promises one object on stdout, failure or not.
+                let failure = serde_json::json!({ "status": "failed", "error": format!("{e:#}"), "exit_code": code });
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout(), "{failure}");
+            }
+            code
         }
     };
     std::process::exit(code);
+}
+
+/// Whether the command was asked for a JSON summary on stdout.
+fn wants_json(c: &Command) -> bool {
+    match c {
+        Command::Validate { common, .. }
+        | Command::Run { common, .. }
+        | Command::Schedule { common, .. }
+        | Command::Status { common, .. }
+        | Command::Reset { common, .. }
+        | Command::Init { common, .. } => common.json,
+        _ => false,
+    }
 }
 
 /// glibc gives each thread that allocates its own arena; rows are allocated on

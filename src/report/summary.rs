@@ -63,7 +63,8 @@ impl Summary {
         }
     }
 
-    /// Print as the user asked: JSON on stdout, or lines on stderr.
+    /// Print as the user asked: JSON, or lines for people; either way on
+    /// stdout, the result of the command (progress and logs go to stderr).
     pub fn print(&self, json: bool, quiet: bool) {
         if json {
             // A closed stdout or stderr (`| head`) loses the line, never panics.
@@ -75,7 +76,8 @@ impl Summary {
                 Err(e) => crate::say!("batchport: cannot write the summary: {e}"),
             }
         } else if !quiet || self.status != Status::Done {
-            crate::say!("{}", self.human());
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout(), "{}", self.human());
         }
     }
 

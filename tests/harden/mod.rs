@@ -4,6 +4,7 @@
 mod docs;
 mod fuzz;
 mod jobs;
+mod output;
 mod process;
 mod reader;
 mod secrets;

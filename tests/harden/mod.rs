@@ -7,4 +7,5 @@ mod jobs;
 mod output;
 mod process;
 mod reader;
+mod schedule;
 mod secrets;

@@ -24,12 +24,10 @@ pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
         run::execute(&job, &opts).await
     })?;
     summary.print(common.json, common.quiet);
-    // The JSON summary carries the error too; stderr says it to the person
-    // or the log watching the command.
-    if common.json
-        && let Some(e) = &summary.error
-    {
-        eprintln!("batchport: {e}");
+    // The summary (stdout) carries the error too; stderr says it to the
+    // person or the log watching the command.
+    if let Some(e) = &summary.error {
+        crate::say!("batchport: {e}");
     }
     // An unchanged input that was already imported is `done`: a success for cron.
     Ok(summary.status.code())

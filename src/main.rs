@@ -1,14 +1,26 @@
-//! The `batchport` binary: parse the command line, run the command, exit with
-//! the code JOBS.md promises. Everything else lives in the library.
+//! The `batchport` binary: parse the command line (`cli.rs`), run the command
+//! (`commands/`), print, exit with the code JOBS.md promises. The work itself
+//! is the library's; only this side prints or exits.
 
-use batchport::cli::{Cli, Command};
-use batchport::{commands, exit};
+mod cli;
+mod commands;
+
+// The library's modules under their usual names, for `cli` and `commands`.
+#[cfg(feature = "emulator")]
+use batchport::internals::emulator;
+use batchport::internals::{
+    exit, init, job, paths, pipeline, process, report, run, schedule, source, state, testdata, transform,
+};
+// Printing that never panics on a closed stdout/stderr, as `crate::say!` / `crate::out!`.
+#[allow(unused_imports)]
+use batchport::{out, say};
 use clap::Parser;
+use cli::{Cli, Command};
 
 fn main() {
     // Before anything else: a signal from now on exits 130, a panic exits 1.
-    batchport::process::install_early_signals();
-    batchport::process::install_panic_exit();
+    process::install_early_signals();
+    process::install_panic_exit();
     limit_malloc_arenas();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -18,12 +30,17 @@ fn main() {
             std::process::exit(code);
         }
     };
-    batchport::process::init_logging();
+    process::init_logging();
     let result = match &cli.command {
         Command::Validate { job, common } => commands::validate::run(job, common),
         Command::Run { job, common } => commands::run::run(job, common),
         Command::Schedule { dir, once, now, common } => commands::schedule::run(dir, *once, now.as_deref(), common),
+        #[cfg(feature = "emulator")]
         Command::Emulator(args) => commands::emulator::run(args),
+        #[cfg(not(feature = "emulator"))]
+        Command::Emulator(_) => {
+            Err(exit::UsageError("this batchport was built without the `emulator` feature".into()).into())
+        }
         Command::Generate { out, rows, bad_every, seed } => commands::generate::run(out, *rows, *bad_every, *seed),
         Command::Status { job, common } => commands::status::run(job.as_deref(), common),
         Command::Reset { job, delta, common } => commands::status::reset(job, *delta, common),
@@ -35,7 +52,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             let code = exit::for_error(&e);
-            batchport::say!("batchport: {e:#}");
+            say!("batchport: {e:#}");
             if wants_json(&cli.command) {
                 // `--json` promises one object on stdout, failure or not.
                 let failure = serde_json::json!({ "status": "failed", "error": format!("{e:#}"), "exit_code": code });

@@ -21,7 +21,9 @@ pub fn run(file: &Path, preset: Preset, common: &Common) -> Result<i32> {
     if !common.quiet {
         crate::say!(
             "batchport init: {} columns mapped ({} native), {} not mapped (listed at the end of the job file)",
-            g.mapped, g.natives, g.not_mapped
+            g.mapped,
+            g.natives,
+            g.not_mapped
         );
         if g.rejected == 0 {
             crate::say!("batchport init: the job accepts all {} sampled rows", g.sampled);

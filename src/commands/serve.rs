@@ -6,12 +6,11 @@
 //! go over it together (invariant 5); one at a time also keeps memory and CPU to
 //! one run's. A job that comes due while another runs starts when that one ends.
 
-use super::scan::{self, Notes, Scan};
-use super::scheduler::Scheduler;
 use crate::exit::Status;
 use crate::job::Job;
 use crate::report::Summary;
 use crate::run::{self, Options};
+use crate::schedule::{self as scan, Notes, Scan, Scheduler};
 use crate::state::StateError;
 use anyhow::Result;
 use chrono::{DateTime, Local};
@@ -132,7 +131,7 @@ fn say_once(notes: &mut Notes, path: &Path, note: &str, s: &Settings, error: boo
 
 /// One line on stderr, stamped: the scheduler's log outlives any terminal.
 fn log(line: &str) {
-    eprintln!("{} batchport schedule: {line}", Local::now().format("%Y-%m-%dT%H:%M:%S%:z"));
+    crate::say!("{} batchport schedule: {line}", Local::now().format("%Y-%m-%dT%H:%M:%S%:z"));
 }
 
 /// A run left unfinished (the scheduler was stopped mid-run, or the machine went
@@ -169,7 +168,13 @@ fn unfinished_run(state_dir: &Path, name: &str) -> Result<Option<String>> {
 /// Run one job to its end through the run lifecycle, like `batchport run`
 /// (every kind, exports included); whatever happens, a summary comes back.
 async fn run_one(job: &Job, s: &Settings) -> Summary {
-    let opts = Options { state_dir: s.state_dir.clone(), progress: false, cancel: s.cancel.clone() };
+    let opts = Options {
+        state_dir: s.state_dir.clone(),
+        progress: false,
+        cancel: s.cancel.clone(),
+        keys: None,
+        events: super::notices_to_stderr(),
+    };
     let owned = job.clone();
     // In its own task, so that even a panic in one import is a failed run, not
     // the end of the schedule.
@@ -189,7 +194,7 @@ async fn run_one(job: &Job, s: &Settings) -> Summary {
 fn report(summary: &Summary, s: &Settings) {
     if s.json {
         match serde_json::to_string(summary) {
-            Ok(j) => println!("{j}"),
+            Ok(j) => crate::out!("{j}"),
             Err(e) => log(&format!("cannot write the summary: {e}")),
         }
     } else if !s.quiet || summary.status != Status::Done {

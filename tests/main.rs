@@ -4,6 +4,7 @@ mod delta;
 mod dispatch;
 mod emulator;
 mod export;
+mod fidelity;
 mod harden;
 mod init;
 mod job_file;

@@ -97,6 +97,13 @@ pub enum Command {
     },
     /// Serve a local Batch API for rehearsals and tests
     Emulator(EmulatorArgs),
+    /// Print a shell completion script (e.g. `batchport completions bash > ~/.local/share/bash-completion/completions/batchport`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, in roff (e.g. `batchport man > ~/.local/share/man/man1/batchport.1`)
+    Man,
 }
 
 /// `batchport emulator`: a local Batch 2.x API (see API.md) for rehearsals and tests.

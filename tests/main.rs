@@ -5,6 +5,7 @@ mod dispatch;
 mod emulator;
 mod export;
 mod fidelity;
+mod harden;
 mod init;
 mod job_file;
 mod kinds;

@@ -266,8 +266,10 @@ async fn wait_for_signal() -> std::io::Result<()> {
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        crate::process::signals_handled();
         tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
+            _ = int.recv() => Ok(()),
             _ = term.recv() => Ok(()),
         }
     }

@@ -50,15 +50,23 @@ pub struct Import {
 }
 
 impl Import {
-    /// Expand the job's input pattern and fingerprint every file.
+    /// Expand the job's input pattern, fingerprint every file, and check
+    /// that the job fits each file's header: a missing or doubled column, or
+    /// a file that is not CSV at all, is a bad job for this input (exit 2),
+    /// found before any run is recorded.
     pub async fn prepare(job: &Job) -> Result<Import> {
         let src = job.source.as_ref().context("this job reads no CSV")?.clone();
+        let job = job.clone();
         blocking(move || {
             let files = source::expand(&src.pattern, &src.base_dir)?;
             let prints = files
                 .iter()
                 .map(|f| state::fingerprint(f).with_context(|| format!("cannot read {}", f.display())))
                 .collect::<Result<Vec<_>>>()?;
+            for f in &files {
+                let csv = CsvSource::open(f, &src.options)?;
+                Transformer::bind(&job, csv.headers(), f)?;
+            }
             Ok::<_, anyhow::Error>(Import { files, prints })
         })
         .await
@@ -132,6 +140,7 @@ impl Import {
             progress: progress::ImportBar::new(cx.options.progress, self.prints.iter().map(|f| f.size).sum()),
             run_id: run.id.clone(),
             cancel: cancel.clone(),
+            checkpoint: None,
             events: cx.options.events.clone(),
         };
         let mut outcome: Result<()> = Ok(());
@@ -140,9 +149,16 @@ impl Import {
             if files_done[i] || cancel.is_cancelled() {
                 continue;
             }
+            eng.checkpoint = Some((run.clone(), base.clone()));
             outcome = eng.file(i, file, &plan.files[i], &src.options).await;
-            if outcome.is_ok() {
-                outcome = eng.drain().await;
+            // A file that broke part way (a truncated .gz, a file changed while
+            // read): the whole rows before the break are still sent and settled.
+            let read_failed = outcome.as_ref().err().is_some_and(|e| e.is::<source::SourceError>());
+            if outcome.is_ok() || read_failed {
+                let drained = eng.drain().await;
+                if outcome.is_ok() {
+                    outcome = drained;
+                }
             }
             if outcome.is_err() {
                 break;
@@ -233,6 +249,11 @@ struct Engine<'a> {
     progress: progress::ImportBar,
     run_id: String,
     cancel: CancellationToken,
+    /// The run record as of the file being read, and the request counts the
+    /// attempt started from: each settled batch writes the counts into it, in
+    /// the same flush as the batch, so a kill loses at most the requests of the
+    /// batches then in flight (the ledger does not count requests).
+    checkpoint: Option<(Run, state::Counters)>,
     events: crate::run::Events,
 }
 
@@ -310,10 +331,11 @@ impl Engine<'_> {
         }
         drop(rx);
         if !self.cancel.is_cancelled() {
-            reader.await.context("the reader stopped")??;
+            let read = reader.await.context("the reader stopped")?;
             if let Some(batch) = self.batcher.close() {
                 self.dispatch(batch).await?;
             }
+            read?;
         } else {
             // The partial segment is dropped unplanned: its rows are re-read on resume.
             let _ = self.batcher.close();
@@ -442,7 +464,22 @@ impl Engine<'_> {
 
     async fn settle_off_thread(&mut self, batch: Batch<SentOp>, durable: bool) -> Result<()> {
         let (acc, store, id) = (self.acc.clone(), self.store.clone(), self.run_id.clone());
+        let checkpoint = match (&self.checkpoint, durable) {
+            (Some((run, base)), true) => {
+                let stats = self.sender.driver.stats();
+                let mut run = run.clone();
+                run.counters.requests = base.requests + stats.requests.load(Relaxed);
+                run.counters.retries = base.retries + stats.retries.load(Relaxed);
+                run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);
+                Some(run)
+            }
+            _ => None,
+        };
         blocking(move || {
+            if let Some(run) = &checkpoint {
+                // Made durable by the settle's flush just below.
+                store.save_run(run).map_err(Written::State)?;
+            }
             let mut acc = acc.lock().unwrap_or_else(|e| e.into_inner());
             acc.settle(&store, &id, batch, durable)
         })

@@ -89,7 +89,7 @@ impl Summary {
         }
     }
 
-    /// The summary for people: a few lines (the binary prints them on stderr).
+    /// The summary for people: a few lines (the binary prints them on stdout).
     pub fn human(&self) -> String {
         let rate = if self.elapsed_s > 0.0 { self.rows_read as f64 / self.elapsed_s } else { 0.0 };
         let mut s = format!(

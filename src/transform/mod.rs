@@ -193,6 +193,10 @@ impl Transformer {
 
     /// Map one row; the row's record moves into the operation or the reject.
     pub fn map_row(&self, row: RawRow) -> Result<Op, Reject> {
+        if let Some(reason) = row.flaw {
+            // The reader saw what the fields alone do not show.
+            return Err(Reject { pos: row.pos, column: String::new(), reason, record: row.record });
+        }
         match self.map_fields(&row) {
             Ok((key, attrs, event)) => Ok(Op { key, pos: row.pos, attrs, event, record: row.record }),
             Err((column, reason)) => Err(Reject { pos: row.pos, column, reason, record: row.record }),

@@ -33,9 +33,6 @@ pub struct Batch {
     pub updates: u32,
     /// Estimated body size.
     pub bytes: usize,
-    /// `changed_only`: (id hash, operation hash) per op, taken before the
-    /// attributes are dropped for sending.
-    pub hashes: Vec<(u64, u64)>,
 }
 
 impl Batch {
@@ -60,9 +57,15 @@ pub struct BatchLimits {
     pub max_bytes: usize,
     /// Events: at most this many events of one key per call.
     pub max_events_per_key: Option<usize>,
-    /// Close a segment after this many rows even if few are sent, so that the
-    /// watermark moves through files that are mostly rejects or unchanged rows.
+    /// Close a segment once it holds this many rows in memory (operations,
+    /// rejects, held rows), even if few are sent, so that the watermark moves
+    /// through files that are mostly rejects and memory stays bounded.
     pub max_rows: u64,
+    /// Close a segment after this many rows of any fate. With `changed_only`
+    /// it is far above `max_rows`: unchanged rows cost no memory, and a long
+    /// segment fills whole calls with the few changed rows (1% changed and
+    /// 10,000 operations a call: a segment of a million rows).
+    pub max_segment_rows: u64,
 }
 
 pub struct Batcher {
@@ -155,7 +158,8 @@ impl Batcher {
             Row::Unchanged(_) => self.cur.unchanged += 1,
             Row::Held(op) => self.cur.held.push(op),
         }
-        if closed.is_none() && self.cur.rows >= self.limits.max_rows {
+        let kept = self.cur.ops.len() + self.cur.rejects.len() + self.cur.held.len();
+        if closed.is_none() && (kept as u64 >= self.limits.max_rows || self.cur.rows >= self.limits.max_segment_rows) {
             closed = self.close();
         }
         closed
@@ -187,11 +191,18 @@ mod tests {
             attrs: b"{}".to_vec(),
             event: None,
             record: csv::ByteRecord::new(),
+            change: None,
         }
     }
 
     fn limits(max_ops: usize) -> BatchLimits {
-        BatchLimits { max_ops, max_bytes: 1 << 20, max_events_per_key: None, max_rows: 1_000_000 }
+        BatchLimits {
+            max_ops,
+            max_bytes: 1 << 20,
+            max_events_per_key: None,
+            max_rows: 1_000_000,
+            max_segment_rows: 1_000_000,
+        }
     }
 
     #[test]

@@ -17,8 +17,8 @@ use crate::job::{Job, Kind, Mapping, OnUncertain};
 use crate::pipeline::{self, Chunk};
 use crate::report::{RejectsWriter, Summary};
 use crate::source::{self, CsvSource};
-use crate::state::{self, ChangeIndex, Store};
-use crate::transform::{Op, Transformer};
+use crate::state::{self, Store};
+use crate::transform::{Mapped, Transformer};
 use anyhow::{Context as _, Result};
 use settle::Accounts;
 use std::path::PathBuf;
@@ -47,17 +47,6 @@ pub enum Written {
     Uncertain(std::io::Error),
     #[error(transparent)]
     State(state::StateError),
-}
-
-/// The hash the change index keeps for an operation.
-pub fn op_hash(op: &Op) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(&op.attrs);
-    if let Some(e) = &op.event {
-        h.update(b"\0");
-        h.update(e);
-    }
-    h.digest()
 }
 
 /// The state store of one job: one sled database per job, so that its lock is
@@ -127,7 +116,7 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
     let mut acc = Accounts::new(rejects, uncertain, counters, run.watermark.clone(), run.next_seq);
     let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
     if changed_only {
-        acc.change = Some(store.change_index(&job.name));
+        acc.change = Some(store.change_index(&job.name)?);
     }
     lists::prepare(job, &conn.client).await?;
     let stats = Arc::new(SendStats::default());
@@ -143,7 +132,7 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
         sender,
         acc,
         inflight: JoinSet::new(),
-        batcher: Batcher::new(batch_limits(job), run.next_seq),
+        batcher: Batcher::new(batch_limits(job, changed_only), run.next_seq),
         progress: progress::Progress::new(opts.progress, files.iter().map(|f| file_len(f)).sum()),
         run_id: run.id.clone(),
     };
@@ -169,6 +158,14 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
         // Batches still in flight stay planned in the ledger: resent or held on resume.
         eng.inflight.abort_all();
     }
+    // What was acknowledged, whatever the outcome, into the index's base.
+    let change_note = match &eng.acc.change {
+        Some(ci) => {
+            tokio::task::block_in_place(|| ci.commit())?;
+            ci.replaced_note().map(str::to_string)
+        }
+        None => None,
+    };
     eng.progress.finish();
     let interrupted = opts.cancel.load(Relaxed) && outcome.is_ok();
     run.status = match (&outcome, interrupted) {
@@ -189,6 +186,9 @@ pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
         Err(e) => s.error = Some(format!("{e:#}")),
         Ok(()) if !interrupted => s.note = lists::finish(job, &conn.client, token).await?,
         Ok(()) => {}
+    }
+    if let Some(n) = change_note {
+        s.note = Some(s.note.map_or(n.clone(), |o| format!("{o}; {n}")));
     }
     drop(conn);
     Ok(s)
@@ -252,12 +252,14 @@ fn file_len(p: &std::path::Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
-fn batch_limits(job: &Job) -> BatchLimits {
+fn batch_limits(job: &Job, changed_only: bool) -> BatchLimits {
+    let max_rows = (job.api.batch_size as u64 * 4).max(10_000);
     BatchLimits {
         max_ops: job.api.batch_size,
         max_bytes: job.api.limits.max_body_bytes,
         max_events_per_key: (job.kind == Kind::Events).then_some(crate::api::rules::MAX_EVENTS_PER_OPERATION),
-        max_rows: (job.api.batch_size as u64 * 4).max(10_000),
+        max_rows,
+        max_segment_rows: if changed_only { (job.api.batch_size as u64 * 128).max(max_rows) } else { max_rows },
     }
 }
 
@@ -298,25 +300,22 @@ impl Engine<'_> {
         self.batcher.set_file(index);
         let base_bytes = self.progress.position();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
-        let reader = tokio::task::spawn_blocking(move || {
-            pipeline::for_each_chunk(csv, &t, |chunk| tx.blocking_send(chunk).is_ok())
+        let lookup = self.acc.change.as_ref().map(|ci| ci.lookup());
+        let reader = tokio::task::spawn_blocking(move || match lookup {
+            Some(index) => pipeline::for_each_chunk_changed(csv, &t, &index, |chunk| tx.blocking_send(chunk).is_ok()),
+            None => Ok(pipeline::for_each_chunk(csv, &t, |chunk| tx.blocking_send(chunk).is_ok())?),
         });
         let mut cursor = 0usize;
         while let Some(chunk) = rx.recv().await {
             self.progress.set_position(base_bytes + chunk.bytes_read);
-            let unchanged = self.unchanged(&chunk)?;
-            for (i, r) in chunk.results.into_iter().enumerate() {
-                let record = match &r {
-                    Ok(op) => op.pos.record,
-                    Err(rej) => rej.pos.record,
-                };
-                let row = match (plan.fate(record, &mut cursor), r) {
-                    (Some(resume::Fate::Skip), Ok(op)) => Row::SkipAcked(op.pos),
-                    (Some(resume::Fate::Skip), Err(rej)) => Row::SkipAcked(rej.pos),
-                    (Some(resume::Fate::Hold), Ok(op)) => Row::Held(op),
-                    (_, Err(rej)) => Row::Reject(rej),
-                    (None, Ok(op)) if unchanged.get(i).copied().unwrap_or(false) => Row::Unchanged(op.pos),
-                    (None, Ok(op)) => Row::Op(op),
+            for r in chunk.results {
+                let row = match (plan.fate(r.pos().record, &mut cursor), r) {
+                    (Some(resume::Fate::Skip), r) => Row::SkipAcked(r.pos()),
+                    (Some(resume::Fate::Hold), Mapped::Op(op)) => Row::Held(op),
+                    (_, Mapped::Reject(rej)) => Row::Reject(rej),
+                    // Batch already has this exact operation: nothing is uncertain.
+                    (_, Mapped::Unchanged(pos)) => Row::Unchanged(pos),
+                    (None, Mapped::Op(op)) => Row::Op(op),
                 };
                 if let Some(batch) = self.batcher.push(row) {
                     self.dispatch(batch).await?;
@@ -341,24 +340,6 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// With `changed_only`, which rows of the chunk are unchanged since the last ack.
-    fn unchanged(&self, chunk: &Chunk) -> Result<Vec<bool>> {
-        let Some(ci) = &self.acc.change else { return Ok(Vec::new()) };
-        let pairs: Vec<(u64, u64)> = chunk
-            .results
-            .iter()
-            .map(|r| match r {
-                Ok(op) => (ChangeIndex::id_hash(&op.key), op_hash(op)),
-                Err(_) => (0, 0),
-            })
-            .collect();
-        let mut found = ci.check_many(&pairs)?;
-        for (f, r) in found.iter_mut().zip(&chunk.results) {
-            *f &= r.is_ok();
-        }
-        Ok(found)
-    }
-
     /// Plan `batch` durably, then send it (or settle it at once if it sends nothing).
     async fn dispatch(&mut self, batch: Batch) -> Result<()> {
         if batch.ops.is_empty() {
@@ -378,9 +359,6 @@ impl Engine<'_> {
         let mut batch = batch;
         let (endpoint, kind) = self.sender.target();
         let body = crate::dispatch::body::build(&kind, &batch.ops);
-        if self.acc.change.is_some() {
-            batch.hashes = batch.ops.iter().map(|o| (ChangeIndex::id_hash(&o.key), op_hash(o))).collect();
-        }
         // The body holds the attributes now: the operations in flight keep only
         // what settling needs (key, position; the source row itself only where
         // the file cannot be read again at that position).

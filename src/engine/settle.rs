@@ -78,13 +78,11 @@ impl Accounts {
         let mut rejects: Vec<Reject> = batch.rejects;
         let mut held: Vec<Reject> = Vec::new();
         let mut acked_pairs = Vec::new();
-        for (i, (op, fate)) in batch.ops.into_iter().zip(fates).enumerate() {
+        for (op, fate) in batch.ops.into_iter().zip(fates) {
             match fate {
                 Fate::Acked => {
                     tally.sent += 1;
-                    if let Some(&pair) = batch.hashes.get(i) {
-                        acked_pairs.push(pair);
-                    }
+                    acked_pairs.extend(op.change);
                 }
                 Fate::Rejected { column, reason } => {
                     rejects.push(Reject { pos: op.pos, column, reason, record: op.record })

@@ -24,6 +24,37 @@ pub struct Op {
     /// The source row, kept for the rejects or uncertain file should the API
     /// refuse the operation or its outcome be unknown.
     pub record: csv::ByteRecord,
+    /// `changed_only`: (id hash, row hash) to record in the change index once
+    /// Batch acknowledges the operation (see [`Transformer::change_pair`]).
+    pub change: Option<(u64, u64)>,
+}
+
+/// What a row became: an operation, a reject, or (`changed_only`) nothing to
+/// do because Batch already has exactly this row's operation.
+#[derive(Debug)]
+pub enum Mapped {
+    Op(Op),
+    Reject(Reject),
+    Unchanged(Position),
+}
+
+impl Mapped {
+    pub fn pos(&self) -> Position {
+        match self {
+            Mapped::Op(o) => o.pos,
+            Mapped::Reject(r) => r.pos,
+            Mapped::Unchanged(p) => *p,
+        }
+    }
+}
+
+impl From<Result<Op, Reject>> for Mapped {
+    fn from(r: Result<Op, Reject>) -> Self {
+        match r {
+            Ok(op) => Mapped::Op(op),
+            Err(rej) => Mapped::Reject(rej),
+        }
+    }
 }
 
 /// A row that cannot be sent, with the original record for the rejects file.
@@ -39,7 +70,7 @@ pub struct Reject {
 /// A row's fault: (column, reason).
 type Problem = (String, String);
 /// A row's key, attributes object and event object.
-type Mapped = (String, Vec<u8>, Option<Vec<u8>>);
+type Fields = (String, Vec<u8>, Option<Vec<u8>>);
 
 struct Field {
     index: usize,
@@ -62,6 +93,12 @@ struct BoundEvent {
 /// A mapping bound to one header.
 pub struct Transformer {
     width: usize,
+    /// Every column the mapping reads, key first, in mapping order: what a
+    /// row's change-index hash covers.
+    hashed: Vec<usize>,
+    /// What the mapping does with those columns (names, types, rules): part
+    /// of every row hash, so that editing the mapping sends every row again.
+    fingerprint: u64,
     key: Field,
     key_label: &'static str,
     blank: Blank,
@@ -93,6 +130,8 @@ impl Transformer {
         };
         let base = |key: Field, key_label, blank, strings| Transformer {
             width: headers.len(),
+            hashed: Vec::new(),
+            fingerprint: 0,
             key,
             key_label,
             blank,
@@ -101,7 +140,7 @@ impl Transformer {
             attrs: Vec::new(),
             event: None,
         };
-        Ok(match &job.mapping {
+        let mut t = match &job.mapping {
             Mapping::Profiles(p) => Transformer {
                 native: natives(p)?,
                 attrs: attrs(&p.attributes)?,
@@ -135,7 +174,100 @@ impl Transformer {
             Mapping::Export(_) => {
                 return Err(JobError::File { path: job.file.clone(), message: "an export job reads no CSV".into() });
             }
-        })
+        };
+        t.bind_hash(job);
+        Ok(t)
+    }
+
+    /// Fill `hashed` and `fingerprint` from the bound fields.
+    fn bind_hash(&mut self, job: &Job) {
+        use std::fmt::Write as _;
+        let mut fp = format!(
+            "batchport row hash v1|{}|{}|{:?}|{}",
+            job.kind.as_str(),
+            self.key_label,
+            self.blank,
+            self.strings.max_chars
+        );
+        self.hashed.push(self.key.index);
+        for (kind, _, f) in &self.native {
+            let _ = write!(fp, "|n:{kind:?}");
+            self.hashed.push(f.index);
+        }
+        let attrs = |fp: &mut String, hashed: &mut Vec<usize>, list: &[BoundAttr]| {
+            for b in list {
+                let _ = write!(fp, "|a:{}:{}:{:?}", b.attr.name, b.attr.wire_name, b.attr.ty);
+                hashed.push(b.field.index);
+            }
+        };
+        attrs(&mut fp, &mut self.hashed, &self.attrs);
+        if let Some(e) = &self.event {
+            match &e.name {
+                Ok(f) => self.hashed.push(f.index),
+                Err(constant) => {
+                    let _ = write!(fp, "|e:{constant}");
+                }
+            }
+            if let Some((f, format)) = &e.time {
+                let _ = write!(fp, "|t:{format:?}");
+                self.hashed.push(f.index);
+            }
+            attrs(&mut fp, &mut self.hashed, &e.attrs);
+        }
+        self.fingerprint = xxhash_rust::xxh3::xxh3_64(fp.as_bytes());
+    }
+
+    /// `changed_only`: the row's (id hash, row hash), or `None` when the row
+    /// has no usable key (the transform then rejects it). The row hash covers
+    /// the raw bytes of every mapped cell and the mapping itself: the
+    /// transform is a pure function of both, so an equal hash means an equal
+    /// operation, found without transforming. `buf` is scratch space.
+    pub fn change_pair(&self, rec: &csv::ByteRecord, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
+        if rec.len() != self.width {
+            return None;
+        }
+        let key = std::str::from_utf8(&rec[self.key.index]).ok()?.trim();
+        if key.is_empty() {
+            return None;
+        }
+        buf.clear();
+        for &i in &self.hashed {
+            let cell = &rec[i];
+            buf.extend_from_slice(&(cell.len() as u32).to_le_bytes());
+            buf.extend_from_slice(cell);
+        }
+        let row = xxhash_rust::xxh3::xxh3_64_with_seed(buf, self.fingerprint);
+        Some((crate::state::ChangeIndex::id_hash(key), row))
+    }
+
+    /// `map_chunk` with `changed_only`: rows whose operation Batch already has
+    /// (by `index`) are not transformed; the others carry their pair.
+    pub fn map_chunk_changed(
+        &self,
+        rows: Vec<RawRow>,
+        index: &crate::state::Lookup,
+    ) -> Result<Vec<Mapped>, crate::state::StateError> {
+        rows.into_par_iter()
+            .with_min_len(256)
+            .map_init(
+                || Vec::with_capacity(256),
+                |buf, r| {
+                    let pair = self.change_pair(&r.record, buf);
+                    if let Some((id, op)) = pair
+                        && index.is_unchanged(id, op)?
+                    {
+                        return Ok(Mapped::Unchanged(r.pos));
+                    }
+                    Ok(match self.map_row(r) {
+                        Ok(mut op) => {
+                            op.change = pair;
+                            Mapped::Op(op)
+                        }
+                        Err(rej) => Mapped::Reject(rej),
+                    })
+                },
+            )
+            .collect()
     }
 
     /// Map a chunk of rows in parallel; the result is in input order.
@@ -147,12 +279,12 @@ impl Transformer {
     /// Map one row; the row's record moves into the operation or the reject.
     pub fn map_row(&self, row: RawRow) -> Result<Op, Reject> {
         match self.map_fields(&row) {
-            Ok((key, attrs, event)) => Ok(Op { key, pos: row.pos, attrs, event, record: row.record }),
+            Ok((key, attrs, event)) => Ok(Op { key, pos: row.pos, attrs, event, record: row.record, change: None }),
             Err((column, reason)) => Err(Reject { pos: row.pos, column, reason, record: row.record }),
         }
     }
 
-    fn map_fields(&self, row: &RawRow) -> Result<Mapped, Problem> {
+    fn map_fields(&self, row: &RawRow) -> Result<Fields, Problem> {
         let reject = |column: &str, reason: String| (column.to_string(), reason);
         let rec = &row.record;
         if rec.len() != self.width {

@@ -78,11 +78,12 @@ pub fn is_valid_timezone(s: &str) -> bool {
             && p.len() <= 30
             && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
     };
-    let rest: Vec<&str> = parts.collect();
+    // No collect: this runs on every row of a file that maps a time zone.
+    let mut rest = parts.peekable();
     area.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
         && ok_part(area)
-        && !rest.is_empty()
-        && rest.iter().all(|p| ok_part(p))
+        && rest.peek().is_some()
+        && rest.all(ok_part)
 }
 
 /// A URL: a scheme, `://`, a host, at most 2,048 characters, no whitespace.

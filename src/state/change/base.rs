@@ -3,17 +3,23 @@
 //!
 //! Layout: a 32-byte header (magic, pair count, checksum of the fences), the
 //! pairs, then the fences: the id hash of every `FENCE_EVERY`-th pair. The
-//! fences are the only part kept in memory (8 bytes per 64 ids: 12.5 MB at
-//! 100 M ids); a lookup binary-searches them, then reads one 1 KB block with a
-//! positioned read (`pread`). Nothing is memory-mapped, so the file's pages
-//! stay in the page cache and never count against the process's RSS.
+//! fences are kept on the heap (8 bytes per 64 ids: 12.5 MB at 100 M ids); a
+//! lookup binary-searches them, then reads one 1 KB block of the pairs.
+//!
+//! The pairs are memory-mapped (`MADV_RANDOM`: one page per fault, no read
+//! ahead), and each lookup thread drops the mapping's pages from the process
+//! (`MADV_DONTNEED`; they stay in the page cache) every `RELEASE_EVERY`
+//! lookups, so the mapped part of the RSS stays under a few MB whatever the
+//! index size. Measured on the 2-core VM: a random `pread` costs 2.9 µs (a
+//! syscall), a random read of the mapping 0.23 µs, faults included.
 //!
 //! The file is immutable: a merge writes a new one beside it and renames it in
 //! (see `change.rs`), so a reader never sees a half-written base.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 pub(crate) const PAIR: usize = 16;
@@ -22,13 +28,66 @@ pub(crate) const FENCE_EVERY: usize = 64;
 const HEADER: usize = 32;
 const MAGIC: &[u8; 8] = b"BPCHIDX1";
 
+/// Lookups per thread between two releases of the mapped pages: at most
+/// this many pages (16 MB) mapped per lookup thread.
+const RELEASE_EVERY: u32 = 4096;
+
 pub(crate) type Pair = (u64, u64);
 
-/// An open base file, shared by the lookup threads (`pread` takes `&self`).
+/// An open base file, shared by the lookup threads.
 pub(crate) struct Base {
     file: File,
     count: u64,
     fences: Vec<u64>,
+    map: Option<Map>,
+}
+
+/// A read-only shared mapping of a whole file.
+struct Map {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and the file immutable (a new base is a
+// new file, renamed in): sharing reads across threads is sound.
+unsafe impl Send for Map {}
+unsafe impl Sync for Map {}
+
+impl Map {
+    fn new(file: &File, len: usize) -> io::Result<Map> {
+        // SAFETY: a fresh read-only mapping of `len` bytes of an open file.
+        let ptr =
+            unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, file.as_raw_fd(), 0) };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: advice on our own mapping; failure only costs speed.
+        unsafe { libc::madvise(ptr, len, libc::MADV_RANDOM) };
+        Ok(Map { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` readable bytes, mapped for as long as `self` lives.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+
+    /// Unmap the pages from this process (not from the page cache): the next
+    /// read of a page faults it back in, unchanged (the file is immutable).
+    fn release(&self) {
+        // SAFETY: our own read-only file mapping; its contents do not change.
+        unsafe { libc::madvise(self.ptr, self.len, libc::MADV_DONTNEED) };
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        // SAFETY: unmapping what `new` mapped, once.
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
+}
+
+thread_local! {
+    static LOOKUPS: Cell<u32> = const { Cell::new(0) };
 }
 
 fn invalid(what: impl Into<String>) -> io::Error {
@@ -61,7 +120,8 @@ impl Base {
             return Err(invalid("its fences do not match their checksum"));
         }
         let fences = raw.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
-        Ok(Base { file, count, fences })
+        let map = if count > 0 { Some(Map::new(&file, expect_len as usize)?) } else { None };
+        Ok(Base { file, count, fences, map })
     }
 
     pub(crate) fn len(&self) -> u64 {
@@ -74,11 +134,18 @@ impl Base {
         if block == 0 {
             return Ok(None);
         }
+        let Some(map) = &self.map else { return Ok(None) };
         let first = (block - 1) * FENCE_EVERY;
         let n = (self.count as usize - first).min(FENCE_EVERY);
-        let mut buf = [0u8; FENCE_EVERY * PAIR];
-        let buf = &mut buf[..n * PAIR];
-        self.file.read_exact_at(buf, HEADER as u64 + (first * PAIR) as u64)?;
+        let at = HEADER + first * PAIR;
+        let buf = &map.bytes()[at..at + n * PAIR];
+        LOOKUPS.with(|c| {
+            let k = c.get() + 1;
+            c.set(if k >= RELEASE_EVERY { 0 } else { k });
+            if k >= RELEASE_EVERY {
+                map.release();
+            }
+        });
         let (mut lo, mut hi) = (0, n);
         while lo < hi {
             let mid = (lo + hi) / 2;

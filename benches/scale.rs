@@ -14,8 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_batchport");
 const BATCH: u64 = 10_000;
+
+/// The binary measured: `BATCHPORT_BIN` if set (a release build, when this
+/// harness itself was built quickly in the dev profile), else Cargo's.
+fn bin() -> String {
+    std::env::var("BATCHPORT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_batchport").to_string())
+}
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -77,7 +82,7 @@ fn measured(cmd: &mut Command) -> Measured {
 }
 
 fn batchport(dir: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
+    let mut c = Command::new(bin());
     c.args(args)
         .args(["--json", "--state"])
         .arg(dir.join("state"))
@@ -104,10 +109,10 @@ fn jobs(dir: &Path, csv: &str, url: &str) {
     std::fs::write(dir.join("nightly.toml"), changed).unwrap();
 }
 
+/// `batchport generate` (the measured binary: quick whatever this harness's build).
 fn generate(path: &Path, rows: u64) {
-    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
-    batchport::testdata::write_profiles(&mut w, rows, 3, 0).unwrap();
-    w.flush().unwrap();
+    let out = Command::new(bin()).arg("generate").arg(path).args(["--rows", &rows.to_string()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Tonight's dump: one row in 100 has one more interest; the rest unchanged.

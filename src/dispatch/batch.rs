@@ -249,6 +249,26 @@ mod tests {
     }
 
     #[test]
+    fn unchanged_rows_do_not_cut_calls_short() {
+        // One changed row in 100: a segment runs until its call is full.
+        let mut b = Batcher::new(BatchLimits { max_rows: 10, max_segment_rows: 1_000, ..limits(3) }, 0);
+        let mut out = Vec::new();
+        for i in 0..2_000u64 {
+            let row = if i % 100 == 0 { Row::Op(op(&format!("k{i}"), i)) } else { Row::Unchanged(op("x", i).pos) };
+            out.extend(b.push(row));
+        }
+        out.extend(b.close());
+        let last = out.len() - 1;
+        assert!(out[..last].iter().all(|c| c.ops.len() == 3), "full calls");
+        assert_eq!(out.iter().map(|c| c.rows).sum::<u64>(), 2_000);
+        assert_eq!(out.iter().map(|c| c.unchanged).sum::<u64>(), 1_980);
+        // The segment cap still moves the watermark through unchanged rows.
+        let mut b = Batcher::new(BatchLimits { max_rows: 10, max_segment_rows: 1_000, ..limits(3) }, 0);
+        let closed: Vec<Batch> = (0..2_500u64).filter_map(|i| b.push(Row::Unchanged(op("x", i).pos))).collect();
+        assert_eq!(closed.iter().map(|c| c.rows).collect::<Vec<_>>(), [1_000, 1_000]);
+    }
+
+    #[test]
     fn events_of_one_key_are_capped_per_call() {
         let mut b = Batcher::new(BatchLimits { max_events_per_key: Some(15), ..limits(100) }, 0);
         let closed: Vec<Batch> = (0..40).filter_map(|i| b.push(Row::Op(op("same", i)))).collect();

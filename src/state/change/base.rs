@@ -29,8 +29,8 @@ const HEADER: usize = 32;
 const MAGIC: &[u8; 8] = b"BPCHIDX1";
 
 /// Lookups per thread between two releases of the mapped pages: at most
-/// this many pages (16 MB) mapped per lookup thread.
-const RELEASE_EVERY: u32 = 4096;
+/// this many pages (4 MB) mapped per lookup thread.
+const RELEASE_EVERY: u32 = 1024;
 
 pub(crate) type Pair = (u64, u64);
 

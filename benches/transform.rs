@@ -1,5 +1,5 @@
 //! Transform throughput (parse + map + validate + serialise), rows/s, on the
-//! generated 15-column profile file. DESIGN.md's target: ≥ 1,000,000 rows/s on 2 cores.
+//! generated 15-column profile file. DESIGN.md's target: ≥ 1,500,000 rows/s on 2 cores.
 //!
 //! `cargo bench --bench transform`
 

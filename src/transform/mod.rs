@@ -67,6 +67,16 @@ pub struct Reject {
     pub record: csv::ByteRecord,
 }
 
+/// `str::trim`, without decoding when the cell starts and ends with a visible
+/// ASCII character (most cells of most files).
+fn trim(s: &str) -> &str {
+    match s.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        [only] if only.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// A row's fault: (column, reason).
 type Problem = (String, String);
 /// A row's key, attributes object and event object.
@@ -226,7 +236,7 @@ impl Transformer {
         if rec.len() != self.width {
             return None;
         }
-        let key = std::str::from_utf8(&rec[self.key.index]).ok()?.trim();
+        let key = trim(std::str::from_utf8(&rec[self.key.index]).ok()?);
         if key.is_empty() {
             return None;
         }
@@ -297,9 +307,16 @@ impl Transformer {
                 ),
             ));
         }
+        // One UTF-8 check for the whole record instead of one per cell: a cell
+        // is then a slice of it, valid if it starts and ends on a character
+        // boundary (if not, the input is invalid: the cell's own check says where).
+        let whole = std::str::from_utf8(rec.as_slice()).ok();
         let cell = |f: &Field| -> Result<&str, Problem> {
+            if let Some(s) = whole.zip(rec.range(f.index)).and_then(|(w, r)| w.get(r)) {
+                return Ok(trim(s));
+            }
             let raw = &rec[f.index];
-            std::str::from_utf8(raw).map(str::trim).map_err(|e| {
+            std::str::from_utf8(raw).map(trim).map_err(|e| {
                 reject(
                     &f.header,
                     format!(

@@ -88,7 +88,11 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
             };
             match &json_items {
                 Some(v) => v.iter().try_for_each(|s| push(s.trim()))?,
-                None => cell.split(separator.as_str()).try_for_each(|s| push(s.trim()))?,
+                // A one-byte separator searches with memchr, a longer one with two-way.
+                None => match separator.as_bytes() {
+                    [c] if c.is_ascii() => cell.split(char::from(*c)).try_for_each(|s| push(s.trim()))?,
+                    _ => cell.split(separator.as_str()).try_for_each(|s| push(s.trim()))?,
+                },
             }
             out.push(b']');
             if wrap.is_some() {

@@ -6,6 +6,7 @@
 //! default 1,000,000, for the side-by-side run with the reference Python
 //! importer `benches/reference_importer.py`, which needs `pip install orjson
 //! aiohttp`). Needs about 3 GB free in the temp folder at 10 M rows.
+//! `SCALE_SERVE_ONLY=1` serves the null API alone (for profiling by hand).
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -157,6 +158,14 @@ fn verdict(ok: bool) -> &'static str {
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
+    }
+    if std::env::var_os("SCALE_SERVE_ONLY").is_some() {
+        // For profiling by hand: only the null API, until killed.
+        let api = null_api();
+        println!("null API on {}", api.url);
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
     }
     let rows = env_u64("SCALE_ROWS", 10_000_000);
     let compare_rows = env_u64("COMPARE_ROWS", 1_000_000);

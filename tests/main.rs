@@ -14,3 +14,4 @@ mod source;
 mod state;
 mod transform;
 mod validate;
+mod waits;

@@ -337,9 +337,11 @@ fn merge(base: Option<&Base>, runs: &[(PathBuf, u64)], out: &Path) -> Result<(),
         let r = b.pairs().map_err(io_err(out))?;
         sources.push(PairReader::new(Box::new(r.into_inner()), b.len()));
     }
+    // 8 MB of read buffers in all, however many runs (100 at 100 M ids).
+    let buffer = (8 << 20) / runs.len().max(1);
     for (path, n) in runs {
         let f = File::open(path).map_err(io_err(path))?;
-        sources.push(PairReader::new(Box::new(BufReader::with_capacity(256 * 1024, f)), *n));
+        sources.push(PairReader::new(Box::new(BufReader::with_capacity(buffer.clamp(16 << 10, 256 << 10), f)), *n));
     }
     // Smallest id first; among equal ids the newest source (highest rank) first.
     let mut heap = BinaryHeap::new();

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use batchport::state::{ChangeIndex, Store};
+use batchport::internals::state::{ChangeIndex, Store};
 use rayon::prelude::*;
 
 fn peak_rss_mb() -> f64 {

@@ -14,12 +14,6 @@ use batchport::internals::{
 use clap::Parser;
 use cli::{Cli, Command};
 
-/// Rows are allocated on rayon threads and freed on others: with glibc's
-/// malloc that took a quarter of the transform's CPU (perf, 10 M rows), with
-/// mimalloc a few percent.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     limit_malloc_arenas();
     let cli = match Cli::try_parse() {

@@ -71,6 +71,8 @@ struct Measured {
     cpu: f64,
 }
 
+// The child is reaped by `wait4` (for its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn measured(cmd: &mut Command) -> Measured {
     let started = Instant::now();
     let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();

@@ -199,12 +199,10 @@ impl Store {
         self.put_run(run)
     }
 
-    /// Save the run's final state (status set by the caller), merge its
-    /// change-index updates and flush. A finished run's ledger is deleted:
-    /// nothing will resume it.
+    /// Save the run's final state (status set by the caller) and flush. A
+    /// finished run's ledger is deleted: nothing will resume it.
     pub fn finish_run(&self, run: &Run) -> Result<(), StateError> {
         self.put_run(run)?;
-        self.inner.merge_all_pending()?;
         self.inner.flush()?;
         if run.is_finished() {
             self.delete_ledger(&run.id)?;

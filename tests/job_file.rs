@@ -81,7 +81,7 @@ fn the_jobs_md_example_resolves() {
             "tags"
         ]
     );
-    assert_eq!(p.attributes[7].ty, ValueType::Array { separator: ",".into(), mode: ArrayMode::Add });
+    assert_eq!(p.attributes[7].ty, ValueType::Array { separator: ",".into(), mode: ArrayMode::Add, json: false });
     assert_eq!(p.attributes[1].column.line, 33);
 }
 

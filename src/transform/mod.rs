@@ -3,9 +3,14 @@
 //! parallel on rayon, in chunks, and come back in input order.
 
 pub mod json;
+mod native;
+pub mod places;
 pub mod value;
+mod zones;
 
-use crate::job::{self, AttrMap, Blank, Column, EventName, Job, JobError, Mapping, NativeKind};
+pub use native::is_set;
+
+use crate::job::{self, AttrMap, Blank, Column, EventName, Job, JobError, Mapping};
 use crate::source::{Position, RawRow};
 use rayon::prelude::*;
 use std::path::Path;
@@ -50,7 +55,8 @@ struct BoundAttr {
     attr: AttrMap,
     /// `"wire_name":`
     key: Vec<u8>,
-    field: Field,
+    /// `None` for a constant (`attr.constant`).
+    field: Option<Field>,
 }
 
 struct BoundEvent {
@@ -66,7 +72,9 @@ pub struct Transformer {
     key_label: &'static str,
     blank: Blank,
     strings: StringRules,
-    native: Vec<(NativeKind, Vec<u8>, Field)>,
+    /// Every Custom ID column, tried in order (`key` is the first).
+    id: native::BoundId,
+    native: Vec<native::BoundNative>,
     attrs: Vec<BoundAttr>,
     event: Option<BoundEvent>,
 }
@@ -81,18 +89,20 @@ impl Transformer {
         let attrs = |list: &[AttrMap]| -> Result<Vec<BoundAttr>, JobError> {
             list.iter()
                 .map(|a| {
-                    Ok(BoundAttr { attr: a.clone(), key: json::key_bytes(&a.wire_name), field: field(&a.column)? })
+                    let f = if a.constant.is_some() { None } else { Some(field(&a.column)?) };
+                    Ok(BoundAttr { attr: a.clone(), key: json::key_bytes(&a.wire_name), field: f })
                 })
                 .collect()
         };
-        let natives = |p: &job::ProfileMapping| -> Result<Vec<(NativeKind, Vec<u8>, Field)>, JobError> {
-            p.native
-                .iter()
-                .map(|n| Ok((n.kind.clone(), json::key_bytes(n.kind.wire_name()), field(&n.column)?)))
-                .collect()
+        let natives = |p: &job::ProfileMapping| -> Result<Vec<native::BoundNative>, JobError> {
+            p.native.iter().map(|n| native::BoundNative::bind(n, &field)).collect()
+        };
+        let ids = |cols: &[job::IdColumn]| -> Result<native::BoundId, JobError> {
+            Ok(native::BoundId { fields: cols.iter().map(|c| Ok((field(&c.column)?, c.lowercase))).collect::<Result<_, JobError>>()? })
         };
         let base = |key: Field, key_label, blank, strings| Transformer {
             width: headers.len(),
+            id: native::BoundId { fields: vec![(Field { index: key.index, header: key.header.clone() }, false)] },
             key,
             key_label,
             blank,
@@ -103,6 +113,7 @@ impl Transformer {
         };
         Ok(match &job.mapping {
             Mapping::Profiles(p) => Transformer {
+                id: ids(&p.id_columns)?,
                 native: natives(p)?,
                 attrs: attrs(&p.attributes)?,
                 ..base(field(&p.custom_id)?, "Custom ID", p.blank, value::PROFILE_STRINGS)
@@ -118,6 +129,7 @@ impl Transformer {
                 };
                 let event = BoundEvent { name, time, attrs: attrs(&e.attributes)? };
                 Transformer {
+                    id: ids(&e.profile.id_columns)?,
                     native: natives(&e.profile)?,
                     attrs: attrs(&e.profile.attributes)?,
                     event: Some(event),
@@ -125,6 +137,7 @@ impl Transformer {
                 }
             }
             Mapping::Audience(a) => Transformer {
+                id: ids(&a.id_columns)?,
                 attrs: attrs(&a.attributes)?,
                 ..base(field(&a.custom_id)?, "Custom ID", Blank::Ignore, value::PROFILE_STRINGS)
             },
@@ -177,29 +190,30 @@ impl Transformer {
                 )
             })
         };
-        let key = cell(&self.key)?;
-        if key.is_empty() {
-            return Err(reject(&self.key.header, format!("the {} is blank", self.key_label)));
-        }
+        let Some(key) = self.id.read(&cell)? else {
+            return Err(reject(&self.key.header, self.blank_key()));
+        };
         let mut attrs = Vec::with_capacity(32 + rec.as_slice().len() * 2);
         let mut obj = json::Object::open(&mut attrs);
-        for (kind, k, f) in &self.native {
-            let c = cell(f)?;
-            if c.is_empty() {
-                if self.blank == Blank::Clear {
-                    obj.raw_key(k).extend_from_slice(b"null");
-                }
-                continue;
-            }
-            value::native(kind, c, obj.raw_key(k)).map_err(|m| reject(&f.header, m))?;
-        }
+        native::write(&self.native, self.blank, &mut obj, &cell, &reject)?;
         self.write_attrs(&self.attrs, &mut obj, &cell, &reject)?;
         obj.close();
         let event = match &self.event {
             Some(e) => Some(self.write_event(e, &cell, &reject)?),
             None => None,
         };
-        Ok((key.to_string(), attrs, event))
+        Ok((key.into_owned(), attrs, event))
+    }
+
+    /// "the Custom ID is blank", naming the fallbacks when there are some.
+    fn blank_key(&self) -> String {
+        match self.id.fields.len() {
+            0 | 1 => format!("the {} is blank", self.key_label),
+            _ => {
+                let cols: Vec<&str> = self.id.fields.iter().map(|(f, _)| f.header.as_str()).collect();
+                format!("the {} is blank in every id column ({})", self.key_label, cols.join(", "))
+            }
+        }
     }
 
     fn write_attrs<'r>(
@@ -210,8 +224,12 @@ impl Transformer {
         reject: &impl Fn(&str, String) -> Problem,
     ) -> Result<(), Problem> {
         for b in list {
-            let c = cell(&b.field)?;
-            if c.is_empty() {
+            let (c, header): (&str, &str) = match (&b.field, &b.attr.constant) {
+                (Some(f), _) => (cell(f)?, &f.header),
+                (None, Some(k)) => (k, ""),
+                (None, None) => continue,
+            };
+            if c.is_empty() || value::no_items(&b.attr.ty, c) {
                 // An empty add/remove has nothing to add or remove; null would
                 // delete the whole array.
                 let edit = matches!(
@@ -224,7 +242,7 @@ impl Transformer {
                 continue;
             }
             value::typed(&b.attr.ty, c, self.strings, obj.raw_key(&b.key))
-                .map_err(|m| reject(&b.field.header, format!("{}: {m}", b.attr.name)))?;
+                .map_err(|m| reject(header, format!("{}: {m}", b.attr.name)))?;
         }
         Ok(())
     }

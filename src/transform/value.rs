@@ -284,9 +284,11 @@ pub fn phone(cell: &str, region: Option<&str>) -> Result<String, String> {
             clip(cell),
             p.extension().map(|e| e.to_string()).unwrap_or_default()
         )),
-        Ok(p) if p.is_valid() => Ok(p.format().mode(phonenumber::Mode::E164).to_string()),
-        // Shaped like E.164 but not in the numbering plan (a test range):
-        // kept, as Batch itself takes it.
+        // Valid in the numbering plan, or at least shaped like a full number:
+        // the metadata lags new ranges, and Batch itself takes any E.164.
+        Ok(p) if p.is_valid() || plausible(&p.format().mode(phonenumber::Mode::E164).to_string()) => {
+            Ok(p.format().mode(phonenumber::Mode::E164).to_string())
+        }
         _ if intl && rules::is_valid_e164(&normalise_phone(&cleaned)) => Ok(normalise_phone(&cleaned).into_owned()),
         _ if !intl && region.is_none() => Err(format!(
             "`{}` is a national number with no country: give the job a phone region (region = \"FR\" or region_column)",
@@ -298,6 +300,11 @@ pub fn phone(cell: &str, region: Option<&str>) -> Result<String, String> {
             region.map(|r| format!(" in {r}")).unwrap_or_default()
         )),
     }
+}
+
+/// E.164 with at least 8 digits: a whole number, not a fragment.
+fn plausible(e164: &str) -> bool {
+    rules::is_valid_e164(e164) && e164.len() > 8
 }
 
 /// Items of a JSON-list cell: `["a","b"]` always; `"a","b"` (Mailchimp's TAGS)
@@ -407,6 +414,10 @@ mod tests {
         let a = ValueType::Array { separator: "|".into(), mode: ArrayMode::Replace, json: false };
         assert_eq!(w(&a, "bikes| cinema ||").unwrap(), r#"["bikes","cinema"]"#);
         assert_eq!(w(&a, r#"["bikes","ci|nema"]"#).unwrap(), r#"["bikes","ci|nema"]"#, "JSON array cells");
+        let j = ValueType::Array { separator: ",".into(), mode: ArrayMode::Replace, json: true };
+        assert_eq!(w(&j, r#""Customer","Black Friday, 2022""#).unwrap(), r#"["Customer","Black Friday, 2022"]"#);
+        assert!(w(&j, "a,b").unwrap_err().contains("JSON list"));
+        assert!(no_items(&a, "|||") && no_items(&a, " ") && no_items(&j, "[]") && !no_items(&a, "x|"));
         let add = ValueType::Array { separator: ",".into(), mode: ArrayMode::Add, json: false };
         assert_eq!(w(&add, "premium").unwrap(), r#"{"$add":["premium"]}"#);
         let rm = ValueType::Array { separator: ",".into(), mode: ArrayMode::Remove, json: false };
@@ -420,6 +431,14 @@ mod tests {
         assert_eq!(n(&NativeKind::Phone, "+33 6 39 98 13 37").unwrap(), "\"+33639981337\"");
         assert_eq!(n(&NativeKind::Phone, "0033639981337").unwrap(), "\"+33639981337\"");
         assert!(n(&NativeKind::Phone, "06 39 98 13 37").is_err());
+        assert_eq!(phone("+33 (0)6 39 98 13 37", None).unwrap(), "+33639981337", "the (0) trunk prefix is dropped");
+        assert_eq!(phone("06 39 98 13 37", Some("FR")).unwrap(), "+33639981337");
+        assert_eq!(phone("(217) 544-1234", Some("US")).unwrap(), "+12175441234");
+        assert_eq!(phone("'+14155552671", None).unwrap(), "+14155552671", "Braze's apostrophe");
+        assert!(phone("06 39 98 13 37", None).unwrap_err().contains("national"));
+        assert!(phone("+1 415 555 2671 ext. 12", None).unwrap_err().contains("extension"));
+        assert!(phone("12", Some("FR")).is_err());
+        assert_eq!(n(&NativeKind::Timezone, "Eastern Time (US & Canada)").unwrap(), "\"America/New_York\"");
         assert_eq!(n(&NativeKind::Language, "EN").unwrap(), "\"en\"");
         assert_eq!(n(&NativeKind::Language, "en-US").unwrap(), "\"en\"");
         assert!(n(&NativeKind::Language, "english").is_err());

@@ -35,12 +35,12 @@ pub static TOOL: Tool = Tool {
     consent_by_type: None,
     columns: &[
         Known {
-            headers: &["braze_id", "Braze ID", "Appboy ID"],
+            headers: &["braze_id", "Appboy ID"],
             role: Attr("braze_id", Text),
             note: "Braze's own user id: kept to trace profiles back",
         },
         Known {
-            headers: &["user_aliases", "user aliases"],
+            headers: &["user_aliases"],
             role: Attr("user_aliases", Text),
             note: "Braze aliases (JSON): kept as one text",
         },

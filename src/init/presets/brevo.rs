@@ -38,7 +38,7 @@ pub static TOOL: Tool = Tool {
             note: "Brevo's SMS opt-out: blacklisted (true) → unsubscribed; not blacklisted → subscribed",
         },
         Known {
-            headers: &["DOUBLE_OPT-IN", "DOUBLE_OPT_IN"],
+            headers: &["DOUBLE_OPT-IN"],
             role: Attr("double_opt_in", Infer),
             note: "how the contact signed up, not whether they may be mailed (EMAIL_BLACKLISTED says that)",
         },

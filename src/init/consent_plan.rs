@@ -52,6 +52,9 @@ impl Plan {
                 }
                 let values = SubscriptionValues { subscribed: sub.clone(), unsubscribed: unsub.clone(), undecided: und.clone() };
                 let mut notes = Vec::new();
+                if let Some(k) = tool.and_then(|t| t.known(col)).filter(|k| !k.note.is_empty()) {
+                    notes.push(k.note.to_string());
+                }
                 if let Some(i) = index_of(col) {
                     notes.push(evidence(&sample.values(i), &values));
                 }

@@ -291,7 +291,7 @@ pub fn phone(cell: &str, region: Option<&str>) -> Result<String, String> {
         }
         _ if intl && rules::is_valid_e164(&normalise_phone(&cleaned)) => Ok(normalise_phone(&cleaned).into_owned()),
         _ if !intl && region.is_none() => Err(format!(
-            "`{}` is a national number with no country: give the job a phone region (region = \"FR\" or region_column)",
+            "`{}` is a national number, not E.164 (+33639981337): give the job a phone region (region = \"FR\" or region_column)",
             clip(cell)
         )),
         _ => Err(format!(

@@ -123,8 +123,10 @@ pub fn classify(header: &str, values: &[&str]) -> Option<Signal> {
     if out {
         let channel = ch.unwrap_or(Channel::Both);
         // `unsubscribe_status`: subscribed / unsubscribed words carry their own polarity.
+        // Only when some value says "subscribed": a column of reasons
+        // (`HARD_BOUNCE`, `SPAM_COMPLAINT`) is a suppression, set or not.
         if let Some(s @ Signal::OptIn { .. }) = status_words(values, channel)
-            && values.iter().any(|v| !is_bool_word(v))
+            && values.iter().any(|v| !is_bool_word(v) && in_list(YES_WORDS, &word(v)))
         {
             return Some(s);
         }
@@ -289,6 +291,7 @@ mod tests {
         assert!(is_opt_out("email_unsubscribed_at", &["2021-01-01T00:00:00Z"]));
         assert!(is_opt_out("unsubscribed_from_emails_at", &["2021-01-01"]));
         assert!(is_opt_out("Email Suppressions", &["HARD_BOUNCE", "[]"]));
+        assert!(is_opt_out("Email Suppressions", &["HARD_BOUNCE", "SPAM_COMPLAINT"]));
         assert!(is_opt_out("UNSUB_TIME", &["2020-01-01 10:00:00"]));
         assert!(is_opt_out("do_not_email", &["1"]));
         let Some(Signal::OptIn { subscribed, .. }) = classify("newsletter_optin", &["yes", "no"]) else { panic!() };

@@ -1,5 +1,6 @@
 //! The one integration test binary: each module below owns one area.
 mod common;
+mod consent;
 mod delta;
 mod dispatch;
 mod emulator;

@@ -66,8 +66,10 @@ const OPT_OUT_NAMES: &[&str] = &[
     "unsub", "optout", "optedout", "blacklist", "blocklist", "suppress", "bounce", "cleaned", "cleantime", "donot",
     "dnc", "spamreport", "spamcomplaint", "complain", "hasoptedout", "revoked", "emailblocked", "invalidemail",
 ];
-const OPT_IN_NAMES: &[&str] =
-    &["optin", "optedin", "subscri", "consent", "marketing", "newsletter", "permission", "acceptsemail", "acceptssms"];
+const OPT_IN_NAMES: &[&str] = &[
+    "optin", "optedin", "subscri", "consent", "marketing", "newsletter", "permission", "acceptsemail", "acceptssms",
+    "msgemail", "msgsms", "msgwhatsapp", "allowemail", "allowsms", "canemail", "emailable",
+];
 
 /// The channel a header names.
 fn channel(header: &str) -> Option<Channel> {
@@ -146,6 +148,11 @@ pub fn classify(header: &str, values: &[&str]) -> Option<Signal> {
             ),
         })
     })
+}
+
+/// `true`, `yes`, `1`...: a flag value.
+pub fn is_flag(v: &str) -> bool {
+    is_bool_word(v)
 }
 
 fn is_bool_word(v: &str) -> bool {
@@ -234,11 +241,14 @@ pub fn decide(found: &[Found], ch: Channel, constant: Option<(&'static str, Stri
             _ => {}
         }
     }
+    // A file that says "unsubscribed" decides for every row; one that says
+    // "subscribed" only when no column of the row may say otherwise.
+    let constant = constant.filter(|(value, _)| *value == "unsubscribed" || opt_ins.is_empty());
     if let Some((value, why)) = constant {
         d.constant = Some(value);
         d.notes.push(format!("{name} = {value} for every row: {why}"));
         for f in &opt_ins {
-            d.notes.push(format!("{name}: `{}` is not read: the file itself says the status", f.header));
+            d.notes.push(format!("{name}: `{}` is not read: the file itself says unsubscribed", f.header));
         }
     } else {
         match opt_ins.as_slice() {

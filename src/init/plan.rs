@@ -392,7 +392,8 @@ pub(super) fn consent_signal(header: &str, values: &[&str], known: Option<&Known
             Some(s @ Signal::OptOut { .. }) => Some(fix(s)),
             _ => None,
         },
-        None => consent::classify(header, values).map(fix),
+        // A column the tool does not document: its own name says the channel.
+        None => consent::classify(header, values),
     }
 }
 
@@ -406,6 +407,15 @@ pub(super) fn signals(sample: &Sample, tool: Option<&Tool>) -> Vec<(usize, Found
         let values = sample.values(i);
         let known = tool.and_then(|t| t.known(header));
         if let Some(signal) = consent_signal(header, &values, known, tool) {
+            // A preset's opt-in column named as a generic opt-out
+            // (`unsubscribed` = true/false) is an opt-out for the other channel too.
+            if let Signal::OptIn { channel, .. } = &signal
+                && let Some(Signal::OptOut { channel: Channel::Both }) = consent::classify(header, &values)
+                && values.iter().all(|v| !crate::transform::is_set(v) || consent::is_flag(v))
+            {
+                let other = if *channel == Channel::Email { Channel::Sms } else { Channel::Email };
+                out.push((i, Found { header: header.clone(), signal: Signal::OptOut { channel: other } }));
+            }
             out.push((i, Found { header: header.clone(), signal }));
         }
     }

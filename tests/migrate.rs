@@ -202,3 +202,18 @@ fn clevertap_profiles() {
     assert_eq!(m.consent("u-2", "$email_marketing").as_deref(), Some("unsubscribed"));
     assert_eq!(m.attrs("u-2")["$region"], "GB");
 }
+
+#[test]
+fn braze_json_lines_export() {
+    let m = migrate("braze_users.ndjson", "braze");
+    assert!(m.job.contains("format = \"ndjson\""), "{}", m.job);
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    let jane = m.attrs("u-1");
+    assert_eq!(jane["$email_marketing"], "subscribed");
+    assert_eq!(jane["plan"], "pro", "a nested field, read by its dotted path");
+    assert_eq!(jane["favourite_colours"], serde_json::json!(["blue", "green"]));
+    assert!(m.attrs("u-3").get("favourite_colours").is_none(), "an empty list sends nothing");
+    assert_eq!(m.consent("u-2", "$email_marketing").as_deref(), Some("unsubscribed"), "email_unsubscribed_at wins");
+    assert_eq!(m.attrs("u-2")["$timezone"], "Europe/London", "a Rails zone name");
+    assert_eq!(m.consent("u-3", "$email_marketing").as_deref(), Some("unsubscribed"));
+}

@@ -264,6 +264,14 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
     if values.iter().all(|v| rules::is_valid_url(v)) {
         return mk(Guess::Attr(ValueType::Url), all("are URLs"));
     }
+    // `["a","b"]`: a list exported as JSON (JSON lines sources write lists so).
+    let json_list = |v: &&str| v.starts_with('[') && serde_json::from_str::<Vec<String>>(v).is_ok();
+    if values.iter().all(json_list) {
+        let ty = ValueType::Array { separator: ",".into(), mode: crate::job::ArrayMode::Replace, json: true };
+        if check_attr(&ty, values).is_ok() {
+            return mk(Guess::Attr(ty), all("are JSON lists of text"));
+        }
+    }
     if name_has(header, &["tags", "tag", "interests", "segments", "lists", "groups", "categories", "labels"]) {
         let sep = ["|", ";", ","]
             .into_iter()

@@ -310,7 +310,9 @@ fn outcome(
         Guess::TooLong(_) => Outcome::Leave(format!("not sent: {}", notes.join("; "))),
         Guess::Native(kind) => Outcome::Map(Mapped::new(name, Target::Native(kind), notes, known)),
         Guess::Attr(ty) => {
-            Outcome::Map(Mapped::new(name, Target::Attr { name: names.claim(name, index), ty }, notes, known))
+            // `custom_attributes.plan` (JSON lines): the attribute is `plan`.
+            let wanted = name.rsplit('.').find(|p| !p.trim().is_empty()).unwrap_or(name);
+            Outcome::Map(Mapped::new(name, Target::Attr { name: names.claim(wanted, index), ty }, notes, known))
         }
     }
 }

@@ -67,15 +67,23 @@ pub fn render(plan: &Plan, sample: &Sample, cx: &Context<'_>) -> String {
         "Relative paths are relative to the folder of this job file: keep the job next to the data or fix it.",
     );
     let _ = writeln!(o, "path = {}", q(cx.path));
-    comment(
-        &mut o,
-        &format!(
-            "Detected: delimiter {}, encoding {}; \"auto\" detects them again at each run (pin them if needed).",
-            q(&(sample.delimiter as char).to_string()),
-            sample.encoding
-        ),
-    );
-    o.push_str("delimiter = \"auto\"\nencoding = \"auto\"\n");
+    if sample.ndjson {
+        comment(
+            &mut o,
+            "Detected: JSON lines (one object per line); nested fields are columns named by their dotted path.",
+        );
+        o.push_str("format = \"ndjson\"\n");
+    } else {
+        comment(
+            &mut o,
+            &format!(
+                "Detected: delimiter {}, encoding {}; \"auto\" detects them again at each run (pin them if needed).",
+                q(&(sample.delimiter as char).to_string()),
+                sample.encoding
+            ),
+        );
+        o.push_str("delimiter = \"auto\"\nencoding = \"auto\"\n");
+    }
     if sample.ragged > 0 {
         comment(
             &mut o,

@@ -14,6 +14,7 @@ pub mod job;
 pub mod paths;
 pub mod pipeline;
 pub mod report;
+pub mod run;
 pub mod schedule;
 pub mod source;
 pub mod state;

@@ -6,14 +6,14 @@ use crate::common::{bin, csv_rows, json, write};
 use crate::resume::EmulatorProcess;
 use batchport::api::Endpoint;
 use batchport::api::client::{Client, Credentials};
+use batchport::dispatch::{Driver, Limiter, RetryPolicy};
 use batchport::emulator::{Emulator, EmulatorConfig};
-use batchport::export::{self, Sink, Tally, output};
+use batchport::export::{self, Sink, output};
 use batchport::testdata;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 const ATTRS: &[&str] = &[
@@ -221,8 +221,9 @@ fn an_expired_download_link_is_renewed() {
         let creds = Credentials { rest_key: "emulator_rest_key".into(), project_key: "project_emulator".into() };
         let client = Client::new(&emu.base_url(), batchport::api::Version::CURRENT, creds).unwrap();
         let body = serde_json::json!({"export_type": "ATTRIBUTES", "identifiers": ["custom_id"]});
-        let (mut tally, cancel) = (Tally::default(), AtomicBool::new(false));
-        let id = export::request::create(&client, &body, &mut tally, &cancel).await.unwrap();
+        let driver =
+            Driver::new(RetryPolicy::default(), Limiter::unlimited(), tokio_util::sync::CancellationToken::new());
+        let id = export::request::create(&client, &body, &driver).await.unwrap();
         tokio::time::sleep(Duration::from_millis(150)).await;
         let view = client.get(Endpoint::ExportsView, &[("id", &id)]).await;
         let batchport::api::client::Outcome::Ok { body, .. } = view else { panic!("{view:?}") };
@@ -233,10 +234,11 @@ fn an_expired_download_link_is_renewed() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let before = emu.stats().per_endpoint.get("exports/download").copied().unwrap_or(0);
         let mut sink = Collect::default();
-        let got = export::download_part(&client, &file_id, Some(stale), &mut sink, &mut tally, &cancel).await.unwrap();
+        let got = export::download_part(&client, &file_id, Some(stale), &mut sink, &driver).await.unwrap();
         assert_eq!(got, export::Fetched::Done(50));
         assert_eq!(sink.0.len(), 50);
-        assert_eq!(tally.renewals, 1, "the 410 led to one fresh link");
+        let renewals = driver.stats().renewals.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(renewals, 1, "the 410 led to one fresh link");
         assert_eq!(emu.stats().per_endpoint.get("exports/download").copied().unwrap_or(0), before + 1);
     });
 }

@@ -16,3 +16,4 @@ mod source;
 mod state;
 mod transform;
 mod validate;
+mod waits;

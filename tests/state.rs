@@ -7,8 +7,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use batchport::job::Kind;
 use batchport::source::Position;
-use batchport::state::{Batch, BatchState, Settled, StateError, Store, fingerprint, status};
+use batchport::state::{Batch, BatchState, RunStatus, StateError, Store, fingerprint};
 
 fn pos(record: u64) -> Position {
     Position { line: record + 2, byte: record * 10 + 7, record }
@@ -26,6 +27,11 @@ fn batch(seq: u64, first: u64, rows: u64) -> Batch {
     }
 }
 
+/// Settle test batch `seq` (planned as `batch(seq, seq * 10, 10)`) as `state`.
+fn settle(store: &Store, run_id: &str, seq: u64, state: BatchState) -> Result<(), StateError> {
+    store.record_batch(run_id, &Batch { state, ..batch(seq, seq * 10, 10) })
+}
+
 #[test]
 fn a_run_is_unfinished_until_it_finishes_done() {
     let dir = tempfile::tempdir().unwrap();
@@ -33,29 +39,29 @@ fn a_run_is_unfinished_until_it_finishes_done() {
     assert_eq!(store.unfinished_run("nightly").unwrap(), None);
     assert_eq!(store.last_run("nightly").unwrap(), None);
 
-    let mut run = store.create_run("nightly", "profiles", vec![]).unwrap();
+    let mut run = store.create_run("nightly", Kind::Profiles, vec![]).unwrap();
     assert!(run.id.starts_with("nightly-"), "{}", run.id);
     let stamp_and_hex = &run.id["nightly-".len()..];
     assert_eq!(stamp_and_hex.len(), "20260101T020000Z-ab12".len(), "{}", run.id);
-    assert_eq!(run.status, status::RUNNING);
+    assert_eq!(run.status, RunStatus::Running);
     assert_eq!(store.unfinished_run("nightly").unwrap().unwrap().id, run.id);
 
     run.counters.rows_read = 42;
-    run.watermark = vec![Some(pos(41))];
+    run.next_seq = 5;
     store.save_run(&run).unwrap();
     let saved = store.unfinished_run("nightly").unwrap().unwrap();
     assert_eq!(saved.counters.rows_read, 42);
-    assert_eq!(saved.watermark, vec![Some(pos(41))]);
+    assert_eq!(saved.next_seq, 5);
 
-    for unfinished in [status::INTERRUPTED, status::FAILED] {
-        run.status = unfinished.into();
+    for unfinished in [RunStatus::Interrupted, RunStatus::Failed] {
+        run.status = unfinished;
         store.finish_run(&run).unwrap();
         assert_eq!(store.unfinished_run("nightly").unwrap().unwrap().status, unfinished);
     }
-    run.status = status::DONE_WITH_REJECTS.into();
+    run.status = RunStatus::DoneWithRejects;
     store.finish_run(&run).unwrap();
     assert_eq!(store.unfinished_run("nightly").unwrap(), None);
-    assert_eq!(store.last_run("nightly").unwrap().unwrap().status, status::DONE_WITH_REJECTS);
+    assert_eq!(store.last_run("nightly").unwrap().unwrap().status, RunStatus::DoneWithRejects);
     // Another job's runs are its own.
     assert_eq!(store.last_run("nightl").unwrap(), None);
 }
@@ -64,15 +70,15 @@ fn a_run_is_unfinished_until_it_finishes_done() {
 fn runs_are_listed_newest_first_and_a_new_run_abandons_the_old_one() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), false).unwrap();
-    let a = store.create_run("a", "profiles", vec![]).unwrap();
-    let b = store.create_run("b", "events", vec![]).unwrap();
-    let a2 = store.create_run("a", "profiles", vec![]).unwrap();
+    let a = store.create_run("a", Kind::Profiles, vec![]).unwrap();
+    let b = store.create_run("b", Kind::Events, vec![]).unwrap();
+    let a2 = store.create_run("a", Kind::Profiles, vec![]).unwrap();
     let ids: Vec<String> = store.runs().unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(ids, vec![a2.id.clone(), b.id.clone(), a.id.clone()]);
     assert_eq!(store.last_run("a").unwrap().unwrap().id, a2.id);
     assert_eq!(store.unfinished_run("a").unwrap().unwrap().id, a2.id);
     let old = store.runs().unwrap().into_iter().find(|r| r.id == a.id).unwrap();
-    assert_eq!(old.status, status::ABANDONED);
+    assert_eq!(old.status, RunStatus::Abandoned);
 }
 
 #[test]
@@ -80,7 +86,7 @@ fn reset_forgets_the_unfinished_run_and_its_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), false).unwrap();
     assert!(!store.reset_run("job").unwrap());
-    let run = store.create_run("job", "profiles", vec![]).unwrap();
+    let run = store.create_run("job", Kind::Profiles, vec![]).unwrap();
     store.plan_batch(&run.id, &batch(0, 0, 10)).unwrap();
     assert!(store.reset_run("job").unwrap());
     assert_eq!(store.unfinished_run("job").unwrap(), None);
@@ -91,18 +97,18 @@ fn reset_forgets_the_unfinished_run_and_its_ledger() {
 }
 
 #[test]
-fn the_ledger_keeps_batches_in_seq_order_and_compacts_settled_ones() {
+fn the_ledger_keeps_batches_in_seq_order() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), false).unwrap();
-    let run = store.create_run("job", "profiles", vec![]).unwrap();
+    let run = store.create_run("job", Kind::Profiles, vec![]).unwrap();
     // Planned out of order (concurrent senders), read back in order; seq 256
     // checks the big-endian keys.
     for seq in [3, 1, 0, 2, 256] {
         store.plan_batch(&run.id, &batch(seq, seq * 10, 10)).unwrap();
     }
-    store.settle_batch(&run.id, 0, Settled::Acked { sent: 10, rejected: 0 }).unwrap();
-    store.settle_batch(&run.id, 2, Settled::Held).unwrap();
-    store.settle_batch(&run.id, 3, Settled::Acked { sent: 9, rejected: 1 }).unwrap();
+    settle(&store, &run.id, 0, BatchState::Acked).unwrap();
+    settle(&store, &run.id, 2, BatchState::Held).unwrap();
+    settle(&store, &run.id, 3, BatchState::Acked).unwrap();
     let got = store.batches(&run.id).unwrap();
     assert_eq!(got.iter().map(|b| b.seq).collect::<Vec<_>>(), vec![0, 1, 2, 3, 256]);
     let states: Vec<BatchState> = got.iter().map(|b| b.state).collect();
@@ -110,11 +116,10 @@ fn the_ledger_keeps_batches_in_seq_order_and_compacts_settled_ones() {
     assert_eq!(states, vec![Acked, Planned, Held, Acked, Planned]);
     assert_eq!(got[4], batch(256, 2560, 10));
 
-    store.compact(&run.id, 2).unwrap();
+    // A planned batch that never left is forgotten; the others stay.
+    store.unplan_batch(&run.id, 1).unwrap();
     let left: Vec<(u64, BatchState)> = store.batches(&run.id).unwrap().iter().map(|b| (b.seq, b.state)).collect();
-    assert_eq!(left, vec![(1, Planned), (3, Acked), (256, Planned)]);
-
-    assert!(matches!(store.settle_batch(&run.id, 0, Settled::Held), Err(StateError::UnknownBatch { seq: 0, .. })));
+    assert_eq!(left, vec![(0, Acked), (2, Held), (3, Acked), (256, Planned)]);
     // Another run's ledger is untouched.
     assert!(store.batches("job-other").unwrap().is_empty());
 }
@@ -123,9 +128,9 @@ fn the_ledger_keeps_batches_in_seq_order_and_compacts_settled_ones() {
 fn a_finished_run_drops_its_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), false).unwrap();
-    let mut run = store.create_run("job", "profiles", vec![]).unwrap();
+    let mut run = store.create_run("job", Kind::Profiles, vec![]).unwrap();
     store.plan_batch(&run.id, &batch(0, 0, 10)).unwrap();
-    run.status = status::DONE.into();
+    run.status = RunStatus::Done;
     store.finish_run(&run).unwrap();
     assert!(store.batches(&run.id).unwrap().is_empty());
 }
@@ -135,16 +140,16 @@ fn a_reopened_store_sees_what_was_flushed() {
     let dir = tempfile::tempdir().unwrap();
     let (run, planned) = {
         let store = Store::open(dir.path(), false).unwrap();
-        let mut run = store.create_run("job", "events", vec![]).unwrap();
+        let mut run = store.create_run("job", Kind::Events, vec![]).unwrap();
         for seq in 0..3 {
             store.plan_batch(&run.id, &batch(seq, seq * 10, 10)).unwrap();
         }
-        store.settle_batch(&run.id, 0, Settled::Acked { sent: 10, rejected: 0 }).unwrap();
-        store.settle_batch(&run.id, 1, Settled::Held).unwrap();
+        settle(&store, &run.id, 0, BatchState::Acked).unwrap();
+        settle(&store, &run.id, 1, BatchState::Held).unwrap();
         store.flush().unwrap();
         run.next_seq = 3;
         run.counters.rows_sent = 10;
-        run.status = status::INTERRUPTED.into();
+        run.status = RunStatus::Interrupted;
         store.finish_run(&run).unwrap();
         let planned = store.batches(&run.id).unwrap();
         (run, planned)
@@ -231,7 +236,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 fn new_damaged_store(dir: &Path) {
     {
         let store = Store::open(dir, false).unwrap();
-        let run = store.create_run("job", "events", vec![]).unwrap();
+        let run = store.create_run("job", Kind::Events, vec![]).unwrap();
         store.plan_batch(&run.id, &batch(0, 0, 10)).unwrap();
     }
     damage(&dir.join("store"));
@@ -309,7 +314,7 @@ fn a_damaged_database_file_is_not_taken_for_a_new_store() {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path(), false).unwrap();
-            let run = store.create_run("job", "events", vec![]).unwrap();
+            let run = store.create_run("job", Kind::Events, vec![]).unwrap();
             store.plan_batch(&run.id, &batch(0, 0, 10)).unwrap();
         }
         let db = dir.path().join("store").join("db");
@@ -329,23 +334,20 @@ fn a_damaged_database_file_is_not_taken_for_a_new_store() {
 fn ledger_cost_per_batch() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), false).unwrap();
-    let mut run = store.create_run("job", "profiles", vec![]).unwrap();
+    let mut run = store.create_run("job", Kind::Profiles, vec![]).unwrap();
     let n = 2000u64;
     let t = std::time::Instant::now();
     for seq in 0..n {
         store.plan_batch(&run.id, &batch(seq, seq * 10_000, 10_000)).unwrap();
-        store.settle_batch(&run.id, seq, Settled::Acked { sent: 10_000, rejected: 0 }).unwrap();
-        run.watermark = vec![Some(pos(seq * 10_000 + 9_999))];
+        store.record_batch(&run.id, &Batch { state: BatchState::Acked, ..batch(seq, seq * 10_000, 10_000) }).unwrap();
+        run.next_seq = seq + 1;
         store.save_run(&run).unwrap();
-        if seq % 100 == 99 {
-            store.compact(&run.id, seq).unwrap();
-        }
     }
     let idempotent_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
     let t = std::time::Instant::now();
     for seq in n..2 * n {
         store.plan_batch(&run.id, &batch(seq, seq * 10_000, 10_000)).unwrap();
-        store.settle_batch(&run.id, seq, Settled::Acked { sent: 10_000, rejected: 0 }).unwrap();
+        store.record_batch(&run.id, &Batch { state: BatchState::Acked, ..batch(seq, seq * 10_000, 10_000) }).unwrap();
         store.flush().unwrap();
     }
     let events_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;

@@ -3,39 +3,40 @@
 //! progress, and exit 130.
 
 use crate::cli::Common;
-use crate::engine::{self, Options};
 use crate::exit::Status;
-use crate::export;
-use crate::job::{self, Kind};
+use crate::job;
+use crate::run::{self, Options};
 use anyhow::Result;
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use tokio_util::sync::CancellationToken;
 
 pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
     let job = job::load(job_path)?;
     let opts = Options {
         state_dir: crate::paths::state_dir(common.state.clone()),
         progress: !common.quiet && !common.json && std::io::stderr().is_terminal(),
-        cancel: Arc::new(AtomicBool::new(false)),
+        cancel: CancellationToken::new(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let summary = rt.block_on(async {
         watch_signals(opts.cancel.clone());
-        if job.kind == Kind::Export { export::run(&job, &opts).await } else { engine::run(&job, &opts).await }
+        run::execute(&job, &opts).await
     })?;
     summary.print(common.json, common.quiet);
-    if job.kind == Kind::Export {
-        // An export's note only says where it wrote: its status decides (ERROR = 1).
-        return Ok(summary.status.code());
+    // The JSON summary carries the error too; stderr says it to the person
+    // or the log watching the command.
+    if common.json
+        && let Some(e) = &summary.error
+    {
+        eprintln!("batchport: {e}");
     }
-    // An unchanged input that was already imported is a success for cron.
-    Ok(if summary.nothing_to_do { 0 } else { summary.status.code() })
+    // An unchanged input that was already imported is `done`: a success for cron.
+    Ok(summary.status.code())
 }
 
 /// First signal: stop cleanly. Second: leave now (progress is in the ledger).
-fn watch_signals(cancel: Arc<AtomicBool>) {
+fn watch_signals(cancel: CancellationToken) {
     tokio::spawn(async move {
         let mut count = 0;
         loop {
@@ -43,7 +44,7 @@ fn watch_signals(cancel: Arc<AtomicBool>) {
             count += 1;
             if count == 1 {
                 eprintln!("batchport: stopping: settling the batches in flight (again to quit at once)");
-                cancel.store(true, Ordering::SeqCst);
+                cancel.cancel();
             } else {
                 std::process::exit(Status::Interrupted.code());
             }

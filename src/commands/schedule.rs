@@ -10,8 +10,7 @@ use crate::schedule::{self, Settings};
 use anyhow::Result;
 use chrono::{DateTime, Local};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use tokio_util::sync::CancellationToken;
 
 pub fn run(dir: &Path, once: bool, now: Option<&str>, common: &Common) -> Result<i32> {
     if !dir.is_dir() {
@@ -32,12 +31,11 @@ pub fn run(dir: &Path, once: bool, now: Option<&str>, common: &Common) -> Result
         json: common.json,
         quiet: common.quiet,
         once,
-        cancel: Arc::new(AtomicBool::new(false)),
-        wake: Arc::new(tokio::sync::Notify::new()),
+        cancel: CancellationToken::new(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
-        schedule::watch_signals(settings.cancel.clone(), settings.wake.clone())?;
+        schedule::watch_signals(settings.cancel.clone())?;
         schedule::serve(&settings).await
     })?;
     Ok(0)

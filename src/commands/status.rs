@@ -2,8 +2,8 @@
 //! the state store knows, and forgetting it.
 
 use crate::cli::Common;
-use crate::engine::open_store;
 use crate::job;
+use crate::run::open_store_blocking as open_store;
 use crate::state::{Run, StateError};
 use anyhow::Result;
 use std::path::Path;
@@ -91,11 +91,9 @@ pub fn reset(job_path: &Path, delta: bool, common: &Common) -> Result<i32> {
     if !run
         && let Some(mut last) = store.last_run(&job.name)?
         && last.is_finished()
-        && last.extra.get("reset").is_none()
+        && !last.reset
     {
-        let mut extra = last.extra.as_object().cloned().unwrap_or_default();
-        extra.insert("reset".into(), serde_json::Value::Bool(true));
-        last.extra = serde_json::Value::Object(extra);
+        last.reset = true;
         store.save_run(&last)?;
         run = true;
     }

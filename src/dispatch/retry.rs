@@ -1,10 +1,38 @@
-//! How long to wait before sending a failed request again, and when to give up.
-//! Which failures are worth a retry is decided elsewhere (`api::client::classify`);
-//! this only turns "attempt N failed" into a delay.
+//! The one retry driver: every API call of a run (import sends, export
+//! requests, export downloads, audience and catalog look-ups and polling)
+//! goes through [`Driver`].
+//!
+//! Modelled on vector's `RetryLogic`/`RetryAction` (src/sinks/util/retries.rs):
+//! each call site says what one attempt came to with a [`RetryLogic`] (a
+//! classification, no waiting, no counting), and the driver owns everything
+//! else, as data ([`RetryPolicy`]):
+//!
+//! - the limiter: every attempt waits for its slot, every 429 anywhere slows
+//!   the whole run down (`Limiter::on_throttled`);
+//! - backoff with full jitter, `Retry-After` honoured up to [`RETRY_AFTER_CAP`];
+//! - every wait (limiter, backoff, `Retry-After`) ends at once when the run is
+//!   cancelled ([`Stop::Cancelled`]), so a signal is obeyed within a moment;
+//! - a first connection that cannot be opened before anything reached the
+//!   server ends the run at once ([`Stop::Unreachable`]): a wrong URL or a
+//!   dead network is said in a second, not after ten backoffs; once the
+//!   server has answered, connection errors are retried like any other;
+//! - the run's request, retry and 429 counts.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use rand::Rng;
+use tokio_util::sync::CancellationToken;
+
+use super::Limiter;
+
+/// The longest a server's `Retry-After` is obeyed. Batch asks for seconds; a
+/// proxy or a misconfigured server may say a day, and a nightly import that
+/// sleeps for a day is worse than one that asks again in a minute (a 429
+/// after that only costs one more request and another wait).
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
 
 /// Exponential backoff with full jitter (AWS architecture blog, "Exponential
 /// Backoff And Jitter"): spreads the retries of many senders that failed together.
@@ -14,7 +42,7 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     /// Ceiling of the first retry's delay; doubles with each failed attempt.
     pub base: Duration,
-    /// No delay ceiling grows past this (a server's `Retry-After` may).
+    /// No backoff ceiling grows past this.
     pub cap: Duration,
 }
 
@@ -37,11 +65,12 @@ impl RetryPolicy {
 
     /// The wait after `attempt` failed attempts (1 after the first failure):
     /// uniform in `[0, ceiling(attempt)]`, and never shorter than the server's
-    /// `Retry-After`. The RNG is a parameter so tests can seed it.
+    /// `Retry-After` capped at [`RETRY_AFTER_CAP`]. The RNG is a parameter so
+    /// tests can seed it.
     pub fn delay(&self, attempt: u32, retry_after: Option<Duration>, rng: &mut impl Rng) -> Duration {
         let ceiling = self.ceiling(attempt).as_nanos() as u64;
         let jittered = Duration::from_nanos(rng.random_range(0..=ceiling));
-        jittered.max(retry_after.unwrap_or(Duration::ZERO))
+        jittered.max(retry_after.unwrap_or(Duration::ZERO).min(RETRY_AFTER_CAP))
     }
 
     /// Whether another attempt is allowed after `attempt` failed ones.
@@ -50,37 +79,237 @@ impl RetryPolicy {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-    use rand::rngs::StdRng;
+/// A failure worth another attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transient {
+    /// The HTTP status, when there was an answer.
+    pub status: Option<u16>,
+    /// The server's `Retry-After`, uncapped (the driver caps it).
+    pub retry_after: Option<Duration>,
+    pub reason: String,
+    /// The connection could not be opened: the request surely did not leave.
+    pub connect: bool,
+}
 
-    #[test]
-    fn ceiling_doubles_then_caps() {
-        let p = RetryPolicy::default();
-        assert_eq!(p.ceiling(0), Duration::from_millis(500));
-        assert_eq!(p.ceiling(1), Duration::from_millis(500));
-        assert_eq!(p.ceiling(2), Duration::from_secs(1));
-        assert_eq!(p.ceiling(4), Duration::from_secs(4));
-        assert_eq!(p.ceiling(8), Duration::from_secs(60));
-        assert_eq!(p.ceiling(u32::MAX), Duration::from_secs(60));
-    }
+/// What one attempt came to, as its call site's [`RetryLogic`] judges it.
+#[derive(Debug)]
+pub enum Action<T, E> {
+    /// Finished: the call site acts on `T` (an answer, or a decision such as
+    /// split, reject or hold that needs no other attempt of the same request).
+    Done(T),
+    /// Try the same request again after a wait.
+    Retry(Transient),
+    /// Stop with the call site's error; no retry will help.
+    Fail(E),
+}
 
-    #[test]
-    fn attempts_are_counted_from_one() {
-        let p = RetryPolicy::default();
-        assert!(p.should_retry(1));
-        assert!(p.should_retry(9));
-        assert!(!p.should_retry(10));
-        let p = RetryPolicy { max_attempts: 1, ..p };
-        assert!(!p.should_retry(1));
-    }
+/// A call site's rules: what an attempt's result means. Pure: no waiting,
+/// no counting (the [`Driver`] does those).
+pub trait RetryLogic {
+    /// What one attempt gives (usually an `api::client::Outcome`).
+    type Input;
+    /// What the call site gets back when done.
+    type Output;
+    /// The call site's own error.
+    type Error;
+    fn classify(&self, input: Self::Input) -> Action<Self::Output, Self::Error>;
+}
 
-    #[test]
-    fn zero_base_means_no_wait() {
-        let p = RetryPolicy { base: Duration::ZERO, ..RetryPolicy::default() };
-        let mut rng = StdRng::seed_from_u64(1);
-        assert_eq!(p.delay(5, None, &mut rng), Duration::ZERO);
+/// Why a driven call ended without an output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Stop<E> {
+    #[error("{0}")]
+    Fail(E),
+    #[error("gave up after {attempts} attempts: {last}")]
+    GaveUp { attempts: u32, last: String },
+    /// The run was cancelled (Ctrl-C, SIGTERM) during a wait.
+    #[error("stopped by a signal while waiting to retry")]
+    Cancelled,
+    /// No connection could be opened before anything reached the server.
+    #[error(
+        "cannot reach the API ({reason}); nothing was sent. Check base_url and the network; the run can be resumed with the same command"
+    )]
+    Unreachable { reason: String },
+}
+
+impl<E> Stop<E> {
+    /// Keep the driver's stops, turn the call site's error into another type.
+    pub fn map<F>(self, f: impl FnOnce(E) -> F) -> Stop<F> {
+        match self {
+            Stop::Fail(e) => Stop::Fail(f(e)),
+            Stop::GaveUp { attempts, last } => Stop::GaveUp { attempts, last },
+            Stop::Cancelled => Stop::Cancelled,
+            Stop::Unreachable { reason } => Stop::Unreachable { reason },
+        }
     }
 }
+
+/// Requests of a run, counted where they are made.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub http_429: AtomicU64,
+    /// Export download links that had expired and were asked for again.
+    pub renewals: AtomicU64,
+}
+
+/// Drives calls to the end under one policy, limiter and cancellation token.
+/// Cheap to clone; clones share the counts, the limiter and what they know of
+/// the server (whether it ever answered).
+#[derive(Clone)]
+pub struct Driver {
+    pub policy: RetryPolicy,
+    limiter: Limiter,
+    cancel: CancellationToken,
+    stats: Arc<RequestStats>,
+    /// Something reached the server (it answered, or may have processed a request).
+    reached: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver").field("policy", &self.policy).field("limiter", &self.limiter).finish_non_exhaustive()
+    }
+}
+
+impl Driver {
+    pub fn new(policy: RetryPolicy, limiter: Limiter, cancel: CancellationToken) -> Driver {
+        Driver {
+            policy,
+            limiter,
+            cancel,
+            stats: Arc::new(RequestStats::default()),
+            reached: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The same driver (counts, cancellation, server knowledge) for calls
+    /// under another limiter (another endpoint's rates).
+    pub fn with_limiter(&self, limiter: Limiter) -> Driver {
+        Driver { limiter, ..self.clone() }
+    }
+
+    /// The same driver under `endpoint`'s documented rates (look-ups and
+    /// polls, which the import's own limiter does not count).
+    pub fn for_endpoint(&self, version: crate::api::Version, endpoint: crate::api::Endpoint) -> Driver {
+        let rates = crate::api::limits::limits(version, endpoint).map(|l| l.rates).unwrap_or(&[]);
+        self.with_limiter(Limiter::new(rates, None))
+    }
+
+    /// The same driver counting its requests apart: calls around the data
+    /// (look-ups, polls) that the run's request count does not include.
+    pub fn counted_apart(&self) -> Driver {
+        Driver { stats: Arc::new(RequestStats::default()), ..self.clone() }
+    }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    pub fn stats(&self) -> &RequestStats {
+        &self.stats
+    }
+
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Drive one call: `attempt` makes a request costing `cost` updates,
+    /// `logic` judges it, until it is done, fails, or the driver stops it.
+    pub async fn call<L, F, Fut>(&self, logic: &L, cost: u32, mut attempt: F) -> Result<L::Output, Stop<L::Error>>
+    where
+        L: RetryLogic,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = L::Input>,
+    {
+        let mut tries = self.attempts(cost);
+        loop {
+            tries.begin().await?;
+            let input = attempt().await;
+            if let Some(out) = tries.judge(logic.classify(input)).await? {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The attempts of one call, step by step, for call sites whose attempt
+    /// borrows what a closure cannot (a download writing into a sink).
+    pub fn attempts(&self, cost: u32) -> Attempts<'_> {
+        Attempts { driver: self, cost, failures: 0 }
+    }
+
+    /// Sleep `wait`, unless the run is cancelled first.
+    pub async fn sleep<E>(&self, wait: Duration) -> Result<(), Stop<E>> {
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(Stop::Cancelled),
+            _ = tokio::time::sleep(wait) => Ok(()),
+        }
+    }
+}
+
+/// The attempts of one call (see [`Driver::attempts`]).
+pub struct Attempts<'d> {
+    driver: &'d Driver,
+    cost: u32,
+    failures: u32,
+}
+
+impl Attempts<'_> {
+    /// Before each attempt: wait for the limiter (cancellable) and count it.
+    pub async fn begin<E>(&mut self) -> Result<(), Stop<E>> {
+        let d = self.driver;
+        if d.cancel.is_cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        tokio::select! {
+            biased;
+            _ = d.cancel.cancelled() => return Err(Stop::Cancelled),
+            _ = d.limiter.acquire(self.cost) => {}
+        }
+        d.stats.requests.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// After each attempt: `Some` when done, `None` after the wait before the
+    /// next attempt, or why the call stops.
+    pub async fn judge<T, E>(&mut self, action: Action<T, E>) -> Result<Option<T>, Stop<E>> {
+        let d = self.driver;
+        let t = match action {
+            Action::Done(out) => {
+                d.reached.store(true, Relaxed);
+                d.limiter.on_success();
+                return Ok(Some(out));
+            }
+            Action::Fail(e) => {
+                d.reached.store(true, Relaxed);
+                return Err(Stop::Fail(e));
+            }
+            Action::Retry(t) => t,
+        };
+        if t.connect && !d.reached.load(Relaxed) {
+            return Err(Stop::Unreachable { reason: t.reason });
+        }
+        if !t.connect {
+            d.reached.store(true, Relaxed);
+        }
+        let retry_after = t.retry_after.map(|w| w.min(RETRY_AFTER_CAP));
+        if t.status == Some(429) {
+            d.stats.http_429.fetch_add(1, Relaxed);
+            d.limiter.on_throttled(retry_after);
+        }
+        self.failures += 1;
+        if !d.policy.should_retry(self.failures) {
+            return Err(Stop::GaveUp { attempts: self.failures, last: t.reason });
+        }
+        d.stats.retries.fetch_add(1, Relaxed);
+        let wait = d.policy.delay(self.failures, retry_after, &mut rand::rng());
+        tracing::debug!(attempt = self.failures, ?wait, reason = %t.reason, "retrying");
+        d.sleep(wait).await?;
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,17 +1,21 @@
-//! Sending one batch: rate limit, retries with backoff, 400 → split in halves
-//! until the bad operations are isolated, partial errors mapped back to rows.
-//! What happens to each operation comes back as a `Fate`, in order.
+//! Sending one batch: 400 → split in halves until the bad operations are
+//! isolated, partial errors mapped back to rows, unknown outcomes held when
+//! the kind is not idempotent. The waiting, retrying, rate limiting and
+//! cancelling are the [`Driver`]'s; what an answer means for a batch is
+//! [`BatchLogic`]. What happens to each operation comes back as a `Fate`, in order.
 
 use super::body::{Body, BodyKind};
-use super::{Limiter, RetryPolicy};
-use crate::api::client::{Bytes, Client, Outcome};
+use super::calls::transient;
+use super::retry::{Action, Driver, RetryLogic, Stop};
+use crate::api::client::Client;
+use crate::api::client::{Bytes, Outcome};
 use crate::api::wire::{SUCCESS_WITH_PARTIAL_ERRORS, UpdateAnswer};
 use crate::api::{Endpoint, wire::ApiError};
 use crate::transform::Op;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fate {
@@ -39,14 +43,20 @@ pub enum SendError {
     Permanent { status: u16, endpoint: &'static str, message: String },
     #[error("gave up after {attempts} attempts: {last}")]
     GaveUp { attempts: u32, last: String },
+    #[error(
+        "cannot reach the API ({0}); nothing was sent. Check base_url and the network; the run can be resumed with the same command"
+    )]
+    Unreachable(String),
+    /// The run was cancelled during a wait. `answered`: some of the batch's
+    /// operations reached Batch, so the batch stays planned (resent or held
+    /// on resume); otherwise none did and its rows can simply be read again.
+    #[error("stopped by a signal")]
+    Cancelled { answered: bool },
 }
 
-/// Counters shared by every request of a run.
+/// What an import send keeps beyond the driver's counts.
 #[derive(Debug, Default)]
 pub struct SendStats {
-    pub requests: AtomicU64,
-    pub retries: AtomicU64,
-    pub http_429: AtomicU64,
     /// The last `indexing_token` an audience or catalog write answered.
     pub last_token: std::sync::Mutex<Option<String>>,
 }
@@ -54,8 +64,7 @@ pub struct SendStats {
 #[derive(Clone)]
 pub struct Sender {
     pub client: Client,
-    pub limiter: Limiter,
-    pub policy: RetryPolicy,
+    pub driver: Driver,
     pub endpoint: Endpoint,
     pub kind: BodyKind,
     /// Hold operations whose outcome is unknown instead of resending them.
@@ -68,12 +77,49 @@ pub struct Sender {
     pub replace_pending: Arc<AtomicBool>,
 }
 
-/// One attempt's conclusion for a range of operations.
-enum Step {
+/// One request's conclusion for a range of operations.
+#[derive(Debug)]
+pub enum Step {
     Answered(Bytes),
     Split,
     RejectAll(String),
     HoldAll(String),
+}
+
+/// The import's retry rules for one request of `elements` body elements.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLogic {
+    pub endpoint: Endpoint,
+    pub elements: usize,
+    pub hold_unknown: bool,
+}
+
+impl RetryLogic for BatchLogic {
+    type Input = Outcome;
+    type Output = Step;
+    type Error = SendError;
+
+    fn classify(&self, outcome: Outcome) -> Action<Step, SendError> {
+        match outcome {
+            Outcome::Ok { body, .. } => Action::Done(Step::Answered(body)),
+            Outcome::Unauthorized { error } => {
+                Action::Fail(SendError::Unauthorized(error.map_or("AUTHENTICATION_INVALID".into(), |e| e.error_code)))
+            }
+            Outcome::Rejected { status: 400 | 413, .. } if self.elements > 1 => Action::Done(Step::Split),
+            Outcome::Rejected { status: 400, error, body } => {
+                Action::Done(Step::RejectAll(format!("Batch refused it: {}", api_message(error.as_ref(), &body))))
+            }
+            Outcome::Rejected { status, error, body } => Action::Fail(SendError::Permanent {
+                status,
+                endpoint: self.endpoint.path(),
+                message: api_message(error.as_ref(), &body),
+            }),
+            Outcome::Unknown { reason } if self.hold_unknown => {
+                Action::Done(Step::HoldAll(format!("outcome unknown ({reason}): held, not resent")))
+            }
+            other => Action::Retry(transient(other)),
+        }
+    }
 }
 
 impl Sender {
@@ -92,6 +138,7 @@ impl Sender {
     /// splitting as needed; one fate per op.
     pub async fn send(&self, ops: &[Op], body: &Body, endpoint: Endpoint) -> Result<Vec<Fate>, SendError> {
         let mut fates = vec![Fate::Acked; ops.len()];
+        let mut answered = false;
         let all = 0..body.elements.len();
         #[allow(clippy::single_range_in_vec_init)] // a stack of element ranges, starting with one
         let mut todo: Vec<Range<usize>> = vec![all.clone()];
@@ -99,7 +146,21 @@ impl Sender {
             let bytes = if range == all { body.bytes.clone() } else { Bytes::from(body.subset(range.clone())) };
             let rows = || range.clone().flat_map(|e| body.members[e].iter().copied());
             let updates = rows().map(|i| ops[i].key.as_str()).collect::<HashSet<_>>().len() as u32;
-            let step = self.attempt(endpoint, updates, range.len(), bytes).await?;
+            let logic = BatchLogic { endpoint, elements: range.len(), hold_unknown: self.hold_unknown };
+            let step = match self.driver.call(&logic, updates, || self.client.post(endpoint, bytes.clone())).await {
+                Ok(step) => step,
+                Err(Stop::Fail(e)) => return Err(e),
+                Err(Stop::GaveUp { attempts, last }) => return Err(SendError::GaveUp { attempts, last }),
+                Err(Stop::Unreachable { reason }) => return Err(SendError::Unreachable(reason)),
+                Err(Stop::Cancelled) => return Err(SendError::Cancelled { answered }),
+            };
+            answered = true;
+            if let Step::Answered(body) = &step
+                && let Ok(t) = serde_json::from_slice::<crate::api::wire::IndexingAnswer>(body)
+                && let Ok(mut last) = self.stats.last_token.lock()
+            {
+                *last = Some(t.indexing_token);
+            }
             if endpoint == Endpoint::AudiencesReplace && matches!(step, Step::Answered(_)) {
                 self.replace_pending.store(false, Relaxed);
             }
@@ -124,68 +185,6 @@ impl Sender {
             }
         }
         Ok(fates)
-    }
-
-    /// Send one body until it is answered, refused, or given up on.
-    async fn attempt(
-        &self,
-        endpoint: Endpoint,
-        updates: u32,
-        elements: usize,
-        bytes: Bytes,
-    ) -> Result<Step, SendError> {
-        let mut attempt = 0u32;
-        loop {
-            self.limiter.acquire(updates).await;
-            self.stats.requests.fetch_add(1, Relaxed);
-            let outcome = self.client.post(endpoint, bytes.clone()).await;
-            let (retry_after, reason) = match outcome {
-                Outcome::Ok { body, .. } => {
-                    self.limiter.on_success();
-                    if let Ok(t) = serde_json::from_slice::<crate::api::wire::IndexingAnswer>(&body)
-                        && let Ok(mut last) = self.stats.last_token.lock()
-                    {
-                        *last = Some(t.indexing_token);
-                    }
-                    return Ok(Step::Answered(body));
-                }
-                Outcome::Unauthorized { error } => {
-                    return Err(SendError::Unauthorized(
-                        error.map_or("AUTHENTICATION_INVALID".into(), |e| e.error_code),
-                    ));
-                }
-                Outcome::Rejected { status: 400 | 413, .. } if elements > 1 => return Ok(Step::Split),
-                Outcome::Rejected { status: 400, error, body } => {
-                    return Ok(Step::RejectAll(format!("Batch refused it: {}", api_message(error.as_ref(), &body))));
-                }
-                Outcome::Rejected { status, error, body } => {
-                    return Err(SendError::Permanent {
-                        status,
-                        endpoint: endpoint.path(),
-                        message: api_message(error.as_ref(), &body),
-                    });
-                }
-                Outcome::Unknown { reason } if self.hold_unknown => {
-                    return Ok(Step::HoldAll(format!("outcome unknown ({reason}): held, not resent")));
-                }
-                Outcome::Unknown { reason } => (None, reason),
-                Outcome::Retry { status, retry_after, reason } => {
-                    if status == Some(429) {
-                        self.stats.http_429.fetch_add(1, Relaxed);
-                        self.limiter.on_throttled(retry_after);
-                    }
-                    (retry_after, reason)
-                }
-            };
-            attempt += 1;
-            if !self.policy.should_retry(attempt) {
-                return Err(SendError::GaveUp { attempts: attempt, last: reason });
-            }
-            self.stats.retries.fetch_add(1, Relaxed);
-            let delay = self.policy.delay(attempt, retry_after, &mut rand::rng());
-            tracing::debug!(attempt, ?delay, %reason, "retrying");
-            tokio::time::sleep(delay).await;
-        }
     }
 
     /// `SUCCESS_WITH_PARTIAL_ERRORS`: each `bulk_index` → the rows it carried.

@@ -1,12 +1,15 @@
 //! Before and after the batches of audience and catalog jobs: make sure the
 //! audience exists (creating it when asked), and wait for the last indexing
-//! token so the summary can say what Batch now holds.
+//! token so the summary can say what Batch now holds. Every call goes through
+//! the run's retry driver, under its endpoint's own rates; the summary's
+//! request count is the data's (these calls are counted apart).
 
 use crate::api::Endpoint;
-use crate::api::client::{Client, Outcome};
+use crate::dispatch::{ApiCall, Driver, Refused, Stop};
 use crate::job::{AudienceSettings, Job, Mapping};
+use crate::run::stopped;
 use anyhow::{Result, bail};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often to ask about an indexing token; tests shorten it.
 fn poll_interval() -> Duration {
@@ -17,60 +20,89 @@ fn poll_interval() -> Duration {
         .unwrap_or(Duration::from_secs(2))
 }
 
+/// How long to wait for Batch to apply the last audience write.
+const APPLY_DEADLINE: Duration = Duration::from_secs(600);
+
+/// One GET through the driver.
+async fn get(
+    job: &Job,
+    client: &crate::api::client::Client,
+    driver: &Driver,
+    ep: Endpoint,
+    query: &[(&str, &str)],
+) -> Result<Vec<u8>, Stop<Refused>> {
+    let d = driver.for_endpoint(job.api.version, ep).counted_apart();
+    d.call(&ApiCall::new(ep), 1, || client.get(ep, query)).await.map(|b| b.to_vec())
+}
+
 /// Create the audience if it is missing and the job allows it.
-pub async fn prepare(job: &Job, client: &Client) -> Result<()> {
+pub async fn prepare(job: &Job, client: &crate::api::client::Client, driver: &Driver) -> Result<()> {
     let Mapping::Audience(a) = &job.mapping else { return Ok(()) };
-    match client.get(Endpoint::AudiencesView, &[("name", &a.name)]).await {
-        Outcome::Ok { .. } => Ok(()),
-        Outcome::Rejected { status: 404, .. } if a.create => create(a, client).await,
-        Outcome::Rejected { status: 404, .. } => bail!(
+    match get(job, client, driver, Endpoint::AudiencesView, &[("name", &a.name)]).await {
+        Ok(_) => Ok(()),
+        Err(Stop::Fail(r)) if r.status == 404 && a.create => create(job, a, client, driver).await,
+        Err(Stop::Fail(r)) if r.status == 404 => bail!(
             "the audience `{}` does not exist in this project: create it in Batch, or set create = true in [audience]",
             a.name
         ),
-        Outcome::Unauthorized { .. } => bail!("Batch refused the keys (401): check the REST API key and project key"),
-        other => bail!("cannot look up the audience `{}`: {}", a.name, describe(&other)),
+        Err(Stop::Fail(r)) if r.status == 401 => {
+            bail!("Batch refused the keys (401): check the REST API key and project key")
+        }
+        Err(Stop::Fail(r)) => bail!("cannot look up the audience `{}`: {r}", a.name),
+        Err(stop) => Err(stopped(stop, &format!("cannot look up the audience `{}`", a.name))),
     }
 }
 
-async fn create(a: &AudienceSettings, client: &Client) -> Result<()> {
-    let body = serde_json::json!({ "name": a.name, "display_name": a.display_name, "type": "custom_ids" });
-    match client.post(Endpoint::AudiencesCreate, serde_json::to_vec(&body)?).await {
-        Outcome::Ok { .. } => {
+async fn create(job: &Job, a: &AudienceSettings, client: &crate::api::client::Client, driver: &Driver) -> Result<()> {
+    let body = serde_json::to_vec(
+        &serde_json::json!({ "name": a.name, "display_name": a.display_name, "type": "custom_ids" }),
+    )?;
+    let ep = Endpoint::AudiencesCreate;
+    let d = driver.for_endpoint(job.api.version, ep).counted_apart();
+    match d.call(&ApiCall::new(ep), 1, || client.post(ep, body.clone())).await {
+        Ok(_) => {
             tracing::info!(audience = %a.name, "created");
             Ok(())
         }
-        other => bail!("cannot create the audience `{}`: {}", a.name, describe(&other)),
+        Err(Stop::Fail(r)) => bail!("cannot create the audience `{}`: {r}", a.name),
+        Err(stop) => Err(stopped(stop, &format!("cannot create the audience `{}`", a.name))),
     }
 }
 
 /// Wait until Batch has applied the last write (audiences), and describe the result.
-pub async fn finish(job: &Job, client: &Client, token: Option<String>) -> Result<Option<String>> {
+pub async fn finish(
+    job: &Job,
+    client: &crate::api::client::Client,
+    driver: &Driver,
+    token: Option<String>,
+) -> Result<Option<String>> {
     match &job.mapping {
         Mapping::Audience(a) => {
             let Some(token) = token else { return Ok(None) };
-            let deadline = Instant::now() + Duration::from_secs(600);
+            let deadline = tokio::time::Instant::now() + APPLY_DEADLINE;
+            let query = [("name", a.name.as_str()), ("indexing_token", token.as_str())];
             loop {
-                let view = client.get(Endpoint::AudiencesView, &[("name", &a.name), ("indexing_token", &token)]).await;
-                if let Outcome::Ok { body, .. } = &view {
-                    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-                    let state = v["indexing_state"].as_str().unwrap_or_default();
-                    if state == "APPLIED" || state == "REPLACED" {
-                        return Ok(Some(format!(
-                            "audience `{}` now holds {} ids ({state})",
-                            a.name,
-                            v["nb_ids"].as_u64().unwrap_or(0)
-                        )));
-                    }
-                } else if !matches!(view, Outcome::Retry { .. } | Outcome::Unknown { .. }) {
-                    bail!("cannot follow the audience `{}`: {}", a.name, describe(&view));
+                let body = match get(job, client, driver, Endpoint::AudiencesView, &query).await {
+                    Ok(body) => body,
+                    Err(Stop::Fail(r)) => bail!("cannot follow the audience `{}`: {r}", a.name),
+                    Err(stop) => return Err(stopped(stop, &format!("cannot follow the audience `{}`", a.name))),
+                };
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let state = v["indexing_state"].as_str().unwrap_or_default();
+                if state == "APPLIED" || state == "REPLACED" {
+                    return Ok(Some(format!(
+                        "audience `{}` now holds {} ids ({state})",
+                        a.name,
+                        v["nb_ids"].as_u64().unwrap_or(0)
+                    )));
                 }
-                if Instant::now() > deadline {
+                if tokio::time::Instant::now() > deadline {
                     return Ok(Some(format!(
                         "audience `{}`: Batch has not applied the last write after 10 minutes (indexing token {token})",
                         a.name
                     )));
                 }
-                tokio::time::sleep(poll_interval()).await;
+                driver.sleep(poll_interval()).await.map_err(|stop: Stop<Refused>| stopped(stop, "waiting"))?;
             }
         }
         // The API documents no way to read a catalog's indexing state.
@@ -78,20 +110,5 @@ pub async fn finish(job: &Job, client: &Client, token: Option<String>) -> Result
             Ok(token.map(|t| format!("catalog `{}`: last write accepted (indexing token {t})", c.name)))
         }
         _ => Ok(None),
-    }
-}
-
-fn describe(o: &Outcome) -> String {
-    match o {
-        Outcome::Ok { status, .. } => format!("unexpected answer {status}"),
-        Outcome::Retry { status, reason, .. } => {
-            format!("{} ({reason})", status.map_or("no answer".into(), |s| s.to_string()))
-        }
-        Outcome::Unknown { reason } => reason.clone(),
-        Outcome::Rejected { status, error, body } => match error {
-            Some(e) => format!("{status} {} ({})", e.error_message, e.error_code),
-            None => format!("{status} {}", body.chars().take(200).collect::<String>()),
-        },
-        Outcome::Unauthorized { .. } => "401: the keys are not valid for this project".into(),
     }
 }

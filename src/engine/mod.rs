@@ -1,42 +1,32 @@
 //! The import engine: reads, transforms, batches, plans in the ledger, sends
-//! with limits and retries, settles, and resumes. One task owns the state and
-//! the report files; requests run concurrently beside it.
+//! with limits and retries, settles, and resumes. It is the import kinds'
+//! part of the run lifecycle (`crate::run`): [`Import::execute`] runs one
+//! attempt of a run. One task owns the state and the report files; requests
+//! run concurrently beside it; blocking work goes to the blocking pool.
 
-mod connect;
 mod lists;
 mod progress;
 pub mod resume;
 mod settle;
 
+use crate::dispatch::Limiter;
 use crate::dispatch::batch::{Batch, BatchLimits, Batcher, Row};
 use crate::dispatch::body::BodyKind;
 use crate::dispatch::send::{Fate, SendError, SendStats, Sender};
-use crate::dispatch::{Limiter, RetryPolicy};
-use crate::exit::Status;
 use crate::job::{Job, Kind, Mapping, OnUncertain};
 use crate::pipeline::{self, Chunk};
-use crate::report::{RejectsWriter, Summary};
+use crate::report::RejectsWriter;
+use crate::run::{Context, Ended, blocking};
 use crate::source::{self, CsvSource};
-use crate::state::{self, ChangeIndex, Store};
+use crate::state::{self, ChangeIndex, Fingerprint, Progress, Run, Store};
 use crate::transform::{Op, Transformer};
 use anyhow::{Context as _, Result};
 use settle::Accounts;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::Instant;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 use tokio::task::JoinSet;
-
-pub use connect::Connection;
-
-/// How the command wants the run done.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    pub state_dir: PathBuf,
-    pub progress: bool,
-    /// Set from outside (Ctrl-C, SIGTERM): stop reading, settle what is in flight.
-    pub cancel: Arc<AtomicBool>,
-}
+use tokio_util::sync::CancellationToken;
 
 /// A report file could not be written, or the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -60,192 +50,153 @@ pub fn op_hash(op: &Op) -> u64 {
     h.digest()
 }
 
-/// The state store of one job: one sled database per job, so that its lock is
-/// the job's run lock and different jobs can run side by side.
-pub fn open_store(state_dir: &std::path::Path, job: &str) -> Result<Store> {
-    let dir = state_dir.join("jobs").join(job);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the state folder {}", dir.display()))?;
-    Ok(Store::open(&dir, true)?)
+/// An import job ready to run: its input files and their fingerprints.
+pub struct Import {
+    files: Vec<PathBuf>,
+    prints: Vec<Fingerprint>,
 }
 
-/// Run (or resume) an import job to its end.
-pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
-    let started = Instant::now();
-    let src = job.source.as_ref().context("this job reads no CSV")?;
-    // Keys first: a missing key is reported before anything is read.
-    let conn = Connection::open(job).await?;
-    let files = source::expand(&src.pattern, &src.base_dir)?;
-    let prints = files
-        .iter()
-        .map(|f| state::fingerprint(f).with_context(|| format!("cannot read {}", f.display())))
-        .collect::<Result<Vec<_>>>()?;
-    let store = open_store(&opts.state_dir, &job.name)?;
-    let mut run = match store.unfinished_run(&job.name)? {
-        Some(r) if r.inputs == prints => {
-            tracing::info!(run = %r.id, "resuming");
-            r
+impl Import {
+    /// Expand the job's input pattern and fingerprint every file.
+    pub async fn prepare(job: &Job) -> Result<Import> {
+        let src = job.source.as_ref().context("this job reads no CSV")?.clone();
+        blocking(move || {
+            let files = source::expand(&src.pattern, &src.base_dir)?;
+            let prints = files
+                .iter()
+                .map(|f| state::fingerprint(f).with_context(|| format!("cannot read {}", f.display())))
+                .collect::<Result<Vec<_>>>()?;
+            Ok::<_, anyhow::Error>(Import { files, prints })
+        })
+        .await
+    }
+
+    /// A run is about this input when its files are the same, unchanged.
+    pub fn resumes(&self, run: &Run) -> bool {
+        run.inputs == self.prints
+    }
+
+    pub fn inputs(&self) -> Vec<Fingerprint> {
+        self.prints.clone()
+    }
+
+    /// One attempt at `run`: resume from its ledger, read every file not
+    /// done, send, settle. Progress is kept in `run` (and saved) as it goes.
+    pub async fn execute(&mut self, cx: &Context<'_>, run: &mut Run) -> Result<Ended> {
+        let job = cx.job;
+        let src = job.source.as_ref().context("this job reads no CSV")?;
+        let store = cx.store.clone();
+        let hold = job.on_uncertain == OnUncertain::Hold;
+        let (s, id) = (store.clone(), run.id.clone());
+        let ledger = blocking(move || s.batches(&id)).await?;
+        let plan = resume::plan(run, &ledger, hold);
+        // Sequence numbers key the ledger: never reuse one an earlier attempt planned.
+        run.next_seq = run.next_seq.max(ledger.iter().map(|b| b.seq + 1).max().unwrap_or(0));
+        let rejects_dir = job.rejects_dir.clone().unwrap_or_else(|| cx.options.state_dir.join("rejects"));
+        let mut rejects = RejectsWriter::new(&rejects_dir, &format!("{}-rejects", run.id));
+        let mut uncertain = RejectsWriter::new(&rejects_dir, &format!("{}-uncertain", run.id));
+        let (rejects_len, uncertain_len) = (plan.rejects_len, plan.uncertain_len);
+        let (rejects, uncertain) = blocking(move || {
+            rejects.resume(rejects_len).context("cannot reopen the rejects file")?;
+            uncertain.resume(uncertain_len).context("cannot reopen the uncertain file")?;
+            Ok::<_, anyhow::Error>((rejects, uncertain))
+        })
+        .await?;
+        let mut counters = plan.counters.clone();
+        // Request counts are not in the ledger: carry them from the run record.
+        (counters.requests, counters.retries, counters.http_429) =
+            (run.counters.requests, run.counters.retries, run.counters.http_429);
+        let mut acc = Accounts::new(rejects, uncertain, counters);
+        let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
+        if changed_only {
+            acc.change = Some(store.change_index(&job.name));
         }
-        Some(r) => {
-            eprintln!(
-                "batchport: the input of {}'s unfinished run {} has changed since it stopped; that run is abandoned and a new one starts",
-                job.name, r.id
-            );
-            store.create_run(&job.name, job.kind.as_str(), prints)?
+        let client = &cx.connection.client;
+        lists::prepare(job, client, &cx.driver).await?;
+        let stats = Arc::new(SendStats::default());
+        let sender = cx.connection.sender(job, hold, stats.clone(), cx.driver.clone());
+        // A replace accepted by an earlier attempt of this run is not redone: the
+        // rest of the rows are added to what it left.
+        if plan.counters.rows_sent > 0 {
+            sender.replace_pending.store(false, Relaxed);
         }
-        None => {
-            if let Some(last) = store.last_run(&job.name)?
-                && last.is_finished()
-                && last.inputs == prints
-                && last.extra.get("reset").is_none()
-            {
-                let mut s = summary_of(job, &last, started);
-                s.status = Status::Done;
-                s.nothing_to_do = true;
-                s.note = Some(format!(
-                    "already imported by run {} (same files, unchanged): nothing to do; `batchport reset` first to import it again",
-                    last.id
-                ));
-                return Ok(s);
+        let (base, cancel) = (acc.counters.clone(), cx.options.cancel.clone());
+        let mut eng = Engine {
+            job,
+            store: store.clone(),
+            sender,
+            acc: Arc::new(Mutex::new(acc)),
+            inflight: JoinSet::new(),
+            batcher: Batcher::new(batch_limits(job), run.next_seq),
+            progress: progress::Progress::new(cx.options.progress, self.files.iter().map(|f| file_len(f)).sum()),
+            run_id: run.id.clone(),
+            cancel: cancel.clone(),
+        };
+        let mut outcome: Result<()> = Ok(());
+        let mut files_done: Vec<bool> = plan.files.iter().map(|f| f.done).collect();
+        for (i, file) in self.files.iter().enumerate() {
+            if files_done[i] || cancel.is_cancelled() {
+                continue;
             }
-            store.create_run(&job.name, job.kind.as_str(), prints)?
-        }
-    };
-    let hold = job.on_uncertain == OnUncertain::Hold;
-    let ledger = store.batches(&run.id)?;
-    let plan = resume::plan(&run, &ledger, hold);
-    // Sequence numbers key the ledger: never reuse one an earlier attempt planned.
-    run.next_seq = run.next_seq.max(ledger.iter().map(|b| b.seq + 1).max().unwrap_or(0));
-    let rejects_dir = job.rejects_dir.clone().unwrap_or_else(|| opts.state_dir.join("rejects"));
-    let mut rejects = RejectsWriter::new(&rejects_dir, &format!("{}-rejects", run.id));
-    let mut uncertain = RejectsWriter::new(&rejects_dir, &format!("{}-uncertain", run.id));
-    rejects.resume(plan.rejects_len).context("cannot reopen the rejects file")?;
-    uncertain.resume(plan.uncertain_len).context("cannot reopen the uncertain file")?;
-    let mut counters = plan.counters.clone();
-    // Request counts are not in the ledger: carry them from the run record.
-    (counters.requests, counters.retries, counters.http_429) =
-        (run.counters.requests, run.counters.retries, run.counters.http_429);
-    let mut acc = Accounts::new(rejects, uncertain, counters, run.watermark.clone(), run.next_seq);
-    let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
-    if changed_only {
-        acc.change = Some(store.change_index(&job.name));
-    }
-    lists::prepare(job, &conn.client).await?;
-    let stats = Arc::new(SendStats::default());
-    let sender = conn.sender(job, hold, stats.clone());
-    // A replace accepted by an earlier attempt of this run is not redone: the
-    // rest of the rows are added to what it left.
-    if plan.counters.rows_sent > 0 {
-        sender.replace_pending.store(false, Relaxed);
-    }
-    let mut eng = Engine {
-        job,
-        store: &store,
-        sender,
-        acc,
-        inflight: JoinSet::new(),
-        batcher: Batcher::new(batch_limits(job), run.next_seq),
-        progress: progress::Progress::new(opts.progress, files.iter().map(|f| file_len(f)).sum()),
-        run_id: run.id.clone(),
-    };
-    let mut outcome: Result<()> = Ok(());
-    let mut files_done: Vec<bool> = plan.files.iter().map(|f| f.done).collect();
-    for (i, file) in files.iter().enumerate() {
-        if files_done[i] || opts.cancel.load(Relaxed) {
-            continue;
-        }
-        outcome = eng.file(i, file, &plan.files[i], &src.options, &opts.cancel).await;
-        if outcome.is_ok() {
-            outcome = eng.drain().await;
+            outcome = eng.file(i, file, &plan.files[i], &src.options).await;
+            if outcome.is_ok() {
+                outcome = eng.drain().await;
+            }
+            if outcome.is_err() {
+                break;
+            }
+            if !cancel.is_cancelled() {
+                files_done[i] = true;
+            }
+            save(run, &eng, &base, &files_done, true).await?;
         }
         if outcome.is_err() {
-            break;
+            // Batches still in flight stay planned in the ledger: resent or held on resume.
+            eng.inflight.abort_all();
         }
-        if !opts.cancel.load(Relaxed) {
-            files_done[i] = true;
+        eng.progress.finish();
+        {
+            let acc = eng.accounts();
+            run.rejects_file = acc.rejects.paths.first().cloned();
+            run.uncertain_file = acc.uncertain.paths.first().cloned();
         }
-        save(&store, &mut run, &eng, &stats, &files_done, true)?;
+        save(run, &eng, &base, &files_done, false).await?;
+        outcome?;
+        if cancel.is_cancelled() {
+            return Ok(Ended::Interrupted);
+        }
+        let token = stats.last_token.lock().ok().and_then(|t| t.clone());
+        let note = lists::finish(job, client, &cx.driver, token).await?;
+        Ok(Ended::Done { note })
     }
-    if outcome.is_err() {
-        // Batches still in flight stay planned in the ledger: resent or held on resume.
-        eng.inflight.abort_all();
-    }
-    eng.progress.finish();
-    let interrupted = opts.cancel.load(Relaxed) && outcome.is_ok();
-    run.status = match (&outcome, interrupted) {
-        (Err(_), _) => state::status::FAILED,
-        (Ok(()), true) => state::status::INTERRUPTED,
-        (Ok(()), false) if eng.acc.counters.rows_rejected > 0 => state::status::DONE_WITH_REJECTS,
-        (Ok(()), false) => state::status::DONE,
-    }
-    .to_string();
-    run.last_error = outcome.as_ref().err().map(|e| format!("{e:#}"));
-    run.rejects_file = eng.acc.rejects.paths.first().cloned();
-    run.uncertain_file = eng.acc.uncertain.paths.first().cloned();
-    save(&store, &mut run, &eng, &stats, &files_done, false)?;
-    store.finish_run(&run)?;
-    let mut s = summary_of(job, &run, started);
-    let token = stats.last_token.lock().ok().and_then(|t| t.clone());
-    match outcome {
-        Err(e) => s.error = Some(format!("{e:#}")),
-        Ok(()) if !interrupted => s.note = lists::finish(job, &conn.client, token).await?,
-        Ok(()) => {}
-    }
-    drop(conn);
-    Ok(s)
 }
 
-fn save(
-    store: &Store,
-    run: &mut state::Run,
-    eng: &Engine<'_>,
-    stats: &SendStats,
-    files_done: &[bool],
-    flush: bool,
-) -> Result<()> {
-    run.counters.rows_read = eng.acc.counters.rows_read;
-    run.counters.rows_sent = eng.acc.counters.rows_sent;
-    run.counters.rows_rejected = eng.acc.counters.rows_rejected;
-    run.counters.rows_unchanged = eng.acc.counters.rows_unchanged;
-    run.counters.rows_uncertain = eng.acc.counters.rows_uncertain;
-    run.counters.requests = eng.acc.counters.requests + stats.requests.load(Relaxed);
-    run.counters.retries = eng.acc.counters.retries + stats.retries.load(Relaxed);
-    run.counters.http_429 = eng.acc.counters.http_429 + stats.http_429.load(Relaxed);
-    run.watermark = eng.acc.watermark.clone();
+/// Keep the attempt's progress in the run record; `flush` makes it durable now.
+async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_done: &[bool], flush: bool) -> Result<()> {
+    let stats = eng.sender.driver.stats();
+    {
+        let acc = eng.accounts();
+        let (c, a) = (&mut run.counters, &acc.counters);
+        c.rows_read = a.rows_read;
+        c.rows_sent = a.rows_sent;
+        c.rows_rejected = a.rows_rejected;
+        c.rows_unchanged = a.rows_unchanged;
+        c.rows_uncertain = a.rows_uncertain;
+    }
+    run.counters.requests = base.requests + stats.requests.load(Relaxed);
+    run.counters.retries = base.retries + stats.retries.load(Relaxed);
+    run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);
     run.next_seq = eng.batcher.next_seq();
-    let extra = run.extra.as_object().cloned().unwrap_or_default();
-    let mut extra = extra;
-    extra.insert("files_done".into(), serde_json::json!(files_done));
-    run.extra = serde_json::Value::Object(extra);
-    store.save_run(run)?;
-    if flush {
-        store.flush()?;
-    }
-    Ok(())
-}
-
-fn summary_of(job: &Job, run: &state::Run, started: Instant) -> Summary {
-    let mut s = Summary::new(&job.name, &run.id);
-    let c = &run.counters;
-    s.rows_read = c.rows_read;
-    s.rows_sent = c.rows_sent;
-    s.rows_rejected = c.rows_rejected;
-    s.rows_unchanged = c.rows_unchanged;
-    s.rows_uncertain = c.rows_uncertain;
-    s.requests = c.requests;
-    s.retries = c.retries;
-    s.http_429 = c.http_429;
-    s.rejects_file = run.rejects_file.clone();
-    s.uncertain_file = run.uncertain_file.clone();
-    s.files = run.inputs.iter().map(|f| f.path.clone()).collect();
-    s.elapsed_s = started.elapsed().as_secs_f64();
-    s.status = match run.status.as_str() {
-        state::status::DONE => Status::Done,
-        state::status::DONE_WITH_REJECTS => Status::DoneWithRejects,
-        state::status::INTERRUPTED => Status::Interrupted,
-        _ => Status::Failed,
-    };
-    s.error = run.last_error.clone();
-    s
+    run.progress = Progress::Import(state::ImportProgress { files_done: files_done.to_vec() });
+    let (store, record) = (eng.store.clone(), run.clone());
+    blocking(move || {
+        store.save_run(&record)?;
+        if flush {
+            store.flush()?;
+        }
+        Ok::<_, state::StateError>(())
+    })
+    .await
 }
 
 fn file_len(p: &std::path::Path) -> u64 {
@@ -265,16 +216,29 @@ type Sent = (Batch, Result<Vec<Fate>, SendError>);
 
 struct Engine<'a> {
     job: &'a Job,
-    store: &'a Store,
+    store: Store,
     sender: Sender,
-    acc: Accounts,
+    /// Only the engine's task uses it; behind a mutex so that settling (file
+    /// writes, sled, fsync) can run on the blocking pool.
+    acc: Arc<Mutex<Accounts>>,
     inflight: JoinSet<Sent>,
     batcher: Batcher,
     progress: progress::Progress,
     run_id: String,
+    cancel: CancellationToken,
 }
 
 impl Engine<'_> {
+    fn accounts(&self) -> std::sync::MutexGuard<'_, Accounts> {
+        // A panic while settling ends the run; the counts it left are still the truth.
+        self.acc.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn show_progress(&mut self) {
+        let counters = self.accounts().counters.clone();
+        self.progress.update(&counters);
+    }
+
     /// Read, transform and send one file, resuming where its plan says.
     async fn file(
         &mut self,
@@ -282,19 +246,24 @@ impl Engine<'_> {
         path: &std::path::Path,
         plan: &resume::FilePlan,
         options: &source::SourceOptions,
-        cancel: &Arc<AtomicBool>,
     ) -> Result<()> {
-        let csv = match plan.after {
-            Some(after) => CsvSource::open_after(path, options, after)?,
-            None => CsvSource::open(path, options)?,
-        };
+        let (owned, opts, after) = (path.to_path_buf(), options.clone(), plan.after);
+        // Opening may decompress a whole `.gz` prefix: not on an async worker.
+        let csv = blocking(move || match after {
+            Some(after) => CsvSource::open_after(&owned, &opts, after),
+            None => CsvSource::open(&owned, &opts),
+        })
+        .await?;
         let t = Transformer::bind(self.job, csv.headers(), path)?;
-        self.acc.rejects.set_source(csv.raw_headers(), csv.delimiter());
-        self.acc.set_source(
-            index,
-            settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.seekable() },
-        );
-        self.acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
+        {
+            let mut acc = self.accounts();
+            acc.rejects.set_source(csv.raw_headers(), csv.delimiter());
+            acc.set_source(
+                index,
+                settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.seekable() },
+            );
+            acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
+        }
         self.batcher.set_file(index);
         let base_bytes = self.progress.position();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
@@ -304,7 +273,7 @@ impl Engine<'_> {
         let mut cursor = 0usize;
         while let Some(chunk) = rx.recv().await {
             self.progress.set_position(base_bytes + chunk.bytes_read);
-            let unchanged = self.unchanged(&chunk)?;
+            let (chunk, unchanged) = self.unchanged(chunk).await?;
             for (i, r) in chunk.results.into_iter().enumerate() {
                 let record = match &r {
                     Ok(op) => op.pos.record,
@@ -322,13 +291,13 @@ impl Engine<'_> {
                     self.dispatch(batch).await?;
                 }
             }
-            self.progress.update(&self.acc.counters);
-            if cancel.load(Relaxed) {
+            self.show_progress();
+            if self.cancel.is_cancelled() {
                 break;
             }
         }
         drop(rx);
-        if !cancel.load(Relaxed) {
+        if !self.cancel.is_cancelled() {
             reader.await.context("the reader stopped")??;
             if let Some(batch) = self.batcher.close() {
                 self.dispatch(batch).await?;
@@ -341,22 +310,26 @@ impl Engine<'_> {
         Ok(())
     }
 
-    /// With `changed_only`, which rows of the chunk are unchanged since the last ack.
-    fn unchanged(&self, chunk: &Chunk) -> Result<Vec<bool>> {
-        let Some(ci) = &self.acc.change else { return Ok(Vec::new()) };
-        let pairs: Vec<(u64, u64)> = chunk
-            .results
-            .iter()
-            .map(|r| match r {
-                Ok(op) => (ChangeIndex::id_hash(&op.key), op_hash(op)),
-                Err(_) => (0, 0),
-            })
-            .collect();
-        let mut found = ci.check_many(&pairs)?;
-        for (f, r) in found.iter_mut().zip(&chunk.results) {
-            *f &= r.is_ok();
-        }
-        Ok(found)
+    /// With `changed_only`, which rows of the chunk are unchanged since the
+    /// last ack (read from the change index on the blocking pool).
+    async fn unchanged(&self, chunk: Chunk) -> Result<(Chunk, Vec<bool>)> {
+        let Some(ci) = self.accounts().change.clone() else { return Ok((chunk, Vec::new())) };
+        blocking(move || {
+            let pairs: Vec<(u64, u64)> = chunk
+                .results
+                .iter()
+                .map(|r| match r {
+                    Ok(op) => (ChangeIndex::id_hash(&op.key), op_hash(op)),
+                    Err(_) => (0, 0),
+                })
+                .collect();
+            let mut found = ci.check_many(&pairs)?;
+            for (f, r) in found.iter_mut().zip(&chunk.results) {
+                *f &= r.is_ok();
+            }
+            Ok::<_, state::StateError>((chunk, found))
+        })
+        .await
     }
 
     /// Plan `batch` durably, then send it (or settle it at once if it sends nothing).
@@ -364,34 +337,38 @@ impl Engine<'_> {
         if batch.ops.is_empty() {
             // Nothing leaves: no plan, no flush. Lost in a crash, the segment is
             // simply read and settled again, its report lines cut back and rewritten.
-            tokio::task::block_in_place(|| self.acc.settle(self.store, &self.run_id, batch, Vec::new(), false))?;
-            self.progress.update(&self.acc.counters);
-            return Ok(());
+            return self.settle_off_thread(batch, Vec::new(), false).await;
         }
         let record = batch.record(state::BatchState::Planned, state::Tally::default());
-        tokio::task::block_in_place(|| self.store.plan_batch(&self.run_id, &record))?;
+        let (store, id) = (self.store.clone(), self.run_id.clone());
+        blocking(move || store.plan_batch(&id, &record)).await?;
         // Until an audience replace is accepted, nothing may overtake it.
         let concurrency = if self.sender.replace_pending.load(Relaxed) { 1 } else { self.job.api.concurrency };
         while self.inflight.len() >= concurrency {
             self.settle_next().await?;
         }
-        let mut batch = batch;
         let (endpoint, kind) = self.sender.target();
-        let body = crate::dispatch::body::build(&kind, &batch.ops);
-        if self.acc.change.is_some() {
-            batch.hashes = batch.ops.iter().map(|o| (ChangeIndex::id_hash(&o.key), op_hash(o))).collect();
-        }
-        // The body holds the attributes now: the operations in flight keep only
-        // what settling needs (key, position; the source row itself only where
-        // the file cannot be read again at that position).
-        let reread = self.acc.sources.get(batch.file).is_some_and(|s| s.seekable);
-        for op in &mut batch.ops {
-            op.attrs = Vec::new();
-            op.event = None;
-            if reread {
-                op.record = csv::ByteRecord::new();
+        let hashes = self.accounts().change.is_some();
+        let reread = self.accounts().sources.get(batch.file).is_some_and(|s| s.seekable);
+        let (batch, body) = blocking(move || {
+            let mut batch = batch;
+            let body = crate::dispatch::body::build(&kind, &batch.ops);
+            if hashes {
+                batch.hashes = batch.ops.iter().map(|o| (ChangeIndex::id_hash(&o.key), op_hash(o))).collect();
             }
-        }
+            // The body holds the attributes now: the operations in flight keep only
+            // what settling needs (key, position; the source row itself only where
+            // the file cannot be read again at that position).
+            for op in &mut batch.ops {
+                op.attrs = Vec::new();
+                op.event = None;
+                if reread {
+                    op.record = csv::ByteRecord::new();
+                }
+            }
+            Ok::<_, std::convert::Infallible>((batch, body))
+        })
+        .await?;
         let sender = self.sender.clone();
         self.inflight.spawn(async move {
             let fates = sender.send(&batch.ops, &body, endpoint).await;
@@ -402,7 +379,7 @@ impl Engine<'_> {
 
     async fn settle_next(&mut self) -> Result<()> {
         match self.inflight.join_next().await {
-            Some(Ok((batch, fates))) => self.settle(batch, fates),
+            Some(Ok((batch, fates))) => self.settle(batch, fates).await,
             Some(Err(e)) => Err(anyhow::anyhow!("a sending task failed: {e}")),
             None => Ok(()),
         }
@@ -416,10 +393,31 @@ impl Engine<'_> {
         Ok(())
     }
 
-    fn settle(&mut self, batch: Batch, fates: Result<Vec<Fate>, SendError>) -> Result<()> {
-        let fates = fates?;
-        tokio::task::block_in_place(|| self.acc.settle(self.store, &self.run_id, batch, fates, true))?;
-        self.progress.update(&self.acc.counters);
+    async fn settle(&mut self, batch: Batch, fates: Result<Vec<Fate>, SendError>) -> Result<()> {
+        match fates {
+            Ok(fates) => self.settle_off_thread(batch, fates, true).await,
+            // Stopped while waiting to retry: nothing settled. A batch none of
+            // whose requests reached Batch is forgotten (its rows are read again
+            // on resume); one that was partly answered stays planned.
+            Err(SendError::Cancelled { answered }) => {
+                if !answered {
+                    let (store, id, seq) = (self.store.clone(), self.run_id.clone(), batch.seq);
+                    blocking(move || store.unplan_batch(&id, seq)).await?;
+                }
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn settle_off_thread(&mut self, batch: Batch, fates: Vec<Fate>, durable: bool) -> Result<()> {
+        let (acc, store, id) = (self.acc.clone(), self.store.clone(), self.run_id.clone());
+        blocking(move || {
+            let mut acc = acc.lock().unwrap_or_else(|e| e.into_inner());
+            acc.settle(&store, &id, batch, fates, durable)
+        })
+        .await?;
+        self.show_progress();
         Ok(())
     }
 }
@@ -463,8 +461,4 @@ pub(crate) fn limiter(job: &Job) -> Limiter {
             Limiter::new(&planned, None)
         }
     }
-}
-
-pub(crate) fn retry_policy() -> RetryPolicy {
-    RetryPolicy::default()
 }

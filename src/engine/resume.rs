@@ -3,7 +3,7 @@
 //! (resend, or hold for events), and the counts of everything settled.
 
 use crate::source::Position;
-use crate::state::{Batch, BatchState, Counters, Run};
+use crate::state::{Batch, BatchState, Counters, Progress, Run};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,11 +51,10 @@ pub struct ResumePlan {
 
 /// Read the ledger of `run`. `hold` is the job's rule for unknown outcomes.
 pub fn plan(run: &Run, batches: &[Batch], hold: bool) -> ResumePlan {
-    let files_done: Vec<bool> = run
-        .extra
-        .get("files_done")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_else(|| vec![false; run.inputs.len()]);
+    let files_done: &[bool] = match &run.progress {
+        Progress::Import(p) => &p.files_done,
+        Progress::Export(_) => &[],
+    };
     let mut p = ResumePlan { files: vec![FilePlan::default(); run.inputs.len()], ..Default::default() };
     for (i, f) in p.files.iter_mut().enumerate() {
         f.done = files_done.get(i).copied().unwrap_or(false);

@@ -1,16 +1,15 @@
 //! Settling a batch once its fate is known: rejects and held rows to their
-//! files (in row order), the ledger record, the counters, the change index and
-//! the watermark. Runs on the engine's task only, so files are written in
-//! settle order and each ledger record can say how long they were.
+//! files (in row order), the ledger record, the counters and the change index.
+//! One batch at a time, in the order the engine's task settles them (on the
+//! blocking pool), so files are written in settle order and each ledger
+//! record can say how long they were.
 
 use super::Written;
 use crate::dispatch::batch::Batch;
 use crate::dispatch::send::Fate;
 use crate::report::RejectsWriter;
-use crate::source::Position;
 use crate::state::{self, BatchState, ChangeIndex, Store, Tally};
 use crate::transform::Reject;
-use std::collections::BTreeMap;
 
 /// Where a file's rows can be read again, for the rows the API refuses.
 #[derive(Debug, Clone)]
@@ -20,38 +19,19 @@ pub struct Source {
     pub seekable: bool,
 }
 
+/// What an import attempt has settled so far, and where it writes it.
 pub struct Accounts {
     /// Per input file, once it has been opened in this attempt.
     pub sources: Vec<Source>,
     pub rejects: RejectsWriter,
     pub uncertain: RejectsWriter,
     pub counters: state::Counters,
-    /// Per file: settled batches past the watermark, by seq, waiting for the gap.
-    pending: BTreeMap<u64, (usize, Position)>,
-    /// The next seq whose settling moves the watermark.
-    next_in_order: u64,
-    pub watermark: Vec<Option<Position>>,
     pub change: Option<ChangeIndex>,
 }
 
 impl Accounts {
-    pub fn new(
-        rejects: RejectsWriter,
-        uncertain: RejectsWriter,
-        counters: state::Counters,
-        watermark: Vec<Option<Position>>,
-        first_seq: u64,
-    ) -> Self {
-        Accounts {
-            sources: Vec::new(),
-            rejects,
-            uncertain,
-            counters,
-            pending: BTreeMap::new(),
-            next_in_order: first_seq,
-            watermark,
-            change: None,
-        }
+    pub fn new(rejects: RejectsWriter, uncertain: RejectsWriter, counters: state::Counters) -> Self {
+        Accounts { sources: Vec::new(), rejects, uncertain, counters, change: None }
     }
 
     pub fn set_source(&mut self, file: usize, s: Source) {
@@ -136,18 +116,7 @@ impl Accounts {
             store.flush().map_err(Written::State)?;
         }
         record.count_into(&mut self.counters);
-        self.advance(record.seq, record.file, record.last);
         Ok(())
-    }
-
-    fn advance(&mut self, seq: u64, file: usize, last: Position) {
-        self.pending.insert(seq, (file, last));
-        while let Some((file, last)) = self.pending.remove(&self.next_in_order) {
-            if let Some(w) = self.watermark.get_mut(file) {
-                *w = Some(last);
-            }
-            self.next_in_order += 1;
-        }
     }
 }
 

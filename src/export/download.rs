@@ -4,22 +4,25 @@
 //! or refused for a passing reason starts the part over after a backoff, the
 //! sink first dropping what it got of it.
 
-use super::request::{self, Tally};
+use super::request;
 use super::split::{SplitError, Splitter};
 use crate::api::Endpoint;
 use crate::api::client::{Bytes, Class, Client, Outcome, classify, parse_retry_after};
-use crate::dispatch::RetryPolicy;
+use crate::dispatch::retry::{Action, RetryLogic, Transient};
+use crate::dispatch::{Driver, Stop};
+use crate::run::stopped;
 use anyhow::{Context as _, Result};
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Fresh links asked for one part before giving up: a link refused right after
 /// it was given is not an expiry but a broken server.
 const MAX_RENEWALS: u32 = 5;
 
 /// Where the records of a part go.
-pub trait Sink {
+pub trait Sink: Send {
     fn record(&mut self, record: &Value) -> Result<()>;
     /// Forget the records of the part so far: it is downloaded again.
     fn restart(&mut self) -> Result<()>;
@@ -59,38 +62,54 @@ impl From<SplitError> for Attempt {
     }
 }
 
+/// What one download attempt means (the download's [`RetryLogic`]).
+struct PartLogic;
+
+impl RetryLogic for PartLogic {
+    type Input = Result<Fetched, Attempt>;
+    /// `Err(status)`: the link expired; ask for a fresh one.
+    type Output = Result<Fetched, u16>;
+    type Error = anyhow::Error;
+
+    fn classify(&self, input: Self::Input) -> Action<Self::Output, anyhow::Error> {
+        match input {
+            Ok(fetched) => Action::Done(Ok(fetched)),
+            Err(Attempt::Expired(status)) => Action::Done(Err(status)),
+            Err(Attempt::Transient { status, retry_after, reason }) => {
+                Action::Retry(Transient { status, retry_after, reason, connect: false })
+            }
+            Err(Attempt::Fatal(e)) => Action::Fail(e),
+        }
+    }
+}
+
 /// Download part `file_id` into `sink`. `link` is one the caller already holds
 /// (it may have expired); without it one is asked of `exports/download`.
+/// Every request goes through `driver` (retries, 429s, cancellation).
 pub async fn part(
     client: &Client,
     file_id: &str,
     mut link: Option<String>,
     sink: &mut dyn Sink,
-    tally: &mut Tally,
-    cancel: &AtomicBool,
+    driver: &Driver,
 ) -> Result<Fetched> {
-    let policy = RetryPolicy::default();
-    let (mut failures, mut renewals) = (0u32, 0u32);
+    let mut renewals = 0u32;
+    let mut tries = driver.attempts(1);
     loop {
         let url = match link.take() {
             Some(l) => l,
-            None => ask_link(client, file_id, tally, cancel).await?,
+            None => ask_link(client, file_id, driver).await?,
         };
-        tally.requests += 1;
-        let failed = match stream(client, &url, sink, cancel).await {
-            Ok(fetched) => {
-                if fetched == Fetched::Interrupted {
-                    sink.restart()?;
-                }
-                return Ok(fetched);
-            }
-            Err(a) => a,
-        };
-        sink.restart()?;
-        match failed {
-            Attempt::Expired(status) => {
+        tries.begin().await.map_err(|s: Stop<anyhow::Error>| stopped(s, "download"))?;
+        let attempt = stream(client, &url, sink, driver.cancel_token()).await;
+        if !matches!(attempt, Ok(Fetched::Done(_))) {
+            sink.restart()?;
+        }
+        match tries.judge(PartLogic.classify(attempt)).await {
+            Ok(Some(Ok(fetched))) => return Ok(fetched),
+            Ok(Some(Err(status))) => {
                 renewals += 1;
-                tally.renewals += 1;
+                driver.stats().renewals.fetch_add(1, Relaxed);
                 if renewals > MAX_RENEWALS {
                     anyhow::bail!(
                         "part {file_id}: {renewals} download links in a row were refused (HTTP {status}) as soon as given"
@@ -98,27 +117,17 @@ pub async fn part(
                 }
                 tracing::info!(file_id, status, "download link expired; asking for a fresh one");
             }
-            Attempt::Transient { status, retry_after, reason } => {
-                failures += 1;
-                if !policy.should_retry(failures) || cancel.load(Relaxed) {
-                    anyhow::bail!("part {file_id}: gave up after {failures} attempts: {reason}");
-                }
-                tally.retries += 1;
-                if status == Some(429) {
-                    tally.http_429 += 1;
-                }
-                tracing::debug!(file_id, %reason, "download failed; starting the part over");
-                tokio::time::sleep(policy.delay(failures, retry_after, &mut rand::rng())).await;
-            }
-            Attempt::Fatal(e) => return Err(e.context(format!("part {file_id}"))),
+            Ok(None) => tracing::debug!(file_id, "download failed; starting the part over"),
+            Err(Stop::Fail(e)) => return Err(e.context(format!("part {file_id}"))),
+            Err(stop) => return Err(stopped(stop, &format!("part {file_id}"))),
         }
     }
 }
 
 /// The 307's `Location` of `exports/download`, with the API's retries.
-async fn ask_link(client: &Client, file_id: &str, tally: &mut Tally, cancel: &AtomicBool) -> Result<String> {
+async fn ask_link(client: &Client, file_id: &str, driver: &Driver) -> Result<String> {
     let ep = Endpoint::ExportsDownload;
-    let link = request::call(ep, tally, cancel, || async move {
+    let link = request::call(ep, driver, || async move {
         match client.download_link(file_id).await {
             Ok(link) => Outcome::Ok { status: 307, body: Bytes::from(link) },
             Err(outcome) => outcome,
@@ -129,7 +138,12 @@ async fn ask_link(client: &Client, file_id: &str, tally: &mut Tally, cancel: &At
 }
 
 /// One attempt: GET the link and feed its body, chunk by chunk, to the sink.
-async fn stream(client: &Client, url: &str, sink: &mut dyn Sink, cancel: &AtomicBool) -> Result<Fetched, Attempt> {
+async fn stream(
+    client: &Client,
+    url: &str,
+    sink: &mut dyn Sink,
+    cancel: &CancellationToken,
+) -> Result<Fetched, Attempt> {
     let transient = |reason: String| Attempt::Transient { status: None, retry_after: None, reason };
     let mut response = client.http().get(url).send().await.map_err(|e| transient(format!("no answer: {e}")))?;
     let status = response.status().as_u16();
@@ -155,10 +169,12 @@ async fn stream(client: &Client, url: &str, sink: &mut dyn Sink, cancel: &Atomic
     let mut splitter = Splitter::new();
     let mut records = 0u64;
     loop {
-        if cancel.load(Relaxed) {
-            return Ok(Fetched::Interrupted);
-        }
-        let chunk = match response.chunk().await {
+        let chunk = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Ok(Fetched::Interrupted),
+            chunk = response.chunk() => chunk,
+        };
+        let chunk = match chunk {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
             Err(e) => return Err(transient(format!("the download was cut: {e}"))),

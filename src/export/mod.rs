@@ -1,8 +1,9 @@
 //! Exports (`kind = "export"`, issue #8): request a profile export, wait for
 //! Batch to prepare it, stream every file part into a CSV or NDJSON output.
 //!
-//! Resumable through the state store: the run's `extra` holds the export id
-//! and each finished part with where it ends in `<output>.tmp`. A run that was
+//! Exports are a kind of the run lifecycle (`crate::run`). Resumable through
+//! the state store: the run's `ExportProgress` holds the export id and each
+//! finished part with where it ends in `<output>.tmp`. A run that was
 //! killed resumes the same export (no new `profiles/export` request), skips the
 //! finished parts, truncates the temp file back to the last one and renames it
 //! over the output only when every part is in.
@@ -18,162 +19,132 @@ pub mod request;
 mod split;
 
 pub use download::{Fetched, Sink, part as download_part};
-pub use request::{POLL_ENV, Tally};
+pub use request::POLL_ENV;
 pub use split::{SplitError, Splitter};
 
-use crate::engine::{Connection, Options, open_store};
-use crate::exit::Status;
+use crate::api::Endpoint;
+use crate::dispatch::{Driver, Refused};
 use crate::job::{ExportSettings, Job, Mapping};
-use crate::report::Summary;
-use crate::state::{self, Run, Store};
+use crate::run::{Context, Ended, Interrupted, blocking};
+use crate::state::{ExportProgress, PartDone, Progress, Run, Store};
 use anyhow::{Context as _, Result};
 use output::{Columns, Output};
-use progress::Progress;
+use progress::Progress as Bar;
 use request::Polled;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::Instant;
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 
-/// What an export run keeps in `Run.extra`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-struct Saved {
-    /// The request and output the run was started for: a job edited since
-    /// starts a new run instead of resuming an export of other attributes.
+/// An export job ready to run: its request body and what identifies it.
+pub struct Export {
+    settings: ExportSettings,
+    body: Value,
+    /// The request and output: a run started for another key is not resumed.
     key: String,
-    export_id: Option<String>,
-    /// An export Batch reported as ERROR: the next run asks for a new one.
-    failed_export_id: Option<String>,
-    /// Finished parts, in part order: always a prefix of the export's parts.
-    parts: Vec<PartDone>,
-    /// Every part is in the temp file: it is being (or was) renamed over the output.
-    committing: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct PartDone {
-    part: u64,
-    file_id: String,
-    /// Length of the temp file once this part was written and synced.
-    end: u64,
-    records: u64,
-}
-
-impl Saved {
-    fn of(run: &Run) -> Saved {
-        serde_json::from_value(run.extra.clone()).unwrap_or_default()
+impl Export {
+    pub fn prepare(job: &Job) -> Result<Export> {
+        let Mapping::Export(settings) = &job.mapping else {
+            anyhow::bail!("{} is not an export job", job.file.display());
+        };
+        let body = request::body(settings);
+        let key = format!("{body} > {}", settings.output.display());
+        Ok(Export { settings: settings.clone(), body, key })
     }
 
-    fn records(&self) -> u64 {
-        self.parts.iter().map(|p| p.records).sum()
+    /// The run was started for this same request and output.
+    pub fn resumes(&self, run: &Run) -> bool {
+        matches!(&run.progress, Progress::Export(p) if p.key == self.key)
+    }
+
+    /// Where the export is written.
+    pub fn output(&self) -> &Path {
+        &self.settings.output
+    }
+
+    /// One attempt at `run`: the same export if it already asked for one,
+    /// finished parts skipped, the output renamed into place at the end.
+    pub async fn execute(&mut self, cx: &Context<'_>, run: &mut Run) -> Result<Ended> {
+        let mut saved = match &run.progress {
+            Progress::Export(p) => p.clone(),
+            Progress::Import(_) => ExportProgress::default(),
+        };
+        saved.key = self.key.clone();
+        let c = &run.counters;
+        let base = (c.requests, c.retries, c.http_429);
+        let mut ex = Exporter {
+            client: &cx.connection.client,
+            driver: cx.driver.clone(),
+            version: cx.job.api.version,
+            store: cx.store,
+            settings: &self.settings,
+            body: &self.body,
+            saved,
+            base,
+            bar: Bar::new(cx.options.progress),
+        };
+        let outcome = ex.go(run).await;
+        ex.bar.finish();
+        ex.save(run, false).await?;
+        match outcome? {
+            End::Done => Ok(Ended::Done {
+                note: Some(format!("wrote {} records to {}", ex.saved.records(), self.settings.output.display())),
+            }),
+            End::Interrupted => Ok(Ended::Interrupted),
+        }
     }
 }
 
-/// How a run that did not fail ended.
+/// How an attempt that did not fail ended.
 enum End {
     Done,
     Interrupted,
 }
 
-/// Run (or resume) an export job.
-pub async fn run(job: &Job, opts: &Options) -> Result<Summary> {
-    let started = Instant::now();
-    let Mapping::Export(settings) = &job.mapping else {
-        anyhow::bail!("{} is not an export job", job.file.display());
-    };
-    // Keys first: a missing key is reported before the state is touched.
-    let conn = Connection::open(job).await?;
-    let store = open_store(&opts.state_dir, &job.name)?;
-    let body = request::body(settings);
-    let key = format!("{body} > {}", settings.output.display());
-    let mut run = match store.unfinished_run(&job.name)? {
-        Some(r) if Saved::of(&r).key == key => {
-            tracing::info!(run = %r.id, "resuming");
-            r
-        }
-        Some(r) => {
-            eprintln!(
-                "batchport: the [export] settings of {} changed since its unfinished run {} stopped; that run is abandoned and a new export starts",
-                job.name, r.id
-            );
-            store.create_run(&job.name, job.kind.as_str(), vec![])?
-        }
-        None => store.create_run(&job.name, job.kind.as_str(), vec![])?,
-    };
-    let mut saved = Saved::of(&run);
-    saved.key = key;
-    let c = &run.counters;
-    let tally = Tally { requests: c.requests, retries: c.retries, http_429: c.http_429, renewals: 0 };
-    let mut ex = Exporter {
-        conn: &conn,
-        store: &store,
-        settings,
-        body,
-        saved,
-        tally,
-        bar: Progress::new(opts.progress),
-        cancel: &opts.cancel,
-    };
-    let outcome = ex.go(&mut run).await;
-    ex.bar.finish();
-    run.status = match &outcome {
-        Ok(End::Done) => state::status::DONE,
-        Ok(End::Interrupted) => state::status::INTERRUPTED,
-        Err(_) => state::status::FAILED,
-    }
-    .to_string();
-    run.last_error = outcome.as_ref().err().map(|e| format!("{e:#}"));
-    ex.save(&mut run, false)?;
-    store.finish_run(&run)?;
-
-    let mut s = Summary::new(&job.name, &run.id);
-    s.rows_read = ex.saved.records();
-    (s.requests, s.retries, s.http_429) = (ex.tally.requests, ex.tally.retries, ex.tally.http_429);
-    s.files = vec![settings.output.clone()];
-    s.elapsed_s = started.elapsed().as_secs_f64();
-    s.status = match outcome {
-        Ok(End::Done) => {
-            s.note = Some(format!("wrote {} records to {}", s.rows_read, settings.output.display()));
-            Status::Done
-        }
-        Ok(End::Interrupted) => Status::Interrupted,
-        Err(_) => Status::Failed,
-    };
-    s.error = run.last_error.clone();
-    drop(conn);
-    Ok(s)
-}
-
 struct Exporter<'a> {
-    conn: &'a Connection,
+    client: &'a crate::api::client::Client,
+    driver: Driver,
+    version: crate::api::Version,
     store: &'a Store,
     settings: &'a ExportSettings,
-    body: Value,
-    saved: Saved,
-    tally: Tally,
-    bar: Progress,
-    cancel: &'a AtomicBool,
+    body: &'a Value,
+    saved: ExportProgress,
+    /// Request counts of earlier attempts of the run.
+    base: (u64, u64, u64),
+    bar: Bar,
 }
 
 impl Exporter<'_> {
+    /// The run's driver under `endpoint`'s rates.
+    fn driver(&self, endpoint: Endpoint) -> Driver {
+        self.driver.for_endpoint(self.version, endpoint)
+    }
+
     /// Keep progress in the run record; `flush` makes it durable now.
-    fn save(&self, run: &mut Run, flush: bool) -> Result<()> {
+    async fn save(&self, run: &mut Run, flush: bool) -> Result<()> {
+        let stats = self.driver.stats();
         run.counters.rows_read = self.saved.records();
-        (run.counters.requests, run.counters.retries, run.counters.http_429) =
-            (self.tally.requests, self.tally.retries, self.tally.http_429);
-        run.extra = serde_json::to_value(&self.saved)?;
-        self.store.save_run(run)?;
-        if flush {
-            self.store.flush()?;
-        }
-        Ok(())
+        run.counters.requests = self.base.0 + stats.requests.load(Relaxed);
+        run.counters.retries = self.base.1 + stats.retries.load(Relaxed);
+        run.counters.http_429 = self.base.2 + stats.http_429.load(Relaxed);
+        run.progress = Progress::Export(self.saved.clone());
+        let (store, record) = (self.store.clone(), run.clone());
+        blocking(move || {
+            store.save_run(&record)?;
+            if flush {
+                store.flush()?;
+            }
+            Ok::<_, crate::state::StateError>(())
+        })
+        .await
     }
 
     async fn go(&mut self, run: &mut Run) -> Result<End> {
         let target = self.settings.output.clone();
         if self.saved.committing {
-            return self.commit_again(&target);
+            return self.commit_again(&target).await;
         }
         let Some(files) = self.files(run).await? else { return Ok(End::Interrupted) };
         // The finished parts must be this export's first parts, in order.
@@ -183,7 +154,8 @@ impl Exporter<'_> {
         }
         let columns = Columns::of(self.settings);
         let keep = self.saved.parts.last().map(|p| p.end);
-        let mut out = match Output::open(&target, columns.clone(), keep)? {
+        let (t, cols) = (target.clone(), columns.clone());
+        let out = match blocking(move || Output::open(&t, cols, keep)).await? {
             Some(out) => out,
             None => {
                 eprintln!(
@@ -191,66 +163,82 @@ impl Exporter<'_> {
                     output::temp_path(&target).display()
                 );
                 self.saved.parts.clear();
-                Output::open(&target, columns, None)?.context("cannot start the output's temp file")?
+                let t = target.clone();
+                blocking(move || Output::open(&t, columns, None))
+                    .await?
+                    .context("cannot start the output's temp file")?
             }
         };
+        let out = Arc::new(Mutex::new(out));
         let skip = self.saved.parts.len();
+        let cancel = self.driver.cancel_token().clone();
         for file in &files[skip..] {
-            if self.cancel.load(Relaxed) {
-                self.save(run, true)?;
+            if cancel.is_cancelled() {
+                self.save(run, true).await?;
                 return Ok(End::Interrupted);
             }
             self.bar.part(file.part, files.len(), self.saved.records());
-            let mut sink = ToOutput {
-                out: &mut out,
-                records: 0,
-                before: self.saved.records(),
-                bar: &self.bar,
-                file,
-                of: files.len(),
-            };
-            let client = &self.conn.client;
-            match download::part(client, &file.id, None, &mut sink, &mut self.tally, self.cancel).await? {
-                Fetched::Interrupted => {
-                    self.save(run, true)?;
+            let mut sink =
+                ToOutput { out: &out, records: 0, before: self.saved.records(), bar: &self.bar, file, of: files.len() };
+            let driver = self.driver(Endpoint::ExportsDownload);
+            match download::part(self.client, &file.id, None, &mut sink, &driver).await {
+                Err(e) if e.is::<Interrupted>() => {
+                    self.save(run, true).await?;
                     return Ok(End::Interrupted);
                 }
-                Fetched::Done(records) => {
-                    let end = out.commit_part().with_context(|| format!("cannot write {}", target.display()))?;
+                Err(e) => return Err(e),
+                Ok(Fetched::Interrupted) => {
+                    self.save(run, true).await?;
+                    return Ok(End::Interrupted);
+                }
+                Ok(Fetched::Done(records)) => {
+                    let o = out.clone();
+                    let end = blocking(move || lock(&o).commit_part())
+                        .await
+                        .with_context(|| format!("cannot write {}", target.display()))?;
                     self.saved.parts.push(PartDone { part: file.part, file_id: file.id.clone(), end, records });
-                    self.save(run, true)?;
+                    self.save(run, true).await?;
                 }
             }
         }
         // Recorded before the rename: a kill between the two resumes with a rename.
         self.saved.committing = true;
-        self.save(run, true)?;
-        out.finish().with_context(|| format!("cannot write {}", target.display()))?;
+        self.save(run, true).await?;
+        let out = Arc::try_unwrap(out).map_err(|_| anyhow::anyhow!("the export's output is still in use"))?;
+        let out = out.into_inner().unwrap_or_else(|e| e.into_inner());
+        blocking(move || out.finish()).await.with_context(|| format!("cannot write {}", target.display()))?;
         Ok(End::Done)
     }
 
     /// The export's parts: from the export this run already asked for, or a
     /// new one. `None` when interrupted while waiting.
     async fn files(&mut self, run: &mut Run) -> Result<Option<Vec<request::FilePart>>> {
-        let client = &self.conn.client;
         let mut asked_again = false;
         loop {
             let id = match self.saved.export_id.clone() {
                 Some(id) => id,
                 None => {
-                    let id = request::create(client, &self.body, &mut self.tally, self.cancel).await?;
+                    let driver = self.driver(Endpoint::ProfilesExport);
+                    let id = match request::create(self.client, self.body, &driver).await {
+                        Err(e) if e.is::<Interrupted>() => {
+                            self.save(run, true).await?;
+                            return Ok(None);
+                        }
+                        other => other?,
+                    };
                     tracing::info!(export = %id, "export requested");
                     self.saved.export_id = Some(id.clone());
                     self.saved.parts.clear();
-                    self.save(run, true)?;
+                    self.save(run, true).await?;
                     id
                 }
             };
             self.bar.status(&id, "requested");
-            match request::poll(client, &id, &mut self.tally, self.cancel, &self.bar).await {
+            let driver = self.driver(Endpoint::ExportsView);
+            match request::poll(self.client, &id, &driver, &self.bar).await {
                 Ok(Polled::Success(files)) => return Ok(Some(files)),
                 Ok(Polled::Interrupted) => {
-                    self.save(run, true)?;
+                    self.save(run, true).await?;
                     return Ok(None);
                 }
                 Ok(Polled::Failed(why)) => {
@@ -261,7 +249,7 @@ impl Exporter<'_> {
                     );
                 }
                 // Batch no longer knows the export this run was resuming: ask again.
-                Err(e) if !asked_again && e.downcast_ref::<request::Refused>().is_some_and(|r| r.status == 404) => {
+                Err(e) if !asked_again && e.downcast_ref::<Refused>().is_some_and(|r| r.status == 404) => {
                     asked_again = true;
                     eprintln!("batchport: export {id} is unknown to Batch ({e}); requesting a new one");
                     self.saved.export_id = None;
@@ -272,31 +260,46 @@ impl Exporter<'_> {
     }
 
     /// Resuming after every part was written: finish the rename if it was cut.
-    fn commit_again(&mut self, target: &std::path::Path) -> Result<End> {
+    async fn commit_again(&mut self, target: &Path) -> Result<End> {
         let tmp = output::temp_path(target);
-        if tmp.exists() {
-            output::rename_into_place(&tmp, target).with_context(|| format!("cannot write {}", target.display()))?;
-        } else if !target.exists() {
-            self.saved = Saved { key: std::mem::take(&mut self.saved.key), ..Saved::default() };
+        let owned = target.to_path_buf();
+        let done = blocking(move || {
+            if tmp.exists() {
+                output::rename_into_place(&tmp, &owned)?;
+                Ok::<_, std::io::Error>(true)
+            } else {
+                Ok(owned.exists())
+            }
+        })
+        .await
+        .with_context(|| format!("cannot write {}", target.display()))?;
+        if !done {
+            self.saved = ExportProgress { key: std::mem::take(&mut self.saved.key), ..ExportProgress::default() };
             anyhow::bail!("{} and its temp file are both gone; run the job again to export again", target.display());
         }
         Ok(End::Done)
     }
 }
 
+fn lock(out: &Mutex<Output>) -> std::sync::MutexGuard<'_, Output> {
+    out.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The sink of one part: records into the output, progress every so often.
+/// Records go to the output's buffer; its syncs and renames run on the
+/// blocking pool.
 struct ToOutput<'a> {
-    out: &'a mut Output,
+    out: &'a Mutex<Output>,
     records: u64,
     before: u64,
-    bar: &'a Progress,
+    bar: &'a Bar,
     file: &'a request::FilePart,
     of: usize,
 }
 
 impl Sink for ToOutput<'_> {
     fn record(&mut self, record: &Value) -> Result<()> {
-        self.out.write(record).context("cannot write the export's temp file")?;
+        lock(self.out).write(record).context("cannot write the export's temp file")?;
         self.records += 1;
         if self.records % 10_000 == 0 {
             self.bar.part(self.file.part, self.of, self.before + self.records);
@@ -306,6 +309,6 @@ impl Sink for ToOutput<'_> {
 
     fn restart(&mut self) -> Result<()> {
         self.records = 0;
-        self.out.rewind_part().context("cannot rewind the export's temp file")
+        lock(self.out).rewind_part().context("cannot rewind the export's temp file")
     }
 }

@@ -1,41 +1,21 @@
 //! Talking to the export endpoints: the `profiles/export` body from the job,
-//! API calls with retries (the same classification and backoff as imports),
+//! API calls through the run's retry driver,
 //! and polling `exports/view` until the export is SUCCESS or ERROR.
 
 use super::progress::Progress;
 use crate::api::Endpoint;
 use crate::api::client::{Bytes, Client, Outcome};
-use crate::dispatch::RetryPolicy;
+use crate::dispatch::{ApiCall, Driver, Refused, Stop};
 use crate::job::{ExportSettings, ExportType};
+use crate::run::{Interrupted, stopped};
 use anyhow::{Context as _, Result};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Tests set this (milliseconds) to poll an emulator whose exports take a
 /// fraction of a second; unset, polling starts at 1 s and backs off to 10 s.
 pub const POLL_ENV: &str = "BATCHPORT_EXPORT_POLL_MS";
-
-/// Requests made by this run, for the summary and the run record.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tally {
-    pub requests: u64,
-    pub retries: u64,
-    pub http_429: u64,
-    /// Download links that had expired and were asked for again.
-    pub renewals: u64,
-}
-
-/// A refusal the API will repeat (4xx other than 408/429, or 401).
-#[derive(Debug, thiserror::Error)]
-#[error("{endpoint} answered HTTP {status}{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
-pub struct Refused {
-    pub endpoint: &'static str,
-    pub status: u16,
-    pub code: Option<String>,
-    pub message: String,
-}
 
 /// The identifiers asked for: `custom_id` always (a CSV without it cannot be
 /// imported back), then the job's others in its order.
@@ -65,66 +45,30 @@ pub fn body(s: &ExportSettings) -> Value {
     b
 }
 
-/// Call until the answer is a success, retrying what `classify` says is worth
-/// it with the import's backoff. `Unknown` is retried too: the worst case of a
+/// Call until the answer is a success, through the run's driver (retries,
+/// limiter, cancellation). `Unknown` is retried too: the worst case of a
 /// `profiles/export` resent is one extra export, never wrong data.
-pub async fn call<F, Fut>(endpoint: Endpoint, tally: &mut Tally, cancel: &AtomicBool, mut f: F) -> Result<Bytes>
+pub async fn call<F, Fut>(endpoint: Endpoint, driver: &Driver, f: F) -> Result<Bytes>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Outcome>,
 {
-    let policy = RetryPolicy::default();
-    let name = &endpoint.path()[1..];
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        tally.requests += 1;
-        let (reason, after) = match f().await {
-            Outcome::Ok { body, .. } => return Ok(body),
-            Outcome::Retry { status, retry_after, reason } => {
-                if status == Some(429) {
-                    tally.http_429 += 1;
-                }
-                (reason, retry_after)
-            }
-            Outcome::Unknown { reason } => (reason, None),
-            Outcome::Rejected { status, error, body } => {
-                let (code, message) = match error {
-                    Some(e) => (Some(e.error_code), e.error_message),
-                    None => (None, body),
-                };
-                return Err(Refused { endpoint: name, status, code, message }.into());
-            }
-            Outcome::Unauthorized { error } => {
-                let message = error.map(|e| e.error_message).unwrap_or_default();
-                return Err(Refused {
-                    endpoint: name,
-                    status: 401,
-                    code: None,
-                    message: format!("the REST API key or project key was refused {message}"),
-                }
-                .into());
-            }
-        };
-        if !policy.should_retry(attempt) || cancel.load(Relaxed) {
-            anyhow::bail!("{name}: gave up after {attempt} attempts: {reason}");
-        }
-        tally.retries += 1;
-        let wait = policy.delay(attempt, after, &mut rand::rng());
-        tracing::debug!(endpoint = name, ?wait, %reason, "retrying");
-        tokio::time::sleep(wait).await;
-    }
+    let logic = ApiCall::new(endpoint);
+    driver.call(&logic, 1, f).await.map_err(|stop| match stop {
+        Stop::Fail(refused) => anyhow::Error::from(refused),
+        other => stopped(other, logic.name),
+    })
 }
 
 /// Ask for the export; its id.
-pub async fn create(client: &Client, body: &Value, tally: &mut Tally, cancel: &AtomicBool) -> Result<String> {
+pub async fn create(client: &Client, body: &Value, driver: &Driver) -> Result<String> {
     #[derive(Deserialize)]
     struct Created {
         id: String,
     }
     let bytes = serde_json::to_vec(body)?;
     let ep = Endpoint::ProfilesExport;
-    let answer = call(ep, tally, cancel, || client.post(ep, bytes.clone())).await?;
+    let answer = call(ep, driver, || client.post(ep, bytes.clone())).await?;
     let created: Created = serde_json::from_slice(&answer).context("profiles/export answered without an id")?;
     Ok(created.id)
 }
@@ -172,11 +116,14 @@ fn intervals() -> impl FnMut() -> Duration {
 }
 
 /// Look at the export until it is done. Its parts come sorted by part number.
-pub async fn poll(client: &Client, id: &str, tally: &mut Tally, cancel: &AtomicBool, bar: &Progress) -> Result<Polled> {
+pub async fn poll(client: &Client, id: &str, driver: &Driver, bar: &Progress) -> Result<Polled> {
     let mut wait = intervals();
     let ep = Endpoint::ExportsView;
     loop {
-        let answer = call(ep, tally, cancel, || async move { client.get(ep, &[("id", id)]).await }).await?;
+        let answer = match call(ep, driver, || async move { client.get(ep, &[("id", id)]).await }).await {
+            Err(e) if e.is::<Interrupted>() => return Ok(Polled::Interrupted),
+            other => other?,
+        };
         let view: View =
             serde_json::from_slice(&answer).with_context(|| format!("exports/view answered no status for {id}"))?;
         bar.status(id, &view.status);
@@ -196,13 +143,8 @@ pub async fn poll(client: &Client, id: &str, tally: &mut Tally, cancel: &AtomicB
             }
             _ => {}
         }
-        let until = tokio::time::Instant::now() + wait();
-        // Short naps so Ctrl-C is seen at once even between 10 s polls.
-        while tokio::time::Instant::now() < until {
-            if cancel.load(Relaxed) {
-                return Ok(Polled::Interrupted);
-            }
-            tokio::time::sleep_until(until.min(tokio::time::Instant::now() + Duration::from_millis(100))).await;
+        if driver.sleep::<Refused>(wait()).await.is_err() {
+            return Ok(Polled::Interrupted);
         }
     }
 }

@@ -5,7 +5,9 @@ use crate::api::{Endpoint, Limits, Version};
 use crate::source::SourceOptions;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Stored in run records by its `as_str` name (`profiles`, `events`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     Profiles,
     Events,

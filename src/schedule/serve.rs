@@ -8,19 +8,17 @@
 
 use super::scan::{self, Notes, Scan};
 use super::scheduler::Scheduler;
-use crate::engine::{self, Options};
 use crate::exit::Status;
-use crate::job::{Job, Kind};
+use crate::job::Job;
 use crate::report::Summary;
+use crate::run::{self, Options};
 use crate::state::StateError;
 use anyhow::Result;
 use chrono::{DateTime, Local};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// DIR is read again at least this often, so a new job file is seen in time for
 /// its first minute.
@@ -35,16 +33,14 @@ pub struct Settings {
     pub quiet: bool,
     /// Start what is due at this instant, once, then return (`--once --now`).
     pub once: Option<DateTime<Local>>,
-    /// Set on SIGTERM/SIGINT: the running import settles and checkpoints, no
-    /// other starts.
-    pub cancel: Arc<AtomicBool>,
-    /// Wakes the loop's sleep when `cancel` is set.
-    pub wake: Arc<Notify>,
+    /// Cancelled on SIGTERM/SIGINT: the running job settles and checkpoints,
+    /// no other starts, the loop's sleep ends.
+    pub cancel: CancellationToken,
 }
 
 impl Settings {
     fn stopping(&self) -> bool {
-        self.cancel.load(Ordering::SeqCst)
+        self.cancel.is_cancelled()
     }
 }
 
@@ -70,7 +66,7 @@ pub async fn serve(s: &Settings) -> Result<()> {
                     say_once(&mut notes, &found.jobs[&p.name].file, &p.reason, s, true);
                 }
                 if first {
-                    resume_unfinished(&found, &mut sched, &now, s);
+                    resume_unfinished(&found, &mut sched, &now, s).await;
                 }
                 jobs = found.jobs;
             }
@@ -99,7 +95,7 @@ pub async fn serve(s: &Settings) -> Result<()> {
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = s.wake.notified() => {}
+            _ = s.cancel.cancelled() => {}
         }
     }
     if s.stopping() && !s.quiet {
@@ -142,9 +138,10 @@ fn log(line: &str) {
 /// A run left unfinished (the scheduler was stopped mid-run, or the machine went
 /// down) is resumed at start-up rather than at its next due time: by then its
 /// input may have been replaced, and the run would be abandoned.
-fn resume_unfinished(found: &Scan, sched: &mut Scheduler<Local>, now: &DateTime<Local>, s: &Settings) {
+async fn resume_unfinished(found: &Scan, sched: &mut Scheduler<Local>, now: &DateTime<Local>, s: &Settings) {
     for job in found.jobs.values() {
-        match tokio::task::block_in_place(|| unfinished_run(&s.state_dir, &job.name)) {
+        let (dir, name) = (s.state_dir.clone(), job.name.clone());
+        match run::blocking(move || unfinished_run(&dir, &name)).await {
             Ok(Some(run)) => {
                 if !s.quiet {
                     log(&format!("{}: resuming its unfinished run {run}", job.name));
@@ -161,7 +158,7 @@ fn unfinished_run(state_dir: &Path, name: &str) -> Result<Option<String>> {
     if !state_dir.join("jobs").join(name).is_dir() {
         return Ok(None);
     }
-    match engine::open_store(state_dir, name) {
+    match run::open_store_blocking(state_dir, name) {
         Ok(store) => Ok(store.unfinished_run(name)?.map(|r| r.id)),
         // Someone runs it right now: that run resumes it, not us.
         Err(e) if matches!(e.downcast_ref::<StateError>(), Some(StateError::Locked { .. })) => Ok(None),
@@ -169,18 +166,14 @@ fn unfinished_run(state_dir: &Path, name: &str) -> Result<Option<String>> {
     }
 }
 
-/// Run one job to its end; whatever happens, a summary comes back.
+/// Run one job to its end through the run lifecycle, like `batchport run`
+/// (every kind, exports included); whatever happens, a summary comes back.
 async fn run_one(job: &Job, s: &Settings) -> Summary {
     let opts = Options { state_dir: s.state_dir.clone(), progress: false, cancel: s.cancel.clone() };
     let owned = job.clone();
     // In its own task, so that even a panic in one import is a failed run, not
     // the end of the schedule.
-    let task = tokio::spawn(async move {
-        if owned.kind == Kind::Export {
-            anyhow::bail!("{}: export jobs are not supported by this build yet", owned.file.display());
-        }
-        engine::run(&owned, &opts).await
-    });
+    let task = tokio::spawn(async move { run::execute(&owned, &opts).await });
     let error = match task.await {
         Ok(Ok(summary)) => return summary,
         Ok(Err(e)) => format!("{e:#}"),
@@ -242,7 +235,7 @@ pub fn one_line(s: &Summary) -> String {
 /// checkpoints, then the loop ends. A second one leaves at once with 130
 /// (progress is in the ledger). The handlers are installed before this returns,
 /// so a signal sent as soon as the scheduler says it is watching is not lost.
-pub fn watch_signals(cancel: Arc<AtomicBool>, wake: Arc<Notify>) -> std::io::Result<()> {
+pub fn watch_signals(cancel: CancellationToken) -> std::io::Result<()> {
     let mut signals = Signals::install()?;
     tokio::spawn(async move {
         let mut count = 0;
@@ -251,9 +244,8 @@ pub fn watch_signals(cancel: Arc<AtomicBool>, wake: Arc<Notify>) -> std::io::Res
             count += 1;
             if count == 1 {
                 log("stopping: settling the batches in flight (again to quit at once)");
-                cancel.store(true, Ordering::SeqCst);
-                // `notify_one` keeps a permit if the loop is not asleep yet.
-                wake.notify_one();
+                // Also wakes the loop's sleep, now or when it next sleeps.
+                cancel.cancel();
             } else {
                 std::process::exit(Status::Interrupted.code());
             }

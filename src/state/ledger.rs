@@ -57,15 +57,6 @@ pub enum BatchState {
     Held,
 }
 
-/// How a batch ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settled {
-    /// The API answered; `rejected` rows went to the rejects file.
-    Acked { sent: u64, rejected: u64 },
-    /// The outcome is unknown and the kind is not idempotent: rows held.
-    Held,
-}
-
 const BATCH: u8 = b'b';
 
 impl Store {
@@ -77,30 +68,9 @@ impl Store {
         inner.flush()
     }
 
-    /// Record a batch's outcome. Not flushed: losing an ack only resends an
-    /// idempotent batch. For events, the caller calls `flush` after this.
-    pub fn settle_batch(&self, run_id: &str, seq: u64, outcome: Settled) -> Result<(), StateError> {
-        let inner = &self.inner;
-        let key = name_key(BATCH, run_id, Some(seq));
-        let v = inner
-            .ledger
-            .get(&key)
-            .map_err(|e| inner.err(e))?
-            .ok_or_else(|| StateError::UnknownBatch { run_id: run_id.into(), seq })?;
-        let mut b: Batch = serde_json::from_slice(&v).map_err(|e| inner.bad_record(&key, e))?;
-        b.state = match outcome {
-            Settled::Acked { .. } => BatchState::Acked,
-            Settled::Held => BatchState::Held,
-        };
-        inner
-            .ledger
-            .insert(key, serde_json::to_vec(&b).expect("a Batch always serialises"))
-            .map_err(|e| inner.err(e))?;
-        Ok(())
-    }
-
-    /// Write a batch's settled record whole (state and tally). Not flushed, like
-    /// `settle_batch`.
+    /// Write a batch's settled record whole (state and tally). Not flushed:
+    /// losing an ack only resends an idempotent batch. For events, the caller
+    /// calls `flush` after this.
     pub fn record_batch(&self, run_id: &str, b: &Batch) -> Result<(), StateError> {
         let inner = &self.inner;
         let value = serde_json::to_vec(b).expect("a Batch always serialises");
@@ -119,21 +89,12 @@ impl Store {
         Ok(out)
     }
 
-    /// Delete the settled batch records with `seq <= upto_seq` (the run's
-    /// counters keep their totals). Planned ones stay: they are still owed.
-    pub fn compact(&self, run_id: &str, upto_seq: u64) -> Result<(), StateError> {
+    /// Forget a planned batch none of whose requests reached the API (the run
+    /// was stopped while it waited to send): its rows are read again on resume.
+    pub fn unplan_batch(&self, run_id: &str, seq: u64) -> Result<(), StateError> {
         let inner = &self.inner;
-        let mut batch = sled::Batch::default();
-        let from = name_key(BATCH, run_id, Some(0));
-        let to = name_key(BATCH, run_id, Some(upto_seq));
-        for kv in inner.ledger.range(from..=to) {
-            let (k, v) = kv.map_err(|e| inner.err(e))?;
-            let b: Batch = serde_json::from_slice(&v).map_err(|e| inner.bad_record(&k, e))?;
-            if b.state != BatchState::Planned {
-                batch.remove(k);
-            }
-        }
-        inner.ledger.apply_batch(batch).map_err(|e| inner.err(e))
+        inner.ledger.remove(name_key(BATCH, run_id, Some(seq))).map_err(|e| inner.err(e))?;
+        inner.flush()
     }
 
     /// Delete all of a run's batch records.

@@ -1,4 +1,4 @@
-//! The durable state store: one sled database per `--state` folder, holding
+//! The durable state store: one sled database per job (`<state>/jobs/<job>/store`), holding
 //! the runs (`runs.rs`), the per-batch ledger (`ledger.rs`) and the change
 //! index (`change.rs`). All sled use in batchport goes through this module.
 //!
@@ -11,6 +11,7 @@ mod change;
 mod error;
 mod fingerprint;
 mod ledger;
+mod record;
 mod runs;
 
 use std::collections::HashMap;
@@ -22,8 +23,8 @@ use std::time::{Duration, Instant};
 pub use change::ChangeIndex;
 pub use error::StateError;
 pub use fingerprint::{Fingerprint, fingerprint};
-pub use ledger::{Batch, BatchState, Settled, Tally};
-pub use runs::{Counters, Run, status};
+pub use ledger::{Batch, BatchState, Tally};
+pub use runs::{Counters, ExportProgress, ImportProgress, PartDone, Progress, RUN_FORMAT, Run, RunStatus};
 
 /// sled's page cache. Its default (1 GB) would blow the 64 MB memory target;
 /// the hot data (a run, the batches in flight, the buckets being checked) is
@@ -31,7 +32,7 @@ pub use runs::{Counters, Run, status};
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How often sled writes buffered updates in the background. Settled batches
-/// rely on it (see `Store::settle_batch`).
+/// of idempotent kinds rely on it (see `Store::record_batch`).
 const FLUSH_EVERY_MS: u64 = 200;
 
 /// sled's I/O threads can hold the database file for a moment after the last
@@ -40,7 +41,9 @@ const FLUSH_EVERY_MS: u64 = 200;
 /// the length of a run: waiting this long before saying so costs nothing.
 const LOCK_GRACE: Duration = Duration::from_secs(1);
 
-/// The store. Cheap to share: wrap it in an `Arc`; every method takes `&self`.
+/// The store. Cheap to clone (the clones share one database); every method
+/// takes `&self`.
+#[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
 }

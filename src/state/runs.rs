@@ -1,61 +1,96 @@
-//! Runs: one record per run of a job (inputs, status, watermark, counters),
-//! plus a per-job index in creation order so "the job's latest run" is one
-//! range read, whatever the number of past runs.
+//! Runs: one record per run of a job (inputs, status, counters, per-kind
+//! progress), plus a per-job index in creation order so "the job's latest
+//! run" is one range read, whatever the number of past runs.
 //!
-//! Keys in the `runs` tree: `r`+run id → JSON `Run`; `j`+job+creation number
-//! → run id.
+//! Keys in the `runs` tree: `r`+run id → JSON `Run` (see `record.rs` for the
+//! stored form and its migrations); `j`+job+creation number → run id.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Fingerprint, StateError, Store, name_key, now_rfc3339};
-use crate::source::Position;
+use crate::job::Kind;
 
-/// The values of `Run::status`.
-pub mod status {
-    pub const RUNNING: &str = "running";
-    pub const INTERRUPTED: &str = "interrupted";
-    pub const FAILED: &str = "failed";
-    pub const DONE: &str = "done";
-    pub const DONE_WITH_REJECTS: &str = "done_with_rejects";
-    /// Set by `Store::create_run` on an unfinished run of the same job that a
-    /// newer run replaces (its inputs changed): it will never be resumed. Its
-    /// record and ledger are kept for `status` and for a human to look at.
-    pub const ABANDONED: &str = "abandoned";
+pub use super::record::{ExportProgress, ImportProgress, PartDone, Progress, RUN_FORMAT};
+
+/// Where a run stands. Stored as its snake_case name (`running`, `done`, ...),
+/// the strings earlier versions wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Started and not ended (or killed: nothing got to say otherwise).
+    Running,
+    /// Stopped by a signal after settling what was in flight: resumable.
+    Interrupted,
+    /// Stopped by an error: resumable once the cause is fixed.
+    Failed,
+    Done,
+    DoneWithRejects,
+    /// An unfinished run that a newer run of the job replaced (its inputs or
+    /// settings changed): never resumed. Its record and ledger are kept for
+    /// `status` and for a human to look at.
+    Abandoned,
 }
 
+impl RunStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Failed => "failed",
+            RunStatus::Done => "done",
+            RunStatus::DoneWithRejects => "done_with_rejects",
+            RunStatus::Abandoned => "abandoned",
+        }
+    }
+
+    /// Finished runs are never resumed.
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Done | RunStatus::DoneWithRejects)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One run of a job, as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "super::record::Stored", into = "super::record::Stored")]
 pub struct Run {
     pub id: String,
     pub job: String,
-    pub kind: String,
+    pub kind: Kind,
     pub inputs: Vec<Fingerprint>,
-    /// See `status`.
-    pub status: String,
+    pub status: RunStatus,
     /// RFC 3339, UTC. `updated` is stamped by the store on every save.
     pub started: String,
     pub updated: String,
-    /// Per input file: everything up to and including this position is
-    /// settled (acked, rejected, unchanged or held). None = nothing yet.
-    pub watermark: Vec<Option<Position>>,
     /// The next batch sequence number.
     pub next_seq: u64,
     pub counters: Counters,
     pub last_error: Option<String>,
     pub rejects_file: Option<PathBuf>,
     pub uncertain_file: Option<PathBuf>,
-    /// Free-form, per kind (e.g. audience replace done, export id and parts).
-    pub extra: serde_json::Value,
+    /// `batchport reset` after this run finished: a re-run of the same input
+    /// imports it again instead of saying there is nothing to do.
+    pub reset: bool,
+    /// What the run's kind needs to resume it.
+    pub progress: Progress,
 }
 
 impl Run {
     /// Unfinished runs are resumed; finished ones never are.
     pub fn is_finished(&self) -> bool {
-        self.status == status::DONE || self.status == status::DONE_WITH_REJECTS
+        self.status.is_finished()
     }
 }
 
+/// Row and request counts of a run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Counters {
@@ -82,7 +117,7 @@ impl Store {
     /// The unfinished run of `job`: its latest run, if that one is unfinished.
     /// (Older unfinished runs were abandoned by `create_run`.)
     pub fn unfinished_run(&self, job: &str) -> Result<Option<Run>, StateError> {
-        Ok(self.last_run(job)?.filter(|r| !r.is_finished() && r.status != status::ABANDONED))
+        Ok(self.last_run(job)?.filter(|r| !r.is_finished() && r.status != RunStatus::Abandoned))
     }
 
     /// The most recent run of `job`, finished or not.
@@ -98,7 +133,7 @@ impl Store {
     /// Start a new run of `job` over `inputs`, durable before it returns. An
     /// unfinished earlier run of the job (which the caller chose not to
     /// resume) becomes `abandoned` in the same atomic write.
-    pub fn create_run(&self, job: &str, kind: &str, inputs: Vec<Fingerprint>) -> Result<Run, StateError> {
+    pub fn create_run(&self, job: &str, kind: Kind, inputs: Vec<Fingerprint>) -> Result<Run, StateError> {
         let inner = &self.inner;
         let now = chrono::Utc::now();
         let started = now_rfc3339();
@@ -112,10 +147,10 @@ impl Store {
         let run = Run {
             id: id.clone(),
             job: job.to_string(),
-            kind: kind.to_string(),
-            watermark: vec![None; inputs.len()],
+            kind,
+            progress: Progress::new(kind, inputs.len()),
             inputs,
-            status: status::RUNNING.to_string(),
+            status: RunStatus::Running,
             started: started.clone(),
             updated: started,
             next_seq: 0,
@@ -123,11 +158,11 @@ impl Store {
             last_error: None,
             rejects_file: None,
             uncertain_file: None,
-            extra: serde_json::Value::Null,
+            reset: false,
         };
         let mut batch = sled::Batch::default();
         if let Some(mut old) = self.unfinished_run(job)? {
-            old.status = status::ABANDONED.to_string();
+            old.status = RunStatus::Abandoned;
             old.updated = run.started.clone();
             batch.insert(run_key(&old.id), encode(&old));
         }
@@ -139,7 +174,7 @@ impl Store {
         Ok(run)
     }
 
-    /// Save progress (counters, status, watermark, extra). Not flushed: sled
+    /// Save progress (counters, status, per-kind progress). Not flushed: sled
     /// writes it within `FLUSH_EVERY_MS`, and a lost save only moves the
     /// resume point back to where the ledger still knows the batches.
     pub fn save_run(&self, run: &Run) -> Result<(), StateError> {
@@ -229,5 +264,40 @@ mod tests {
         let ab = name_key(JOB, "ab", Some(0));
         assert!(a1 < a2);
         assert!(!ab.starts_with(&name_key(JOB, "a", None)));
+    }
+
+    /// A store as batchport wrote it before the typed run state (format 0:
+    /// `extra` bag, `watermark`), with the same keys: it resumes, and is
+    /// written back in the current format.
+    #[test]
+    fn a_store_written_in_format_0_resumes_and_is_rewritten_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let v0 = serde_json::json!({
+            "id": "nightly-20260101T020000Z-ab12", "job": "nightly", "kind": "profiles",
+            "inputs": [{"path": "users.csv", "size": 100, "mtime_ns": 1, "head_hash": 2}],
+            "status": "interrupted", "started": "2026-01-01T02:00:00.000000Z",
+            "updated": "2026-01-01T02:00:05.000000Z", "watermark": [{"line": 101, "byte": 9000, "record": 99}],
+            "next_seq": 3, "counters": {"rows_read": 100, "rows_sent": 98, "rows_rejected": 2, "rows_unchanged": 0,
+            "rows_uncertain": 0, "requests": 2, "retries": 1, "http_429": 1},
+            "last_error": null, "rejects_file": "rejects/nightly-rejects.csv", "uncertain_file": null,
+            "extra": {"files_done": [true]}
+        });
+        let id = v0["id"].as_str().unwrap();
+        let inner = &store.inner;
+        inner.runs.insert(name_key(JOB, "nightly", Some(7)), id.as_bytes()).unwrap();
+        inner.runs.insert(run_key(id), serde_json::to_vec(&v0).unwrap()).unwrap();
+
+        let run = store.unfinished_run("nightly").unwrap().expect("the old run is found and unfinished");
+        assert_eq!((run.kind, run.status, run.next_seq), (Kind::Profiles, RunStatus::Interrupted, 3));
+        assert_eq!(run.progress, Progress::Import(ImportProgress { files_done: vec![true] }));
+        assert_eq!((run.counters.rows_sent, run.counters.http_429), (98, 1));
+        assert_eq!(run.rejects_file.as_deref(), Some(std::path::Path::new("rejects/nightly-rejects.csv")));
+
+        store.save_run(&run).unwrap();
+        let raw: serde_json::Value = serde_json::from_slice(&inner.runs.get(run_key(id)).unwrap().unwrap()).unwrap();
+        assert_eq!(raw["format"], RUN_FORMAT);
+        assert!(raw.get("extra").is_none() && raw.get("watermark").is_none(), "{raw}");
+        assert_eq!(store.last_run("nightly").unwrap().unwrap().progress, run.progress);
     }
 }

@@ -30,15 +30,20 @@ fn retry_delays_stay_within_their_ceiling_and_grow() {
 }
 
 #[test]
-fn retry_after_is_a_floor() {
+fn retry_after_is_a_floor_up_to_its_cap() {
     let policy = RetryPolicy::default();
     let mut rng = StdRng::seed_from_u64(1);
     for attempt in 1..5 {
         assert!(policy.delay(attempt, Some(Duration::from_secs(3)), &mut rng) >= Duration::from_secs(3));
     }
-    // Longer than the cap: still honoured.
-    let long = Some(Duration::from_secs(120));
-    assert_eq!(policy.delay(9, long, &mut rng), Duration::from_secs(120));
+    // Longer than RETRY_AFTER_CAP (issue 16): waited for the cap, not a day.
+    let long = Some(Duration::from_secs(86_400));
+    let capped = policy.delay(9, long, &mut rng);
+    assert!(
+        capped >= batchport::dispatch::RETRY_AFTER_CAP.min(policy.cap)
+            && capped <= policy.cap.max(batchport::dispatch::RETRY_AFTER_CAP),
+        "{capped:?}"
+    );
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! Getting a job connected: keys from the environment (checked before any file
 //! is read), the in-process emulator for `base_url = "emulator"`, the client,
-//! the shared limiter and the sender.
+//! and the import's sender over the run's retry driver.
 
 use crate::api::client::{Client, Credentials};
+use crate::dispatch::Driver;
 use crate::dispatch::send::{SendStats, Sender};
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::exit::UsageError;
@@ -11,6 +12,7 @@ use anyhow::Result;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// The client of one run, and the emulator it talks to when the job says so.
 pub struct Connection {
     pub client: Client,
     /// Kept alive for the run when the job talks to the in-process emulator.
@@ -18,6 +20,7 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Keys, then the emulator if asked for, then the client.
     pub async fn open(job: &Job) -> Result<Connection> {
         let key = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let (rest, project) = (key(&job.api.rest_key_env), key(&job.api.project_key_env));
@@ -56,13 +59,13 @@ impl Connection {
         Ok(Connection { client, _emulator: emulator })
     }
 
-    pub fn sender(&self, job: &Job, hold_unknown: bool, stats: Arc<SendStats>) -> Sender {
+    /// The sender of an import's batches, its requests driven by `driver`.
+    pub fn sender(&self, job: &Job, hold_unknown: bool, stats: Arc<SendStats>, driver: Driver) -> Sender {
         Sender {
             client: self.client.clone(),
-            limiter: super::limiter(job),
-            policy: super::retry_policy(),
+            driver,
             endpoint: job.api.endpoint,
-            kind: super::body_kind(job),
+            kind: crate::engine::body_kind(job),
             hold_unknown,
             columns: Arc::new(attribute_columns(job)),
             stats,

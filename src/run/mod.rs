@@ -1,0 +1,279 @@
+//! The run lifecycle: the one way a job is run, whatever its kind and
+//! whoever asks (`batchport run`, `batchport schedule`, the library).
+//!
+//! 1. **Connect**: keys and client first, so a missing key is reported before
+//!    anything is read (`connect.rs`).
+//! 2. **Identify the input**: what a run of this job is about (an import's
+//!    input fingerprints, an export's request and output).
+//! 3. **Open or resume**: the job's store; its unfinished run is resumed when
+//!    it was about the same input, abandoned (with a note) otherwise; an
+//!    import whose unchanged input was already imported has nothing to do.
+//! 4. **Execute the kind**: imports (`crate::engine`) and exports
+//!    (`crate::export`) plug in here, with the run record to keep their
+//!    progress in and the run's retry driver.
+//! 5. **Settle**: the run's status from how the kind ended, saved durably.
+//! 6. **Summarise**: the typed [`Summary`], whose status gives the exit code.
+//!
+//! Blocking work (sled, fsync, file opens) goes to tokio's blocking pool
+//! through [`blocking`], so this works on any tokio runtime, current-thread
+//! included.
+
+mod connect;
+
+pub use connect::Connection;
+
+use crate::dispatch::{Driver, RetryPolicy};
+use crate::exit::Status;
+use crate::job::{Job, Kind};
+use crate::report::Summary;
+use crate::state::{Run, RunStatus, Store};
+use anyhow::{Context as _, Result};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How the caller wants the run done.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub state_dir: PathBuf,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+    /// Cancelled from outside (Ctrl-C, SIGTERM): stop reading, stop waiting,
+    /// settle what is in flight, keep progress.
+    pub cancel: CancellationToken,
+}
+
+/// How a kind's execution ended, when it did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Everything was done. `note`: what the user should know about it.
+    Done { note: Option<String> },
+    /// Stopped by the cancellation token after settling what was in flight.
+    Interrupted,
+}
+
+/// The run was cancelled while a kind waited (for the limiter, a retry, a
+/// poll): not a failure. The lifecycle turns it into [`Ended::Interrupted`].
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("stopped by a signal")]
+pub struct Interrupted;
+
+/// A driver's stop as the run's error: cancellation becomes [`Interrupted`],
+/// the rest say what was being done.
+pub fn stopped<E: std::fmt::Display>(stop: crate::dispatch::Stop<E>, doing: &str) -> anyhow::Error {
+    match stop {
+        crate::dispatch::Stop::Cancelled => Interrupted.into(),
+        other => anyhow::anyhow!("{doing}: {other}"),
+    }
+}
+
+/// What the lifecycle hands a kind to execute with.
+pub struct Context<'a> {
+    pub job: &'a Job,
+    pub options: &'a Options,
+    pub store: &'a Store,
+    pub connection: &'a Connection,
+    /// Every request of the run goes through it (or a `with_limiter` clone).
+    pub driver: Driver,
+}
+
+/// A kind of work, ready to run: what identifies its input, and how to run it.
+enum Work {
+    Import(crate::engine::Import),
+    Export(crate::export::Export),
+}
+
+impl Work {
+    async fn prepare(job: &Job) -> Result<Work> {
+        Ok(match job.kind {
+            Kind::Export => Work::Export(crate::export::Export::prepare(job)?),
+            _ => Work::Import(crate::engine::Import::prepare(job).await?),
+        })
+    }
+
+    /// Whether an unfinished `run` was about this same input.
+    fn resumes(&self, run: &Run) -> bool {
+        match self {
+            Work::Import(w) => w.resumes(run),
+            Work::Export(w) => w.resumes(run),
+        }
+    }
+
+    /// What a new run records as its input.
+    fn inputs(&self) -> Vec<crate::state::Fingerprint> {
+        match self {
+            Work::Import(w) => w.inputs(),
+            Work::Export(_) => Vec::new(),
+        }
+    }
+
+    fn abandon_note(&self, job: &Job, run: &Run) -> String {
+        match self {
+            Work::Import(_) => format!(
+                "the input of {}'s unfinished run {} has changed since it stopped; that run is abandoned and a new one starts",
+                job.name, run.id
+            ),
+            Work::Export(_) => format!(
+                "the [export] settings of {} changed since its unfinished run {} stopped; that run is abandoned and a new export starts",
+                job.name, run.id
+            ),
+        }
+    }
+
+    async fn execute(&mut self, cx: &Context<'_>, run: &mut Run) -> Result<Ended> {
+        match self {
+            Work::Import(w) => w.execute(cx, run).await,
+            Work::Export(w) => w.execute(cx, run).await,
+        }
+    }
+
+    fn files(&self, run: &Run) -> Vec<PathBuf> {
+        match self {
+            Work::Import(_) => run.inputs.iter().map(|f| f.path.clone()).collect(),
+            Work::Export(w) => vec![w.output().to_path_buf()],
+        }
+    }
+}
+
+/// Run `job` to its end (or resume its unfinished run): the whole lifecycle.
+/// An `Err` is a run that could not start (keys, input, store); a run that
+/// started and failed is an `Ok` summary with `Status::Failed`.
+pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
+    let started = Instant::now();
+    let connection = Connection::open(job).await?;
+    let mut work = Work::prepare(job).await?;
+    let store = open_store(opts.state_dir.clone(), job.name.clone()).await?;
+    let mut run = match open_or_resume(&store, job, &work).await? {
+        Opened::Run(run) => run,
+        Opened::AlreadyDone(last) => {
+            let mut s = summary_of(&last, work.files(&last), started);
+            s.status = Status::Done;
+            s.nothing_to_do = true;
+            s.note = Some(format!(
+                "already imported by run {} (same files, unchanged): nothing to do; `batchport reset` first to import it again",
+                last.id
+            ));
+            return Ok(s);
+        }
+    };
+    let driver = Driver::new(RetryPolicy::default(), crate::engine::limiter(job), opts.cancel.clone());
+    let cx = Context { job, options: opts, store: &store, connection: &connection, driver };
+    let ended = match work.execute(&cx, &mut run).await {
+        Err(e) if e.is::<Interrupted>() => Ok(Ended::Interrupted),
+        other => other,
+    };
+
+    // Settle: the status from how the kind ended, durably.
+    run.status = match &ended {
+        Err(_) => RunStatus::Failed,
+        Ok(Ended::Interrupted) => RunStatus::Interrupted,
+        Ok(Ended::Done { .. }) if run.counters.rows_rejected > 0 => RunStatus::DoneWithRejects,
+        Ok(Ended::Done { .. }) => RunStatus::Done,
+    };
+    run.last_error = ended.as_ref().err().map(|e| format!("{e:#}"));
+    let finished = run.clone();
+    let store2 = store.clone();
+    blocking(move || store2.finish_run(&finished)).await?;
+
+    // Summarise.
+    let mut s = summary_of(&run, work.files(&run), started);
+    if let Ok(Ended::Done { note }) = ended {
+        s.note = note;
+    }
+    drop(connection);
+    Ok(s)
+}
+
+enum Opened {
+    Run(Run),
+    /// The job's last run finished over this same input: nothing to do.
+    AlreadyDone(Run),
+}
+
+async fn open_or_resume(store: &Store, job: &Job, work: &Work) -> Result<Opened> {
+    let (s, name) = (store.clone(), job.name.clone());
+    let (unfinished, last) =
+        blocking(move || Ok::<_, crate::state::StateError>((s.unfinished_run(&name)?, s.last_run(&name)?))).await?;
+    let run = match unfinished {
+        Some(r) if work.resumes(&r) => {
+            tracing::info!(run = %r.id, "resuming");
+            r
+        }
+        Some(r) => {
+            eprintln!("batchport: {}", work.abandon_note(job, &r));
+            create(store, job, work).await?
+        }
+        None => {
+            if let (Some(last), Work::Import(_)) = (last, work)
+                && last.is_finished()
+                && !last.reset
+                && work.resumes(&last)
+            {
+                return Ok(Opened::AlreadyDone(last));
+            }
+            create(store, job, work).await?
+        }
+    };
+    Ok(Opened::Run(run))
+}
+
+async fn create(store: &Store, job: &Job, work: &Work) -> Result<Run> {
+    let (s, name, kind, inputs) = (store.clone(), job.name.clone(), job.kind, work.inputs());
+    // Creating a run flushes sled: off the async workers like every fsync.
+    blocking(move || s.create_run(&name, kind, inputs)).await
+}
+
+/// The summary of `run` as it stands.
+fn summary_of(run: &Run, files: Vec<PathBuf>, started: Instant) -> Summary {
+    let mut s = Summary::new(&run.job, &run.id);
+    let c = &run.counters;
+    s.rows_read = c.rows_read;
+    s.rows_sent = c.rows_sent;
+    s.rows_rejected = c.rows_rejected;
+    s.rows_unchanged = c.rows_unchanged;
+    s.rows_uncertain = c.rows_uncertain;
+    s.requests = c.requests;
+    s.retries = c.retries;
+    s.http_429 = c.http_429;
+    s.rejects_file = run.rejects_file.clone();
+    s.uncertain_file = run.uncertain_file.clone();
+    s.files = files;
+    s.elapsed_s = started.elapsed().as_secs_f64();
+    s.status = match run.status {
+        RunStatus::Done => Status::Done,
+        RunStatus::DoneWithRejects => Status::DoneWithRejects,
+        RunStatus::Interrupted => Status::Interrupted,
+        _ => Status::Failed,
+    };
+    s.error = run.last_error.clone();
+    s
+}
+
+/// The state store of one job: one sled database per job, so that its lock is
+/// the job's run lock and different jobs can run side by side. Blocking: call
+/// from sync code, or through [`open_store`].
+pub fn open_store_blocking(state_dir: &Path, job: &str) -> Result<Store> {
+    let dir = state_dir.join("jobs").join(job);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the state folder {}", dir.display()))?;
+    Ok(Store::open(&dir, true)?)
+}
+
+/// [`open_store_blocking`] on the blocking pool.
+pub async fn open_store(state_dir: PathBuf, job: String) -> Result<Store> {
+    blocking(move || open_store_blocking(&state_dir, &job)).await
+}
+
+/// Run blocking work (sled, fsync, file I/O) on tokio's blocking pool and wait
+/// for it. The one way batchport leaves the async workers.
+pub async fn blocking<T, E, F>(f: F) -> Result<T>
+where
+    F: FnOnce() -> std::result::Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<anyhow::Error> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(anyhow::anyhow!("a blocking task was cancelled: {e}")),
+    }
+}

@@ -1,0 +1,122 @@
+//! The run's waits end on a signal, and a dead server is said at once: the
+//! binary against tiny local servers that throttle for a day or are not there.
+
+use crate::common::{bin, json, write};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::post;
+use batchport::testdata;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A server whose `/profiles/update` answers 429 with a day-long `Retry-After`;
+/// its base URL and how many calls it got.
+fn throttling_server() -> (String, Arc<AtomicU64>, tokio::runtime::Runtime) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let calls = Arc::new(AtomicU64::new(0));
+    let seen = calls.clone();
+    let app = Router::new().route(
+        "/2.11/profiles/update",
+        post(move || {
+            seen.fetch_add(1, Ordering::SeqCst);
+            async { (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "86400")], "{}") }
+        }),
+    );
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, calls, rt)
+}
+
+/// The job (and, the first time, its input) talking to `base_url`.
+fn job(dir: &Path, base_url: &str) {
+    if !dir.join("users.csv").exists() {
+        let mut csv = Vec::new();
+        testdata::write_profiles(&mut csv, 50, 3, 0).unwrap();
+        write(dir, "users.csv", csv);
+    }
+    let api = format!("base_url = \"{base_url}\"\nendpoint = \"update\"\nbatch_size = 10\nconcurrency = 2");
+    write(dir, "job.toml", testdata::profiles_job("waits", "users.csv", &api));
+}
+
+fn command(dir: &Path) -> Command {
+    let mut c = bin();
+    c.args(["run", "job.toml", "--json", "--state"])
+        .arg(dir.join("state"))
+        .current_dir(dir)
+        .env("BATCH_REST_KEY", "k")
+        .env("BATCH_PROJECT_KEY", "p");
+    c
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_day_long_retry_after_exits_130_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, calls, _rt) = throttling_server();
+    job(dir.path(), &url);
+    let child = command(dir.path()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while calls.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the importer never called");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Now waiting: Retry-After (capped), the limiter's pause, the backoff.
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = Instant::now();
+    // SAFETY: kill only sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let took = signalled.elapsed();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < Duration::from_secs(2), "exited {took:?} after SIGTERM");
+    let s = json(&out);
+    assert_eq!(s["status"], "interrupted", "{s}");
+    assert_eq!(s["rows_sent"], 0);
+    assert!(s["http_429"].as_u64().unwrap() >= 1, "{s}");
+
+    // Nothing was lost: the run resumes (and is still throttled).
+    let status = bin()
+        .args(["status", "job.toml", "--json", "--state"])
+        .arg(dir.path().join("state"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(runs[0]["runs"][0]["status"], "interrupted", "{runs}");
+}
+
+#[test]
+fn a_server_that_is_not_there_fails_at_once_and_the_run_stays_resumable() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    job(dir.path(), &format!("http://127.0.0.1:{port}"));
+    let started = Instant::now();
+    let out = command(dir.path()).output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(1));
+    let s = json(&out);
+    assert_eq!(s["status"], "failed");
+    let error = s["error"].as_str().unwrap();
+    assert!(error.contains("cannot reach the API") && error.contains("resumed"), "{error}");
+    assert_eq!(s["retries"], 0, "no backoff before saying so");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the API"));
+
+    // Once the server is up, the same command resumes the same run.
+    let first = s["run_id"].as_str().unwrap().to_string();
+    let emu = batchport::emulator::Emulator::start_background(batchport::emulator::EmulatorConfig::default()).unwrap();
+    job(dir.path(), &emu.base_url());
+    // The job file changed, not the input: the same run is resumed.
+    let out = command(dir.path())
+        .env("BATCH_REST_KEY", "emulator_rest_key")
+        .env("BATCH_PROJECT_KEY", "project_emulator")
+        .output()
+        .unwrap();
+    let s = json(&out);
+    assert_eq!((s["status"].as_str(), s["run_id"].as_str()), (Some("done"), Some(first.as_str())), "{s}");
+    assert_eq!(s["rows_sent"], 50);
+}

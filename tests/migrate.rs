@@ -217,3 +217,25 @@ fn braze_json_lines_export() {
     assert_eq!(m.attrs("u-2")["$timezone"], "Europe/London", "a Rails zone name");
     assert_eq!(m.consent("u-3", "$email_marketing").as_deref(), Some("unsubscribed"));
 }
+
+#[test]
+fn json_lines_rejects_name_their_json_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "dump.jsonl",
+        "{\"id\":\"u1\",\"profile\":{\"age\":30}}\n\n{\"id\":\"u2\",\"profile\":{\"age\":\"old\"}}\n{\"id\":null}\n",
+    );
+    let job = "[job]\nname = \"d\"\nkind = \"profiles\"\nrejects = \"out\"\n[source]\npath = \"dump.jsonl\"\n\
+               [mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nage = { column = \"profile.age\", type = \"int\" }\n";
+    write(dir.path(), "job.toml", job);
+    let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
+    let s = json(&out);
+    assert_eq!((s["rows_read"].as_u64(), s["rows_rejected"].as_u64()), (Some(3), Some(2)), "{s}");
+    let lines: Vec<u64> = s["forecast"]["rejects"].as_array().unwrap().iter().map(|g| g["first_lines"][0].as_u64().unwrap()).collect();
+    assert_eq!(lines, [3, 4], "JSON line numbers, the blank line counted");
+    write(dir.path(), "dump.jsonl", "{\"id\":\"u1\"}\nnot json\n");
+    let out = run_in(dir.path(), &["validate", "job.toml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JSON line 2"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -28,7 +28,10 @@ const COLS: &[Col] = &[
     Col { header: "EMAIL_BLACKLISTED", values: &[("true", true, false), ("false", false, false)] },
     Col { header: "SMS_BLACKLISTED", values: &[("true", false, true), ("false", false, false)] },
     Col { header: "email_unsubscribed_at", values: &[(DATE, true, false), ("", false, false)] },
-    Col { header: "Email Suppressions", values: &[("HARD_BOUNCE", true, false), ("SPAM_COMPLAINT", true, false), ("", false, false)] },
+    Col {
+        header: "Email Suppressions",
+        values: &[("HARD_BOUNCE", true, false), ("SPAM_COMPLAINT", true, false), ("", false, false)],
+    },
     Col { header: "do_not_contact", values: &[("1", true, true), ("0", false, false)] },
     Col { header: "Unsubscribed from all email", values: &[("true", true, false), ("false", false, false)] },
     Col { header: "MSG-email", values: &[("true", false, false), ("false", true, false)] },

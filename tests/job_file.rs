@@ -216,7 +216,10 @@ fn migration_forms_resolve() {
     assert!(!p.id_columns[0].lowercase && p.id_columns[1].lowercase);
     assert_eq!(p.custom_id.name, "id");
     let email = &p.native[0];
-    assert_eq!(email.rule.when.as_ref().map(|(c, v)| (c.name.as_str(), v.clone())), Some(("device_type", vec!["11".into()])));
+    assert_eq!(
+        email.rule.when.as_ref().map(|(c, v)| (c.name.as_str(), v.clone())),
+        Some(("device_type", vec!["11".into()]))
+    );
     assert_eq!(p.native[1].rule.region_column.as_ref().map(|c| c.name.as_str()), Some("country"));
     let NativeKind::EmailMarketing(v) = &p.native[2].kind else { panic!() };
     assert_eq!(v.undecided, ["pending"]);
@@ -242,6 +245,7 @@ fn migration_form_mistakes_name_their_line() {
     assert!(m.contains("both"), "{m}");
     let (_, m) = bad(r#"custom_id = ["id", { column = "email", lowercase = true }]"#, "custom_id = []");
     assert!(m.contains("empty"), "{m}");
-    let (_, m) = bad(r#"phone_number = { column = "phone", region_column = "country" }"#, r#"phone_number = { value = "12" }"#);
+    let (_, m) =
+        bad(r#"phone_number = { column = "phone", region_column = "country" }"#, r#"phone_number = { value = "12" }"#);
     assert!(m.contains("value"), "{m}");
 }

@@ -232,7 +232,8 @@ fn json_lines_rejects_name_their_json_line() {
     let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
     let s = json(&out);
     assert_eq!((s["rows_read"].as_u64(), s["rows_rejected"].as_u64()), (Some(3), Some(2)), "{s}");
-    let lines: Vec<u64> = s["forecast"]["rejects"].as_array().unwrap().iter().map(|g| g["first_lines"][0].as_u64().unwrap()).collect();
+    let lines: Vec<u64> =
+        s["forecast"]["rejects"].as_array().unwrap().iter().map(|g| g["first_lines"][0].as_u64().unwrap()).collect();
     assert_eq!(lines, [3, 4], "JSON line numbers, the blank line counted");
     write(dir.path(), "dump.jsonl", "{\"id\":\"u1\"}\nnot json\n");
     let out = run_in(dir.path(), &["validate", "job.toml"]);

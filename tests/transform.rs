@@ -119,7 +119,10 @@ fn map_with(mapping: &str, header: &[&str], rows: &[&[&str]]) -> Vec<Result<serd
     rows.iter()
         .enumerate()
         .map(|(i, r)| {
-            let row = RawRow { pos: Position { line: i as u64 + 2, byte: 0, record: i as u64 }, record: csv::ByteRecord::from(r.to_vec()) };
+            let row = RawRow {
+                pos: Position { line: i as u64 + 2, byte: 0, record: i as u64 },
+                record: csv::ByteRecord::from(r.to_vec()),
+            };
             t.map_row(row)
                 .map(|op| {
                     let mut v: serde_json::Value = serde_json::from_slice(&op.attrs).unwrap();

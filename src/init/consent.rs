@@ -36,14 +36,36 @@ pub enum Signal {
 }
 
 /// Values that say "subscribed", lowercase.
-pub const YES_WORDS: &[&str] = &[
-    "subscribed", "opted_in", "optedin", "opt_in", "opt-in", "confirmed", "granted", "yes", "true", "1", "y", "t",
-];
+pub const YES_WORDS: &[&str] =
+    &["subscribed", "opted_in", "optedin", "opt_in", "opt-in", "confirmed", "granted", "yes", "true", "1", "y", "t"];
 /// Values that say "not subscribed": opted out, cleaned, bounced, never asked.
 pub const NO_WORDS: &[&str] = &[
-    "unsubscribed", "opted_out", "optedout", "opt_out", "opt-out", "cleaned", "bounced", "hard_bounce",
-    "suppressed", "blacklisted", "blocklisted", "blocked", "never_subscribed", "non_subscribed", "not_subscribed",
-    "spam", "spam_complaint", "complained", "revoked", "denied", "declined", "no", "false", "0", "n", "f",
+    "unsubscribed",
+    "opted_out",
+    "optedout",
+    "opt_out",
+    "opt-out",
+    "cleaned",
+    "bounced",
+    "hard_bounce",
+    "suppressed",
+    "blacklisted",
+    "blocklisted",
+    "blocked",
+    "never_subscribed",
+    "non_subscribed",
+    "not_subscribed",
+    "spam",
+    "spam_complaint",
+    "complained",
+    "revoked",
+    "denied",
+    "declined",
+    "no",
+    "false",
+    "0",
+    "n",
+    "f",
 ];
 /// Opposite words: seeing one, the job also lists the other.
 const PAIRS: &[(&str, &str)] = &[
@@ -63,12 +85,42 @@ pub const UNDECIDED_WORDS: &[&str] = &["pending", "unknown", "not_set", "transac
 /// mark an opt-out whatever the values. Checked before the opt-in fragments,
 /// so `unsubscribed` is never taken for `subscribed`.
 const OPT_OUT_NAMES: &[&str] = &[
-    "unsub", "optout", "optedout", "blacklist", "blocklist", "suppress", "bounce", "cleaned", "cleantime", "donot",
-    "dnc", "spamreport", "spamcomplaint", "complain", "hasoptedout", "revoked", "emailblocked", "invalidemail",
+    "unsub",
+    "optout",
+    "optedout",
+    "blacklist",
+    "blocklist",
+    "suppress",
+    "bounce",
+    "cleaned",
+    "cleantime",
+    "donot",
+    "dnc",
+    "spamreport",
+    "spamcomplaint",
+    "complain",
+    "hasoptedout",
+    "revoked",
+    "emailblocked",
+    "invalidemail",
 ];
 const OPT_IN_NAMES: &[&str] = &[
-    "optin", "optedin", "subscri", "consent", "marketing", "newsletter", "permission", "acceptsemail", "acceptssms",
-    "msgemail", "msgsms", "msgwhatsapp", "allowemail", "allowsms", "canemail", "emailable",
+    "optin",
+    "optedin",
+    "subscri",
+    "consent",
+    "marketing",
+    "newsletter",
+    "permission",
+    "acceptsemail",
+    "acceptssms",
+    "msgemail",
+    "msgsms",
+    "msgwhatsapp",
+    "allowemail",
+    "allowsms",
+    "canemail",
+    "emailable",
 ];
 
 /// The channel a header names.

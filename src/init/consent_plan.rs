@@ -41,7 +41,11 @@ impl Plan {
                 let mut m = Mapped::new(
                     &sample.headers[i],
                     Target::Native(kind(plan::words(sub, unsub, &[]))),
-                    vec![format!("{wire} from `{}` on {} rows", sample.headers[i], if email { "email" } else { "SMS" })],
+                    vec![format!(
+                        "{wire} from `{}` on {} rows",
+                        sample.headers[i],
+                        if email { "email" } else { "SMS" }
+                    )],
                     true,
                 );
                 m.extra.when = Some((type_column.to_string(), rows.iter().map(|r| r.to_lowercase()).collect()));
@@ -50,7 +54,8 @@ impl Plan {
                 if let Some(i) = index_of(col) {
                     consumed.insert(i);
                 }
-                let values = SubscriptionValues { subscribed: sub.clone(), unsubscribed: unsub.clone(), undecided: und.clone() };
+                let values =
+                    SubscriptionValues { subscribed: sub.clone(), unsubscribed: unsub.clone(), undecided: und.clone() };
                 let mut notes = Vec::new();
                 if let Some(k) = tool.and_then(|t| t.known(col)).filter(|k| !k.note.is_empty()) {
                     notes.push(k.note.to_string());
@@ -101,7 +106,8 @@ impl Plan {
         let bad: Vec<&str> = filled
             .iter()
             .filter(|(v, reg)| {
-                let region = crate::transform::places::country(reg).ok().map(|c| String::from_utf8_lossy(&c).into_owned());
+                let region =
+                    crate::transform::places::country(reg).ok().map(|c| String::from_utf8_lossy(&c).into_owned());
                 crate::transform::value::phone(v, region.as_deref()).is_err()
             })
             .map(|(v, _)| *v)

@@ -74,9 +74,14 @@ pub fn choose(s: &Sample, tool: Option<&Tool>) -> Ids {
         let why = tool.map(|t| t.email_as_id).unwrap_or("no column is named like a user id and this one holds emails");
         pick = Some((e, format!("the email address is the Custom ID: {why}")));
         email_is_id = true;
-        notes.push("A person who changes email becomes a new profile in Batch (the old one keeps the old data).".into());
-        notes.push("The email is lowercased (lowercase = true): `Jane@example.com` and `jane@example.com` are one".into());
-        notes.push("person, and Custom IDs match exactly. If your app logs people in with another id, map that here.".into());
+        notes
+            .push("A person who changes email becomes a new profile in Batch (the old one keeps the old data).".into());
+        notes.push(
+            "The email is lowercased (lowercase = true): `Jane@example.com` and `jane@example.com` are one".into(),
+        );
+        notes.push(
+            "person, and Custom IDs match exactly. If your app logs people in with another id, map that here.".into(),
+        );
     }
     let unique = |i: usize| {
         let v = s.values(i);

@@ -160,7 +160,9 @@ impl Plan {
             Role::EmailMarketing(..) | Role::SmsMarketing(..) | Role::SubscriptionBy { .. } => {
                 return Outcome::Leave("read for consent: see $email_marketing / $sms_marketing".into());
             }
-            Role::ChannelBy { type_column, email, sms } => return self.channel_by(header, known, type_column, email, sms),
+            Role::ChannelBy { type_column, email, sms } => {
+                return self.channel_by(header, known, type_column, email, sms);
+            }
             Role::Attr(..) => None,
         };
         if let Some(kind) = native {
@@ -284,12 +286,15 @@ impl Outcome {
 fn attr(ty: ValueType, values: &[&str], what: &str) -> Option<infer::Inferred> {
     let n = values.len();
     match infer::check_attr(&ty, values) {
-        Ok(()) => Some(infer::Inferred {
-            guess: Guess::Attr(ty),
-            evidence: format!("{n}/{n} sampled values are {what}"),
-        }),
+        Ok(()) => {
+            Some(infer::Inferred { guess: Guess::Attr(ty), evidence: format!("{n}/{n} sampled values are {what}") })
+        }
         Err((bad, first)) if infer::minority(bad, n) => Some(infer::Inferred {
-            evidence: format!("{}/{n} sampled values are {what}; {}", n - bad, infer::rejects_note(bad, n, &first, "it")),
+            evidence: format!(
+                "{}/{n} sampled values are {what}; {}",
+                n - bad,
+                infer::rejects_note(bad, n, &first, "it")
+            ),
             guess: Guess::Attr(ty),
         }),
         Err(_) => None,
@@ -317,18 +322,10 @@ fn outcome(
     }
 }
 
-
 impl Plan {
     /// `identifier`-like columns: an email on the type column's email rows,
     /// a phone on its SMS rows; push rows send neither.
-    fn channel_by(
-        &self,
-        header: &str,
-        known: &Known,
-        type_column: &str,
-        email: &[&str],
-        sms: &[&str],
-    ) -> Outcome {
+    fn channel_by(&self, header: &str, known: &Known, type_column: &str, email: &[&str], sms: &[&str]) -> Outcome {
         let mut out = Vec::new();
         let lower = |l: &[&str]| l.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
         for (kind, values, what) in [(NativeKind::Email, email, "email"), (NativeKind::Phone, sms, "SMS")] {
@@ -367,7 +364,12 @@ pub fn words(subscribed: &[&str], unsubscribed: &[&str], undecided: &[&str]) -> 
 }
 
 /// What consent the columns carry, for `consent_plan`.
-pub(super) fn consent_signal(header: &str, values: &[&str], known: Option<&Known>, tool: Option<&Tool>) -> Option<Signal> {
+pub(super) fn consent_signal(
+    header: &str,
+    values: &[&str],
+    known: Option<&Known>,
+    tool: Option<&Tool>,
+) -> Option<Signal> {
     let fix = |s: Signal| match s {
         Signal::OptOut { channel: Channel::Both } => {
             Signal::OptOut { channel: tool.map(|t| t.opt_out_channel).unwrap_or(Channel::Both) }

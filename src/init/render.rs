@@ -46,7 +46,10 @@ pub fn render(plan: &Plan, sample: &Sample, cx: &Context<'_>) -> String {
         }
     }
     o.push_str("#\n");
-    comment(&mut o, "Consent (an opt-out or suppression anywhere in a row wins over an opt-in; what cannot be decided is not sent):");
+    comment(
+        &mut o,
+        "Consent (an opt-out or suppression anywhere in a row wins over an opt-in; what cannot be decided is not sent):",
+    );
     for c in &cx.consent {
         comment(&mut o, &format!("  {c}"));
     }
@@ -155,11 +158,7 @@ fn custom_id(cols: &[(String, bool)]) -> String {
 pub fn line(m: &Mapped) -> String {
     let col = q(&m.column);
     let x = &m.extra;
-    let when = x
-        .when
-        .as_ref()
-        .map(|(c, v)| format!(", when = {}, is = [{}]", q(c), list(v)))
-        .unwrap_or_default();
+    let when = x.when.as_ref().map(|(c, v)| format!(", when = {}, is = [{}]", q(c), list(v))).unwrap_or_default();
     match &m.target {
         Target::Native(kind) => {
             let key = native_key(kind);
@@ -182,7 +181,8 @@ pub fn line(m: &Mapped) -> String {
                     format!("{key} = {{ {}{when} }}", parts.join(", "))
                 }
                 _ if !when.is_empty() || x.region_column.is_some() => {
-                    let region = x.region_column.as_ref().map(|r| format!(", region_column = {}", q(r))).unwrap_or_default();
+                    let region =
+                        x.region_column.as_ref().map(|r| format!(", region_column = {}", q(r))).unwrap_or_default();
                     format!("{key} = {{ column = {col}{when}{region} }}")
                 }
                 _ => format!("{key} = {col}"),

@@ -61,7 +61,14 @@ impl Resolver<'_> {
                 .lines
                 .file("the mapping sends nothing: add [mapping.native] or [mapping.attributes] entries"));
         }
-        Ok(ProfileMapping { custom_id, id_columns, blank, changed_only: m.changed_only.unwrap_or(false), native, attributes })
+        Ok(ProfileMapping {
+            custom_id,
+            id_columns,
+            blank,
+            changed_only: m.changed_only.unwrap_or(false),
+            native,
+            attributes,
+        })
     }
 
     /// Decodes an attribute table; `event` allows `$label` and `$tags`.
@@ -91,7 +98,9 @@ impl Resolver<'_> {
             }
             let line = self.lines.line(value.span().start);
             let (column, ty, constant) = match value.get_ref() {
-                toml::Value::String(c) => (Column { name: c.trim().to_string(), key: key.clone(), line }, ValueType::String, None),
+                toml::Value::String(c) => {
+                    (Column { name: c.trim().to_string(), key: key.clone(), line }, ValueType::String, None)
+                }
                 other => {
                     let t: AttrTable = other
                         .clone()
@@ -131,7 +140,8 @@ impl Resolver<'_> {
             t.kind.as_deref().unwrap_or(if t.separator.is_some() || t.mode.is_some() { "array" } else { "string" });
         let json = kind == "array" && t.format.as_deref() == Some("json");
         if t.format.is_some() && kind != "date" && !json {
-            return self.err(span, format!("{key}: `format` goes with type = \"date\" (or \"json\" with type = \"array\")"));
+            return self
+                .err(span, format!("{key}: `format` goes with type = \"date\" (or \"json\" with type = \"array\")"));
         }
         if (t.separator.is_some() || t.mode.is_some()) && kind != "array" {
             return self.err(span, format!("{key}: `separator` and `mode` go with type = \"array\""));

@@ -16,11 +16,7 @@ const DEFAULT_UNSUBSCRIBED: &[&str] = &["unsubscribed", "no", "false", "0"];
 
 impl Resolver<'_> {
     /// `custom_id` in any of its forms; at least one column.
-    pub(super) fn id_columns(
-        &self,
-        key: &str,
-        v: &Option<Spanned<toml::Value>>,
-    ) -> Result<Vec<IdColumn>, JobError> {
+    pub(super) fn id_columns(&self, key: &str, v: &Option<Spanned<toml::Value>>) -> Result<Vec<IdColumn>, JobError> {
         let Some(v) = v else {
             return Err(self.lines.file(format!("`{key}` is missing: name the column that holds it")));
         };
@@ -50,7 +46,8 @@ impl Resolver<'_> {
             toml::Value::Array(items) => items.iter().map(one).collect::<Result<Vec<_>, _>>()?,
             other => vec![one(other)?],
         };
-        if let Some(dup) = cols.iter().enumerate().find(|(i, c)| cols[..*i].iter().any(|d| d.column.name == c.column.name))
+        if let Some(dup) =
+            cols.iter().enumerate().find(|(i, c)| cols[..*i].iter().any(|d| d.column.name == c.column.name))
         {
             return self.err(v.span(), format!("{key}: column `{}` is listed twice", dup.1.column.name));
         }
@@ -70,9 +67,10 @@ impl Resolver<'_> {
                 let column = self.named(key, s, v)?;
                 return Ok(NativeMap { kind, column, rule: NativeRule::default() });
             }
-            other => other.clone().try_into::<NativeTable>().or_else(|e: toml::de::Error| {
-                self.err(v.span(), format!("{key}: {}", e.message()))
-            })?,
+            other => other
+                .clone()
+                .try_into::<NativeTable>()
+                .or_else(|e: toml::de::Error| self.err(v.span(), format!("{key}: {}", e.message())))?,
         };
         let phone = kind == NativeKind::Phone;
         if !phone && (t.region.is_some() || t.region_column.is_some()) {
@@ -118,23 +116,32 @@ impl Resolver<'_> {
                     unsubscribed: defaults(DEFAULT_UNSUBSCRIBED),
                     undecided: Vec::new(),
                 };
-                return Ok(NativeMap { kind: kind(values), column: self.named(key, s, v)?, rule: NativeRule::default() });
+                return Ok(NativeMap {
+                    kind: kind(values),
+                    column: self.named(key, s, v)?,
+                    rule: NativeRule::default(),
+                });
             }
-            other => other.clone().try_into::<SubscriptionTable>().or_else(|e: toml::de::Error| {
-                self.err(v.span(), format!("{key}: {}", e.message()))
-            })?,
+            other => other
+                .clone()
+                .try_into::<SubscriptionTable>()
+                .or_else(|e: toml::de::Error| self.err(v.span(), format!("{key}: {}", e.message())))?,
         };
         let (subscribed, unsubscribed, undecided) = (lower(&t.subscribed), lower(&t.unsubscribed), lower(&t.undecided));
         let only_suppressions = t.column.is_none() && t.value.is_none() && !t.suppressed_by.is_empty();
         let mut values = SubscriptionValues { subscribed, unsubscribed, undecided };
         if t.value.is_some() || only_suppressions {
             if !(values.subscribed.is_empty() && values.unsubscribed.is_empty()) {
-                return self.err(v.span(), format!("{key}: `subscribed`/`unsubscribed` list a column's values; `value` is the value"));
+                return self.err(
+                    v.span(),
+                    format!("{key}: `subscribed`/`unsubscribed` list a column's values; `value` is the value"),
+                );
             }
             values.subscribed = vec!["subscribed".into()];
             values.unsubscribed = vec!["unsubscribed".into()];
         } else if values.subscribed.is_empty() && values.unsubscribed.is_empty() {
-            return self.err(v.span(), format!("{key}: list the column's values in `subscribed` and/or `unsubscribed`"));
+            return self
+                .err(v.span(), format!("{key}: list the column's values in `subscribed` and/or `unsubscribed`"));
         }
         for (a, b, an, bn) in [
             (&values.subscribed, &values.unsubscribed, "subscribed", "unsubscribed"),
@@ -155,8 +162,11 @@ impl Resolver<'_> {
         {
             return self.err(v.span(), format!("{key}: value `{c}` is not \"subscribed\" or \"unsubscribed\""));
         }
-        let suppressed_by =
-            t.suppressed_by.iter().map(|c| self.named(&format!("{key}.suppressed_by"), c, v)).collect::<Result<_, _>>()?;
+        let suppressed_by = t
+            .suppressed_by
+            .iter()
+            .map(|c| self.named(&format!("{key}.suppressed_by"), c, v))
+            .collect::<Result<_, _>>()?;
         let rule = NativeRule {
             constant: constant.map(|c| c.trim().to_lowercase()),
             when: self.when(key, line, t.when, t.is, v)?,
@@ -180,9 +190,10 @@ impl Resolver<'_> {
         match (column, value) {
             (Some(c), None) => Ok((self.named(key, &c, v)?, None)),
             (None, Some(val)) if val.trim().is_empty() => self.err(v.span(), format!("{key}: value is empty")),
-            (None, Some(val)) => {
-                Ok((Column { name: format!("value \"{val}\""), key: key.to_string(), line }, Some(val.trim().to_string())))
-            }
+            (None, Some(val)) => Ok((
+                Column { name: format!("value \"{val}\""), key: key.to_string(), line },
+                Some(val.trim().to_string()),
+            )),
             (Some(_), Some(_)) => self.err(v.span(), format!("{key}: give `column` or `value`, not both")),
             (None, None) => self.err(v.span(), format!("{key}: `column` (or a constant `value`) is missing")),
         }

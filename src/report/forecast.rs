@@ -50,8 +50,11 @@ impl Forecast {
             Mapping::Catalog(c) => (&[][..], &c.attributes[..]),
             Mapping::Export(_) => (&[][..], &[][..]),
         };
-        let attributes =
-            native.iter().map(|n| n.kind.wire_name().to_string()).chain(attrs.iter().map(|a| a.wire_name.clone())).collect();
+        let attributes = native
+            .iter()
+            .map(|n| n.kind.wire_name().to_string())
+            .chain(attrs.iter().map(|a| a.wire_name.clone()))
+            .collect();
         Forecast { attributes, ..Forecast::default() }
     }
 
@@ -65,14 +68,24 @@ impl Forecast {
         let i = match self.index.get(&key) {
             Some(&i) => i,
             None if self.rejects.len() < MAX_GROUPS => {
-                self.rejects.push(RejectGroup { column: key.0.clone(), reason: key.1.clone(), count: 0, first_lines: Vec::new() });
+                self.rejects.push(RejectGroup {
+                    column: key.0.clone(),
+                    reason: key.1.clone(),
+                    count: 0,
+                    first_lines: Vec::new(),
+                });
                 self.index.insert(key, self.rejects.len() - 1);
                 self.rejects.len() - 1
             }
             None => {
                 let other = ("".to_string(), "other reasons".to_string());
                 *self.index.entry(other.clone()).or_insert_with(|| {
-                    self.rejects.push(RejectGroup { column: other.0, reason: other.1, count: 0, first_lines: Vec::new() });
+                    self.rejects.push(RejectGroup {
+                        column: other.0,
+                        reason: other.1,
+                        count: 0,
+                        first_lines: Vec::new(),
+                    });
                     self.rejects.len() - 1
                 })
             }
@@ -95,12 +108,7 @@ impl Forecast {
                 let lines: Vec<String> = g.first_lines.iter().map(u64::to_string).collect();
                 let more = if g.count > g.first_lines.len() as u64 { ", ..." } else { "" };
                 let col = if g.column.is_empty() { "(row)".to_string() } else { format!("`{}`", g.column) };
-                s.push_str(&format!(
-                    "    {:>8}  {col}: {} (lines {}{more})\n",
-                    g.count,
-                    g.reason,
-                    lines.join(", ")
-                ));
+                s.push_str(&format!("    {:>8}  {col}: {} (lines {}{more})\n", g.count, g.reason, lines.join(", ")));
             }
         }
         if !self.attributes.is_empty() {

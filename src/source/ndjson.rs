@@ -124,7 +124,9 @@ fn parse(line: &str, line_no: u64) -> io::Result<Map<String, Value>> {
             io::ErrorKind::InvalidData,
             format!("JSON line {line_no} is not an object: each line of an ndjson source is one {{...}}"),
         )),
-        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("JSON line {line_no} is not valid JSON: {e}"))),
+        Err(e) => {
+            Err(io::Error::new(io::ErrorKind::InvalidData, format!("JSON line {line_no} is not valid JSON: {e}")))
+        }
     }
 }
 

@@ -98,7 +98,9 @@ impl Transformer {
             p.native.iter().map(|n| native::BoundNative::bind(n, &field)).collect()
         };
         let ids = |cols: &[job::IdColumn]| -> Result<native::BoundId, JobError> {
-            Ok(native::BoundId { fields: cols.iter().map(|c| Ok((field(&c.column)?, c.lowercase))).collect::<Result<_, JobError>>()? })
+            Ok(native::BoundId {
+                fields: cols.iter().map(|c| Ok((field(&c.column)?, c.lowercase))).collect::<Result<_, JobError>>()?,
+            })
         };
         let base = |key: Field, key_label, blank, strings| Transformer {
             width: headers.len(),

@@ -23,7 +23,10 @@ pub(super) struct BoundNative {
 }
 
 impl BoundNative {
-    pub fn bind(n: &NativeMap, field: &impl Fn(&crate::job::Column) -> Result<Field, crate::job::JobError>) -> Result<Self, crate::job::JobError> {
+    pub fn bind(
+        n: &NativeMap,
+        field: &impl Fn(&crate::job::Column) -> Result<Field, crate::job::JobError>,
+    ) -> Result<Self, crate::job::JobError> {
         let r = &n.rule;
         Ok(BoundNative {
             kind: n.kind.clone(),
@@ -46,7 +49,9 @@ impl BoundNative {
 pub fn is_set(cell: &str) -> bool {
     let c = cell.trim();
     !(c.is_empty()
-        || ["false", "0", "no", "n", "f", "none", "null", "nil", "[]", "{}", "0.0"].iter().any(|w| c.eq_ignore_ascii_case(w)))
+        || ["false", "0", "no", "n", "f", "none", "null", "nil", "[]", "{}", "0.0"]
+            .iter()
+            .any(|w| c.eq_ignore_ascii_case(w)))
 }
 
 /// Write every native of the row into `obj`.

@@ -447,7 +447,11 @@ mod tests {
         assert!(n(&NativeKind::Region, "Atlantis").is_err());
         assert_eq!(n(&NativeKind::Timezone, "Europe/Paris").unwrap(), "\"Europe/Paris\"");
         assert!(n(&NativeKind::Timezone, "CET+1 hour").is_err());
-        let v = SubscriptionValues { subscribed: vec!["yes".into(), "1".into()], unsubscribed: vec!["no".into()], undecided: vec![] };
+        let v = SubscriptionValues {
+            subscribed: vec!["yes".into(), "1".into()],
+            unsubscribed: vec!["no".into()],
+            undecided: vec![],
+        };
         assert_eq!(n(&NativeKind::EmailMarketing(v.clone()), "YES").unwrap(), "\"subscribed\"");
         assert_eq!(n(&NativeKind::SmsMarketing(v.clone()), "no").unwrap(), "\"unsubscribed\"");
         assert!(n(&NativeKind::EmailMarketing(v), "maybe").unwrap_err().contains("maybe"));

@@ -66,6 +66,7 @@ pub static TOOL: Tool = Tool {
 fn notes(_: &[String]) -> Vec<String> {
     vec![
         "Airship exports one row per channel: the email channel sets $email_address, the SMS one $phone_number;".into(),
-        "$email_marketing / $sms_marketing are unsubscribed where commercial_opted_out is set, otherwise not sent.".into(),
+        "$email_marketing / $sms_marketing are unsubscribed where commercial_opted_out is set, otherwise not sent."
+            .into(),
     ]
 }

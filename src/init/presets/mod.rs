@@ -18,8 +18,18 @@ use super::names;
 
 /// Every preset name (`--preset` spells them so).
 #[cfg(test)]
-pub const NAMES: &[&str] =
-    &["mailchimp", "klaviyo", "braze", "onesignal", "customerio", "hubspot", "brevo", "shopify", "airship", "clevertap"];
+pub const NAMES: &[&str] = &[
+    "mailchimp",
+    "klaviyo",
+    "braze",
+    "onesignal",
+    "customerio",
+    "hubspot",
+    "brevo",
+    "shopify",
+    "airship",
+    "clevertap",
+];
 
 /// A tool's export, as data.
 #[derive(Debug)]
@@ -87,7 +97,11 @@ pub enum Role {
     Skip,
     /// An address whose channel a type column tells (OneSignal's `identifier`:
     /// an email when `device_type` is 11, a phone when it is 14).
-    ChannelBy { type_column: &'static str, email: &'static [&'static str], sms: &'static [&'static str] },
+    ChannelBy {
+        type_column: &'static str,
+        email: &'static [&'static str],
+        sms: &'static [&'static str],
+    },
     /// A subscription state for the channel the type column tells.
     SubscriptionBy {
         type_column: &'static str,

@@ -122,9 +122,11 @@ const NOT_SUBSCRIBED: &[&str] = &[
 
 fn notes(_: &[String]) -> Vec<String> {
     vec![
-        "OneSignal exports one row per subscription (device, email or SMS channel): a user with a phone, an email".into(),
+        "OneSignal exports one row per subscription (device, email or SMS channel): a user with a phone, an email"
+            .into(),
         "and two devices has four rows with the same external_user_id. The email row sets $email_address and".into(),
-        "$email_marketing, the SMS row $phone_number and $sms_marketing, so channels do not overwrite each other;".into(),
+        "$email_marketing, the SMS row $phone_number and $sms_marketing, so channels do not overwrite each other;"
+            .into(),
         "per-device columns (device_os, session_count...) do: the last row of a user wins.".into(),
     ]
 }

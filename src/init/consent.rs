@@ -250,11 +250,15 @@ fn status_words(values: &[&str], channel: Channel) -> Option<Signal> {
     Some(Signal::OptIn { channel, subscribed, unsubscribed, undecided })
 }
 
+/// An opt-in column: its header, then its subscribed, unsubscribed and
+/// undecided words.
+pub type OptInColumn = (String, Vec<String>, Vec<String>, Vec<String>);
+
 /// What the job maps for one channel.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Decision {
     /// The opt-in column and its words, if one decides.
-    pub column: Option<(String, Vec<String>, Vec<String>, Vec<String>)>,
+    pub column: Option<OptInColumn>,
     /// A constant for the whole file (Mailchimp's per-status files).
     pub constant: Option<&'static str>,
     /// Opt-out columns: set means unsubscribed, whatever else the row says.

@@ -122,8 +122,8 @@ impl Plan {
                         continue;
                     }
                     match m.target {
-                        Target::Native(_) => plan.natives.push(m),
-                        Target::Attr { .. } => plan.attrs.push(m),
+                        Target::Native(_) => plan.natives.push(*m),
+                        Target::Attr { .. } => plan.attrs.push(*m),
                     }
                 }
                 Outcome::Leave(_) if i == custom_id => {}
@@ -173,15 +173,15 @@ impl Plan {
                 match infer::check_native(&kind, values) {
                     Ok(()) => {
                         notes.push(format!("{n}/{n} sampled values fit {wire}", n = values.len()));
-                        return Outcome::Map(Mapped::new(header, Target::Native(kind), notes, true));
+                        return Outcome::Map(Box::new(Mapped::new(header, Target::Native(kind), notes, true)));
                     }
                     // Phones may still fit once read in their row's country.
                     Err(_) if kind == NativeKind::Phone && self.region_source().is_some() => {
-                        return Outcome::Map(Mapped::new(header, Target::Native(kind), notes, true));
+                        return Outcome::Map(Box::new(Mapped::new(header, Target::Native(kind), notes, true)));
                     }
                     Err((bad, first)) if infer::minority(bad, values.len()) => {
                         notes.push(infer::rejects_note(bad, values.len(), &first, wire));
-                        return Outcome::Map(Mapped::new(header, Target::Native(kind), notes, true));
+                        return Outcome::Map(Box::new(Mapped::new(header, Target::Native(kind), notes, true)));
                     }
                     Err((bad, first)) => notes.push(format!(
                         "not sent as {wire}: {bad}/{} sampled values do not fit it (e.g. `{first}`)",
@@ -263,7 +263,7 @@ impl Plan {
 }
 
 enum Outcome {
-    Map(Mapped),
+    Map(Box<Mapped>),
     /// Natives from one column (an address whose channel a type column tells).
     Many(Vec<Mapped>),
     Leave(String),
@@ -313,11 +313,16 @@ fn outcome(
     notes.push(inferred.evidence);
     match inferred.guess {
         Guess::TooLong(_) => Outcome::Leave(format!("not sent: {}", notes.join("; "))),
-        Guess::Native(kind) => Outcome::Map(Mapped::new(name, Target::Native(kind), notes, known)),
+        Guess::Native(kind) => Outcome::Map(Box::new(Mapped::new(name, Target::Native(kind), notes, known))),
         Guess::Attr(ty) => {
             // `custom_attributes.plan` (JSON lines): the attribute is `plan`.
             let wanted = name.rsplit('.').find(|p| !p.trim().is_empty()).unwrap_or(name);
-            Outcome::Map(Mapped::new(name, Target::Attr { name: names.claim(wanted, index), ty }, notes, known))
+            Outcome::Map(Box::new(Mapped::new(
+                name,
+                Target::Attr { name: names.claim(wanted, index), ty },
+                notes,
+                known,
+            )))
         }
     }
 }

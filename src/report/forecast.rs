@@ -103,7 +103,7 @@ impl Forecast {
         if !self.rejects.is_empty() {
             s.push_str("  rejects by column and reason:\n");
             let mut groups: Vec<&RejectGroup> = self.rejects.iter().collect();
-            groups.sort_by(|a, b| b.count.cmp(&a.count));
+            groups.sort_by_key(|g| std::cmp::Reverse(g.count));
             for g in groups {
                 let lines: Vec<String> = g.first_lines.iter().map(u64::to_string).collect();
                 let more = if g.count > g.first_lines.len() as u64 { ", ..." } else { "" };

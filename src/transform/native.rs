@@ -109,7 +109,7 @@ pub(super) fn write<'r>(
         }
         if n.kind == NativeKind::Phone {
             let region = match &n.region_field {
-                Some(f) => Some(cell(f)?).filter(|r| !r.is_empty()).map(|r| country_code(r)),
+                Some(f) => Some(cell(f)?).filter(|r| !r.is_empty()).map(country_code),
                 None => None,
             };
             let region = region.flatten().or_else(|| n.region.clone());
@@ -143,7 +143,7 @@ impl BoundId {
             if c.is_empty() {
                 continue;
             }
-            return Ok(Some(if *lower && c.bytes().any(|b| b.is_ascii_uppercase()) || *lower && !c.is_ascii() {
+            return Ok(Some(if *lower && (c.bytes().any(|b| b.is_ascii_uppercase()) || !c.is_ascii()) {
                 c.to_lowercase().into()
             } else {
                 c.into()

@@ -119,7 +119,7 @@ pub fn native(kind: &NativeKind, cell: &str, out: &mut Vec<u8>) -> Result<(), St
 /// `Ok(None)`: an `undecided` value, no subscription sent for the row.
 pub fn subscription_of(v: &SubscriptionValues, cell: &str) -> Result<Option<&'static str>, String> {
     let lower = cell.to_lowercase();
-    if v.undecided.iter().any(|w| *w == lower) {
+    if v.undecided.contains(&lower) {
         return Ok(None);
     }
     subscription(v, cell).map(Some)

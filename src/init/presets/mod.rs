@@ -51,11 +51,14 @@ pub struct Tool {
     /// Consent the whole file states (Mailchimp's per-status files): the
     /// `$email_marketing` value for every row and why; `None` when the file
     /// does not say.
-    pub file_consent: fn(headers: &[String], path: &str) -> Option<(&'static str, String)>,
+    pub file_consent: FileConsent,
     /// Exports with one row per channel: the type column and its values for
     /// email and SMS rows; consent columns then apply to their channel's rows.
     pub consent_by_type: Option<TypeColumn>,
 }
+
+/// The `$email_marketing` value a whole file states, and why.
+pub type FileConsent = fn(headers: &[String], path: &str) -> Option<(&'static str, String)>;
 
 /// A type column and the values of its email and SMS rows.
 pub type TypeColumn = (&'static str, &'static [&'static str], &'static [&'static str]);

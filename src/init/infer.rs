@@ -235,19 +235,28 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
         let note = if lower.iter().all(|v| v == "0" || v == "1") { " (only 0 and 1: maybe a flag)" } else { "" };
         return mk(Guess::Attr(ValueType::Int), all(&format!("are whole numbers{note}")));
     }
-    if !leading_zero
-        && !id_name
-        && let Some(bad) = mostly(values, |v| value::parse_int(v).is_ok())
-        && bad > 0
-    {
-        return mk(Guess::Attr(ValueType::Int), some(bad, "are whole numbers"));
-    }
     if values.iter().all(|v| v.contains(['.', ',']) || v.parse::<i64>().is_ok())
         && check_attr(&ValueType::Float, values).is_ok()
         && !leading_zero
     {
         let comma = if values.iter().any(|v| v.contains(',')) { " (some with a decimal comma)" } else { "" };
         return mk(Guess::Attr(ValueType::Float), all(&format!("are decimal numbers{comma}")));
+    }
+    if !leading_zero
+        && !id_name
+        && !values.iter().any(|v| value::parse_int(v).is_err() && value::parse_float(v).is_ok())
+        && let Some(bad) = mostly(values, |v| value::parse_int(v).is_ok())
+        && bad > 0
+    {
+        return mk(Guess::Attr(ValueType::Int), some(bad, "are whole numbers"));
+    }
+    let number = |v: &str| (v.contains(['.', ',']) || v.parse::<i64>().is_ok()) && value::parse_float(v).is_ok();
+    if !leading_zero
+        && !id_name
+        && let Some(bad) = mostly(values, number)
+        && bad > 0
+    {
+        return mk(Guess::Attr(ValueType::Float), some(bad, "are numbers"));
     }
     if let Some((format, evidence)) = date_format(values) {
         return mk(Guess::Attr(ValueType::Date { format }), evidence);
@@ -371,6 +380,17 @@ mod tests {
         w.extend((0..5).map(|_| "n/a".to_string()));
         let refs: Vec<&str> = w.iter().map(String::as_str).collect();
         assert_eq!(infer("orders", &refs, &|_| true).guess, Guess::Attr(ValueType::Int));
+        let mut x: Vec<String> = (0..19).map(|i| format!("{i}.5")).collect();
+        x.push("N/A".into());
+        let refs: Vec<&str> = x.iter().map(String::as_str).collect();
+        assert_eq!(infer("score", &refs, &|_| true).guess, Guess::Attr(ValueType::Float));
+        let mut p: Vec<&str> = vec!["10"; 19];
+        p.push("10.5");
+        assert_eq!(
+            infer("price", &p, &|_| true).guess,
+            Guess::Attr(ValueType::Float),
+            "all fit a float: none rejected"
+        );
         // Half and half is no majority: text, nothing rejected.
         let half: Vec<&str> = (0..20).map(|i| if i % 2 == 0 { "1" } else { "x" }).collect();
         assert_eq!(infer("orders", &half, &|_| true).guess, Guess::Attr(ValueType::String));

@@ -147,7 +147,8 @@ fn opt_out_name(header: &str) -> bool {
 
 fn opt_in_name(header: &str) -> bool {
     let k = names::key(header);
-    !opt_out_name(header) && OPT_IN_NAMES.iter().any(|w| k.contains(w))
+    // `DOUBLE_OPT-IN` says how someone signed up, not whether they may be mailed.
+    !opt_out_name(header) && !k.contains("double") && OPT_IN_NAMES.iter().any(|w| k.contains(w))
 }
 
 /// Lowercase, `-`/space as `_`: `Opted In` → `opted_in`.
@@ -371,6 +372,7 @@ mod tests {
         assert_eq!((subscribed, unsubscribed), (vec!["true".to_string()], vec!["false".to_string()]));
         assert!(matches!(classify("status", &["subscribed", "cleaned"]), Some(Signal::OptIn { .. })));
         assert_eq!(classify("is_vip", &["true"]), None);
+        assert_eq!(classify("DOUBLE_OPT-IN", &["Yes", "No"]), None, "how, not whether");
         assert!(matches!(classify("consent", &["maybe"]), Some(Signal::Unreadable { .. })));
         assert!(matches!(classify("push_unsubscribed_at", &["x"]), Some(Signal::OptOut { channel: Channel::Push })));
     }

@@ -5,7 +5,7 @@
 //! the rejects.
 
 use crate::common::{bin, json, run_in, write};
-use batchport::emulator::{Emulator, EmulatorConfig};
+use batchport::{Emulator, EmulatorConfig};
 use serde_json::Value;
 use std::path::Path;
 

@@ -270,6 +270,11 @@ pub fn unformula(cell: &str) -> &str {
 /// a country code dropped. Extensions are refused: Batch stores a number only.
 pub fn phone(cell: &str, region: Option<&str>) -> Result<String, String> {
     let cell = unformula(cell);
+    // Already E.164 (most rows of most exports): as is, without the parser,
+    // which is the costly part of a row.
+    if cell.starts_with('+') && plausible(cell) {
+        return Ok(cell.to_string());
+    }
     let intl = cell.starts_with('+') || cell.starts_with("00");
     // `+33 (0)6...`: the `(0)` is the national trunk prefix, not a digit.
     let cleaned = if intl { cell.replace("(0)", "") } else { cell.to_string() };

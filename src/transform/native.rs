@@ -107,7 +107,7 @@ pub(super) fn write<'r>(
             }
             continue;
         }
-        if n.kind == NativeKind::Phone {
+        if matches!(n.kind, NativeKind::Phone) {
             let region = match &n.region_field {
                 Some(f) => Some(cell(f)?).filter(|r| !r.is_empty()).map(country_code),
                 None => None,

@@ -20,6 +20,13 @@ const NOT_ISO: &[(&str, &str)] = &[("UK", "GB"), ("EL", "GR"), ("EN", "GB")];
 pub fn country(cell: &str) -> Result<[u8; 2], String> {
     let err = || format!("`{}` is not a country (ISO 3166-1 code or English name, e.g. FR, FRA, France)", clip(cell));
     let t = cell.trim();
+    // The common case, a two-letter code, without allocating.
+    if t.len() == 2
+        && t.bytes().all(|b| b.is_ascii_alphabetic())
+        && let Ok(c) = celes::Country::from_alpha2(t)
+    {
+        return Ok(two(c.alpha2));
+    }
     if let Some((_, iso)) = NOT_ISO.iter().find(|(k, _)| k.eq_ignore_ascii_case(t)) {
         return Ok(two(iso));
     }

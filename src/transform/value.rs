@@ -19,7 +19,9 @@ pub const CATALOG_STRINGS: StringRules = StringRules { max_chars: rules::MAX_CAT
 
 /// Write `cell` (already trimmed, not blank) as a value of type `ty`.
 pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> Result<(), String> {
-    let cell = unformula(cell);
+    // Numbers and dates only: in text, a leading apostrophe may be the user's.
+    let cell =
+        if matches!(ty, ValueType::Int | ValueType::Float | ValueType::Date { .. }) { unformula(cell) } else { cell };
     match ty {
         ValueType::String => {
             check_len(cell, sr)?;
@@ -84,7 +86,6 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
 
 /// Write a native attribute's value, normalised.
 pub fn native(kind: &NativeKind, cell: &str, out: &mut Vec<u8>) -> Result<(), String> {
-    let cell = unformula(cell);
     match kind {
         NativeKind::Email => {
             if !rules::is_valid_email(cell) {
@@ -118,8 +119,7 @@ pub fn native(kind: &NativeKind, cell: &str, out: &mut Vec<u8>) -> Result<(), St
 
 /// `Ok(None)`: an `undecided` value, no subscription sent for the row.
 pub fn subscription_of(v: &SubscriptionValues, cell: &str) -> Result<Option<&'static str>, String> {
-    let lower = cell.to_lowercase();
-    if v.undecided.contains(&lower) {
+    if !v.undecided.is_empty() && v.undecided.iter().any(|w| *w == cell.to_lowercase()) {
         return Ok(None);
     }
     subscription(v, cell).map(Some)

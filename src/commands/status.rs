@@ -74,6 +74,9 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
             if let Some(p) = &r.uncertain_file {
                 eprintln!("    uncertain: {}", p.display());
             }
+            if let Some(p) = &r.partial_file {
+                eprintln!("    partially applied ({} rows, do not re-import): {}", c.rows_partial, p.display());
+            }
             if let Some(e) = &r.last_error {
                 eprintln!("    last error: {e}");
             }

@@ -28,6 +28,10 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// How long a failed attempt waits for its other batches in flight (whose
+/// waits it cancelled) before leaving them planned.
+const DRAIN_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A report file could not be written, or the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Written {
@@ -96,6 +100,13 @@ impl Import {
         (counters.requests, counters.retries, counters.http_429) =
             (run.counters.requests, run.counters.retries, run.counters.http_429);
         let mut acc = Accounts::new(rejects, uncertain, counters);
+        let mut partial = RejectsWriter::new(&rejects_dir, &format!("{}-partial", run.id));
+        let partial_len = plan.partial_len;
+        acc.partial = Some(
+            blocking(move || partial.resume(partial_len).map(|()| partial))
+                .await
+                .context("cannot reopen the partial file")?,
+        );
         let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
         if changed_only {
             acc.change = Some(store.change_index(&job.name));
@@ -141,7 +152,11 @@ impl Import {
             save(run, &eng, &base, &files_done, true).await?;
         }
         if outcome.is_err() {
-            // Batches still in flight stay planned in the ledger: resent or held on resume.
+            // Stop the other batches' waits, settle what Batch answered and forget
+            // what never left; past the grace, what is still in flight stays
+            // planned in the ledger (resent or held on resume).
+            eng.sender.driver.cancel_token().cancel();
+            let _ = tokio::time::timeout(DRAIN_AFTER_FAILURE, eng.drain_after_failure()).await;
             eng.inflight.abort_all();
         }
         eng.progress.finish();
@@ -149,6 +164,7 @@ impl Import {
             let acc = eng.accounts();
             run.rejects_file = acc.rejects.paths.first().cloned();
             run.uncertain_file = acc.uncertain.paths.first().cloned();
+            run.partial_file = acc.partial.as_ref().and_then(|p| p.paths.first().cloned());
         }
         save(run, &eng, &base, &files_done, false).await?;
         outcome?;
@@ -172,6 +188,7 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
         c.rows_rejected = a.rows_rejected;
         c.rows_unchanged = a.rows_unchanged;
         c.rows_uncertain = a.rows_uncertain;
+        c.rows_partial = a.rows_partial;
     }
     run.counters.requests = base.requests + stats.requests.load(Relaxed);
     run.counters.retries = base.retries + stats.retries.load(Relaxed);
@@ -251,6 +268,9 @@ impl Engine<'_> {
                 settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.seekable() },
             );
             acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
+            if let Some(p) = acc.partial.as_mut() {
+                p.set_source(csv.raw_headers(), csv.delimiter());
+            }
         }
         self.batcher.set_file(index);
         let base_bytes = self.progress.position();
@@ -327,14 +347,16 @@ impl Engine<'_> {
             // simply read and settled again, its report lines cut back and rewritten.
             return self.settle_off_thread(batch.map_ops(|op| SentOp::new(op, true, None)), false).await;
         }
-        let record = batch.record(state::BatchState::Planned, state::Tally::default());
-        let (store, id) = (self.store.clone(), self.run_id.clone());
-        blocking(move || store.plan_batch(&id, &record)).await?;
+        // A free slot first, then the plan: a failure met while waiting must
+        // not leave behind a batch planned but never sent (held on resume).
         // Until an audience replace is accepted, nothing may overtake it.
         let concurrency = if self.sender.replace.is_pending() { 1 } else { self.job.api.concurrency };
         while self.inflight.len() >= concurrency {
             self.settle_next().await?;
         }
+        let record = batch.record(state::BatchState::Planned, state::Tally::default());
+        let (store, id) = (self.store.clone(), self.run_id.clone());
+        blocking(move || store.plan_batch(&id, &record)).await?;
         let (endpoint, kind) = self.sender.target();
         let hashes = self.accounts().change.is_some();
         let reread = self.accounts().sources.get(batch.file).is_some_and(|s| s.seekable);
@@ -364,6 +386,18 @@ impl Engine<'_> {
             Some(Ok((batch, sent))) => self.settle(batch, sent).await,
             Some(Err(e)) => Err(anyhow::anyhow!("a sending task failed: {e}")),
             None => Ok(()),
+        }
+    }
+
+    /// After a failure: settle every batch in flight that ends, whatever it
+    /// ends with (the first failure is the run's).
+    async fn drain_after_failure(&mut self) {
+        while let Some(joined) = self.inflight.join_next().await {
+            if let Ok((batch, sent)) = joined
+                && let Err(e) = self.settle(batch, sent).await
+            {
+                tracing::debug!("after the run's failure: {e:#}");
+            }
         }
     }
 
@@ -422,7 +456,7 @@ pub fn body_kind(job: &Job) -> BodyKind {
             name: a.name.clone(),
             action: Some(if a.mode == crate::job::AudienceMode::Remove { "remove" } else { "add" }),
         },
-        Mapping::Catalog(c) => BodyKind::Catalog { name: c.name.clone() },
+        Mapping::Catalog(c) => BodyKind::Catalog { name: c.name.clone(), remove: c.remove },
         _ => BodyKind::Profiles,
     }
 }

@@ -39,6 +39,27 @@ fn init_and_validate(file: &str, content: Option<&str>, preset: &str) -> (String
     (text, value)
 }
 
+/// The Custom ID columns, whatever the form (`"c"`, `{ column }`, a list).
+fn ids(job: &toml::Value) -> Vec<(String, bool)> {
+    let one = |v: &toml::Value| match v {
+        toml::Value::String(s) => (s.clone(), false),
+        t => (t["column"].as_str().unwrap().to_string(), t.get("lowercase").and_then(|l| l.as_bool()).unwrap_or(false)),
+    };
+    match &job["mapping"]["custom_id"] {
+        toml::Value::Array(a) => a.iter().map(one).collect(),
+        v => vec![one(v)],
+    }
+}
+
+fn id(job: &toml::Value) -> String {
+    ids(job)[0].0.clone()
+}
+
+/// A native mapped from a column, in either form.
+fn native_col<'a>(job: &'a toml::Value, key: &str) -> Option<&'a str> {
+    native(job, key).and_then(|v| v.as_str().or_else(|| v.get("column").and_then(|c| c.as_str())))
+}
+
 fn native<'a>(job: &'a toml::Value, key: &str) -> Option<&'a toml::Value> {
     job["mapping"].get("native").and_then(|n| n.get(key))
 }
@@ -57,14 +78,16 @@ fn mailchimp_subscribed_export() {
     let (text, job) = init_and_validate("mailchimp_subscribed.csv", None, "mailchimp");
     assert_eq!(job["job"]["name"].as_str(), Some("mailchimp_subscribed"));
     assert_eq!(job["source"]["path"].as_str(), Some("mailchimp_subscribed.csv"));
-    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("Email Address"));
+    assert_eq!(ids(&job), [("Email Address".to_string(), true)], "the email, lowercased");
     assert!(text.contains("changes email becomes a new profile"), "{text}");
     assert_eq!(native(&job, "email_address").and_then(|v| v.as_str()), Some("Email Address"));
     assert_eq!(native(&job, "region").and_then(|v| v.as_str()), Some("CC"));
     assert_eq!(native(&job, "timezone").and_then(|v| v.as_str()), Some("TIMEZONE"));
-    // `(217) 555-0100` is not international: the phone stays a text attribute.
-    assert!(native(&job, "phone_number").is_none());
-    assert_eq!(attr(&job, "phone_number").and_then(|v| v.as_str()), Some("Phone Number"));
+    // `(217) 555-0100` is national: read in the row's country (CC).
+    let phone = native(&job, "phone_number").unwrap();
+    assert_eq!((phone["column"].as_str(), phone["region_column"].as_str()), (Some("Phone Number"), Some("CC")));
+    // The subscribed file: every row is subscribed, said by the file itself.
+    assert_eq!(native(&job, "email_marketing").unwrap()["value"].as_str(), Some("subscribed"));
     assert_eq!(attr_field(&job, "member_rating", "type"), Some("int"));
     assert_eq!(attr_field(&job, "optin_time", "format"), Some("%Y-%m-%d %H:%M:%S"));
     assert_eq!(attr_field(&job, "latitude", "type"), Some("float"));
@@ -72,16 +95,17 @@ fn mailchimp_subscribed_export() {
     assert_eq!(attr(&job, "state").and_then(|v| v.as_str()), Some("REGION"));
     assert_eq!(attr(&job, "mailchimp_leid").and_then(|v| v.as_str()), Some("LEID"));
     assert_eq!(attr(&job, "company").and_then(|v| v.as_str()), Some("Company"), "a merge field, inferred");
-    // Quoted tags cannot be split cleanly: listed, not dropped.
-    assert!(text.contains("# - `TAGS`: a list whose items are quoted"), "{text}");
-    assert!(text.contains("looks like the *subscribed* export"));
-    assert!(text.contains("# email_marketing = { column = \"status\""));
+    // Quoted tags are a JSON list: "Black Friday, 2022" stays one tag.
+    assert_eq!(attr_field(&job, "tags", "format"), Some("json"));
+    assert!(text.contains("it is the *subscribed* export"));
 }
 
 #[test]
 fn mailchimp_unsubscribed_export() {
     let (text, job) = init_and_validate("mailchimp_unsubscribed.csv", None, "mailchimp");
-    assert!(text.contains("looks like the *unsubscribed* export"), "{text}");
+    assert!(text.contains("it is the *unsubscribed* export"), "{text}");
+    let consent = native(&job, "email_marketing").unwrap();
+    assert_eq!(consent["value"].as_str(), Some("unsubscribed"), "{text}");
     assert_eq!(attr_field(&job, "unsub_time", "type"), Some("date"));
     assert_eq!(attr(&job, "unsub_reason").and_then(|v| v.as_str()), Some("UNSUB_REASON"));
     // An empty TAGS column has nothing to disagree with: mapped as the documented array.
@@ -91,18 +115,18 @@ fn mailchimp_unsubscribed_export() {
 #[test]
 fn klaviyo_export() {
     let (text, job) = init_and_validate("klaviyo.csv", None, "klaviyo");
-    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("External ID"));
+    assert_eq!(id(&job), "External ID");
     assert!(!text.contains("changes email"), "a stable id, no email warning");
     let consent = native(&job, "email_marketing").unwrap();
     assert_eq!(consent["column"].as_str(), Some("Email Marketing Consent"));
     let unsub: Vec<&str> = consent["unsubscribed"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
     assert!(unsub.contains(&"never_subscribed"), "{unsub:?}");
     assert_eq!(native(&job, "sms_marketing").unwrap()["column"].as_str(), Some("SMS Consent"));
-    assert_eq!(native(&job, "phone_number").and_then(|v| v.as_str()), Some("Phone Number"));
-    // "United States" is not a country code: kept as text, with the reason.
-    assert!(native(&job, "region").is_none());
-    assert_eq!(attr(&job, "country").and_then(|v| v.as_str()), Some("Country"));
-    assert!(text.contains("not sent as $region"));
+    assert_eq!(native_col(&job, "phone_number"), Some("Phone Number"));
+    // "United States" is a country name: read as US.
+    assert_eq!(native(&job, "region").and_then(|v| v.as_str()), Some("Country"));
+    // Region holds states (Illinois, SP): never $region.
+    assert_eq!(attr(&job, "state").and_then(|v| v.as_str()), Some("Region"));
     assert_eq!(attr(&job, "klaviyo_id").and_then(|v| v.as_str()), Some("Klaviyo ID"));
     assert_eq!(attr(&job, "zip_code").and_then(|v| v.as_str()), Some("Zip Code"));
     assert_eq!(attr_field(&job, "predicted_clv", "type"), Some("float"));
@@ -115,7 +139,7 @@ fn klaviyo_export() {
 fn klaviyo_without_external_ids_uses_email() {
     let body = "Email,First Name,External ID\na@example.com,A,\nb@example.com,B,\nc@example.com,C,u3\n";
     let (text, job) = init_and_validate("profiles.csv", Some(body), "klaviyo");
-    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("Email"));
+    assert_eq!(ids(&job)[0], ("Email".to_string(), true));
     assert!(text.contains("`External ID` is blank in 2 of 3 sampled rows"), "{text}");
     assert!(text.contains("changes email becomes a new profile"));
 }
@@ -123,14 +147,14 @@ fn klaviyo_without_external_ids_uses_email() {
 #[test]
 fn braze_export() {
     let (text, job) = init_and_validate("braze.csv", None, "braze");
-    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("external_id"));
+    assert_eq!(id(&job), "external_id");
     let sub = native(&job, "email_marketing").unwrap();
     let yes: Vec<&str> = sub["subscribed"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
     assert_eq!(yes, ["opted_in", "subscribed"]);
     for (key, col) in
         [("language", "language"), ("region", "country"), ("timezone", "time_zone"), ("phone_number", "phone")]
     {
-        assert_eq!(native(&job, key).and_then(|v| v.as_str()), Some(col), "{key}");
+        assert_eq!(native_col(&job, key), Some(col), "{key}");
     }
     assert_eq!(attr_field(&job, "birthdate", "format"), Some("%Y-%m-%d"));
     assert_eq!(attr_field(&job, "created_at", "type"), Some("date"));
@@ -144,7 +168,7 @@ fn braze_export() {
 #[test]
 fn onesignal_export() {
     let (text, job) = init_and_validate("onesignal.csv", None, "onesignal");
-    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("external_id"));
+    assert_eq!(id(&job), "external_id");
     assert!(text.contains("1 sampled rows repeat a Custom ID"), "{text}");
     // Offsets in seconds are not IANA zones.
     assert!(native(&job, "timezone").is_none());
@@ -155,7 +179,10 @@ fn onesignal_export() {
     assert_eq!(native(&job, "language").and_then(|v| v.as_str()), Some("language"));
     assert_eq!(attr(&job, "tags").and_then(|v| v.as_str()), Some("tags"));
     assert_eq!(attr_field(&job, "push_subscribed", "type"), Some("bool"));
-    assert!(text.contains("# - `identifier`: not sent"));
+    // identifier is an email on device_type 11 rows, a phone on 14 rows.
+    let email = native(&job, "email_address").unwrap();
+    assert_eq!((email["column"].as_str(), email["when"].as_str()), (Some("identifier"), Some("device_type")));
+    assert_eq!(native(&job, "phone_number").unwrap()["is"][0].as_str(), Some("14"));
     assert!(text.contains("# - `ad_id`: not sent"));
 }
 
@@ -163,14 +190,14 @@ fn onesignal_export() {
 fn onesignal_without_external_ids_uses_the_device_id() {
     let body = "id,external_id,language\nd1,,en\nd2,,fr\nd3,,de\n";
     let (text, job) = init_and_validate("devices.csv", Some(body), "onesignal");
-    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("id"));
+    assert_eq!(id(&job), "id");
     assert!(text.contains("one per device"), "{text}");
 }
 
 #[test]
 fn customerio_export() {
     let (text, job) = init_and_validate("customerio.csv", None, "customerio");
-    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("id"));
+    assert_eq!(id(&job), "id");
     let sub = native(&job, "email_marketing").unwrap();
     assert_eq!(sub["column"].as_str(), Some("unsubscribed"));
     assert_eq!(sub["subscribed"].as_array().unwrap()[0].as_str(), Some("false"), "the flag is inverted");
@@ -183,7 +210,7 @@ fn customerio_export() {
 #[test]
 fn plain_infers_types_with_evidence() {
     let (text, job) = init_and_validate("plain.csv", None, "plain");
-    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("user_id"));
+    assert_eq!(id(&job), "user_id");
     for (key, col) in [
         ("email_address", "mail"),
         ("phone_number", "mobile"),
@@ -191,7 +218,7 @@ fn plain_infers_types_with_evidence() {
         ("region", "country"),
         ("timezone", "tz"),
     ] {
-        assert_eq!(native(&job, key).and_then(|v| v.as_str()), Some(col), "{key}\n{text}");
+        assert_eq!(native_col(&job, key), Some(col), "{key}\n{text}");
     }
     assert_eq!(attr_field(&job, "signup_date", "format"), Some("%d/%m/%Y"));
     assert_eq!(attr_field(&job, "last_seen", "type"), Some("date"));
@@ -210,7 +237,7 @@ fn plain_infers_types_with_evidence() {
 #[test]
 fn a_preset_on_a_file_without_its_columns_falls_back_to_inference() {
     let (_, job) = init_and_validate("plain.csv", None, "braze");
-    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("mail"), "no external_id: the email");
+    assert_eq!(id(&job), "user_id", "Braze's CSV export names the external id user_id");
     assert_eq!(attr_field(&job, "orders", "type"), Some("int"));
 }
 
@@ -245,7 +272,7 @@ fn columns_beyond_fifty_and_long_values_are_listed_not_dropped() {
 #[test]
 fn a_header_only_file_still_makes_a_valid_job() {
     let (text, job) = init_and_validate("empty_rows.csv", Some("user_id,email,name\n"), "plain");
-    assert_eq!(job["mapping"]["custom_id"].as_str(), Some("user_id"));
+    assert_eq!(id(&job), "user_id");
     assert!(text.contains("no rows"), "{text}");
 }
 
@@ -267,7 +294,7 @@ fn errors_are_clear() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no column besides the Custom ID"));
 
-    let out = run_in(dir.path(), &["init", "--preset", "hubspot", "ids.csv"]);
+    let out = run_in(dir.path(), &["init", "--preset", "intercom", "ids.csv"]);
     assert_eq!(out.status.code(), Some(2));
     let out = run_in(dir.path(), &["init", "ids.csv", "--json"]);
     assert_eq!(out.status.code(), Some(2));

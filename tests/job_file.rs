@@ -81,7 +81,7 @@ fn the_jobs_md_example_resolves() {
             "tags"
         ]
     );
-    assert_eq!(p.attributes[7].ty, ValueType::Array { separator: ",".into(), mode: ArrayMode::Add });
+    assert_eq!(p.attributes[7].ty, ValueType::Array { separator: ",".into(), mode: ArrayMode::Add, json: false });
     assert_eq!(p.attributes[1].column.line, 33);
 }
 
@@ -194,4 +194,64 @@ fn other_kinds_resolve() {
     assert_eq!(catalog.api.batch_size, 200);
     let export = parse("[job]\nname='x'\nkind='export'\n[export]\ntype='attributes'\nattributes=['$email_address']\nidentifiers=['custom_id']\noutput='out/p.csv'\n").unwrap();
     assert!(export.source.is_none());
+}
+
+const MIGRATION: &str = r#"
+[job]
+name = "m"
+kind = "profiles"
+[source]
+path = "x.csv"
+[mapping]
+custom_id = ["id", { column = "email", lowercase = true }]
+[mapping.native]
+email_address = { column = "identifier", when = "device_type", is = ["11"] }
+phone_number = { column = "phone", region_column = "country" }
+email_marketing = { column = "consent", subscribed = ["yes"], unsubscribed = ["no"], undecided = ["pending"], suppressed_by = ["bounced"] }
+sms_marketing = { value = "unsubscribed" }
+[mapping.attributes]
+source = { value = "mailchimp" }
+tags = { column = "TAGS", type = "array", format = "json" }
+"#;
+
+#[test]
+fn migration_forms_resolve() {
+    let j = parse(MIGRATION).unwrap();
+    let Mapping::Profiles(p) = &j.mapping else { panic!() };
+    assert_eq!(p.id_columns.len(), 2);
+    assert!(!p.id_columns[0].lowercase && p.id_columns[1].lowercase);
+    assert_eq!(p.custom_id.name, "id");
+    let email = &p.native[0];
+    assert_eq!(
+        email.rule.when.as_ref().map(|(c, v)| (c.name.as_str(), v.clone())),
+        Some(("device_type", vec!["11".into()]))
+    );
+    assert_eq!(p.native[1].rule.region_column.as_ref().map(|c| c.name.as_str()), Some("country"));
+    let NativeKind::EmailMarketing(v) = &p.native[2].kind else { panic!() };
+    assert_eq!(v.undecided, ["pending"]);
+    assert_eq!(p.native[2].rule.suppressed_by[0].name, "bounced");
+    assert_eq!(p.native[3].rule.constant.as_deref(), Some("unsubscribed"));
+    assert_eq!(p.attributes[0].constant.as_deref(), Some("mailchimp"));
+    assert_eq!(p.attributes[1].ty, ValueType::Array { separator: ",".into(), mode: ArrayMode::Replace, json: true });
+}
+
+#[test]
+fn migration_form_mistakes_name_their_line() {
+    let bad = |from: &str, to: &str| err_line(&MIGRATION.replace(from, to));
+    let (line, m) = bad(r#"sms_marketing = { value = "unsubscribed" }"#, r#"sms_marketing = { value = "maybe" }"#);
+    assert_eq!(line, 13);
+    assert!(m.contains("not \"subscribed\" or \"unsubscribed\""), "{m}");
+    let (_, m) = bad(r#"source = { value = "mailchimp" }"#, r#"source = { value = "x", column = "y" }"#);
+    assert!(m.contains("not both"), "{m}");
+    let (_, m) = bad(r#", when = "device_type", is = ["11"]"#, r#", when = "device_type""#);
+    assert!(m.contains("go together"), "{m}");
+    let (_, m) = bad(r#"region_column = "country""#, r#"region = "ZZZ""#);
+    assert!(m.contains("two-letter"), "{m}");
+    let (_, m) = bad(r#"undecided = ["pending"]"#, r#"undecided = ["no"]"#);
+    assert!(m.contains("both"), "{m}");
+    let (_, m) = bad(r#"custom_id = ["id", { column = "email", lowercase = true }]"#, "custom_id = []");
+    assert!(m.contains("empty"), "{m}");
+    let (_, m) =
+        bad(r#"phone_number = { column = "phone", region_column = "country" }"#, r#"phone_number = { value = "12" }"#);
+    assert!(m.contains("value"), "{m}");
 }

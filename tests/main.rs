@@ -1,5 +1,6 @@
 //! The one integration test binary: each module below owns one area.
 mod common;
+mod consent;
 mod delta;
 mod dispatch;
 mod emulator;
@@ -10,6 +11,7 @@ mod init;
 mod job_file;
 mod kinds;
 mod library;
+mod migrate;
 mod resume;
 mod run;
 mod schedule;

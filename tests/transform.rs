@@ -109,3 +109,68 @@ proptest! {
         }
     }
 }
+
+/// Map rows of `header` with `job` (a [mapping] block for a profiles job).
+fn map_with(mapping: &str, header: &[&str], rows: &[&[&str]]) -> Vec<Result<serde_json::Value, String>> {
+    let text = format!("[job]\nname = \"t\"\nkind = \"profiles\"\n[source]\npath = \"x.csv\"\n{mapping}");
+    let job = job::parse(&text, Path::new("job.toml")).unwrap();
+    let headers: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let t = Transformer::bind(&job, &headers, Path::new("x.csv")).unwrap();
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let row = RawRow {
+                pos: Position { line: i as u64 + 2, byte: 0, record: i as u64 },
+                record: csv::ByteRecord::from(r.to_vec()),
+                flaw: None,
+            };
+            t.map_row(row)
+                .map(|op| {
+                    let mut v: serde_json::Value = serde_json::from_slice(&op.attrs).unwrap();
+                    v["_id"] = op.key.into();
+                    v
+                })
+                .map_err(|r| format!("{}: {}", r.column, r.reason))
+        })
+        .collect()
+}
+
+#[test]
+fn per_row_rules_of_a_migration() {
+    let mapping = r#"
+[mapping]
+custom_id = ["id", { column = "email", lowercase = true }]
+[mapping.native]
+email_address = { column = "identifier", when = "type", is = ["11"] }
+phone_number = { column = "identifier", when = "type", is = ["14"] }
+email_marketing = { column = "optin", subscribed = ["yes"], unsubscribed = ["no"], undecided = ["pending"], suppressed_by = ["bounced"] }
+[mapping.attributes]
+source = { value = "legacy" }
+tags = { column = "tags", type = "array", separator = "|" }
+"#;
+    let header = ["id", "email", "identifier", "type", "optin", "bounced", "tags"];
+    let got = map_with(
+        mapping,
+        &header,
+        &[
+            &["u1", "", "a@x.co", "11", "yes", "", "x|y"],
+            &["", "Bo@X.co", "+33639981337", "14", "yes", "2024-01-01", "|||"],
+            &["u3", "", "tok", "1", "pending", "false", ""],
+            &["", "", "", "", "", "", ""],
+        ],
+    );
+    let a = got[0].as_ref().unwrap();
+    assert_eq!((a["_id"].as_str(), a["$email_address"].as_str()), (Some("u1"), Some("a@x.co")));
+    assert_eq!(a["$email_marketing"], "subscribed");
+    assert_eq!(a["source"], "legacy");
+    let b = got[1].as_ref().unwrap();
+    assert_eq!(b["_id"], "bo@x.co", "the email fallback, lowercased");
+    assert_eq!(b["$phone_number"], "+33639981337");
+    assert!(b.get("$email_address").is_none());
+    assert_eq!(b["$email_marketing"], "unsubscribed", "a suppression wins over yes");
+    assert!(b.get("tags").is_none(), "`|||` sends nothing with blank = ignore");
+    let c = got[2].as_ref().unwrap();
+    assert!(c.get("$email_marketing").is_none(), "undecided sends nothing");
+    assert!(c.get("$email_address").is_none() && c.get("$phone_number").is_none(), "a push row");
+    assert!(got[3].as_ref().unwrap_err().contains("blank in every id column (id, email)"), "{:?}", got[3]);
+}

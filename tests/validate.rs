@@ -162,3 +162,37 @@ fn every_example_job_in_jobs_validates_cleanly() {
     }
     assert!(checked >= 4, "the example jobs are found");
 }
+
+#[test]
+fn tells_a_person_what_will_happen() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "job.toml", JOB);
+    let mut f = b"id,email,phone,optin,nick,born,site\n".to_vec();
+    for i in 0..6 {
+        f.extend_from_slice(format!("u{i},u{i}@example.com,,yes,,199{i}-13-01,\n").as_bytes()); // bad month
+    }
+    f.extend_from_slice(b"u7,u7@example.com,,no,,,\n");
+    f.extend_from_slice(b"u8,u8@example.com,,,,,\n");
+    f.extend_from_slice(b"u9,bad,,yes,,,\n");
+    write(dir.path(), "users.csv", f);
+    let out = run_in(dir.path(), &["validate", "job.toml"]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rejects by column and reason"), "{err}");
+    assert!(err.contains("6  `born`: birthdate: `…` is not a date"), "grouped without the values\n{err}");
+    assert!(err.contains("(lines 2, 3, 4, 5, 6, ...)"), "the first lines\n{err}");
+    assert!(err.contains("1  `email`: `…` is not an email address (lines 10)"), "{err}");
+    let email = err.lines().find(|l| l.trim_start().starts_with("email ")).unwrap();
+    let counts: Vec<&str> = email.split_whitespace().skip(1).collect();
+    assert_eq!(counts, ["0", "1", "1"], "u7 unsubscribed, u8 not sent: {err}");
+    assert!(err.contains("attributes sent: $email_address, $phone_number, $email_marketing"), "{err}");
+
+    let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
+    let s = json(&out);
+    assert_eq!((s["rows_read"].as_u64(), s["rows_rejected"].as_u64()), (Some(9), Some(7)));
+    let f = &s["forecast"];
+    assert_eq!(f["email_marketing"]["unsubscribed"], 1);
+    assert_eq!(f["rejects"][0]["column"], "born");
+    assert_eq!(f["rejects"][0]["count"], 6);
+    assert_eq!(f["rejects"][0]["first_lines"], serde_json::json!([2, 3, 4, 5, 6]));
+}

@@ -36,6 +36,7 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
     let mut summary = Summary::new(&job.name, run_id);
     summary.rows_valid = Some(0);
     let mut rejects = RejectsWriter::new(rejects_dir, &format!("{}-{run_id}-rejects", job.name));
+    let mut forecast = crate::report::forecast::Forecast::new(job);
     for file in &files {
         let csv = CsvSource::open(file, &src.options)?;
         let t = Transformer::bind(job, csv.headers(), file)?;
@@ -45,8 +46,14 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
             for r in chunk.results {
                 summary.rows_read += 1;
                 match r {
-                    Mapped::Op(_) | Mapped::Unchanged(_) => *summary.rows_valid.get_or_insert(0) += 1,
+                    Mapped::Op(op) => {
+                        forecast.add_op(&op);
+                        *summary.rows_valid.get_or_insert(0) += 1
+                    }
+                    // validate runs without the change index: nothing is skipped as unchanged.
+                    Mapped::Unchanged(_) => *summary.rows_valid.get_or_insert(0) += 1,
                     Mapped::Reject(rej) => {
+                        forecast.add_reject(&rej);
                         summary.rows_rejected += 1;
                         if let Err(e) = rejects.write(&rej) {
                             write_err = Some(e);
@@ -64,6 +71,7 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
     }
     rejects.flush().context("cannot write the rejects file")?;
     summary.rejects_file = rejects.paths.first().cloned();
+    summary.forecast = Some(forecast);
     summary.status = if summary.rows_rejected > 0 { Status::DoneWithRejects } else { Status::Done };
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)

@@ -4,7 +4,7 @@
 //! a type is proposed only if every sampled value passes it.
 
 use crate::api::rules;
-use crate::job::{NativeKind, SubscriptionValues, ValueType};
+use crate::job::{NativeKind, ValueType};
 use crate::transform::value;
 
 /// What a column becomes.
@@ -35,6 +35,7 @@ const DATE_FORMATS: &[&str] = &[
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%dT%H:%M:%S%.fZ",
     "%Y-%m-%d %H:%M:%S UTC",
+    "%Y-%m-%d %H:%M:%S%.f UTC",
     "%Y-%m-%d %H:%M",
     "%m/%d/%Y",
     "%d/%m/%Y",
@@ -103,6 +104,24 @@ pub fn date_format(values: &[&str]) -> Option<(Option<String>, String)> {
     None
 }
 
+/// The format most values parse with, when the others are a minority:
+/// (format, how many fail, the first that fails).
+fn date_format_mostly(values: &[&str]) -> Option<(Option<String>, usize, String)> {
+    let n = values.len();
+    let fails = |f: Option<&str>| values.iter().filter(|v| value::parse_date(v, f).is_err()).count();
+    let best = DATE_FORMATS
+        .iter()
+        .map(|f| (Some(f.to_string()), fails(Some(f))))
+        .chain(std::iter::once((None, fails(None))))
+        .min_by_key(|(_, bad)| *bad)?;
+    let (format, bad) = best;
+    if bad == 0 || !minority(bad, n) {
+        return None;
+    }
+    let first = values.iter().find(|v| value::parse_date(v, format.as_deref()).is_err()).map(|v| value::clip(v))?;
+    Some((format, bad, first))
+}
+
 /// Values are Unix seconds (2000..2100).
 pub fn unix_seconds(values: &[&str]) -> bool {
     !values.is_empty() && values.iter().all(|v| v.parse::<i64>().is_ok_and(|n| UNIX_RANGE.contains(&n)))
@@ -113,21 +132,30 @@ fn name_has(header: &str, words: &[&str]) -> bool {
     words.iter().any(|w| h == *w || h.split('_').any(|p| p == *w) || (w.len() > 4 && h.contains(w)))
 }
 
-/// The subscription words `init` knows, from the tools it has presets for.
-pub const SUBSCRIBED_WORDS: &[&str] = &["subscribed", "opted_in", "optedin", "yes", "true", "1"];
-pub const UNSUBSCRIBED_WORDS: &[&str] =
-    &["unsubscribed", "opted_out", "optedout", "never_subscribed", "no", "false", "0", "cleaned"];
-
-fn known_subscription(values: &[&str]) -> bool {
-    values.iter().all(|v| {
-        let l = v.to_lowercase();
-        SUBSCRIBED_WORDS.contains(&l.as_str()) || UNSUBSCRIBED_WORDS.contains(&l.as_str())
-    })
+/// A column named like a country (`country`, `cc`, `country_code`); never
+/// `region` or `state`, which hold states as often as countries (CA).
+pub fn country_name(header: &str) -> bool {
+    name_has(header, &["country", "cc", "country_code", "nation"]) && !name_has(header, &["state", "province"])
 }
 
-pub fn subscription_values(subscribed: &[&str], unsubscribed: &[&str]) -> SubscriptionValues {
-    let own = |l: &[&str]| l.iter().map(|s| s.to_lowercase()).collect();
-    SubscriptionValues { subscribed: own(subscribed), unsubscribed: own(unsubscribed) }
+/// Few enough failing values to map the column anyway and reject those rows:
+/// at most 1 in 10, and only on a sample large enough to tell (10 values).
+pub fn minority(bad: usize, n: usize) -> bool {
+    n >= 10 && bad * 10 <= n
+}
+
+/// "12/200 sampled rows would be rejected (e.g. `x`)", for job comments.
+pub fn rejects_note(bad: usize, n: usize, first: &str, what: &str) -> String {
+    format!(
+        "{bad}/{n} sampled values do not fit {what} (e.g. `{first}`): those rows would be rejected, \
+         with the reason, into the rejects file (fix them there and re-import)"
+    )
+}
+
+/// Every value passes `f`, or all but a minority; the evidence says which.
+fn mostly(values: &[&str], f: impl Fn(&str) -> bool) -> Option<usize> {
+    let bad = values.iter().filter(|v| !f(v)).count();
+    (bad == 0 || minority(bad, values.len())).then_some(bad)
 }
 
 /// Guess the type of `header` from its non-blank sampled `values`.
@@ -141,16 +169,14 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
     let lower: Vec<String> = values.iter().map(|v| v.to_lowercase()).collect();
     let native_fits = |k: &NativeKind| free(k) && check_native(k, values).is_ok();
 
-    if name_has(header, &["optin", "opt_in", "subscribed", "subscribe", "consent", "marketing", "newsletter"])
-        && known_subscription(values)
-    {
-        let sub = subscription_values(SUBSCRIBED_WORDS, UNSUBSCRIBED_WORDS);
-        let kind =
-            if name_has(header, &["sms"]) { NativeKind::SmsMarketing(sub) } else { NativeKind::EmailMarketing(sub) };
-        if free(&kind) {
-            return mk(Guess::Native(kind), all("are subscription words (subscribed/unsubscribed, yes/no...)"));
-        }
-    }
+    // Subscriptions are `consent`'s: never guessed here from a name alone.
+    let some = |bad: usize, what: &str| match bad {
+        0 => all(what),
+        _ => format!(
+            "{}/{n} sampled values {what}; {bad} do not: those rows would be rejected into the rejects file",
+            n - bad
+        ),
+    };
     if values.iter().all(|v| rules::is_valid_email(v)) {
         if native_fits(&NativeKind::Email) {
             return mk(Guess::Native(NativeKind::Email), all("are email addresses"));
@@ -175,11 +201,8 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
     if name_has(header, &["lang", "language", "locale"]) && native_fits(&NativeKind::Language) {
         return mk(Guess::Native(NativeKind::Language), all("are language codes (ISO 639-1, or en-US forms)"));
     }
-    if name_has(header, &["country", "cc", "country_code", "region"])
-        && values.iter().all(|v| v.len() == 2)
-        && native_fits(&NativeKind::Region)
-    {
-        return mk(Guess::Native(NativeKind::Region), all("are two-letter country codes (ISO 3166-1)"));
+    if country_name(header) && native_fits(&NativeKind::Region) {
+        return mk(Guess::Native(NativeKind::Region), all("are countries (ISO 3166-1 codes or English names)"));
     }
     if lower.iter().all(|v| matches!(v.as_str(), "true" | "false" | "yes" | "no")) {
         return mk(Guess::Attr(ValueType::Bool), all("are true/false or yes/no"));
@@ -189,10 +212,11 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
         return mk(Guess::Attr(ValueType::Bool), all("are 0 or 1 and the name reads as a flag"));
     }
     let time_name = name_has(header, &["at", "date", "time", "timestamp", "created", "updated", "last", "since"]);
-    if time_name && unix_seconds(values) {
+    let unix = |v: &str| v.parse::<i64>().is_ok_and(|n| UNIX_RANGE.contains(&n));
+    if time_name && let Some(bad) = mostly(values, unix) {
         return mk(
             Guess::Attr(ValueType::Date { format: Some("%s".into()) }),
-            all("are Unix timestamps in seconds (2000-2100), read with format %s"),
+            some(bad, "are Unix timestamps in seconds (2000-2100), read with format %s"),
         );
     }
     // `007`, `01234`: a code whose zeros matter; `0.5` is a number.
@@ -218,11 +242,44 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
         let comma = if values.iter().any(|v| v.contains(',')) { " (some with a decimal comma)" } else { "" };
         return mk(Guess::Attr(ValueType::Float), all(&format!("are decimal numbers{comma}")));
     }
+    if !leading_zero
+        && !id_name
+        && !values.iter().any(|v| value::parse_int(v).is_err() && value::parse_float(v).is_ok())
+        && let Some(bad) = mostly(values, |v| value::parse_int(v).is_ok())
+        && bad > 0
+    {
+        return mk(Guess::Attr(ValueType::Int), some(bad, "are whole numbers"));
+    }
+    let number = |v: &str| (v.contains(['.', ',']) || v.parse::<i64>().is_ok()) && value::parse_float(v).is_ok();
+    if !leading_zero
+        && !id_name
+        && let Some(bad) = mostly(values, number)
+        && bad > 0
+    {
+        return mk(Guess::Attr(ValueType::Float), some(bad, "are numbers"));
+    }
     if let Some((format, evidence)) = date_format(values) {
+        return mk(Guess::Attr(ValueType::Date { format }), evidence);
+    }
+    if let Some((format, bad, first)) = date_format_mostly(values) {
+        let evidence = format!(
+            "{}/{n} sampled values are dates in `{}`; {}",
+            n - bad,
+            format.as_deref().unwrap_or("RFC 3339"),
+            rejects_note(bad, n, &first, "it")
+        );
         return mk(Guess::Attr(ValueType::Date { format }), evidence);
     }
     if values.iter().all(|v| rules::is_valid_url(v)) {
         return mk(Guess::Attr(ValueType::Url), all("are URLs"));
+    }
+    // `["a","b"]`: a list exported as JSON (JSON lines sources write lists so).
+    let json_list = |v: &&str| v.starts_with('[') && serde_json::from_str::<Vec<String>>(v).is_ok();
+    if values.iter().all(json_list) {
+        let ty = ValueType::Array { separator: ",".into(), mode: crate::job::ArrayMode::Replace, json: true };
+        if check_attr(&ty, values).is_ok() {
+            return mk(Guess::Attr(ty), all("are JSON lists of text"));
+        }
     }
     if name_has(header, &["tags", "tag", "interests", "segments", "lists", "groups", "categories", "labels"]) {
         let sep = ["|", ";", ","]
@@ -230,7 +287,8 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
             .max_by_key(|s| values.iter().filter(|v| v.contains(s)).count())
             .filter(|s| values.iter().any(|v| v.contains(s)))
             .unwrap_or(",");
-        let ty = ValueType::Array { separator: sep.into(), mode: crate::job::ArrayMode::Replace };
+        let json = values.iter().all(|v| v.starts_with('"') || v.starts_with('['));
+        let ty = ValueType::Array { separator: sep.into(), mode: crate::job::ArrayMode::Replace, json };
         if check_attr(&ty, values).is_ok() {
             return mk(Guess::Attr(ty), format!("a list by its name; items split on `{sep}`"));
         }
@@ -303,12 +361,39 @@ mod tests {
         assert_eq!(guess("mobile", &["+33 6 39 98 13 37"]), Guess::Native(NativeKind::Phone));
         assert_eq!(guess("tz", &["Europe/Paris", "UTC"]), Guess::Native(NativeKind::Timezone));
         assert_eq!(guess("locale", &["en-US", "fr"]), Guess::Native(NativeKind::Language));
-        assert_eq!(guess("country", &["fr", "US"]), Guess::Native(NativeKind::Region));
+        assert_eq!(guess("country", &["fr", "US", "United States"]), Guess::Native(NativeKind::Region));
+        assert_eq!(guess("region", &["CA", "IN"]), Guess::Attr(ValueType::String), "states, not countries");
         assert_eq!(guess("initials", &["fr", "US"]), Guess::Attr(ValueType::String));
-        assert!(matches!(guess("newsletter_optin", &["yes", "no"]), Guess::Native(NativeKind::EmailMarketing(_))));
-        assert!(matches!(guess("sms_consent", &["opted_in"]), Guess::Native(NativeKind::SmsMarketing(_))));
         let taken = infer("mail", &["a@b.co"], &|k| *k != NativeKind::Email).guess;
         assert_eq!(taken, Guess::Attr(ValueType::String));
+    }
+
+    #[test]
+    fn a_minority_of_odd_values_becomes_rejects() {
+        let mut v: Vec<String> = (0..90).map(|i| (1_600_000_000 + i).to_string()).collect();
+        v.extend((0..10).map(|_| "2021-03-04".to_string()));
+        let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+        let got = infer("created_at", &refs, &|_| true);
+        assert_eq!(got.guess, Guess::Attr(ValueType::Date { format: Some("%s".into()) }));
+        assert!(got.evidence.contains("90/100") && got.evidence.contains("rejected"), "{}", got.evidence);
+        let mut w: Vec<String> = (0..95).map(|i| i.to_string()).collect();
+        w.extend((0..5).map(|_| "n/a".to_string()));
+        let refs: Vec<&str> = w.iter().map(String::as_str).collect();
+        assert_eq!(infer("orders", &refs, &|_| true).guess, Guess::Attr(ValueType::Int));
+        let mut x: Vec<String> = (0..19).map(|i| format!("{i}.5")).collect();
+        x.push("N/A".into());
+        let refs: Vec<&str> = x.iter().map(String::as_str).collect();
+        assert_eq!(infer("score", &refs, &|_| true).guess, Guess::Attr(ValueType::Float));
+        let mut p: Vec<&str> = vec!["10"; 19];
+        p.push("10.5");
+        assert_eq!(
+            infer("price", &p, &|_| true).guess,
+            Guess::Attr(ValueType::Float),
+            "all fit a float: none rejected"
+        );
+        // Half and half is no majority: text, nothing rejected.
+        let half: Vec<&str> = (0..20).map(|i| if i % 2 == 0 { "1" } else { "x" }).collect();
+        assert_eq!(infer("orders", &half, &|_| true).guess, Guess::Attr(ValueType::String));
     }
 
     #[test]
@@ -316,7 +401,7 @@ mod tests {
         assert_eq!(guess("site", &["https://a.example/x"]), Guess::Attr(ValueType::Url));
         assert_eq!(
             guess("interests", &["bikes|cinema", "cooking"]),
-            Guess::Attr(ValueType::Array { separator: "|".into(), mode: crate::job::ArrayMode::Replace })
+            Guess::Attr(ValueType::Array { separator: "|".into(), mode: crate::job::ArrayMode::Replace, json: false })
         );
     }
 }

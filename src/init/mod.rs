@@ -6,6 +6,9 @@
 //! result is checked by parsing it as `validate` would and running the sample
 //! through the transform, so what `init` prints is a job `validate` accepts.
 
+mod consent;
+mod consent_plan;
+mod ids;
 mod infer;
 mod names;
 mod plan;
@@ -30,6 +33,11 @@ pub enum Preset {
     Braze,
     Onesignal,
     Customerio,
+    Hubspot,
+    Brevo,
+    Shopify,
+    Airship,
+    Clevertap,
 }
 
 impl Preset {
@@ -41,6 +49,11 @@ impl Preset {
             Preset::Braze => "braze",
             Preset::Onesignal => "onesignal",
             Preset::Customerio => "customerio",
+            Preset::Hubspot => "hubspot",
+            Preset::Brevo => "brevo",
+            Preset::Shopify => "shopify",
+            Preset::Airship => "airship",
+            Preset::Clevertap => "clevertap",
         }
     }
 }
@@ -74,9 +87,9 @@ pub fn generate(path: &str, preset: Preset) -> Result<Generated, InitError> {
     let csv = Path::new(path);
     let sample = sample::Sample::read(csv)?;
     let tool = presets::tool(preset.as_str());
-    let plan = plan::Plan::build(&sample, tool);
+    let plan = plan::Plan::build(&sample, tool, path);
     if plan.natives.is_empty() && plan.attrs.is_empty() {
-        return Err(InitError::NothingToSend { path: path.into(), id: plan.custom_id.clone() });
+        return Err(InitError::NothingToSend { path: path.into(), id: plan.custom_id[0].0.clone() });
     }
     let cx = render::Context {
         preset: preset.as_str(),
@@ -88,6 +101,7 @@ pub fn generate(path: &str, preset: Preset) -> Result<Generated, InitError> {
         } else {
             tool.map(|t| t.native_hint).unwrap_or("")
         },
+        consent: consent_summary(&plan),
     };
     let text = render::render(&plan, &sample, &cx);
     let invalid = |message: String| InitError::Invalid { path: path.into(), message };
@@ -114,6 +128,37 @@ pub fn generate(path: &str, preset: Preset) -> Result<Generated, InitError> {
         rejected,
         first_rejects,
     })
+}
+
+/// One line per channel for the top of the job file: what consent it sends.
+fn consent_summary(plan: &plan::Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for (wire, email) in [("$email_marketing", true), ("$sms_marketing", false)] {
+        let m = plan.natives.iter().find(|m| match &m.target {
+            plan::Target::Native(job::NativeKind::EmailMarketing(_)) => email,
+            plan::Target::Native(job::NativeKind::SmsMarketing(_)) => !email,
+            _ => false,
+        });
+        out.push(match m {
+            None => format!("{wire}: NOT SENT (nothing in this file decides it; see the notes)"),
+            Some(m) => {
+                let mut parts = Vec::new();
+                if let Some(c) = &m.extra.constant {
+                    parts.push(format!("{c} for every row"));
+                } else if !m.column.is_empty() {
+                    parts.push(format!("from `{}`", m.column));
+                }
+                if !m.extra.suppressed_by.is_empty() {
+                    parts.push(format!("unsubscribed wherever {} is set", m.extra.suppressed_by.join(" / ")));
+                }
+                if m.column.is_empty() && m.extra.constant.is_none() {
+                    parts.push("nothing sent on other rows".into());
+                }
+                format!("{wire}: {}", parts.join("; "))
+            }
+        });
+    }
+    out
 }
 
 impl plan::Target {

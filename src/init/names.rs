@@ -105,7 +105,7 @@ impl Names {
 pub fn job_name(path: &std::path::Path) -> String {
     let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     let mut stem = file.as_str();
-    for ext in [".gz", ".csv", ".tsv", ".txt"] {
+    for ext in [".gz", ".csv", ".tsv", ".txt", ".ndjson", ".jsonl", ".json"] {
         if let Some(s) = stem.strip_suffix(ext).or_else(|| stem.strip_suffix(&ext.to_uppercase())) {
             stem = s;
         }

@@ -4,23 +4,27 @@
 //! column that fails falls back to inference, and one that cannot be sent at all
 //! is listed, never dropped in silence.
 
+use super::consent::{self, Channel, Found, Signal};
 use super::infer::{self, Guess};
-use super::names::{self, Names};
+use super::names::Names;
 use super::presets::{Hint, Known, Role, Tool};
 use super::sample::Sample;
 use crate::api::rules;
-use crate::job::{ArrayMode, NativeKind, ValueType};
+use crate::job::{ArrayMode, NativeKind, SubscriptionValues, ValueType};
 
 #[derive(Debug)]
 pub struct Plan {
-    pub custom_id: String,
+    /// The Custom ID columns, tried in order, and whether each is lowercased.
+    pub custom_id: Vec<(String, bool)>,
     /// Why that column, and what follows from it.
     pub id_notes: Vec<String>,
     pub natives: Vec<Mapped>,
     pub attrs: Vec<Mapped>,
     pub left: Vec<Left>,
-    /// Facts about the whole export (from the preset).
+    /// Facts about the whole export (from the preset), and consent not sent.
     pub notes: Vec<String>,
+    /// The column holding each row's country, for national phone numbers.
+    pub region_col: Option<String>,
 }
 
 #[derive(Debug)]
@@ -30,6 +34,25 @@ pub struct Mapped {
     pub notes: Vec<String>,
     /// Proposed by the preset (kept first when the 50-attribute limit bites).
     pub known: bool,
+    pub extra: Extra,
+}
+
+/// The job-file keys of a native mapping besides its column.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extra {
+    /// `value = "..."` instead of a column.
+    pub constant: Option<String>,
+    pub suppressed_by: Vec<String>,
+    /// `when = "column", is = [...]`.
+    pub when: Option<(String, Vec<String>)>,
+    /// Phones: `region_column`.
+    pub region_column: Option<String>,
+}
+
+impl Mapped {
+    pub(super) fn new(column: &str, target: Target, notes: Vec<String>, known: bool) -> Mapped {
+        Mapped { column: column.into(), target, notes, known, extra: Extra::default() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,18 +70,25 @@ pub struct Left {
 }
 
 impl Plan {
-    pub fn build(sample: &Sample, tool: Option<&Tool>) -> Plan {
-        let (custom_id, id_notes) = choose_id(sample, tool);
+    pub fn build(sample: &Sample, tool: Option<&Tool>, path: &str) -> Plan {
+        let ids = super::ids::choose(sample, tool);
+        let custom_id = ids.first();
         let mut plan = Plan {
-            custom_id: sample.headers[custom_id].clone(),
-            id_notes,
+            custom_id: ids.columns.iter().map(|&(c, l)| (sample.headers[c].clone(), l)).collect(),
+            id_notes: ids.notes.clone(),
             natives: Vec::new(),
             attrs: Vec::new(),
             left: Vec::new(),
             notes: tool.map(|t| (t.notes)(&sample.headers)).unwrap_or_default(),
+            region_col: None,
         };
+        plan.region_col = region_column(sample, tool);
         let mut names = Names::default();
+        let consumed = plan.consent(sample, tool, path);
         for (i, header) in sample.headers.iter().enumerate() {
+            if consumed.contains(&i) {
+                continue;
+            }
             let left = |reason: String| Left { column: header.clone(), reason, line: None };
             if header.is_empty() {
                 plan.left.push(left(format!("column {} has no header name: a job names columns by header", i + 1)));
@@ -76,7 +106,15 @@ impl Plan {
             let values = sample.values(i);
             let known = tool.and_then(|t| t.known(header));
             let outcome = plan.decide(header, i, &values, known, &mut names);
+            let outcome = match outcome {
+                Outcome::Many(list) => {
+                    plan.natives.extend(list);
+                    continue;
+                }
+                o => o,
+            };
             match outcome {
+                Outcome::Many(_) => unreachable!("handled above"),
                 Outcome::Map(m) => {
                     // The Custom ID is sent as the identifier; as an attribute
                     // only when it is also a native (an email used as the id).
@@ -84,14 +122,15 @@ impl Plan {
                         continue;
                     }
                     match m.target {
-                        Target::Native(_) => plan.natives.push(m),
-                        Target::Attr { .. } => plan.attrs.push(m),
+                        Target::Native(_) => plan.natives.push(*m),
+                        Target::Attr { .. } => plan.attrs.push(*m),
                     }
                 }
                 Outcome::Leave(_) if i == custom_id => {}
                 Outcome::Leave(reason) => plan.left.push(left(reason)),
             }
         }
+        plan.phone_region(sample);
         plan.enforce_limit();
         plan
     }
@@ -117,8 +156,13 @@ impl Plan {
             Role::Language => Some(NativeKind::Language),
             Role::Region => Some(NativeKind::Region),
             Role::Timezone => Some(NativeKind::Timezone),
-            Role::EmailMarketing(s, u) => Some(NativeKind::EmailMarketing(infer::subscription_values(s, u))),
-            Role::SmsMarketing(s, u) => Some(NativeKind::SmsMarketing(infer::subscription_values(s, u))),
+            // Subscriptions are decided by `consent` over the whole row.
+            Role::EmailMarketing(..) | Role::SmsMarketing(..) | Role::SubscriptionBy { .. } => {
+                return Outcome::Leave("read for consent: see $email_marketing / $sms_marketing".into());
+            }
+            Role::ChannelBy { type_column, email, sms } => {
+                return self.channel_by(header, known, type_column, email, sms);
+            }
             Role::Attr(..) => None,
         };
         if let Some(kind) = native {
@@ -129,12 +173,15 @@ impl Plan {
                 match infer::check_native(&kind, values) {
                     Ok(()) => {
                         notes.push(format!("{n}/{n} sampled values fit {wire}", n = values.len()));
-                        return Outcome::Map(Mapped {
-                            column: header.into(),
-                            target: Target::Native(kind),
-                            notes,
-                            known: true,
-                        });
+                        return Outcome::Map(Box::new(Mapped::new(header, Target::Native(kind), notes, true)));
+                    }
+                    // Phones may still fit once read in their row's country.
+                    Err(_) if kind == NativeKind::Phone && self.region_source().is_some() => {
+                        return Outcome::Map(Box::new(Mapped::new(header, Target::Native(kind), notes, true)));
+                    }
+                    Err((bad, first)) if infer::minority(bad, values.len()) => {
+                        notes.push(infer::rejects_note(bad, values.len(), &first, wire));
+                        return Outcome::Map(Box::new(Mapped::new(header, Target::Native(kind), notes, true)));
                     }
                     Err((bad, first)) => notes.push(format!(
                         "not sent as {wire}: {bad}/{} sampled values do not fit it (e.g. `{first}`)",
@@ -161,16 +208,12 @@ impl Plan {
             Hint::Date => infer::date_format(values)
                 .map(|(format, evidence)| infer::Inferred { guess: Guess::Attr(ValueType::Date { format }), evidence }),
             Hint::Array(sep) => {
-                if let Some(q) = values.iter().find(|v| v.split(sep).any(|t| t.trim().starts_with('"'))) {
-                    return Outcome::Leave(format!(
-                        "a list whose items are quoted (e.g. `{}`): a job's array type cannot strip the quotes, \
-                         so Batch would get `\"tag\"`; remove the quotes in the file, then map it as \
-                         {{ type = \"array\", separator = \"{sep}\" }}",
-                        crate::transform::value::clip(q)
-                    ));
-                }
-                let ty = ValueType::Array { separator: sep.into(), mode: ArrayMode::Replace };
+                let ty = ValueType::Array { separator: sep.into(), mode: ArrayMode::Replace, json: false };
                 attr(ty, values, &format!("lists split on `{sep}`"))
+            }
+            Hint::JsonList => {
+                let ty = ValueType::Array { separator: ",".into(), mode: ArrayMode::Replace, json: true };
+                attr(ty, values, "JSON lists (\"a\",\"b\" or [\"a\",\"b\"])")
             }
             Hint::Infer => None,
         };
@@ -220,7 +263,9 @@ impl Plan {
 }
 
 enum Outcome {
-    Map(Mapped),
+    Map(Box<Mapped>),
+    /// Natives from one column (an address whose channel a type column tells).
+    Many(Vec<Mapped>),
     Leave(String),
 }
 
@@ -236,12 +281,24 @@ impl Outcome {
     }
 }
 
-/// The preset's type, if every sampled value passes it.
+/// The preset's type, if every sampled value passes it, or all but a
+/// minority that will be rejected (said in the evidence).
 fn attr(ty: ValueType, values: &[&str], what: &str) -> Option<infer::Inferred> {
-    infer::check_attr(&ty, values).ok().map(|()| infer::Inferred {
-        guess: Guess::Attr(ty),
-        evidence: format!("{n}/{n} sampled values are {what}", n = values.len()),
-    })
+    let n = values.len();
+    match infer::check_attr(&ty, values) {
+        Ok(()) => {
+            Some(infer::Inferred { guess: Guess::Attr(ty), evidence: format!("{n}/{n} sampled values are {what}") })
+        }
+        Err((bad, first)) if infer::minority(bad, n) => Some(infer::Inferred {
+            evidence: format!(
+                "{}/{n} sampled values are {what}; {}",
+                n - bad,
+                infer::rejects_note(bad, n, &first, "it")
+            ),
+            guess: Guess::Attr(ty),
+        }),
+        Err(_) => None,
+    }
 }
 
 /// `name` is the header, or the preset's attribute name.
@@ -256,101 +313,133 @@ fn outcome(
     notes.push(inferred.evidence);
     match inferred.guess {
         Guess::TooLong(_) => Outcome::Leave(format!("not sent: {}", notes.join("; "))),
-        Guess::Native(kind) => Outcome::Map(Mapped { column: name.into(), target: Target::Native(kind), notes, known }),
-        Guess::Attr(ty) => Outcome::Map(Mapped {
-            column: name.into(),
-            target: Target::Attr { name: names.claim(name, index), ty },
-            notes,
-            known,
-        }),
+        Guess::Native(kind) => Outcome::Map(Box::new(Mapped::new(name, Target::Native(kind), notes, known))),
+        Guess::Attr(ty) => {
+            // `custom_attributes.plan` (JSON lines): the attribute is `plan`.
+            let wanted = name.rsplit('.').find(|p| !p.trim().is_empty()).unwrap_or(name);
+            Outcome::Map(Box::new(Mapped::new(
+                name,
+                Target::Attr { name: names.claim(wanted, index), ty },
+                notes,
+                known,
+            )))
+        }
     }
 }
 
-/// Header spellings that name a user id in files without a preset.
-const ID_NAMES: &[&str] =
-    &["customid", "userid", "externalid", "customerid", "accountid", "memberid", "contactid", "personid", "uid", "id"];
-
-fn choose_id(s: &Sample, tool: Option<&Tool>) -> (usize, Vec<String>) {
-    let n = s.len();
-    let usable = |i: usize| !s.headers[i].is_empty() && s.headers.iter().filter(|h| **h == s.headers[i]).count() == 1;
-    let find = |key: &str| (0..s.headers.len()).find(|&i| usable(i) && names::key(&s.headers[i]) == key);
-    let filled = |i: usize| s.values(i).len();
-    let mostly = |i: usize| n == 0 || filled(i) * 2 >= n;
-    let mut notes = Vec::new();
-    let email_col = (0..s.headers.len()).find(|&i| {
-        usable(i)
-            && match tool.and_then(|t| t.known(&s.headers[i])) {
-                Some(k) => matches!(k.role, Role::Email),
-                None => {
-                    let v = s.values(i);
-                    !v.is_empty() && v.iter().all(|v| rules::is_valid_email(v))
-                }
+impl Plan {
+    /// `identifier`-like columns: an email on the type column's email rows,
+    /// a phone on its SMS rows; push rows send neither.
+    fn channel_by(&self, header: &str, known: &Known, type_column: &str, email: &[&str], sms: &[&str]) -> Outcome {
+        let mut out = Vec::new();
+        let lower = |l: &[&str]| l.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
+        for (kind, values, what) in [(NativeKind::Email, email, "email"), (NativeKind::Phone, sms, "SMS")] {
+            if !self.free(&kind) {
+                continue;
             }
-    });
-    let mut pick: Option<(usize, String)> = None;
-    if tool.is_none() {
-        pick = ID_NAMES.iter().find_map(|k| find(k)).filter(|&i| mostly(i)).map(|i| (i, "named like a user id".into()));
+            let notes = vec![
+                known.note.to_string(),
+                format!("sent as {} only on {what} rows (`{type_column}` = {})", kind.wire_name(), values.join(" or ")),
+            ];
+            let mut m = Mapped::new(header, Target::Native(kind), notes, true);
+            m.extra.when = Some((type_column.to_string(), lower(values)));
+            out.push(m);
+        }
+        if out.is_empty() {
+            return Outcome::Leave("its email and phone natives are already mapped from other columns".into());
+        }
+        Outcome::Many(out)
     }
-    if let Some(t) = tool {
-        for after_email in [false, true] {
-            if after_email && pick.is_none() && email_col.is_some_and(mostly) {
-                break;
+
+    /// The column national phone numbers are read in: the mapped `$region`,
+    /// else a column of countries.
+    pub(super) fn region_source(&self) -> Option<&str> {
+        self.natives
+            .iter()
+            .find(|m| m.target == Target::Native(NativeKind::Region))
+            .map(|m| m.column.as_str())
+            .or(self.region_col.as_deref())
+    }
+}
+
+/// `SubscriptionValues` from a preset's own words.
+pub fn words(subscribed: &[&str], unsubscribed: &[&str], undecided: &[&str]) -> SubscriptionValues {
+    let own = |l: &[&str]| l.iter().map(|s| s.to_lowercase()).collect();
+    SubscriptionValues { subscribed: own(subscribed), unsubscribed: own(unsubscribed), undecided: own(undecided) }
+}
+
+/// What consent the columns carry, for `consent_plan`.
+pub(super) fn consent_signal(
+    header: &str,
+    values: &[&str],
+    known: Option<&Known>,
+    tool: Option<&Tool>,
+) -> Option<Signal> {
+    let fix = |s: Signal| match s {
+        Signal::OptOut { channel: Channel::Both } => {
+            Signal::OptOut { channel: tool.map(|t| t.opt_out_channel).unwrap_or(Channel::Both) }
+        }
+        other => other,
+    };
+    match known.map(|k| &k.role) {
+        Some(Role::EmailMarketing(s, u)) => Some(Signal::OptIn {
+            channel: Channel::Email,
+            subscribed: s.iter().map(|w| w.to_string()).collect(),
+            unsubscribed: u.iter().map(|w| w.to_string()).collect(),
+            undecided: Vec::new(),
+        }),
+        Some(Role::SmsMarketing(s, u)) => Some(Signal::OptIn {
+            channel: Channel::Sms,
+            subscribed: s.iter().map(|w| w.to_string()).collect(),
+            unsubscribed: u.iter().map(|w| w.to_string()).collect(),
+            undecided: Vec::new(),
+        }),
+        Some(Role::SubscriptionBy { .. }) => None,
+        // A documented column is read for consent only when it is an opt-out:
+        // an opt-out signal is never ignored, whatever the preset calls it.
+        Some(_) => match consent::classify(header, values) {
+            Some(s @ Signal::OptOut { .. }) => Some(fix(s)),
+            _ => None,
+        },
+        // A column the tool does not document: its own name says the channel.
+        None => consent::classify(header, values),
+    }
+}
+
+/// Every column's consent signal.
+pub(super) fn signals(sample: &Sample, tool: Option<&Tool>) -> Vec<(usize, Found)> {
+    let mut out = Vec::new();
+    for (i, header) in sample.headers.iter().enumerate() {
+        if header.is_empty() || sample.headers.iter().filter(|h| *h == header).count() > 1 {
+            continue;
+        }
+        let values = sample.values(i);
+        let known = tool.and_then(|t| t.known(header));
+        if let Some(signal) = consent_signal(header, &values, known, tool) {
+            // A preset's opt-in column named as a generic opt-out
+            // (`unsubscribed` = true/false) is an opt-out for the other channel too.
+            if let Signal::OptIn { channel, .. } = &signal
+                && let Some(Signal::OptOut { channel: Channel::Both }) = consent::classify(header, &values)
+                && values.iter().all(|v| !crate::transform::is_set(v) || consent::is_flag(v))
+            {
+                let other = if *channel == Channel::Email { Channel::Sms } else { Channel::Email };
+                out.push((i, Found { header: header.clone(), signal: Signal::OptOut { channel: other } }));
             }
-            for rule in t.ids.iter().filter(|r| r.after_email == after_email) {
-                let Some(i) = find(&names::key(rule.header)) else { continue };
-                if pick.is_none() && mostly(i) {
-                    pick = Some((i, rule.why.to_string()));
-                } else if pick.is_none() {
-                    notes.push(format!(
-                        "`{}` is blank in {} of {n} sampled rows, so it is not the Custom ID",
-                        s.headers[i],
-                        n - filled(i)
-                    ));
-                }
-            }
+            out.push((i, Found { header: header.clone(), signal }));
         }
     }
-    if pick.is_none()
-        && let Some(e) = email_col.filter(|&e| mostly(e))
-    {
-        let why = tool.map(|t| t.email_as_id).unwrap_or("no column is named like a user id and this one holds emails");
-        pick = Some((e, format!("the email address is the Custom ID: {why}")));
-        notes
-            .push("A person who changes email becomes a new profile in Batch (the old one keeps the old data),".into());
-        notes.push("and Custom IDs match exactly: `Jane@example.com` and `jane@example.com` are two profiles.".into());
-        notes.push("If your app logs people in with another id, map that column here instead.".into());
-    }
-    let unique = |i: usize| {
-        let v = s.values(i);
-        v.len() == n && v.iter().collect::<std::collections::HashSet<_>>().len() == n
-    };
-    if pick.is_none() {
-        pick = ID_NAMES.iter().find_map(|k| find(k)).map(|i| (i, "named like a user id".to_string()));
-    }
-    if pick.is_none() {
-        pick = (0..s.headers.len())
-            .find(|&i| usable(i) && unique(i))
-            .map(|i| (i, "the first column whose sampled values are all filled and distinct".to_string()));
-    }
-    let (i, why) = pick.unwrap_or_else(|| {
-        let i = (0..s.headers.len()).find(|&i| usable(i)).unwrap_or(0);
-        (i, "no column looks like an id: the first column is used; CHECK THIS".to_string())
-    });
-    let mut all = vec![format!("Custom ID: column `{}`: {why}.", s.headers[i])];
-    if filled(i) < n {
-        all.push(format!(
-            "{} of {n} sampled rows have no `{}`: `validate` and `run` reject them (Batch needs a Custom ID).",
-            n - filled(i),
-            s.headers[i]
-        ));
-    }
-    let distinct = s.values(i).iter().collect::<std::collections::HashSet<_>>().len();
-    if distinct < filled(i) {
-        all.push(format!(
-            "{} sampled rows repeat a Custom ID: rows with the same id update the same profile, in file order.",
-            filled(i) - distinct
-        ));
-    }
-    all.extend(notes);
-    (i, all)
+    out
+}
+
+/// A column of countries: the preset's `$region` column, or one named like a
+/// country whose values read as countries.
+fn region_column(sample: &Sample, tool: Option<&Tool>) -> Option<String> {
+    sample.headers.iter().enumerate().find_map(|(i, h)| {
+        let values = sample.values(i);
+        let named = match tool.and_then(|t| t.known(h)) {
+            Some(k) => matches!(k.role, Role::Region),
+            None => infer::country_name(h),
+        };
+        (named && !values.is_empty() && infer::check_native(&NativeKind::Region, &values).is_ok()).then(|| h.clone())
+    })
 }

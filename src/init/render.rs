@@ -14,8 +14,10 @@ pub struct Context<'a> {
     /// The CSV path as the user gave it.
     pub path: &'a str,
     pub job_name: &'a str,
-    /// A commented-out native line the preset suggests (Mailchimp's status).
+    /// A commented-out native line the preset suggests.
     pub native_hint: &'a str,
+    /// What the job sends for consent, one line per channel.
+    pub consent: Vec<String>,
 }
 
 pub fn render(plan: &Plan, sample: &Sample, cx: &Context<'_>) -> String {
@@ -44,6 +46,14 @@ pub fn render(plan: &Plan, sample: &Sample, cx: &Context<'_>) -> String {
         }
     }
     o.push_str("#\n");
+    comment(
+        &mut o,
+        "Consent (an opt-out or suppression anywhere in a row wins over an opt-in; what cannot be decided is not sent):",
+    );
+    for c in &cx.consent {
+        comment(&mut o, &format!("  {c}"));
+    }
+    o.push_str("#\n");
     for n in &plan.id_notes {
         comment(&mut o, n);
     }
@@ -60,15 +70,23 @@ pub fn render(plan: &Plan, sample: &Sample, cx: &Context<'_>) -> String {
         "Relative paths are relative to the folder of this job file: keep the job next to the data or fix it.",
     );
     let _ = writeln!(o, "path = {}", q(cx.path));
-    comment(
-        &mut o,
-        &format!(
-            "Detected: delimiter {}, encoding {}; \"auto\" detects them again at each run (pin them if needed).",
-            q(&(sample.delimiter as char).to_string()),
-            sample.encoding
-        ),
-    );
-    o.push_str("delimiter = \"auto\"\nencoding = \"auto\"\n");
+    if sample.ndjson {
+        comment(
+            &mut o,
+            "Detected: JSON lines (one object per line); nested fields are columns named by their dotted path.",
+        );
+        o.push_str("format = \"ndjson\"\n");
+    } else {
+        comment(
+            &mut o,
+            &format!(
+                "Detected: delimiter {}, encoding {}; \"auto\" detects them again at each run (pin them if needed).",
+                q(&(sample.delimiter as char).to_string()),
+                sample.encoding
+            ),
+        );
+        o.push_str("delimiter = \"auto\"\nencoding = \"auto\"\n");
+    }
     if sample.ragged > 0 {
         comment(
             &mut o,
@@ -79,7 +97,7 @@ pub fn render(plan: &Plan, sample: &Sample, cx: &Context<'_>) -> String {
         );
     }
     o.push_str("\n[mapping]\n");
-    let _ = writeln!(o, "custom_id = {}", q(&plan.custom_id));
+    let _ = writeln!(o, "custom_id = {}", custom_id(&plan.custom_id));
     o.push_str("blank = \"ignore\"                # a blank cell sends nothing; \"clear\" deletes the attribute\n");
     o.push_str("\n[mapping.native]\n");
     if plan.natives.is_empty() {
@@ -125,18 +143,48 @@ fn mapped(o: &mut String, m: &Mapped, prefix: &str) {
     let _ = writeln!(o, "{prefix}{}", line(m));
 }
 
+/// `"id"`, `{ column = "email", lowercase = true }` or a list of them.
+fn custom_id(cols: &[(String, bool)]) -> String {
+    let one = |(c, lower): &(String, bool)| {
+        if *lower { format!("{{ column = {}, lowercase = true }}", q(c)) } else { q(c) }
+    };
+    match cols {
+        [single] => one(single),
+        many => format!("[{}]", many.iter().map(one).collect::<Vec<_>>().join(", ")),
+    }
+}
+
 /// `key = value` in JOBS.md's forms.
 pub fn line(m: &Mapped) -> String {
     let col = q(&m.column);
+    let x = &m.extra;
+    let when = x.when.as_ref().map(|(c, v)| format!(", when = {}, is = [{}]", q(c), list(v))).unwrap_or_default();
     match &m.target {
         Target::Native(kind) => {
             let key = native_key(kind);
             match kind {
-                NativeKind::EmailMarketing(v) | NativeKind::SmsMarketing(v) => format!(
-                    "{key} = {{ column = {col}, subscribed = [{}], unsubscribed = [{}] }}",
-                    list(&v.subscribed),
-                    list(&v.unsubscribed)
-                ),
+                NativeKind::EmailMarketing(v) | NativeKind::SmsMarketing(v) => {
+                    let mut parts = Vec::new();
+                    if let Some(c) = &x.constant {
+                        parts.push(format!("value = {}", q(c)));
+                    } else if !m.column.is_empty() {
+                        parts.push(format!("column = {col}"));
+                        parts.push(format!("subscribed = [{}]", list(&v.subscribed)));
+                        parts.push(format!("unsubscribed = [{}]", list(&v.unsubscribed)));
+                        if !v.undecided.is_empty() {
+                            parts.push(format!("undecided = [{}]", list(&v.undecided)));
+                        }
+                    }
+                    if !x.suppressed_by.is_empty() {
+                        parts.push(format!("suppressed_by = [{}]", list(&x.suppressed_by)));
+                    }
+                    format!("{key} = {{ {}{when} }}", parts.join(", "))
+                }
+                _ if !when.is_empty() || x.region_column.is_some() => {
+                    let region =
+                        x.region_column.as_ref().map(|r| format!(", region_column = {}", q(r))).unwrap_or_default();
+                    format!("{key} = {{ column = {col}{when}{region} }}")
+                }
                 _ => format!("{key} = {col}"),
             }
         }
@@ -151,13 +199,17 @@ pub fn line(m: &Mapped) -> String {
                 ValueType::Json => table("type = \"json\""),
                 ValueType::Date { format: None } => table("type = \"date\""),
                 ValueType::Date { format: Some(f) } => table(&format!("type = \"date\", format = {}", q(f))),
-                ValueType::Array { separator, mode } => {
+                ValueType::Array { separator, mode, json } => {
                     let mode = match mode {
                         ArrayMode::Replace => "",
                         ArrayMode::Add => ", mode = \"add\"",
                         ArrayMode::Remove => ", mode = \"remove\"",
                     };
-                    table(&format!("type = \"array\", separator = {}{mode}", q(separator)))
+                    if *json {
+                        table(&format!("type = \"array\", format = \"json\"{mode}"))
+                    } else {
+                        table(&format!("type = \"array\", separator = {}{mode}", q(separator)))
+                    }
                 }
             }
         }

@@ -21,6 +21,8 @@ pub struct Sample {
     pub more: bool,
     pub delimiter: u8,
     pub encoding: &'static str,
+    /// JSON lines, read as CSV with dotted columns.
+    pub ndjson: bool,
 }
 
 impl Sample {
@@ -45,7 +47,16 @@ impl Sample {
                 cells[c].push(String::from_utf8_lossy(field).trim().to_string());
             }
         }
-        Ok(Sample { headers, rows, cells, ragged, more, delimiter: src.delimiter(), encoding: src.encoding_name() })
+        Ok(Sample {
+            headers,
+            rows,
+            cells,
+            ragged,
+            more,
+            delimiter: src.delimiter(),
+            encoding: src.encoding_name(),
+            ndjson: src.is_ndjson(),
+        })
     }
 
     /// Rows of the right width in the sample.

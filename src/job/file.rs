@@ -51,13 +51,17 @@ pub struct SourceSection {
     pub path: Spanned<String>,
     pub delimiter: Option<Spanned<String>>,
     pub encoding: Option<Spanned<String>>,
+    /// "auto" (the default), "csv" or "ndjson".
+    pub format: Option<Spanned<String>>,
 }
 
 /// `[mapping]` for every kind; which keys a kind accepts is checked in `resolve`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MappingSection {
-    pub custom_id: Option<Spanned<String>>,
+    /// A column, a table `{ column, lowercase }`, or a list of them tried in
+    /// order (per-row fallbacks).
+    pub custom_id: Option<Spanned<toml::Value>>,
     pub blank: Option<Spanned<String>>,
     pub changed_only: Option<bool>,
     pub native: Option<NativeSection>,
@@ -76,20 +80,48 @@ pub struct MappingSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NativeSection {
-    pub email_address: Option<Spanned<String>>,
+    pub email_address: Option<Spanned<toml::Value>>,
     pub email_marketing: Option<Spanned<toml::Value>>,
-    pub phone_number: Option<Spanned<String>>,
+    pub phone_number: Option<Spanned<toml::Value>>,
     pub sms_marketing: Option<Spanned<toml::Value>>,
-    pub language: Option<Spanned<String>>,
-    pub region: Option<Spanned<String>>,
-    pub timezone: Option<Spanned<String>>,
+    pub language: Option<Spanned<toml::Value>>,
+    pub region: Option<Spanned<toml::Value>>,
+    pub timezone: Option<Spanned<toml::Value>>,
+}
+
+/// The table form of a native attribute other than a subscription.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NativeTable {
+    pub column: Option<String>,
+    /// A constant sent for every row instead of a column.
+    pub value: Option<String>,
+    /// Sent only on rows whose column `when` holds one of `is` (a channel
+    /// told by a type column: OneSignal's `device_type`).
+    pub when: Option<String>,
+    #[serde(default)]
+    pub is: Vec<String>,
+    /// Phones: the region of national numbers (`FR`), or a column holding it.
+    pub region: Option<String>,
+    pub region_column: Option<String>,
+}
+
+/// A Custom ID column in its table form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdTable {
+    pub column: String,
+    #[serde(default)]
+    pub lowercase: bool,
 }
 
 /// The table form of an attribute mapping.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttrTable {
-    pub column: String,
+    pub column: Option<String>,
+    /// A constant sent for every row instead of a column.
+    pub value: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub format: Option<String>,
@@ -101,11 +133,23 @@ pub struct AttrTable {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionTable {
-    pub column: String,
+    pub column: Option<String>,
+    /// A constant for every row (`"unsubscribed"`: a file of opt-outs).
+    pub value: Option<String>,
     #[serde(default)]
     pub subscribed: Vec<String>,
     #[serde(default)]
     pub unsubscribed: Vec<String>,
+    /// Values that decide nothing: the row sends no subscription.
+    #[serde(default)]
+    pub undecided: Vec<String>,
+    /// Columns that, when set (not blank, not false/0/no), mean an opt-out or a
+    /// suppression: they win over `column` and `value`.
+    #[serde(default)]
+    pub suppressed_by: Vec<String>,
+    pub when: Option<String>,
+    #[serde(default)]
+    pub is: Vec<String>,
 }
 
 /// `time = { column = "time", format = "..." }` of events.

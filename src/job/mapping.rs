@@ -10,7 +10,8 @@ use toml::Spanned;
 
 impl Resolver<'_> {
     pub(super) fn profile(&self, m: &MappingSection, need_something: bool) -> Result<ProfileMapping, JobError> {
-        let custom_id = self.required_column("mapping.custom_id", &m.custom_id)?;
+        let id_columns = self.id_columns("mapping.custom_id", &m.custom_id)?;
+        let custom_id = id_columns[0].column.clone();
         let blank = match &m.blank {
             None => Blank::Ignore,
             Some(b) => match b.get_ref().as_str() {
@@ -30,17 +31,14 @@ impl Resolver<'_> {
             ];
             for (spec, key, kind) in plain {
                 if let Some(s) = spec {
-                    native.push(NativeMap { kind, column: self.column(&format!("mapping.native.{key}"), s)? });
+                    native.push(self.native_entry(&format!("mapping.native.{key}"), kind, s)?);
                 }
             }
             for (spec, key, email) in
                 [(&n.email_marketing, "email_marketing", true), (&n.sms_marketing, "sms_marketing", false)]
             {
                 if let Some(v) = spec {
-                    let (column, values) = self.subscription(&format!("mapping.native.{key}"), v)?;
-                    let kind =
-                        if email { NativeKind::EmailMarketing(values) } else { NativeKind::SmsMarketing(values) };
-                    native.push(NativeMap { kind, column });
+                    native.push(self.subscription_entry(&format!("mapping.native.{key}"), email, v)?);
                 }
             }
         }
@@ -63,42 +61,14 @@ impl Resolver<'_> {
                 .lines
                 .file("the mapping sends nothing: add [mapping.native] or [mapping.attributes] entries"));
         }
-        Ok(ProfileMapping { custom_id, blank, changed_only: m.changed_only.unwrap_or(false), native, attributes })
-    }
-
-    fn subscription(&self, key: &str, v: &Spanned<toml::Value>) -> Result<(Column, SubscriptionValues), JobError> {
-        let lower = |v: &[String]| v.iter().map(|s| s.trim().to_lowercase()).collect::<Vec<_>>();
-        match v.get_ref() {
-            toml::Value::String(s) => Ok((
-                Column { name: s.trim().to_string(), key: key.to_string(), line: self.lines.line(v.span().start) },
-                SubscriptionValues {
-                    subscribed: lower(&["subscribed".into(), "yes".into(), "true".into(), "1".into()]),
-                    unsubscribed: lower(&["unsubscribed".into(), "no".into(), "false".into(), "0".into()]),
-                },
-            )),
-            other => {
-                let t: SubscriptionTable = other
-                    .clone()
-                    .try_into()
-                    .or_else(|e: toml::de::Error| self.err(v.span(), format!("{key}: {}", e.message())))?;
-                let (subscribed, unsubscribed) = (lower(&t.subscribed), lower(&t.unsubscribed));
-                if subscribed.is_empty() && unsubscribed.is_empty() {
-                    return self.err(
-                        v.span(),
-                        format!("{key}: list the column's values in `subscribed` and/or `unsubscribed`"),
-                    );
-                }
-                if let Some(both) = subscribed.iter().find(|s| unsubscribed.contains(s)) {
-                    return self.err(v.span(), format!("{key}: `{both}` is in both `subscribed` and `unsubscribed`"));
-                }
-                let column = Column {
-                    name: t.column.trim().to_string(),
-                    key: key.to_string(),
-                    line: self.lines.line(v.span().start),
-                };
-                Ok((column, SubscriptionValues { subscribed, unsubscribed }))
-            }
-        }
+        Ok(ProfileMapping {
+            custom_id,
+            id_columns,
+            blank,
+            changed_only: m.changed_only.unwrap_or(false),
+            native,
+            attributes,
+        })
     }
 
     /// Decodes an attribute table by the name rules of `names`.
@@ -140,18 +110,26 @@ impl Resolver<'_> {
                 return self.err(name.span(), format!("`{key}`: dotted names are for event attributes"));
             }
             let line = self.lines.line(value.span().start);
-            let (column, ty) = match value.get_ref() {
-                toml::Value::String(c) => (c.trim().to_string(), ValueType::String),
+            let (column, ty, constant) = match value.get_ref() {
+                toml::Value::String(c) => {
+                    (Column { name: c.trim().to_string(), key: key.clone(), line }, ValueType::String, None)
+                }
                 other => {
                     let t: AttrTable = other
                         .clone()
                         .try_into()
                         .or_else(|e: toml::de::Error| self.err(value.span(), format!("{key}: {}", e.message())))?;
                     let ty = self.value_type(&key, value.span(), &t)?;
-                    (t.column.trim().to_string(), ty)
+                    let (column, constant) = self.column_or_value(&key, line, t.column, t.value, value)?;
+                    if let Some(c) = &constant {
+                        let mut out = Vec::new();
+                        crate::transform::value::typed(&ty, c, crate::transform::value::PROFILE_STRINGS, &mut out)
+                            .or_else(|m| self.err(value.span(), format!("{key}: value: {m}")))?;
+                    }
+                    (column, ty, constant)
                 }
             };
-            if column.is_empty() {
+            if column.name.is_empty() {
                 return self.err(value.span(), format!("{key}: the column name is empty"));
             }
             if n == "$label" && ty != ValueType::String {
@@ -168,7 +146,7 @@ impl Resolver<'_> {
                 ValueType::Url => format!("url({n})"),
                 _ => n.to_string(),
             };
-            out.push(AttrMap { name: n.to_string(), wire_name, column: Column { name: column, key, line }, ty });
+            out.push(AttrMap { name: n.to_string(), wire_name, column, ty, constant });
         }
         Ok(out)
     }
@@ -176,8 +154,10 @@ impl Resolver<'_> {
     fn value_type(&self, key: &str, span: std::ops::Range<usize>, t: &AttrTable) -> Result<ValueType, JobError> {
         let kind =
             t.kind.as_deref().unwrap_or(if t.separator.is_some() || t.mode.is_some() { "array" } else { "string" });
-        if t.format.is_some() && kind != "date" {
-            return self.err(span, format!("{key}: `format` goes with type = \"date\""));
+        let json = kind == "array" && t.format.as_deref() == Some("json");
+        if t.format.is_some() && kind != "date" && !json {
+            return self
+                .err(span, format!("{key}: `format` goes with type = \"date\" (or \"json\" with type = \"array\")"));
         }
         if (t.separator.is_some() || t.mode.is_some()) && kind != "array" {
             return self.err(span, format!("{key}: `separator` and `mode` go with type = \"array\""));
@@ -208,7 +188,7 @@ impl Resolver<'_> {
                         return self.err(span, format!("{key}: mode {}", one_of(other, &["replace", "add", "remove"])));
                     }
                 };
-                ValueType::Array { separator, mode }
+                ValueType::Array { separator, mode, json }
             }
             other => {
                 return self.err(
@@ -302,6 +282,7 @@ impl Resolver<'_> {
                 rules::MAX_AUDIENCE_ATTRIBUTES
             )));
         }
+        let id_columns = self.id_columns("mapping.custom_id", &raw.mapping.custom_id)?;
         if mode == AudienceMode::Remove && !attributes.is_empty() {
             return Err(self.lines.file("audience attributes go only with mode = \"add\" or \"replace\""));
         }
@@ -310,7 +291,8 @@ impl Resolver<'_> {
             display_name: a.display_name.clone().unwrap_or_else(|| a.name.get_ref().clone()),
             create: a.create,
             mode,
-            custom_id: self.required_column("mapping.custom_id", &raw.mapping.custom_id)?,
+            custom_id: id_columns[0].column.clone(),
+            id_columns,
             attributes,
         })
     }

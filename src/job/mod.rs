@@ -5,6 +5,7 @@ pub mod bind;
 pub mod error;
 pub mod file;
 mod mapping;
+mod natives;
 mod resolve;
 pub mod settings;
 

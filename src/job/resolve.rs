@@ -352,6 +352,10 @@ impl Resolver<'_> {
             options.encoding =
                 e.get_ref().parse().or_else(|m: String| self.err(e.span(), format!("source.encoding: {m}")))?;
         }
+        if let Some(f) = &s.format {
+            options.format =
+                f.get_ref().parse().or_else(|m: String| self.err(f.span(), format!("source.format: {m}")))?;
+        }
         if s.path.get_ref().trim().is_empty() {
             return self.err(s.path.span(), "source.path is empty");
         }

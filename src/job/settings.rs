@@ -105,6 +105,8 @@ pub enum ValueType {
     Array {
         separator: String,
         mode: ArrayMode,
+        /// Cells are JSON lists: `["a","b"]` or Mailchimp's `"a","b"`.
+        json: bool,
     },
     /// A JSON object or array of objects in the cell (event attributes).
     Json,
@@ -119,6 +121,8 @@ pub struct AttrMap {
     pub wire_name: String,
     pub column: Column,
     pub ty: ValueType,
+    /// `{ value = "..." }`: sent for every row; `column` then only names the key.
+    pub constant: Option<String>,
 }
 
 /// The user's words for subscribed / unsubscribed, lowercased.
@@ -126,6 +130,8 @@ pub struct AttrMap {
 pub struct SubscriptionValues {
     pub subscribed: Vec<String>,
     pub unsubscribed: Vec<String>,
+    /// Values that send no subscription at all (consent not given either way).
+    pub undecided: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,12 +162,41 @@ impl NativeKind {
 #[derive(Debug, Clone)]
 pub struct NativeMap {
     pub kind: NativeKind,
+    /// The column read; with a `rule.constant`, only the key that named it.
     pub column: Column,
+    pub rule: NativeRule,
+}
+
+/// What a native mapping does besides reading its column.
+#[derive(Debug, Clone, Default)]
+pub struct NativeRule {
+    /// `{ value = "..." }`: the same value for every row; no column is read.
+    pub constant: Option<String>,
+    /// Sent only when this column holds one of these values (lowercased).
+    pub when: Option<(Column, Vec<String>)>,
+    /// Subscriptions: any of these columns set means unsubscribed, whatever
+    /// the column or constant says (an opt-out wins).
+    pub suppressed_by: Vec<Column>,
+    /// Phones: the region national numbers are read in (`FR`), or its column.
+    pub region: Option<String>,
+    pub region_column: Option<Column>,
+    /// A subscription decided by `suppressed_by` alone: no column is read.
+    pub only_suppressions: bool,
+}
+
+/// A Custom ID column; `lowercase` folds emails used as ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdColumn {
+    pub column: Column,
+    pub lowercase: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct ProfileMapping {
+    /// The first Custom ID column (`id_columns[0]`).
     pub custom_id: Column,
+    /// Every Custom ID column, tried in order per row (the first non-blank wins).
+    pub id_columns: Vec<IdColumn>,
     pub blank: Blank,
     pub changed_only: bool,
     pub native: Vec<NativeMap>,
@@ -197,6 +232,7 @@ pub struct AudienceSettings {
     pub create: bool,
     pub mode: AudienceMode,
     pub custom_id: Column,
+    pub id_columns: Vec<IdColumn>,
     pub attributes: Vec<AttrMap>,
 }
 

@@ -1,5 +1,6 @@
 //! What a run tells its user: the summary (human or `--json`), the rejects file.
 
+pub mod forecast;
 pub mod rejects;
 pub mod summary;
 

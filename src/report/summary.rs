@@ -58,6 +58,9 @@ pub struct Summary {
     /// Why a failed run stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `validate` only: rejects by column and reason, consent counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<super::forecast::Forecast>,
 }
 
 impl Summary {
@@ -86,6 +89,7 @@ impl Summary {
             note: None,
             nothing_to_do: false,
             error: None,
+            forecast: None,
         }
     }
 
@@ -134,6 +138,10 @@ impl Summary {
         }
         if let Some(e) = &self.error {
             s.push_str(&format!("\n  error: {e}"));
+        }
+        if let Some(f) = &self.forecast {
+            s.push('\n');
+            s.push_str(&f.human());
         }
         s
     }

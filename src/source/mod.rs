@@ -17,6 +17,7 @@ mod encoding;
 mod error;
 mod glob;
 mod quotes;
+mod ndjson;
 mod reader;
 mod sniff;
 
@@ -85,11 +86,35 @@ impl FromStr for Encoding {
     }
 }
 
+/// The file format: CSV, or JSON lines (read as CSV with dotted columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// JSON lines when the file starts with `{`, else CSV.
+    #[default]
+    Auto,
+    Csv,
+    Ndjson,
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Format::Auto),
+            "csv" => Ok(Format::Csv),
+            "ndjson" | "jsonl" | "json-lines" => Ok(Format::Ndjson),
+            _ => Err(format!("unknown format `{}`: use \"auto\", \"csv\" or \"ndjson\"", s.escape_debug())),
+        }
+    }
+}
+
 /// How to read a source file.
 #[derive(Debug, Clone, Default)]
 pub struct SourceOptions {
     pub delimiter: Delimiter,
     pub encoding: Encoding,
+    pub format: Format,
 }
 
 /// Where a record starts: 1-based physical line in the source file, the byte
@@ -156,6 +181,8 @@ pub struct CsvSource {
     grew: Option<u64>,
     /// An error met after some rows of a chunk: those rows go out first.
     pending: Option<SourceError>,
+    /// JSON lines: the header line is synthetic, so record lines are one less.
+    ndjson: bool,
 }
 
 impl std::fmt::Debug for CsvSource {
@@ -178,13 +205,26 @@ impl CsvSource {
     pub fn open(path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
         let opened = encoding::open(path, opts.encoding)?;
         let snapshot = Snapshot::take(path).map_err(|e| SourceError::open(path, e))?;
-        let mut parser = Parser::new(opened.input, opened.head, opened.skip);
+        let ndjson = match opts.format {
+            Format::Ndjson => true,
+            Format::Csv => false,
+            Format::Auto => ndjson::looks_like(&opened.head),
+        };
+        let (mut parser, seekable) = if ndjson {
+            use std::io::Read;
+            let rest = std::io::Cursor::new(opened.head[opened.skip..].to_vec()).chain(opened.input);
+            let csv = ndjson::NdjsonToCsv::new(rest).map_err(|e| SourceError::read(path, 1, e))?;
+            (Parser::new(encoding::Input::Stream(Box::new(csv)), Vec::new(), 0), false)
+        } else {
+            (Parser::new(opened.input, opened.head, opened.skip), opened.seekable)
+        };
         let (sample, complete) = parser.peek(encoding::HEAD_LEN).map_err(|e| SourceError::read(path, 1, e))?;
         // After decoding, text has no NULs: a file that does is not text.
         if memchr::memchr(0, sample).is_some() {
             return Err(SourceError::Binary { path: path.to_path_buf() });
         }
         let delimiter = match opts.delimiter {
+            _ if ndjson => b',',
             Delimiter::Byte(b) => b,
             Delimiter::Auto => sniff::sniff_delimiter(sample, complete),
         };
@@ -196,13 +236,14 @@ impl CsvSource {
             raw_headers: csv::ByteRecord::new(),
             delimiter,
             encoding: opened.detected.name(),
-            seekable: opened.seekable,
+            seekable,
             file_size: opened.file_size,
             counter: opened.counter,
             next_record: 0,
             opened: snapshot,
             grew: None,
             pending: None,
+            ndjson,
         };
         match src.next()? {
             None => return Err(SourceError::Empty { path: path.to_path_buf() }),
@@ -329,6 +370,11 @@ impl CsvSource {
         self.encoding
     }
 
+    /// True when the file is JSON lines (read through `ndjson`).
+    pub fn is_ndjson(&self) -> bool {
+        self.ndjson
+    }
+
     /// True for a plain (not gzip, not transcoded) file: `open_after` seeks.
     pub fn seekable(&self) -> bool {
         self.seekable
@@ -375,7 +421,9 @@ impl CsvSource {
             if flaw.is_none() {
                 flaw = self.header_again(&record);
             }
-            out.push(RawRow { pos: Position { line: at.line, byte: at.byte, record: self.next_record }, record, flaw });
+            // JSON lines: the header line is synthetic, so record lines are one less.
+            let line = at.line - u64::from(self.ndjson);
+            out.push(RawRow { pos: Position { line, byte: at.byte, record: self.next_record }, record, flaw });
             self.next_record += 1;
         }
         Ok(true)

@@ -3,9 +3,14 @@
 //! parallel on rayon, in chunks, and come back in input order.
 
 pub mod json;
+mod native;
+pub mod places;
 pub mod value;
+mod zones;
 
-use crate::job::{self, AttrMap, Blank, Column, EventName, Job, JobError, Mapping, NativeKind};
+pub use native::is_set;
+
+use crate::job::{self, AttrMap, Blank, Column, EventName, Job, JobError, Mapping};
 use crate::source::{Position, RawRow};
 use rayon::prelude::*;
 use std::path::Path;
@@ -105,7 +110,8 @@ struct BoundAttr {
     attr: AttrMap,
     /// `"wire_name":`
     key: Vec<u8>,
-    field: Field,
+    /// `None` for a constant (`attr.constant`).
+    field: Option<Field>,
     /// The text limits of this attribute's values.
     strings: StringRules,
 }
@@ -137,7 +143,9 @@ pub struct Transformer {
     /// are trimmed.
     custom_id: Option<CustomIdRule>,
     blank: Blank,
-    native: Vec<(NativeKind, Vec<u8>, Field)>,
+    /// Every Custom ID column, tried in order (`key` is the first).
+    id: native::BoundId,
+    native: Vec<native::BoundNative>,
     attrs: Vec<BoundAttr>,
     event: Option<BoundEvent>,
 }
@@ -157,16 +165,18 @@ impl Transformer {
                 "$tags" if matches!(job.mapping, Mapping::Events(_)) => value::TAGS_STRINGS,
                 _ => value::PROFILE_STRINGS,
             };
-            Ok(BoundAttr { attr: a.clone(), key: json::key_bytes(wire), field: field(&a.column)?, strings })
+            let f = if a.constant.is_some() { None } else { Some(field(&a.column)?) };
+            Ok(BoundAttr { attr: a.clone(), key: json::key_bytes(wire), field: f, strings })
         };
         let attrs = |list: &[AttrMap]| -> Result<Vec<BoundAttr>, JobError> {
             list.iter().map(|a| bound(a, &a.wire_name)).collect()
         };
-        let natives = |p: &job::ProfileMapping| -> Result<Vec<(NativeKind, Vec<u8>, Field)>, JobError> {
-            p.native
-                .iter()
-                .map(|n| Ok((n.kind.clone(), json::key_bytes(n.kind.wire_name()), field(&n.column)?)))
-                .collect()
+        let natives = |p: &job::ProfileMapping| -> Result<Vec<native::BoundNative>, JobError> {
+            p.native.iter().map(|n| native::BoundNative::bind(n, &field)).collect()
+        };
+        let ids = |cols: &[job::IdColumn]| -> Result<native::BoundId, JobError> {
+            let fields = cols.iter().map(|c| Ok((field(&c.column)?, c.lowercase))).collect::<Result<_, JobError>>()?;
+            Ok(native::BoundId { fields })
         };
         let custom_id = Some(CustomIdRule { trim: job.custom_id_trim });
         let base = |key: Field, key_label, blank| Transformer {
@@ -174,6 +184,7 @@ impl Transformer {
             hashed: Vec::new(),
             fingerprint: 0,
             keys_len: 0,
+            id: native::BoundId { fields: vec![(Field { index: key.index, header: key.header.clone() }, false)] },
             key,
             key_label,
             custom_id,
@@ -184,6 +195,7 @@ impl Transformer {
         };
         let mut t = match &job.mapping {
             Mapping::Profiles(p) => Transformer {
+                id: ids(&p.id_columns)?,
                 native: natives(p)?,
                 attrs: attrs(&p.attributes)?,
                 ..base(field(&p.custom_id)?, "Custom ID", p.blank)
@@ -217,15 +229,18 @@ impl Transformer {
                 let plain = plain.into_iter().map(|a| bound(a, &a.wire_name)).collect::<Result<_, _>>()?;
                 let event = BoundEvent { name, time, attrs: plain, objects, max_age: job.api.event_max_age };
                 Transformer {
+                    id: ids(&e.profile.id_columns)?,
                     native: natives(&e.profile)?,
                     attrs: attrs(&e.profile.attributes)?,
                     event: Some(event),
                     ..base(field(&e.profile.custom_id)?, "Custom ID", e.profile.blank)
                 }
             }
-            Mapping::Audience(a) => {
-                Transformer { attrs: attrs(&a.attributes)?, ..base(field(&a.custom_id)?, "Custom ID", Blank::Ignore) }
-            }
+            Mapping::Audience(a) => Transformer {
+                id: ids(&a.id_columns)?,
+                attrs: attrs(&a.attributes)?,
+                ..base(field(&a.custom_id)?, "Custom ID", Blank::Ignore)
+            },
             Mapping::Catalog(c) => Transformer {
                 attrs: attrs(&c.attributes)?,
                 custom_id: None,
@@ -248,15 +263,31 @@ impl Transformer {
             self.key_label,
             self.blank,
         );
+        // Every cell the operation can depend on is hashed, and every constant
+        // or rule is in the fingerprint: an equal hash must mean an equal operation
+        // (a changed suppression column must never look unchanged).
         self.hashed.push(self.key.index);
-        for (kind, _, f) in &self.native {
-            let _ = write!(fp, "|n:{kind:?}");
+        for (f, lower) in &self.id.fields {
+            let _ = write!(fp, "|id:{lower}");
             self.hashed.push(f.index);
+        }
+        for n in &self.native {
+            let _ = write!(fp, "|n:{:?}:{:?}:{:?}", n.kind, n.constant, n.region);
+            let fields = n.field.iter().chain(n.when.as_ref().map(|(f, _)| f)).chain(&n.suppressed_by);
+            for f in fields.chain(&n.region_field) {
+                self.hashed.push(f.index);
+            }
+            if let Some((_, values)) = &n.when {
+                let _ = write!(fp, ":when{values:?}");
+            }
+            let _ = write!(fp, ":s{}", n.suppressed_by.len());
         }
         let attrs = |fp: &mut String, hashed: &mut Vec<usize>, list: &[BoundAttr]| {
             for b in list {
-                let _ = write!(fp, "|a:{}:{}:{:?}:{:?}", b.attr.name, b.attr.wire_name, b.attr.ty, b.strings);
-                hashed.push(b.field.index);
+                let _ = write!(fp, "|a:{:?}:{:?}", b.attr, b.strings);
+                if let Some(f) = &b.field {
+                    hashed.push(f.index);
+                }
             }
         };
         attrs(&mut fp, &mut self.hashed, &self.attrs);
@@ -274,7 +305,7 @@ impl Transformer {
             attrs(&mut fp, &mut self.hashed, &e.attrs);
         }
         self.fingerprint = xxhash_rust::xxh3::xxh3_64(fp.as_bytes());
-        self.keys_len = self.native.iter().map(|(_, k, _)| k.len() + 1).sum::<usize>()
+        self.keys_len = self.native.iter().map(|n| n.key.len() + 1).sum::<usize>()
             + self.attrs.iter().map(|b| b.key.len() + 1).sum::<usize>();
     }
 
@@ -287,10 +318,8 @@ impl Transformer {
         if rec.len() != self.width {
             return None;
         }
-        let key = trim(std::str::from_utf8(&rec[self.key.index]).ok()?);
-        if key.is_empty() {
-            return None;
-        }
+        // The first non-blank id column, as the transform picks it.
+        let key = self.id.fields.iter().map(|(f, _)| trim(std::str::from_utf8(&rec[f.index]).unwrap_or(""))).find(|k| !k.is_empty())?;
         buf.clear();
         for &i in &self.hashed {
             let cell = &rec[i];
@@ -313,7 +342,8 @@ impl Transformer {
             .map_init(
                 || Vec::with_capacity(256),
                 |buf, r| {
-                    let pair = self.change_pair(&r.record, buf);
+                    // A row the reader flagged is rejected, never skipped as unchanged.
+                    let pair = if r.flaw.is_none() { self.change_pair(&r.record, buf) } else { None };
                     if let Some((id, op)) = pair
                         && index.is_unchanged(id, op)?
                     {
@@ -381,38 +411,46 @@ impl Transformer {
                 )
             })
         };
-        let key = match &self.custom_id {
-            Some(rule) => {
-                let raw = std::str::from_utf8(&rec[self.key.index]).map_err(|_| {
-                    reject(&self.key.header, "invalid UTF-8 in the Custom ID (set source.encoding)".into())
-                })?;
-                rule.apply(raw).map_err(|m| reject(&self.key.header, m))?
+        // Each id column as the rule reads it; a blank one falls through to the next.
+        let id_cell = |f: &Field| -> Result<&str, Problem> {
+            match &self.custom_id {
+                Some(rule) => {
+                    let raw = std::str::from_utf8(&rec[f.index]).map_err(|_| {
+                        reject(&f.header, "invalid UTF-8 in the Custom ID (set source.encoding)".into())
+                    })?;
+                    if raw.trim().is_empty() {
+                        return Ok("");
+                    }
+                    rule.apply(raw).map_err(|m| reject(&f.header, m))
+                }
+                None => cell(f),
             }
-            None => cell(&self.key)?,
         };
-        if key.is_empty() {
-            return Err(reject(&self.key.header, format!("the {} is blank", self.key_label)));
-        }
+        let Some(key) = self.id.read(&id_cell)? else {
+            return Err(reject(&self.key.header, self.blank_key()));
+        };
         // Sized for the whole object at once: growing it was 5% of the transform.
         let mut attrs = Vec::with_capacity(self.keys_len + 16 + rec.as_slice().len() * 5 / 4);
         let mut obj = json::Object::open(&mut attrs);
-        for (kind, k, f) in &self.native {
-            let c = cell(f)?;
-            if c.is_empty() {
-                if self.blank == Blank::Clear {
-                    obj.raw_key(k).extend_from_slice(b"null");
-                }
-                continue;
-            }
-            value::native(kind, c, obj.raw_key(k)).map_err(|m| reject(&f.header, m))?;
-        }
+        native::write(&self.native, self.blank, &mut obj, &cell, &reject)?;
         self.write_attrs(&self.attrs, &mut obj, &cell, &reject)?;
         obj.close();
         let event = match &self.event {
             Some(e) => Some(self.write_event(e, &cell, &reject)?),
             None => None,
         };
-        Ok((key.to_string(), attrs, event))
+        Ok((key.into_owned(), attrs, event))
+    }
+
+    /// "the Custom ID is blank", naming the fallbacks when there are some.
+    fn blank_key(&self) -> String {
+        match self.id.fields.len() {
+            0 | 1 => format!("the {} is blank", self.key_label),
+            _ => {
+                let cols: Vec<&str> = self.id.fields.iter().map(|(f, _)| f.header.as_str()).collect();
+                format!("the {} is blank in every id column ({})", self.key_label, cols.join(", "))
+            }
+        }
     }
 
     fn write_attrs<'r>(
@@ -423,8 +461,12 @@ impl Transformer {
         reject: &impl Fn(&str, String) -> Problem,
     ) -> Result<(), Problem> {
         for b in list {
-            let c = cell(&b.field)?;
-            if c.is_empty() {
+            let (c, header): (&str, &str) = match (&b.field, &b.attr.constant) {
+                (Some(f), _) => (cell(f)?, &f.header),
+                (None, Some(k)) => (k, ""),
+                (None, None) => continue,
+            };
+            if c.is_empty() || value::no_items(&b.attr.ty, c) {
                 // An empty add/remove has nothing to add or remove; null would
                 // delete the whole array.
                 let edit = matches!(
@@ -437,7 +479,7 @@ impl Transformer {
                 continue;
             }
             value::typed(&b.attr.ty, c, b.strings, obj.raw_key(&b.key))
-                .map_err(|m| reject(&b.field.header, format!("{}: {m}", b.attr.name)))?;
+                .map_err(|m| reject(header, format!("{}: {m}", b.attr.name)))?;
         }
         Ok(())
     }

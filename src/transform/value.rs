@@ -34,6 +34,9 @@ pub const TAGS_STRINGS: StringRules =
 
 /// Write `cell` (already trimmed, not blank) as a value of type `ty`.
 pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> Result<(), String> {
+    // Numbers and dates only: in text, a leading apostrophe may be the user's.
+    let cell =
+        if matches!(ty, ValueType::Int | ValueType::Float | ValueType::Date { .. }) { unformula(cell) } else { cell };
     match ty {
         ValueType::String => {
             check_len(cell, sr)?;
@@ -72,7 +75,7 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
             }
             json::string(out, cell);
         }
-        ValueType::Array { separator, mode } => {
+        ValueType::Array { separator, mode, json } => {
             let wrap = match mode {
                 ArrayMode::Replace => None,
                 ArrayMode::Add => Some("$add"),
@@ -87,8 +90,7 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
             let mut first = true;
             // A cell holding a JSON array of strings (batchport's own CSV exports
             // write arrays so) is read as that array, whatever the separator.
-            let json_items: Option<Vec<String>> =
-                if cell.starts_with('[') { serde_json::from_str(cell).ok() } else { None };
+            let json_items = json_list(cell, *json)?;
             let mut count = 0;
             let mut push = |item: &str| -> Result<(), String> {
                 if item.is_empty() {
@@ -138,16 +140,7 @@ pub fn native(kind: &NativeKind, cell: &str, out: &mut Vec<u8>) -> Result<(), St
             }
             json::string(out, cell);
         }
-        NativeKind::Phone => {
-            let phone = normalise_phone(cell);
-            if !rules::is_valid_e164(&phone) {
-                return Err(format!(
-                    "`{}` is not a phone number in international form (E.164, e.g. +33639981337)",
-                    clip(cell)
-                ));
-            }
-            json::string(out, &phone);
-        }
+        NativeKind::Phone => json::string(out, &phone(cell, None)?),
         NativeKind::Language => {
             // `en-US`, `en_GB` → `en`: Batch takes the ISO 639-1 part only.
             let mut lang = [0u8; 2];
@@ -160,23 +153,23 @@ pub fn native(kind: &NativeKind, cell: &str, out: &mut Vec<u8>) -> Result<(), St
             out.extend_from_slice(&[b'"', lang[0], lang[1], b'"']);
         }
         NativeKind::Region => {
-            let code = cell.as_bytes();
-            if code.len() != 2 || !code.iter().all(u8::is_ascii_alphabetic) {
-                return Err(format!("`{}` is not an ISO 3166-1 alpha-2 region code (e.g. FR, US)", clip(cell)));
-            }
-            out.extend_from_slice(&[b'"', code[0].to_ascii_uppercase(), code[1].to_ascii_uppercase(), b'"']);
+            let code = super::places::country(cell)?;
+            out.extend_from_slice(&[b'"', code[0], code[1], b'"']);
         }
-        NativeKind::Timezone => {
-            if !rules::is_valid_timezone(cell) {
-                return Err(format!("`{}` is not an IANA time zone (e.g. Europe/Paris)", clip(cell)));
-            }
-            json::string(out, cell);
-        }
+        NativeKind::Timezone => json::string(out, super::places::timezone(cell)?),
         NativeKind::EmailMarketing(v) | NativeKind::SmsMarketing(v) => {
             json::string(out, subscription(v, cell)?);
         }
     }
     Ok(())
+}
+
+/// `Ok(None)`: an `undecided` value, no subscription sent for the row.
+pub fn subscription_of(v: &SubscriptionValues, cell: &str) -> Result<Option<&'static str>, String> {
+    if !v.undecided.is_empty() && v.undecided.iter().any(|w| *w == cell.to_lowercase()) {
+        return Ok(None);
+    }
+    subscription(v, cell).map(Some)
 }
 
 fn subscription(v: &SubscriptionValues, cell: &str) -> Result<&'static str, String> {
@@ -205,17 +198,20 @@ fn check_len(s: &str, sr: StringRules) -> Result<(), String> {
 }
 
 pub fn parse_int(cell: &str) -> Result<i64, String> {
+    let cell = unformula(cell);
     cell.parse::<i64>().map_err(|_| format!("`{}` is not a whole number", clip(cell)))
 }
 
-/// Accepts a decimal comma when there is no dot (`3,14` from European Excel).
+/// Accepts a decimal comma when there is no dot (`3,14` from European Excel)
+/// and thousands separators (`1,000`, `1,234.5`, `1.234,5`): a lone comma
+/// followed by exactly three digits after a 1-3 digit integer part is a
+/// thousands separator, so `1,000` is a thousand, never 1.
 pub fn parse_float(cell: &str) -> Result<f64, String> {
+    let cell = unformula(cell);
+    let bad = || format!("`{}` is not a number", clip(cell));
     let v = match cell.parse::<f64>() {
         Ok(v) => v,
-        Err(_) if !cell.contains('.') && cell.matches(',').count() == 1 => {
-            cell.replace(',', ".").parse::<f64>().map_err(|_| format!("`{}` is not a number", clip(cell)))?
-        }
-        Err(_) => return Err(format!("`{}` is not a number", clip(cell))),
+        Err(_) => super::places::ungroup(cell).ok_or_else(bad)?.parse::<f64>().map_err(|_| bad())?,
     };
     if !v.is_finite() {
         return Err(format!("`{}` is not a finite number", clip(cell)));
@@ -356,6 +352,91 @@ pub fn normalise_phone(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Braze (like spreadsheet exports) puts an apostrophe before cells starting
+/// with `+ - = @`, so a spreadsheet does not run them as formulas: `'+1415...`.
+pub fn unformula(cell: &str) -> &str {
+    match cell.as_bytes() {
+        [b'\'', b'+' | b'-' | b'=' | b'@', ..] => &cell[1..],
+        _ => cell,
+    }
+}
+
+/// A phone number as E.164, read with the `phonenumber` crate (Google's
+/// libphonenumber metadata): international numbers as they are, national ones
+/// in `region` (`06 39 98 13 37` in FR), the `(0)` trunk prefix written after
+/// a country code dropped. Extensions are refused: Batch stores a number only.
+pub fn phone(cell: &str, region: Option<&str>) -> Result<String, String> {
+    let cell = unformula(cell);
+    // Already E.164 (most rows of most exports): as is, without the parser,
+    // which is the costly part of a row.
+    if cell.starts_with('+') && plausible(cell) {
+        return Ok(cell.to_string());
+    }
+    let intl = cell.starts_with('+') || cell.starts_with("00");
+    // `+33 (0)6...`: the `(0)` is the national trunk prefix, not a digit.
+    let cleaned = if intl { cell.replace("(0)", "") } else { cell.to_string() };
+    let cleaned = match cleaned.strip_prefix("00") {
+        Some(rest) if intl => format!("+{rest}"),
+        _ => cleaned,
+    };
+    let id = region.and_then(|r| r.to_ascii_uppercase().parse::<phonenumber::country::Id>().ok());
+    match phonenumber::parse(id, &cleaned) {
+        Ok(p) if p.extension().is_some() => Err(format!(
+            "`{}` has an extension ({}): Batch takes a phone number without one",
+            clip(cell),
+            p.extension().map(|e| e.to_string()).unwrap_or_default()
+        )),
+        // Valid in the numbering plan, or at least shaped like a full number:
+        // the metadata lags new ranges, and Batch itself takes any E.164.
+        Ok(p) if p.is_valid() || plausible(&p.format().mode(phonenumber::Mode::E164).to_string()) => {
+            Ok(p.format().mode(phonenumber::Mode::E164).to_string())
+        }
+        _ if intl && rules::is_valid_e164(&normalise_phone(&cleaned)) => Ok(normalise_phone(&cleaned).into_owned()),
+        _ if !intl && region.is_none() => Err(format!(
+            "`{}` is a national number, not E.164 (+33639981337): give the job a phone region (region = \"FR\" or region_column)",
+            clip(cell)
+        )),
+        _ => Err(format!(
+            "`{}` is not a valid phone number{}",
+            clip(cell),
+            region.map(|r| format!(" in {r}")).unwrap_or_default()
+        )),
+    }
+}
+
+/// E.164 with at least 8 digits: a whole number, not a fragment.
+fn plausible(e164: &str) -> bool {
+    rules::is_valid_e164(e164) && e164.len() > 8
+}
+
+/// Items of a JSON-list cell: `["a","b"]` always; `"a","b"` (Mailchimp's TAGS)
+/// too when the mapping says `format = "json"` or the cell is all quoted items.
+/// `None` when the cell is not one (split on the separator then).
+fn json_list(cell: &str, strict: bool) -> Result<Option<Vec<String>>, String> {
+    let parsed: Option<Vec<String>> = if cell.starts_with('[') {
+        serde_json::from_str(cell).ok()
+    } else if cell.starts_with('"') && cell.ends_with('"') && cell.len() >= 2 {
+        serde_json::from_str(&format!("[{cell}]")).ok()
+    } else {
+        None
+    };
+    match parsed {
+        None if strict => Err(format!("`{}` is not a JSON list (\"a\",\"b\" or [\"a\",\"b\"])", clip(cell))),
+        p => Ok(p),
+    }
+}
+
+/// True when an array cell holds no item (`|||`, `[]`, `""`): the row then
+/// sends nothing for it, as a blank cell does, instead of clearing the array.
+pub fn no_items(ty: &ValueType, cell: &str) -> bool {
+    let ValueType::Array { separator, json, .. } = ty else { return false };
+    match json_list(cell, false) {
+        Ok(Some(items)) => items.iter().all(|s| s.trim().is_empty()),
+        _ if *json => false,
+        _ => cell.split(separator.as_str()).all(|s| s.trim().is_empty()),
+    }
+}
+
 /// Cells quoted in messages are cut, so one bad 5 MB cell cannot flood a report.
 pub fn clip(s: &str) -> String {
     const MAX: usize = 60;
@@ -396,7 +477,11 @@ mod tests {
         assert!(w(&ValueType::Int, "4.2").is_err());
         assert_eq!(w(&ValueType::Float, "3.5").unwrap(), "3.5");
         assert_eq!(w(&ValueType::Float, "3,5").unwrap(), "3.5");
-        assert!(w(&ValueType::Float, "1,000.5").is_err());
+        assert_eq!(w(&ValueType::Float, "1,000.5").unwrap(), "1000.5");
+        assert_eq!(w(&ValueType::Float, "1,000").unwrap(), "1000", "a thousands separator, never 1");
+        assert_eq!(w(&ValueType::Float, "1.234,5").unwrap(), "1234.5");
+        assert_eq!(w(&ValueType::Float, "0,125").unwrap(), "0.125");
+        assert!(w(&ValueType::Float, "1,00,0").is_err());
         assert!(w(&ValueType::Float, "NaN").is_err());
         assert!(w(&ValueType::Float, "inf").is_err());
         for t in ["true", "YES", "1", "True"] {
@@ -430,12 +515,16 @@ mod tests {
         assert_eq!(w(&ValueType::Url, "https://e.com/x").unwrap(), "\"https://e.com/x\"");
         assert!(w(&ValueType::Url, "e.com").is_err());
         assert!(w(&ValueType::Url, &format!("https://e.com/{}", "a".repeat(2050))).unwrap_err().contains("2048"));
-        let a = ValueType::Array { separator: "|".into(), mode: ArrayMode::Replace };
+        let a = ValueType::Array { separator: "|".into(), mode: ArrayMode::Replace, json: false };
         assert_eq!(w(&a, "bikes| cinema ||").unwrap(), r#"["bikes","cinema"]"#);
         assert_eq!(w(&a, r#"["bikes","ci|nema"]"#).unwrap(), r#"["bikes","ci|nema"]"#, "JSON array cells");
-        let add = ValueType::Array { separator: ",".into(), mode: ArrayMode::Add };
+        let j = ValueType::Array { separator: ",".into(), mode: ArrayMode::Replace, json: true };
+        assert_eq!(w(&j, r#""Customer","Black Friday, 2022""#).unwrap(), r#"["Customer","Black Friday, 2022"]"#);
+        assert!(w(&j, "a,b").unwrap_err().contains("JSON list"));
+        assert!(no_items(&a, "|||") && no_items(&a, " ") && no_items(&j, "[]") && !no_items(&a, "x|"));
+        let add = ValueType::Array { separator: ",".into(), mode: ArrayMode::Add, json: false };
         assert_eq!(w(&add, "premium").unwrap(), r#"{"$add":["premium"]}"#);
-        let rm = ValueType::Array { separator: ",".into(), mode: ArrayMode::Remove };
+        let rm = ValueType::Array { separator: ",".into(), mode: ArrayMode::Remove, json: false };
         assert_eq!(w(&rm, "a,b").unwrap(), r#"{"$remove":["a","b"]}"#);
     }
 
@@ -446,14 +535,27 @@ mod tests {
         assert_eq!(n(&NativeKind::Phone, "+33 6 39 98 13 37").unwrap(), "\"+33639981337\"");
         assert_eq!(n(&NativeKind::Phone, "0033639981337").unwrap(), "\"+33639981337\"");
         assert!(n(&NativeKind::Phone, "06 39 98 13 37").is_err());
+        assert_eq!(phone("+33 (0)6 39 98 13 37", None).unwrap(), "+33639981337", "the (0) trunk prefix is dropped");
+        assert_eq!(phone("06 39 98 13 37", Some("FR")).unwrap(), "+33639981337");
+        assert_eq!(phone("(217) 544-1234", Some("US")).unwrap(), "+12175441234");
+        assert_eq!(phone("'+14155552671", None).unwrap(), "+14155552671", "Braze's apostrophe");
+        assert!(phone("06 39 98 13 37", None).unwrap_err().contains("national"));
+        assert!(phone("+1 415 555 2671 ext. 12", None).unwrap_err().contains("extension"));
+        assert!(phone("12", Some("FR")).is_err());
+        assert_eq!(n(&NativeKind::Timezone, "Eastern Time (US & Canada)").unwrap(), "\"America/New_York\"");
         assert_eq!(n(&NativeKind::Language, "EN").unwrap(), "\"en\"");
         assert_eq!(n(&NativeKind::Language, "en-US").unwrap(), "\"en\"");
         assert!(n(&NativeKind::Language, "english").is_err());
         assert_eq!(n(&NativeKind::Region, "fr").unwrap(), "\"FR\"");
-        assert!(n(&NativeKind::Region, "France").is_err());
+        assert_eq!(n(&NativeKind::Region, "France").unwrap(), "\"FR\"");
+        assert!(n(&NativeKind::Region, "Atlantis").is_err());
         assert_eq!(n(&NativeKind::Timezone, "Europe/Paris").unwrap(), "\"Europe/Paris\"");
         assert!(n(&NativeKind::Timezone, "CET+1 hour").is_err());
-        let v = SubscriptionValues { subscribed: vec!["yes".into(), "1".into()], unsubscribed: vec!["no".into()] };
+        let v = SubscriptionValues {
+            subscribed: vec!["yes".into(), "1".into()],
+            unsubscribed: vec!["no".into()],
+            undecided: vec![],
+        };
         assert_eq!(n(&NativeKind::EmailMarketing(v.clone()), "YES").unwrap(), "\"subscribed\"");
         assert_eq!(n(&NativeKind::SmsMarketing(v.clone()), "no").unwrap(), "\"unsubscribed\"");
         assert!(n(&NativeKind::EmailMarketing(v), "maybe").unwrap_err().contains("maybe"));

@@ -1,22 +1,41 @@
-//! Braze's user export (segment export to CSV, or `/users/export/segment`
-//! flattened): `external_id`, `braze_id`, `email`, `phone`, `dob`,
-//! `email_subscribe` as `opted_in` / `subscribed` / `unsubscribed`...
+//! Braze's two user exports. The segment CSV export (Braze docs: "Export
+//! segment data to CSV"): `Braze ID` (older files: `Appboy ID`), `user_id`
+//! (the external id), `email`, `phone_number`, `first_name`, `last_name`,
+//! `date_of_birth`, `gender`, `country`, `city`, `language`, `time_zone` (a
+//! Rails name such as "Eastern Time (US & Canada)"), `created_at`,
+//! `first_session`, `last_session` (`2020-07-10 15:00:00.000 UTC`),
+//! `unsubscribed_from_emails_at`, `random_bucket`, `total_revenue`... with
+//! cells starting with `+ - = @` prefixed by an apostrophe (`'+1415...`).
+//! The JSON-lines export (`/users/export/segment`, one object per line):
+//! `external_id`, `braze_id`, `email`, `phone`, `dob`, `home_city`,
+//! `time_zone`, `email_subscribe` (`opted_in` / `subscribed` / `unsubscribed`),
+//! `email_unsubscribed_at`, `push_subscribe`, `custom_attributes.*`.
 
-use super::{Hint::*, IdRule, Known, Role::*, Tool};
+use super::{Channel, Hint::*, IdRule, Known, Role::*, Tool};
 
 pub static TOOL: Tool = Tool {
     name: "Braze",
-    ids: &[IdRule {
-        header: "external_id",
-        why: "Braze's external_id is your own user id: the same one your app gives Batch's SDK",
-        after_email: false,
-    }],
-    email_as_id: "this Braze export has no external_id filled in (anonymous users only)",
+    ids: &[
+        IdRule {
+            header: "user_id",
+            why: "Braze's user_id (the CSV export's name for external_id) is your own user id: the one your app gives Batch",
+            after_email: false,
+        },
+        IdRule {
+            header: "external_id",
+            why: "Braze's external_id is your own user id: the same one your app gives Batch's SDK",
+            after_email: false,
+        },
+    ],
+    email_as_id: "this Braze export has no external id filled in (anonymous users only)",
     notes: super::no_notes,
     native_hint: "",
+    opt_out_channel: Channel::Both,
+    file_consent: super::no_file_consent,
+    consent_by_type: None,
     columns: &[
         Known {
-            headers: &["braze_id"],
+            headers: &["braze_id", "Appboy ID"],
             role: Attr("braze_id", Text),
             note: "Braze's own user id: kept to trace profiles back",
         },
@@ -28,12 +47,20 @@ pub static TOOL: Tool = Tool {
         Known { headers: &["first_name"], role: Attr("first_name", Text), note: "" },
         Known { headers: &["last_name"], role: Attr("last_name", Text), note: "" },
         Known { headers: &["email"], role: Email, note: "" },
-        Known { headers: &["phone"], role: Phone, note: "Braze keeps phones as given: $phone_number if E.164" },
+        Known {
+            headers: &["phone", "phone_number"],
+            role: Phone,
+            note: "Braze keeps phones as given (apostrophe-prefixed in CSV): read into E.164",
+        },
         Known { headers: &["country"], role: Region, note: "Braze stores ISO 3166-1 alpha-2 country codes" },
-        Known { headers: &["home_city"], role: Attr("home_city", Text), note: "" },
+        Known { headers: &["home_city", "city"], role: Attr("home_city", Text), note: "" },
         Known { headers: &["language"], role: Language, note: "Braze stores ISO 639-1 language codes" },
-        Known { headers: &["time_zone"], role: Timezone, note: "Braze stores IANA time zones" },
-        Known { headers: &["dob"], role: Attr("birthdate", Date), note: "Braze's date of birth" },
+        Known {
+            headers: &["time_zone"],
+            role: Timezone,
+            note: "Braze writes IANA zones or Rails names (\"Eastern Time (US & Canada)\"): both are read as IANA",
+        },
+        Known { headers: &["dob", "date_of_birth"], role: Attr("birthdate", Date), note: "Braze's date of birth" },
         Known {
             headers: &["gender"],
             role: Attr("gender", Text),
@@ -50,16 +77,29 @@ pub static TOOL: Tool = Tool {
             note: "Batch takes push opt-in from the app's SDK, per installation, not from profiles: kept as text",
         },
         Known { headers: &["created_at"], role: Attr("created_at", Date), note: "" },
-        Known { headers: &["email_unsubscribed_at"], role: Attr("email_unsubscribed_at", Date), note: "" },
+        Known { headers: &["first_session"], role: Attr("first_session", Date), note: "" },
+        Known { headers: &["last_session"], role: Attr("last_session", Date), note: "" },
+        Known {
+            headers: &["email_unsubscribed_at", "unsubscribed_from_emails_at"],
+            role: Attr("email_unsubscribed_at", Date),
+            note: "when the person unsubscribed from emails: set means an opt-out for $email_marketing",
+        },
         Known { headers: &["email_opted_in_at"], role: Attr("email_opted_in_at", Date), note: "" },
         Known { headers: &["push_unsubscribed_at"], role: Attr("push_unsubscribed_at", Date), note: "" },
         Known { headers: &["push_opted_in_at"], role: Attr("push_opted_in_at", Date), note: "" },
+        Known { headers: &["uninstalled_at"], role: Attr("uninstalled_at", Date), note: "" },
         Known { headers: &["random_bucket"], role: Attr("random_bucket", Int), note: "Braze's 0-9999 bucket" },
         Known { headers: &["total_revenue"], role: Attr("total_revenue", Float), note: "" },
+        Known { headers: &["last_app_version_used"], role: Attr("last_app_version", Text), note: "" },
         Known { headers: &["last_coordinates"], role: Attr("last_coordinates", Text), note: "" },
         Known { headers: &["attributed_campaign"], role: Attr("attributed_campaign", Text), note: "" },
         Known { headers: &["attributed_source"], role: Attr("attributed_source", Text), note: "" },
         Known { headers: &["attributed_adgroup"], role: Attr("attributed_adgroup", Text), note: "" },
         Known { headers: &["attributed_ad"], role: Attr("attributed_ad", Text), note: "" },
+        Known {
+            headers: &["devices", "IDFAs", "IDFVs", "google_ad_ids", "push_tokens"],
+            role: Skip,
+            note: "device-level ids and tokens: Batch collects them with its own SDK",
+        },
     ],
 };

@@ -1,8 +1,11 @@
-//! Customer.io's people export (People → Export, or the export API): `id`,
-//! `email`, `cio_id`, `created_at` in Unix seconds, `unsubscribed` as
-//! true/false, then your own attributes as you named them.
+//! Customer.io's people export (Customer.io docs: "Export people", People →
+//! Export to CSV, or the export API): `id` (blank for people identified by
+//! email only), `email`, `cio_id`, `created_at` in Unix seconds,
+//! `unsubscribed` as true/false (Customer.io mails everyone who has not
+//! unsubscribed, so false is a subscription), then your own attributes as you
+//! named them. Rows without an `id` fall back to the email as Custom ID.
 
-use super::{Hint::*, IdRule, Known, Role::*, Tool};
+use super::{Channel, Hint::*, IdRule, Known, Role::*, Tool};
 
 pub static TOOL: Tool = Tool {
     name: "Customer.io",
@@ -22,6 +25,9 @@ pub static TOOL: Tool = Tool {
     email_as_id: "people in this Customer.io workspace are identified by email (no `id` filled in)",
     notes: super::no_notes,
     native_hint: "",
+    opt_out_channel: Channel::Both,
+    file_consent: super::no_file_consent,
+    consent_by_type: None,
     columns: &[
         Known { headers: &["email"], role: Email, note: "" },
         Known {

@@ -1,8 +1,14 @@
-//! Klaviyo's profile export (a list or segment, "Export to CSV"): `Email`,
-//! `Phone Number`, `First Name`..., `Klaviyo ID`, `External ID`, consent as
-//! `SUBSCRIBED` / `UNSUBSCRIBED` / `NEVER_SUBSCRIBED`, predictive analytics.
+//! Klaviyo's profile export (Klaviyo help: "Export a list or segment to CSV"):
+//! `Email`, `Phone Number`, `First Name`, `Last Name`, `Organization`,
+//! `Title`, `Address`, `Address 2`, `City`, `State / Region` (a state or
+//! province, often two letters: CA is California, never Canada), `Country`
+//! (as typed: "United States"), `Zip Code`, `Timezone`, `Klaviyo ID`,
+//! `External ID`, `Email Marketing Consent` / `SMS Marketing Consent` as
+//! `SUBSCRIBED` / `UNSUBSCRIBED` / `NEVER_SUBSCRIBED`, `Email Suppressions`
+//! (`HARD_BOUNCE`, `SPAM_COMPLAINT`, `USER_SUPPRESSED`... or blank), and
+//! predictive analytics. A suppression wins over the consent column.
 
-use super::{Hint::*, IdRule, Known, Role::*, Tool};
+use super::{Channel, Hint::*, IdRule, Known, Role::*, Tool};
 
 const UNSUB: &[&str] = &["unsubscribed", "never_subscribed", "suppressed"];
 const CONSENT: &str = "Klaviyo consent: SUBSCRIBED → subscribed; UNSUBSCRIBED and NEVER_SUBSCRIBED → unsubscribed \
@@ -18,6 +24,9 @@ pub static TOOL: Tool = Tool {
     email_as_id: "Klaviyo keys profiles by email unless you sent an External ID, and this file has none filled in",
     notes: super::no_notes,
     native_hint: "",
+    opt_out_channel: Channel::Both,
+    file_consent: super::no_file_consent,
+    consent_by_type: None,
     columns: &[
         Known { headers: &["Email"], role: Email, note: "" },
         Known {
@@ -33,14 +42,20 @@ pub static TOOL: Tool = Tool {
         Known { headers: &["Address 2"], role: Attr("address_2", Text), note: "" },
         Known { headers: &["City"], role: Attr("city", Text), note: "" },
         Known {
-            headers: &["Region", "State"],
+            headers: &["State / Region", "Region", "State"],
             role: Attr("state", Text),
-            note: "Klaviyo's Region is a state or province; Batch's $region is a country",
+            note: "Klaviyo's State / Region is a state or province (CA = California): never $region, which is a country",
         },
         Known {
             headers: &["Country"],
             role: Region,
-            note: "Klaviyo keeps the country as typed: $region only if every sampled value is a two-letter code",
+            note: "Klaviyo keeps the country as typed (\"United States\"): names and codes are read as ISO 3166 codes",
+        },
+        Known {
+            headers: &["Email Suppressions", "Suppressions"],
+            role: Attr("email_suppressions", Text),
+            note: "why Klaviyo does not mail this address (HARD_BOUNCE, SPAM_COMPLAINT, USER_SUPPRESSED...): \
+                   also an opt-out for $email_marketing",
         },
         Known { headers: &["Zip Code", "Zip", "Postal Code"], role: Attr("zip_code", Text), note: "" },
         Known { headers: &["Latitude"], role: Attr("latitude", Float), note: "" },
@@ -60,7 +75,7 @@ pub static TOOL: Tool = Tool {
             note: CONSENT,
         },
         Known {
-            headers: &["SMS Consent", "SMS Marketing Consent"],
+            headers: &["SMS Marketing Consent", "SMS Consent"],
             role: SmsMarketing(&["subscribed"], UNSUB),
             note: CONSENT,
         },

@@ -1,9 +1,17 @@
-//! Mailchimp's audience export ("Export Audience"): one CSV per status
-//! (subscribed, unsubscribed, cleaned), headers such as `Email Address`,
-//! `MEMBER_RATING`, `OPTIN_TIME`, `LEID`, `EUID`, `TAGS`, times in UTC as
+//! Mailchimp's audience export ("Export Audience", Mailchimp help: "Export
+//! your audience"): a zip with one CSV per status, `subscribed_*.csv`,
+//! `unsubscribed_*.csv`, `cleaned_*.csv`, no status column. Headers: `Email
+//! Address`, merge fields (`First Name`, `Last Name`, `Address`, `Phone
+//! Number`, `Birthday`...), then `MEMBER_RATING`, `OPTIN_TIME`, `OPTIN_IP`,
+//! `CONFIRM_TIME`, `CONFIRM_IP`, `LATITUDE`, `LONGITUDE`, `GMTOFF`, `DSTOFF`,
+//! `TIMEZONE`, `CC`, `REGION`, `LAST_CHANGED`, `LEID`, `EUID`, `NOTES`,
+//! `TAGS` (`"Tag1","Tag2"`: each tag quoted inside the cell); the
+//! unsubscribed file adds `UNSUB_TIME`, `UNSUB_CAMPAIGN_TITLE`,
+//! `UNSUB_CAMPAIGN_ID`, `UNSUB_REASON`, `UNSUB_REASON_OTHER`, the cleaned one
+//! `CLEAN_TIME`, `CLEAN_CAMPAIGN_TITLE`, `CLEAN_CAMPAIGN_ID`. Times are UTC as
 //! `YYYY-MM-DD HH:MM:SS`.
 
-use super::{Hint::*, Known, Role::*, Tool};
+use super::{Channel, Hint::*, Known, Role::*, Tool};
 
 pub static TOOL: Tool = Tool {
     name: "Mailchimp",
@@ -11,24 +19,48 @@ pub static TOOL: Tool = Tool {
     email_as_id: "Mailchimp keys contacts by email address; its own ids (LEID, EUID) are unknown to your app",
     notes,
     columns: COLUMNS,
-    native_hint: "email_marketing = { column = \"status\", subscribed = [\"subscribed\"], unsubscribed = [\"unsubscribed\", \"cleaned\"] }",
+    native_hint: "",
+    opt_out_channel: Channel::Email,
+    file_consent,
+    consent_by_type: None,
 };
 
-fn notes(headers: &[String]) -> Vec<String> {
-    let has = |h: &str| headers.iter().any(|x| super::names::key(x) == h);
-    let which = if has("unsubtime") {
-        "This file has UNSUB_TIME: it looks like the *unsubscribed* export."
-    } else if has("cleantime") {
-        "This file has CLEAN_TIME: it looks like the *cleaned* export (addresses that bounced)."
+fn has(headers: &[String], h: &str) -> bool {
+    headers.iter().any(|x| super::names::key(x) == h)
+}
+
+/// Which of the three files this is, from its columns; the file name must not
+/// say otherwise (a renamed file that disagrees decides nothing).
+fn file_consent(headers: &[String], path: &str) -> Option<(&'static str, String)> {
+    let name = std::path::Path::new(path).file_name().map(|f| f.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let named = |w: &str| name.contains(w) && !(w == "subscribed" && name.contains("unsubscribed"));
+    let (value, which, word) = if has(headers, "unsubtime") {
+        ("unsubscribed", "UNSUB_TIME: the *unsubscribed* export", "unsubscribed")
+    } else if has(headers, "cleantime") {
+        ("unsubscribed", "CLEAN_TIME: the *cleaned* export (addresses that bounced)", "cleaned")
     } else {
-        "This file has no UNSUB_TIME or CLEAN_TIME: it looks like the *subscribed* export."
+        ("subscribed", "no UNSUB_TIME nor CLEAN_TIME: the *subscribed* export", "subscribed")
+    };
+    // The file name disagrees with the columns: the file does not say.
+    if ["subscribed", "unsubscribed", "cleaned"].into_iter().filter(|w| *w != word).any(named) {
+        return None;
+    }
+    Some((value, format!("this file has {which}")))
+}
+
+fn notes(headers: &[String]) -> Vec<String> {
+    let which = if has(headers, "unsubtime") {
+        "This file has UNSUB_TIME: it is the *unsubscribed* export."
+    } else if has(headers, "cleantime") {
+        "This file has CLEAN_TIME: it is the *cleaned* export (addresses that bounced)."
+    } else {
+        "This file has no UNSUB_TIME or CLEAN_TIME: it is the *subscribed* export."
     };
     vec![
-        "Mailchimp exports subscribed, unsubscribed and cleaned contacts as separate files, with no status column."
+        "Mailchimp exports subscribed, unsubscribed and cleaned contacts as separate files, with no status column:"
             .into(),
         which.into(),
-        "A job maps $email_marketing from a column, so add one to say it (e.g. a `status` column filled with".into(),
-        "subscribed / unsubscribed), then uncomment the email_marketing line in [mapping.native].".into(),
+        "Import the unsubscribed and cleaned files too (one job each): they carry the opt-outs.".into(),
     ]
 }
 
@@ -44,7 +76,7 @@ const COLUMNS: &[Known] = &[
     Known {
         headers: &["Phone Number", "PHONE"],
         role: Phone,
-        note: "Mailchimp keeps phone numbers as typed: $phone_number only if every sampled value is international",
+        note: "Mailchimp keeps phone numbers as typed: national ones are read in the contact's country (CC)",
     },
     Known {
         headers: &["Birthday"],
@@ -53,8 +85,9 @@ const COLUMNS: &[Known] = &[
     },
     Known {
         headers: &["TAGS"],
-        role: Attr("tags", Array(",")),
-        note: "Mailchimp tags, comma-separated, sent as a string array",
+        role: Attr("tags", JsonList),
+        note: "Mailchimp tags, each quoted in the cell (\"Tag1\",\"Black Friday, 2022\"): read as a JSON list, \
+               so a comma inside a tag stays in it",
     },
     Known {
         headers: &["MEMBER_RATING"],

@@ -2,13 +2,34 @@
 //! in Batch. A preset only proposes; `plan` checks every proposal against the
 //! sampled values and falls back to inference when the file disagrees.
 
+mod airship;
 mod braze;
+mod brevo;
+mod clevertap;
 mod customerio;
+mod hubspot;
 mod klaviyo;
 mod mailchimp;
 mod onesignal;
+mod shopify;
 
+use super::consent::Channel;
 use super::names;
+
+/// Every preset name (`--preset` spells them so).
+#[cfg(test)]
+pub const NAMES: &[&str] = &[
+    "mailchimp",
+    "klaviyo",
+    "braze",
+    "onesignal",
+    "customerio",
+    "hubspot",
+    "brevo",
+    "shopify",
+    "airship",
+    "clevertap",
+];
 
 /// A tool's export, as data.
 #[derive(Debug)]
@@ -24,7 +45,23 @@ pub struct Tool {
     pub columns: &'static [Known],
     /// A commented-out `[mapping.native]` line to suggest (empty for none).
     pub native_hint: &'static str,
+    /// The channel of opt-out columns whose name does not say one
+    /// (`UNSUB_TIME` in an email tool is about email).
+    pub opt_out_channel: Channel,
+    /// Consent the whole file states (Mailchimp's per-status files): the
+    /// `$email_marketing` value for every row and why; `None` when the file
+    /// does not say.
+    pub file_consent: FileConsent,
+    /// Exports with one row per channel: the type column and its values for
+    /// email and SMS rows; consent columns then apply to their channel's rows.
+    pub consent_by_type: Option<TypeColumn>,
 }
+
+/// The `$email_marketing` value a whole file states, and why.
+pub type FileConsent = fn(headers: &[String], path: &str) -> Option<(&'static str, String)>;
+
+/// A type column and the values of its email and SMS rows.
+pub type TypeColumn = (&'static str, &'static [&'static str], &'static [&'static str]);
 
 /// A column that can be the Custom ID.
 #[derive(Debug)]
@@ -61,6 +98,21 @@ pub enum Role {
     Attr(&'static str, Hint),
     /// Documented, deliberately not sent; the note says why.
     Skip,
+    /// An address whose channel a type column tells (OneSignal's `identifier`:
+    /// an email when `device_type` is 11, a phone when it is 14).
+    ChannelBy {
+        type_column: &'static str,
+        email: &'static [&'static str],
+        sms: &'static [&'static str],
+    },
+    /// A subscription state for the channel the type column tells.
+    SubscriptionBy {
+        type_column: &'static str,
+        email: &'static [&'static str],
+        sms: &'static [&'static str],
+        subscribed: &'static [&'static str],
+        unsubscribed: &'static [&'static str],
+    },
 }
 
 /// The type a preset expects; the sample confirms it or inference takes over.
@@ -73,6 +125,8 @@ pub enum Hint {
     /// A date; its format (or Unix seconds) is read from the sample.
     Date,
     Array(&'static str),
+    /// Cells that are JSON lists (`"a","b"` or `["a","b"]`).
+    JsonList,
     Infer,
 }
 
@@ -84,6 +138,11 @@ pub fn tool(name: &str) -> Option<&'static Tool> {
         "braze" => Some(&braze::TOOL),
         "onesignal" => Some(&onesignal::TOOL),
         "customerio" => Some(&customerio::TOOL),
+        "hubspot" => Some(&hubspot::TOOL),
+        "brevo" => Some(&brevo::TOOL),
+        "shopify" => Some(&shopify::TOOL),
+        "airship" => Some(&airship::TOOL),
+        "clevertap" => Some(&clevertap::TOOL),
         _ => None,
     }
 }
@@ -100,13 +159,17 @@ fn no_notes(_: &[String]) -> Vec<String> {
     Vec::new()
 }
 
+fn no_file_consent(_: &[String], _: &str) -> Option<(&'static str, String)> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn preset_tables_are_well_formed() {
-        for name in ["mailchimp", "klaviyo", "braze", "onesignal", "customerio"] {
+        for name in NAMES {
             let t = tool(name).unwrap();
             let mut seen = std::collections::HashSet::new();
             for c in t.columns {

@@ -1,8 +1,16 @@
-//! OneSignal's subscriber export (Audience → Export, one row per subscription,
-//! i.e. per device or channel): `id`, `external_id`, `identifier`, `language`,
-//! `timezone` as an offset in seconds, `session_count`, `tags` as JSON...
+//! OneSignal's subscriptions export (OneSignal docs: "Export subscriptions
+//! CSV", one row per subscription: a device, an email or an SMS channel):
+//! `id`, `identifier` (the push token, or the email address when
+//! `device_type` is 11, or the phone number when it is 14), `session_count`,
+//! `language`, `timezone` (an offset in seconds), `game_version`,
+//! `device_os`, `device_type`, `device_model`, `ad_id`, `tags` (JSON),
+//! `last_active`, `playtime`, `amount_spent`, `created_at`,
+//! `invalid_identifier`, `badge_count`, `sdk`, `test_type`, `ip`,
+//! `external_user_id`; extra fields `country`, `timezone_id` (IANA),
+//! `notification_types` (1 subscribed; -2 unsubscribed; other negatives:
+//! never subscribed or errors), `rooted`, `location`, `web_auth`, `web_p256`.
 
-use super::{Hint::*, IdRule, Known, Role::*, Tool};
+use super::{Channel, Hint::*, IdRule, Known, Role::*, Tool};
 
 pub static TOOL: Tool = Tool {
     name: "OneSignal",
@@ -24,6 +32,9 @@ pub static TOOL: Tool = Tool {
     email_as_id: "OneSignal's external_id is missing or mostly blank here",
     notes,
     native_hint: "",
+    opt_out_channel: Channel::Both,
+    file_consent: super::no_file_consent,
+    consent_by_type: None,
     columns: &[
         Known {
             headers: &["id", "player_id", "subscription_id", "onesignal_id"],
@@ -32,10 +43,23 @@ pub static TOOL: Tool = Tool {
         },
         Known {
             headers: &["identifier"],
-            role: Skip,
-            note: "the push token (or the address of an email/SMS subscription): device-level; \
-                   Batch collects push tokens with its own SDK",
+            role: ChannelBy { type_column: "device_type", email: EMAIL_TYPES, sms: SMS_TYPES },
+            note: "OneSignal's identifier is the email on email rows (device_type 11), the phone on SMS rows (14), \
+                   a push token on device rows (not sent: Batch's SDK collects tokens)",
         },
+        Known {
+            headers: &["notification_types"],
+            role: SubscriptionBy {
+                type_column: "device_type",
+                email: EMAIL_TYPES,
+                sms: SMS_TYPES,
+                subscribed: &["1"],
+                unsubscribed: NOT_SUBSCRIBED,
+            },
+            note: "OneSignal's subscription state of the email or SMS row: 1 subscribed; -2 unsubscribed; \
+                   0 and other negatives (never subscribed, bounced, errors) are not a consent",
+        },
+        Known { headers: &["timezone_id"], role: Timezone, note: "OneSignal's extra field: an IANA zone" },
         Known { headers: &["email"], role: Email, note: "" },
         Known { headers: &["phone_number", "sms_number", "phone"], role: Phone, note: "" },
         Known { headers: &["language"], role: Language, note: "" },
@@ -55,17 +79,16 @@ pub static TOOL: Tool = Tool {
             note: "Batch takes push opt-in from the app's SDK, per installation: kept as an attribute",
         },
         Known {
-            headers: &["notification_types"],
-            role: Attr("notification_types", Int),
-            note: "OneSignal: 1 or more = subscribed, 0 or less = not (-2 unsubscribed)",
-        },
-        Known {
             headers: &["tags"],
             role: Attr("tags", Text),
             note: "OneSignal tags are a JSON object of key/value pairs: kept as one text; \
                    map the keys you need as their own columns",
         },
-        Known { headers: &["device_type"], role: Attr("device_type", Infer), note: "" },
+        Known {
+            headers: &["device_type"],
+            role: Attr("device_type", Int),
+            note: "0 iOS, 1 Android, 5 Chrome web... 11 email, 14 SMS",
+        },
         Known { headers: &["device_os"], role: Attr("device_os", Text), note: "" },
         Known { headers: &["device_model"], role: Attr("device_model", Text), note: "" },
         Known { headers: &["game_version", "app_version"], role: Attr("app_version", Text), note: "" },
@@ -87,9 +110,23 @@ pub static TOOL: Tool = Tool {
     ],
 };
 
+/// `device_type` of email and SMS subscriptions.
+const EMAIL_TYPES: &[&str] = &["11"];
+const SMS_TYPES: &[&str] = &["14"];
+/// `notification_types` that are not a consent: -2 unsubscribed, 0 disabled,
+/// -3 to -31 delivery errors, -98 and -99 never subscribed.
+const NOT_SUBSCRIBED: &[&str] = &[
+    "0", "-2", "-3", "-4", "-5", "-6", "-7", "-8", "-9", "-10", "-11", "-12", "-13", "-14", "-15", "-16", "-17", "-18",
+    "-19", "-20", "-21", "-22", "-23", "-24", "-25", "-26", "-27", "-28", "-29", "-30", "-31", "-98", "-99",
+];
+
 fn notes(_: &[String]) -> Vec<String> {
     vec![
-        "OneSignal exports one row per subscription (device, email or SMS channel): a user with two devices".into(),
-        "has two rows with the same external_id; both update the same Batch profile, in file order.".into(),
+        "OneSignal exports one row per subscription (device, email or SMS channel): a user with a phone, an email"
+            .into(),
+        "and two devices has four rows with the same external_user_id. The email row sets $email_address and".into(),
+        "$email_marketing, the SMS row $phone_number and $sms_marketing, so channels do not overwrite each other;"
+            .into(),
+        "per-device columns (device_os, session_count...) do: the last row of a user wins.".into(),
     ]
 }

@@ -1,0 +1,137 @@
+//! The plan's `$email_marketing` and `$sms_marketing`, from every column's
+//! consent signal (`consent`), and the region national phone numbers are read
+//! in. Runs before the per-column mapping: the opt-in column it picks is not
+//! also sent as an attribute; opt-out columns are (they are useful data).
+
+use super::consent::{self, Channel};
+use super::infer;
+use super::plan::{self, Mapped, Plan, Target};
+use super::presets::{Role, Tool};
+use super::sample::Sample;
+use crate::job::{NativeKind, SubscriptionValues};
+use std::collections::HashSet;
+
+impl Plan {
+    /// Map consent; returns the columns it consumed.
+    pub(super) fn consent(&mut self, sample: &Sample, tool: Option<&Tool>, path: &str) -> HashSet<usize> {
+        let mut consumed = HashSet::new();
+        let found = plan::signals(sample, tool);
+        let list: Vec<consent::Found> = found.iter().map(|(_, f)| f.clone()).collect();
+        let index_of = |h: &str| found.iter().find(|(_, f)| f.header == h).map(|(i, _)| *i);
+        let constant = tool.and_then(|t| (t.file_consent)(&sample.headers, path));
+        // A subscription state column whose channel a type column tells (OneSignal).
+        let by_type = tool.and_then(|t| {
+            sample.headers.iter().enumerate().find_map(|(i, h)| match t.known(h).map(|k| &k.role) {
+                Some(Role::SubscriptionBy { type_column, email, sms, subscribed, unsubscribed }) => {
+                    Some((i, *type_column, *email, *sms, *subscribed, *unsubscribed))
+                }
+                _ => None,
+            })
+        });
+        for ch in [Channel::Email, Channel::Sms] {
+            let email = ch == Channel::Email;
+            let wire = if email { "$email_marketing" } else { "$sms_marketing" };
+            let kind = |v: SubscriptionValues| {
+                if email { NativeKind::EmailMarketing(v) } else { NativeKind::SmsMarketing(v) }
+            };
+            let d = consent::decide(&list, ch, if email { constant.clone() } else { None });
+            let mut m = if let Some((i, type_column, e, s, sub, unsub)) = by_type.filter(|_| d.column.is_none()) {
+                let rows = if email { e } else { s };
+                consumed.insert(i);
+                let mut m = Mapped::new(
+                    &sample.headers[i],
+                    Target::Native(kind(plan::words(sub, unsub, &[]))),
+                    vec![format!(
+                        "{wire} from `{}` on {} rows",
+                        sample.headers[i],
+                        if email { "email" } else { "SMS" }
+                    )],
+                    true,
+                );
+                m.extra.when = Some((type_column.to_string(), rows.iter().map(|r| r.to_lowercase()).collect()));
+                m
+            } else if let Some((col, sub, unsub, und)) = &d.column {
+                if let Some(i) = index_of(col) {
+                    consumed.insert(i);
+                }
+                let values =
+                    SubscriptionValues { subscribed: sub.clone(), unsubscribed: unsub.clone(), undecided: und.clone() };
+                let mut notes = Vec::new();
+                if let Some(k) = tool.and_then(|t| t.known(col)).filter(|k| !k.note.is_empty()) {
+                    notes.push(k.note.to_string());
+                }
+                if let Some(i) = index_of(col) {
+                    notes.push(evidence(&sample.values(i), &values));
+                }
+                Mapped::new(col, Target::Native(kind(values)), notes, true)
+            } else if d.maps() {
+                let values = plan::words(&["subscribed"], &["unsubscribed"], &[]);
+                Mapped::new("", Target::Native(kind(values)), Vec::new(), true)
+            } else {
+                self.notes.extend(d.notes.iter().cloned());
+                continue;
+            };
+            m.notes.splice(0..0, d.notes.iter().cloned());
+            m.extra.constant = d.constant.map(str::to_string);
+            m.extra.suppressed_by = d.suppressed_by.clone();
+            if m.extra.when.is_none()
+                && let Some((type_column, e, s)) = tool.and_then(|t| t.consent_by_type)
+            {
+                let rows = if email { e } else { s };
+                m.extra.when = Some((type_column.to_string(), rows.iter().map(|r| r.to_lowercase()).collect()));
+                m.notes.push(format!("only on {} rows (`{type_column}` = {})", wire, rows.join(" or ")));
+            }
+            self.natives.push(m);
+        }
+        consumed
+    }
+
+    /// Phones that are not all international: read national ones in the
+    /// row's country (the `$region` column), or leave them as text.
+    pub(super) fn phone_region(&mut self, sample: &Sample) {
+        let Some(region_col) = self.region_source().map(str::to_string) else { return };
+        let Some(r) = sample.headers.iter().position(|h| *h == region_col) else { return };
+        let Some(m) = self.natives.iter_mut().find(|m| m.target == Target::Native(NativeKind::Phone)) else { return };
+        let Some(p) = sample.headers.iter().position(|h| *h == m.column) else { return };
+        let national = (0..sample.len()).filter(|&row| {
+            let v = &sample.cells[p][row];
+            !v.is_empty() && !v.starts_with('+') && !v.starts_with("00") && !v.starts_with("'+")
+        });
+        if national.clone().count() == 0 {
+            return;
+        }
+        let pairs: Vec<(&str, &str)> =
+            (0..sample.len()).map(|row| (sample.cells[p][row].as_str(), sample.cells[r][row].as_str())).collect();
+        let filled: Vec<&(&str, &str)> = pairs.iter().filter(|(v, _)| !v.is_empty()).collect();
+        let bad: Vec<&str> = filled
+            .iter()
+            .filter(|(v, reg)| {
+                let region =
+                    crate::transform::places::country(reg).ok().map(|c| String::from_utf8_lossy(&c).into_owned());
+                crate::transform::value::phone(v, region.as_deref()).is_err()
+            })
+            .map(|(v, _)| *v)
+            .collect();
+        let n = filled.len();
+        m.extra.region_column = Some(region_col.clone());
+        m.notes.push(format!(
+            "{} sampled numbers are national: each is read in its row's country (`{region_col}`)",
+            national.count()
+        ));
+        if !bad.is_empty() {
+            m.notes.push(infer::rejects_note(bad.len(), n, bad[0], "$phone_number"));
+            if !infer::minority(bad.len(), n) {
+                m.notes.push("CHECK THIS: many numbers do not read as phones; map the column as text instead".into());
+            }
+        }
+    }
+}
+
+/// `120/120 sampled values are subscription words...`
+fn evidence(values: &[&str], v: &SubscriptionValues) -> String {
+    let n = values.len();
+    let is = |l: &[String], x: &str| l.iter().any(|w| w.eq_ignore_ascii_case(x.trim()));
+    let sub = values.iter().filter(|x| is(&v.subscribed, x)).count();
+    let unsub = values.iter().filter(|x| is(&v.unsubscribed, x)).count();
+    format!("{n} sampled values: {sub} say subscribed, {unsub} unsubscribed, {} decide nothing", n - sub - unsub)
+}

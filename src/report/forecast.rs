@@ -1,0 +1,167 @@
+//! What `validate` tells a person before anything is sent: rejects grouped by
+//! column and reason (with counts and the first lines), and what the consent
+//! attributes will be (email / SMS: subscribed, unsubscribed, not sent), next
+//! to the list of attributes the job sends. `--json` carries the same as the
+//! optional `forecast` field.
+
+use crate::job::{Job, Mapping};
+use crate::transform::{Op, Reject};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Line numbers kept per group.
+const FIRST_LINES: usize = 5;
+/// Distinct groups kept; the rest are counted as "other" (bounded memory).
+const MAX_GROUPS: usize = 200;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Forecast {
+    pub rejects: Vec<RejectGroup>,
+    pub email_marketing: ConsentCounts,
+    pub sms_marketing: ConsentCounts,
+    /// The attributes the job sends (wire names), in mapping order.
+    pub attributes: Vec<String>,
+    #[serde(skip)]
+    index: HashMap<(String, String), usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectGroup {
+    pub column: String,
+    /// The reason with the cell's value taken out (`… is not a number`).
+    pub reason: String,
+    pub count: u64,
+    pub first_lines: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ConsentCounts {
+    pub subscribed: u64,
+    pub unsubscribed: u64,
+    pub not_sent: u64,
+}
+
+impl Forecast {
+    pub fn new(job: &Job) -> Forecast {
+        let (native, attrs) = match &job.mapping {
+            Mapping::Profiles(p) => (&p.native[..], &p.attributes[..]),
+            Mapping::Events(e) => (&e.profile.native[..], &e.profile.attributes[..]),
+            Mapping::Audience(a) => (&[][..], &a.attributes[..]),
+            Mapping::Catalog(c) => (&[][..], &c.attributes[..]),
+            Mapping::Export(_) => (&[][..], &[][..]),
+        };
+        let attributes = native
+            .iter()
+            .map(|n| n.kind.wire_name().to_string())
+            .chain(attrs.iter().map(|a| a.wire_name.clone()))
+            .collect();
+        Forecast { attributes, ..Forecast::default() }
+    }
+
+    pub fn add_op(&mut self, op: &Op) {
+        count(&mut self.email_marketing, &op.attrs, b"\"$email_marketing\":\"");
+        count(&mut self.sms_marketing, &op.attrs, b"\"$sms_marketing\":\"");
+    }
+
+    pub fn add_reject(&mut self, r: &Reject) {
+        let key = (r.column.clone(), generic(&r.reason));
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None if self.rejects.len() < MAX_GROUPS => {
+                self.rejects.push(RejectGroup {
+                    column: key.0.clone(),
+                    reason: key.1.clone(),
+                    count: 0,
+                    first_lines: Vec::new(),
+                });
+                self.index.insert(key, self.rejects.len() - 1);
+                self.rejects.len() - 1
+            }
+            None => {
+                let other = ("".to_string(), "other reasons".to_string());
+                *self.index.entry(other.clone()).or_insert_with(|| {
+                    self.rejects.push(RejectGroup {
+                        column: other.0,
+                        reason: other.1,
+                        count: 0,
+                        first_lines: Vec::new(),
+                    });
+                    self.rejects.len() - 1
+                })
+            }
+        };
+        let g = &mut self.rejects[i];
+        g.count += 1;
+        if g.first_lines.len() < FIRST_LINES {
+            g.first_lines.push(r.pos.line);
+        }
+    }
+
+    /// For people, on stderr: the biggest groups first.
+    pub fn human(&self) -> String {
+        let mut s = String::new();
+        if !self.rejects.is_empty() {
+            s.push_str("  rejects by column and reason:\n");
+            let mut groups: Vec<&RejectGroup> = self.rejects.iter().collect();
+            groups.sort_by_key(|g| std::cmp::Reverse(g.count));
+            for g in groups {
+                let lines: Vec<String> = g.first_lines.iter().map(u64::to_string).collect();
+                let more = if g.count > g.first_lines.len() as u64 { ", ..." } else { "" };
+                let col = if g.column.is_empty() { "(row)".to_string() } else { format!("`{}`", g.column) };
+                s.push_str(&format!("    {:>8}  {col}: {} (lines {}{more})\n", g.count, g.reason, lines.join(", ")));
+            }
+        }
+        if !self.attributes.is_empty() {
+            s.push_str(&format!("  attributes sent: {}\n", self.attributes.join(", ")));
+        }
+        s.push_str("  consent          subscribed  unsubscribed    not sent\n");
+        for (name, c) in [("email", self.email_marketing), ("SMS", self.sms_marketing)] {
+            s.push_str(&format!("    {name:<13}{:>12}{:>14}{:>12}\n", c.subscribed, c.unsubscribed, c.not_sent));
+        }
+        s.trim_end().to_string()
+    }
+}
+
+fn count(c: &mut ConsentCounts, attrs: &[u8], key: &[u8]) {
+    match attrs.windows(key.len()).position(|w| w == key).map(|at| &attrs[at + key.len()..]) {
+        Some(rest) if rest.starts_with(b"subscribed\"") => c.subscribed += 1,
+        Some(rest) if rest.starts_with(b"unsubscribed\"") => c.unsubscribed += 1,
+        _ => c.not_sent += 1,
+    }
+}
+
+/// "`abc` is not a number" → "`…` is not a number": reasons group by kind.
+fn generic(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut inside = false;
+    for c in reason.chars() {
+        if c == '`' {
+            if !inside {
+                out.push_str("`…");
+            }
+            inside = !inside;
+            if !inside {
+                out.push('`');
+            }
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_group_without_their_values() {
+        assert_eq!(generic("age: `abc` is not a whole number"), "age: `…` is not a whole number");
+        assert_eq!(generic("the Custom ID is blank"), "the Custom ID is blank");
+        let mut c = ConsentCounts::default();
+        count(&mut c, br#"{"$email_marketing":"unsubscribed","x":1}"#, b"\"$email_marketing\":\"");
+        count(&mut c, br#"{"$email_marketing":"subscribed"}"#, b"\"$email_marketing\":\"");
+        count(&mut c, br#"{"x":"subscribed"}"#, b"\"$email_marketing\":\"");
+        assert_eq!((c.subscribed, c.unsubscribed, c.not_sent), (1, 1, 1));
+    }
+}

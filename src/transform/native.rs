@@ -1,0 +1,154 @@
+//! Native attributes and the Custom ID with the job's per-row rules: a
+//! constant value, a channel told by a type column (`when`/`is`), a phone
+//! region, subscriptions where any suppression column set wins (an opt-out is
+//! never overridden by an opt-in), and Custom ID fallbacks with lowercasing.
+
+use super::json;
+use super::value;
+use super::{Field, Problem};
+use crate::job::{Blank, NativeKind, NativeMap};
+
+/// One native mapping bound to a header.
+pub(super) struct BoundNative {
+    pub kind: NativeKind,
+    /// `"$wire_name":`
+    pub key: Vec<u8>,
+    /// `None` for a constant.
+    pub field: Option<Field>,
+    pub constant: Option<String>,
+    pub when: Option<(Field, Vec<String>)>,
+    pub suppressed_by: Vec<Field>,
+    pub region: Option<String>,
+    pub region_field: Option<Field>,
+}
+
+impl BoundNative {
+    pub fn bind(
+        n: &NativeMap,
+        field: &impl Fn(&crate::job::Column) -> Result<Field, crate::job::JobError>,
+    ) -> Result<Self, crate::job::JobError> {
+        let r = &n.rule;
+        Ok(BoundNative {
+            kind: n.kind.clone(),
+            key: json::key_bytes(n.kind.wire_name()),
+            field: if r.constant.is_some() || r.only_suppressions { None } else { Some(field(&n.column)?) },
+            constant: r.constant.clone(),
+            when: match &r.when {
+                Some((c, values)) => Some((field(c)?, values.clone())),
+                None => None,
+            },
+            suppressed_by: r.suppressed_by.iter().map(field).collect::<Result<_, _>>()?,
+            region: r.region.clone(),
+            region_field: r.region_column.as_ref().map(field).transpose()?,
+        })
+    }
+}
+
+/// A cell that signals an opt-out when set: anything but blank and the
+/// spellings of "no" (`false`, `0`, `no`, `null`, `[]`...).
+pub fn is_set(cell: &str) -> bool {
+    let c = cell.trim();
+    !(c.is_empty()
+        || ["false", "0", "no", "n", "f", "none", "null", "nil", "[]", "{}", "0.0"]
+            .iter()
+            .any(|w| c.eq_ignore_ascii_case(w)))
+}
+
+/// Write every native of the row into `obj`.
+pub(super) fn write<'r>(
+    natives: &[BoundNative],
+    blank: Blank,
+    obj: &mut json::Object<'_>,
+    cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
+    reject: &impl Fn(&str, String) -> Problem,
+) -> Result<(), Problem> {
+    for n in natives {
+        if let Some((f, values)) = &n.when {
+            let c = cell(f)?;
+            if !values.iter().any(|v| v.eq_ignore_ascii_case(c)) {
+                continue;
+            }
+        }
+        if let NativeKind::EmailMarketing(v) | NativeKind::SmsMarketing(v) = &n.kind {
+            // An opt-out anywhere wins: checked before the opt-in column.
+            let mut suppressed = false;
+            for f in &n.suppressed_by {
+                suppressed |= is_set(cell(f)?);
+            }
+            if suppressed {
+                json::string(obj.raw_key(&n.key), "unsubscribed");
+                continue;
+            }
+            let c = match (&n.constant, &n.field) {
+                (Some(k), _) => k.as_str(),
+                (None, Some(f)) => cell(f)?,
+                (None, None) => continue,
+            };
+            if c.is_empty() {
+                if blank == Blank::Clear && n.field.is_some() {
+                    obj.raw_key(&n.key).extend_from_slice(b"null");
+                }
+                continue;
+            }
+            let header = n.field.as_ref().map(|f| f.header.as_str()).unwrap_or("");
+            if let Some(s) = value::subscription_of(v, c).map_err(|m| reject(header, m))? {
+                json::string(obj.raw_key(&n.key), s);
+            }
+            continue;
+        }
+        let (c, header) = match (&n.constant, &n.field) {
+            (Some(k), _) => (k.as_str(), ""),
+            (None, Some(f)) => (cell(f)?, f.header.as_str()),
+            (None, None) => continue,
+        };
+        if c.is_empty() {
+            if blank == Blank::Clear {
+                obj.raw_key(&n.key).extend_from_slice(b"null");
+            }
+            continue;
+        }
+        if matches!(n.kind, NativeKind::Phone) {
+            let region = match &n.region_field {
+                Some(f) => Some(cell(f)?).filter(|r| !r.is_empty()).map(country_code),
+                None => None,
+            };
+            let region = region.flatten().or_else(|| n.region.clone());
+            let e164 = value::phone(c, region.as_deref()).map_err(|m| reject(header, m))?;
+            json::string(obj.raw_key(&n.key), &e164);
+            continue;
+        }
+        value::native(&n.kind, c, obj.raw_key(&n.key)).map_err(|m| reject(header, m))?;
+    }
+    Ok(())
+}
+
+/// A region column's cell as a two-letter code (`France` → `FR`), if it is one.
+fn country_code(cell: &str) -> Option<String> {
+    super::places::country(cell).ok().map(|c| String::from_utf8_lossy(&c).into_owned())
+}
+
+/// The Custom ID columns of a mapping, bound.
+pub(super) struct BoundId {
+    pub fields: Vec<(Field, bool)>,
+}
+
+impl BoundId {
+    /// The first non-blank id cell, lowercased if its column says so.
+    pub fn read<'r>(
+        &self,
+        cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
+    ) -> Result<Option<std::borrow::Cow<'r, str>>, Problem> {
+        for (f, lower) in &self.fields {
+            let c = cell(f)?;
+            if c.is_empty() {
+                continue;
+            }
+            return Ok(Some(if *lower && (c.bytes().any(|b| b.is_ascii_uppercase()) || !c.is_ascii()) {
+                c.to_lowercase().into()
+            } else {
+                c.into()
+            }));
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,103 @@
+//! The consent rule as a property: for any export mixing opt-in and opt-out
+//! columns (names and values from real tools), with any preset, no row that
+//! carries an opt-out signal is sent as `subscribed` by the job `init` writes.
+
+use batchport::internals::init::{self, Preset};
+use batchport::internals::source::{CsvSource, SourceOptions};
+use batchport::internals::transform::Transformer;
+use proptest::prelude::*;
+
+/// A consent column: header, the values it takes, and for each value whether
+/// it is an opt-out for email / for SMS.
+struct Col {
+    header: &'static str,
+    values: &'static [(&'static str, bool, bool)],
+}
+
+const DATE: &str = "2023-01-02 03:04:05";
+
+const COLS: &[Col] = &[
+    Col { header: "newsletter_optin", values: &[("yes", false, false), ("no", true, false), ("", false, false)] },
+    Col {
+        header: "Email Marketing Consent",
+        values: &[("SUBSCRIBED", false, false), ("UNSUBSCRIBED", true, false), ("NEVER_SUBSCRIBED", true, false)],
+    },
+    Col { header: "email_consent", values: &[("opted_in", false, false), ("opted_out", true, false)] },
+    Col { header: "sms_optin", values: &[("true", false, false), ("false", false, true)] },
+    Col { header: "unsubscribed", values: &[("true", true, true), ("false", false, false)] },
+    Col { header: "EMAIL_BLACKLISTED", values: &[("true", true, false), ("false", false, false)] },
+    Col { header: "SMS_BLACKLISTED", values: &[("true", false, true), ("false", false, false)] },
+    Col { header: "email_unsubscribed_at", values: &[(DATE, true, false), ("", false, false)] },
+    Col {
+        header: "Email Suppressions",
+        values: &[("HARD_BOUNCE", true, false), ("SPAM_COMPLAINT", true, false), ("", false, false)],
+    },
+    Col { header: "do_not_contact", values: &[("1", true, true), ("0", false, false)] },
+    Col { header: "Unsubscribed from all email", values: &[("true", true, false), ("false", false, false)] },
+    Col { header: "MSG-email", values: &[("true", false, false), ("false", true, false)] },
+    Col { header: "Accepts Email Marketing", values: &[("yes", false, false), ("no", true, false)] },
+];
+
+const PRESETS: &[Preset] = &[
+    Preset::Plain,
+    Preset::Mailchimp,
+    Preset::Klaviyo,
+    Preset::Braze,
+    Preset::Customerio,
+    Preset::Hubspot,
+    Preset::Brevo,
+    Preset::Shopify,
+    Preset::Clevertap,
+];
+
+fn export() -> impl Strategy<Value = (Vec<usize>, Vec<Vec<usize>>, usize)> {
+    (proptest::sample::subsequence((0..COLS.len()).collect::<Vec<_>>(), 1..5), 0..PRESETS.len()).prop_flat_map(
+        |(cols, preset)| {
+            let row = cols.iter().map(|&c| 0..COLS[c].values.len()).collect::<Vec<_>>();
+            (Just(cols), proptest::collection::vec(row, 1..30), Just(preset))
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_opted_out_row_is_sent_subscribed((cols, rows, preset) in export()) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::from("id,email");
+        for &c in &cols {
+            csv.push_str(&format!(",\"{}\"", COLS[c].header));
+        }
+        csv.push('\n');
+        for (r, row) in rows.iter().enumerate() {
+            csv.push_str(&format!("u{r},u{r}@example.com"));
+            for (k, &v) in row.iter().enumerate() {
+                csv.push_str(&format!(",{}", COLS[cols[k]].values[v].0));
+            }
+            csv.push('\n');
+        }
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, &csv).unwrap();
+        let generated = init::generate(path.to_str().unwrap(), PRESETS[preset]).unwrap();
+        let job = batchport::internals::job::parse(&generated.text, &dir.path().join("job.toml")).unwrap();
+        let mut src = CsvSource::open(&path, &SourceOptions::default()).unwrap();
+        let t = Transformer::bind(&job, src.headers(), &path).unwrap();
+        let mut raw = Vec::new();
+        src.read_chunk(100, &mut raw).unwrap();
+        for (r, row) in raw.into_iter().enumerate() {
+            let (email_out, sms_out) = rows[r].iter().enumerate().fold((false, false), |(e, s), (k, &v)| {
+                let (_, oe, os) = COLS[cols[k]].values[v];
+                (e || oe, s || os)
+            });
+            let Ok(op) = t.map_row(row) else { continue };
+            let attrs: serde_json::Value = serde_json::from_slice(&op.attrs).unwrap();
+            if email_out {
+                prop_assert_ne!(&attrs["$email_marketing"], "subscribed", "row {}\n{}\n{}", r, csv, generated.text);
+            }
+            if sms_out {
+                prop_assert_ne!(&attrs["$sms_marketing"], "subscribed", "row {}\n{}\n{}", r, csv, generated.text);
+            }
+        }
+    }
+}

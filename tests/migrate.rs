@@ -1,0 +1,242 @@
+//! Migrations end to end, one per preset: an export written from the tool's
+//! documented format (tests/data/migrate/) → `init` → `run` against the
+//! emulator → the stored profiles. Above all: nobody who opted out or is
+//! suppressed is stored as subscribed; then the Custom ID, the natives and
+//! the rejects.
+
+use crate::common::{bin, json, run_in, write};
+use batchport::{Emulator, EmulatorConfig};
+use serde_json::Value;
+use std::path::Path;
+
+struct Migrated {
+    emu: Emulator,
+    job: String,
+    summary: Value,
+}
+
+impl Migrated {
+    fn attrs(&self, id: &str) -> Value {
+        let p = self.emu.profile(id).unwrap_or_else(|| panic!("profile `{id}` stored\n{}", self.job));
+        p["attributes"].clone()
+    }
+
+    fn consent(&self, id: &str, key: &str) -> Option<String> {
+        self.attrs(id).get(key).and_then(|v| v.as_str()).map(str::to_string)
+    }
+}
+
+/// `init --preset` on the fixture, then `run` into a fresh emulator.
+fn migrate(file: &str, preset: &str) -> Migrated {
+    let dir = tempfile::tempdir().unwrap();
+    let body = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/migrate").join(file)).unwrap();
+    write(dir.path(), file, body);
+    let out = run_in(dir.path(), &["init", "--preset", preset, file]);
+    assert_eq!(out.status.code(), Some(0), "init: {}", String::from_utf8_lossy(&out.stderr));
+    let emu = Emulator::start_background(EmulatorConfig::default()).expect("emulator starts");
+    let job = String::from_utf8(out.stdout).unwrap();
+    let job = job.replacen("[api]\n", &format!("[api]\nbase_url = \"{}\"\n", emu.base_url()), 1);
+    write(dir.path(), "job.toml", &job);
+    let out = bin()
+        .args(["run", "job.toml", "--json", "--state"])
+        .arg(dir.path().join("state"))
+        .current_dir(dir.path())
+        .env("BATCH_REST_KEY", "emulator_rest_key")
+        .env("BATCH_PROJECT_KEY", "project_emulator")
+        .output()
+        .unwrap();
+    let summary = json(&out);
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "run: {}\n{}\n{job}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Migrated { emu, job, summary }
+}
+
+fn rejected(m: &Migrated) -> u64 {
+    m.summary["rows_rejected"].as_u64().unwrap()
+}
+
+#[test]
+fn mailchimp_subscribed_file() {
+    let m = migrate("mailchimp_subscribed_members_export.csv", "mailchimp");
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    let jane = m.attrs("jane@example.com");
+    assert_eq!(jane["$email_marketing"], "subscribed");
+    assert_eq!(jane["$region"], "US");
+    assert_eq!(jane["$phone_number"], "+12175550100", "a national number read in its row's country");
+    assert_eq!(jane["tags"], serde_json::json!(["Customer", "VIP"]));
+    let marie = m.attrs("marie@example.fr");
+    assert_eq!(marie["$email_address"], "Marie@Example.FR", "the id is lowercased, the address kept");
+    assert_eq!(marie["$phone_number"], "+33639981337", "the (0) trunk prefix dropped");
+    assert_eq!(marie["tags"], serde_json::json!(["Black Friday, 2022", "VIP"]), "a comma inside a tag");
+}
+
+#[test]
+fn mailchimp_unsubscribed_and_cleaned_files_are_opt_outs() {
+    for (file, ids) in [
+        ("mailchimp_unsubscribed_members_export.csv", ["old@example.com", "gone@example.com"]),
+        ("mailchimp_cleaned_members_export.csv", ["bounced@example.com", "dead@example.org"]),
+    ] {
+        let m = migrate(file, "mailchimp");
+        assert_eq!(rejected(&m), 0, "{}", m.job);
+        for id in ids {
+            assert_eq!(m.consent(id, "$email_marketing").as_deref(), Some("unsubscribed"), "{file} {id}\n{}", m.job);
+        }
+    }
+}
+
+#[test]
+fn klaviyo_suppressions_win_and_states_are_not_countries() {
+    let m = migrate("klaviyo_profiles.csv", "klaviyo");
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    assert_eq!(m.consent("u-1001", "$email_marketing").as_deref(), Some("subscribed"));
+    assert_eq!(m.consent("u-1002", "$email_marketing").as_deref(), Some("unsubscribed"));
+    assert_eq!(m.consent("u-1003", "$email_marketing").as_deref(), Some("unsubscribed"), "never subscribed");
+    for suppressed in ["u-1004", "u-1005"] {
+        assert_eq!(m.consent(suppressed, "$email_marketing").as_deref(), Some("unsubscribed"), "{suppressed}");
+    }
+    let bob = m.attrs("u-1004");
+    assert_eq!(bob["$region"], "US", "CA is California: the country comes from Country");
+    assert_eq!(bob["state"], "CA");
+    assert_eq!(m.attrs("u-1005")["$region"], "US", "IN is Indiana, not India");
+    assert_eq!(m.attrs("u-1002")["$region"], "GB", "a country name becomes its code");
+    assert_eq!(m.consent("u-1003", "$sms_marketing").as_deref(), Some("subscribed"));
+}
+
+#[test]
+fn braze_segment_csv() {
+    let m = migrate("braze_segment_export.csv", "braze");
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    // user_id is the external id: two people sharing an email stay two profiles.
+    assert!(m.emu.profile("u-2").is_some() && m.emu.profile("u-3").is_some());
+    assert!(m.emu.profile("shared@example.com").is_none());
+    assert_eq!(m.consent("u-2", "$email_marketing").as_deref(), Some("unsubscribed"), "unsubscribed_from_emails_at");
+    assert_eq!(m.consent("u-1", "$email_marketing"), None, "no opt-in column: nothing claimed");
+    let jane = m.attrs("u-1");
+    assert_eq!(jane["$phone_number"], "+14155552671", "the apostrophe Braze adds is dropped");
+    assert_eq!(jane["$timezone"], "America/Los_Angeles", "a Rails zone name");
+    assert_eq!(jane["date(created_at)"], "2020-07-10T15:00:00Z");
+    assert_eq!(m.attrs("u-4")["$timezone"], "America/New_York");
+}
+
+#[test]
+fn onesignal_channels_by_device_type() {
+    let m = migrate("onesignal_subscriptions.csv", "onesignal");
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    let u1 = m.attrs("u-1");
+    assert_eq!(u1["$email_address"], "jane@example.com");
+    assert_eq!(u1["$email_marketing"], "subscribed");
+    assert_eq!(u1["$phone_number"], "+33639981337");
+    assert_eq!(u1["$sms_marketing"], "unsubscribed", "-2 on the SMS row");
+    let u2 = m.attrs("u-2");
+    assert_eq!(u2["$email_marketing"], "unsubscribed");
+    assert_eq!(u2["$sms_marketing"], "subscribed");
+    assert!(!u1.as_object().unwrap().values().any(|v| v == "fcm-token-aaa"), "push tokens are not sent");
+}
+
+#[test]
+fn customerio_falls_back_to_the_email() {
+    let m = migrate("customerio_people.csv", "customerio");
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    assert_eq!(m.consent("1001", "$email_marketing").as_deref(), Some("subscribed"));
+    assert_eq!(m.consent("1002", "$email_marketing").as_deref(), Some("unsubscribed"));
+    assert_eq!(m.consent("mia@example.com", "$email_marketing").as_deref(), Some("unsubscribed"));
+    assert!(m.emu.profile("leo@example.com").is_some());
+}
+
+#[test]
+fn hubspot_opt_outs_only() {
+    let m = migrate("hubspot_contacts.csv", "hubspot");
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    assert_eq!(m.consent("joe@example.org", "$email_marketing").as_deref(), Some("unsubscribed"));
+    assert_eq!(m.consent("ana@example.net", "$email_marketing").as_deref(), Some("unsubscribed"));
+    assert_eq!(m.consent("jane@example.com", "$email_marketing"), None, "HubSpot has no opt-in column");
+    assert_eq!(m.attrs("jane@example.com")["$region"], "US");
+    assert_eq!(m.attrs("ana@example.net")["$phone_number"], "+5511912345678");
+}
+
+#[test]
+fn brevo_blacklist_is_the_opt_out() {
+    let m = migrate("brevo_contacts.csv", "brevo");
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    assert_eq!(m.consent("jane@example.com", "$email_marketing").as_deref(), Some("subscribed"));
+    assert_eq!(m.consent("joe@example.org", "$email_marketing").as_deref(), Some("unsubscribed"));
+    assert_eq!(m.consent("ana@example.net", "$sms_marketing").as_deref(), Some("unsubscribed"));
+    assert_eq!(m.consent("ana@example.net", "$email_marketing").as_deref(), Some("subscribed"));
+}
+
+#[test]
+fn shopify_customers() {
+    let m = migrate("shopify_customers_export.csv", "shopify");
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    let jane = m.attrs("jane@example.com");
+    assert_eq!(jane["$email_marketing"], "subscribed");
+    assert_eq!(jane["$sms_marketing"], "unsubscribed");
+    assert_eq!(jane["total_spent"], 1000.5, "1,000.50 is a thousand, not 1");
+    assert_eq!(jane["$phone_number"], "+13125550100");
+    assert_eq!(m.consent("joe@example.org", "$email_marketing").as_deref(), Some("unsubscribed"));
+    assert_eq!(m.attrs("ana@example.net")["$region"], "BR");
+}
+
+#[test]
+fn airship_channels() {
+    let m = migrate("airship_channels.csv", "airship");
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    let u1 = m.attrs("u-1");
+    assert_eq!(u1["$email_address"], "jane@example.com");
+    assert_eq!(u1["$phone_number"], "+33639981337");
+    assert_eq!(u1["$sms_marketing"], "unsubscribed", "commercial_opted_out on the SMS channel");
+    assert!(u1.get("$email_marketing").is_none(), "the SMS opt-out does not touch email");
+    assert_eq!(m.consent("u-2", "$email_marketing").as_deref(), Some("unsubscribed"));
+}
+
+#[test]
+fn clevertap_profiles() {
+    let m = migrate("clevertap_profiles.csv", "clevertap");
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    assert_eq!(m.consent("u-1", "$email_marketing").as_deref(), Some("subscribed"));
+    assert_eq!(m.consent("u-1", "$sms_marketing").as_deref(), Some("unsubscribed"));
+    assert_eq!(m.consent("u-2", "$email_marketing").as_deref(), Some("unsubscribed"));
+    assert_eq!(m.attrs("u-2")["$region"], "GB");
+}
+
+#[test]
+fn braze_json_lines_export() {
+    let m = migrate("braze_users.ndjson", "braze");
+    assert!(m.job.contains("format = \"ndjson\""), "{}", m.job);
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    let jane = m.attrs("u-1");
+    assert_eq!(jane["$email_marketing"], "subscribed");
+    assert_eq!(jane["plan"], "pro", "a nested field, read by its dotted path");
+    assert_eq!(jane["favourite_colours"], serde_json::json!(["blue", "green"]));
+    assert!(m.attrs("u-3").get("favourite_colours").is_none(), "an empty list sends nothing");
+    assert_eq!(m.consent("u-2", "$email_marketing").as_deref(), Some("unsubscribed"), "email_unsubscribed_at wins");
+    assert_eq!(m.attrs("u-2")["$timezone"], "Europe/London", "a Rails zone name");
+    assert_eq!(m.consent("u-3", "$email_marketing").as_deref(), Some("unsubscribed"));
+}
+
+#[test]
+fn json_lines_rejects_name_their_json_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "dump.jsonl",
+        "{\"id\":\"u1\",\"profile\":{\"age\":30}}\n\n{\"id\":\"u2\",\"profile\":{\"age\":\"old\"}}\n{\"id\":null}\n",
+    );
+    let job = "[job]\nname = \"d\"\nkind = \"profiles\"\nrejects = \"out\"\n[source]\npath = \"dump.jsonl\"\n\
+               [mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nage = { column = \"profile.age\", type = \"int\" }\n";
+    write(dir.path(), "job.toml", job);
+    let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
+    let s = json(&out);
+    assert_eq!((s["rows_read"].as_u64(), s["rows_rejected"].as_u64()), (Some(3), Some(2)), "{s}");
+    let lines: Vec<u64> =
+        s["forecast"]["rejects"].as_array().unwrap().iter().map(|g| g["first_lines"][0].as_u64().unwrap()).collect();
+    assert_eq!(lines, [3, 4], "JSON line numbers, the blank line counted");
+    write(dir.path(), "dump.jsonl", "{\"id\":\"u1\"}\nnot json\n");
+    let out = run_in(dir.path(), &["validate", "job.toml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JSON line 2"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -132,7 +132,9 @@ fn events_that_never_left_are_sent_on_resume_not_held() {
     let d = dir.path();
     let mut csv = String::from("id,event,when\n");
     for i in 0..120 {
-        csv.push_str(&format!("c{},visit,2026-11-26T10:{:02}:00Z\n", i % 40, i % 60));
+        // Recent times: events older than 24 h are rejects (the event window).
+        let at = chrono::Utc::now() - chrono::Duration::minutes(90) + chrono::Duration::seconds(i as i64);
+        csv.push_str(&format!("c{},visit,{}\n", i % 40, at.to_rfc3339()));
     }
     write(d, "events.csv", csv);
     let events_job = |url: &str| {

@@ -223,6 +223,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn custom_ids() {
+        assert!(check_custom_id("u1").is_ok() && check_custom_id(&"é".repeat(511)).is_ok());
+        assert!(check_custom_id(&"é".repeat(512)).unwrap_err().contains("512 characters"));
+        assert!(check_custom_id("u\0x").unwrap_err().contains("NUL"));
+        assert!(check_custom_id(" u1").unwrap_err().contains("whitespace"));
+        assert!(check_custom_id("  ").unwrap_err().contains("blank"));
+    }
+
+    #[test]
     fn names() {
         assert!(is_valid_name("first_name"));
         assert!(is_valid_name("a1"));

@@ -79,7 +79,7 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
                 crate::out!("    uncertain: {}", p.display());
             }
             if let Some(p) = &r.partial_file {
-                eprintln!("    partially applied ({} rows, do not re-import): {}", c.rows_partial, p.display());
+                crate::out!("    partially applied ({} rows, do not re-import): {}", c.rows_partial, p.display());
             }
             if let Some(e) = &r.last_error {
                 crate::out!("    last error: {e}");

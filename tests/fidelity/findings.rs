@@ -12,7 +12,7 @@ const PROFILE_MAPPING: &str = "[mapping]\ncustom_id = \"id\"\n[mapping.attribute
 fn rejects(dir: &std::path::Path, s: &serde_json::Value) -> Vec<(String, String, String)> {
     report_rows(dir, s, "rejects_file")[1..]
         .iter()
-        .map(|r| (r[r.len() - 3].clone(), r[r.len() - 2].clone(), r[r.len() - 1].clone()))
+        .map(|r| (r[r.len() - 4].clone(), r[r.len() - 3].clone(), r[r.len() - 2].clone()))
         .collect()
 }
 
@@ -155,7 +155,7 @@ fn partially_applied_rows_are_reported_apart_and_never_resent() {
     assert_eq!((s["rows_rejected"].as_u64(), &s["rejects_file"]), (Some(0), &json!(null)), "nothing to re-import");
     let partial = report_rows(dir.path(), &s, "partial_file");
     assert_eq!(partial.len(), 41);
-    assert!(partial[1..].iter().all(|r| r[r.len() - 2] == "tier" && r[r.len() - 1].contains("tier")), "{partial:?}");
+    assert!(partial[1..].iter().all(|r| r[r.len() - 3] == "tier" && r[r.len() - 2].contains("tier")), "{partial:?}");
     let p = emu.profile("u3").unwrap();
     assert_eq!((p["events"].as_array().unwrap().len(), p["attributes"].get("tier")), (4, None));
     // Run again: the run is done, nothing is sent twice.

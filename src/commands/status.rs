@@ -33,7 +33,8 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
         }
         match open_store(&state, name) {
             Ok(store) => {
-                let runs: Vec<Run> = store.runs()?.into_iter().filter(|r| &r.job == name).collect();
+                let runs: Vec<serde_json::Value> =
+                    store.runs()?.into_iter().filter(|r| &r.job == name).map(|r| with_rate(&r)).collect();
                 all.push(serde_json::json!({ "job": name, "in_use": false, "runs": runs }));
             }
             Err(e) if matches!(e.downcast_ref::<StateError>(), Some(StateError::Locked { .. })) => {
@@ -59,7 +60,7 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
         for r in runs.iter().take(if job_path.is_some() { 20 } else { 3 }) {
             let c = &r.counters;
             crate::out!(
-                "{name}  {id}  {status}  started {started}\n    read {read}, sent {sent}, rejected {rej}, unchanged {unch}, uncertain {unc}; requests {req}, retries {ret}, 429s {r429}",
+                "{name}  {id}  {status}  started {started}\n    read {read}, sent {sent}, rejected {rej}, unchanged {unch}, uncertain {unc}; requests {req}, retries {ret}, 429s {r429}{rate}",
                 id = r.id,
                 status = r.status,
                 started = r.started,
@@ -71,6 +72,7 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
                 req = c.requests,
                 ret = c.retries,
                 r429 = c.http_429,
+                rate = c.rate_achieved().map(|r| format!(", {r:.0} updates/s achieved")).unwrap_or_default(),
             );
             if let Some(p) = &r.rejects_file {
                 crate::out!("    rejects: {}", p.display());
@@ -87,6 +89,16 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// A run as JSON, its counters with the achieved rate (updates/s, null before
+/// anything was sent) beside the raw counts it comes from.
+fn with_rate(r: &Run) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let Some(c) = v.get_mut("counters").and_then(|c| c.as_object_mut()) {
+        c.insert("rate_achieved".into(), serde_json::json!(r.counters.rate_achieved()));
+    }
+    v
 }
 
 pub fn reset(job_path: &Path, delta: bool, common: &Common) -> Result<i32> {

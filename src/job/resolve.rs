@@ -281,12 +281,13 @@ impl Resolver<'_> {
         // 10,000/s) only passes when it finds the bucket exactly full: any
         // jitter in when calls reach Batch becomes a 429. Half-bucket calls
         // leave room for it (measured: 9% of calls refused with 10,000, none
-        // with 5,000, at the same sustained rate).
+        // with 5,000, at the same sustained rate). Whatever `rate` says: it is
+        // Batch's bucket that the calls must fit in.
         let no_burst =
             lim.rates.iter().find(|r| r.unit == crate::api::limits::RateUnit::Updates && r.burst == r.per_second);
-        let default_batch = match (no_burst, rate) {
-            (Some(r), None) => lim.max_ops.min((r.burst as usize / 2).max(1)),
-            _ => lim.max_ops,
+        let default_batch = match no_burst {
+            Some(r) => lim.max_ops.min((r.burst as usize / 2).max(1)),
+            None => lim.max_ops,
         };
         let batch_size = match &a.batch_size {
             None => default_batch,

@@ -12,7 +12,7 @@
 use batchport::internals::pipeline;
 use batchport::internals::report::RejectsWriter;
 use batchport::internals::source::{CsvSource, Delimiter, SourceOptions};
-use batchport::internals::transform::Transformer;
+use batchport::internals::transform::{Mapped, Transformer};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::io::Write;
@@ -160,15 +160,12 @@ fn check(input: &Input, picks: &[(usize, usize)], id: usize, events: bool, delim
     let _ = pipeline::for_each_chunk(src, &t, |chunk| {
         for r in chunk.results {
             read += 1;
-            let record = match &r {
-                Ok(op) => op.pos.record,
-                Err(rej) => rej.pos.record,
-            };
+            let record = r.pos().record;
             assert_eq!(Some(record), last_record.map_or(Some(0), |l: u64| Some(l + 1)), "records in order");
             last_record = Some(record);
             match r {
-                Ok(_) => ops += 1,
-                Err(rej) => {
+                Mapped::Op(_) | Mapped::Unchanged(_) => ops += 1,
+                Mapped::Reject(rej) => {
                     rejects.write(&rej).unwrap();
                     rejected += 1;
                 }

@@ -242,12 +242,7 @@ impl Transformer {
     /// Fill `hashed` and `fingerprint` from the bound fields.
     fn bind_hash(&mut self, job: &Job) {
         use std::fmt::Write as _;
-        let mut fp = format!(
-            "batchport row hash v1|{}|{}|{:?}",
-            job.kind.as_str(),
-            self.key_label,
-            self.blank,
-        );
+        let mut fp = format!("batchport row hash v1|{}|{}|{:?}", job.kind.as_str(), self.key_label, self.blank,);
         self.hashed.push(self.key.index);
         for (kind, _, f) in &self.native {
             let _ = write!(fp, "|n:{kind:?}");

@@ -219,8 +219,10 @@ impl CsvSource {
             (Parser::new(opened.input, opened.head, opened.skip), opened.seekable)
         };
         let (sample, complete) = parser.peek(encoding::HEAD_LEN).map_err(|e| SourceError::read(path, 1, e))?;
-        // After decoding, text has no NULs: a file that does is not text.
-        if memchr::memchr(0, sample).is_some() {
+        // After decoding, text has (next to) no NULs: a file with several,
+        // over 1% of its head, is not text. A stray one is a cell's problem.
+        let nuls = memchr::memchr_iter(0, sample).count();
+        if nuls >= 2 && nuls * 100 >= sample.len() {
             return Err(SourceError::Binary { path: path.to_path_buf() });
         }
         let delimiter = match opts.delimiter {

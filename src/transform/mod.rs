@@ -257,12 +257,7 @@ impl Transformer {
     /// Fill `hashed` and `fingerprint` from the bound fields.
     fn bind_hash(&mut self, job: &Job) {
         use std::fmt::Write as _;
-        let mut fp = format!(
-            "batchport row hash v1|{}|{}|{:?}",
-            job.kind.as_str(),
-            self.key_label,
-            self.blank,
-        );
+        let mut fp = format!("batchport row hash v1|{}|{}|{:?}", job.kind.as_str(), self.key_label, self.blank);
         // Every cell the operation can depend on is hashed, and every constant
         // or rule is in the fingerprint: an equal hash must mean an equal operation
         // (a changed suppression column must never look unchanged).

@@ -28,6 +28,10 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// How long a failed attempt waits for its other batches in flight (whose
+/// waits it cancelled) before leaving them planned.
+const DRAIN_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A report file could not be written, or the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Written {
@@ -46,15 +50,23 @@ pub struct Import {
 }
 
 impl Import {
-    /// Expand the job's input pattern and fingerprint every file.
+    /// Expand the job's input pattern, fingerprint every file, and check
+    /// that the job fits each file's header: a missing or doubled column, or
+    /// a file that is not CSV at all, is a bad job for this input (exit 2),
+    /// found before any run is recorded.
     pub async fn prepare(job: &Job) -> Result<Import> {
         let src = job.source.as_ref().context("this job reads no CSV")?.clone();
+        let job = job.clone();
         blocking(move || {
             let files = source::expand(&src.pattern, &src.base_dir)?;
             let prints = files
                 .iter()
                 .map(|f| state::fingerprint(f).with_context(|| format!("cannot read {}", f.display())))
                 .collect::<Result<Vec<_>>>()?;
+            for f in &files {
+                let csv = CsvSource::open(f, &src.options)?;
+                Transformer::bind(&job, csv.headers(), f)?;
+            }
             Ok::<_, anyhow::Error>(Import { files, prints })
         })
         .await
@@ -95,7 +107,15 @@ impl Import {
         // Request counts are not in the ledger: carry them from the run record.
         (counters.requests, counters.retries, counters.http_429) =
             (run.counters.requests, run.counters.retries, run.counters.http_429);
+        (counters.updates_accepted, counters.send_ms) = (run.counters.updates_accepted, run.counters.send_ms);
         let mut acc = Accounts::new(rejects, uncertain, counters);
+        let mut partial = RejectsWriter::new(&rejects_dir, &format!("{}-partial", run.id));
+        let partial_len = plan.partial_len;
+        acc.partial = Some(
+            blocking(move || partial.resume(partial_len).map(|()| partial))
+                .await
+                .context("cannot reopen the partial file")?,
+        );
         let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
         if changed_only {
             // Opening merges what a killed run left: not on an async worker.
@@ -122,6 +142,7 @@ impl Import {
             progress: progress::ImportBar::new(cx.options.progress, self.prints.iter().map(|f| f.size).sum()),
             run_id: run.id.clone(),
             cancel: cancel.clone(),
+            checkpoint: None,
             events: cx.options.events.clone(),
         };
         let mut outcome: Result<()> = Ok(());
@@ -130,9 +151,16 @@ impl Import {
             if files_done[i] || cancel.is_cancelled() {
                 continue;
             }
+            eng.checkpoint = Some((run.clone(), base.clone()));
             outcome = eng.file(i, file, &plan.files[i], &src.options).await;
-            if outcome.is_ok() {
-                outcome = eng.drain().await;
+            // A file that broke part way (a truncated .gz, a file changed while
+            // read): the whole rows before the break are still sent and settled.
+            let read_failed = outcome.as_ref().err().is_some_and(|e| e.is::<source::SourceError>());
+            if outcome.is_ok() || read_failed {
+                let drained = eng.drain().await;
+                if outcome.is_ok() {
+                    outcome = drained;
+                }
             }
             if outcome.is_err() {
                 break;
@@ -143,7 +171,11 @@ impl Import {
             save(run, &eng, &base, &files_done, true).await?;
         }
         if outcome.is_err() {
-            // Batches still in flight stay planned in the ledger: resent or held on resume.
+            // Stop the other batches' waits, settle what Batch answered and forget
+            // what never left; past the grace, what is still in flight stays
+            // planned in the ledger (resent or held on resume).
+            eng.sender.driver.cancel_token().cancel();
+            let _ = tokio::time::timeout(DRAIN_AFTER_FAILURE, eng.drain_after_failure()).await;
             eng.inflight.abort_all();
         }
         // What was acknowledged, whatever the outcome, into the index's base.
@@ -157,6 +189,7 @@ impl Import {
             let acc = eng.accounts();
             run.rejects_file = acc.rejects.paths.first().cloned();
             run.uncertain_file = acc.uncertain.paths.first().cloned();
+            run.partial_file = acc.partial.as_ref().and_then(|p| p.paths.first().cloned());
         }
         save(run, &eng, &base, &files_done, false).await?;
         outcome?;
@@ -183,10 +216,14 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
         c.rows_rejected = a.rows_rejected;
         c.rows_unchanged = a.rows_unchanged;
         c.rows_uncertain = a.rows_uncertain;
+        c.rows_partial = a.rows_partial;
     }
     run.counters.requests = base.requests + stats.requests.load(Relaxed);
     run.counters.retries = base.retries + stats.retries.load(Relaxed);
     run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);
+    let sending = eng.sender.driver.limiter().sending().unwrap_or_default();
+    run.counters.updates_accepted = base.updates_accepted + sending.updates;
+    run.counters.send_ms = base.send_ms + (sending.seconds * 1e3) as u64;
     run.next_seq = eng.batcher.next_seq();
     run.progress = RunProgress::Import(state::ImportProgress { files_done: files_done.to_vec() });
     let (store, record) = (eng.store.clone(), run.clone());
@@ -225,6 +262,11 @@ struct Engine<'a> {
     progress: progress::ImportBar,
     run_id: String,
     cancel: CancellationToken,
+    /// The run record as of the file being read, and the request counts the
+    /// attempt started from: each settled batch writes the counts into it, in
+    /// the same flush as the batch, so a kill loses at most the requests of the
+    /// batches then in flight (the ledger does not count requests).
+    checkpoint: Option<(Run, state::Counters)>,
     events: crate::run::Events,
 }
 
@@ -264,6 +306,9 @@ impl Engine<'_> {
                 settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.seekable() },
             );
             acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
+            if let Some(p) = acc.partial.as_mut() {
+                p.set_source(csv.raw_headers(), csv.delimiter());
+            }
         }
         self.batcher.set_file(index);
         let base_bytes = self.progress.position();
@@ -298,10 +343,11 @@ impl Engine<'_> {
         }
         drop(rx);
         if !self.cancel.is_cancelled() {
-            reader.await.context("the reader stopped")??;
+            let read = reader.await.context("the reader stopped")?;
             if let Some(batch) = self.batcher.close() {
                 self.dispatch(batch).await?;
             }
+            read?;
         } else {
             // The partial segment is dropped unplanned: its rows are re-read on resume.
             let _ = self.batcher.close();
@@ -317,14 +363,16 @@ impl Engine<'_> {
             // simply read and settled again, its report lines cut back and rewritten.
             return self.settle_off_thread(batch.map_ops(|op| SentOp::new(op, true, None)), false).await;
         }
-        let record = batch.record(state::BatchState::Planned, state::Tally::default());
-        let (store, id) = (self.store.clone(), self.run_id.clone());
-        blocking(move || store.plan_batch(&id, &record)).await?;
+        // A free slot first, then the plan: a failure met while waiting must
+        // not leave behind a batch planned but never sent (held on resume).
         // Until an audience replace is accepted, nothing may overtake it.
         let concurrency = if self.sender.replace.is_pending() { 1 } else { self.job.api.concurrency };
         while self.inflight.len() >= concurrency {
             self.settle_next().await?;
         }
+        let record = batch.record(state::BatchState::Planned, state::Tally::default());
+        let (store, id) = (self.store.clone(), self.run_id.clone());
+        blocking(move || store.plan_batch(&id, &record)).await?;
         let (endpoint, kind) = self.sender.target();
         let reread = self.accounts().sources.get(batch.file).is_some_and(|s| s.seekable);
         let (batch, body) = blocking(move || {
@@ -353,6 +401,18 @@ impl Engine<'_> {
             Some(Ok((batch, sent))) => self.settle(batch, sent).await,
             Some(Err(e)) => Err(anyhow::anyhow!("a sending task failed: {e}")),
             None => Ok(()),
+        }
+    }
+
+    /// After a failure: settle every batch in flight that ends, whatever it
+    /// ends with (the first failure is the run's).
+    async fn drain_after_failure(&mut self) {
+        while let Some(joined) = self.inflight.join_next().await {
+            if let Ok((batch, sent)) = joined
+                && let Err(e) = self.settle(batch, sent).await
+            {
+                tracing::debug!("after the run's failure: {e:#}");
+            }
         }
     }
 
@@ -393,7 +453,22 @@ impl Engine<'_> {
 
     async fn settle_off_thread(&mut self, batch: Batch<SentOp>, durable: bool) -> Result<()> {
         let (acc, store, id) = (self.acc.clone(), self.store.clone(), self.run_id.clone());
+        let checkpoint = match (&self.checkpoint, durable) {
+            (Some((run, base)), true) => {
+                let stats = self.sender.driver.stats();
+                let mut run = run.clone();
+                run.counters.requests = base.requests + stats.requests.load(Relaxed);
+                run.counters.retries = base.retries + stats.retries.load(Relaxed);
+                run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);
+                Some(run)
+            }
+            _ => None,
+        };
         blocking(move || {
+            if let Some(run) = &checkpoint {
+                // Made durable by the settle's flush just below.
+                store.save_run(run).map_err(Written::State)?;
+            }
             let mut acc = acc.lock().unwrap_or_else(|e| e.into_inner());
             acc.settle(&store, &id, batch, durable)
         })
@@ -411,35 +486,13 @@ pub fn body_kind(job: &Job) -> BodyKind {
             name: a.name.clone(),
             action: Some(if a.mode == crate::job::AudienceMode::Remove { "remove" } else { "add" }),
         },
-        Mapping::Catalog(c) => BodyKind::Catalog { name: c.name.clone() },
+        Mapping::Catalog(c) => BodyKind::Catalog { name: c.name.clone(), remove: c.remove },
         _ => BodyKind::Profiles,
     }
 }
 
-/// How much of a documented update rate batchport plans to use by default.
-/// Requests reach Batch with some jitter; planning exactly at the limit turns
-/// every late-then-early pair into a 429 (measured: 9% of calls at 100%, none
-/// at 98%), which then costs far more than the 2% kept in hand.
-pub const PLANNED_SHARE: f64 = 0.98;
-
+/// The job's limiter: its endpoint's documented rates, or `rate = N`; the
+/// limiter plans a little below either (`dispatch::limiter::PLANNED_SHARE`).
 pub(crate) fn limiter(job: &Job) -> Limiter {
-    match job.api.rate {
-        Some(0) => Limiter::unlimited(),
-        Some(r) => Limiter::new(job.api.limits.rates, Some(r)),
-        None => {
-            let planned: Vec<crate::api::limits::Rate> = job
-                .api
-                .limits
-                .rates
-                .iter()
-                .map(|r| match r.unit {
-                    crate::api::limits::RateUnit::Updates if r.per_second >= 100 => {
-                        crate::api::limits::Rate { per_second: (f64::from(r.per_second) * PLANNED_SHARE) as u32, ..*r }
-                    }
-                    _ => *r,
-                })
-                .collect();
-            Limiter::new(&planned, None)
-        }
-    }
+    Limiter::new(job.api.limits.rates, job.api.rate)
 }

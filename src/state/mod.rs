@@ -1,7 +1,9 @@
-//! The durable state store: one sled database per job (`<state>/jobs/<job>/store`), holding
-//! the runs (`runs.rs`) and the per-batch ledger (`ledger.rs`). All sled use
-//! in batchport goes through this module. The change index (`change.rs`)
-//! lives in files of its own beside the store.
+//! The durable state store: one sled database per job (`<state>/jobs/<job>/store`),
+//! holding the runs (`runs.rs`: typed status and kind, per-kind progress; their
+//! stored, versioned form and its migrations in `record.rs`) and the per-batch
+//! ledger (`ledger.rs`). All sled use in batchport goes through this module;
+//! every call blocks (the run lifecycle makes them on tokio's blocking pool).
+//! The change index (`change.rs`) lives in files of its own beside the store.
 //!
 //! sled's exclusive file lock doubles as the run lock: a second process that
 //! opens the same folder gets `StateError::Locked`. Keys are few by design

@@ -24,6 +24,11 @@ pub struct Summary {
     pub rows_unchanged: u64,
     /// Rows whose batch had an unknown outcome and were held (events).
     pub rows_uncertain: u64,
+    /// Rows Batch applied but for a refused attribute or event (within
+    /// `rows_sent`), listed in `partial_file`; never resend them.
+    pub rows_partial: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial_file: Option<PathBuf>,
     /// `validate` only: rows that would be sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows_valid: Option<u64>,
@@ -67,6 +72,8 @@ impl Summary {
             rows_rejected: 0,
             rows_unchanged: 0,
             rows_uncertain: 0,
+            rows_partial: 0,
+            partial_file: None,
             rows_valid: None,
             requests: 0,
             retries: 0,
@@ -82,7 +89,7 @@ impl Summary {
         }
     }
 
-    /// The summary for people: a few lines (the binary prints them on stderr).
+    /// The summary for people: a few lines (the binary prints them on stdout).
     pub fn human(&self) -> String {
         let rate = if self.elapsed_s > 0.0 { self.rows_read as f64 / self.elapsed_s } else { 0.0 };
         let mut s = format!(
@@ -111,6 +118,13 @@ impl Summary {
         }
         if let Some(p) = &self.rejects_file {
             s.push_str(&format!("\n  rejects: {}", p.display()));
+        }
+        if let Some(p) = &self.partial_file {
+            s.push_str(&format!(
+                "\n  partially applied ({} rows; a part was refused, the rest applied: do not re-import): {}",
+                self.rows_partial,
+                p.display()
+            ));
         }
         if let Some(p) = &self.uncertain_file {
             s.push_str(&format!("\n  uncertain (held, not resent): {}", p.display()));

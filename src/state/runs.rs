@@ -76,6 +76,8 @@ pub struct Run {
     pub last_error: Option<String>,
     pub rejects_file: Option<PathBuf>,
     pub uncertain_file: Option<PathBuf>,
+    /// Rows applied but for a refused attribute (partial errors).
+    pub partial_file: Option<PathBuf>,
     /// `batchport reset` after this run finished: a re-run of the same input
     /// imports it again instead of saying there is nothing to do.
     pub reset: bool,
@@ -99,6 +101,8 @@ pub struct Counters {
     pub rows_rejected: u64,
     pub rows_unchanged: u64,
     pub rows_uncertain: u64,
+    /// Rows sent and applied but for a refused attribute or event (within `rows_sent`).
+    pub rows_partial: u64,
     pub requests: u64,
     pub retries: u64,
     pub http_429: u64,
@@ -171,6 +175,7 @@ impl Store {
             last_error: None,
             rejects_file: None,
             uncertain_file: None,
+            partial_file: None,
             reset: false,
         };
         let mut batch = sled::Batch::default();
@@ -194,12 +199,10 @@ impl Store {
         self.put_run(run)
     }
 
-    /// Save the run's final state (status set by the caller), merge its
-    /// change-index updates and flush. A finished run's ledger is deleted:
-    /// nothing will resume it.
+    /// Save the run's final state (status set by the caller) and flush. A
+    /// finished run's ledger is deleted: nothing will resume it.
     pub fn finish_run(&self, run: &Run) -> Result<(), StateError> {
         self.put_run(run)?;
-        self.inner.merge_all_pending()?;
         self.inner.flush()?;
         if run.is_finished() {
             self.delete_ledger(&run.id)?;

@@ -187,6 +187,7 @@ fn the_achieved_rate_and_the_429s_are_in_the_summary_and_in_status() {
     assert_eq!(counters["rate_achieved"].as_f64(), Some(rate), "{status}");
     let mut c = bin();
     c.args(["status", "job.toml", "--state"]).arg(dir.path().join("state")).current_dir(dir.path());
-    let text = stderr(&c.output().unwrap());
+    let out = c.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert!(text.contains("429s 0, ") && text.contains(" updates/s achieved"), "{text}");
 }

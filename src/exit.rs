@@ -7,6 +7,10 @@ use serde::Serialize;
 pub enum Status {
     Done,
     DoneWithRejects,
+    /// Every row settled, but some were held (outcome unknown, not resent).
+    DoneWithUncertain,
+    /// Refused before changing anything (audience replace with nothing to send).
+    Refused,
     Failed,
     Interrupted,
 }
@@ -16,6 +20,8 @@ impl Status {
         match self {
             Status::Done => 0,
             Status::DoneWithRejects => 3,
+            Status::DoneWithUncertain => 4,
+            Status::Refused => 3,
             Status::Failed => 1,
             Status::Interrupted => 130,
         }

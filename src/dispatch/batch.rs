@@ -27,6 +27,8 @@ pub struct Batch {
     /// unchanged since the last run (`changed_only`).
     pub skipped_acked: u64,
     pub unchanged: u64,
+    /// Events this destination acknowledged in an earlier run: not sent.
+    pub duplicate: u64,
     /// Rows whose earlier batch had an unknown outcome: held, not sent (events).
     pub held: Vec<Op>,
     /// Distinct keys among `ops`: what the rate limit counts.
@@ -36,6 +38,9 @@ pub struct Batch {
     /// `changed_only`: (id hash, operation hash) per op, taken before the
     /// attributes are dropped for sending.
     pub hashes: Vec<(u64, u64)>,
+    /// Events: the event-index hash per op, taken before the event is dropped
+    /// for sending.
+    pub event_hashes: Vec<u64>,
 }
 
 impl Batch {
@@ -81,6 +86,8 @@ pub enum Row {
     /// Acknowledged by an earlier attempt of this run.
     SkipAcked(Position),
     Unchanged(Position),
+    /// An event this destination already acknowledged (event index).
+    Duplicate(Position),
     Held(Op),
 }
 
@@ -89,7 +96,7 @@ impl Row {
         match self {
             Row::Op(o) | Row::Held(o) => o.pos,
             Row::Reject(r) => r.pos,
-            Row::SkipAcked(p) | Row::Unchanged(p) => *p,
+            Row::SkipAcked(p) | Row::Unchanged(p) | Row::Duplicate(p) => *p,
         }
     }
 }
@@ -153,6 +160,7 @@ impl Batcher {
             Row::Reject(r) => self.cur.rejects.push(r),
             Row::SkipAcked(_) => self.cur.skipped_acked += 1,
             Row::Unchanged(_) => self.cur.unchanged += 1,
+            Row::Duplicate(_) => self.cur.duplicate += 1,
             Row::Held(op) => self.cur.held.push(op),
         }
         if closed.is_none() && self.cur.rows >= self.limits.max_rows {

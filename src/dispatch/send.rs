@@ -52,7 +52,15 @@ pub enum SendError {
     /// on resume); otherwise none did and its rows can simply be read again.
     #[error("stopped by a signal")]
     Cancelled { answered: bool },
+    /// The hand-off could not be recorded: nothing was sent.
+    #[error("cannot record that a batch is being sent: {0}")]
+    HandOff(String),
 }
+
+/// Called once, just before a batch's first request is handed to the HTTP
+/// client (after any wait for the limiter): events batches record it in the
+/// ledger, so that a batch killed while it waited is resent, not held.
+pub type HandOff = Box<dyn FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send>;
 
 /// What an import send keeps beyond the driver's counts.
 #[derive(Debug, Default)]
@@ -136,7 +144,13 @@ impl Sender {
 
     /// Send one planned batch, its `body` built by [`body::build`] for `ops`,
     /// splitting as needed; one fate per op.
-    pub async fn send(&self, ops: &[Op], body: &Body, endpoint: Endpoint) -> Result<Vec<Fate>, SendError> {
+    pub async fn send(
+        &self,
+        ops: &[Op],
+        body: &Body,
+        endpoint: Endpoint,
+        mut handoff: Option<HandOff>,
+    ) -> Result<Vec<Fate>, SendError> {
         let mut fates = vec![Fate::Acked; ops.len()];
         let mut answered = false;
         let all = 0..body.elements.len();
@@ -147,7 +161,20 @@ impl Sender {
             let rows = || range.clone().flat_map(|e| body.members[e].iter().copied());
             let updates = rows().map(|i| ops[i].key.as_str()).collect::<HashSet<_>>().len() as u32;
             let logic = BatchLogic { endpoint, elements: range.len(), hold_unknown: self.hold_unknown };
-            let step = match self.driver.call(&logic, updates, || self.client.post(endpoint, bytes.clone())).await {
+            let mut tries = self.driver.attempts(updates);
+            let called = async {
+                loop {
+                    tries.begin().await?;
+                    if let Some(h) = handoff.take() {
+                        h().await.map_err(|e| Stop::Fail(SendError::HandOff(e)))?;
+                    }
+                    let input = self.client.post(endpoint, bytes.clone()).await;
+                    if let Some(out) = tries.judge(logic.classify(input)).await? {
+                        break Ok(out);
+                    }
+                }
+            };
+            let step = match called.await {
                 Ok(step) => step,
                 Err(Stop::Fail(e)) => return Err(e),
                 Err(Stop::GaveUp { attempts, last }) => return Err(SendError::GaveUp { attempts, last }),

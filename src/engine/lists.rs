@@ -112,3 +112,12 @@ pub async fn finish(
         _ => Ok(None),
     }
 }
+
+/// `allow_empty = true`: an audience replace with no row to send empties the
+/// audience (one replace call with no ids), as the user asked.
+pub async fn replace_with_nothing(sender: &crate::dispatch::send::Sender) -> Result<()> {
+    let (endpoint, kind) = sender.target();
+    let body = crate::dispatch::body::build(&kind, &[]);
+    sender.send(&[], &body, endpoint, None).await?;
+    Ok(())
+}

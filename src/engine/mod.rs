@@ -4,7 +4,9 @@
 //! attempt of a run. One task owns the state and the report files; requests
 //! run concurrently beside it; blocking work goes to the blocking pool.
 
+mod history;
 mod lists;
+mod order;
 mod progress;
 pub mod resume;
 mod settle;
@@ -93,12 +95,15 @@ impl Import {
         // Sequence numbers key the ledger: never reuse one an earlier attempt planned.
         run.next_seq = run.next_seq.max(ledger.iter().map(|b| b.seq + 1).max().unwrap_or(0));
         let rejects_dir = job.rejects_dir.clone().unwrap_or_else(|| cx.options.state_dir.join("rejects"));
-        let mut rejects = RejectsWriter::new(&rejects_dir, &format!("{}-rejects", run.id));
-        let mut uncertain = RejectsWriter::new(&rejects_dir, &format!("{}-uncertain", run.id));
-        let (rejects_len, uncertain_len) = (plan.rejects_len, plan.uncertain_len);
+        // Several input files: each report row says which one it came from.
+        let several = self.files.len() > 1;
+        let mut rejects = RejectsWriter::new(&rejects_dir, &format!("{}-rejects", run.id)).with_file_column(several);
+        let mut uncertain =
+            RejectsWriter::new(&rejects_dir, &format!("{}-uncertain", run.id)).with_file_column(several);
+        let (rejects_lens, uncertain_lens) = (plan.rejects_lens.clone(), plan.uncertain_lens.clone());
         let (rejects, uncertain) = blocking(move || {
-            rejects.resume(rejects_len).context("cannot reopen the rejects file")?;
-            uncertain.resume(uncertain_len).context("cannot reopen the uncertain file")?;
+            rejects.resume(&rejects_lens).context("cannot reopen the rejects file")?;
+            uncertain.resume(&uncertain_lens).context("cannot reopen the uncertain file")?;
             Ok::<_, anyhow::Error>((rejects, uncertain))
         })
         .await?;
@@ -109,8 +114,15 @@ impl Import {
         let mut acc = Accounts::new(rejects, uncertain, counters);
         let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
         if changed_only {
-            acc.change = Some(store.change_index(&job.name));
+            acc.change = Some(store.change_index(&cx.scope));
         }
+        if job.kind == Kind::Events {
+            let (s, scope, id) = (store.clone(), cx.scope.clone(), run.id.clone());
+            acc.events = Some(blocking(move || s.event_index(&scope, &id)).await?);
+        }
+        // Events batches record when their request leaves: one killed while it
+        // waited is resent, not held.
+        let marks_sent = hold && matches!(&run.progress, Progress::Import(p) if p.marks_sent);
         let client = &cx.connection.client;
         lists::prepare(job, client, &cx.driver).await?;
         let stats = Arc::new(SendStats::default());
@@ -131,9 +143,12 @@ impl Import {
             progress: progress::Progress::new(cx.options.progress, self.files.iter().map(|f| file_len(f)).sum()),
             run_id: run.id.clone(),
             cancel: cancel.clone(),
+            keys: order::InFlight::default(),
+            marks_sent,
         };
         let mut outcome: Result<()> = Ok(());
         let mut files_done: Vec<bool> = plan.files.iter().map(|f| f.done).collect();
+        let seen = history::Seen::check(&store, &cx.scope, &self.prints, &mut files_done).await?;
         for (i, file) in self.files.iter().enumerate() {
             if files_done[i] || cancel.is_cancelled() {
                 continue;
@@ -147,8 +162,12 @@ impl Import {
             }
             if !cancel.is_cancelled() {
                 files_done[i] = true;
+                history::imported(&store, &cx.scope, &self.prints[i], &run.id).await?;
             }
             save(run, &eng, &base, &files_done, true).await?;
+        }
+        if eng.keys.waits > 0 {
+            tracing::info!(waits = eng.keys.waits, "batches waited for an earlier batch holding one of their IDs");
         }
         if outcome.is_err() {
             // Batches still in flight stay planned in the ledger: resent or held on resume.
@@ -159,14 +178,37 @@ impl Import {
             let acc = eng.accounts();
             run.rejects_file = acc.rejects.paths.first().cloned();
             run.uncertain_file = acc.uncertain.paths.first().cloned();
+            run.rejects_files = acc.rejects.paths.clone();
+            run.uncertain_files = acc.uncertain.paths.clone();
         }
         save(run, &eng, &base, &files_done, false).await?;
         outcome?;
         if cancel.is_cancelled() {
             return Ok(Ended::Interrupted);
         }
+        if eng.sender.replace_pending.load(Relaxed) {
+            // An audience replace that sent nothing: the old audience would
+            // stay in place while the run said `done`.
+            match &job.mapping {
+                Mapping::Audience(a) if a.allow_empty => lists::replace_with_nothing(&eng.sender).await?,
+                Mapping::Audience(a) => {
+                    return Ok(Ended::Refused {
+                        reason: format!(
+                            "audience `{}`: mode = \"replace\" with no row to send ({} read, {} rejected): the audience was left as it was; fix the input, or set allow_empty = true in [audience] to empty it",
+                            a.name, run.counters.rows_read, run.counters.rows_rejected
+                        ),
+                    });
+                }
+                _ => {}
+            }
+        }
         let token = stats.last_token.lock().ok().and_then(|t| t.clone());
         let note = lists::finish(job, client, &cx.driver, token).await?;
+        let seen = seen.note(job.kind == Kind::Events);
+        let note = match (seen, note) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
         Ok(Ended::Done { note })
     }
 }
@@ -187,7 +229,8 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
     run.counters.retries = base.retries + stats.retries.load(Relaxed);
     run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);
     run.next_seq = eng.batcher.next_seq();
-    run.progress = Progress::Import(state::ImportProgress { files_done: files_done.to_vec() });
+    let marks_sent = matches!(&run.progress, Progress::Import(p) if p.marks_sent);
+    run.progress = Progress::Import(state::ImportProgress { files_done: files_done.to_vec(), marks_sent });
     let (store, record) = (eng.store.clone(), run.clone());
     blocking(move || {
         store.save_run(&record)?;
@@ -226,6 +269,10 @@ struct Engine<'a> {
     progress: progress::Progress,
     run_id: String,
     cancel: CancellationToken,
+    /// The IDs of the batches in flight (per-ID order).
+    keys: order::InFlight,
+    /// Record in the ledger when a batch's first request leaves.
+    marks_sent: bool,
 }
 
 impl Engine<'_> {
@@ -258,6 +305,8 @@ impl Engine<'_> {
         {
             let mut acc = self.accounts();
             acc.rejects.set_source(csv.raw_headers(), csv.delimiter());
+            acc.rejects.set_source_path(path);
+            acc.uncertain.set_source_path(path);
             acc.set_source(
                 index,
                 settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.seekable() },
@@ -274,6 +323,8 @@ impl Engine<'_> {
         while let Some(chunk) = rx.recv().await {
             self.progress.set_position(base_bytes + chunk.bytes_read);
             let (chunk, unchanged) = self.unchanged(chunk).await?;
+            let events = self.accounts().events.clone();
+            let (chunk, duplicate) = history::duplicates(events, chunk).await?;
             for (i, r) in chunk.results.into_iter().enumerate() {
                 let record = match &r {
                     Ok(op) => op.pos.record,
@@ -285,6 +336,7 @@ impl Engine<'_> {
                     (Some(resume::Fate::Hold), Ok(op)) => Row::Held(op),
                     (_, Err(rej)) => Row::Reject(rej),
                     (None, Ok(op)) if unchanged.get(i).copied().unwrap_or(false) => Row::Unchanged(op.pos),
+                    (None, Ok(op)) if duplicate.get(i).copied().unwrap_or(false) => Row::Duplicate(op.pos),
                     (None, Ok(op)) => Row::Op(op),
                 };
                 if let Some(batch) = self.batcher.push(row) {
@@ -339,22 +391,39 @@ impl Engine<'_> {
             // simply read and settled again, its report lines cut back and rewritten.
             return self.settle_off_thread(batch, Vec::new(), false).await;
         }
-        let record = batch.record(state::BatchState::Planned, state::Tally::default());
-        let (store, id) = (self.store.clone(), self.run_id.clone());
-        blocking(move || store.plan_batch(&id, &record)).await?;
         // Until an audience replace is accepted, nothing may overtake it.
         let concurrency = if self.sender.replace_pending.load(Relaxed) { 1 } else { self.job.api.concurrency };
         while self.inflight.len() >= concurrency {
             self.settle_next().await?;
         }
+        // Per-ID order: wait while an earlier batch holding one of its IDs is unsettled.
+        let keys = order::keys(&batch.ops);
+        if self.keys.conflicts(&keys) {
+            self.keys.waits += 1;
+            while self.keys.conflicts(&keys) {
+                self.settle_next().await?;
+            }
+        }
+        let record = batch.record(state::BatchState::Planned, state::Tally::default());
+        let (store, id, planned) = (self.store.clone(), self.run_id.clone(), record.clone());
+        blocking(move || store.plan_batch(&id, &planned)).await?;
+        self.keys.add(&keys);
         let (endpoint, kind) = self.sender.target();
         let hashes = self.accounts().change.is_some();
+        let events = self.accounts().events.is_some();
         let reread = self.accounts().sources.get(batch.file).is_some_and(|s| s.seekable);
         let (batch, body) = blocking(move || {
             let mut batch = batch;
             let body = crate::dispatch::body::build(&kind, &batch.ops);
             if hashes {
                 batch.hashes = batch.ops.iter().map(|o| (ChangeIndex::id_hash(&o.key), op_hash(o))).collect();
+            }
+            if events {
+                batch.event_hashes = batch
+                    .ops
+                    .iter()
+                    .map(|o| state::EventIndex::event_hash(&o.key, o.event.as_deref().unwrap_or_default()))
+                    .collect();
             }
             // The body holds the attributes now: the operations in flight keep only
             // what settling needs (key, position; the source row itself only where
@@ -370,8 +439,16 @@ impl Engine<'_> {
         })
         .await?;
         let sender = self.sender.clone();
+        let handoff: Option<crate::dispatch::send::HandOff> = self.marks_sent.then(|| {
+            let (store, id) = (self.store.clone(), self.run_id.clone());
+            Box::new(move || {
+                Box::pin(
+                    async move { blocking(move || store.mark_sent(&id, &record)).await.map_err(|e| format!("{e:#}")) },
+                ) as std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+            }) as crate::dispatch::send::HandOff
+        });
         self.inflight.spawn(async move {
-            let fates = sender.send(&batch.ops, &body, endpoint).await;
+            let fates = sender.send(&batch.ops, &body, endpoint, handoff).await;
             (batch, fates)
         });
         Ok(())
@@ -379,7 +456,10 @@ impl Engine<'_> {
 
     async fn settle_next(&mut self) -> Result<()> {
         match self.inflight.join_next().await {
-            Some(Ok((batch, fates))) => self.settle(batch, fates).await,
+            Some(Ok((batch, fates))) => {
+                self.keys.remove(&order::keys(&batch.ops));
+                self.settle(batch, fates).await
+            }
             Some(Err(e)) => Err(anyhow::anyhow!("a sending task failed: {e}")),
             None => Ok(()),
         }

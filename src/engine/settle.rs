@@ -8,7 +8,7 @@ use super::Written;
 use crate::dispatch::batch::Batch;
 use crate::dispatch::send::Fate;
 use crate::report::RejectsWriter;
-use crate::state::{self, BatchState, ChangeIndex, Store, Tally};
+use crate::state::{self, BatchState, ChangeIndex, EventIndex, Store, Tally};
 use crate::transform::Reject;
 
 /// Where a file's rows can be read again, for the rows the API refuses.
@@ -27,11 +27,13 @@ pub struct Accounts {
     pub uncertain: RejectsWriter,
     pub counters: state::Counters,
     pub change: Option<ChangeIndex>,
+    /// Events jobs: the events this destination acknowledged.
+    pub events: Option<EventIndex>,
 }
 
 impl Accounts {
     pub fn new(rejects: RejectsWriter, uncertain: RejectsWriter, counters: state::Counters) -> Self {
-        Accounts { sources: Vec::new(), rejects, uncertain, counters, change: None }
+        Accounts { sources: Vec::new(), rejects, uncertain, counters, change: None, events: None }
     }
 
     pub fn set_source(&mut self, file: usize, s: Source) {
@@ -53,17 +55,26 @@ impl Accounts {
         fates: Vec<Fate>,
         durable: bool,
     ) -> Result<(), Written> {
-        let mut tally = Tally { skipped: batch.skipped_acked, unchanged: batch.unchanged, ..Tally::default() };
+        let mut tally = Tally {
+            skipped: batch.skipped_acked,
+            unchanged: batch.unchanged,
+            duplicate: batch.duplicate,
+            ..Tally::default()
+        };
         let mut record = batch.record(BatchState::Acked, Tally::default());
         let mut rejects: Vec<Reject> = batch.rejects;
         let mut held: Vec<Reject> = Vec::new();
         let mut acked_pairs = Vec::new();
+        let mut acked_events = Vec::new();
         for (i, (op, fate)) in batch.ops.into_iter().zip(fates).enumerate() {
             match fate {
                 Fate::Acked => {
                     tally.sent += 1;
                     if let Some(&pair) = batch.hashes.get(i) {
                         acked_pairs.push(pair);
+                    }
+                    if let Some(&h) = batch.event_hashes.get(i) {
+                        acked_events.push(h);
                     }
                 }
                 Fate::Rejected { column, reason } => {
@@ -99,13 +110,20 @@ impl Accounts {
         // The files reach the OS before the ledger says how long they are.
         self.rejects.flush().map_err(Written::Rejects)?;
         self.uncertain.flush().map_err(Written::Uncertain)?;
-        tally.rejects_len = self.rejects.len();
-        tally.uncertain_len = self.uncertain.len();
+        tally.rejects_lens = self.rejects.lens();
+        tally.uncertain_lens = self.uncertain.lens();
+        tally.rejects_len = tally.rejects_lens.first().copied().unwrap_or(0);
+        tally.uncertain_len = tally.uncertain_lens.first().copied().unwrap_or(0);
         let all_held = tally.uncertain > 0 && tally.sent == 0 && tally.rejected == 0;
         if all_held {
             record.state = BatchState::Held;
         }
         record.tally = tally;
+        // The events first: a record that says "acknowledged" is never
+        // recovered without them (one sled log, flushed below).
+        if let Some(ev) = &self.events {
+            ev.record_acked(&acked_events).map_err(Written::State)?;
+        }
         store.record_batch(run_id, &record).map_err(Written::State)?;
         if let Some(ci) = &self.change
             && !acked_pairs.is_empty()

@@ -283,6 +283,7 @@ impl Resolver<'_> {
             name: a.name.get_ref().clone(),
             display_name: a.display_name.clone().unwrap_or_else(|| a.name.get_ref().clone()),
             create: a.create,
+            allow_empty: a.allow_empty,
             mode,
             custom_id: self.required_column("mapping.custom_id", &raw.mapping.custom_id)?,
             attributes,

@@ -15,6 +15,8 @@ use std::sync::Arc;
 /// The client of one run, and the emulator it talks to when the job says so.
 pub struct Connection {
     pub client: Client,
+    /// Where this run sends (a hash of the project key, never the key).
+    pub destination: super::Destination,
     /// Kept alive for the run when the job talks to the in-process emulator.
     _emulator: Option<Emulator>,
 }
@@ -55,8 +57,9 @@ impl Connection {
                 (u.clone(), creds, None)
             }
         };
+        let destination = super::Destination::of(job, &creds.project_key);
         let client = Client::new(&base, job.api.version, creds)?;
-        Ok(Connection { client, _emulator: emulator })
+        Ok(Connection { client, destination, _emulator: emulator })
     }
 
     /// The sender of an import's batches, its requests driven by `driver`.

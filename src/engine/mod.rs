@@ -82,6 +82,29 @@ impl Import {
         self.prints.clone()
     }
 
+    /// A run is continued over this input when every file it was about is
+    /// still here, unchanged, and new files were added (a glob that grew):
+    /// starting over would lose what it knows of the batches in flight.
+    pub fn extends(&self, run: &Run) -> bool {
+        run.inputs.len() < self.prints.len() && run.inputs.iter().all(|p| self.prints.contains(p))
+    }
+
+    /// Take `run`'s order of files, the new ones after (the ledger names
+    /// files by their place in `run.inputs`).
+    fn adopt(&mut self, run: &mut Run) {
+        if run.inputs == self.prints {
+            return;
+        }
+        let mut prints = run.inputs.clone();
+        prints.extend(self.prints.iter().filter(|p| !run.inputs.contains(p)).cloned());
+        self.files = prints.iter().map(|p| p.path.clone()).collect();
+        self.prints = prints.clone();
+        run.inputs = prints;
+        if let Progress::Import(p) = &mut run.progress {
+            p.files_done.resize(run.inputs.len(), false);
+        }
+    }
+
     /// One attempt at `run`: resume from its ledger, read every file not
     /// done, send, settle. Progress is kept in `run` (and saved) as it goes.
     pub async fn execute(&mut self, cx: &Context<'_>, run: &mut Run) -> Result<Ended> {
@@ -89,6 +112,7 @@ impl Import {
         let src = job.source.as_ref().context("this job reads no CSV")?;
         let store = cx.store.clone();
         let hold = job.on_uncertain == OnUncertain::Hold;
+        self.adopt(run);
         let (s, id) = (store.clone(), run.id.clone());
         let ledger = blocking(move || s.batches(&id)).await?;
         let plan = resume::plan(run, &ledger, hold);
@@ -148,7 +172,13 @@ impl Import {
         };
         let mut outcome: Result<()> = Ok(());
         let mut files_done: Vec<bool> = plan.files.iter().map(|f| f.done).collect();
-        let seen = history::Seen::check(&store, &cx.scope, &self.prints, &mut files_done).await?;
+        // An audience replace is the whole input, never the files that are new.
+        let replace = matches!(&job.mapping, Mapping::Audience(a) if a.mode == crate::job::AudienceMode::Replace);
+        let seen = if replace {
+            history::Seen::default()
+        } else {
+            history::Seen::check(&store, &cx.scope, &self.prints, &mut files_done).await?
+        };
         for (i, file) in self.files.iter().enumerate() {
             if files_done[i] || cancel.is_cancelled() {
                 continue;

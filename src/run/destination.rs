@@ -45,7 +45,7 @@ mod tests {
     #[test]
     fn the_key_is_never_in_the_text() {
         let job = crate::job::parse(
-            "[job]\nname = \"j\"\nkind = \"profiles\"\n[api]\nbase_url = \"https://api.example.com/\"\n[source]\npath = \"a.csv\"\n[mapping]\ncustom_id = \"id\"\n",
+            "[job]\nname = \"j\"\nkind = \"profiles\"\n[api]\nbase_url = \"https://api.example.com/\"\n[source]\npath = \"a.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nplan = \"plan\"\n",
             std::path::Path::new("job.toml"),
         )
         .unwrap();

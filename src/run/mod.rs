@@ -107,6 +107,15 @@ impl Work {
         }
     }
 
+    /// Whether an unfinished `run` is continued over this input (its files
+    /// and new ones).
+    fn continues(&self, run: &Run) -> bool {
+        match self {
+            Work::Import(w) => w.resumes(run) || w.extends(run),
+            Work::Export(w) => w.resumes(run),
+        }
+    }
+
     /// What a new run records as its input.
     fn inputs(&self) -> Vec<crate::state::Fingerprint> {
         match self {
@@ -226,7 +235,7 @@ async fn open_or_resume(store: &Store, job: &Job, work: &Work, dest: &str) -> Re
     .await?;
     let same_dest = |r: &Run| r.destination.as_deref().is_none_or(|d| d == dest);
     let run = match unfinished {
-        Some(mut r) if same_dest(&r) && work.resumes(&r) => {
+        Some(mut r) if same_dest(&r) && work.continues(&r) => {
             tracing::info!(run = %r.id, "resuming");
             r.destination = Some(dest.to_string());
             r

@@ -259,23 +259,23 @@ mod tests {
         let (a, b, c) = (EventIndex::event_hash("u1", b"{\"name\":\"x\"}"), 7u64 << 60, 1u64);
         {
             let store = Store::open(dir.path(), false).unwrap();
-            let idx = store.event_index("j#1", "run-1").unwrap();
+            let idx = store.event_index(&crate::state::scope("j", "d1"), "run-1").unwrap();
             idx.record_acked(&[a, b]).unwrap();
             assert_eq!(idx.sent_before(&[a, b, c]).unwrap(), vec![false, false, false], "its own events");
-            let other = store.event_index("j#1", "run-2").unwrap();
+            let other = store.event_index(&crate::state::scope("j", "d1"), "run-2").unwrap();
             assert_eq!(other.sent_before(&[a, b, c]).unwrap(), vec![true, true, false]);
-            let elsewhere = store.event_index("j#2", "run-2").unwrap();
+            let elsewhere = store.event_index(&crate::state::scope("j", "d2"), "run-2").unwrap();
             assert_eq!(elsewhere.sent_before(&[a, b]).unwrap(), vec![false, false], "another destination");
             store.flush().unwrap();
         }
         let store = Store::open(dir.path(), false).unwrap();
-        let idx = store.event_index("j#1", "run-3").unwrap();
+        let idx = store.event_index(&crate::state::scope("j", "d1"), "run-3").unwrap();
         assert_eq!(idx.sent_before(&[a, b, c]).unwrap(), vec![true, true, false], "the journal is read back");
         assert_eq!(idx.len().unwrap(), 2);
         assert_eq!(idx.sent_before(&[a, b, c]).unwrap(), vec![true, true, false], "and merged");
         idx.record_acked(&[c]).unwrap();
         assert!(store.reset_event_index("j").unwrap());
-        assert!(store.event_index("j#1", "run-4").unwrap().is_empty().unwrap());
+        assert!(store.event_index(&crate::state::scope("j", "d1"), "run-4").unwrap().is_empty().unwrap());
     }
 
     #[test]

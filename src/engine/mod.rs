@@ -254,6 +254,7 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
         c.rows_rejected = a.rows_rejected;
         c.rows_unchanged = a.rows_unchanged;
         c.rows_uncertain = a.rows_uncertain;
+        c.rows_duplicate = a.rows_duplicate;
     }
     run.counters.requests = base.requests + stats.requests.load(Relaxed);
     run.counters.retries = base.retries + stats.retries.load(Relaxed);

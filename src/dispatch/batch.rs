@@ -41,6 +41,8 @@ pub struct Batch {
     /// Events: the event-index hash per op, taken before the event is dropped
     /// for sending.
     pub event_hashes: Vec<u64>,
+    /// Events: the event-index hash of each of `held`.
+    pub held_hashes: Vec<u64>,
 }
 
 impl Batch {

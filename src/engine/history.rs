@@ -4,9 +4,12 @@
 //! imported unchanged, re-reads the changed ones, and never sends an event
 //! twice.
 
-use crate::pipeline::Chunk;
+use crate::job::Job;
+use crate::pipeline::{self, Chunk};
 use crate::run::blocking;
-use crate::state::{self, EventIndex, Fingerprint, Store};
+use crate::source::CsvSource;
+use crate::state::{self, BatchState, EventIndex, Fingerprint, Known, Progress, Run, RunStatus, Store};
+use crate::transform::Transformer;
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -74,9 +77,8 @@ pub async fn imported(store: &Store, scope: &str, print: &Fingerprint, run_id: &
     blocking(move || s.record_imported(&scope, &print, &id)).await
 }
 
-/// The event-index hash of each operation of `chunk` (0 for rejects), and
-/// which of them this destination acknowledged in another run.
-pub async fn duplicates(events: Option<EventIndex>, chunk: Chunk) -> Result<(Chunk, Vec<bool>)> {
+/// What the event index knows of each operation of `chunk` (`New` for rejects).
+pub async fn duplicates(events: Option<EventIndex>, chunk: Chunk) -> Result<(Chunk, Vec<Known>)> {
     let Some(ev) = events else { return Ok((chunk, Vec::new())) };
     blocking(move || {
         let hashes: Vec<u64> = chunk
@@ -87,11 +89,70 @@ pub async fn duplicates(events: Option<EventIndex>, chunk: Chunk) -> Result<(Chu
                 Err(_) => 0,
             })
             .collect();
-        let mut dup = ev.sent_before(&hashes)?;
+        let mut dup = ev.known(&hashes)?;
         for (d, r) in dup.iter_mut().zip(&chunk.results) {
-            *d &= r.is_ok();
+            if r.is_err() {
+                *d = Known::New;
+            }
         }
         Ok::<_, state::StateError>((chunk, dup))
+    })
+    .await
+}
+
+/// A new events run that replaced an unfinished one (its input changed)
+/// takes over what that run did not know the outcome of: the rows of its
+/// batches whose request had left are held in the event index, so this run
+/// holds them again instead of sending them a second time.
+pub async fn inherit_held(job: &Job, store: &Store, run: &Run, events: &EventIndex) -> Result<()> {
+    let (s, id) = (store.clone(), run.id.clone());
+    let Some((prev, batches)) = blocking(move || {
+        let runs = s.runs()?;
+        let prev = runs.iter().skip_while(|r| r.id != id).nth(1).filter(|r| r.status == RunStatus::Abandoned);
+        match prev {
+            Some(p) => Ok::<_, state::StateError>(Some((p.clone(), s.batches(&p.id)?))),
+            None => Ok(None),
+        }
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    let marks_sent = matches!(&prev.progress, Progress::Import(p) if p.marks_sent);
+    let mut ranges: Vec<(usize, u64, u64)> = batches
+        .iter()
+        .filter(|b| b.state == BatchState::Sent || (b.state == BatchState::Planned && !marks_sent))
+        .map(|b| (b.file, b.first.record, b.last.record))
+        .collect();
+    if ranges.is_empty() {
+        return Ok(());
+    }
+    ranges.sort_unstable();
+    let (job, events) = (job.clone(), events.clone());
+    let opts = job.source.as_ref().map(|s| s.options.clone()).unwrap_or_default();
+    blocking(move || {
+        let mut held = Vec::new();
+        for (file, group) in ranges.chunk_by(|a, b| a.0 == b.0).map(|g| (g[0].0, g)) {
+            let Some(path) = prev.inputs.get(file).map(|p| p.path.clone()) else { continue };
+            // Gone or unreadable: nothing of it can be read again either.
+            let Ok(csv) = CsvSource::open(&path, &opts) else { continue };
+            let t = Transformer::bind(&job, csv.headers(), &path)?;
+            let last = group.iter().map(|r| r.2).max().unwrap_or(0);
+            pipeline::for_each_chunk(csv, &t, |chunk| {
+                let mut past = false;
+                for op in chunk.results.iter().flatten() {
+                    let r = op.pos.record;
+                    past |= r > last;
+                    if group.iter().any(|&(_, first, last)| first <= r && r <= last) {
+                        held.push(EventIndex::event_hash(&op.key, op.event.as_deref().unwrap_or_default()));
+                    }
+                }
+                !past
+            })?;
+        }
+        tracing::info!(rows = held.len(), run = %prev.id, "held: in flight when the abandoned run stopped");
+        events.record_held(&held)?;
+        Ok::<_, anyhow::Error>(())
     })
     .await
 }

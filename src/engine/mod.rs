@@ -142,7 +142,11 @@ impl Import {
         }
         if job.kind == Kind::Events {
             let (s, scope, id) = (store.clone(), cx.scope.clone(), run.id.clone());
-            acc.events = Some(blocking(move || s.event_index(&scope, &id)).await?);
+            let events = blocking(move || s.event_index(&scope, &id)).await?;
+            if hold && ledger.is_empty() && run.counters.rows_read == 0 {
+                history::inherit_held(job, &store, run, &events).await?;
+            }
+            acc.events = Some(events);
         }
         // Events batches record when their request leaves: one killed while it
         // waited is resent, not held.
@@ -367,8 +371,11 @@ impl Engine<'_> {
                     (Some(resume::Fate::Hold), Ok(op)) => Row::Held(op),
                     (_, Err(rej)) => Row::Reject(rej),
                     (None, Ok(op)) if unchanged.get(i).copied().unwrap_or(false) => Row::Unchanged(op.pos),
-                    (None, Ok(op)) if duplicate.get(i).copied().unwrap_or(false) => Row::Duplicate(op.pos),
-                    (None, Ok(op)) => Row::Op(op),
+                    (None, Ok(op)) => match duplicate.get(i) {
+                        Some(state::Known::Sent) => Row::Duplicate(op.pos),
+                        Some(state::Known::Held) => Row::Held(op),
+                        _ => Row::Op(op),
+                    },
                 };
                 if let Some(batch) = self.batcher.push(row) {
                     self.dispatch(batch).await?;
@@ -416,7 +423,14 @@ impl Engine<'_> {
     }
 
     /// Plan `batch` durably, then send it (or settle it at once if it sends nothing).
-    async fn dispatch(&mut self, batch: Batch) -> Result<()> {
+    async fn dispatch(&mut self, mut batch: Batch) -> Result<()> {
+        if self.accounts().events.is_some() && !batch.held.is_empty() {
+            // Held rows stay held for every later run: the index keeps them.
+            let hash = |o: &crate::transform::Op| {
+                state::EventIndex::event_hash(&o.key, o.event.as_deref().unwrap_or_default())
+            };
+            batch.held_hashes = batch.held.iter().map(hash).collect();
+        }
         if batch.ops.is_empty() {
             // Nothing leaves: no plan, no flush. Lost in a crash, the segment is
             // simply read and settled again, its report lines cut back and rewritten.
@@ -450,11 +464,10 @@ impl Engine<'_> {
                 batch.hashes = batch.ops.iter().map(|o| (ChangeIndex::id_hash(&o.key), op_hash(o))).collect();
             }
             if events {
-                batch.event_hashes = batch
-                    .ops
-                    .iter()
-                    .map(|o| state::EventIndex::event_hash(&o.key, o.event.as_deref().unwrap_or_default()))
-                    .collect();
+                let hash = |o: &crate::transform::Op| {
+                    state::EventIndex::event_hash(&o.key, o.event.as_deref().unwrap_or_default())
+                };
+                batch.event_hashes = batch.ops.iter().map(hash).collect();
             }
             // The body holds the attributes now: the operations in flight keep only
             // what settling needs (key, position; the source row itself only where

@@ -66,6 +66,7 @@ impl Accounts {
         let mut held: Vec<Reject> = Vec::new();
         let mut acked_pairs = Vec::new();
         let mut acked_events = Vec::new();
+        let mut held_events = batch.held_hashes;
         for (i, (op, fate)) in batch.ops.into_iter().zip(fates).enumerate() {
             match fate {
                 Fate::Acked => {
@@ -81,6 +82,7 @@ impl Accounts {
                     rejects.push(Reject { pos: op.pos, column, reason, record: op.record })
                 }
                 Fate::Held { reason } => {
+                    held_events.extend(batch.event_hashes.get(i));
                     held.push(Reject { pos: op.pos, column: String::new(), reason, record: op.record })
                 }
             }
@@ -89,7 +91,7 @@ impl Accounts {
             held.push(Reject {
                 pos: op.pos,
                 column: String::new(),
-                reason: "in flight when an earlier attempt of this run stopped: outcome unknown, held, not resent"
+                reason: "in flight when an earlier run or attempt stopped, or held by one: outcome unknown, held, not resent"
                     .into(),
                 record: op.record,
             });
@@ -123,6 +125,7 @@ impl Accounts {
         // recovered without them (one sled log, flushed below).
         if let Some(ev) = &self.events {
             ev.record_acked(&acked_events).map_err(Written::State)?;
+            ev.record_held(&held_events).map_err(Written::State)?;
         }
         store.record_batch(run_id, &record).map_err(Written::State)?;
         if let Some(ci) = &self.change

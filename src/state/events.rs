@@ -32,6 +32,21 @@ const WRITE_BATCH_BYTES: usize = 4 * 1024 * 1024;
 const BUCKET: u8 = b'e';
 const JOURNAL: u8 = b'q';
 
+/// The run of an event whose outcome is unknown (held, or in flight when an
+/// abandoned run stopped): never resent, held again by any run that meets it.
+const HELD: u64 = u64::MAX;
+
+/// What the index knows of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    /// Not sent to this destination by another run.
+    New,
+    /// Acknowledged, by another run.
+    Sent,
+    /// Its outcome is unknown: held, never resent.
+    Held,
+}
+
 /// One job's event index at one destination, seen from one run.
 #[derive(Clone)]
 pub struct EventIndex {
@@ -113,14 +128,24 @@ impl EventIndex {
 
     /// For each event: was it acknowledged by another run (a duplicate)?
     pub fn sent_before(&self, hashes: &[u64]) -> Result<Vec<bool>, StateError> {
+        Ok(self.known(hashes)?.into_iter().map(|k| k == Known::Sent).collect())
+    }
+
+    /// For each event, what the index knows of it.
+    pub fn known(&self, hashes: &[u64]) -> Result<Vec<Known>, StateError> {
         let inner = &self.inner;
-        let mut out = vec![false; hashes.len()];
+        let of = |run: Option<u64>| match run {
+            Some(HELD) => Known::Held,
+            Some(run) if run != self.run => Known::Sent,
+            _ => Known::New,
+        };
+        let mut out = vec![Known::New; hashes.len()];
         let mut todo: Vec<usize> = Vec::with_capacity(hashes.len());
         {
             let j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
             for (i, h) in hashes.iter().enumerate() {
                 match j.events.get(h) {
-                    Some(&run) => out[i] = run != self.run,
+                    Some(&run) => out[i] = of(Some(run)),
                     None => todo.push(i),
                 }
             }
@@ -132,7 +157,7 @@ impl EventIndex {
             let value = inner.events.get(name_key(BUCKET, &self.scope, Some(bucket))).map_err(|e| inner.err(e))?;
             while at < todo.len() && bucket_of(hashes[todo[at]]) == bucket {
                 let i = todo[at];
-                out[i] = value.as_deref().and_then(|v| lookup(v, hashes[i])).is_some_and(|run| run != self.run);
+                out[i] = of(value.as_deref().and_then(|v| lookup(v, hashes[i])));
                 at += 1;
             }
         }
@@ -142,6 +167,15 @@ impl EventIndex {
     /// Record events Batch acknowledged (call only after the ack, before the
     /// batch's ledger record). Durable with the store's next flush.
     pub fn record_acked(&self, hashes: &[u64]) -> Result<(), StateError> {
+        self.record(hashes, self.run)
+    }
+
+    /// Record events whose outcome is unknown: no run sends them again.
+    pub fn record_held(&self, hashes: &[u64]) -> Result<(), StateError> {
+        self.record(hashes, HELD)
+    }
+
+    fn record(&self, hashes: &[u64], run: u64) -> Result<(), StateError> {
         if hashes.is_empty() {
             return Ok(());
         }
@@ -149,14 +183,14 @@ impl EventIndex {
         let mut value = Vec::with_capacity(hashes.len() * PAIR);
         for h in hashes {
             value.extend_from_slice(&h.to_le_bytes());
-            value.extend_from_slice(&self.run.to_le_bytes());
+            value.extend_from_slice(&run.to_le_bytes());
         }
         let n = inner.db.generate_id().map_err(|e| inner.err(e))?;
         let key = name_key(JOURNAL, &self.scope, Some(n));
         inner.events.insert(key.as_slice(), value).map_err(|e| inner.err(e))?;
         let mut j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         for &h in hashes {
-            j.events.entry(h).or_insert(self.run);
+            j.events.entry(h).or_insert(run);
         }
         j.keys.push(key.into());
         if j.events.len() >= MERGE_AT {
@@ -273,7 +307,9 @@ mod tests {
         assert_eq!(idx.sent_before(&[a, b, c]).unwrap(), vec![true, true, false], "the journal is read back");
         assert_eq!(idx.len().unwrap(), 2);
         assert_eq!(idx.sent_before(&[a, b, c]).unwrap(), vec![true, true, false], "and merged");
-        idx.record_acked(&[c]).unwrap();
+        idx.record_held(&[c]).unwrap();
+        let d = 99u64;
+        assert_eq!(idx.known(&[a, c, d]).unwrap(), vec![Known::Sent, Known::Held, Known::New]);
         assert!(store.reset_event_index("j").unwrap());
         assert!(store.event_index(&crate::state::scope("j", "d1"), "run-4").unwrap().is_empty().unwrap());
     }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 pub use change::ChangeIndex;
 pub use error::StateError;
-pub use events::EventIndex;
+pub use events::{EventIndex, Known};
 pub use fingerprint::{Fingerprint, fingerprint};
 pub use imported::Imported;
 pub use ledger::{Batch, BatchState, Tally};

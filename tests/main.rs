@@ -8,6 +8,7 @@ mod export;
 mod init;
 mod job_file;
 mod kinds;
+mod library;
 mod resume;
 mod run;
 mod schedule;

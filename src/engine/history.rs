@@ -8,7 +8,7 @@ use crate::job::Job;
 use crate::pipeline::{self, Chunk};
 use crate::run::blocking;
 use crate::source::CsvSource;
-use crate::state::{self, BatchState, EventIndex, Fingerprint, Known, Progress, Run, RunStatus, Store};
+use crate::state::{self, BatchState, EventIndex, Fingerprint, Known, Run, RunProgress, RunStatus, Store};
 use crate::transform::Transformer;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -118,7 +118,7 @@ pub async fn inherit_held(job: &Job, store: &Store, run: &Run, events: &EventInd
     else {
         return Ok(());
     };
-    let marks_sent = matches!(&prev.progress, Progress::Import(p) if p.marks_sent);
+    let marks_sent = matches!(&prev.progress, RunProgress::Import(p) if p.marks_sent);
     let mut ranges: Vec<(usize, u64, u64)> = batches
         .iter()
         .filter(|b| b.state == BatchState::Sent || (b.state == BatchState::Planned && !marks_sent))

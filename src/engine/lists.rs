@@ -118,6 +118,6 @@ pub async fn finish(
 pub async fn replace_with_nothing(sender: &crate::dispatch::send::Sender) -> Result<()> {
     let (endpoint, kind) = sender.target();
     let body = crate::dispatch::body::build(&kind, &[]);
-    sender.send(&[], &body, endpoint, None).await?;
+    sender.send(&mut [], &body, endpoint, None).await?;
     Ok(())
 }

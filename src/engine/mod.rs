@@ -14,14 +14,14 @@ mod settle;
 use crate::dispatch::Limiter;
 use crate::dispatch::batch::{Batch, BatchLimits, Batcher, Row};
 use crate::dispatch::body::BodyKind;
-use crate::dispatch::send::{Fate, SendError, SendStats, Sender};
+use crate::dispatch::send::{SendError, SendStats, Sender, SentOp};
 use crate::job::{Job, Kind, Mapping, OnUncertain};
 use crate::pipeline::{self, Chunk};
 use crate::report::RejectsWriter;
 use crate::run::{Context, Ended, blocking};
 use crate::source::{self, CsvSource};
-use crate::state::{self, ChangeIndex, Fingerprint, Progress, Run, Store};
-use crate::transform::{Op, Transformer};
+use crate::state::{self, ChangeIndex, Fingerprint, Run, RunProgress, Store};
+use crate::transform::Transformer;
 use anyhow::{Context as _, Result};
 use settle::Accounts;
 use std::path::PathBuf;
@@ -39,17 +39,6 @@ pub enum Written {
     Uncertain(std::io::Error),
     #[error(transparent)]
     State(state::StateError),
-}
-
-/// The hash the change index keeps for an operation.
-pub fn op_hash(op: &Op) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(&op.attrs);
-    if let Some(e) = &op.event {
-        h.update(b"\0");
-        h.update(e);
-    }
-    h.digest()
 }
 
 /// An import job ready to run: its input files and their fingerprints.
@@ -100,7 +89,7 @@ impl Import {
         self.files = prints.iter().map(|p| p.path.clone()).collect();
         self.prints = prints.clone();
         run.inputs = prints;
-        if let Progress::Import(p) = &mut run.progress {
+        if let RunProgress::Import(p) = &mut run.progress {
             p.files_done.resize(run.inputs.len(), false);
         }
     }
@@ -150,7 +139,7 @@ impl Import {
         }
         // Events batches record when their request leaves: one killed while it
         // waited is resent, not held.
-        let marks_sent = hold && matches!(&run.progress, Progress::Import(p) if p.marks_sent);
+        let marks_sent = hold && matches!(&run.progress, RunProgress::Import(p) if p.marks_sent);
         let client = &cx.connection.client;
         lists::prepare(job, client, &cx.driver).await?;
         let stats = Arc::new(SendStats::default());
@@ -158,7 +147,7 @@ impl Import {
         // A replace accepted by an earlier attempt of this run is not redone: the
         // rest of the rows are added to what it left.
         if plan.counters.rows_sent > 0 {
-            sender.replace_pending.store(false, Relaxed);
+            sender.replace.resumed_after_send();
         }
         let (base, cancel) = (acc.counters.clone(), cx.options.cancel.clone());
         let mut eng = Engine {
@@ -168,9 +157,10 @@ impl Import {
             acc: Arc::new(Mutex::new(acc)),
             inflight: JoinSet::new(),
             batcher: Batcher::new(batch_limits(job), run.next_seq),
-            progress: progress::Progress::new(cx.options.progress, self.files.iter().map(|f| file_len(f)).sum()),
+            progress: progress::ImportBar::new(cx.options.progress, self.prints.iter().map(|f| f.size).sum()),
             run_id: run.id.clone(),
             cancel: cancel.clone(),
+            events: cx.options.events.clone(),
             keys: order::InFlight::default(),
             marks_sent,
         };
@@ -220,7 +210,7 @@ impl Import {
         if cancel.is_cancelled() {
             return Ok(Ended::Interrupted);
         }
-        if eng.sender.replace_pending.load(Relaxed) {
+        if eng.sender.replace.is_pending() {
             // An audience replace that sent nothing: the old audience would
             // stay in place while the run said `done`.
             match &job.mapping {
@@ -264,8 +254,8 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
     run.counters.retries = base.retries + stats.retries.load(Relaxed);
     run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);
     run.next_seq = eng.batcher.next_seq();
-    let marks_sent = matches!(&run.progress, Progress::Import(p) if p.marks_sent);
-    run.progress = Progress::Import(state::ImportProgress { files_done: files_done.to_vec(), marks_sent });
+    let marks_sent = matches!(&run.progress, RunProgress::Import(p) if p.marks_sent);
+    run.progress = RunProgress::Import(state::ImportProgress { files_done: files_done.to_vec(), marks_sent });
     let (store, record) = (eng.store.clone(), run.clone());
     blocking(move || {
         store.save_run(&record)?;
@@ -277,10 +267,6 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
     .await
 }
 
-fn file_len(p: &std::path::Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
-}
-
 fn batch_limits(job: &Job) -> BatchLimits {
     BatchLimits {
         max_ops: job.api.batch_size,
@@ -290,7 +276,7 @@ fn batch_limits(job: &Job) -> BatchLimits {
     }
 }
 
-type Sent = (Batch, Result<Vec<Fate>, SendError>);
+type Sent = (Batch<SentOp>, Result<(), SendError>);
 
 struct Engine<'a> {
     job: &'a Job,
@@ -301,9 +287,10 @@ struct Engine<'a> {
     acc: Arc<Mutex<Accounts>>,
     inflight: JoinSet<Sent>,
     batcher: Batcher,
-    progress: progress::Progress,
+    progress: progress::ImportBar,
     run_id: String,
     cancel: CancellationToken,
+    events: crate::run::Events,
     /// The IDs of the batches in flight (per-ID order).
     keys: order::InFlight,
     /// Record in the ledger when a batch's first request leaves.
@@ -319,6 +306,7 @@ impl Engine<'_> {
     fn show_progress(&mut self) {
         let counters = self.accounts().counters.clone();
         self.progress.update(&counters);
+        self.events.rows(&counters);
     }
 
     /// Read, transform and send one file, resuming where its plan says.
@@ -359,19 +347,19 @@ impl Engine<'_> {
             self.progress.set_position(base_bytes + chunk.bytes_read);
             let (chunk, unchanged) = self.unchanged(chunk).await?;
             let events = self.accounts().events.clone();
-            let (chunk, duplicate) = history::duplicates(events, chunk).await?;
+            let (chunk, known) = history::duplicates(events, chunk).await?;
             for (i, r) in chunk.results.into_iter().enumerate() {
                 let record = match &r {
                     Ok(op) => op.pos.record,
                     Err(rej) => rej.pos.record,
                 };
                 let row = match (plan.fate(record, &mut cursor), r) {
-                    (Some(resume::Fate::Skip), Ok(op)) => Row::SkipAcked(op.pos),
-                    (Some(resume::Fate::Skip), Err(rej)) => Row::SkipAcked(rej.pos),
-                    (Some(resume::Fate::Hold), Ok(op)) => Row::Held(op),
+                    (Some(resume::Replay::Skip), Ok(op)) => Row::SkipAcked(op.pos),
+                    (Some(resume::Replay::Skip), Err(rej)) => Row::SkipAcked(rej.pos),
+                    (Some(resume::Replay::Hold), Ok(op)) => Row::Held(op),
                     (_, Err(rej)) => Row::Reject(rej),
                     (None, Ok(op)) if unchanged.get(i).copied().unwrap_or(false) => Row::Unchanged(op.pos),
-                    (None, Ok(op)) => match duplicate.get(i) {
+                    (None, Ok(op)) => match known.get(i) {
                         Some(state::Known::Sent) => Row::Duplicate(op.pos),
                         Some(state::Known::Held) => Row::Held(op),
                         _ => Row::Op(op),
@@ -409,7 +397,7 @@ impl Engine<'_> {
                 .results
                 .iter()
                 .map(|r| match r {
-                    Ok(op) => (ChangeIndex::id_hash(&op.key), op_hash(op)),
+                    Ok(op) => (ChangeIndex::id_hash(&op.key), op.content_hash()),
                     Err(_) => (0, 0),
                 })
                 .collect();
@@ -424,20 +412,18 @@ impl Engine<'_> {
 
     /// Plan `batch` durably, then send it (or settle it at once if it sends nothing).
     async fn dispatch(&mut self, mut batch: Batch) -> Result<()> {
-        if self.accounts().events.is_some() && !batch.held.is_empty() {
+        let events = self.accounts().events.is_some();
+        if events {
             // Held rows stay held for every later run: the index keeps them.
-            let hash = |o: &crate::transform::Op| {
-                state::EventIndex::event_hash(&o.key, o.event.as_deref().unwrap_or_default())
-            };
-            batch.held_hashes = batch.held.iter().map(hash).collect();
+            batch.held_hashes = batch.held.iter().map(event_hash).collect();
         }
         if batch.ops.is_empty() {
             // Nothing leaves: no plan, no flush. Lost in a crash, the segment is
             // simply read and settled again, its report lines cut back and rewritten.
-            return self.settle_off_thread(batch, Vec::new(), false).await;
+            return self.settle_off_thread(batch.map_ops(|op| SentOp::new(op, true, None)), false).await;
         }
         // Until an audience replace is accepted, nothing may overtake it.
-        let concurrency = if self.sender.replace_pending.load(Relaxed) { 1 } else { self.job.api.concurrency };
+        let concurrency = if self.sender.replace.is_pending() { 1 } else { self.job.api.concurrency };
         while self.inflight.len() >= concurrency {
             self.settle_next().await?;
         }
@@ -455,30 +441,17 @@ impl Engine<'_> {
         self.keys.add(&keys);
         let (endpoint, kind) = self.sender.target();
         let hashes = self.accounts().change.is_some();
-        let events = self.accounts().events.is_some();
         let reread = self.accounts().sources.get(batch.file).is_some_and(|s| s.seekable);
         let (batch, body) = blocking(move || {
-            let mut batch = batch;
             let body = crate::dispatch::body::build(&kind, &batch.ops);
-            if hashes {
-                batch.hashes = batch.ops.iter().map(|o| (ChangeIndex::id_hash(&o.key), op_hash(o))).collect();
-            }
-            if events {
-                let hash = |o: &crate::transform::Op| {
-                    state::EventIndex::event_hash(&o.key, o.event.as_deref().unwrap_or_default())
-                };
-                batch.event_hashes = batch.ops.iter().map(hash).collect();
-            }
             // The body holds the attributes now: the operations in flight keep only
-            // what settling needs (key, position; the source row itself only where
-            // the file cannot be read again at that position).
-            for op in &mut batch.ops {
-                op.attrs = Vec::new();
-                op.event = None;
-                if reread {
-                    op.record = csv::ByteRecord::new();
-                }
-            }
+            // what settling needs (key, position, the change-index pair; the source
+            // row itself only where the file cannot be read again at that position).
+            let batch = batch.map_ops(|op| {
+                let change = hashes.then(|| (ChangeIndex::id_hash(&op.key), op.content_hash()));
+                let event = events.then(|| event_hash(&op));
+                SentOp { event, ..SentOp::new(op, !reread, change) }
+            });
             Ok::<_, std::convert::Infallible>((batch, body))
         })
         .await?;
@@ -492,17 +465,18 @@ impl Engine<'_> {
             }) as crate::dispatch::send::HandOff
         });
         self.inflight.spawn(async move {
-            let fates = sender.send(&batch.ops, &body, endpoint, handoff).await;
-            (batch, fates)
+            let mut batch = batch;
+            let sent = sender.send(&mut batch.ops, &body, endpoint, handoff).await;
+            (batch, sent)
         });
         Ok(())
     }
 
     async fn settle_next(&mut self) -> Result<()> {
         match self.inflight.join_next().await {
-            Some(Ok((batch, fates))) => {
-                self.keys.remove(&order::keys(&batch.ops));
-                self.settle(batch, fates).await
+            Some(Ok((batch, sent))) => {
+                self.keys.remove(&order::sent_keys(&batch.ops));
+                self.settle(batch, sent).await
             }
             Some(Err(e)) => Err(anyhow::anyhow!("a sending task failed: {e}")),
             None => Ok(()),
@@ -517,33 +491,48 @@ impl Engine<'_> {
         Ok(())
     }
 
-    async fn settle(&mut self, batch: Batch, fates: Result<Vec<Fate>, SendError>) -> Result<()> {
-        match fates {
-            Ok(fates) => self.settle_off_thread(batch, fates, true).await,
+    async fn settle(&mut self, batch: Batch<SentOp>, sent: Result<(), SendError>) -> Result<()> {
+        match sent {
+            Ok(()) => self.settle_off_thread(batch, true).await,
             // Stopped while waiting to retry: nothing settled. A batch none of
             // whose requests reached Batch is forgotten (its rows are read again
             // on resume); one that was partly answered stays planned.
             Err(SendError::Cancelled { answered }) => {
                 if !answered {
-                    let (store, id, seq) = (self.store.clone(), self.run_id.clone(), batch.seq);
-                    blocking(move || store.unplan_batch(&id, seq)).await?;
+                    self.unplan(&batch).await?;
                 }
                 Ok(())
+            }
+            // Nothing reached the server: the batch was surely not sent (not
+            // even for events, whose unknown outcomes are held on resume).
+            Err(e @ SendError::Unreachable(_)) => {
+                self.unplan(&batch).await?;
+                Err(e.into())
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn settle_off_thread(&mut self, batch: Batch, fates: Vec<Fate>, durable: bool) -> Result<()> {
+    async fn unplan(&self, batch: &Batch<SentOp>) -> Result<()> {
+        let (store, id, seq) = (self.store.clone(), self.run_id.clone(), batch.seq);
+        blocking(move || store.unplan_batch(&id, seq)).await
+    }
+
+    async fn settle_off_thread(&mut self, batch: Batch<SentOp>, durable: bool) -> Result<()> {
         let (acc, store, id) = (self.acc.clone(), self.store.clone(), self.run_id.clone());
         blocking(move || {
             let mut acc = acc.lock().unwrap_or_else(|e| e.into_inner());
-            acc.settle(&store, &id, batch, fates, durable)
+            acc.settle(&store, &id, batch, durable)
         })
         .await?;
         self.show_progress();
         Ok(())
     }
+}
+
+/// The event-index hash of an events job's operation.
+fn event_hash(op: &crate::transform::Op) -> u64 {
+    state::EventIndex::event_hash(&op.key, op.event.as_deref().unwrap_or_default())
 }
 
 /// The body kind and endpoint of a job's batches.

@@ -5,6 +5,7 @@
 //! earlier batch holding one of its IDs is unsettled: it waits for it, as it
 //! would for a concurrency slot. Files are drained one after the other.
 
+use crate::dispatch::send::SentOp;
 use crate::transform::Op;
 use std::collections::HashMap;
 
@@ -18,7 +19,16 @@ pub struct InFlight {
 
 /// The distinct ID hashes of a batch's operations.
 pub fn keys(ops: &[Op]) -> Vec<u64> {
-    let mut k: Vec<u64> = ops.iter().map(|o| xxhash_rust::xxh3::xxh3_64(o.key.as_bytes())).collect();
+    distinct(ops.iter().map(|o| o.key.as_str()))
+}
+
+/// [`keys`] of a batch in flight.
+pub fn sent_keys(ops: &[SentOp]) -> Vec<u64> {
+    distinct(ops.iter().map(|o| o.key.as_str()))
+}
+
+fn distinct<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<u64> {
+    let mut k: Vec<u64> = ids.map(|id| xxhash_rust::xxh3::xxh3_64(id.as_bytes())).collect();
     k.sort_unstable();
     k.dedup();
     k

@@ -6,7 +6,7 @@
 
 use super::Written;
 use crate::dispatch::batch::Batch;
-use crate::dispatch::send::Fate;
+use crate::dispatch::send::{Fate, SentOp};
 use crate::report::RejectsWriter;
 use crate::state::{self, BatchState, ChangeIndex, EventIndex, Store, Tally};
 use crate::transform::Reject;
@@ -43,18 +43,11 @@ impl Accounts {
         self.sources[file] = s;
     }
 
-    /// Settle `batch` whose operations met `fates` (empty when nothing was sent).
+    /// Settle `batch`, each operation's fate known (an empty batch sent nothing).
     /// `durable`: flush the record before returning. An acknowledged batch must
     /// never be sent again (invariant 2), so a batch that was sent is durable
     /// before the next is planned; one that sent nothing can be redone.
-    pub fn settle(
-        &mut self,
-        store: &Store,
-        run_id: &str,
-        batch: Batch,
-        fates: Vec<Fate>,
-        durable: bool,
-    ) -> Result<(), Written> {
+    pub fn settle(&mut self, store: &Store, run_id: &str, batch: Batch<SentOp>, durable: bool) -> Result<(), Written> {
         let mut tally = Tally {
             skipped: batch.skipped_acked,
             unchanged: batch.unchanged,
@@ -67,22 +60,18 @@ impl Accounts {
         let mut acked_pairs = Vec::new();
         let mut acked_events = Vec::new();
         let mut held_events = batch.held_hashes;
-        for (i, (op, fate)) in batch.ops.into_iter().zip(fates).enumerate() {
-            match fate {
+        for op in batch.ops {
+            match op.fate {
                 Fate::Acked => {
                     tally.sent += 1;
-                    if let Some(&pair) = batch.hashes.get(i) {
-                        acked_pairs.push(pair);
-                    }
-                    if let Some(&h) = batch.event_hashes.get(i) {
-                        acked_events.push(h);
-                    }
+                    acked_pairs.extend(op.change);
+                    acked_events.extend(op.event);
                 }
                 Fate::Rejected { column, reason } => {
                     rejects.push(Reject { pos: op.pos, column, reason, record: op.record })
                 }
                 Fate::Held { reason } => {
-                    held_events.extend(batch.event_hashes.get(i));
+                    held_events.extend(op.event);
                     held.push(Reject { pos: op.pos, column: String::new(), reason, record: op.record })
                 }
             }

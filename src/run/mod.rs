@@ -24,6 +24,8 @@ mod destination;
 pub use connect::Connection;
 pub use destination::Destination;
 
+use crate::facade::{Event, Keys, Subscriber};
+
 use crate::dispatch::{Driver, RetryPolicy};
 use crate::exit::Status;
 use crate::job::{Job, Kind};
@@ -43,6 +45,51 @@ pub struct Options {
     /// Cancelled from outside (Ctrl-C, SIGTERM): stop reading, stop waiting,
     /// settle what is in flight, keep progress.
     pub cancel: CancellationToken,
+    /// The project's keys; `None`: from the environment variables the job names.
+    pub keys: Option<Keys>,
+    /// Where the run's events go (notices, progress).
+    pub events: Events,
+}
+
+/// The run's events, to whoever subscribed (the binary prints notices on
+/// stderr; a library caller gets them in its callback). Library code never
+/// prints.
+#[derive(Clone, Default)]
+pub struct Events(Option<Subscriber>);
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Events(subscribed)" } else { "Events(none)" })
+    }
+}
+
+impl Events {
+    pub fn new(subscriber: Option<Subscriber>) -> Events {
+        Events(subscriber)
+    }
+
+    /// Events to `f`.
+    pub fn to(f: impl Fn(&Event) + Send + Sync + 'static) -> Events {
+        Events(Some(std::sync::Arc::new(f)))
+    }
+
+    pub fn send(&self, event: Event) {
+        if let Some(s) = &self.0 {
+            s(&event);
+        }
+    }
+
+    pub fn notice(&self, message: impl Into<String>) {
+        if self.0.is_some() {
+            self.send(Event::Notice(message.into()));
+        }
+    }
+
+    pub fn rows(&self, c: &crate::state::Counters) {
+        if self.0.is_some() {
+            self.send(Event::Rows { read: c.rows_read, sent: c.rows_sent, rejected: c.rows_rejected });
+        }
+    }
 }
 
 /// How a kind's execution ended, when it did not fail.
@@ -157,11 +204,11 @@ impl Work {
 /// started and failed is an `Ok` summary with `Status::Failed`.
 pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     let started = Instant::now();
-    let connection = Connection::open(job).await?;
+    let connection = Connection::open(job, opts.keys.as_ref()).await?;
     let mut work = Work::prepare(job).await?;
     let store = open_store(opts.state_dir.clone(), job.name.clone()).await?;
     let dest = connection.destination.text.clone();
-    let mut run = match open_or_resume(&store, job, &work, &dest).await? {
+    let mut run = match open_or_resume(&store, job, &work, &dest, &opts.events).await? {
         Opened::Run(run) => run,
         Opened::AlreadyDone(last) => {
             // The original run's status, rejects and all: a rerun does not
@@ -224,7 +271,7 @@ enum Opened {
 /// resumed where it is run again (it was stopped mid-way, and starting over
 /// would resend what it had sent), a finished one never makes a new run
 /// "already imported", since the destination it reached cannot be known.
-async fn open_or_resume(store: &Store, job: &Job, work: &Work, dest: &str) -> Result<Opened> {
+async fn open_or_resume(store: &Store, job: &Job, work: &Work, dest: &str, events: &Events) -> Result<Opened> {
     let (s, name) = (store.clone(), job.name.clone());
     let scope = crate::state::scope(&job.name, dest);
     let prints = work.inputs();
@@ -238,7 +285,8 @@ async fn open_or_resume(store: &Store, job: &Job, work: &Work, dest: &str) -> Re
         Some(mut r) if same_dest(&r) && work.continues(&r) => {
             tracing::info!(run = %r.id, "resuming");
             r.destination = Some(dest.to_string());
-            r
+            events.send(Event::Started { run_id: r.id.clone(), resumed: true });
+            return Ok(Opened::Run(r));
         }
         Some(r) => {
             let note = if same_dest(&r) {
@@ -251,7 +299,7 @@ async fn open_or_resume(store: &Store, job: &Job, work: &Work, dest: &str) -> Re
                     r.destination.as_deref().unwrap_or("unknown")
                 )
             };
-            eprintln!("batchport: {note}");
+            events.notice(note);
             create(store, job, work, dest).await?
         }
         None => {
@@ -271,6 +319,7 @@ async fn open_or_resume(store: &Store, job: &Job, work: &Work, dest: &str) -> Re
             create(store, job, work, dest).await?
         }
     };
+    events.send(Event::Started { run_id: run.id.clone(), resumed: false });
     Ok(Opened::Run(run))
 }
 

@@ -7,7 +7,7 @@ mod order;
 mod reports;
 
 use crate::common::{bin, csv_rows, json, write};
-use batchport::emulator::{Emulator, EmulatorConfig};
+use batchport::{Emulator, EmulatorConfig};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;

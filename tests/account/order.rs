@@ -3,7 +3,7 @@
 
 use super::{emulator, events_job, labels, run, summary};
 use crate::common::{bin, write};
-use batchport::emulator::EmulatorConfig;
+use batchport::EmulatorConfig;
 use std::process::Stdio;
 use std::time::Duration;
 

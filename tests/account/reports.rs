@@ -4,7 +4,7 @@
 
 use super::{emulator, events_job, labels, run, summary};
 use crate::common::{bin, csv_rows, write};
-use batchport::emulator::EmulatorConfig;
+use batchport::EmulatorConfig;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::path::Path;
@@ -76,7 +76,7 @@ fn kill_after(dir: &Path, ms: u64) {
 #[test]
 fn rejects_of_every_file_of_a_glob_are_reported_and_cut_back_on_resume() {
     let emu = emulator(EmulatorConfig {
-        faults: batchport::emulator::Faults { latency: Duration::from_millis(40), ..Default::default() },
+        faults: batchport::Faults { latency: Duration::from_millis(40), ..Default::default() },
         ..EmulatorConfig::default()
     });
     let dir = tempfile::tempdir().unwrap();
@@ -138,7 +138,7 @@ fn rejects_of_every_file_of_a_glob_are_reported_and_cut_back_on_resume() {
 #[test]
 fn a_growing_glob_of_events_killed_ten_times_never_doubles_an_event() {
     let emu = emulator(EmulatorConfig {
-        faults: batchport::emulator::Faults { latency: Duration::from_millis(30), ..Default::default() },
+        faults: batchport::Faults { latency: Duration::from_millis(30), ..Default::default() },
         ..EmulatorConfig::default()
     });
     let dir = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 //! imported unchanged, re-reads the changed ones, and never sends an event
 //! twice.
 
-use crate::job::Job;
+use crate::job::{AudienceMode, Job, Mapping};
 use crate::pipeline::{self, Chunk};
 use crate::run::blocking;
 use crate::source::CsvSource;
@@ -25,7 +25,18 @@ pub struct Seen {
 impl Seen {
     /// Mark the files `scope` already imported unchanged as done in
     /// `files_done`, and list the changed ones.
-    pub async fn check(store: &Store, scope: &str, prints: &[Fingerprint], files_done: &mut [bool]) -> Result<Seen> {
+    /// An audience replace is the whole input, never the files that are new:
+    /// it skips nothing.
+    pub async fn check(
+        job: &Job,
+        store: &Store,
+        scope: &str,
+        prints: &[Fingerprint],
+        files_done: &mut [bool],
+    ) -> Result<Seen> {
+        if matches!(&job.mapping, Mapping::Audience(a) if a.mode == AudienceMode::Replace) {
+            return Ok(Seen::default());
+        }
         let (s, scope, prints2) = (store.clone(), scope.to_string(), prints.to_vec());
         let records = blocking(move || {
             prints2.iter().map(|p| s.imported(&scope, &p.path)).collect::<Result<Vec<_>, state::StateError>>()
@@ -46,8 +57,8 @@ impl Seen {
         Ok(seen)
     }
 
-    /// What the summary says about them, if anything.
-    pub fn note(&self, events: bool) -> Option<String> {
+    /// What the summary says about them, before the kind's own `note`.
+    pub fn note(&self, events: bool, note: Option<String>) -> Option<String> {
         let names = |v: &[PathBuf]| {
             v.iter().map(|p| p.file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned()).collect::<Vec<_>>()
         };
@@ -67,6 +78,7 @@ impl Seen {
                 names(&self.changed).join(", ")
             ));
         }
+        parts.extend(note);
         (!parts.is_empty()).then(|| parts.join("; "))
     }
 }
@@ -98,6 +110,30 @@ pub async fn duplicates(events: Option<EventIndex>, chunk: Chunk) -> Result<(Chu
         Ok::<_, state::StateError>((chunk, dup))
     })
     .await
+}
+
+/// The event index of an events run at its destination; a new run first
+/// takes over what the unfinished run it replaced had in flight.
+pub async fn open_events(job: &Job, store: &Store, scope: &str, run: &Run, fresh: bool) -> Result<EventIndex> {
+    let (s, scope, id) = (store.clone(), scope.to_string(), run.id.clone());
+    let events = blocking(move || s.event_index(&scope, &id)).await?;
+    if fresh && run.counters.rows_read == 0 {
+        inherit_held(job, store, run, &events).await?;
+    }
+    Ok(events)
+}
+
+/// The event-index hash of an events job's operation.
+pub fn event_hash(op: &crate::transform::Op) -> u64 {
+    EventIndex::event_hash(&op.key, op.event.as_deref().unwrap_or_default())
+}
+
+/// The hand-off of a planned events batch: marked `Sent` in the ledger,
+/// durably, just before its first request leaves.
+pub fn handoff(store: Store, run_id: String, record: state::BatchRecord) -> crate::dispatch::send::HandOff {
+    Box::new(move || {
+        Box::pin(async move { blocking(move || store.mark_sent(&run_id, &record)).await.map_err(|e| format!("{e:#}")) })
+    })
 }
 
 /// A new events run that replaced an unfinished one (its input changed)
@@ -155,4 +191,29 @@ pub async fn inherit_held(job: &Job, store: &Store, run: &Run, events: &EventInd
         Ok::<_, anyhow::Error>(())
     })
     .await
+}
+
+impl super::Import {
+    /// A run is continued over this input when every file it was about is
+    /// still here, unchanged, and new files were added (a glob that grew):
+    /// starting over would lose what it knows of the batches in flight.
+    pub fn extends(&self, run: &Run) -> bool {
+        run.inputs.len() < self.prints.len() && run.inputs.iter().all(|p| self.prints.contains(p))
+    }
+
+    /// Take `run`'s order of files, the new ones after (the ledger names
+    /// files by their place in `run.inputs`).
+    pub(super) fn adopt(&mut self, run: &mut Run) {
+        if run.inputs == self.prints {
+            return;
+        }
+        let mut prints = run.inputs.clone();
+        prints.extend(self.prints.iter().filter(|p| !run.inputs.contains(p)).cloned());
+        self.files = prints.iter().map(|p| p.path.clone()).collect();
+        self.prints = prints.clone();
+        run.inputs = prints;
+        if let RunProgress::Import(p) = &mut run.progress {
+            p.files_done.resize(run.inputs.len(), false);
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! run concurrently beside it; blocking work goes to the blocking pool.
 
 mod history;
+use history::event_hash;
 mod lists;
 mod order;
 mod progress;
@@ -71,29 +72,6 @@ impl Import {
         self.prints.clone()
     }
 
-    /// A run is continued over this input when every file it was about is
-    /// still here, unchanged, and new files were added (a glob that grew):
-    /// starting over would lose what it knows of the batches in flight.
-    pub fn extends(&self, run: &Run) -> bool {
-        run.inputs.len() < self.prints.len() && run.inputs.iter().all(|p| self.prints.contains(p))
-    }
-
-    /// Take `run`'s order of files, the new ones after (the ledger names
-    /// files by their place in `run.inputs`).
-    fn adopt(&mut self, run: &mut Run) {
-        if run.inputs == self.prints {
-            return;
-        }
-        let mut prints = run.inputs.clone();
-        prints.extend(self.prints.iter().filter(|p| !run.inputs.contains(p)).cloned());
-        self.files = prints.iter().map(|p| p.path.clone()).collect();
-        self.prints = prints.clone();
-        run.inputs = prints;
-        if let RunProgress::Import(p) = &mut run.progress {
-            p.files_done.resize(run.inputs.len(), false);
-        }
-    }
-
     /// One attempt at `run`: resume from its ledger, read every file not
     /// done, send, settle. Progress is kept in `run` (and saved) as it goes.
     pub async fn execute(&mut self, cx: &Context<'_>, run: &mut Run) -> Result<Ended> {
@@ -130,12 +108,7 @@ impl Import {
             acc.change = Some(store.change_index(&cx.scope));
         }
         if job.kind == Kind::Events {
-            let (s, scope, id) = (store.clone(), cx.scope.clone(), run.id.clone());
-            let events = blocking(move || s.event_index(&scope, &id)).await?;
-            if hold && ledger.is_empty() && run.counters.rows_read == 0 {
-                history::inherit_held(job, &store, run, &events).await?;
-            }
-            acc.events = Some(events);
+            acc.events = Some(history::open_events(job, &store, &cx.scope, run, hold && ledger.is_empty()).await?);
         }
         // Events batches record when their request leaves: one killed while it
         // waited is resent, not held.
@@ -166,13 +139,7 @@ impl Import {
         };
         let mut outcome: Result<()> = Ok(());
         let mut files_done: Vec<bool> = plan.files.iter().map(|f| f.done).collect();
-        // An audience replace is the whole input, never the files that are new.
-        let replace = matches!(&job.mapping, Mapping::Audience(a) if a.mode == crate::job::AudienceMode::Replace);
-        let seen = if replace {
-            history::Seen::default()
-        } else {
-            history::Seen::check(&store, &cx.scope, &self.prints, &mut files_done).await?
-        };
+        let seen = history::Seen::check(job, &store, &cx.scope, &self.prints, &mut files_done).await?;
         for (i, file) in self.files.iter().enumerate() {
             if files_done[i] || cancel.is_cancelled() {
                 continue;
@@ -210,30 +177,12 @@ impl Import {
         if cancel.is_cancelled() {
             return Ok(Ended::Interrupted);
         }
-        if eng.sender.replace.is_pending() {
-            // An audience replace that sent nothing: the old audience would
-            // stay in place while the run said `done`.
-            match &job.mapping {
-                Mapping::Audience(a) if a.allow_empty => lists::replace_with_nothing(&eng.sender).await?,
-                Mapping::Audience(a) => {
-                    return Ok(Ended::Refused {
-                        reason: format!(
-                            "audience `{}`: mode = \"replace\" with no row to send ({} read, {} rejected): the audience was left as it was; fix the input, or set allow_empty = true in [audience] to empty it",
-                            a.name, run.counters.rows_read, run.counters.rows_rejected
-                        ),
-                    });
-                }
-                _ => {}
-            }
+        if let Some(refused) = lists::replace_nothing(job, &eng.sender, &run.counters).await? {
+            return Ok(refused);
         }
         let token = stats.last_token.lock().ok().and_then(|t| t.clone());
         let note = lists::finish(job, client, &cx.driver, token).await?;
-        let seen = seen.note(job.kind == Kind::Events);
-        let note = match (seen, note) {
-            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-            (a, b) => a.or(b),
-        };
-        Ok(Ended::Done { note })
+        Ok(Ended::Done { note: seen.note(job.kind == Kind::Events, note) })
     }
 }
 
@@ -456,14 +405,7 @@ impl Engine<'_> {
         })
         .await?;
         let sender = self.sender.clone();
-        let handoff: Option<crate::dispatch::send::HandOff> = self.marks_sent.then(|| {
-            let (store, id) = (self.store.clone(), self.run_id.clone());
-            Box::new(move || {
-                Box::pin(
-                    async move { blocking(move || store.mark_sent(&id, &record)).await.map_err(|e| format!("{e:#}")) },
-                ) as std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
-            }) as crate::dispatch::send::HandOff
-        });
+        let handoff = self.marks_sent.then(|| history::handoff(self.store.clone(), self.run_id.clone(), record));
         self.inflight.spawn(async move {
             let mut batch = batch;
             let sent = sender.send(&mut batch.ops, &body, endpoint, handoff).await;
@@ -531,9 +473,6 @@ impl Engine<'_> {
 }
 
 /// The event-index hash of an events job's operation.
-fn event_hash(op: &crate::transform::Op) -> u64 {
-    state::EventIndex::event_hash(&op.key, op.event.as_deref().unwrap_or_default())
-}
 
 /// The body kind and endpoint of a job's batches.
 pub fn body_kind(job: &Job) -> BodyKind {

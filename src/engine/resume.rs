@@ -183,6 +183,23 @@ mod tests {
         .unwrap()
     }
 
+    /// A run that marks hand-offs: a batch still `Planned` never left (it is
+    /// read and sent again), one `Sent` may have reached Batch (held).
+    #[test]
+    fn only_batches_whose_request_left_are_held() {
+        use BatchState::*;
+        let mut r = run();
+        r.progress = RunProgress::Import(crate::state::ImportProgress { files_done: vec![false], marks_sent: true });
+        let ledger = [b(0, 0, 9, Acked), b(1, 10, 19, Planned), b(2, 20, 29, Sent), b(3, 30, 39, Planned)];
+        let p = plan(&r, &ledger, true);
+        assert_eq!(p.files[0].after.map(|a| a.record), Some(9));
+        assert_eq!(p.files[0].ranges, vec![(20, 29, Replay::Hold)]);
+        let mut rejects = Tally::default();
+        rejects.rejects_lens = vec![40, 7];
+        let ledger = [BatchRecord { tally: rejects, ..b(0, 0, 9, Acked) }];
+        assert_eq!(plan(&r, &ledger, true).rejects_lens, vec![40, 7], "every rejects file is cut back");
+    }
+
     #[test]
     fn in_flight_batches_are_held_or_resent_and_settled_ones_skipped() {
         use BatchState::*;

@@ -47,6 +47,7 @@ pub struct Summary {
     pub rows_duplicate: u64,
     /// Every rejects file (one per source header); `rejects_file` is the first.
     pub rejects_files: Vec<PathBuf>,
+    /// Every uncertain file (one per source header); `uncertain_file` is the first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub uncertain_files: Vec<PathBuf>,
     /// Where the run sent: base URL, API version, project (a hash of its

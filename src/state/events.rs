@@ -323,3 +323,53 @@ mod tests {
         assert_eq!(lookup(&merged, 2), None);
     }
 }
+
+/// Scale check (not run by default): `cargo test --lib events_at_scale --
+/// --ignored --nocapture`. Records and checks `BATCHPORT_EVENTS_N` events
+/// (default 1 M) in 10,000-event batches, as an events run would.
+#[cfg(test)]
+mod scale {
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn events_at_scale() {
+        let n: u64 = std::env::var("BATCHPORT_EVENTS_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let scope = crate::state::scope("j", "d");
+        let hashes: Vec<u64> = (0..n).map(|i| xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes())).collect();
+        let t = std::time::Instant::now();
+        let idx = store.event_index(&scope, "run-1").unwrap();
+        for chunk in hashes.chunks(10_000) {
+            idx.record_acked(chunk).unwrap();
+            store.flush().unwrap();
+        }
+        let recorded = t.elapsed();
+        let t = std::time::Instant::now();
+        let other = store.event_index(&scope, "run-2").unwrap();
+        let opened = t.elapsed();
+        let t = std::time::Instant::now();
+        let mut dup = 0;
+        for chunk in hashes.chunks(10_000) {
+            dup += other.known(chunk).unwrap().iter().filter(|k| **k == Known::Sent).count();
+        }
+        let checked = t.elapsed();
+        assert_eq!(dup as u64, n);
+        let disk: u64 = walk(dir.path());
+        eprintln!(
+            "{n} events: recorded (flush per 10,000) in {recorded:?}, index opened in {opened:?}, checked in {checked:?}, {:.1} MB on disk",
+            disk as f64 / 1e6
+        );
+    }
+
+    fn walk(p: &std::path::Path) -> u64 {
+        std::fs::read_dir(p)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| if e.path().is_dir() { walk(&e.path()) } else { e.metadata().map_or(0, |m| m.len()) })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+}

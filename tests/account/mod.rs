@@ -258,3 +258,37 @@ fn held_rows_end_done_with_uncertain_exit_4() {
     assert_eq!(again["status"], "done_with_uncertain", "{again}");
     assert!(again["note"].as_str().unwrap().contains("already imported"), "{again}");
 }
+
+/// A store written before destinations were kept: its finished run counts as
+/// destination "unknown" (a rerun sends everything, never "already
+/// imported"); its unfinished run is resumed where it is run again.
+#[test]
+fn runs_recorded_without_a_destination_keep_working() {
+    use batchport::internals::state::{RunStatus, fingerprint};
+    use batchport::internals::{job::Kind, run::open_store_blocking};
+    let emu = emulator(EmulatorConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "users.csv", "id,plan\nu1,a\nu2,b\n");
+    profiles_job(dir.path(), &emu.base_url());
+    let print = fingerprint(&dir.path().join("users.csv")).unwrap();
+    let old_run = |status: RunStatus| {
+        let store = open_store_blocking(&dir.path().join("state"), "golive").unwrap();
+        let mut run = store.create_run("golive", Kind::Profiles, vec![print.clone()]).unwrap();
+        assert_eq!(run.destination, None);
+        run.status = status;
+        store.finish_run(&run).unwrap();
+        run.id
+    };
+    old_run(RunStatus::Done);
+    let s = summary(&run(dir.path(), "job.toml"), 0);
+    assert_eq!(s["rows_sent"], 2, "an old finished run never makes it 'already imported': {s}");
+    assert_eq!(emu.received_all().len(), 2);
+
+    let id = old_run(RunStatus::Interrupted);
+    let s = summary(&run(dir.path(), "job.toml"), 0);
+    assert_eq!(s["run_id"].as_str(), Some(id.as_str()), "an old unfinished run is resumed: {s}");
+    let out = crate::common::run_in(dir.path(), &["status", "job.toml", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let resumed = runs[0]["runs"].as_array().unwrap().iter().find(|r| r["id"] == id.as_str()).unwrap().clone();
+    assert!(resumed["destination"].as_str().unwrap().starts_with(&emu.base_url()), "{resumed}");
+}

@@ -472,8 +472,6 @@ impl Engine<'_> {
     }
 }
 
-/// The event-index hash of an events job's operation.
-
 /// The body kind and endpoint of a job's batches.
 pub fn body_kind(job: &Job) -> BodyKind {
     match &job.mapping {

@@ -194,8 +194,7 @@ mod tests {
         let p = plan(&r, &ledger, true);
         assert_eq!(p.files[0].after.map(|a| a.record), Some(9));
         assert_eq!(p.files[0].ranges, vec![(20, 29, Replay::Hold)]);
-        let mut rejects = Tally::default();
-        rejects.rejects_lens = vec![40, 7];
+        let rejects = Tally { rejects_lens: vec![40, 7], ..Tally::default() };
         let ledger = [BatchRecord { tally: rejects, ..b(0, 0, 9, Acked) }];
         assert_eq!(plan(&r, &ledger, true).rejects_lens, vec![40, 7], "every rejects file is cut back");
     }

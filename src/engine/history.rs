@@ -141,10 +141,13 @@ pub fn handoff(store: Store, run_id: String, record: state::BatchRecord) -> crat
 /// batches whose request had left are held in the event index, so this run
 /// holds them again instead of sending them a second time.
 pub async fn inherit_held(job: &Job, store: &Store, run: &Run, events: &EventIndex) -> Result<()> {
-    let (s, id) = (store.clone(), run.id.clone());
+    let (s, id, dest) = (store.clone(), run.id.clone(), run.destination.clone());
     let Some((prev, batches)) = blocking(move || {
         let runs = s.runs()?;
-        let prev = runs.iter().skip_while(|r| r.id != id).nth(1).filter(|r| r.status == RunStatus::Abandoned);
+        // Only at the same destination: elsewhere those rows were never sent.
+        let prev = runs.iter().skip_while(|r| r.id != id).nth(1).filter(|r| {
+            r.status == RunStatus::Abandoned && r.destination.as_ref().is_none_or(|d| Some(d) == dest.as_ref())
+        });
         match prev {
             Some(p) => Ok::<_, state::StateError>(Some((p.clone(), s.batches(&p.id)?))),
             None => Ok(None),

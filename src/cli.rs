@@ -142,6 +142,10 @@ pub struct EmulatorArgs {
     /// update, 400 on mass-update): rehearse how rejects are reported
     #[arg(long, value_name = "TEXT")]
     pub refuse_marker: Option<String>,
+    /// Refuse attributes of this name, one by one, applying the rest of each
+    /// operation: rehearse how partially applied rows are reported
+    #[arg(long, value_name = "NAME")]
+    pub refuse_attribute: Option<String>,
     /// Seed of the fault dice, for repeatable rehearsals
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -154,4 +158,15 @@ pub struct EmulatorArgs {
     /// Make every export end in ERROR
     #[arg(long)]
     pub export_fail: bool,
+    /// Accept events of any time (by default events older than --event-max-age
+    /// or in the future are refused one by one, as Batch is reported to)
+    #[arg(long)]
+    pub lax_event_time: bool,
+    /// The event window of the strict time check, e.g. 24h, 90m, 7d
+    #[arg(long, default_value = "24h", value_name = "AGE")]
+    pub event_max_age: String,
+    /// Do not check event attribute values ($label, $tags, strings, objects);
+    /// names are still checked
+    #[arg(long)]
+    pub lax_event_attributes: bool,
 }

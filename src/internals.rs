@@ -4,6 +4,8 @@
 
 #[path = "api/mod.rs"]
 pub mod api;
+#[path = "catalog.rs"]
+pub mod catalog;
 #[path = "dispatch/mod.rs"]
 pub mod dispatch;
 #[cfg(feature = "emulator")]

@@ -5,6 +5,7 @@ mod delta;
 mod dispatch;
 mod emulator;
 mod export;
+mod fidelity;
 mod init;
 mod job_file;
 mod kinds;

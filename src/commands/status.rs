@@ -81,6 +81,9 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
             for p in &r.uncertain_files {
                 eprintln!("    uncertain: {}", p.display());
             }
+            if let Some(p) = &r.partial_file {
+                eprintln!("    partially applied ({} rows, do not re-import): {}", c.rows_partial, p.display());
+            }
             if let Some(e) = &r.last_error {
                 eprintln!("    last error: {e}");
             }

@@ -275,7 +275,7 @@ fn handle(
     }
     if body.len() > limits.max_body_bytes {
         let m = format!("request body over {} bytes", limits.max_body_bytes);
-        return (bad_request(m), fault == Fault::Lost);
+        return (error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", m), fault == Fault::Lost);
     }
     let query = match Query::<HashMap<String, String>>::try_from_uri(uri) {
         Ok(Query(q)) => q,
@@ -290,7 +290,11 @@ fn handle(
         | Endpoint::AudiencesRemove
         | Endpoint::AudiencesView
         | Endpoint::AudiencesList => audiences::handle(&call),
-        Endpoint::CatalogItemsEdit => catalogs::handle(&call),
+        Endpoint::CatalogItemsEdit
+        | Endpoint::CatalogsCreate
+        | Endpoint::CatalogsView
+        | Endpoint::CatalogsList
+        | Endpoint::CatalogsRemove => catalogs::handle(&call),
         Endpoint::ProfilesExport | Endpoint::ExportsView | Endpoint::ExportsList | Endpoint::ExportsDownload => {
             exports::handle(&call)
         }

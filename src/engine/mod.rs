@@ -31,6 +31,10 @@ use std::sync::{Arc, Mutex};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// How long a failed attempt waits for its other batches in flight (whose
+/// waits it cancelled) before leaving them planned.
+const DRAIN_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A report file could not be written, or the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Written {
@@ -103,6 +107,13 @@ impl Import {
         (counters.requests, counters.retries, counters.http_429) =
             (run.counters.requests, run.counters.retries, run.counters.http_429);
         let mut acc = Accounts::new(rejects, uncertain, counters);
+        let mut partial = RejectsWriter::new(&rejects_dir, &format!("{}-partial", run.id));
+        let partial_len = plan.partial_len;
+        acc.partial = Some(
+            blocking(move || partial.resume(&[partial_len]).map(|()| partial))
+                .await
+                .context("cannot reopen the partial file")?,
+        );
         let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
         if changed_only {
             acc.change = Some(store.change_index(&cx.scope));
@@ -161,7 +172,11 @@ impl Import {
             tracing::info!(waits = eng.keys.waits, "batches waited for an earlier batch holding one of their IDs");
         }
         if outcome.is_err() {
-            // Batches still in flight stay planned in the ledger: resent or held on resume.
+            // Stop the other batches' waits, settle what Batch answered and forget
+            // what never left; past the grace, what is still in flight stays
+            // planned in the ledger (resent or held on resume).
+            eng.sender.driver.cancel_token().cancel();
+            let _ = tokio::time::timeout(DRAIN_AFTER_FAILURE, eng.drain_after_failure()).await;
             eng.inflight.abort_all();
         }
         eng.progress.finish();
@@ -171,6 +186,7 @@ impl Import {
             run.uncertain_file = acc.uncertain.paths.first().cloned();
             run.rejects_files = acc.rejects.paths.clone();
             run.uncertain_files = acc.uncertain.paths.clone();
+            run.partial_file = acc.partial.as_ref().and_then(|p| p.paths.first().cloned());
         }
         save(run, &eng, &base, &files_done, false).await?;
         outcome?;
@@ -198,6 +214,7 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
         c.rows_unchanged = a.rows_unchanged;
         c.rows_uncertain = a.rows_uncertain;
         c.rows_duplicate = a.rows_duplicate;
+        c.rows_partial = a.rows_partial;
     }
     run.counters.requests = base.requests + stats.requests.load(Relaxed);
     run.counters.retries = base.retries + stats.retries.load(Relaxed);
@@ -284,6 +301,9 @@ impl Engine<'_> {
                 settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.seekable() },
             );
             acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
+            if let Some(p) = acc.partial.as_mut() {
+                p.set_source(csv.raw_headers(), csv.delimiter());
+            }
         }
         self.batcher.set_file(index);
         let base_bytes = self.progress.position();
@@ -371,6 +391,8 @@ impl Engine<'_> {
             // simply read and settled again, its report lines cut back and rewritten.
             return self.settle_off_thread(batch.map_ops(|op| SentOp::new(op, true, None)), false).await;
         }
+        // A free slot first, then the plan: a failure met while waiting must
+        // not leave behind a batch planned but never sent (held on resume).
         // Until an audience replace is accepted, nothing may overtake it.
         let concurrency = if self.sender.replace.is_pending() { 1 } else { self.job.api.concurrency };
         while self.inflight.len() >= concurrency {
@@ -422,6 +444,18 @@ impl Engine<'_> {
             }
             Some(Err(e)) => Err(anyhow::anyhow!("a sending task failed: {e}")),
             None => Ok(()),
+        }
+    }
+
+    /// After a failure: settle every batch in flight that ends, whatever it
+    /// ends with (the first failure is the run's).
+    async fn drain_after_failure(&mut self) {
+        while let Some(joined) = self.inflight.join_next().await {
+            if let Ok((batch, sent)) = joined
+                && let Err(e) = self.settle(batch, sent).await
+            {
+                tracing::debug!("after the run's failure: {e:#}");
+            }
         }
     }
 
@@ -480,7 +514,7 @@ pub fn body_kind(job: &Job) -> BodyKind {
             name: a.name.clone(),
             action: Some(if a.mode == crate::job::AudienceMode::Remove { "remove" } else { "add" }),
         },
-        Mapping::Catalog(c) => BodyKind::Catalog { name: c.name.clone() },
+        Mapping::Catalog(c) => BodyKind::Catalog { name: c.name.clone(), remove: c.remove },
         _ => BodyKind::Profiles,
     }
 }

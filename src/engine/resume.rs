@@ -48,6 +48,7 @@ pub struct ResumePlan {
     /// anything past them belongs to batches that will be redone.
     pub rejects_lens: Vec<u64>,
     pub uncertain_lens: Vec<u64>,
+    pub partial_len: u64,
 }
 
 /// Read the ledger of `run`. `hold` is the job's rule for unknown outcomes.
@@ -84,6 +85,7 @@ pub fn plan(run: &Run, batches: &[BatchRecord], hold: bool) -> ResumePlan {
             let (rejects, uncertain) = t.lens();
             max_into(&mut p.rejects_lens, &rejects);
             max_into(&mut p.uncertain_lens, &uncertain);
+            p.partial_len = p.partial_len.max(t.partial_len);
         }
         if let Some(c) = cover.get_mut(b.file) {
             overlay(c, b.first.record, b.last.record, settled);

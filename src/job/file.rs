@@ -41,6 +41,8 @@ pub struct ApiSection {
     pub rate: Option<Spanned<u32>>,
     pub concurrency: Option<Spanned<usize>>,
     pub batch_size: Option<Spanned<usize>>,
+    /// Events older than this are refused before sending ("24h", "7d", "none").
+    pub event_max_age: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +69,8 @@ pub struct MappingSection {
     pub time: Option<Spanned<toml::Value>>,
     pub event_attributes: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     pub item_id: Option<Spanned<String>>,
+    /// Trim whitespace around Custom IDs (off: such IDs are rejected).
+    pub custom_id_trim: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +133,11 @@ pub struct AudienceSection {
 #[serde(deny_unknown_fields)]
 pub struct CatalogSection {
     pub name: Spanned<String>,
+    /// Create the catalog (schema from the mapping's types) if it is missing.
+    #[serde(default)]
+    pub create: bool,
+    /// add (default) | remove
+    pub mode: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -112,6 +112,7 @@ impl Resolver<'_> {
             source,
             mapping,
             file: self.lines.path.to_path_buf(),
+            custom_id_trim: raw.mapping.custom_id_trim.as_ref().is_some_and(|t| *t.get_ref()),
         })
     }
 
@@ -129,6 +130,12 @@ impl Resolver<'_> {
                 &[Kind::Profiles, Kind::Events, Kind::Audience],
             ),
             ("mapping.blank", m.blank.as_ref().map(|s| s.span()), &[Kind::Profiles, Kind::Events]),
+            (
+                "mapping.custom_id_trim",
+                m.custom_id_trim.as_ref().map(|s| s.span()),
+                &[Kind::Profiles, Kind::Events, Kind::Audience],
+            ),
+            ("api.event_max_age", raw.api.event_max_age.as_ref().map(|s| s.span()), &[Kind::Events]),
             ("audience", raw.audience.as_ref().map(|a| a.name.span()), &[Kind::Audience]),
             ("catalog", raw.catalog.as_ref().map(|c| c.name.span()), &[Kind::Catalog]),
             ("export", raw.export.as_ref().map(|e| e.kind.span()), &[Kind::Export]),
@@ -268,6 +275,11 @@ impl Resolver<'_> {
             rate,
             concurrency,
             batch_size,
+            event_max_age: match &a.event_max_age {
+                None => Some(chrono::Duration::hours(24)),
+                Some(s) => crate::api::check::parse_age(s.get_ref())
+                    .or_else(|m| self.err(s.span(), format!("api.event_max_age: {m}")))?,
+            },
         })
     }
 

@@ -54,6 +54,8 @@ pub struct ApiSettings {
     pub rate: Option<u32>,
     pub concurrency: usize,
     pub batch_size: usize,
+    /// Events older than this (or in the future) are rejects; `None` = no window.
+    pub event_max_age: Option<chrono::Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +106,8 @@ pub enum ValueType {
         separator: String,
         mode: ArrayMode,
     },
+    /// A JSON object or array of objects in the cell (event attributes).
+    Json,
 }
 
 /// One `[mapping.attributes]` (or event / item attribute) entry.
@@ -203,6 +207,10 @@ pub struct CatalogSettings {
     pub name: String,
     pub item_id: Column,
     pub attributes: Vec<AttrMap>,
+    /// Create the catalog when it is missing, its schema from `attributes`.
+    pub create: bool,
+    /// Remove the items instead of adding them.
+    pub remove: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,4 +253,6 @@ pub struct Job {
     pub mapping: Mapping,
     /// The job file, for messages.
     pub file: PathBuf,
+    /// `[mapping] custom_id_trim`: trim Custom IDs instead of rejecting them.
+    pub custom_id_trim: bool,
 }

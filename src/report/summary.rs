@@ -24,6 +24,11 @@ pub struct Summary {
     pub rows_unchanged: u64,
     /// Rows whose batch had an unknown outcome and were held (events).
     pub rows_uncertain: u64,
+    /// Rows Batch applied but for a refused attribute or event (within
+    /// `rows_sent`), listed in `partial_file`; never resend them.
+    pub rows_partial: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial_file: Option<PathBuf>,
     /// `validate` only: rows that would be sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows_valid: Option<u64>,
@@ -77,6 +82,8 @@ impl Summary {
             rows_rejected: 0,
             rows_unchanged: 0,
             rows_uncertain: 0,
+            rows_partial: 0,
+            partial_file: None,
             rows_valid: None,
             requests: 0,
             retries: 0,
@@ -126,6 +133,13 @@ impl Summary {
         }
         for p in self.rejects_files.iter().chain(self.rejects_file.iter().filter(|_| self.rejects_files.is_empty())) {
             s.push_str(&format!("\n  rejects: {}", p.display()));
+        }
+        if let Some(p) = &self.partial_file {
+            s.push_str(&format!(
+                "\n  partially applied ({} rows; a part was refused, the rest applied: do not re-import): {}",
+                self.rows_partial,
+                p.display()
+            ));
         }
         for p in
             self.uncertain_files.iter().chain(self.uncertain_file.iter().filter(|_| self.uncertain_files.is_empty()))

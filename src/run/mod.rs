@@ -223,7 +223,9 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
             return Ok(s);
         }
     };
-    let driver = Driver::new(RetryPolicy::default(), crate::engine::limiter(job), opts.cancel.clone());
+    // A child of the run's token: a kind that fails can stop its own waits
+    // (to settle what is in flight) without the run counting as interrupted.
+    let driver = Driver::new(RetryPolicy::default(), crate::engine::limiter(job), opts.cancel.child_token());
     let scope = connection.destination.scope(&job.name);
     let cx = Context { job, options: opts, store: &store, connection: &connection, scope, driver };
     let ended = match work.execute(&cx, &mut run).await {
@@ -238,7 +240,10 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
         Ok(Ended::Refused { .. }) => RunStatus::Refused,
         // Held rows first: a row whose outcome is unknown is not delivered.
         Ok(Ended::Done { .. }) if run.counters.rows_uncertain > 0 => RunStatus::DoneWithUncertain,
-        Ok(Ended::Done { .. }) if run.counters.rows_rejected > 0 => RunStatus::DoneWithRejects,
+        // Partially applied rows are refusals too: the user has to look.
+        Ok(Ended::Done { .. }) if run.counters.rows_rejected > 0 || run.counters.rows_partial > 0 => {
+            RunStatus::DoneWithRejects
+        }
         Ok(Ended::Done { .. }) => RunStatus::Done,
     };
     run.last_error = match &ended {
@@ -361,6 +366,8 @@ fn summary_of(run: &Run, files: Vec<PathBuf>, started: Instant) -> Summary {
     s.rows_rejected = c.rows_rejected;
     s.rows_unchanged = c.rows_unchanged;
     s.rows_uncertain = c.rows_uncertain;
+    s.rows_partial = c.rows_partial;
+    s.partial_file = run.partial_file.clone();
     s.requests = c.requests;
     s.retries = c.retries;
     s.http_429 = c.http_429;

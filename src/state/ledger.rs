@@ -36,6 +36,7 @@ impl BatchRecord {
         c.rows_unchanged += t.unchanged;
         c.rows_uncertain += t.uncertain;
         c.rows_duplicate += t.duplicate;
+        c.rows_partial += t.partial;
     }
 }
 
@@ -56,6 +57,11 @@ pub struct Tally {
     /// written before `rejects_lens` have).
     pub rejects_len: u64,
     pub uncertain_len: u64,
+    /// Rows applied with a part refused (counted in `sent` too).
+    #[serde(default)]
+    pub partial: u64,
+    #[serde(default)]
+    pub partial_len: u64,
     /// Length of every rejects (uncertain) file, one per source header.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rejects_lens: Vec<u64>,

@@ -1,6 +1,9 @@
-//! The durable state store: one sled database per job (`<state>/jobs/<job>/store`), holding
-//! the runs (`runs.rs`), the per-batch ledger (`ledger.rs`) and the change
-//! index (`change.rs`). All sled use in batchport goes through this module.
+//! The durable state store: one sled database per job (`<state>/jobs/<job>/store`),
+//! holding the runs (`runs.rs`: typed status and kind, per-kind progress; their
+//! stored, versioned form and its migrations in `record.rs`), the per-batch
+//! ledger (`ledger.rs`) and the change index (`change.rs`). All sled use in
+//! batchport goes through this module; every call blocks (the run lifecycle
+//! makes them on tokio's blocking pool).
 //!
 //! sled's exclusive file lock doubles as the run lock: a second process that
 //! opens the same folder gets `StateError::Locked`. Keys are few by design

@@ -117,6 +117,8 @@ pub(super) struct Stored {
     /// Absent in records written before destinations were kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     destination: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    partial_file: Option<PathBuf>,
     #[serde(default)]
     reset: bool,
     /// Format 1 and later.
@@ -162,6 +164,7 @@ impl TryFrom<Stored> for Run {
             uncertain_files,
             uncertain_file: s.uncertain_file,
             destination: s.destination,
+            partial_file: s.partial_file,
             reset,
             progress,
         })
@@ -187,6 +190,7 @@ impl From<Run> for Stored {
             rejects_files: r.rejects_files,
             uncertain_files: r.uncertain_files,
             destination: r.destination,
+            partial_file: r.partial_file,
             reset: r.reset,
             progress: Some(r.progress),
             extra: Value::Null,

@@ -93,6 +93,8 @@ pub struct Run {
     /// not record it; such a run matches no destination when deciding what
     /// is "already imported" (see `Store::create_run_for`).
     pub destination: Option<String>,
+    /// Rows applied but for a refused attribute (partial errors).
+    pub partial_file: Option<PathBuf>,
     /// `batchport reset` after this run finished: a re-run of the same input
     /// imports it again instead of saying there is nothing to do.
     pub reset: bool,
@@ -119,6 +121,8 @@ pub struct Counters {
     /// Events skipped because this destination acknowledged them in an
     /// earlier run (the event index).
     pub rows_duplicate: u64,
+    /// Rows sent and applied but for a refused attribute or event (within `rows_sent`).
+    pub rows_partial: u64,
     pub requests: u64,
     pub retries: u64,
     pub http_429: u64,
@@ -192,6 +196,7 @@ impl Store {
             rejects_files: Vec::new(),
             uncertain_files: Vec::new(),
             destination,
+            partial_file: None,
             reset: false,
         };
         let mut batch = sled::Batch::default();

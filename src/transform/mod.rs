@@ -65,12 +65,18 @@ struct BoundAttr {
     /// `"wire_name":`
     key: Vec<u8>,
     field: Field,
+    /// The text limits of this attribute's values.
+    strings: StringRules,
 }
 
 struct BoundEvent {
     name: Result<Field, String>,
     time: Option<(Field, Option<String>)>,
     attrs: Vec<BoundAttr>,
+    /// `object.member` attributes, grouped by object: `"object":` and members.
+    objects: Vec<(Vec<u8>, Vec<BoundAttr>)>,
+    /// Events older than this or in the future are rejects.
+    max_age: Option<chrono::Duration>,
 }
 
 /// A mapping bound to one header.
@@ -78,8 +84,10 @@ pub struct Transformer {
     width: usize,
     key: Field,
     key_label: &'static str,
+    /// Custom IDs are checked (and trimmed only when the job says so); item ids
+    /// are trimmed.
+    custom_id: Option<CustomIdRule>,
     blank: Blank,
-    strings: StringRules,
     native: Vec<(NativeKind, Vec<u8>, Field)>,
     attrs: Vec<BoundAttr>,
     event: Option<BoundEvent>,
@@ -92,12 +100,18 @@ impl Transformer {
             let index = job::bind::find(headers, c, &job.file, csv)?;
             Ok(Field { index, header: headers[index].clone() })
         };
+        let catalog = matches!(job.mapping, Mapping::Catalog(_));
+        let bound = |a: &AttrMap, wire: &str| -> Result<BoundAttr, JobError> {
+            let strings = match a.name.as_str() {
+                _ if catalog => value::CATALOG_STRINGS,
+                "$label" if matches!(job.mapping, Mapping::Events(_)) => value::LABEL_STRINGS,
+                "$tags" if matches!(job.mapping, Mapping::Events(_)) => value::TAGS_STRINGS,
+                _ => value::PROFILE_STRINGS,
+            };
+            Ok(BoundAttr { attr: a.clone(), key: json::key_bytes(wire), field: field(&a.column)?, strings })
+        };
         let attrs = |list: &[AttrMap]| -> Result<Vec<BoundAttr>, JobError> {
-            list.iter()
-                .map(|a| {
-                    Ok(BoundAttr { attr: a.clone(), key: json::key_bytes(&a.wire_name), field: field(&a.column)? })
-                })
-                .collect()
+            list.iter().map(|a| bound(a, &a.wire_name)).collect()
         };
         let natives = |p: &job::ProfileMapping| -> Result<Vec<(NativeKind, Vec<u8>, Field)>, JobError> {
             p.native
@@ -105,12 +119,13 @@ impl Transformer {
                 .map(|n| Ok((n.kind.clone(), json::key_bytes(n.kind.wire_name()), field(&n.column)?)))
                 .collect()
         };
-        let base = |key: Field, key_label, blank, strings| Transformer {
+        let custom_id = Some(CustomIdRule { trim: job.custom_id_trim });
+        let base = |key: Field, key_label, blank| Transformer {
             width: headers.len(),
             key,
             key_label,
+            custom_id,
             blank,
-            strings,
             native: Vec::new(),
             attrs: Vec::new(),
             event: None,
@@ -119,7 +134,7 @@ impl Transformer {
             Mapping::Profiles(p) => Transformer {
                 native: natives(p)?,
                 attrs: attrs(&p.attributes)?,
-                ..base(field(&p.custom_id)?, "Custom ID", p.blank, value::PROFILE_STRINGS)
+                ..base(field(&p.custom_id)?, "Custom ID", p.blank)
             },
             Mapping::Events(e) => {
                 let name = match &e.name {
@@ -130,21 +145,39 @@ impl Transformer {
                     Some((c, f)) => Some((field(c)?, f.clone())),
                     None => None,
                 };
-                let event = BoundEvent { name, time, attrs: attrs(&e.attributes)? };
+                let (plain, dotted): (Vec<&AttrMap>, Vec<&AttrMap>) =
+                    e.attributes.iter().partition(|a| !a.name.contains('.'));
+                let mut objects: Vec<(Vec<u8>, Vec<BoundAttr>)> = Vec::new();
+                for a in dotted {
+                    let (object, member) = a.name.split_once('.').unwrap_or_default();
+                    let wire = match a.ty {
+                        job::ValueType::Date { .. } => format!("date({member})"),
+                        job::ValueType::Url => format!("url({member})"),
+                        _ => member.to_string(),
+                    };
+                    let key = json::key_bytes(object);
+                    let b = bound(a, &wire)?;
+                    match objects.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, members)) => members.push(b),
+                        None => objects.push((key, vec![b])),
+                    }
+                }
+                let plain = plain.into_iter().map(|a| bound(a, &a.wire_name)).collect::<Result<_, _>>()?;
+                let event = BoundEvent { name, time, attrs: plain, objects, max_age: job.api.event_max_age };
                 Transformer {
                     native: natives(&e.profile)?,
                     attrs: attrs(&e.profile.attributes)?,
                     event: Some(event),
-                    ..base(field(&e.profile.custom_id)?, "Custom ID", e.profile.blank, value::PROFILE_STRINGS)
+                    ..base(field(&e.profile.custom_id)?, "Custom ID", e.profile.blank)
                 }
             }
-            Mapping::Audience(a) => Transformer {
-                attrs: attrs(&a.attributes)?,
-                ..base(field(&a.custom_id)?, "Custom ID", Blank::Ignore, value::PROFILE_STRINGS)
-            },
+            Mapping::Audience(a) => {
+                Transformer { attrs: attrs(&a.attributes)?, ..base(field(&a.custom_id)?, "Custom ID", Blank::Ignore) }
+            }
             Mapping::Catalog(c) => Transformer {
                 attrs: attrs(&c.attributes)?,
-                ..base(field(&c.item_id)?, "item id", Blank::Ignore, value::CATALOG_STRINGS)
+                custom_id: None,
+                ..base(field(&c.item_id)?, "item id", Blank::Ignore)
             },
             Mapping::Export(_) => {
                 return Err(JobError::File { path: job.file.clone(), message: "an export job reads no CSV".into() });
@@ -191,7 +224,15 @@ impl Transformer {
                 )
             })
         };
-        let key = cell(&self.key)?;
+        let key = match &self.custom_id {
+            Some(rule) => {
+                let raw = std::str::from_utf8(&rec[self.key.index]).map_err(|_| {
+                    reject(&self.key.header, "invalid UTF-8 in the Custom ID (set source.encoding)".into())
+                })?;
+                rule.apply(raw).map_err(|m| reject(&self.key.header, m))?
+            }
+            None => cell(&self.key)?,
+        };
         if key.is_empty() {
             return Err(reject(&self.key.header, format!("the {} is blank", self.key_label)));
         }
@@ -237,7 +278,7 @@ impl Transformer {
                 }
                 continue;
             }
-            value::typed(&b.attr.ty, c, self.strings, obj.raw_key(&b.key))
+            value::typed(&b.attr.ty, c, b.strings, obj.raw_key(&b.key))
                 .map_err(|m| reject(&b.field.header, format!("{}: {m}", b.attr.name)))?;
         }
         Ok(())
@@ -270,17 +311,48 @@ impl Transformer {
             if !t.is_empty() {
                 let time =
                     value::parse_date(t, format.as_deref()).map_err(|m| reject(&f.header, format!("time: {m}")))?;
+                if let Some(at) = chrono::DateTime::parse_from_rfc3339(&time).ok().filter(|_| e.max_age.is_some()) {
+                    crate::api::check::event_time(at.to_utc(), chrono::Utc::now(), e.max_age)
+                        .map_err(|m| reject(&f.header, m))?;
+                }
                 json::string(obj.key("time"), &time);
             }
         }
-        if !e.attrs.is_empty() {
+        if !e.attrs.is_empty() || !e.objects.is_empty() {
             let mut attrs = Vec::new();
             let mut inner = json::Object::open(&mut attrs);
             self.write_attrs(&e.attrs, &mut inner, cell, reject)?;
+            for (key, members) in &e.objects {
+                let mut members_json = Vec::new();
+                let mut o = json::Object::open(&mut members_json);
+                self.write_attrs(members, &mut o, cell, reject)?;
+                // An object whose cells are all blank is left out, like a blank cell.
+                if !o.is_empty() {
+                    o.close();
+                    inner.raw_key(key).extend_from_slice(&members_json);
+                }
+            }
             inner.close();
             obj.key("attributes").extend_from_slice(&attrs);
         }
         obj.close();
         Ok(out)
+    }
+}
+
+/// How a Custom ID cell becomes the ID sent: kept as it is (Batch's IDs are
+/// whitespace sensitive) unless the job opts into trimming, then checked by
+/// [`crate::api::rules::check_custom_id`]. Takes the final cell value, so a
+/// mapping that derives the ID (fallback columns, case) composes with it.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomIdRule {
+    pub trim: bool,
+}
+
+impl CustomIdRule {
+    pub fn apply(self, cell: &str) -> Result<&str, String> {
+        let id = if self.trim { cell.trim() } else { cell };
+        crate::api::rules::check_custom_id(id)?;
+        Ok(id)
     }
 }

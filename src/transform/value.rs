@@ -5,17 +5,32 @@
 use super::json;
 use crate::api::rules;
 use crate::job::{ArrayMode, NativeKind, SubscriptionValues, ValueType};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use std::io::Write;
 
-/// Limits that differ between profile attributes and catalog item attributes.
+/// Text limits that differ between profile attributes, catalog item attributes
+/// and the reserved event attributes (all from [`rules::TABLE`], in characters).
 #[derive(Debug, Clone, Copy)]
 pub struct StringRules {
     pub max_chars: usize,
+    /// Items of an array value.
+    pub max_items: usize,
+    /// Characters of one array item.
+    pub max_item_chars: usize,
 }
 
-pub const PROFILE_STRINGS: StringRules = StringRules { max_chars: rules::MAX_STRING_CHARS };
-pub const CATALOG_STRINGS: StringRules = StringRules { max_chars: rules::MAX_CATALOG_STRING_CHARS };
+pub const PROFILE_STRINGS: StringRules =
+    StringRules { max_chars: rules::MAX_STRING_CHARS, max_items: usize::MAX, max_item_chars: rules::MAX_STRING_CHARS };
+pub const CATALOG_STRINGS: StringRules = StringRules {
+    max_chars: rules::MAX_CATALOG_STRING_CHARS,
+    max_items: rules::MAX_CATALOG_ARRAY_ITEMS,
+    max_item_chars: rules::MAX_CATALOG_ARRAY_ITEM_CHARS,
+};
+/// `$label` of an event.
+pub const LABEL_STRINGS: StringRules = StringRules { max_chars: rules::MAX_LABEL_CHARS, ..PROFILE_STRINGS };
+/// `$tags` of an event.
+pub const TAGS_STRINGS: StringRules =
+    StringRules { max_chars: rules::MAX_TAG_CHARS, max_items: rules::MAX_TAGS, max_item_chars: rules::MAX_TAG_CHARS };
 
 /// Write `cell` (already trimmed, not blank) as a value of type `ty`.
 pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> Result<(), String> {
@@ -65,8 +80,13 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
                 Some(v) => Box::new(v.iter().map(|s| s.trim())),
                 None => Box::new(cell.split(separator.as_str()).map(str::trim)),
             };
+            let mut count = 0;
             for item in items.filter(|s| !s.is_empty()) {
-                check_len(item, sr)?;
+                count += 1;
+                if count > sr.max_items {
+                    return Err(format!("more than {} items in the array", sr.max_items));
+                }
+                check_len(item, StringRules { max_chars: sr.max_item_chars, ..sr })?;
                 if !first {
                     out.push(b',');
                 }
@@ -77,6 +97,12 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
             if wrap.is_some() {
                 out.push(b'}');
             }
+        }
+        ValueType::Json => {
+            let v: crate::api::value::Val =
+                serde_json::from_str(cell).map_err(|e| format!("`{}` is not JSON ({e})", clip(cell)))?;
+            crate::api::check::event_json(&v)?;
+            serde_json::to_writer(out, &v.to_json()).map_err(|e| e.to_string())?;
         }
     }
     Ok(())
@@ -209,6 +235,12 @@ pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
             .ok(),
     };
     match utc {
+        // RFC 3339 has four-digit years: `-0001` or `10000` would be refused.
+        Some(d) if !(0..=9999).contains(&d.year()) => Err(format!(
+            "`{}`: the year {} is outside 0000 to 9999, which RFC 3339 dates cannot hold",
+            clip(cell),
+            d.year()
+        )),
         Some(d) => Ok(d.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         None => Err(match format {
             Some(f) => format!("`{}` does not match the date format `{f}`", clip(cell)),
@@ -319,6 +351,8 @@ mod tests {
         assert_eq!(w(&d, "1989-07-20 10:11:12").unwrap(), "\"1989-07-20T10:11:12Z\"");
         assert!(w(&d, "20/07/1989").is_err());
         assert!(w(&d, "1989-02-30").is_err());
+        assert!(w(&d, "-0001-01-01").unwrap_err().contains("0000 to 9999"));
+        assert!(w(&ValueType::Date { format: Some("%Y-%m-%d".into()) }, "-0001-01-01").is_err());
         let f = ValueType::Date { format: Some("%d/%m/%Y".into()) };
         assert_eq!(w(&f, "20/07/1989").unwrap(), "\"1989-07-20T00:00:00Z\"");
         assert!(w(&f, "1989-07-20").unwrap_err().contains("%d/%m/%Y"));

@@ -97,6 +97,13 @@ pub enum Command {
     },
     /// Serve a local Batch API for rehearsals and tests
     Emulator(EmulatorArgs),
+    /// Print a shell completion script (e.g. `batchport completions bash > ~/.local/share/bash-completion/completions/batchport`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, in roff (e.g. `batchport man > ~/.local/share/man/man1/batchport.1`)
+    Man,
 }
 
 /// `batchport emulator`: a local Batch 2.x API (see API.md) for rehearsals and tests.
@@ -135,6 +142,14 @@ pub struct EmulatorArgs {
     /// Latency added to every call, in milliseconds
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,
+    /// Network jitter: each call waits a random 0.5×MS to 1.5×MS before it
+    /// reaches the token buckets (80: 40–120 ms), so calls arrive out of phase
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub jitter_ms: u64,
+    /// Another client consuming N updates/s of the same buckets (each bucket
+    /// counted in updates; at most its rate)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub shared_rate: u32,
     /// Answer every call with 429 for this many seconds after start
     #[arg(long, value_name = "SECS")]
     pub storm_secs: Option<u64>,

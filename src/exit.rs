@@ -47,7 +47,17 @@ pub fn for_error(e: &anyhow::Error) -> i32 {
     if let Some(e) = e.chain().find_map(|c| c.downcast_ref::<crate::facade::Error>()) {
         return e.exit_code();
     }
-    if e.chain().any(|c| c.is::<crate::job::JobError>() || c.is::<UsageError>()) { USAGE } else { FAILED }
+    if e.chain().any(|c| c.is::<crate::job::JobError>() || c.is::<UsageError>() || bad_input(c)) {
+        USAGE
+    } else {
+        FAILED
+    }
+}
+
+/// A file that is not CSV at all is the wrong input for the job: as bad as a
+/// job naming a column the file does not have (exit 2, like a job error).
+pub fn bad_input(c: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(c.downcast_ref::<crate::source::SourceError>(), Some(crate::source::SourceError::Binary { .. }))
 }
 
 /// A mistake in how the command was called.

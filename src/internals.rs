@@ -25,6 +25,8 @@ pub mod job;
 pub mod paths;
 #[path = "pipeline.rs"]
 pub mod pipeline;
+#[path = "process.rs"]
+pub mod process;
 #[path = "report/mod.rs"]
 pub mod report;
 #[path = "run/mod.rs"]

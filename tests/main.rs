@@ -6,6 +6,7 @@ mod dispatch;
 mod emulator;
 mod export;
 mod fidelity;
+mod harden;
 mod init;
 mod job_file;
 mod kinds;

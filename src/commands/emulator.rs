@@ -32,6 +32,7 @@ pub fn run(a: &EmulatorArgs) -> Result<i32> {
             error_rate: a.error_rate,
             lost_answer_rate: a.lost_answer_rate,
             latency: Duration::from_millis(a.latency_ms),
+            jitter: Duration::from_millis(a.jitter_ms),
             storm_429: a.storm_secs.map(Duration::from_secs),
             seed: a.seed,
             refuse_marker: a.refuse_marker.clone(),
@@ -43,6 +44,7 @@ pub fn run(a: &EmulatorArgs) -> Result<i32> {
         strict_event_time: !a.lax_event_time,
         event_max_age,
         strict_event_attributes: !a.lax_event_attributes,
+        shared_rate: a.shared_rate,
         ..defaults
     };
     emulator::serve_cli(config, a.port)?;

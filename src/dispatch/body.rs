@@ -194,6 +194,7 @@ mod tests {
             attrs: attrs.as_bytes().to_vec(),
             event: event.map(|e| e.as_bytes().to_vec()),
             record: Default::default(),
+            change: None,
         }
     }
 

@@ -66,6 +66,10 @@ pub struct EmulatorConfig {
     /// Check event attribute values like profile ones ($label <= 200 chars,
     /// $tags <= 10 x 64, objects); on by default.
     pub strict_event_attributes: bool,
+    /// Another client of the same project consuming this many updates/s of
+    /// every bucket counted in updates (at most its rate): it takes its share
+    /// of each refill first, as a steady integration would.
+    pub shared_rate: u32,
 }
 
 impl Default for EmulatorConfig {
@@ -87,6 +91,7 @@ impl Default for EmulatorConfig {
             strict_event_time: true,
             event_max_age: chrono::Duration::hours(24),
             strict_event_attributes: true,
+            shared_rate: 0,
         }
     }
 }
@@ -101,6 +106,10 @@ pub struct Faults {
     pub lost_answer_rate: f64,
     /// Added to every call.
     pub latency: Duration,
+    /// Network and processing jitter: every call waits a uniform random delay
+    /// in [jitter/2, 3·jitter/2] (seeded) before it reaches the buckets, so
+    /// calls arrive out of phase as they do over a real network.
+    pub jitter: Duration,
     /// Every call is answered 429 for this long after start.
     pub storm_429: Option<Duration>,
     /// Seed of the fault rolls: the same seed, the same faults.
@@ -257,8 +266,10 @@ async fn wait_for_signal() -> std::io::Result<()> {
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        crate::process::signals_handled();
         tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
+            _ = int.recv() => Ok(()),
             _ = term.recv() => Ok(()),
         }
     }

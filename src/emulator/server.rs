@@ -102,7 +102,8 @@ impl Buckets {
                 return None;
             }
             let (per_second, burst) = over.or(documented(ep, unit).map(|r| (r.per_second, r.burst)))?;
-            Some(TokenBucket::new(per_second, burst, now))
+            let shared = if unit == RateUnit::Updates { c.shared_rate } else { 0 };
+            Some(TokenBucket::new(per_second, burst, now).shared_with(shared))
         };
         Buckets {
             update: make(c.update_rate, Endpoint::ProfilesUpdate, RateUnit::Updates),
@@ -220,8 +221,9 @@ async fn api(
     body: Bytes,
 ) -> Response {
     add(&s.counters.requests, 1);
-    if !s.config.faults.latency.is_zero() {
-        tokio::time::sleep(s.config.faults.latency).await;
+    let delay = s.config.faults.latency + lock(&s.faults).jitter(&s.config.faults);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     let (response, lost) = handle(&s, &version, &path, method, &uri, &headers, &body);
     s.counters.status(response.status().as_u16());

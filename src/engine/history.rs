@@ -9,7 +9,7 @@ use crate::pipeline::{self, Chunk};
 use crate::run::blocking;
 use crate::source::CsvSource;
 use crate::state::{self, BatchState, EventIndex, Fingerprint, Known, Run, RunProgress, RunStatus, Store};
-use crate::transform::Transformer;
+use crate::transform::{Mapped, Transformer};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -97,13 +97,13 @@ pub async fn duplicates(events: Option<EventIndex>, chunk: Chunk) -> Result<(Chu
             .results
             .iter()
             .map(|r| match r {
-                Ok(op) => EventIndex::event_hash(&op.key, op.event.as_deref().unwrap_or_default()),
-                Err(_) => 0,
+                Mapped::Op(op) => EventIndex::event_hash(&op.key, op.event.as_deref().unwrap_or_default()),
+                _ => 0,
             })
             .collect();
         let mut dup = ev.known(&hashes)?;
         for (d, r) in dup.iter_mut().zip(&chunk.results) {
-            if r.is_err() {
+            if !matches!(r, Mapped::Op(_)) {
                 *d = Known::New;
             }
         }
@@ -179,7 +179,7 @@ pub async fn inherit_held(job: &Job, store: &Store, run: &Run, events: &EventInd
             let last = group.iter().map(|r| r.2).max().unwrap_or(0);
             pipeline::for_each_chunk(csv, &t, |chunk| {
                 let mut past = false;
-                for op in chunk.results.iter().flatten() {
+                for op in chunk.results.iter().filter_map(|r| if let Mapped::Op(op) = r { Some(op) } else { None }) {
                     let r = op.pos.record;
                     past |= r > last;
                     if group.iter().any(|&(_, first, last)| first <= r && r <= last) {

@@ -36,8 +36,8 @@ pub struct ApiSection {
     pub base_url: Option<Spanned<String>>,
     pub version: Option<Spanned<String>>,
     pub endpoint: Option<Spanned<String>>,
-    pub rest_key_env: Option<String>,
-    pub project_key_env: Option<String>,
+    pub rest_key_env: Option<Spanned<String>>,
+    pub project_key_env: Option<Spanned<String>>,
     pub rate: Option<Spanned<u32>>,
     pub concurrency: Option<Spanned<usize>>,
     pub batch_size: Option<Spanned<usize>>,
@@ -152,4 +152,6 @@ pub struct ExportSection {
     pub segment: Option<String>,
     pub from: Option<Spanned<String>>,
     pub output: Spanned<String>,
+    /// CSV output: prefix cells a spreadsheet would run as a formula with `'`.
+    pub escape_formulas: Option<bool>,
 }

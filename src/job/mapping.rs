@@ -405,6 +405,7 @@ impl Resolver<'_> {
             segment: e.segment.clone(),
             from,
             output: self.base_dir.join(out),
+            escape_formulas: e.escape_formulas.unwrap_or(true),
         })
     }
 }

@@ -228,6 +228,9 @@ pub struct ExportSettings {
     pub segment: Option<String>,
     pub from: Option<chrono::NaiveDate>,
     pub output: PathBuf,
+    /// CSV output: text cells starting with `=`, `+`, `-`, `@`, tab or CR
+    /// (and not a number) get a leading `'` (default true).
+    pub escape_formulas: bool,
 }
 
 /// What the rows of a job become.

@@ -1,6 +1,9 @@
 //! The rejects file: the source's own header and rows, unchanged, plus `_line`,
-//! `_column` and `_reason` (and `_file` when the input is several files), so
-//! that a user can fix it and import it as it is.
+//! `_column`, `_reason` and `_raw` (and `_file` when the input is several
+//! files), so that a user can fix it and import it as it is. Every row has the
+//! header's width: a row with more or fewer fields than the header keeps its
+//! cells empty and its whole text in `_raw`, so `_line`/`_reason` never slide
+//! under other columns.
 //!
 //! One file per source header: a glob whose files have two headers gets
 //! `<stem>.csv` and `<stem>-2.csv`, and a third file with the first header
@@ -13,8 +16,9 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-/// The columns added after the source's own.
-const EXTRA: [&str; 3] = ["_line", "_column", "_reason"];
+/// The columns a rejects file adds after the source's own.
+pub const EXTRA_COLUMNS: [&str; 4] = ["_line", "_column", "_reason", "_raw"];
+const EXTRA: [&str; 4] = EXTRA_COLUMNS;
 const FILE_COLUMN: &str = "_file";
 
 struct Out {
@@ -87,11 +91,18 @@ impl RejectsWriter {
             let f = std::fs::OpenOptions::new().append(true).open(&out.path)?;
             out.writer = Some(writer(delimiter, f));
         }
+        let width = out.header.len();
         let Some(w) = out.writer.as_mut() else { return Ok(()) };
-        let mut rec = r.record.clone();
+        let (mut rec, raw) = if r.record.len() == width || width == 0 {
+            (r.record.clone(), Vec::new())
+        } else {
+            let empty: csv::ByteRecord = std::iter::repeat_n(&b""[..], width).collect();
+            (empty, raw_text(&r.record, delimiter)?)
+        };
         rec.push_field(r.pos.line.to_string().as_bytes());
         rec.push_field(r.column.as_bytes());
         rec.push_field(r.reason.as_bytes());
+        rec.push_field(&raw);
         if file_column {
             rec.push_field(self.source.as_deref().map(|p| p.to_string_lossy()).unwrap_or_default().as_bytes());
         }
@@ -200,6 +211,20 @@ impl RejectsWriter {
 
 fn writer(delimiter: u8, f: File) -> csv::Writer<BufWriter<File>> {
     csv::WriterBuilder::new().delimiter(delimiter).flexible(true).from_writer(BufWriter::new(f))
+}
+
+/// A record as one line of CSV text (quoted where needed, no line break): the
+/// row as it was in the file, for `_raw`.
+fn raw_text(record: &csv::ByteRecord, delimiter: u8) -> std::io::Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_byte_record(record).map_err(csv_io)?;
+    let mut text = w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
+    text.pop();
+    Ok(text)
 }
 
 fn csv_io(e: csv::Error) -> std::io::Error {

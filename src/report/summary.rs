@@ -38,6 +38,8 @@ pub struct Summary {
     pub retries: u64,
     /// Requests Batch answered 429 (rate limited).
     pub http_429: u64,
+    /// Updates/s Batch accepted while this run was sending (null before any).
+    pub rate_achieved: Option<f64>,
     /// Wall time of this command, in seconds.
     pub elapsed_s: f64,
     /// The rejects file, when rows were rejected.
@@ -88,6 +90,7 @@ impl Summary {
             requests: 0,
             retries: 0,
             http_429: 0,
+            rate_achieved: None,
             elapsed_s: 0.0,
             rejects_file: None,
             uncertain_file: None,
@@ -102,7 +105,7 @@ impl Summary {
         }
     }
 
-    /// The summary for people: a few lines (the binary prints them on stderr).
+    /// The summary for people: a few lines (the binary prints them on stdout).
     pub fn human(&self) -> String {
         let rate = if self.elapsed_s > 0.0 { self.rows_read as f64 / self.elapsed_s } else { 0.0 };
         let mut s = format!(
@@ -118,14 +121,15 @@ impl Summary {
             s.push_str(&format!("valid {valid}, rejected {}", self.rows_rejected));
         } else {
             s.push_str(&format!(
-                "sent {}, rejected {}, unchanged {}, uncertain {}\n  requests {}, retries {}, 429s {}",
+                "sent {}, rejected {}, unchanged {}, uncertain {}\n  requests {}, retries {}, 429s {}{}",
                 self.rows_sent,
                 self.rows_rejected,
                 self.rows_unchanged,
                 self.rows_uncertain,
                 self.requests,
                 self.retries,
-                self.http_429
+                self.http_429,
+                self.rate_achieved.map(|r| format!(", {r:.0} updates/s achieved")).unwrap_or_default()
             ));
         }
         if self.rows_duplicate > 0 {

@@ -371,6 +371,7 @@ fn summary_of(run: &Run, files: Vec<PathBuf>, started: Instant) -> Summary {
     s.requests = c.requests;
     s.retries = c.retries;
     s.http_429 = c.http_429;
+    s.rate_achieved = c.rate_achieved();
     s.rejects_file = run.rejects_file.clone();
     s.uncertain_file = run.uncertain_file.clone();
     s.rejects_files = run.rejects_files.clone();

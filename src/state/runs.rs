@@ -126,6 +126,19 @@ pub struct Counters {
     pub requests: u64,
     pub retries: u64,
     pub http_429: u64,
+    /// Updates Batch accepted (distinct Custom IDs per call, summed), and the
+    /// milliseconds spent sending them (each attempt's first call to its last
+    /// answer): the achieved rate is their ratio.
+    pub updates_accepted: u64,
+    pub send_ms: u64,
+}
+
+impl Counters {
+    /// Updates/s achieved while sending; `None` before anything was accepted.
+    pub fn rate_achieved(&self) -> Option<f64> {
+        (self.send_ms > 0 && self.updates_accepted > 0)
+            .then(|| self.updates_accepted as f64 * 1e3 / self.send_ms as f64)
+    }
 }
 
 const RUN: u8 = b'r';
@@ -220,12 +233,10 @@ impl Store {
         self.put_run(run)
     }
 
-    /// Save the run's final state (status set by the caller), merge its
-    /// change-index updates and flush. A finished run's ledger is deleted:
-    /// nothing will resume it.
+    /// Save the run's final state (status set by the caller) and flush. A
+    /// finished run's ledger is deleted: nothing will resume it.
     pub fn finish_run(&self, run: &Run) -> Result<(), StateError> {
         self.put_run(run)?;
-        self.inner.merge_all_pending()?;
         self.inner.flush()?;
         if run.is_finished() {
             self.delete_ledger(&run.id)?;

@@ -41,14 +41,27 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
         }
         ValueType::Int => {
             let v = parse_int(cell)?;
-            let _ = write!(out, "{v}");
+            if is_plain_number(cell, false) {
+                // Already the JSON text of `v`: no formatting.
+                out.extend_from_slice(cell.as_bytes());
+            } else {
+                let _ = write!(out, "{v}");
+            }
         }
         ValueType::Float => {
             let v = parse_float(cell)?;
-            let _ = write!(out, "{v}");
+            if is_plain_number(cell, true) {
+                out.extend_from_slice(cell.as_bytes());
+            } else {
+                let _ = write!(out, "{v}");
+            }
         }
         ValueType::Bool => out.extend_from_slice(if parse_bool(cell)? { b"true" } else { b"false" }),
-        ValueType::Date { format } => json::string(out, &parse_date(cell, format.as_deref())?),
+        ValueType::Date { format } => {
+            if !fast_date_into(cell, format.as_deref(), out) {
+                json::string(out, &parse_date(cell, format.as_deref())?)
+            }
+        }
         ValueType::Url => {
             if !rules::is_valid_url(cell) {
                 return Err(if cell.chars().count() > rules::MAX_URL_CHARS {
@@ -76,12 +89,11 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
             // write arrays so) is read as that array, whatever the separator.
             let json_items: Option<Vec<String>> =
                 if cell.starts_with('[') { serde_json::from_str(cell).ok() } else { None };
-            let items: Box<dyn Iterator<Item = &str>> = match &json_items {
-                Some(v) => Box::new(v.iter().map(|s| s.trim())),
-                None => Box::new(cell.split(separator.as_str()).map(str::trim)),
-            };
             let mut count = 0;
-            for item in items.filter(|s| !s.is_empty()) {
+            let mut push = |item: &str| -> Result<(), String> {
+                if item.is_empty() {
+                    return Ok(());
+                }
                 count += 1;
                 if count > sr.max_items {
                     return Err(format!("more than {} items in the array", sr.max_items));
@@ -92,6 +104,15 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
                 }
                 first = false;
                 json::string(out, item);
+                Ok(())
+            };
+            match &json_items {
+                Some(v) => v.iter().try_for_each(|s| push(s.trim()))?,
+                // A one-byte separator searches with memchr, a longer one with two-way.
+                None => match separator.as_bytes() {
+                    [c] if c.is_ascii() => cell.split(char::from(*c)).try_for_each(|s| push(s.trim()))?,
+                    _ => cell.split(separator.as_str()).try_for_each(|s| push(s.trim()))?,
+                },
             }
             out.push(b']');
             if wrap.is_some() {
@@ -203,11 +224,32 @@ pub fn parse_float(cell: &str) -> Result<f64, String> {
 }
 
 pub fn parse_bool(cell: &str) -> Result<bool, String> {
-    match cell.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" => Ok(true),
-        "false" | "no" | "0" => Ok(false),
-        _ => Err(format!("`{}` is not a boolean (true/false, yes/no, 1/0)", clip(cell))),
+    let is = |words: [&str; 3]| words.iter().any(|w| w.eq_ignore_ascii_case(cell));
+    if is(["true", "yes", "1"]) {
+        Ok(true)
+    } else if is(["false", "no", "0"]) {
+        Ok(false)
+    } else {
+        Err(format!("`{}` is not a boolean (true/false, yes/no, 1/0)", clip(cell)))
     }
+}
+
+/// Is `cell` a number in JSON's own plain form (`-12`, `3.25`; no `+`, no
+/// leading zero, no exponent), so that it can be copied as it is? The parse
+/// before it has checked the value.
+fn is_plain_number(cell: &str, fraction: bool) -> bool {
+    let b = cell.as_bytes();
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    let (int, frac) = match digits.iter().position(|&c| c == b'.') {
+        Some(dot) if fraction => (&digits[..dot], Some(&digits[dot + 1..])),
+        Some(_) => return false,
+        None => (digits, None),
+    };
+    !int.is_empty()
+        && int.len() <= 15
+        && int.iter().all(u8::is_ascii_digit)
+        && (int[0] != b'0' || int.len() == 1)
+        && frac.is_none_or(|f| !f.is_empty() && f.len() <= 15 && f.iter().all(u8::is_ascii_digit))
 }
 
 /// A date as RFC 3339 UTC. With a strftime `format`, the cell must match it (a
@@ -251,9 +293,32 @@ pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
     }
 }
 
+/// `fast_date` written straight into `out` as a JSON string; false if the
+/// cell is not in one of its shapes (nothing written then).
+fn fast_date_into(cell: &str, format: Option<&str>, out: &mut Vec<u8>) -> bool {
+    match fast_date_shape(cell, format) {
+        Some(plain) => {
+            out.push(b'"');
+            out.extend_from_slice(cell.as_bytes());
+            if plain {
+                out.extend_from_slice(b"T00:00:00Z");
+            }
+            out.push(b'"');
+            true
+        }
+        None => false,
+    }
+}
+
 /// `YYYY-MM-DD` (the default or `%Y-%m-%d`) and `...T..:..:..Z` without chrono's
 /// general parser: dates are in most rows of most exports.
 fn fast_date(cell: &str, format: Option<&str>) -> Option<String> {
+    fast_date_shape(cell, format).map(|plain| if plain { format!("{cell}T00:00:00Z") } else { cell.to_string() })
+}
+
+/// Some(true): a valid `YYYY-MM-DD`; Some(false): a valid `YYYY-MM-DDTHH:MM:SSZ`
+/// (already RFC 3339 UTC); None: another shape, or not a valid date.
+fn fast_date_shape(cell: &str, format: Option<&str>) -> Option<bool> {
     let b = cell.as_bytes();
     let digits = |r: std::ops::Range<usize>| -> Option<u32> {
         b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
@@ -273,10 +338,10 @@ fn fast_date(cell: &str, format: Option<&str>) -> Option<String> {
     let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
     NaiveDate::from_ymd_opt(y as i32, m, d)?;
     if plain_date {
-        return Some(format!("{cell}T00:00:00Z"));
+        return Some(true);
     }
     let (hh, mm, ss) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    (hh < 24 && mm < 60 && ss < 60).then(|| cell.to_string())
+    (hh < 24 && mm < 60 && ss < 60).then_some(false)
 }
 
 /// `+33 6 39-98.13(37)` → `+33639981337`; a `00` international prefix becomes `+`.

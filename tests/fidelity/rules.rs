@@ -60,7 +60,7 @@ fn transform_accepts(job_text: &str, header: &[&str], cells: &[&str]) -> bool {
     for c in cells {
         record.push_field(c.as_bytes());
     }
-    t.map_row(RawRow { pos: Position { line: 2, byte: 0, record: 0 }, record }).is_ok()
+    t.map_row(RawRow::new(Position { line: 2, byte: 0, record: 0 }, record)).is_ok()
 }
 
 const PROFILES: &str = "[job]\nname = \"p\"\nkind = \"profiles\"\n[source]\npath = \"x.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.attributes]\ns = \"s\"\nw = { column = \"w\", type = \"url\" }\nd = { column = \"d\", type = \"date\" }\n";

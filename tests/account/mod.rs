@@ -152,7 +152,7 @@ fn rehearse_then_go_live_sends_everything_to_the_new_destination() {
 
     // `status` says where each run sent.
     let out = crate::common::run_in(dir.path(), &["status", "job.toml"]);
-    let text = String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("destination: http://127.0.0.1:").count(), 3, "{text}");
 }
 

@@ -116,19 +116,19 @@ fn rejects_of_every_file_of_a_glob_are_reported_and_cut_back_on_resume() {
     for f in &files {
         let rows = csv_rows(&dir.path().join(f));
         let header = rows[0].clone();
-        assert_eq!(&header[header.len() - 4..], ["_line", "_column", "_reason", "_file"], "{f}");
+        assert_eq!(&header[header.len() - 5..], ["_line", "_column", "_reason", "_raw", "_file"], "{f}");
         let mut lines: Vec<(String, String)> =
-            rows[1..].iter().map(|r| (r[r.len() - 1].clone(), r[r.len() - 4].clone())).collect();
+            rows[1..].iter().map(|r| (r[r.len() - 1].clone(), r[r.len() - 5].clone())).collect();
         let n = lines.len();
         lines.sort();
         lines.dedup();
         assert_eq!(lines.len(), n, "no reject written twice in {f}");
-        per_header.insert(header[..header.len() - 4].join(","), n as u64);
+        per_header.insert(header[..header.len() - 5].join(","), n as u64);
     }
     assert_eq!(per_header.get("id,n"), Some(&bad_a), "{per_header:?}");
     assert_eq!(per_header.get("n,id,extra"), Some(&bad_b), "{per_header:?}");
     let status = crate::common::run_in(dir.path(), &["status", "job.toml"]);
-    let text = String::from_utf8_lossy(&status.stderr);
+    let text = String::from_utf8_lossy(&status.stdout);
     assert!(files.iter().all(|f| text.contains(f.as_str())), "{text}");
 }
 

@@ -10,6 +10,12 @@ pub enum Status {
     Done,
     /// Done, with rows in the rejects file. Exit code 3.
     DoneWithRejects,
+    /// Every row settled, but some were held (outcome unknown, not resent):
+    /// not every row is known to be delivered. Exit code 4.
+    DoneWithUncertain,
+    /// Refused before changing anything (an audience replace with nothing to
+    /// send). Exit code 3.
+    Refused,
     /// The run stopped on an error; it is resumed by the next run. Exit code 1.
     Failed,
     /// Stopped by a signal (or its cancellation token) after settling what
@@ -23,6 +29,8 @@ impl Status {
         match self {
             Status::Done => 0,
             Status::DoneWithRejects => 3,
+            Status::DoneWithUncertain => 4,
+            Status::Refused => 3,
             Status::Failed => 1,
             Status::Interrupted => 130,
         }

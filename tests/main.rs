@@ -1,4 +1,5 @@
 //! The one integration test binary: each module below owns one area.
+mod account;
 mod common;
 mod consent;
 mod delta;

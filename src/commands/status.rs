@@ -74,10 +74,17 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
                 r429 = c.http_429,
                 rate = c.rate_achieved().map(|r| format!(", {r:.0} updates/s achieved")).unwrap_or_default(),
             );
-            if let Some(p) = &r.rejects_file {
+            crate::out!(
+                "    destination: {}",
+                r.destination.as_deref().unwrap_or("unknown (recorded before destinations were kept)")
+            );
+            if c.rows_duplicate > 0 {
+                crate::out!("    duplicate events skipped: {}", c.rows_duplicate);
+            }
+            for p in &r.rejects_files {
                 crate::out!("    rejects: {}", p.display());
             }
-            if let Some(p) = &r.uncertain_file {
+            for p in &r.uncertain_files {
                 crate::out!("    uncertain: {}", p.display());
             }
             if let Some(p) = &r.partial_file {
@@ -126,7 +133,28 @@ pub fn reset(job_path: &Path, delta: bool, common: &Common) -> Result<i32> {
         store.save_run(&last)?;
         run = true;
     }
-    let index = if delta { store.reset_change_index(&job.name)? } else { false };
+    // The job's files are imported again at every destination.
+    run |= store.forget_imported(&job.name)?;
+    let index = if delta {
+        // The change index of every destination the job sent to (and the one
+        // kept per job before destinations were), and the event index.
+        let mut scopes: Vec<String> = store
+            .runs()?
+            .into_iter()
+            .filter(|r| r.job == job.name)
+            .filter_map(|r| r.destination.map(|d| crate::state::scope(&job.name, &d)))
+            .collect();
+        scopes.sort();
+        scopes.dedup();
+        scopes.push(job.name.clone());
+        let mut had = store.reset_event_index(&job.name)?;
+        for scope in scopes {
+            had |= store.reset_change_index(&scope)?;
+        }
+        had
+    } else {
+        false
+    };
     store.flush()?;
     if !common.quiet && !common.json {
         crate::out!(
@@ -134,7 +162,7 @@ pub fn reset(job_path: &Path, delta: bool, common: &Common) -> Result<i32> {
             job.name,
             if run { "last run forgotten (the next run starts from the beginning)" } else { "no run to forget" },
             match (delta, index) {
-                (true, true) => "; change index forgotten (the next run sends every row)",
+                (true, true) => "; change and event indexes forgotten (the next run sends every row)",
                 (true, false) => "; no change index",
                 _ => "",
             }

@@ -33,12 +33,16 @@ pub struct Batch<O = Op> {
     /// unchanged since the last run (`changed_only`).
     pub skipped_acked: u64,
     pub unchanged: u64,
+    /// Events this destination acknowledged in an earlier run: not sent.
+    pub duplicate: u64,
     /// Rows whose earlier batch had an unknown outcome: held, not sent (events).
     pub held: Vec<Op>,
     /// Distinct keys among `ops`: what the rate limit counts.
     pub updates: u32,
     /// Estimated body size.
     pub bytes: usize,
+    /// Events: the event-index hash of each of `held`.
+    pub held_hashes: Vec<u64>,
 }
 
 impl<O> Default for Batch<O> {
@@ -53,9 +57,11 @@ impl<O> Default for Batch<O> {
             rejects: Vec::new(),
             skipped_acked: 0,
             unchanged: 0,
+            duplicate: 0,
             held: Vec::new(),
             updates: 0,
             bytes: 0,
+            held_hashes: Vec::new(),
         }
     }
 }
@@ -86,9 +92,11 @@ impl<O> Batch<O> {
             rejects: self.rejects,
             skipped_acked: self.skipped_acked,
             unchanged: self.unchanged,
+            duplicate: self.duplicate,
             held: self.held,
             updates: self.updates,
             bytes: self.bytes,
+            held_hashes: self.held_hashes,
         }
     }
 }
@@ -151,6 +159,8 @@ pub enum Row {
     /// Acknowledged by an earlier attempt of this run.
     SkipAcked(Position),
     Unchanged(Position),
+    /// An event this destination already acknowledged (event index).
+    Duplicate(Position),
     Held(Op),
 }
 
@@ -159,7 +169,7 @@ impl Row {
         match self {
             Row::Op(o) | Row::Held(o) => o.pos,
             Row::Reject(r) => r.pos,
-            Row::SkipAcked(p) | Row::Unchanged(p) => *p,
+            Row::SkipAcked(p) | Row::Unchanged(p) | Row::Duplicate(p) => *p,
         }
     }
 }
@@ -223,6 +233,7 @@ impl Batcher {
             Row::Reject(r) => self.cur.rejects.push(r),
             Row::SkipAcked(_) => self.cur.skipped_acked += 1,
             Row::Unchanged(_) => self.cur.unchanged += 1,
+            Row::Duplicate(_) => self.cur.duplicate += 1,
             Row::Held(op) => self.cur.held.push(op),
         }
         let kept = self.cur.ops.len() + self.cur.rejects.len() + self.cur.held.len();

@@ -61,7 +61,15 @@ pub enum SendError {
     /// on resume); otherwise none did and its rows can simply be read again.
     #[error("stopped by a signal")]
     Cancelled { answered: bool },
+    /// The hand-off could not be recorded: nothing was sent.
+    #[error("cannot record that a batch is being sent: {0}")]
+    HandOff(String),
 }
+
+/// Called once, just before a batch's first request is handed to the HTTP
+/// client (after any wait for the limiter): events batches record it in the
+/// ledger, so that a batch killed while it waited is resent, not held.
+pub type HandOff = Box<dyn FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send>;
 
 /// What an import send keeps beyond the driver's counts.
 #[derive(Debug, Default)]
@@ -96,6 +104,8 @@ pub struct SentOp {
     pub record: csv::ByteRecord,
     /// `changed_only`: (id hash, content hash), recorded once acknowledged.
     pub change: Option<(u64, u64)>,
+    /// Events: the event-index hash, recorded once acknowledged (or held).
+    pub event: Option<u64>,
     /// What became of it: `Acked` unless the API said otherwise.
     pub fate: Fate,
 }
@@ -105,7 +115,7 @@ impl SentOp {
     /// be read again at its position (stdin-like or compressed input).
     pub fn new(op: Op, keep_record: bool, change: Option<(u64, u64)>) -> SentOp {
         let record = if keep_record { op.record } else { csv::ByteRecord::new() };
-        SentOp { key: op.key, pos: op.pos, record, change, fate: Fate::Acked }
+        SentOp { key: op.key, pos: op.pos, record, change, event: None, fate: Fate::Acked }
     }
 }
 
@@ -184,7 +194,13 @@ impl Sender {
 
     /// Send one planned batch, its `body` built by `body::build` for `ops`,
     /// splitting as needed; each op's `fate` says what became of it.
-    pub async fn send(&self, ops: &mut [SentOp], body: &Body, endpoint: Endpoint) -> Result<(), SendError> {
+    pub async fn send(
+        &self,
+        ops: &mut [SentOp],
+        body: &Body,
+        endpoint: Endpoint,
+        mut handoff: Option<HandOff>,
+    ) -> Result<(), SendError> {
         let mut answered = false;
         let all = 0..body.elements.len();
         #[allow(clippy::single_range_in_vec_init)] // a stack of element ranges, starting with one
@@ -203,7 +219,20 @@ impl Sender {
                 hold_unknown: self.hold_unknown,
                 catalog: catalog.is_some(),
             };
-            let step = match self.driver.call(&logic, updates, || self.client.post(endpoint, bytes.clone())).await {
+            let mut tries = self.driver.attempts(updates);
+            let called = async {
+                loop {
+                    tries.begin().await?;
+                    if let Some(h) = handoff.take() {
+                        h().await.map_err(|e| Stop::Fail(SendError::HandOff(e)))?;
+                    }
+                    let input = self.client.post(endpoint, bytes.clone()).await;
+                    if let Some(out) = tries.judge(logic.classify(input)).await? {
+                        break Ok(out);
+                    }
+                }
+            };
+            let step = match called.await {
                 Ok(step) => step,
                 Err(Stop::Fail(SendError::CatalogNotFound(_))) => {
                     return Err(SendError::CatalogNotFound(catalog.cloned().unwrap_or_default()));

@@ -126,3 +126,31 @@ pub async fn finish(
         _ => Ok(None),
     }
 }
+
+/// An audience replace that sent nothing would leave the old audience in
+/// place while the run said `done`: refused, unless the job allows emptying
+/// it (`allow_empty = true`: one replace call with no ids).
+pub async fn replace_nothing(
+    job: &Job,
+    sender: &crate::dispatch::send::Sender,
+    counters: &crate::state::Counters,
+) -> Result<Option<crate::run::Ended>> {
+    if !sender.replace.is_pending() {
+        return Ok(None);
+    }
+    match &job.mapping {
+        Mapping::Audience(a) if a.allow_empty => {
+            let (endpoint, kind) = sender.target();
+            let body = crate::dispatch::body::build(&kind, &[]);
+            sender.send(&mut [], &body, endpoint, None).await?;
+            Ok(None)
+        }
+        Mapping::Audience(a) => Ok(Some(crate::run::Ended::Refused {
+            reason: format!(
+                "audience `{}`: mode = \"replace\" with no row to send ({} read, {} rejected): the audience was left as it was; fix the input, or set allow_empty = true in [audience] to empty it",
+                a.name, counters.rows_read, counters.rows_rejected
+            ),
+        })),
+        _ => Ok(None),
+    }
+}

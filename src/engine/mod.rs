@@ -4,7 +4,10 @@
 //! attempt of a run. One task owns the state and the report files; requests
 //! run concurrently beside it; blocking work goes to the blocking pool.
 
+mod history;
+use history::event_hash;
 mod lists;
+mod order;
 mod progress;
 pub mod resume;
 mod settle;
@@ -88,18 +91,22 @@ impl Import {
         let src = job.source.as_ref().context("this job reads no CSV")?;
         let store = cx.store.clone();
         let hold = job.on_uncertain == OnUncertain::Hold;
+        self.adopt(run);
         let (s, id) = (store.clone(), run.id.clone());
         let ledger = blocking(move || s.batches(&id)).await?;
         let plan = resume::plan(run, &ledger, hold);
         // Sequence numbers key the ledger: never reuse one an earlier attempt planned.
         run.next_seq = run.next_seq.max(ledger.iter().map(|b| b.seq + 1).max().unwrap_or(0));
         let rejects_dir = job.rejects_dir.clone().unwrap_or_else(|| cx.options.state_dir.join("rejects"));
-        let mut rejects = RejectsWriter::new(&rejects_dir, &format!("{}-rejects", run.id));
-        let mut uncertain = RejectsWriter::new(&rejects_dir, &format!("{}-uncertain", run.id));
-        let (rejects_len, uncertain_len) = (plan.rejects_len, plan.uncertain_len);
+        // Several input files: each report row says which one it came from.
+        let several = self.files.len() > 1;
+        let mut rejects = RejectsWriter::new(&rejects_dir, &format!("{}-rejects", run.id)).with_file_column(several);
+        let mut uncertain =
+            RejectsWriter::new(&rejects_dir, &format!("{}-uncertain", run.id)).with_file_column(several);
+        let (rejects_lens, uncertain_lens) = (plan.rejects_lens.clone(), plan.uncertain_lens.clone());
         let (rejects, uncertain) = blocking(move || {
-            rejects.resume(rejects_len).context("cannot reopen the rejects file")?;
-            uncertain.resume(uncertain_len).context("cannot reopen the uncertain file")?;
+            rejects.resume(&rejects_lens).context("cannot reopen the rejects file")?;
+            uncertain.resume(&uncertain_lens).context("cannot reopen the uncertain file")?;
             Ok::<_, anyhow::Error>((rejects, uncertain))
         })
         .await?;
@@ -112,16 +119,22 @@ impl Import {
         let mut partial = RejectsWriter::new(&rejects_dir, &format!("{}-partial", run.id));
         let partial_len = plan.partial_len;
         acc.partial = Some(
-            blocking(move || partial.resume(partial_len).map(|()| partial))
+            blocking(move || partial.resume(&[partial_len]).map(|()| partial))
                 .await
                 .context("cannot reopen the partial file")?,
         );
         let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
         if changed_only {
             // Opening merges what a killed run left: not on an async worker.
-            let (s, key) = (store.clone(), job.name.clone());
+            let (s, key) = (store.clone(), cx.scope.clone());
             acc.change = Some(blocking(move || s.change_index(&key)).await?);
         }
+        if job.kind == Kind::Events {
+            acc.events = Some(history::open_events(job, &store, &cx.scope, run, hold && ledger.is_empty()).await?);
+        }
+        // Events batches record when their request leaves: one killed while it
+        // waited is resent, not held.
+        let marks_sent = hold && matches!(&run.progress, RunProgress::Import(p) if p.marks_sent);
         let client = &cx.connection.client;
         lists::prepare(job, client, &cx.driver).await?;
         let stats = Arc::new(SendStats::default());
@@ -144,9 +157,12 @@ impl Import {
             cancel: cancel.clone(),
             checkpoint: None,
             events: cx.options.events.clone(),
+            keys: order::InFlight::default(),
+            marks_sent,
         };
         let mut outcome: Result<()> = Ok(());
         let mut files_done: Vec<bool> = plan.files.iter().map(|f| f.done).collect();
+        let seen = history::Seen::check(job, &store, &cx.scope, &self.prints, &mut files_done).await?;
         for (i, file) in self.files.iter().enumerate() {
             if files_done[i] || cancel.is_cancelled() {
                 continue;
@@ -167,8 +183,12 @@ impl Import {
             }
             if !cancel.is_cancelled() {
                 files_done[i] = true;
+                history::imported(&store, &cx.scope, &self.prints[i], &run.id).await?;
             }
             save(run, &eng, &base, &files_done, true).await?;
+        }
+        if eng.keys.waits > 0 {
+            tracing::info!(waits = eng.keys.waits, "batches waited for an earlier batch holding one of their IDs");
         }
         if outcome.is_err() {
             // Stop the other batches' waits, settle what Batch answered and forget
@@ -189,6 +209,8 @@ impl Import {
             let acc = eng.accounts();
             run.rejects_file = acc.rejects.paths.first().cloned();
             run.uncertain_file = acc.uncertain.paths.first().cloned();
+            run.rejects_files = acc.rejects.paths.clone();
+            run.uncertain_files = acc.uncertain.paths.clone();
             run.partial_file = acc.partial.as_ref().and_then(|p| p.paths.first().cloned());
         }
         save(run, &eng, &base, &files_done, false).await?;
@@ -196,12 +218,15 @@ impl Import {
         if cancel.is_cancelled() {
             return Ok(Ended::Interrupted);
         }
+        if let Some(refused) = lists::replace_nothing(job, &eng.sender, &run.counters).await? {
+            return Ok(refused);
+        }
         let token = stats.last_token.lock().ok().and_then(|t| t.clone());
         let mut note = lists::finish(job, client, &cx.driver, token).await?;
         if let Some(n) = change_note {
             note = Some(note.map_or(n.clone(), |o| format!("{o}; {n}")));
         }
-        Ok(Ended::Done { note })
+        Ok(Ended::Done { note: seen.note(job.kind == Kind::Events, note) })
     }
 }
 
@@ -216,6 +241,7 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
         c.rows_rejected = a.rows_rejected;
         c.rows_unchanged = a.rows_unchanged;
         c.rows_uncertain = a.rows_uncertain;
+        c.rows_duplicate = a.rows_duplicate;
         c.rows_partial = a.rows_partial;
     }
     run.counters.requests = base.requests + stats.requests.load(Relaxed);
@@ -225,7 +251,8 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
     run.counters.updates_accepted = base.updates_accepted + sending.updates;
     run.counters.send_ms = base.send_ms + (sending.seconds * 1e3) as u64;
     run.next_seq = eng.batcher.next_seq();
-    run.progress = RunProgress::Import(state::ImportProgress { files_done: files_done.to_vec() });
+    let marks_sent = matches!(&run.progress, RunProgress::Import(p) if p.marks_sent);
+    run.progress = RunProgress::Import(state::ImportProgress { files_done: files_done.to_vec(), marks_sent });
     let (store, record) = (eng.store.clone(), run.clone());
     blocking(move || {
         store.save_run(&record)?;
@@ -268,6 +295,10 @@ struct Engine<'a> {
     /// batches then in flight (the ledger does not count requests).
     checkpoint: Option<(Run, state::Counters)>,
     events: crate::run::Events,
+    /// The IDs of the batches in flight (per-ID order).
+    keys: order::InFlight,
+    /// Record in the ledger when a batch's first request leaves.
+    marks_sent: bool,
 }
 
 impl Engine<'_> {
@@ -301,6 +332,8 @@ impl Engine<'_> {
         {
             let mut acc = self.accounts();
             acc.rejects.set_source(csv.raw_headers(), csv.delimiter());
+            acc.rejects.set_source_path(path);
+            acc.uncertain.set_source_path(path);
             acc.set_source(
                 index,
                 settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.seekable() },
@@ -323,14 +356,20 @@ impl Engine<'_> {
         let mut cursor = 0usize;
         while let Some(chunk) = rx.recv().await {
             self.progress.set_position(base_bytes + chunk.bytes_read);
-            for r in chunk.results {
+            let events = self.accounts().events.clone();
+            let (chunk, known) = history::duplicates(events, chunk).await?;
+            for (i, r) in chunk.results.into_iter().enumerate() {
                 let row = match (plan.fate(r.pos().record, &mut cursor), r) {
                     (Some(resume::Replay::Skip), r) => Row::SkipAcked(r.pos()),
                     (Some(resume::Replay::Hold), Mapped::Op(op)) => Row::Held(op),
                     (_, Mapped::Reject(rej)) => Row::Reject(rej),
                     // Batch already has this exact operation: nothing is uncertain.
                     (_, Mapped::Unchanged(pos)) => Row::Unchanged(pos),
-                    (None, Mapped::Op(op)) => Row::Op(op),
+                    (None, Mapped::Op(op)) => match known.get(i) {
+                        Some(state::Known::Sent) => Row::Duplicate(op.pos),
+                        Some(state::Known::Held) => Row::Held(op),
+                        _ => Row::Op(op),
+                    },
                 };
                 if let Some(batch) = self.batcher.push(row) {
                     self.dispatch(batch).await?;
@@ -357,7 +396,12 @@ impl Engine<'_> {
     }
 
     /// Plan `batch` durably, then send it (or settle it at once if it sends nothing).
-    async fn dispatch(&mut self, batch: Batch) -> Result<()> {
+    async fn dispatch(&mut self, mut batch: Batch) -> Result<()> {
+        let events = self.accounts().events.is_some();
+        if events {
+            // Held rows stay held for every later run: the index keeps them.
+            batch.held_hashes = batch.held.iter().map(event_hash).collect();
+        }
         if batch.ops.is_empty() {
             // Nothing leaves: no plan, no flush. Lost in a crash, the segment is
             // simply read and settled again, its report lines cut back and rewritten.
@@ -370,9 +414,18 @@ impl Engine<'_> {
         while self.inflight.len() >= concurrency {
             self.settle_next().await?;
         }
+        // Per-ID order: wait while an earlier batch holding one of its IDs is unsettled.
+        let keys = order::keys(&batch.ops);
+        if self.keys.conflicts(&keys) {
+            self.keys.waits += 1;
+            while self.keys.conflicts(&keys) {
+                self.settle_next().await?;
+            }
+        }
         let record = batch.record(state::BatchState::Planned, state::Tally::default());
-        let (store, id) = (self.store.clone(), self.run_id.clone());
-        blocking(move || store.plan_batch(&id, &record)).await?;
+        let (store, id, planned) = (self.store.clone(), self.run_id.clone(), record.clone());
+        blocking(move || store.plan_batch(&id, &planned)).await?;
+        self.keys.add(&keys);
         let (endpoint, kind) = self.sender.target();
         let reread = self.accounts().sources.get(batch.file).is_some_and(|s| s.seekable);
         let (batch, body) = blocking(move || {
@@ -382,15 +435,17 @@ impl Engine<'_> {
             // row itself only where the file cannot be read again at that position).
             let batch = batch.map_ops(|op| {
                 let change = op.change;
-                SentOp::new(op, !reread, change)
+                let event = events.then(|| event_hash(&op));
+                SentOp { event, ..SentOp::new(op, !reread, change) }
             });
             Ok::<_, std::convert::Infallible>((batch, body))
         })
         .await?;
         let sender = self.sender.clone();
+        let handoff = self.marks_sent.then(|| history::handoff(self.store.clone(), self.run_id.clone(), record));
         self.inflight.spawn(async move {
             let mut batch = batch;
-            let sent = sender.send(&mut batch.ops, &body, endpoint).await;
+            let sent = sender.send(&mut batch.ops, &body, endpoint, handoff).await;
             (batch, sent)
         });
         Ok(())
@@ -398,7 +453,10 @@ impl Engine<'_> {
 
     async fn settle_next(&mut self) -> Result<()> {
         match self.inflight.join_next().await {
-            Some(Ok((batch, sent))) => self.settle(batch, sent).await,
+            Some(Ok((batch, sent))) => {
+                self.keys.remove(&order::sent_keys(&batch.ops));
+                self.settle(batch, sent).await
+            }
             Some(Err(e)) => Err(anyhow::anyhow!("a sending task failed: {e}")),
             None => Ok(()),
         }

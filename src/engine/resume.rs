@@ -46,17 +46,20 @@ pub struct ResumePlan {
     pub counters: Counters,
     /// Lengths of the rejects and uncertain files as of the last settled batch:
     /// anything past them belongs to batches that will be redone.
-    pub rejects_len: u64,
-    pub uncertain_len: u64,
+    pub rejects_lens: Vec<u64>,
+    pub uncertain_lens: Vec<u64>,
     pub partial_len: u64,
 }
 
 /// Read the ledger of `run`. `hold` is the job's rule for unknown outcomes.
 pub fn plan(run: &Run, batches: &[BatchRecord], hold: bool) -> ResumePlan {
-    let files_done: &[bool] = match &run.progress {
-        RunProgress::Import(p) => &p.files_done,
-        RunProgress::Export(_) => &[],
+    let (files_done, marks_sent): (&[bool], bool) = match &run.progress {
+        RunProgress::Import(p) => (&p.files_done, p.marks_sent),
+        RunProgress::Export(_) => (&[], false),
     };
+    // A batch still `Planned` never left when the run marks hand-offs: its
+    // rows are simply read and sent again, never held.
+    let unsettled = |s: BatchState| s == BatchState::Sent || (s == BatchState::Planned && !marks_sent);
     let mut p = ResumePlan { files: vec![FilePlan::default(); run.inputs.len()], ..Default::default() };
     for (i, f) in p.files.iter_mut().enumerate() {
         f.done = files_done.get(i).copied().unwrap_or(false);
@@ -66,17 +69,22 @@ pub fn plan(run: &Run, batches: &[BatchRecord], hold: bool) -> ResumePlan {
     // resumed segment that re-read settled rows as skipped) must not take
     // those rows back from it, or they would be sent and counted again.
     let mut sorted: Vec<&BatchRecord> = batches.iter().collect();
-    sorted.sort_by_key(|b| (b.state != BatchState::Planned, b.seq));
+    sorted.sort_by_key(|b| (settled(b.state), b.seq));
     // Per file, which batch last covered each record: a batch planned before
     // a kill is superseded by the later batches that re-read its rows.
     let mut cover: Vec<BTreeMap<u64, (u64, bool)>> = vec![BTreeMap::new(); run.inputs.len()];
     for b in sorted {
-        let settled = b.state != BatchState::Planned;
+        let settled = settled(b.state);
+        if !settled && !unsettled(b.state) {
+            // Planned and never handed over: as if it had not been planned.
+            continue;
+        }
         if settled {
             b.count_into(&mut p.counters);
             let t = &b.tally;
-            p.rejects_len = p.rejects_len.max(t.rejects_len);
-            p.uncertain_len = p.uncertain_len.max(t.uncertain_len);
+            let (rejects, uncertain) = t.lens();
+            max_into(&mut p.rejects_lens, &rejects);
+            max_into(&mut p.uncertain_lens, &uncertain);
             p.partial_len = p.partial_len.max(t.partial_len);
         }
         if let Some(c) = cover.get_mut(b.file) {
@@ -97,7 +105,7 @@ pub fn plan(run: &Run, batches: &[BatchRecord], hold: bool) -> ResumePlan {
         // have cut the prefix's last interval where no batch ends).
         plan.after = batches
             .iter()
-            .filter(|b| b.file == f && b.state != BatchState::Planned && b.last.record < next)
+            .filter(|b| b.file == f && settled(b.state) && b.last.record < next)
             .map(|b| b.last)
             .max_by_key(|pos| pos.record);
         let from = plan.after.map_or(0, |a| a.record + 1);
@@ -113,6 +121,21 @@ pub fn plan(run: &Run, batches: &[BatchRecord], hold: bool) -> ResumePlan {
         }
     }
     p
+}
+
+/// Settled: its rows' fate is known and counted.
+fn settled(s: BatchState) -> bool {
+    matches!(s, BatchState::Acked | BatchState::Held)
+}
+
+/// Files only grow as batches settle: the longest length seen is the last.
+fn max_into(acc: &mut Vec<u64>, lens: &[u64]) {
+    if acc.len() < lens.len() {
+        acc.resize(lens.len(), 0);
+    }
+    for (a, &l) in acc.iter_mut().zip(lens) {
+        *a = (*a).max(l);
+    }
 }
 
 /// Lay `[first, last]` over the intervals in `c` (start → (end, settled)); the
@@ -160,6 +183,22 @@ mod tests {
             "counters": {}, "last_error": null, "rejects_file": null, "uncertain_file": null, "extra": null
         }))
         .unwrap()
+    }
+
+    /// A run that marks hand-offs: a batch still `Planned` never left (it is
+    /// read and sent again), one `Sent` may have reached Batch (held).
+    #[test]
+    fn only_batches_whose_request_left_are_held() {
+        use BatchState::*;
+        let mut r = run();
+        r.progress = RunProgress::Import(crate::state::ImportProgress { files_done: vec![false], marks_sent: true });
+        let ledger = [b(0, 0, 9, Acked), b(1, 10, 19, Planned), b(2, 20, 29, Sent), b(3, 30, 39, Planned)];
+        let p = plan(&r, &ledger, true);
+        assert_eq!(p.files[0].after.map(|a| a.record), Some(9));
+        assert_eq!(p.files[0].ranges, vec![(20, 29, Replay::Hold)]);
+        let rejects = Tally { rejects_lens: vec![40, 7], ..Tally::default() };
+        let ledger = [BatchRecord { tally: rejects, ..b(0, 0, 9, Acked) }];
+        assert_eq!(plan(&r, &ledger, true).rejects_lens, vec![40, 7], "every rejects file is cut back");
     }
 
     #[test]

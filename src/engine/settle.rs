@@ -8,7 +8,7 @@ use super::Written;
 use crate::dispatch::batch::Batch;
 use crate::dispatch::send::{Fate, SentOp};
 use crate::report::RejectsWriter;
-use crate::state::{self, BatchState, ChangeIndex, Store, Tally};
+use crate::state::{self, BatchState, ChangeIndex, EventIndex, Store, Tally};
 use crate::transform::Reject;
 
 /// Where a file's rows can be read again, for the rows the API refuses.
@@ -30,11 +30,13 @@ pub struct Accounts {
     pub partial: Option<RejectsWriter>,
     pub counters: state::Counters,
     pub change: Option<ChangeIndex>,
+    /// Events jobs: the events this destination acknowledged.
+    pub events: Option<EventIndex>,
 }
 
 impl Accounts {
     pub fn new(rejects: RejectsWriter, uncertain: RejectsWriter, counters: state::Counters) -> Self {
-        Accounts { sources: Vec::new(), rejects, uncertain, partial: None, counters, change: None }
+        Accounts { sources: Vec::new(), rejects, uncertain, partial: None, counters, change: None, events: None }
     }
 
     pub fn set_source(&mut self, file: usize, s: Source) {
@@ -49,17 +51,25 @@ impl Accounts {
     /// never be sent again (invariant 2), so a batch that was sent is durable
     /// before the next is planned; one that sent nothing can be redone.
     pub fn settle(&mut self, store: &Store, run_id: &str, batch: Batch<SentOp>, durable: bool) -> Result<(), Written> {
-        let mut tally = Tally { skipped: batch.skipped_acked, unchanged: batch.unchanged, ..Tally::default() };
+        let mut tally = Tally {
+            skipped: batch.skipped_acked,
+            unchanged: batch.unchanged,
+            duplicate: batch.duplicate,
+            ..Tally::default()
+        };
         let mut record = batch.record(BatchState::Acked, Tally::default());
         let mut rejects: Vec<Reject> = batch.rejects;
         let mut held: Vec<Reject> = Vec::new();
         let mut partial: Vec<Reject> = Vec::new();
         let mut acked_pairs = Vec::new();
+        let mut acked_events = Vec::new();
+        let mut held_events = batch.held_hashes;
         for op in batch.ops {
             match op.fate {
                 Fate::Acked => {
                     tally.sent += 1;
                     acked_pairs.extend(op.change);
+                    acked_events.extend(op.event);
                 }
                 Fate::Rejected { column, reason } => {
                     rejects.push(Reject { pos: op.pos, column, reason, record: op.record })
@@ -70,6 +80,7 @@ impl Accounts {
                     partial.push(Reject { pos: op.pos, column, reason, record: op.record });
                 }
                 Fate::Held { reason } => {
+                    held_events.extend(op.event);
                     held.push(Reject { pos: op.pos, column: String::new(), reason, record: op.record })
                 }
             }
@@ -78,7 +89,7 @@ impl Accounts {
             held.push(Reject {
                 pos: op.pos,
                 column: String::new(),
-                reason: "in flight when an earlier attempt of this run stopped: outcome unknown, held, not resent"
+                reason: "in flight when an earlier run or attempt stopped, or held by one: outcome unknown, held, not resent"
                     .into(),
                 record: op.record,
             });
@@ -107,13 +118,21 @@ impl Accounts {
         // The files reach the OS before the ledger says how long they are.
         self.rejects.flush().map_err(Written::Rejects)?;
         self.uncertain.flush().map_err(Written::Uncertain)?;
-        tally.rejects_len = self.rejects.len();
-        tally.uncertain_len = self.uncertain.len();
+        tally.rejects_lens = self.rejects.lens();
+        tally.uncertain_lens = self.uncertain.lens();
+        tally.rejects_len = tally.rejects_lens.first().copied().unwrap_or(0);
+        tally.uncertain_len = tally.uncertain_lens.first().copied().unwrap_or(0);
         let all_held = tally.uncertain > 0 && tally.sent == 0 && tally.rejected == 0;
         if all_held {
             record.state = BatchState::Held;
         }
         record.tally = tally;
+        // The events first: a record that says "acknowledged" is never
+        // recovered without them (one sled log, flushed below).
+        if let Some(ev) = &self.events {
+            ev.record_acked(&acked_events).map_err(Written::State)?;
+            ev.record_held(&held_events).map_err(Written::State)?;
+        }
         store.record_batch(run_id, &record).map_err(Written::State)?;
         if let Some(ci) = &self.change
             && !acked_pairs.is_empty()

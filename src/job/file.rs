@@ -168,6 +168,9 @@ pub struct AudienceSection {
     #[serde(default)]
     pub create: bool,
     pub mode: Option<Spanned<String>>,
+    /// `replace` with nothing to send empties the audience (refused otherwise).
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 #[derive(Debug, Deserialize)]

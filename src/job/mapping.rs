@@ -290,6 +290,7 @@ impl Resolver<'_> {
             name: a.name.get_ref().clone(),
             display_name: a.display_name.clone().unwrap_or_else(|| a.name.get_ref().clone()),
             create: a.create,
+            allow_empty: a.allow_empty,
             mode,
             custom_id: id_columns[0].column.clone(),
             id_columns,

@@ -230,6 +230,8 @@ pub struct AudienceSettings {
     pub name: String,
     pub display_name: String,
     pub create: bool,
+    /// `replace` with no row to send empties the audience instead of refusing.
+    pub allow_empty: bool,
     pub mode: AudienceMode,
     pub custom_id: Column,
     pub id_columns: Vec<IdColumn>,

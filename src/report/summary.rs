@@ -49,6 +49,18 @@ pub struct Summary {
     pub uncertain_file: Option<PathBuf>,
     /// The input files (exports: the output file).
     pub files: Vec<PathBuf>,
+    /// Events not sent because this destination acknowledged them in an
+    /// earlier run (the event index).
+    pub rows_duplicate: u64,
+    /// Every rejects file (one per source header); `rejects_file` is the first.
+    pub rejects_files: Vec<PathBuf>,
+    /// Every uncertain file (one per source header); `uncertain_file` is the first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uncertain_files: Vec<PathBuf>,
+    /// Where the run sent: base URL, API version, project (a hash of its
+    /// key), endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
     /// Something the user should know about this run (e.g. nothing to do).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -86,6 +98,10 @@ impl Summary {
             rejects_file: None,
             uncertain_file: None,
             files: Vec::new(),
+            rows_duplicate: 0,
+            rejects_files: Vec::new(),
+            uncertain_files: Vec::new(),
+            destination: None,
             note: None,
             nothing_to_do: false,
             error: None,
@@ -120,7 +136,10 @@ impl Summary {
                 self.rate_achieved.map(|r| format!(", {r:.0} updates/s achieved")).unwrap_or_default()
             ));
         }
-        if let Some(p) = &self.rejects_file {
+        if self.rows_duplicate > 0 {
+            s.push_str(&format!("\n  duplicate events skipped (sent by an earlier run): {}", self.rows_duplicate));
+        }
+        for p in self.rejects_files.iter().chain(self.rejects_file.iter().filter(|_| self.rejects_files.is_empty())) {
             s.push_str(&format!("\n  rejects: {}", p.display()));
         }
         if let Some(p) = &self.partial_file {
@@ -130,8 +149,13 @@ impl Summary {
                 p.display()
             ));
         }
-        if let Some(p) = &self.uncertain_file {
+        for p in
+            self.uncertain_files.iter().chain(self.uncertain_file.iter().filter(|_| self.uncertain_files.is_empty()))
+        {
             s.push_str(&format!("\n  uncertain (held, not resent): {}", p.display()));
+        }
+        if let Some(d) = &self.destination {
+            s.push_str(&format!("\n  destination: {d}"));
         }
         if let Some(n) = &self.note {
             s.push_str(&format!("\n  note: {n}"));

@@ -18,6 +18,8 @@ use std::sync::Arc;
 /// The client of one run, and the emulator it talks to when the job says so.
 pub struct Connection {
     pub client: Client,
+    /// Where this run sends (a hash of the project key, never the key).
+    pub destination: super::Destination,
     /// Kept alive for the run when the job talks to the in-process emulator.
     #[cfg(feature = "emulator")]
     _emulator: Option<Emulator>,
@@ -72,13 +74,14 @@ impl Connection {
                 (u.clone(), creds, None)
             }
         };
+        let destination = super::Destination::of(job, &creds.project_key);
         let client = Client::new(&base, job.api.version, creds)?;
         #[cfg(feature = "emulator")]
-        return Ok(Connection { client, _emulator: emulator });
+        return Ok(Connection { client, destination, _emulator: emulator });
         #[cfg(not(feature = "emulator"))]
         {
             let () = emulator.unwrap_or(());
-            Ok(Connection { client })
+            Ok(Connection { client, destination })
         }
     }
 

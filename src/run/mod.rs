@@ -19,8 +19,10 @@
 //! included.
 
 mod connect;
+mod destination;
 
 pub use connect::Connection;
+pub use destination::Destination;
 
 use crate::facade::{Event, Keys, Subscriber};
 
@@ -97,6 +99,9 @@ pub enum Ended {
     Done { note: Option<String> },
     /// Stopped by the cancellation token after settling what was in flight.
     Interrupted,
+    /// The run would do something the job did not allow (an audience replace
+    /// with nothing to send): nothing was changed; `reason` says what to do.
+    Refused { reason: String },
 }
 
 /// The run was cancelled while a kind waited (for the limiter, a retry, a
@@ -120,6 +125,9 @@ pub struct Context<'a> {
     pub options: &'a Options,
     pub store: &'a Store,
     pub connection: &'a Connection,
+    /// The key of the job's records at this run's destination (change index,
+    /// event index, per-file import records).
+    pub scope: String,
     /// Every request of the run goes through it (or a `with_limiter` clone).
     pub driver: Driver,
 }
@@ -142,6 +150,15 @@ impl Work {
     fn resumes(&self, run: &Run) -> bool {
         match self {
             Work::Import(w) => w.resumes(run),
+            Work::Export(w) => w.resumes(run),
+        }
+    }
+
+    /// Whether an unfinished `run` is continued over this input (its files
+    /// and new ones).
+    fn continues(&self, run: &Run) -> bool {
+        match self {
+            Work::Import(w) => w.resumes(run) || w.extends(run),
             Work::Export(w) => w.resumes(run),
         }
     }
@@ -190,14 +207,17 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     let connection = Connection::open(job, opts.keys.as_ref()).await?;
     let mut work = Work::prepare(job).await?;
     let store = open_store(opts.state_dir.clone(), job.name.clone()).await?;
-    let mut run = match open_or_resume(&store, job, &work, &opts.events).await? {
+    let dest = connection.destination.text.clone();
+    let mut run = match open_or_resume(&store, job, &work, &dest, &opts.events).await? {
         Opened::Run(run) => run,
         Opened::AlreadyDone(last) => {
+            // The original run's status, rejects and all: a rerun does not
+            // turn a run with rejects or held rows into a clean one.
             let mut s = summary_of(&last, work.files(&last), started);
-            s.status = Status::Done;
             s.nothing_to_do = true;
+            s.destination = Some(dest);
             s.note = Some(format!(
-                "already imported by run {} (same files, unchanged): nothing to do; `batchport reset` first to import it again",
+                "already imported to this destination by run {} (same files, unchanged): nothing to do; `batchport reset` first to import it again",
                 last.id
             ));
             return Ok(s);
@@ -206,7 +226,8 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     // A child of the run's token: a kind that fails can stop its own waits
     // (to settle what is in flight) without the run counting as interrupted.
     let driver = Driver::new(RetryPolicy::default(), crate::engine::limiter(job), opts.cancel.child_token());
-    let cx = Context { job, options: opts, store: &store, connection: &connection, driver };
+    let scope = connection.destination.scope(&job.name);
+    let cx = Context { job, options: opts, store: &store, connection: &connection, scope, driver };
     let ended = match work.execute(&cx, &mut run).await {
         Err(e) if e.is::<Interrupted>() => Ok(Ended::Interrupted),
         other => other,
@@ -216,13 +237,20 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     run.status = match &ended {
         Err(_) => RunStatus::Failed,
         Ok(Ended::Interrupted) => RunStatus::Interrupted,
+        Ok(Ended::Refused { .. }) => RunStatus::Refused,
+        // Held rows first: a row whose outcome is unknown is not delivered.
+        Ok(Ended::Done { .. }) if run.counters.rows_uncertain > 0 => RunStatus::DoneWithUncertain,
         // Partially applied rows are refusals too: the user has to look.
         Ok(Ended::Done { .. }) if run.counters.rows_rejected > 0 || run.counters.rows_partial > 0 => {
             RunStatus::DoneWithRejects
         }
         Ok(Ended::Done { .. }) => RunStatus::Done,
     };
-    run.last_error = ended.as_ref().err().map(|e| format!("{e:#}"));
+    run.last_error = match &ended {
+        Err(e) => Some(format!("{e:#}")),
+        Ok(Ended::Refused { reason }) => Some(reason.clone()),
+        Ok(_) => None,
+    };
     let finished = run.clone();
     let store2 = store.clone();
     blocking(move || store2.finish_run(&finished)).await?;
@@ -232,6 +260,7 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     if let Ok(Ended::Done { note }) = ended {
         s.note = note;
     }
+    s.destination = Some(dest);
     drop(connection);
     Ok(s)
 }
@@ -242,39 +271,90 @@ enum Opened {
     AlreadyDone(Run),
 }
 
-async fn open_or_resume(store: &Store, job: &Job, work: &Work, events: &Events) -> Result<Opened> {
+/// Which runs and records count for `dest`. A run recorded without a
+/// destination (by an earlier batchport) is "unknown": an unfinished one is
+/// resumed where it is run again (it was stopped mid-way, and starting over
+/// would resend what it had sent), a finished one never makes a new run
+/// "already imported", since the destination it reached cannot be known.
+async fn open_or_resume(store: &Store, job: &Job, work: &Work, dest: &str, events: &Events) -> Result<Opened> {
     let (s, name) = (store.clone(), job.name.clone());
-    let (unfinished, last) =
-        blocking(move || Ok::<_, crate::state::StateError>((s.unfinished_run(&name)?, s.last_run(&name)?))).await?;
+    let scope = crate::state::scope(&job.name, dest);
+    let prints = work.inputs();
+    let (unfinished, last, imported_by) = blocking(move || {
+        let imported_by = imported_by(&s, &scope, &prints)?;
+        Ok::<_, crate::state::StateError>((s.unfinished_run(&name)?, s.last_run(&name)?, imported_by))
+    })
+    .await?;
+    let same_dest = |r: &Run| r.destination.as_deref().is_none_or(|d| d == dest);
     let run = match unfinished {
-        Some(r) if work.resumes(&r) => {
+        Some(mut r) if same_dest(&r) && work.continues(&r) => {
             tracing::info!(run = %r.id, "resuming");
+            r.destination = Some(dest.to_string());
             events.send(Event::Started { run_id: r.id.clone(), resumed: true });
             return Ok(Opened::Run(r));
         }
         Some(r) => {
-            events.notice(work.abandon_note(job, &r));
-            create(store, job, work).await?
+            let note = if same_dest(&r) {
+                work.abandon_note(job, &r)
+            } else {
+                format!(
+                    "{}'s unfinished run {} sent to another destination ({}); that run is abandoned and a new one starts for {dest}",
+                    job.name,
+                    r.id,
+                    r.destination.as_deref().unwrap_or("unknown")
+                )
+            };
+            events.notice(note);
+            create(store, job, work, dest).await?
         }
         None => {
-            if let (Some(last), Work::Import(_)) = (last, work)
-                && last.is_finished()
-                && !last.reset
-                && work.resumes(&last)
-            {
-                return Ok(Opened::AlreadyDone(last));
+            if let Work::Import(_) = work {
+                if let Some(last) = last
+                    && last.is_finished()
+                    && !last.reset
+                    && last.destination.as_deref() == Some(dest)
+                    && work.resumes(&last)
+                {
+                    return Ok(Opened::AlreadyDone(last));
+                }
+                if let Some(by) = imported_by {
+                    return Ok(Opened::AlreadyDone(by));
+                }
             }
-            create(store, job, work).await?
+            create(store, job, work, dest).await?
         }
     };
     events.send(Event::Started { run_id: run.id.clone(), resumed: false });
     Ok(Opened::Run(run))
 }
 
-async fn create(store: &Store, job: &Job, work: &Work) -> Result<Run> {
+/// The run that imported the last of `prints` to `scope`, when every one of
+/// them was imported there unchanged (and that run is still known).
+fn imported_by(
+    store: &Store,
+    scope: &str,
+    prints: &[crate::state::Fingerprint],
+) -> Result<Option<Run>, crate::state::StateError> {
+    let mut by: Option<Run> = None;
+    for p in prints {
+        match store.imported(scope, &p.path)? {
+            Some(rec) if rec.print == *p => {
+                let Some(run) = store.run(&rec.run_id)? else { return Ok(None) };
+                if by.as_ref().is_none_or(|b| run.started > b.started) {
+                    by = Some(run);
+                }
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok(by.filter(|r| r.is_finished()))
+}
+
+async fn create(store: &Store, job: &Job, work: &Work, dest: &str) -> Result<Run> {
     let (s, name, kind, inputs) = (store.clone(), job.name.clone(), job.kind, work.inputs());
+    let dest = Some(dest.to_string());
     // Creating a run flushes sled: off the async workers like every fsync.
-    blocking(move || s.create_run(&name, kind, inputs)).await
+    blocking(move || s.create_run_for(&name, kind, inputs, dest)).await
 }
 
 /// The summary of `run` as it stands.
@@ -294,11 +374,17 @@ fn summary_of(run: &Run, files: Vec<PathBuf>, started: Instant) -> Summary {
     s.rate_achieved = c.rate_achieved();
     s.rejects_file = run.rejects_file.clone();
     s.uncertain_file = run.uncertain_file.clone();
+    s.rejects_files = run.rejects_files.clone();
+    s.uncertain_files = run.uncertain_files.clone();
+    s.rows_duplicate = c.rows_duplicate;
+    s.destination = run.destination.clone();
     s.files = files;
     s.elapsed_s = started.elapsed().as_secs_f64();
     s.status = match run.status {
         RunStatus::Done => Status::Done,
         RunStatus::DoneWithRejects => Status::DoneWithRejects,
+        RunStatus::DoneWithUncertain => Status::DoneWithUncertain,
+        RunStatus::Refused => Status::Refused,
         RunStatus::Interrupted => Status::Interrupted,
         _ => Status::Failed,
     };

@@ -35,13 +35,15 @@ impl BatchRecord {
         c.rows_rejected += t.rejected;
         c.rows_unchanged += t.unchanged;
         c.rows_uncertain += t.uncertain;
+        c.rows_duplicate += t.duplicate;
         c.rows_partial += t.partial;
     }
 }
 
 /// The fate of a settled batch's rows, and how long the report files were once
 /// its rows were written (resume cuts them back to the last settled length).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Tally {
     pub sent: u64,
     pub rejected: u64,
@@ -49,6 +51,10 @@ pub struct Tally {
     pub uncertain: u64,
     /// Rows re-read on resume that an earlier attempt had settled.
     pub skipped: u64,
+    /// Events skipped: acknowledged by an earlier run (the event index).
+    pub duplicate: u64,
+    /// Length of the first rejects and uncertain files (what records
+    /// written before `rejects_lens` have).
     pub rejects_len: u64,
     pub uncertain_len: u64,
     /// Rows applied with a part refused (counted in `sent` too).
@@ -56,11 +62,30 @@ pub struct Tally {
     pub partial: u64,
     #[serde(default)]
     pub partial_len: u64,
+    /// Length of every rejects (uncertain) file, one per source header.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejects_lens: Vec<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uncertain_lens: Vec<u64>,
+}
+
+impl Tally {
+    /// The report files' lengths, whatever version wrote the record.
+    pub fn lens(&self) -> (Vec<u64>, Vec<u64>) {
+        let or_first = |all: &Vec<u64>, first: u64| if all.is_empty() && first > 0 { vec![first] } else { all.clone() };
+        (or_first(&self.rejects_lens, self.rejects_len), or_first(&self.uncertain_lens, self.uncertain_len))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BatchState {
+    /// Planned, its request not handed to the HTTP client yet (waiting for a
+    /// slot or the limiter): nothing of it can have reached Batch.
     Planned,
+    /// Its first request was handed to the HTTP client: outcome unknown
+    /// until settled. (Only events batches record it: for the other kinds
+    /// a batch in flight is resent either way.)
+    Sent,
     Acked,
     Held,
 }
@@ -74,6 +99,14 @@ impl Store {
         let value = serde_json::to_vec(b).expect("a batch record always serialises");
         inner.ledger.insert(name_key(BATCH, run_id, Some(b.seq)), value).map_err(|e| inner.err(e))?;
         inner.flush()
+    }
+
+    /// Mark a planned batch as handed to the HTTP client, durably, before
+    /// its first request leaves.
+    pub fn mark_sent(&self, run_id: &str, b: &BatchRecord) -> Result<(), StateError> {
+        let b = BatchRecord { state: BatchState::Sent, ..b.clone() };
+        self.record_batch(run_id, &b)?;
+        self.inner.flush()
     }
 
     /// Write a batch's settled record whole (state and tally). Not flushed:

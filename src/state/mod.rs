@@ -12,7 +12,9 @@
 
 mod change;
 mod error;
+mod events;
 mod fingerprint;
+mod imported;
 mod ledger;
 mod record;
 mod runs;
@@ -24,7 +26,9 @@ use std::time::{Duration, Instant};
 
 pub use change::{ChangeIndex, Lookup};
 pub use error::StateError;
+pub use events::{EventIndex, Known};
 pub use fingerprint::{Fingerprint, fingerprint};
+pub use imported::Imported;
 pub use ledger::{BatchRecord, BatchState, Tally};
 pub use runs::{Counters, ExportProgress, ImportProgress, PartDone, RUN_FORMAT, Run, RunProgress, RunStatus};
 
@@ -59,6 +63,8 @@ pub(crate) struct Inner {
     /// Only read to drop the packed buckets of an older change index (the
     /// index now lives in files of its own: `change.rs`).
     changes: sled::Tree,
+    /// The event index (`events.rs`).
+    events: sled::Tree,
 }
 
 impl Store {
@@ -86,7 +92,8 @@ impl Store {
                 let runs = db.open_tree("runs")?;
                 let ledger = db.open_tree("ledger")?;
                 let changes = db.open_tree("changes")?;
-                Ok((db, runs, ledger, changes))
+                let events = db.open_tree("events")?;
+                Ok((db, runs, ledger, changes, events))
             }));
             match &attempt {
                 Ok(Err(e)) if matches!(classify(e), Failure::Locked) && started.elapsed() < LOCK_GRACE => {
@@ -96,9 +103,9 @@ impl Store {
             }
         };
         let cause = match opened {
-            Ok(Ok((db, runs, ledger, changes))) => match check_identity(&db, &path) {
+            Ok(Ok((db, runs, ledger, changes, events))) => match check_identity(&db, &path) {
                 Ok(()) => {
-                    let inner = Inner { path, db, runs, ledger, changes };
+                    let inner = Inner { path, db, runs, ledger, changes, events };
                     return Ok(Store { inner: Arc::new(inner) });
                 }
                 // Dropping the handles releases sled's lock before a move.
@@ -257,6 +264,20 @@ pub(crate) fn name_key(tag: u8, name: &str, n: Option<u64>) -> Vec<u8> {
     if let Some(n) = n {
         k.extend_from_slice(&n.to_be_bytes());
     }
+    k
+}
+
+/// The key a job's per-destination records are kept under: the job name and
+/// a hash of the destination's text. Every scope of one job has the same
+/// length, so [`scopes_prefix`] finds them all.
+pub fn scope(job: &str, destination: &str) -> String {
+    format!("{job}#{:016x}", xxhash_rust::xxh3::xxh3_64(destination.as_bytes()))
+}
+
+/// The key prefix of every scope of `job` under `tag` (see [`name_key`]).
+pub(crate) fn scopes_prefix(tag: u8, job: &str) -> Vec<u8> {
+    let mut k = name_key(tag, &format!("{job}#{:016x}", 0), None);
+    k.truncate(k.len() - 16);
     k
 }
 

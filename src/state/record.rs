@@ -39,7 +39,7 @@ impl RunProgress {
     pub fn new(kind: Kind, inputs: usize) -> RunProgress {
         match kind {
             Kind::Export => RunProgress::Export(ExportProgress::default()),
-            _ => RunProgress::Import(ImportProgress { files_done: vec![false; inputs] }),
+            _ => RunProgress::Import(ImportProgress { files_done: vec![false; inputs], marks_sent: true }),
         }
     }
 }
@@ -50,6 +50,10 @@ impl RunProgress {
 pub struct ImportProgress {
     /// Per input file: read to its end and every batch of it settled.
     pub files_done: Vec<bool>,
+    /// The run marks a batch `Sent` when its first request leaves (see
+    /// `BatchState::Sent`). Runs started before that was kept did not: all
+    /// their planned batches may have been sent.
+    pub marks_sent: bool,
 }
 
 /// An export's progress: which export, which parts are in the temp file.
@@ -106,6 +110,13 @@ pub(super) struct Stored {
     rejects_file: Option<PathBuf>,
     #[serde(default)]
     uncertain_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    rejects_files: Vec<PathBuf>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    uncertain_files: Vec<PathBuf>,
+    /// Absent in records written before destinations were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    destination: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     partial_file: Option<PathBuf>,
     #[serde(default)]
@@ -131,6 +142,12 @@ impl TryFrom<Stored> for Run {
                 ));
             }
         };
+        // Records from before `rejects_files` name their one file.
+        let or_first = |all: Vec<PathBuf>, first: &Option<PathBuf>| {
+            if all.is_empty() { first.iter().cloned().collect() } else { all }
+        };
+        let rejects_files = or_first(s.rejects_files, &s.rejects_file);
+        let uncertain_files = or_first(s.uncertain_files, &s.uncertain_file);
         Ok(Run {
             id: s.id,
             job: s.job,
@@ -143,7 +160,10 @@ impl TryFrom<Stored> for Run {
             counters: s.counters,
             last_error: s.last_error,
             rejects_file: s.rejects_file,
+            rejects_files,
+            uncertain_files,
             uncertain_file: s.uncertain_file,
+            destination: s.destination,
             partial_file: s.partial_file,
             reset,
             progress,
@@ -167,6 +187,9 @@ impl From<Run> for Stored {
             last_error: r.last_error,
             rejects_file: r.rejects_file,
             uncertain_file: r.uncertain_file,
+            rejects_files: r.rejects_files,
+            uncertain_files: r.uncertain_files,
+            destination: r.destination,
             partial_file: r.partial_file,
             reset: r.reset,
             progress: Some(r.progress),
@@ -187,7 +210,7 @@ fn migrate_v0(kind: Kind, inputs: usize, extra: &Value) -> (RunProgress, bool) {
             let mut files_done: Vec<bool> =
                 extra.get("files_done").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
             files_done.resize(inputs, false);
-            RunProgress::Import(ImportProgress { files_done })
+            RunProgress::Import(ImportProgress { files_done, marks_sent: false })
         }
     };
     (progress, reset)
@@ -219,17 +242,26 @@ mod tests {
     fn an_import_record_of_format_0_keeps_its_files_done_and_reset() {
         let run: Run = serde_json::from_value(v0("events", json!({"files_done": [true, false]}))).unwrap();
         assert_eq!((run.kind, run.status, run.next_seq), (Kind::Events, RunStatus::Interrupted, 4));
-        assert_eq!(run.progress, RunProgress::Import(ImportProgress { files_done: vec![true, false] }));
+        assert_eq!(
+            run.progress,
+            RunProgress::Import(ImportProgress { files_done: vec![true, false], marks_sent: false })
+        );
         assert!(!run.reset);
         assert_eq!(run.counters.requests, 1);
 
         let run: Run = serde_json::from_value(v0("profiles", json!({"reset": true, "files_done": [true]}))).unwrap();
         assert!(run.reset);
         // One flag per input, whatever the bag held.
-        assert_eq!(run.progress, RunProgress::Import(ImportProgress { files_done: vec![true, false] }));
+        assert_eq!(
+            run.progress,
+            RunProgress::Import(ImportProgress { files_done: vec![true, false], marks_sent: false })
+        );
 
         let run: Run = serde_json::from_value(v0("catalog", Value::Null)).unwrap();
-        assert_eq!(run.progress, RunProgress::Import(ImportProgress { files_done: vec![false, false] }));
+        assert_eq!(
+            run.progress,
+            RunProgress::Import(ImportProgress { files_done: vec![false, false], marks_sent: false })
+        );
     }
 
     #[test]

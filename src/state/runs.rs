@@ -27,6 +27,12 @@ pub enum RunStatus {
     Failed,
     Done,
     DoneWithRejects,
+    /// Finished, but some rows' outcome is unknown (held in the uncertain
+    /// file, not resent): not every row is known to be delivered.
+    DoneWithUncertain,
+    /// Refused before changing anything (an audience replace with nothing to
+    /// send): resumable once the job allows it or the input has rows.
+    Refused,
     /// An unfinished run that a newer run of the job replaced (its inputs or
     /// settings changed): never resumed. Its record and ledger are kept for
     /// `status` and for a human to look at.
@@ -42,13 +48,15 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Done => "done",
             RunStatus::DoneWithRejects => "done_with_rejects",
+            RunStatus::DoneWithUncertain => "done_with_uncertain",
+            RunStatus::Refused => "refused",
             RunStatus::Abandoned => "abandoned",
         }
     }
 
     /// Finished runs are never resumed.
     pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Done | RunStatus::DoneWithRejects)
+        matches!(self, RunStatus::Done | RunStatus::DoneWithRejects | RunStatus::DoneWithUncertain)
     }
 }
 
@@ -76,6 +84,15 @@ pub struct Run {
     pub last_error: Option<String>,
     pub rejects_file: Option<PathBuf>,
     pub uncertain_file: Option<PathBuf>,
+    /// Every rejects file of the run (one per source header), the first
+    /// being `rejects_file`.
+    pub rejects_files: Vec<PathBuf>,
+    pub uncertain_files: Vec<PathBuf>,
+    /// Where the run sends (see `crate::run::Destination`): base URL, a hash
+    /// of the project key, endpoint. `None`: written by a batchport that did
+    /// not record it; such a run matches no destination when deciding what
+    /// is "already imported" (see `Store::create_run_for`).
+    pub destination: Option<String>,
     /// Rows applied but for a refused attribute (partial errors).
     pub partial_file: Option<PathBuf>,
     /// `batchport reset` after this run finished: a re-run of the same input
@@ -101,6 +118,9 @@ pub struct Counters {
     pub rows_rejected: u64,
     pub rows_unchanged: u64,
     pub rows_uncertain: u64,
+    /// Events skipped because this destination acknowledged them in an
+    /// earlier run (the event index).
+    pub rows_duplicate: u64,
     /// Rows sent and applied but for a refused attribute or event (within `rows_sent`).
     pub rows_partial: u64,
     pub requests: u64,
@@ -151,6 +171,17 @@ impl Store {
     /// unfinished earlier run of the job (which the caller chose not to
     /// resume) becomes `abandoned` in the same atomic write.
     pub fn create_run(&self, job: &str, kind: Kind, inputs: Vec<Fingerprint>) -> Result<Run, StateError> {
+        self.create_run_for(job, kind, inputs, None)
+    }
+
+    /// [`Store::create_run`] for a run that sends to `destination`.
+    pub fn create_run_for(
+        &self,
+        job: &str,
+        kind: Kind,
+        inputs: Vec<Fingerprint>,
+        destination: Option<String>,
+    ) -> Result<Run, StateError> {
         let inner = &self.inner;
         let now = chrono::Utc::now();
         let started = now_rfc3339();
@@ -175,6 +206,9 @@ impl Store {
             last_error: None,
             rejects_file: None,
             uncertain_file: None,
+            rejects_files: Vec::new(),
+            uncertain_files: Vec::new(),
+            destination,
             partial_file: None,
             reset: false,
         };
@@ -245,6 +279,15 @@ impl Store {
         Ok(true)
     }
 
+    /// The run `id`, if the store still has it.
+    pub fn run(&self, id: &str) -> Result<Option<Run>, StateError> {
+        match self.load_run(id) {
+            Ok(r) => Ok(Some(r)),
+            Err(StateError::UnknownRun(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn load_run(&self, id: &str) -> Result<Run, StateError> {
         let inner = &self.inner;
         let key = run_key(id);
@@ -306,7 +349,7 @@ mod tests {
 
         let run = store.unfinished_run("nightly").unwrap().expect("the old run is found and unfinished");
         assert_eq!((run.kind, run.status, run.next_seq), (Kind::Profiles, RunStatus::Interrupted, 3));
-        assert_eq!(run.progress, RunProgress::Import(ImportProgress { files_done: vec![true] }));
+        assert_eq!(run.progress, RunProgress::Import(ImportProgress { files_done: vec![true], marks_sent: false }));
         assert_eq!((run.counters.rows_sent, run.counters.http_429), (98, 1));
         assert_eq!(run.rejects_file.as_deref(), Some(std::path::Path::new("rejects/nightly-rejects.csv")));
 

@@ -159,8 +159,9 @@ fn partially_applied_rows_are_reported_apart_and_never_resent() {
     assert!(partial[1..].iter().all(|r| r[r.len() - 3] == "tier" && r[r.len() - 2].contains("tier")), "{partial:?}");
     let p = emu.profile("u3").unwrap();
     assert_eq!((p["events"].as_array().unwrap().len(), p["attributes"].get("tier")), (4, None));
-    // Run again: the run is done, nothing is sent twice.
-    let again = summary(&cmd(dir.path(), "run", "j.toml"), 0);
+    // Run again: the run is done, nothing is sent twice; "already imported"
+    // repeats the status (and exit code) of the run that did it.
+    let again = summary(&cmd(dir.path(), "run", "j.toml"), 3);
     assert!(again["note"].as_str().unwrap_or_default().contains("already imported"), "{again}");
     assert_eq!(emu.profile("u3").unwrap()["events"].as_array().unwrap().len(), 4);
 }

@@ -177,7 +177,7 @@ fn tells_a_person_what_will_happen() {
     write(dir.path(), "users.csv", f);
     let out = run_in(dir.path(), &["validate", "job.toml"]);
     assert_eq!(out.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stdout);
     assert!(err.contains("rejects by column and reason"), "{err}");
     assert!(err.contains("6  `born`: birthdate: `…` is not a date"), "grouped without the values\n{err}");
     assert!(err.contains("(lines 2, 3, 4, 5, 6, ...)"), "the first lines\n{err}");

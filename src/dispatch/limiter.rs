@@ -19,8 +19,10 @@
 //!   next ones are spaced by the refill they need.
 //!
 //! The bucket is hand-written rather than governor's GCRA because its rate
-//! changes with every decision and the bucket must carry over. It runs on
-//! tokio's clock, so tests on paused time see exact schedules.
+//! changes with every decision and the bucket must carry over. Under it,
+//! governor's GCRA (`ceiling`) holds every call to the planned rates, whatever
+//! this layer decides. Both run on tokio's clock, so tests on paused time see
+//! exact schedules.
 //!
 //! The controller needs each answer's call (its size, and whether it was
 //! granted before the last decision). The public API stays `acquire(n)`,
@@ -36,6 +38,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
+use super::ceiling::Ceiling;
 use super::control::{Control, Grant, Verdict};
 use crate::api::limits::{Rate, RateUnit};
 
@@ -145,6 +148,8 @@ struct Shared {
 #[derive(Clone)]
 pub struct Limiter {
     inner: Arc<Mutex<Shared>>,
+    /// The hard layer (governor): never more than the planned rates.
+    ceiling: Option<Arc<Ceiling>>,
 }
 
 impl fmt::Debug for Limiter {
@@ -198,12 +203,13 @@ impl Limiter {
         let doc = documented.iter().find(|r| r.unit == unit).map_or(f64::INFINITY, |r| f64::from(r.per_second));
         let share = if unit == RateUnit::Updates && doc >= 100.0 { PLANNED_SHARE } else { 1.0 };
         let control = Control::new(f64::from(buckets[reference].rate.per_second), doc, share, now);
+        let ceiling = Some(Arc::new(Ceiling::new(&buckets.iter().map(|b| b.rate).collect::<Vec<_>>())));
         let limit = Limit { buckets, reference, control, paused_until: now, rng: StdRng::from_os_rng() };
-        Limiter { inner: Arc::new(Mutex::new(Shared { limit: Some(limit), tally: Tally::default() })) }
+        Limiter { inner: Arc::new(Mutex::new(Shared { limit: Some(limit), tally: Tally::default() })), ceiling }
     }
 
     pub fn unlimited() -> Limiter {
-        Limiter { inner: Arc::new(Mutex::new(Shared { limit: None, tally: Tally::default() })) }
+        Limiter { inner: Arc::new(Mutex::new(Shared { limit: None, tally: Tally::default() })), ceiling: None }
     }
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
@@ -246,6 +252,9 @@ impl Limiter {
                 }
                 tokio::time::sleep_until(until).await;
             }
+        }
+        if let Some(ceiling) = &self.ceiling {
+            ceiling.pass(updates).await;
         }
         let mut s = self.lock();
         let now = Instant::now();

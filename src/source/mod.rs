@@ -16,8 +16,8 @@
 mod encoding;
 mod error;
 mod glob;
-mod quotes;
 mod ndjson;
+mod quotes;
 mod reader;
 mod sniff;
 

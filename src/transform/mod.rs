@@ -314,7 +314,12 @@ impl Transformer {
             return None;
         }
         // The first non-blank id column, as the transform picks it.
-        let key = self.id.fields.iter().map(|(f, _)| trim(std::str::from_utf8(&rec[f.index]).unwrap_or(""))).find(|k| !k.is_empty())?;
+        let key = self
+            .id
+            .fields
+            .iter()
+            .map(|(f, _)| trim(std::str::from_utf8(&rec[f.index]).unwrap_or("")))
+            .find(|k| !k.is_empty())?;
         buf.clear();
         for &i in &self.hashed {
             let cell = &rec[i];

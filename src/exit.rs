@@ -29,7 +29,11 @@ pub const FAILED: i32 = 1;
 
 /// The exit code for an error that ended a command.
 pub fn for_error(e: &anyhow::Error) -> i32 {
-    if e.chain().any(|c| c.is::<crate::job::JobError>() || c.is::<UsageError>()) { USAGE } else { FAILED }
+    // No credentials for an object store is a setup mistake, like a bad job file.
+    let usage = |c: &(dyn std::error::Error + 'static)| {
+        c.is::<crate::job::JobError>() || c.is::<UsageError>() || c.is::<crate::objstore::NoCredentials>()
+    };
+    if e.chain().any(usage) { USAGE } else { FAILED }
 }
 
 /// A mistake in how the command was called.

@@ -11,6 +11,7 @@ pub mod exit;
 pub mod export;
 pub mod init;
 pub mod job;
+pub mod objstore;
 pub mod paths;
 pub mod pipeline;
 pub mod report;

@@ -61,10 +61,10 @@ impl Import {
     pub async fn prepare(job: &Job) -> Result<Import> {
         let src = job.source.as_ref().context("this job reads no CSV")?.clone();
         blocking(move || {
-            let files = source::expand(&src.pattern, &src.base_dir)?;
+            let files = source::expand_with(&src.pattern, &src.base_dir, &src.options)?;
             let prints = files
                 .iter()
-                .map(|f| state::fingerprint(f).with_context(|| format!("cannot read {}", f.display())))
+                .map(|f| source::fingerprint(f, &src.options).with_context(|| format!("cannot read {}", f.display())))
                 .collect::<Result<Vec<_>>>()?;
             Ok::<_, anyhow::Error>(Import { files, prints })
         })
@@ -128,7 +128,7 @@ impl Import {
             acc: Arc::new(Mutex::new(acc)),
             inflight: JoinSet::new(),
             batcher: Batcher::new(batch_limits(job), run.next_seq),
-            progress: progress::Progress::new(cx.options.progress, self.files.iter().map(|f| file_len(f)).sum()),
+            progress: progress::Progress::new(cx.options.progress, self.prints.iter().map(|p| p.size).sum()),
             run_id: run.id.clone(),
             cancel: cancel.clone(),
         };
@@ -138,7 +138,9 @@ impl Import {
             if files_done[i] || cancel.is_cancelled() {
                 continue;
             }
-            outcome = eng.file(i, file, &plan.files[i], &src.options).await;
+            // An object is read at the version fingerprinted when the run began.
+            let options = source::SourceOptions { etag: self.prints[i].etag.clone(), ..src.options.clone() };
+            outcome = eng.file(i, file, &plan.files[i], &options).await;
             if outcome.is_ok() {
                 outcome = eng.drain().await;
             }
@@ -199,10 +201,6 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
     .await
 }
 
-fn file_len(p: &std::path::Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
-}
-
 fn batch_limits(job: &Job) -> BatchLimits {
     BatchLimits {
         max_ops: job.api.batch_size,
@@ -260,7 +258,7 @@ impl Engine<'_> {
             acc.rejects.set_source(csv.raw_headers(), csv.delimiter());
             acc.set_source(
                 index,
-                settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.seekable() },
+                settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.rereadable() },
             );
             acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
         }

@@ -49,6 +49,8 @@ pub struct SourceSection {
     pub path: Spanned<String>,
     pub delimiter: Option<Spanned<String>>,
     pub encoding: Option<Spanned<String>>,
+    /// The endpoint of an S3-compatible store (MinIO, R2...) for URL paths.
+    pub endpoint: Option<Spanned<String>>,
 }
 
 /// `[mapping]` for every kind; which keys a kind accepts is checked in `resolve`.

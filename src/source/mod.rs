@@ -5,12 +5,13 @@
 //!
 //! Submodules: `glob` (file lists), `encoding` (byte stack: gzip, encoding
 //! detection, transcoding), `sniff` (delimiter), `reader` (record parser and
-//! positions), `error`.
+//! positions), `error`, `remote` (object store URLs: `crate::objstore`).
 
 mod encoding;
 mod error;
 mod glob;
 mod reader;
+mod remote;
 mod sniff;
 
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use error::SourceError;
 pub use glob::expand;
+pub use remote::is_remote;
 
 use reader::{Parser, ReadError, Start};
 
@@ -83,6 +85,27 @@ impl FromStr for Encoding {
 pub struct SourceOptions {
     pub delimiter: Delimiter,
     pub encoding: Encoding,
+    /// The job's `endpoint` for object URLs (S3-compatible stores, Azurite).
+    pub endpoint: Option<String>,
+    /// The object version (ETag) the run pinned when it fingerprinted its
+    /// inputs; an object found at another version is not read.
+    pub etag: Option<String>,
+}
+
+/// Expand the job's `path`: a local file or glob (see [`expand`]), or an
+/// object URL or URL glob (`s3://bucket/exports/users-*.csv.gz`), sorted.
+pub fn expand_with(pattern: &str, base: &Path, opts: &SourceOptions) -> Result<Vec<PathBuf>, SourceError> {
+    if crate::objstore::is_url(pattern) { remote::expand(pattern, opts) } else { expand(pattern, base) }
+}
+
+/// The fingerprint of an input: a file's size, mtime and head hash, or an
+/// object's ETag, size and last-modified.
+pub fn fingerprint(path: &Path, opts: &SourceOptions) -> Result<crate::state::Fingerprint, SourceError> {
+    if is_remote(path) {
+        remote::fingerprint(path, opts)
+    } else {
+        crate::state::fingerprint(path).map_err(|e| SourceError::open(path, e))
+    }
 }
 
 /// Where a record starts: 1-based physical line in the source file, the byte
@@ -112,6 +135,7 @@ pub struct CsvSource {
     delimiter: u8,
     encoding: &'static str,
     seekable: bool,
+    rereadable: bool,
     file_size: u64,
     counter: Arc<AtomicU64>,
     next_record: u64,
@@ -135,7 +159,7 @@ impl CsvSource {
     /// then a sniff of the head) and transcode to UTF-8 if needed, sniff the
     /// delimiter, read the header row.
     pub fn open(path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
-        let opened = encoding::open(path, opts.encoding)?;
+        let opened = encoding::open(path, opts)?;
         let mut parser = Parser::new(opened.input, opened.head, opened.skip);
         let delimiter = match opts.delimiter {
             Delimiter::Byte(b) => b,
@@ -153,6 +177,7 @@ impl CsvSource {
             delimiter,
             encoding: opened.detected.name(),
             seekable: opened.seekable,
+            rereadable: opened.rereadable,
             file_size: opened.file_size,
             counter: opened.counter,
             next_record: 0,
@@ -247,6 +272,12 @@ impl CsvSource {
     /// True for a plain (not gzip, not transcoded) file: `open_after` seeks.
     pub fn seekable(&self) -> bool {
         self.seekable
+    }
+
+    /// True for a plain local file: settling may read a row again at its
+    /// byte offset (objects are not read twice).
+    pub fn rereadable(&self) -> bool {
+        self.seekable && self.rereadable
     }
 
     /// Size on disk, for progress and ETA.

@@ -166,7 +166,7 @@ async fn serve(
         if !object_get {
             return body.map_err(|e| -> BoxError { e.to_string().into() }).boxed_unsync();
         }
-        let chunks = body.into_data_stream();
+        let chunks = Box::pin(body.into_data_stream());
         let frames = futures_util::stream::unfold((chunks, gate), |(mut chunks, gate)| async move {
             let chunk = chunks.next().await?;
             let item = match chunk {

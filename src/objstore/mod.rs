@@ -48,7 +48,7 @@ pub use upload::Upload;
 /// Why an object could not be listed, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{0}")]
+    #[error("no credentials for this store")]
     Credentials(#[source] NoCredentials),
     #[error("{url}: {reason}")]
     BadUrl { url: String, reason: String },

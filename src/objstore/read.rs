@@ -6,8 +6,8 @@
 //!   asked for only when the reader gets there, so a resume that seeks to the
 //!   settled byte offset fetches the head window and then only the remaining
 //!   range, never the part of the object already done;
-//! - every GET after the first sends `If-Match` with the ETag the run pinned,
-//!   and every answer's ETag is checked too (some S3-compatible servers
+//! - every GET sends `If-Match` with the ETag the run pinned, and every
+//!   answer's ETag is checked too (some S3-compatible servers
 //!   ignore `If-Match`): an object replaced mid-run fails the run, it is
 //!   never read half old, half new;
 //! - a failed GET or a connection lost mid-body is retried through the retry

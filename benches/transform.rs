@@ -3,9 +3,9 @@
 //!
 //! `cargo bench --bench transform`
 
-use batchport::source::CsvSource;
-use batchport::transform::Transformer;
-use batchport::{job, pipeline, testdata};
+use batchport::internals::source::CsvSource;
+use batchport::internals::transform::Transformer;
+use batchport::internals::{job, pipeline, testdata};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::io::BufWriter;
 

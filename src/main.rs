@@ -1,9 +1,18 @@
-//! The `batchport` binary: parse the command line, run the command, exit with
-//! the code JOBS.md promises. Everything else lives in the library.
+//! The `batchport` binary: parse the command line (`cli.rs`), run the command
+//! (`commands/`), print, exit with the code JOBS.md promises. The work itself
+//! is the library's; only this side prints or exits.
 
-use batchport::cli::{Cli, Command};
-use batchport::{commands, exit};
+mod cli;
+mod commands;
+
+// The library's modules under their usual names, for `cli` and `commands`.
+#[cfg(feature = "emulator")]
+use batchport::internals::emulator;
+use batchport::internals::{
+    exit, init, job, paths, pipeline, report, run, schedule, source, state, testdata, transform,
+};
 use clap::Parser;
+use cli::{Cli, Command};
 
 fn main() {
     limit_malloc_arenas();
@@ -26,7 +35,12 @@ fn main() {
         Command::Validate { job, common } => commands::validate::run(job, common),
         Command::Run { job, common } => commands::run::run(job, common),
         Command::Schedule { dir, once, now, common } => commands::schedule::run(dir, *once, now.as_deref(), common),
+        #[cfg(feature = "emulator")]
         Command::Emulator(args) => commands::emulator::run(args),
+        #[cfg(not(feature = "emulator"))]
+        Command::Emulator(_) => {
+            Err(exit::UsageError("this batchport was built without the `emulator` feature".into()).into())
+        }
         Command::Generate { out, rows, bad_every, seed } => commands::generate::run(out, *rows, *bad_every, *seed),
         Command::Status { job, common } => commands::status::run(job.as_deref(), common),
         Command::Reset { job, delta, common } => commands::status::reset(job, *delta, common),

@@ -3,7 +3,7 @@
 
 use crate::common::{json, write};
 use crate::run::{emulator, run};
-use batchport::emulator::Faults;
+use batchport::internals::emulator::Faults;
 use std::path::Path;
 
 fn rows(n: u32, changed: &[u32], skip: &[u32], extra: &[u32]) -> String {

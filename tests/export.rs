@@ -4,12 +4,12 @@
 
 use crate::common::{bin, csv_rows, json, write};
 use crate::resume::EmulatorProcess;
-use batchport::api::Endpoint;
-use batchport::api::client::{Client, Credentials};
-use batchport::dispatch::{Driver, Limiter, RetryPolicy};
-use batchport::emulator::{Emulator, EmulatorConfig};
-use batchport::export::{self, Sink, output};
-use batchport::testdata;
+use batchport::internals::api::Endpoint;
+use batchport::internals::api::client::{Client, Credentials};
+use batchport::internals::dispatch::{Driver, Limiter, RetryPolicy};
+use batchport::internals::emulator::{Emulator, EmulatorConfig};
+use batchport::internals::export::{self, Sink, output};
+use batchport::internals::testdata;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::Path;
@@ -219,24 +219,24 @@ fn an_expired_download_link_is_renewed() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let creds = Credentials { rest_key: "emulator_rest_key".into(), project_key: "project_emulator".into() };
-        let client = Client::new(&emu.base_url(), batchport::api::Version::CURRENT, creds).unwrap();
+        let client = Client::new(&emu.base_url(), batchport::internals::api::Version::CURRENT, creds).unwrap();
         let body = serde_json::json!({"export_type": "ATTRIBUTES", "identifiers": ["custom_id"]});
         let driver =
             Driver::new(RetryPolicy::default(), Limiter::unlimited(), tokio_util::sync::CancellationToken::new());
         let id = export::request::create(&client, &body, &driver).await.unwrap();
         tokio::time::sleep(Duration::from_millis(150)).await;
         let view = client.get(Endpoint::ExportsView, &[("id", &id)]).await;
-        let batchport::api::client::Outcome::Ok { body, .. } = view else { panic!("{view:?}") };
+        let batchport::internals::api::client::Outcome::Ok { body, .. } = view else { panic!("{view:?}") };
         let view: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(view["status"], "SUCCESS");
         let file_id = view["files"][0]["id"].as_str().unwrap().to_string();
         let stale = client.download_link(&file_id).await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         let before = emu.stats().per_endpoint.get("exports/download").copied().unwrap_or(0);
-        let mut sink = Collect::default();
-        let got = export::download_part(&client, &file_id, Some(stale), &mut sink, &driver).await.unwrap();
+        let sink = std::sync::Arc::new(std::sync::Mutex::new(Collect::default()));
+        let got = export::download_part(&client, &file_id, Some(stale), &sink, &driver).await.unwrap();
         assert_eq!(got, export::Fetched::Done(50));
-        assert_eq!(sink.0.len(), 50);
+        assert_eq!(sink.lock().unwrap().0.len(), 50);
         let renewals = driver.stats().renewals.load(std::sync::atomic::Ordering::Relaxed);
         assert_eq!(renewals, 1, "the 410 led to one fresh link");
         assert_eq!(emu.stats().per_endpoint.get("exports/download").copied().unwrap_or(0), before + 1);

@@ -7,6 +7,7 @@ mod export;
 mod init;
 mod job_file;
 mod kinds;
+mod library;
 mod objstore;
 mod resume;
 mod run;

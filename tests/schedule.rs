@@ -4,8 +4,8 @@
 //! the scheduler cleanly, mid-run too, with the run resumed at the next start.
 
 use crate::common::{bin, write};
-use batchport::emulator::{Emulator, EmulatorConfig, Faults};
-use batchport::testdata;
+use batchport::internals::emulator::{Emulator, EmulatorConfig, Faults};
+use batchport::internals::testdata;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -223,4 +223,35 @@ fn sigterm_mid_run_checkpoints_and_the_next_start_resumes_the_run() {
     assert_eq!(got.len() as u64, ROWS);
     // Settled before the stop: nothing was sent twice.
     assert!(got.values().all(|&n| n == 1));
+}
+
+/// `schedule` runs whatever `run` runs: an export job on a schedule exports.
+#[test]
+fn a_scheduled_export_job_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let emu = Emulator::start_background(EmulatorConfig {
+        export_duration: Duration::from_millis(50),
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let api = format!("base_url = \"{}\"", emu.base_url());
+    users(d, 40);
+    job(d, "jobs/seed.toml", "seed", "users.csv", "0 2 * * *", &api);
+    write(
+        d,
+        "jobs/backup.toml",
+        format!(
+            "[job]\nname = \"zbackup\"\nkind = \"export\"\nschedule = \"0 2 * * *\"\n[api]\n{api}\n[export]\ntype = \"attributes\"\nidentifiers = [\"custom_id\"]\noutput = \"backup.csv\"\n"
+        ),
+    );
+    let out = schedule(d, &["--once", "--now", DUE]).env("BATCHPORT_EXPORT_POLL_MS", "20").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let runs = summaries(&out);
+    let got: Vec<(&str, &str)> =
+        runs.iter().map(|s| (s["job"].as_str().unwrap(), s["status"].as_str().unwrap())).collect();
+    assert_eq!(got, [("seed", "done"), ("zbackup", "done")], "{runs:?}");
+    assert_eq!(runs[1]["rows_read"], 40, "{}", runs[1]);
+    let backup = std::fs::read_to_string(d.join("jobs/backup.csv")).unwrap();
+    assert_eq!(backup.lines().count(), 41, "a header and one line per profile");
 }

@@ -4,7 +4,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use batchport::source::{CsvSource, Delimiter, Encoding, Position, RawRow, SourceError, SourceOptions, expand};
+use batchport::internals::source::{
+    CsvSource, Delimiter, Encoding, Position, RawRow, SourceError, SourceOptions, expand,
+};
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> PathBuf {

@@ -7,16 +7,16 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use batchport::job::Kind;
-use batchport::source::Position;
-use batchport::state::{Batch, BatchState, RunStatus, StateError, Store, fingerprint};
+use batchport::internals::job::Kind;
+use batchport::internals::source::Position;
+use batchport::internals::state::{BatchRecord, BatchState, RunStatus, StateError, Store, fingerprint};
 
 fn pos(record: u64) -> Position {
     Position { line: record + 2, byte: record * 10 + 7, record }
 }
 
-fn batch(seq: u64, first: u64, rows: u64) -> Batch {
-    Batch {
+fn batch(seq: u64, first: u64, rows: u64) -> BatchRecord {
+    BatchRecord {
         seq,
         file: 0,
         first: pos(first),
@@ -29,7 +29,7 @@ fn batch(seq: u64, first: u64, rows: u64) -> Batch {
 
 /// Settle test batch `seq` (planned as `batch(seq, seq * 10, 10)`) as `state`.
 fn settle(store: &Store, run_id: &str, seq: u64, state: BatchState) -> Result<(), StateError> {
-    store.record_batch(run_id, &Batch { state, ..batch(seq, seq * 10, 10) })
+    store.record_batch(run_id, &BatchRecord { state, ..batch(seq, seq * 10, 10) })
 }
 
 #[test]
@@ -339,7 +339,9 @@ fn ledger_cost_per_batch() {
     let t = std::time::Instant::now();
     for seq in 0..n {
         store.plan_batch(&run.id, &batch(seq, seq * 10_000, 10_000)).unwrap();
-        store.record_batch(&run.id, &Batch { state: BatchState::Acked, ..batch(seq, seq * 10_000, 10_000) }).unwrap();
+        store
+            .record_batch(&run.id, &BatchRecord { state: BatchState::Acked, ..batch(seq, seq * 10_000, 10_000) })
+            .unwrap();
         run.next_seq = seq + 1;
         store.save_run(&run).unwrap();
     }
@@ -347,7 +349,9 @@ fn ledger_cost_per_batch() {
     let t = std::time::Instant::now();
     for seq in n..2 * n {
         store.plan_batch(&run.id, &batch(seq, seq * 10_000, 10_000)).unwrap();
-        store.record_batch(&run.id, &Batch { state: BatchState::Acked, ..batch(seq, seq * 10_000, 10_000) }).unwrap();
+        store
+            .record_batch(&run.id, &BatchRecord { state: BatchState::Acked, ..batch(seq, seq * 10_000, 10_000) })
+            .unwrap();
         store.flush().unwrap();
     }
     let events_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;

@@ -1,8 +1,8 @@
 //! Row → operation: values round-trip, and no input makes the transform panic.
 
-use batchport::job;
-use batchport::source::{Position, RawRow};
-use batchport::transform::Transformer;
+use batchport::internals::job;
+use batchport::internals::source::{Position, RawRow};
+use batchport::internals::transform::Transformer;
 use proptest::prelude::*;
 use std::path::Path;
 

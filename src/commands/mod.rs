@@ -1,9 +1,38 @@
-//! One file per subcommand; each takes its parsed arguments and returns the exit code.
+//! One file per subcommand; each takes its parsed arguments and returns the
+//! exit code. This is the binary's side: printing and exiting happen here, the
+//! work is the library's.
 
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod generate;
 pub mod init;
 pub mod run;
 pub mod schedule;
+mod serve;
 pub mod status;
 pub mod validate;
+
+use crate::exit::Status;
+use crate::report::Summary;
+
+/// Print a summary as the user asked: JSON on stdout, or lines on stderr
+/// (with `--quiet`, only when the run did not end `done`).
+pub fn print_summary(summary: &Summary, json: bool, quiet: bool) {
+    if json {
+        match serde_json::to_string(summary) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("batchport: cannot write the summary: {e}"),
+        }
+    } else if !quiet || summary.status != Status::Done {
+        eprintln!("{}", summary.human());
+    }
+}
+
+/// The run's notices on stderr, as the binary has always said them.
+pub fn notices_to_stderr() -> crate::run::Events {
+    crate::run::Events::to(|event| {
+        if let batchport::Event::Notice(message) = event {
+            eprintln!("batchport: {message}");
+        }
+    })
+}

@@ -4,26 +4,28 @@
 
 use crate::cli::Common;
 use crate::exit::Status;
-use crate::job;
-use crate::run::{self, Options};
 use anyhow::Result;
+use batchport::{Event, RunOptions};
 use std::io::IsTerminal;
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
+/// Through the library's facade, like any program using batchport.
 pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
-    let job = job::load(job_path)?;
-    let opts = Options {
-        state_dir: crate::paths::state_dir(common.state.clone()),
-        progress: !common.quiet && !common.json && std::io::stderr().is_terminal(),
-        cancel: CancellationToken::new(),
-    };
+    let job = batchport::load_job(job_path)?;
+    let opts = RunOptions::new(crate::paths::state_dir(common.state.clone()))
+        .progress_bar(!common.quiet && !common.json && std::io::stderr().is_terminal())
+        .on_event(|event| {
+            if let Event::Notice(message) = event {
+                eprintln!("batchport: {message}");
+            }
+        });
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let summary = rt.block_on(async {
-        watch_signals(opts.cancel.clone());
-        run::execute(&job, &opts).await
+        watch_signals(opts.cancel_token().clone());
+        batchport::run_job(&job, &opts).await
     })?;
-    summary.print(common.json, common.quiet);
+    super::print_summary(&summary, common.json, common.quiet);
     // The JSON summary carries the error too; stderr says it to the person
     // or the log watching the command.
     if common.json

@@ -4,9 +4,9 @@
 //! stopped is how a service ends (systemd counts anything else as a failure).
 //! The interrupted run is logged as `interrupted` and resumed at the next start.
 
+use super::serve::{self as schedule, Settings};
 use crate::cli::Common;
 use crate::exit::UsageError;
-use crate::schedule::{self, Settings};
 use anyhow::Result;
 use chrono::{DateTime, Local};
 use std::path::Path;

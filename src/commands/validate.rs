@@ -17,7 +17,7 @@ pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
     let run_id = format!("validate-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
     let rejects_dir = rejects_dir(&job, &crate::paths::state_dir(common.state.clone()));
     let summary = validate(&job, &run_id, &rejects_dir)?;
-    summary.print(common.json, common.quiet);
+    super::print_summary(&summary, common.json, common.quiet);
     Ok(summary.status.code())
 }
 

@@ -1,9 +1,11 @@
 //! Rows → batches. A batch is a *segment* of the input: every row read since the
 //! previous batch, whatever became of it (operation, reject, skipped), so that
-//! batches tile each file and settling them in order is the watermark. Only the
-//! operations are sent; the rest is accounted for when the batch is planned.
+//! batches tile each file and the ledger's records of them say exactly which
+//! rows are settled (see `engine::resume`). Only the operations are sent; the
+//! rest is accounted for when the batch settles.
 
 use crate::source::Position;
+use crate::state::{BatchRecord, BatchState, Tally};
 use crate::transform::{Op, Reject};
 use std::collections::HashSet;
 use xxhash_rust::xxh3::xxh3_64;
@@ -12,16 +14,20 @@ use xxhash_rust::xxh3::xxh3_64;
 /// commas): counted so the byte cap is never crossed.
 const FRAME_BYTES: usize = 64;
 
-#[derive(Debug, Default)]
-pub struct Batch {
+/// One segment of consecutive rows of one input file, and what goes out for
+/// it. `O` is what each operation is at this stage: a whole [`Op`] while
+/// batching, a [`SentOp`](super::send::SentOp) once its body is built (the
+/// body holds the attributes; the operation keeps what settling needs).
+#[derive(Debug)]
+pub struct Batch<O = Op> {
     pub seq: u64,
     pub file: usize,
     pub first: Position,
     pub last: Position,
     /// Rows in the segment, of any fate.
     pub rows: u64,
-    pub ops: Vec<Op>,
-    /// Rows the transform refused, written to the rejects file at planning.
+    pub ops: Vec<O>,
+    /// Rows the transform refused, written to the rejects file at settling.
     pub rejects: Vec<Reject>,
     /// Rows skipped: already acknowledged in an earlier attempt of this run, or
     /// unchanged since the last run (`changed_only`).
@@ -33,15 +39,31 @@ pub struct Batch {
     pub updates: u32,
     /// Estimated body size.
     pub bytes: usize,
-    /// `changed_only`: (id hash, operation hash) per op, taken before the
-    /// attributes are dropped for sending.
-    pub hashes: Vec<(u64, u64)>,
 }
 
-impl Batch {
+impl<O> Default for Batch<O> {
+    fn default() -> Self {
+        Batch {
+            seq: 0,
+            file: 0,
+            first: Position::default(),
+            last: Position::default(),
+            rows: 0,
+            ops: Vec::new(),
+            rejects: Vec::new(),
+            skipped_acked: 0,
+            unchanged: 0,
+            held: Vec::new(),
+            updates: 0,
+            bytes: 0,
+        }
+    }
+}
+
+impl<O> Batch<O> {
     /// The batch's ledger record, in `state` with `tally`.
-    pub fn record(&self, state: crate::state::BatchState, tally: crate::state::Tally) -> crate::state::Batch {
-        crate::state::Batch {
+    pub fn record(&self, state: BatchState, tally: Tally) -> BatchRecord {
+        BatchRecord {
             seq: self.seq,
             file: self.file,
             first: self.first,
@@ -49,6 +71,24 @@ impl Batch {
             rows: self.rows,
             state,
             tally,
+        }
+    }
+
+    /// The same batch, each operation turned into the next stage's.
+    pub fn map_ops<P>(self, f: impl FnMut(O) -> P) -> Batch<P> {
+        Batch {
+            seq: self.seq,
+            file: self.file,
+            first: self.first,
+            last: self.last,
+            rows: self.rows,
+            ops: self.ops.into_iter().map(f).collect(),
+            rejects: self.rejects,
+            skipped_acked: self.skipped_acked,
+            unchanged: self.unchanged,
+            held: self.held,
+            updates: self.updates,
+            bytes: self.bytes,
         }
     }
 }
@@ -61,7 +101,8 @@ pub struct BatchLimits {
     /// Events: at most this many events of one key per call.
     pub max_events_per_key: Option<usize>,
     /// Close a segment after this many rows even if few are sent, so that the
-    /// watermark moves through files that are mostly rejects or unchanged rows.
+    /// settled prefix (and a resume's seek point) moves through files that are
+    /// mostly rejects or unchanged rows.
     pub max_rows: u64,
 }
 
@@ -110,7 +151,7 @@ impl Batcher {
         self.next_seq
     }
 
-    /// Rows from now on belong to input file `file`; call `finish` before.
+    /// Rows from now on belong to input file `file`; call `close` before.
     pub fn set_file(&mut self, file: usize) {
         self.file = file;
     }
@@ -175,6 +216,9 @@ impl Batcher {
         Some(b)
     }
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ pub mod batch;
 pub mod body;
 pub mod calls;
 pub mod limiter;
+pub mod replace;
 pub mod retry;
 pub mod send;
 

@@ -6,16 +6,17 @@
 
 use super::body::{Body, BodyKind};
 use super::calls::transient;
+use super::replace::Replace;
 use super::retry::{Action, Driver, RetryLogic, Stop};
 use crate::api::client::Client;
 use crate::api::client::{Bytes, Outcome};
 use crate::api::wire::{SUCCESS_WITH_PARTIAL_ERRORS, UpdateAnswer};
 use crate::api::{Endpoint, wire::ApiError};
+use crate::source::Position;
 use crate::transform::Op;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fate {
@@ -72,9 +73,32 @@ pub struct Sender {
     /// Batch attribute name → source column, for the rejects file.
     pub columns: Arc<HashMap<String, String>>,
     pub stats: Arc<SendStats>,
-    /// Audience `replace`: the first call that Batch accepts replaces the whole
-    /// audience, every later one adds. Set while no replace has been accepted.
-    pub replace_pending: Arc<AtomicBool>,
+    /// Audience `replace`: where it stands (see `replace.rs`).
+    pub replace: Replace,
+}
+
+/// An operation in flight: once its body is built, what settling needs.
+#[derive(Debug)]
+pub struct SentOp {
+    /// Custom ID or item id.
+    pub key: String,
+    pub pos: Position,
+    /// The source row for the reports; empty where the file can be read
+    /// again at `pos`.
+    pub record: csv::ByteRecord,
+    /// `changed_only`: (id hash, content hash), recorded once acknowledged.
+    pub change: Option<(u64, u64)>,
+    /// What became of it: `Acked` unless the API said otherwise.
+    pub fate: Fate,
+}
+
+impl SentOp {
+    /// `op` once its attributes are in a body. `keep_record`: the file cannot
+    /// be read again at its position (stdin-like or compressed input).
+    pub fn new(op: Op, keep_record: bool, change: Option<(u64, u64)>) -> SentOp {
+        let record = if keep_record { op.record } else { csv::ByteRecord::new() };
+        SentOp { key: op.key, pos: op.pos, record, change, fate: Fate::Acked }
+    }
 }
 
 /// One request's conclusion for a range of operations.
@@ -127,17 +151,16 @@ impl Sender {
     /// `/audiences/replace` until Batch has accepted one.
     pub fn target(&self) -> (Endpoint, BodyKind) {
         match &self.kind {
-            BodyKind::Audience { name, .. } if self.replace_pending.load(Relaxed) => {
+            BodyKind::Audience { name, .. } if self.replace.is_pending() => {
                 (Endpoint::AudiencesReplace, BodyKind::Audience { name: name.clone(), action: None })
             }
             _ => (self.endpoint, self.kind.clone()),
         }
     }
 
-    /// Send one planned batch, its `body` built by [`body::build`] for `ops`,
-    /// splitting as needed; one fate per op.
-    pub async fn send(&self, ops: &[Op], body: &Body, endpoint: Endpoint) -> Result<Vec<Fate>, SendError> {
-        let mut fates = vec![Fate::Acked; ops.len()];
+    /// Send one planned batch, its `body` built by `body::build` for `ops`,
+    /// splitting as needed; each op's `fate` says what became of it.
+    pub async fn send(&self, ops: &mut [SentOp], body: &Body, endpoint: Endpoint) -> Result<(), SendError> {
         let mut answered = false;
         let all = 0..body.elements.len();
         #[allow(clippy::single_range_in_vec_init)] // a stack of element ranges, starting with one
@@ -162,10 +185,10 @@ impl Sender {
                 *last = Some(t.indexing_token);
             }
             if endpoint == Endpoint::AudiencesReplace && matches!(step, Step::Answered(_)) {
-                self.replace_pending.store(false, Relaxed);
+                self.replace.accepted();
             }
             match step {
-                Step::Answered(answer) => self.partial_errors(&answer, &body.members[range.clone()], &mut fates),
+                Step::Answered(answer) => self.partial_errors(&answer, &body.members[range.clone()], ops),
                 Step::Split => {
                     let mid = range.start + range.len() / 2;
                     // Second half pushed first so the first half goes first.
@@ -174,21 +197,21 @@ impl Sender {
                 }
                 Step::RejectAll(reason) => {
                     for i in rows() {
-                        fates[i] = Fate::Rejected { column: String::new(), reason: reason.clone() };
+                        ops[i].fate = Fate::Rejected { column: String::new(), reason: reason.clone() };
                     }
                 }
                 Step::HoldAll(reason) => {
                     for i in rows() {
-                        fates[i] = Fate::Held { reason: reason.clone() };
+                        ops[i].fate = Fate::Held { reason: reason.clone() };
                     }
                 }
             }
         }
-        Ok(fates)
+        Ok(())
     }
 
     /// `SUCCESS_WITH_PARTIAL_ERRORS`: each `bulk_index` → the rows it carried.
-    fn partial_errors(&self, answer: &[u8], members: &[Vec<usize>], fates: &mut [Fate]) {
+    fn partial_errors(&self, answer: &[u8], members: &[Vec<usize>], ops: &mut [SentOp]) {
         let Ok(a) = serde_json::from_slice::<UpdateAnswer>(answer) else { return };
         if a.code != SUCCESS_WITH_PARTIAL_ERRORS {
             return;
@@ -201,7 +224,7 @@ impl Sender {
                 None => format!("Batch refused it: {} ({})", e.reason, e.category),
             };
             for &r in rows {
-                fates[r] = Fate::Rejected { column: column.clone(), reason: reason.clone() };
+                ops[r].fate = Fate::Rejected { column: column.clone(), reason: reason.clone() };
             }
         }
     }

@@ -29,7 +29,9 @@ use server::Shared;
 /// How the emulator behaves: keys, rates, faults and timings.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
+    /// The REST API key it accepts.
     pub rest_key: String,
+    /// The project key it accepts.
     pub project_key: String,
     /// `(per_second, burst)` for `/profiles/update`; `None` = 300/s, burst 1,000.
     pub update_rate: Option<(u32, u32)>,
@@ -40,6 +42,7 @@ pub struct EmulatorConfig {
     pub audience_rate: Option<(u32, u32)>,
     /// No token buckets at all (benches).
     pub unlimited: bool,
+    /// Errors, lost answers, latency and 429 storms to inject.
     pub faults: Faults,
     /// Time from CREATED to SUCCESS (or ERROR) of an export.
     pub export_duration: Duration,
@@ -88,6 +91,7 @@ pub struct Faults {
     pub latency: Duration,
     /// Every call is answered 429 for this long after start.
     pub storm_429: Option<Duration>,
+    /// Seed of the fault rolls: the same seed, the same faults.
     pub seed: u64,
     /// Operations whose Custom ID contains this are refused: a partial error
     /// on /profiles/update, a 400 for the whole call on /profiles/mass-update.
@@ -144,6 +148,7 @@ impl Emulator {
         Ok(emulator)
     }
 
+    /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -153,6 +158,7 @@ impl Emulator {
         format!("http://{}", self.addr)
     }
 
+    /// A snapshot of its counters (calls, 429s, operations, ...).
     pub fn stats(&self) -> Stats {
         self.shared.stats()
     }
@@ -192,6 +198,7 @@ impl Emulator {
         self.shared.trigger_storm(d);
     }
 
+    /// Stop serving (dropping it does too).
     pub fn shutdown(mut self) {
         self.stop_now();
     }

@@ -12,14 +12,14 @@ mod settle;
 use crate::dispatch::Limiter;
 use crate::dispatch::batch::{Batch, BatchLimits, Batcher, Row};
 use crate::dispatch::body::BodyKind;
-use crate::dispatch::send::{Fate, SendError, SendStats, Sender};
+use crate::dispatch::send::{SendError, SendStats, Sender, SentOp};
 use crate::job::{Job, Kind, Mapping, OnUncertain};
 use crate::pipeline::{self, Chunk};
 use crate::report::RejectsWriter;
 use crate::run::{Context, Ended, blocking};
 use crate::source::{self, CsvSource};
-use crate::state::{self, ChangeIndex, Fingerprint, Progress, Run, Store};
-use crate::transform::{Op, Transformer};
+use crate::state::{self, ChangeIndex, Fingerprint, Run, RunProgress, Store};
+use crate::transform::Transformer;
 use anyhow::{Context as _, Result};
 use settle::Accounts;
 use std::path::PathBuf;
@@ -37,17 +37,6 @@ pub enum Written {
     Uncertain(std::io::Error),
     #[error(transparent)]
     State(state::StateError),
-}
-
-/// The hash the change index keeps for an operation.
-pub fn op_hash(op: &Op) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(&op.attrs);
-    if let Some(e) = &op.event {
-        h.update(b"\0");
-        h.update(e);
-    }
-    h.digest()
 }
 
 /// An import job ready to run: its input files and their fingerprints.
@@ -118,7 +107,7 @@ impl Import {
         // A replace accepted by an earlier attempt of this run is not redone: the
         // rest of the rows are added to what it left.
         if plan.counters.rows_sent > 0 {
-            sender.replace_pending.store(false, Relaxed);
+            sender.replace.resumed_after_send();
         }
         let (base, cancel) = (acc.counters.clone(), cx.options.cancel.clone());
         let mut eng = Engine {
@@ -128,9 +117,10 @@ impl Import {
             acc: Arc::new(Mutex::new(acc)),
             inflight: JoinSet::new(),
             batcher: Batcher::new(batch_limits(job), run.next_seq),
-            progress: progress::Progress::new(cx.options.progress, self.prints.iter().map(|p| p.size).sum()),
+            progress: progress::ImportBar::new(cx.options.progress, self.prints.iter().map(|f| f.size).sum()),
             run_id: run.id.clone(),
             cancel: cancel.clone(),
+            events: cx.options.events.clone(),
         };
         let mut outcome: Result<()> = Ok(());
         let mut files_done: Vec<bool> = plan.files.iter().map(|f| f.done).collect();
@@ -189,7 +179,7 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
     run.counters.retries = base.retries + stats.retries.load(Relaxed);
     run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);
     run.next_seq = eng.batcher.next_seq();
-    run.progress = Progress::Import(state::ImportProgress { files_done: files_done.to_vec() });
+    run.progress = RunProgress::Import(state::ImportProgress { files_done: files_done.to_vec() });
     let (store, record) = (eng.store.clone(), run.clone());
     blocking(move || {
         store.save_run(&record)?;
@@ -210,7 +200,7 @@ fn batch_limits(job: &Job) -> BatchLimits {
     }
 }
 
-type Sent = (Batch, Result<Vec<Fate>, SendError>);
+type Sent = (Batch<SentOp>, Result<(), SendError>);
 
 struct Engine<'a> {
     job: &'a Job,
@@ -221,9 +211,10 @@ struct Engine<'a> {
     acc: Arc<Mutex<Accounts>>,
     inflight: JoinSet<Sent>,
     batcher: Batcher,
-    progress: progress::Progress,
+    progress: progress::ImportBar,
     run_id: String,
     cancel: CancellationToken,
+    events: crate::run::Events,
 }
 
 impl Engine<'_> {
@@ -235,6 +226,7 @@ impl Engine<'_> {
     fn show_progress(&mut self) {
         let counters = self.accounts().counters.clone();
         self.progress.update(&counters);
+        self.events.rows(&counters);
     }
 
     /// Read, transform and send one file, resuming where its plan says.
@@ -278,9 +270,9 @@ impl Engine<'_> {
                     Err(rej) => rej.pos.record,
                 };
                 let row = match (plan.fate(record, &mut cursor), r) {
-                    (Some(resume::Fate::Skip), Ok(op)) => Row::SkipAcked(op.pos),
-                    (Some(resume::Fate::Skip), Err(rej)) => Row::SkipAcked(rej.pos),
-                    (Some(resume::Fate::Hold), Ok(op)) => Row::Held(op),
+                    (Some(resume::Replay::Skip), Ok(op)) => Row::SkipAcked(op.pos),
+                    (Some(resume::Replay::Skip), Err(rej)) => Row::SkipAcked(rej.pos),
+                    (Some(resume::Replay::Hold), Ok(op)) => Row::Held(op),
                     (_, Err(rej)) => Row::Reject(rej),
                     (None, Ok(op)) if unchanged.get(i).copied().unwrap_or(false) => Row::Unchanged(op.pos),
                     (None, Ok(op)) => Row::Op(op),
@@ -317,7 +309,7 @@ impl Engine<'_> {
                 .results
                 .iter()
                 .map(|r| match r {
-                    Ok(op) => (ChangeIndex::id_hash(&op.key), op_hash(op)),
+                    Ok(op) => (ChangeIndex::id_hash(&op.key), op.content_hash()),
                     Err(_) => (0, 0),
                 })
                 .collect();
@@ -335,13 +327,13 @@ impl Engine<'_> {
         if batch.ops.is_empty() {
             // Nothing leaves: no plan, no flush. Lost in a crash, the segment is
             // simply read and settled again, its report lines cut back and rewritten.
-            return self.settle_off_thread(batch, Vec::new(), false).await;
+            return self.settle_off_thread(batch.map_ops(|op| SentOp::new(op, true, None)), false).await;
         }
         let record = batch.record(state::BatchState::Planned, state::Tally::default());
         let (store, id) = (self.store.clone(), self.run_id.clone());
         blocking(move || store.plan_batch(&id, &record)).await?;
         // Until an audience replace is accepted, nothing may overtake it.
-        let concurrency = if self.sender.replace_pending.load(Relaxed) { 1 } else { self.job.api.concurrency };
+        let concurrency = if self.sender.replace.is_pending() { 1 } else { self.job.api.concurrency };
         while self.inflight.len() >= concurrency {
             self.settle_next().await?;
         }
@@ -349,35 +341,29 @@ impl Engine<'_> {
         let hashes = self.accounts().change.is_some();
         let reread = self.accounts().sources.get(batch.file).is_some_and(|s| s.seekable);
         let (batch, body) = blocking(move || {
-            let mut batch = batch;
             let body = crate::dispatch::body::build(&kind, &batch.ops);
-            if hashes {
-                batch.hashes = batch.ops.iter().map(|o| (ChangeIndex::id_hash(&o.key), op_hash(o))).collect();
-            }
             // The body holds the attributes now: the operations in flight keep only
-            // what settling needs (key, position; the source row itself only where
-            // the file cannot be read again at that position).
-            for op in &mut batch.ops {
-                op.attrs = Vec::new();
-                op.event = None;
-                if reread {
-                    op.record = csv::ByteRecord::new();
-                }
-            }
+            // what settling needs (key, position, the change-index pair; the source
+            // row itself only where the file cannot be read again at that position).
+            let batch = batch.map_ops(|op| {
+                let change = hashes.then(|| (ChangeIndex::id_hash(&op.key), op.content_hash()));
+                SentOp::new(op, !reread, change)
+            });
             Ok::<_, std::convert::Infallible>((batch, body))
         })
         .await?;
         let sender = self.sender.clone();
         self.inflight.spawn(async move {
-            let fates = sender.send(&batch.ops, &body, endpoint).await;
-            (batch, fates)
+            let mut batch = batch;
+            let sent = sender.send(&mut batch.ops, &body, endpoint).await;
+            (batch, sent)
         });
         Ok(())
     }
 
     async fn settle_next(&mut self) -> Result<()> {
         match self.inflight.join_next().await {
-            Some(Ok((batch, fates))) => self.settle(batch, fates).await,
+            Some(Ok((batch, sent))) => self.settle(batch, sent).await,
             Some(Err(e)) => Err(anyhow::anyhow!("a sending task failed: {e}")),
             None => Ok(()),
         }
@@ -391,28 +377,38 @@ impl Engine<'_> {
         Ok(())
     }
 
-    async fn settle(&mut self, batch: Batch, fates: Result<Vec<Fate>, SendError>) -> Result<()> {
-        match fates {
-            Ok(fates) => self.settle_off_thread(batch, fates, true).await,
+    async fn settle(&mut self, batch: Batch<SentOp>, sent: Result<(), SendError>) -> Result<()> {
+        match sent {
+            Ok(()) => self.settle_off_thread(batch, true).await,
             // Stopped while waiting to retry: nothing settled. A batch none of
             // whose requests reached Batch is forgotten (its rows are read again
             // on resume); one that was partly answered stays planned.
             Err(SendError::Cancelled { answered }) => {
                 if !answered {
-                    let (store, id, seq) = (self.store.clone(), self.run_id.clone(), batch.seq);
-                    blocking(move || store.unplan_batch(&id, seq)).await?;
+                    self.unplan(&batch).await?;
                 }
                 Ok(())
+            }
+            // Nothing reached the server: the batch was surely not sent (not
+            // even for events, whose unknown outcomes are held on resume).
+            Err(e @ SendError::Unreachable(_)) => {
+                self.unplan(&batch).await?;
+                Err(e.into())
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn settle_off_thread(&mut self, batch: Batch, fates: Vec<Fate>, durable: bool) -> Result<()> {
+    async fn unplan(&self, batch: &Batch<SentOp>) -> Result<()> {
+        let (store, id, seq) = (self.store.clone(), self.run_id.clone(), batch.seq);
+        blocking(move || store.unplan_batch(&id, seq)).await
+    }
+
+    async fn settle_off_thread(&mut self, batch: Batch<SentOp>, durable: bool) -> Result<()> {
         let (acc, store, id) = (self.acc.clone(), self.store.clone(), self.run_id.clone());
         blocking(move || {
             let mut acc = acc.lock().unwrap_or_else(|e| e.into_inner());
-            acc.settle(&store, &id, batch, fates, durable)
+            acc.settle(&store, &id, batch, durable)
         })
         .await?;
         self.show_progress();

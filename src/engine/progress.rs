@@ -4,12 +4,13 @@
 use crate::state::Counters;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-pub struct Progress {
+/// An import's progress bar (drawn only when enabled).
+pub struct ImportBar {
     bar: Option<ProgressBar>,
     pos: u64,
 }
 
-impl Progress {
+impl ImportBar {
     pub fn new(enabled: bool, total_bytes: u64) -> Self {
         let bar = enabled.then(|| {
             let b = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
@@ -21,7 +22,7 @@ impl Progress {
             );
             b
         });
-        Progress { bar, pos: 0 }
+        ImportBar { bar, pos: 0 }
     }
 
     pub fn position(&self) -> u64 {

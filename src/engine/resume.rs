@@ -3,11 +3,12 @@
 //! (resend, or hold for events), and the counts of everything settled.
 
 use crate::source::Position;
-use crate::state::{Batch, BatchState, Counters, Progress, Run};
+use crate::state::{BatchRecord, BatchState, Counters, Run, RunProgress};
 use std::collections::BTreeMap;
 
+/// What an earlier attempt of the run left a row as, when it is read again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
+pub enum Replay {
     /// Settled by an earlier attempt: counted there, not sent again.
     Skip,
     /// In flight at the kill, outcome unknown, kind not idempotent: hold.
@@ -20,13 +21,13 @@ pub struct FilePlan {
     pub after: Option<Position>,
     /// Record ranges (inclusive) past `after`, in order, with their fate. Rows
     /// not covered are new (or in flight and resent).
-    pub ranges: Vec<(u64, u64, Fate)>,
+    pub ranges: Vec<(u64, u64, Replay)>,
     pub done: bool,
 }
 
 impl FilePlan {
     /// The fate of record `r`; `cursor` walks `ranges` as rows come in order.
-    pub fn fate(&self, r: u64, cursor: &mut usize) -> Option<Fate> {
+    pub fn fate(&self, r: u64, cursor: &mut usize) -> Option<Replay> {
         while let Some(&(_, last, _)) = self.ranges.get(*cursor) {
             if last < r {
                 *cursor += 1;
@@ -50,10 +51,10 @@ pub struct ResumePlan {
 }
 
 /// Read the ledger of `run`. `hold` is the job's rule for unknown outcomes.
-pub fn plan(run: &Run, batches: &[Batch], hold: bool) -> ResumePlan {
+pub fn plan(run: &Run, batches: &[BatchRecord], hold: bool) -> ResumePlan {
     let files_done: &[bool] = match &run.progress {
-        Progress::Import(p) => &p.files_done,
-        Progress::Export(_) => &[],
+        RunProgress::Import(p) => &p.files_done,
+        RunProgress::Export(_) => &[],
     };
     let mut p = ResumePlan { files: vec![FilePlan::default(); run.inputs.len()], ..Default::default() };
     for (i, f) in p.files.iter_mut().enumerate() {
@@ -63,7 +64,7 @@ pub fn plan(run: &Run, batches: &[Batch], hold: bool) -> ResumePlan {
     // a planned one only a maybe. A batch planned after another settled (a
     // resumed segment that re-read settled rows as skipped) must not take
     // those rows back from it, or they would be sent and counted again.
-    let mut sorted: Vec<&Batch> = batches.iter().collect();
+    let mut sorted: Vec<&BatchRecord> = batches.iter().collect();
     sorted.sort_by_key(|b| (b.state != BatchState::Planned, b.seq));
     // Per file, which batch last covered each record: a batch planned before
     // a kill is superseded by the later batches that re-read its rows.
@@ -103,9 +104,9 @@ pub fn plan(run: &Run, batches: &[Batch], hold: bool) -> ResumePlan {
                 continue;
             }
             if settled {
-                plan.ranges.push((first.max(from), last, Fate::Skip));
+                plan.ranges.push((first.max(from), last, Replay::Skip));
             } else if hold {
-                plan.ranges.push((first.max(from), last, Fate::Hold));
+                plan.ranges.push((first.max(from), last, Replay::Hold));
             }
         }
     }
@@ -130,13 +131,16 @@ fn overlay(c: &mut BTreeMap<u64, (u64, bool)>, first: u64, last: u64, settled: b
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::state::Tally;
 
-    fn b(seq: u64, first: u64, last: u64, state: BatchState) -> Batch {
+    fn b(seq: u64, first: u64, last: u64, state: BatchState) -> BatchRecord {
         let pos = |r: u64| Position { line: r + 2, byte: r * 10, record: r };
-        Batch {
+        BatchRecord {
             seq,
             file: 0,
             first: pos(first),
@@ -162,9 +166,9 @@ mod tests {
         let ledger = [b(0, 0, 9, Acked), b(1, 10, 19, Planned), b(2, 20, 29, Acked), b(3, 30, 39, Planned)];
         let p = plan(&run(), &ledger, true);
         assert_eq!(p.files[0].after.map(|a| a.record), Some(9));
-        assert_eq!(p.files[0].ranges, vec![(10, 19, Fate::Hold), (20, 29, Fate::Skip), (30, 39, Fate::Hold)]);
+        assert_eq!(p.files[0].ranges, vec![(10, 19, Replay::Hold), (20, 29, Replay::Skip), (30, 39, Replay::Hold)]);
         let p = plan(&run(), &ledger, false);
-        assert_eq!(p.files[0].ranges, vec![(20, 29, Fate::Skip)]);
+        assert_eq!(p.files[0].ranges, vec![(20, 29, Replay::Skip)]);
         assert_eq!(p.counters.rows_read, 20);
     }
 
@@ -189,14 +193,14 @@ mod tests {
         let p = plan(&run(), &ledger, true);
         let after = p.files[0].after.map(|a| a.record);
         assert_eq!(after, Some(29));
-        assert_eq!(p.files[0].ranges, vec![(30, 39, Fate::Hold)]);
+        assert_eq!(p.files[0].ranges, vec![(30, 39, Replay::Hold)]);
         // Whatever `after` is, every settled record past it is skipped.
         let ledger = [b(0, 0, 9, Acked), b(3, 5, 14, Acked), b(4, 15, 19, Planned)];
         let p = plan(&run(), &ledger, false);
         let from = p.files[0].after.map_or(0, |a| a.record + 1);
         let mut cursor = 0;
         for r in from..15 {
-            assert_eq!(p.files[0].fate(r, &mut cursor), Some(Fate::Skip), "record {r}");
+            assert_eq!(p.files[0].fate(r, &mut cursor), Some(Replay::Skip), "record {r}");
         }
     }
 
@@ -207,9 +211,9 @@ mod tests {
         let ledger = [b(0, 0, 9, Acked), b(1, 10, 19, Planned), b(5, 10, 24, Acked), b(6, 25, 30, Planned)];
         let p = plan(&run(), &ledger, true);
         assert_eq!(p.files[0].after.map(|a| a.record), Some(24));
-        assert_eq!(p.files[0].ranges, vec![(25, 30, Fate::Hold)]);
+        assert_eq!(p.files[0].ranges, vec![(25, 30, Replay::Hold)]);
         let mut cursor = 0;
-        assert_eq!(p.files[0].fate(26, &mut cursor), Some(Fate::Hold));
+        assert_eq!(p.files[0].fate(26, &mut cursor), Some(Replay::Hold));
         assert_eq!(p.files[0].fate(31, &mut cursor), None);
     }
 }

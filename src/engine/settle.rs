@@ -6,7 +6,7 @@
 
 use super::Written;
 use crate::dispatch::batch::Batch;
-use crate::dispatch::send::Fate;
+use crate::dispatch::send::{Fate, SentOp};
 use crate::report::RejectsWriter;
 use crate::state::{self, BatchState, ChangeIndex, Store, Tally};
 use crate::transform::Reject;
@@ -41,30 +41,21 @@ impl Accounts {
         self.sources[file] = s;
     }
 
-    /// Settle `batch` whose operations met `fates` (empty when nothing was sent).
+    /// Settle `batch`, each operation's fate known (an empty batch sent nothing).
     /// `durable`: flush the record before returning. An acknowledged batch must
     /// never be sent again (invariant 2), so a batch that was sent is durable
     /// before the next is planned; one that sent nothing can be redone.
-    pub fn settle(
-        &mut self,
-        store: &Store,
-        run_id: &str,
-        batch: Batch,
-        fates: Vec<Fate>,
-        durable: bool,
-    ) -> Result<(), Written> {
+    pub fn settle(&mut self, store: &Store, run_id: &str, batch: Batch<SentOp>, durable: bool) -> Result<(), Written> {
         let mut tally = Tally { skipped: batch.skipped_acked, unchanged: batch.unchanged, ..Tally::default() };
         let mut record = batch.record(BatchState::Acked, Tally::default());
         let mut rejects: Vec<Reject> = batch.rejects;
         let mut held: Vec<Reject> = Vec::new();
         let mut acked_pairs = Vec::new();
-        for (i, (op, fate)) in batch.ops.into_iter().zip(fates).enumerate() {
-            match fate {
+        for op in batch.ops {
+            match op.fate {
                 Fate::Acked => {
                     tally.sent += 1;
-                    if let Some(&pair) = batch.hashes.get(i) {
-                        acked_pairs.push(pair);
-                    }
+                    acked_pairs.extend(op.change);
                 }
                 Fate::Rejected { column, reason } => {
                     rejects.push(Reject { pos: op.pos, column, reason, record: op.record })

@@ -10,10 +10,11 @@ use crate::api::Endpoint;
 use crate::api::client::{Bytes, Class, Client, Outcome, classify, parse_retry_after};
 use crate::dispatch::retry::{Action, RetryLogic, Transient};
 use crate::dispatch::{Driver, Stop};
-use crate::run::stopped;
+use crate::run::{blocking, stopped};
 use anyhow::{Context as _, Result};
 use serde_json::Value;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -22,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 const MAX_RENEWALS: u32 = 5;
 
 /// Where the records of a part go.
-pub trait Sink: Send {
+/// Records are handed to it on the blocking pool (it may write files), one
+/// chunk of the download at a time.
+pub trait Sink: Send + 'static {
     fn record(&mut self, record: &Value) -> Result<()>;
     /// Forget the records of the part so far: it is downloaded again.
     fn restart(&mut self) -> Result<()>;
@@ -86,11 +89,11 @@ impl RetryLogic for PartLogic {
 /// Download part `file_id` into `sink`. `link` is one the caller already holds
 /// (it may have expired); without it one is asked of `exports/download`.
 /// Every request goes through `driver` (retries, 429s, cancellation).
-pub async fn part(
+pub async fn part<S: Sink>(
     client: &Client,
     file_id: &str,
     mut link: Option<String>,
-    sink: &mut dyn Sink,
+    sink: &Arc<Mutex<S>>,
     driver: &Driver,
 ) -> Result<Fetched> {
     let mut renewals = 0u32;
@@ -103,7 +106,8 @@ pub async fn part(
         tries.begin().await.map_err(|s: Stop<anyhow::Error>| stopped(s, "download"))?;
         let attempt = stream(client, &url, sink, driver.cancel_token()).await;
         if !matches!(attempt, Ok(Fetched::Done(_))) {
-            sink.restart()?;
+            let s = sink.clone();
+            blocking(move || lock(&s).restart()).await?;
         }
         match tries.judge(PartLogic.classify(attempt)).await {
             Ok(Some(Ok(fetched))) => return Ok(fetched),
@@ -138,10 +142,10 @@ async fn ask_link(client: &Client, file_id: &str, driver: &Driver) -> Result<Str
 }
 
 /// One attempt: GET the link and feed its body, chunk by chunk, to the sink.
-async fn stream(
+async fn stream<S: Sink>(
     client: &Client,
     url: &str,
-    sink: &mut dyn Sink,
+    sink: &Arc<Mutex<S>>,
     cancel: &CancellationToken,
 ) -> Result<Fetched, Attempt> {
     let transient = |reason: String| Attempt::Transient { status: None, retry_after: None, reason };
@@ -179,14 +183,29 @@ async fn stream(
             Ok(None) => break,
             Err(e) => return Err(transient(format!("the download was cut: {e}"))),
         };
-        splitter.feed(&chunk, |bytes| {
-            let record: Value = serde_json::from_slice(bytes)
-                .map_err(|e| Attempt::Fatal(anyhow::anyhow!("record {} is not valid JSON: {e}", records + 1)))?;
-            sink.record(&record).map_err(Attempt::Fatal)?;
-            records += 1;
-            Ok::<(), Attempt>(())
-        })?;
+        // Parsing and writing happen on the blocking pool, a chunk at a time.
+        let (s, mut sp) = (sink.clone(), splitter);
+        let (sp, counted, fed) = tokio::task::spawn_blocking(move || {
+            let mut sink = lock(&s);
+            let mut n = records;
+            let fed = sp.feed(&chunk, |bytes| {
+                let record: Value = serde_json::from_slice(bytes)
+                    .map_err(|e| Attempt::Fatal(anyhow::anyhow!("record {} is not valid JSON: {e}", n + 1)))?;
+                sink.record(&record).map_err(Attempt::Fatal)?;
+                n += 1;
+                Ok::<(), Attempt>(())
+            });
+            (sp, n, fed)
+        })
+        .await
+        .map_err(|e| Attempt::Fatal(anyhow::anyhow!("writing the part stopped: {e}")))?;
+        fed?;
+        (splitter, records) = (sp, counted);
     }
     splitter.finish()?;
     Ok(Fetched::Done(records))
+}
+
+fn lock<S>(sink: &Mutex<S>) -> std::sync::MutexGuard<'_, S> {
+    sink.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -26,10 +26,10 @@ use crate::api::Endpoint;
 use crate::dispatch::{Driver, Refused};
 use crate::job::{ExportSettings, Job, Mapping};
 use crate::run::{Context, Ended, Interrupted, blocking};
-use crate::state::{ExportProgress, PartDone, Progress, Run, Store};
+use crate::state::{ExportProgress, PartDone, Run, RunProgress, Store};
 use anyhow::{Context as _, Result};
 use output::{Columns, Output};
-use progress::Progress as Bar;
+use progress::ExportBar as Bar;
 use request::Polled;
 use serde_json::Value;
 use std::path::Path;
@@ -56,7 +56,7 @@ impl Export {
 
     /// The run was started for this same request and output.
     pub fn resumes(&self, run: &Run) -> bool {
-        matches!(&run.progress, Progress::Export(p) if p.key == self.key)
+        matches!(&run.progress, RunProgress::Export(p) if p.key == self.key)
     }
 
     /// Where the export is written.
@@ -68,8 +68,8 @@ impl Export {
     /// finished parts skipped, the output renamed into place at the end.
     pub async fn execute(&mut self, cx: &Context<'_>, run: &mut Run) -> Result<Ended> {
         let mut saved = match &run.progress {
-            Progress::Export(p) => p.clone(),
-            Progress::Import(_) => ExportProgress::default(),
+            RunProgress::Export(p) => p.clone(),
+            RunProgress::Import(_) => ExportProgress::default(),
         };
         saved.key = self.key.clone();
         let c = &run.counters;
@@ -84,6 +84,7 @@ impl Export {
             saved,
             base,
             bar: Bar::new(cx.options.progress),
+            events: cx.options.events.clone(),
         };
         let outcome = ex.go(run).await;
         ex.bar.finish();
@@ -114,6 +115,7 @@ struct Exporter<'a> {
     /// Request counts of earlier attempts of the run.
     base: (u64, u64, u64),
     bar: Bar,
+    events: crate::run::Events,
 }
 
 impl Exporter<'_> {
@@ -129,7 +131,7 @@ impl Exporter<'_> {
         run.counters.requests = self.base.0 + stats.requests.load(Relaxed);
         run.counters.retries = self.base.1 + stats.retries.load(Relaxed);
         run.counters.http_429 = self.base.2 + stats.http_429.load(Relaxed);
-        run.progress = Progress::Export(self.saved.clone());
+        run.progress = RunProgress::Export(self.saved.clone());
         let (store, record) = (self.store.clone(), run.clone());
         blocking(move || {
             store.save_run(&record)?;
@@ -158,10 +160,10 @@ impl Exporter<'_> {
         let out = match blocking(move || Output::open(&t, cols, keep)).await? {
             Some(out) => out,
             None => {
-                eprintln!(
-                    "batchport: {} is shorter than the parts recorded as written; downloading every part again",
+                self.events.notice(format!(
+                    "{} is shorter than the parts recorded as written; downloading every part again",
                     output::temp_path(&target).display()
-                );
+                ));
                 self.saved.parts.clear();
                 let t = target.clone();
                 blocking(move || Output::open(&t, columns, None))
@@ -169,7 +171,7 @@ impl Exporter<'_> {
                     .context("cannot start the output's temp file")?
             }
         };
-        let out = Arc::new(Mutex::new(out));
+        let sink = Arc::new(Mutex::new(ToOutput { out, records: 0, before: 0, bar: self.bar.clone(), part: 0, of: 0 }));
         let skip = self.saved.parts.len();
         let cancel = self.driver.cancel_token().clone();
         for file in &files[skip..] {
@@ -178,10 +180,12 @@ impl Exporter<'_> {
                 return Ok(End::Interrupted);
             }
             self.bar.part(file.part, files.len(), self.saved.records());
-            let mut sink =
-                ToOutput { out: &out, records: 0, before: self.saved.records(), bar: &self.bar, file, of: files.len() };
+            {
+                let mut s = lock(&sink);
+                (s.records, s.before, s.part, s.of) = (0, self.saved.records(), file.part, files.len());
+            }
             let driver = self.driver(Endpoint::ExportsDownload);
-            match download::part(self.client, &file.id, None, &mut sink, &driver).await {
+            match download::part(self.client, &file.id, None, &sink, &driver).await {
                 Err(e) if e.is::<Interrupted>() => {
                     self.save(run, true).await?;
                     return Ok(End::Interrupted);
@@ -192,20 +196,21 @@ impl Exporter<'_> {
                     return Ok(End::Interrupted);
                 }
                 Ok(Fetched::Done(records)) => {
-                    let o = out.clone();
-                    let end = blocking(move || lock(&o).commit_part())
+                    let s = sink.clone();
+                    let end = blocking(move || lock(&s).out.commit_part())
                         .await
                         .with_context(|| format!("cannot write {}", target.display()))?;
                     self.saved.parts.push(PartDone { part: file.part, file_id: file.id.clone(), end, records });
                     self.save(run, true).await?;
+                    self.events.rows(&run.counters);
                 }
             }
         }
         // Recorded before the rename: a kill between the two resumes with a rename.
         self.saved.committing = true;
         self.save(run, true).await?;
-        let out = Arc::try_unwrap(out).map_err(|_| anyhow::anyhow!("the export's output is still in use"))?;
-        let out = out.into_inner().unwrap_or_else(|e| e.into_inner());
+        let sink = Arc::try_unwrap(sink).map_err(|_| anyhow::anyhow!("the export's output is still in use"))?;
+        let out = sink.into_inner().unwrap_or_else(|e| e.into_inner()).out;
         blocking(move || out.finish()).await.with_context(|| format!("cannot write {}", target.display()))?;
         Ok(End::Done)
     }
@@ -251,7 +256,7 @@ impl Exporter<'_> {
                 // Batch no longer knows the export this run was resuming: ask again.
                 Err(e) if !asked_again && e.downcast_ref::<Refused>().is_some_and(|r| r.status == 404) => {
                     asked_again = true;
-                    eprintln!("batchport: export {id} is unknown to Batch ({e}); requesting a new one");
+                    self.events.notice(format!("export {id} is unknown to Batch ({e}); requesting a new one"));
                     self.saved.export_id = None;
                 }
                 Err(e) => return Err(e),
@@ -281,34 +286,35 @@ impl Exporter<'_> {
     }
 }
 
-fn lock(out: &Mutex<Output>) -> std::sync::MutexGuard<'_, Output> {
-    out.lock().unwrap_or_else(|e| e.into_inner())
+fn lock(sink: &Mutex<ToOutput>) -> std::sync::MutexGuard<'_, ToOutput> {
+    sink.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The sink of one part: records into the output, progress every so often.
-/// Records go to the output's buffer; its syncs and renames run on the
-/// blocking pool.
-struct ToOutput<'a> {
-    out: &'a Mutex<Output>,
+/// The sink of the export's parts: records into the output (on the blocking
+/// pool, where the download hands them), progress every so often.
+struct ToOutput {
+    out: Output,
+    /// Records of the part being downloaded.
     records: u64,
+    /// Records of the parts before it.
     before: u64,
-    bar: &'a Bar,
-    file: &'a request::FilePart,
+    bar: Bar,
+    part: u64,
     of: usize,
 }
 
-impl Sink for ToOutput<'_> {
+impl Sink for ToOutput {
     fn record(&mut self, record: &Value) -> Result<()> {
-        lock(self.out).write(record).context("cannot write the export's temp file")?;
+        self.out.write(record).context("cannot write the export's temp file")?;
         self.records += 1;
         if self.records % 10_000 == 0 {
-            self.bar.part(self.file.part, self.of, self.before + self.records);
+            self.bar.part(self.part, self.of, self.before + self.records);
         }
         Ok(())
     }
 
     fn restart(&mut self) -> Result<()> {
         self.records = 0;
-        lock(self.out).rewind_part().context("cannot rewind the export's temp file")
+        self.out.rewind_part().context("cannot rewind the export's temp file")
     }
 }

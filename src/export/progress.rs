@@ -5,11 +5,13 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::time::Duration;
 
-pub struct Progress {
+/// An export's progress line (drawn only when enabled). Clones draw on the same line.
+#[derive(Clone)]
+pub struct ExportBar {
     bar: Option<ProgressBar>,
 }
 
-impl Progress {
+impl ExportBar {
     pub fn new(enabled: bool) -> Self {
         let bar = enabled.then(|| {
             let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -20,7 +22,7 @@ impl Progress {
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
-        Progress { bar }
+        ExportBar { bar }
     }
 
     /// Polling: what Batch says of the export.

@@ -2,7 +2,7 @@
 //! API calls through the run's retry driver,
 //! and polling `exports/view` until the export is SUCCESS or ERROR.
 
-use super::progress::Progress;
+use super::progress::ExportBar;
 use crate::api::Endpoint;
 use crate::api::client::{Bytes, Client, Outcome};
 use crate::dispatch::{ApiCall, Driver, Refused, Stop};
@@ -116,7 +116,7 @@ fn intervals() -> impl FnMut() -> Duration {
 }
 
 /// Look at the export until it is done. Its parts come sorted by part number.
-pub async fn poll(client: &Client, id: &str, driver: &Driver, bar: &Progress) -> Result<Polled> {
+pub async fn poll(client: &Client, id: &str, driver: &Driver, bar: &ExportBar) -> Result<Polled> {
     let mut wait = intervals();
     let ep = Endpoint::ExportsView;
     loop {

@@ -5,27 +5,42 @@ use crate::exit::Status;
 use serde::Serialize;
 use std::path::PathBuf;
 
+/// How a run ended: what `batchport run --json` prints (JOBS.md's fields).
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
+    /// The job's name.
     pub job: String,
+    /// The run's id (empty when the run could not start, in `schedule` logs).
     pub run_id: String,
+    /// How the run ended; [`Status::code`] is the exit code.
     pub status: Status,
+    /// Rows read from the input (exports: records written).
     pub rows_read: u64,
+    /// Rows Batch acknowledged.
     pub rows_sent: u64,
+    /// Rows refused, by the transform or by Batch: in the rejects file.
     pub rows_rejected: u64,
+    /// Rows not sent because they did not change since the last run (`changed_only`).
     pub rows_unchanged: u64,
     /// Rows whose batch had an unknown outcome and were held (events).
     pub rows_uncertain: u64,
     /// `validate` only: rows that would be sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows_valid: Option<u64>,
+    /// Requests made for the data (look-ups and polls are not counted).
     pub requests: u64,
+    /// Requests made again after a passing failure.
     pub retries: u64,
+    /// Requests Batch answered 429 (rate limited).
     pub http_429: u64,
+    /// Wall time of this command, in seconds.
     pub elapsed_s: f64,
+    /// The rejects file, when rows were rejected.
     pub rejects_file: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The uncertain file (held rows), when there are any.
     pub uncertain_file: Option<PathBuf>,
+    /// The input files (exports: the output file).
     pub files: Vec<PathBuf>,
     /// Something the user should know about this run (e.g. nothing to do).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,6 +54,7 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// An empty summary of `run_id` of `job`, status `done`.
     pub fn new(job: &str, run_id: &str) -> Self {
         Summary {
             job: job.to_string(),
@@ -63,18 +79,7 @@ impl Summary {
         }
     }
 
-    /// Print as the user asked: JSON on stdout, or lines on stderr.
-    pub fn print(&self, json: bool, quiet: bool) {
-        if json {
-            match serde_json::to_string(self) {
-                Ok(s) => println!("{s}"),
-                Err(e) => eprintln!("batchport: cannot write the summary: {e}"),
-            }
-        } else if !quiet || self.status != Status::Done {
-            eprintln!("{}", self.human());
-        }
-    }
-
+    /// The summary for people: a few lines (the binary prints them on stderr).
     pub fn human(&self) -> String {
         let rate = if self.elapsed_s > 0.0 { self.rows_read as f64 / self.elapsed_s } else { 0.0 };
         let mut s = format!(

@@ -4,9 +4,12 @@
 
 use crate::api::client::{Client, Credentials};
 use crate::dispatch::Driver;
+use crate::dispatch::replace::Replace;
 use crate::dispatch::send::{SendStats, Sender};
+#[cfg(feature = "emulator")]
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::exit::UsageError;
+use crate::facade::Keys;
 use crate::job::{BaseUrl, Job, Mapping};
 use anyhow::Result;
 use std::collections::HashMap;
@@ -16,15 +19,22 @@ use std::sync::Arc;
 pub struct Connection {
     pub client: Client,
     /// Kept alive for the run when the job talks to the in-process emulator.
+    #[cfg(feature = "emulator")]
     _emulator: Option<Emulator>,
 }
 
 impl Connection {
     /// Keys, then the emulator if asked for, then the client.
-    pub async fn open(job: &Job) -> Result<Connection> {
+    /// `keys`: given by the caller; `None`: from the environment variables the job names.
+    pub async fn open(job: &Job, keys: Option<&Keys>) -> Result<Connection> {
         let key = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let (rest, project) = (key(&job.api.rest_key_env), key(&job.api.project_key_env));
+        let given = |k: &str| Some(k.to_string()).filter(|v| !v.trim().is_empty());
+        let (rest, project) = match keys {
+            Some(k) => (given(&k.rest_key), given(&k.project_key)),
+            None => (key(&job.api.rest_key_env), key(&job.api.project_key_env)),
+        };
         let (base, creds, emulator) = match &job.api.base_url {
+            #[cfg(feature = "emulator")]
             BaseUrl::Emulator => {
                 let defaults = EmulatorConfig::default();
                 // The in-process emulator accepts its default keys; keys from the
@@ -35,6 +45,14 @@ impl Connection {
                 };
                 let emu = Emulator::start(defaults, ([127, 0, 0, 1], 0).into()).await?;
                 (emu.base_url(), creds, Some(emu))
+            }
+            #[cfg(not(feature = "emulator"))]
+            BaseUrl::Emulator => {
+                return Err(UsageError(format!(
+                    "{}: base_url = \"emulator\" needs a batchport built with the `emulator` feature",
+                    job.file.display()
+                ))
+                .into());
             }
             BaseUrl::Url(u) => {
                 let missing: Vec<&str> = [(&rest, &job.api.rest_key_env), (&project, &job.api.project_key_env)]
@@ -56,7 +74,13 @@ impl Connection {
             }
         };
         let client = Client::new(&base, job.api.version, creds)?;
-        Ok(Connection { client, _emulator: emulator })
+        #[cfg(feature = "emulator")]
+        return Ok(Connection { client, _emulator: emulator });
+        #[cfg(not(feature = "emulator"))]
+        {
+            let () = emulator.unwrap_or(());
+            Ok(Connection { client })
+        }
     }
 
     /// The sender of an import's batches, its requests driven by `driver`.
@@ -69,9 +93,9 @@ impl Connection {
             hold_unknown,
             columns: Arc::new(attribute_columns(job)),
             stats,
-            replace_pending: Arc::new(std::sync::atomic::AtomicBool::new(
+            replace: Replace::new(
                 matches!(&job.mapping, Mapping::Audience(a) if a.mode == crate::job::AudienceMode::Replace),
-            )),
+            ),
         }
     }
 }

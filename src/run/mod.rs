@@ -22,6 +22,8 @@ mod connect;
 
 pub use connect::Connection;
 
+use crate::facade::{Event, Keys, Subscriber};
+
 use crate::dispatch::{Driver, RetryPolicy};
 use crate::exit::Status;
 use crate::job::{Job, Kind};
@@ -41,6 +43,51 @@ pub struct Options {
     /// Cancelled from outside (Ctrl-C, SIGTERM): stop reading, stop waiting,
     /// settle what is in flight, keep progress.
     pub cancel: CancellationToken,
+    /// The project's keys; `None`: from the environment variables the job names.
+    pub keys: Option<Keys>,
+    /// Where the run's events go (notices, progress).
+    pub events: Events,
+}
+
+/// The run's events, to whoever subscribed (the binary prints notices on
+/// stderr; a library caller gets them in its callback). Library code never
+/// prints.
+#[derive(Clone, Default)]
+pub struct Events(Option<Subscriber>);
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Events(subscribed)" } else { "Events(none)" })
+    }
+}
+
+impl Events {
+    pub fn new(subscriber: Option<Subscriber>) -> Events {
+        Events(subscriber)
+    }
+
+    /// Events to `f`.
+    pub fn to(f: impl Fn(&Event) + Send + Sync + 'static) -> Events {
+        Events(Some(std::sync::Arc::new(f)))
+    }
+
+    pub fn send(&self, event: Event) {
+        if let Some(s) = &self.0 {
+            s(&event);
+        }
+    }
+
+    pub fn notice(&self, message: impl Into<String>) {
+        if self.0.is_some() {
+            self.send(Event::Notice(message.into()));
+        }
+    }
+
+    pub fn rows(&self, c: &crate::state::Counters) {
+        if self.0.is_some() {
+            self.send(Event::Rows { read: c.rows_read, sent: c.rows_sent, rejected: c.rows_rejected });
+        }
+    }
 }
 
 /// How a kind's execution ended, when it did not fail.
@@ -140,10 +187,10 @@ impl Work {
 /// started and failed is an `Ok` summary with `Status::Failed`.
 pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     let started = Instant::now();
-    let connection = Connection::open(job).await?;
+    let connection = Connection::open(job, opts.keys.as_ref()).await?;
     let mut work = Work::prepare(job).await?;
     let store = open_store(opts.state_dir.clone(), job.name.clone()).await?;
-    let mut run = match open_or_resume(&store, job, &work).await? {
+    let mut run = match open_or_resume(&store, job, &work, &opts.events).await? {
         Opened::Run(run) => run,
         Opened::AlreadyDone(last) => {
             let mut s = summary_of(&last, work.files(&last), started);
@@ -190,17 +237,18 @@ enum Opened {
     AlreadyDone(Run),
 }
 
-async fn open_or_resume(store: &Store, job: &Job, work: &Work) -> Result<Opened> {
+async fn open_or_resume(store: &Store, job: &Job, work: &Work, events: &Events) -> Result<Opened> {
     let (s, name) = (store.clone(), job.name.clone());
     let (unfinished, last) =
         blocking(move || Ok::<_, crate::state::StateError>((s.unfinished_run(&name)?, s.last_run(&name)?))).await?;
     let run = match unfinished {
         Some(r) if work.resumes(&r) => {
             tracing::info!(run = %r.id, "resuming");
-            r
+            events.send(Event::Started { run_id: r.id.clone(), resumed: true });
+            return Ok(Opened::Run(r));
         }
         Some(r) => {
-            eprintln!("batchport: {}", work.abandon_note(job, &r));
+            events.notice(work.abandon_note(job, &r));
             create(store, job, work).await?
         }
         None => {
@@ -214,6 +262,7 @@ async fn open_or_resume(store: &Store, job: &Job, work: &Work) -> Result<Opened>
             create(store, job, work).await?
         }
     };
+    events.send(Event::Started { run_id: run.id.clone(), resumed: false });
     Ok(Opened::Run(run))
 }
 

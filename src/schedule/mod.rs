@@ -3,7 +3,8 @@
 //!
 //! - `scheduler`: the decisions (what is due, when to wake), on injected instants.
 //! - `scan`: reading DIR into jobs, skipping (and reporting) files that do not load.
-//! - `serve`: the loop around them: clock, signals, runs, logs.
+//! - the loop around them (clock, signals, runs, logs) is the binary's
+//!   (`src/commands/serve.rs`): it prints and exits.
 //!
 //! Cron expressions are read in the machine's local time zone (`TZ` where set), as
 //! cron itself does; a time skipped by a daylight-saving jump runs at the first
@@ -13,8 +14,6 @@
 
 mod scan;
 mod scheduler;
-mod serve;
 
 pub use scan::{Notes, Scan, scan};
 pub use scheduler::{Due, Planned, Problem, Scheduler};
-pub use serve::{Settings, one_line, serve, watch_signals};

@@ -39,9 +39,6 @@ pub enum StateError {
 
     #[error("the state store has no run {0} (was it reset by another command?)")]
     UnknownRun(String),
-
-    #[error("the state store has no batch {seq} in run {run_id} (it was never planned, or already compacted)")]
-    UnknownBatch { run_id: String, seq: u64 },
 }
 
 fn corrupt_advice(moved_to: &Option<PathBuf>) -> String {

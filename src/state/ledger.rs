@@ -3,15 +3,17 @@
 //! batches still `Planned` are the ones that were in flight at the kill.
 //!
 //! Keys in the `ledger` tree: `b`+run id+seq (big-endian, so a run's batches
-//! read back in seq order) → JSON `Batch`.
+//! read back in seq order) → JSON `BatchRecord`.
 
 use serde::{Deserialize, Serialize};
 
 use super::{StateError, Store, name_key};
 use crate::source::Position;
 
+/// The ledger's record of one batch (`dispatch::batch::Batch`): which rows
+/// it covers and, once settled, what became of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Batch {
+pub struct BatchRecord {
     pub seq: u64,
     /// Index into the run's `inputs`.
     pub file: usize,
@@ -24,7 +26,7 @@ pub struct Batch {
     pub tally: Tally,
 }
 
-impl Batch {
+impl BatchRecord {
     /// Add what this settled batch's rows became to `c`.
     pub fn count_into(&self, c: &mut super::Counters) {
         let t = &self.tally;
@@ -61,9 +63,9 @@ const BATCH: u8 = b'b';
 
 impl Store {
     /// Record a batch as planned, durably, before its request leaves.
-    pub fn plan_batch(&self, run_id: &str, b: &Batch) -> Result<(), StateError> {
+    pub fn plan_batch(&self, run_id: &str, b: &BatchRecord) -> Result<(), StateError> {
         let inner = &self.inner;
-        let value = serde_json::to_vec(b).expect("a Batch always serialises");
+        let value = serde_json::to_vec(b).expect("a batch record always serialises");
         inner.ledger.insert(name_key(BATCH, run_id, Some(b.seq)), value).map_err(|e| inner.err(e))?;
         inner.flush()
     }
@@ -71,15 +73,15 @@ impl Store {
     /// Write a batch's settled record whole (state and tally). Not flushed:
     /// losing an ack only resends an idempotent batch. For events, the caller
     /// calls `flush` after this.
-    pub fn record_batch(&self, run_id: &str, b: &Batch) -> Result<(), StateError> {
+    pub fn record_batch(&self, run_id: &str, b: &BatchRecord) -> Result<(), StateError> {
         let inner = &self.inner;
-        let value = serde_json::to_vec(b).expect("a Batch always serialises");
+        let value = serde_json::to_vec(b).expect("a batch record always serialises");
         inner.ledger.insert(name_key(BATCH, run_id, Some(b.seq)), value).map_err(|e| inner.err(e))?;
         Ok(())
     }
 
     /// All batches of a run still in the ledger, in seq order.
-    pub fn batches(&self, run_id: &str) -> Result<Vec<Batch>, StateError> {
+    pub fn batches(&self, run_id: &str) -> Result<Vec<BatchRecord>, StateError> {
         let inner = &self.inner;
         let mut out = Vec::new();
         for kv in inner.ledger.scan_prefix(name_key(BATCH, run_id, None)) {

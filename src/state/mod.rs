@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 pub use change::ChangeIndex;
 pub use error::StateError;
 pub use fingerprint::{Fingerprint, fingerprint};
-pub use ledger::{Batch, BatchState, Tally};
-pub use runs::{Counters, ExportProgress, ImportProgress, PartDone, Progress, RUN_FORMAT, Run, RunStatus};
+pub use ledger::{BatchRecord, BatchState, Tally};
+pub use runs::{Counters, ExportProgress, ImportProgress, PartDone, RUN_FORMAT, Run, RunProgress, RunStatus};
 
 /// sled's page cache. Its default (1 GB) would blow the 64 MB memory target;
 /// the hot data (a run, the batches in flight, the buckets being checked) is

@@ -27,19 +27,19 @@ pub const RUN_FORMAT: u32 = 1;
 /// What a run's kind keeps to resume it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "of", rename_all = "snake_case")]
-pub enum Progress {
+pub enum RunProgress {
     /// Imports (profiles, events, audience, catalog).
     Import(ImportProgress),
     /// Exports.
     Export(ExportProgress),
 }
 
-impl Progress {
+impl RunProgress {
     /// The progress of a new run of `kind` over `inputs` files.
-    pub fn new(kind: Kind, inputs: usize) -> Progress {
+    pub fn new(kind: Kind, inputs: usize) -> RunProgress {
         match kind {
-            Kind::Export => Progress::Export(ExportProgress::default()),
-            _ => Progress::Import(ImportProgress { files_done: vec![false; inputs] }),
+            Kind::Export => RunProgress::Export(ExportProgress::default()),
+            _ => RunProgress::Import(ImportProgress { files_done: vec![false; inputs] }),
         }
     }
 }
@@ -110,7 +110,7 @@ pub(super) struct Stored {
     reset: bool,
     /// Format 1 and later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    progress: Option<Progress>,
+    progress: Option<RunProgress>,
     /// Format 0 only; never written.
     #[serde(default, skip_serializing)]
     extra: Value,
@@ -122,7 +122,7 @@ impl TryFrom<Stored> for Run {
     fn try_from(s: Stored) -> Result<Run, String> {
         let (progress, reset) = match s.format {
             0 => migrate_v0(s.kind, s.inputs.len(), &s.extra),
-            RUN_FORMAT => (s.progress.unwrap_or_else(|| Progress::new(s.kind, s.inputs.len())), s.reset),
+            RUN_FORMAT => (s.progress.unwrap_or_else(|| RunProgress::new(s.kind, s.inputs.len())), s.reset),
             newer => {
                 return Err(format!(
                     "run record format {newer} was written by a newer batchport (this one reads up to {RUN_FORMAT})"
@@ -173,15 +173,17 @@ impl From<Run> for Stored {
 
 /// Format 0's `extra` bag → the typed progress and the reset flag. What the
 /// bag lacks (a run killed before its first save) is a run with no progress.
-fn migrate_v0(kind: Kind, inputs: usize, extra: &Value) -> (Progress, bool) {
+fn migrate_v0(kind: Kind, inputs: usize, extra: &Value) -> (RunProgress, bool) {
     let reset = extra.get("reset").and_then(Value::as_bool).unwrap_or(false);
     let progress = match kind {
-        Kind::Export => Progress::Export(serde_json::from_value::<ExportProgress>(extra.clone()).unwrap_or_default()),
+        Kind::Export => {
+            RunProgress::Export(serde_json::from_value::<ExportProgress>(extra.clone()).unwrap_or_default())
+        }
         _ => {
             let mut files_done: Vec<bool> =
                 extra.get("files_done").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
             files_done.resize(inputs, false);
-            Progress::Import(ImportProgress { files_done })
+            RunProgress::Import(ImportProgress { files_done })
         }
     };
     (progress, reset)
@@ -213,17 +215,17 @@ mod tests {
     fn an_import_record_of_format_0_keeps_its_files_done_and_reset() {
         let run: Run = serde_json::from_value(v0("events", json!({"files_done": [true, false]}))).unwrap();
         assert_eq!((run.kind, run.status, run.next_seq), (Kind::Events, RunStatus::Interrupted, 4));
-        assert_eq!(run.progress, Progress::Import(ImportProgress { files_done: vec![true, false] }));
+        assert_eq!(run.progress, RunProgress::Import(ImportProgress { files_done: vec![true, false] }));
         assert!(!run.reset);
         assert_eq!(run.counters.requests, 1);
 
         let run: Run = serde_json::from_value(v0("profiles", json!({"reset": true, "files_done": [true]}))).unwrap();
         assert!(run.reset);
         // One flag per input, whatever the bag held.
-        assert_eq!(run.progress, Progress::Import(ImportProgress { files_done: vec![true, false] }));
+        assert_eq!(run.progress, RunProgress::Import(ImportProgress { files_done: vec![true, false] }));
 
         let run: Run = serde_json::from_value(v0("catalog", Value::Null)).unwrap();
-        assert_eq!(run.progress, Progress::Import(ImportProgress { files_done: vec![false, false] }));
+        assert_eq!(run.progress, RunProgress::Import(ImportProgress { files_done: vec![false, false] }));
     }
 
     #[test]
@@ -233,7 +235,7 @@ mod tests {
             "parts": [{"part": 1, "file_id": "f1", "end": 120, "records": 3}], "committing": false
         });
         let run: Run = serde_json::from_value(v0("export", extra)).unwrap();
-        let Progress::Export(p) = &run.progress else { panic!("{:?}", run.progress) };
+        let RunProgress::Export(p) = &run.progress else { panic!("{:?}", run.progress) };
         assert_eq!((p.key.as_str(), p.export_id.as_deref(), p.records()), ("{} > out.csv", Some("e1"), 3));
         assert_eq!(p.parts, vec![PartDone { part: 1, file_id: "f1".into(), end: 120, records: 3 }]);
     }

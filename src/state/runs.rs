@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Fingerprint, StateError, Store, name_key, now_rfc3339};
 use crate::job::Kind;
 
-pub use super::record::{ExportProgress, ImportProgress, PartDone, Progress, RUN_FORMAT};
+pub use super::record::{ExportProgress, ImportProgress, PartDone, RUN_FORMAT, RunProgress};
 
 /// Where a run stands. Stored as its snake_case name (`running`, `done`, ...),
 /// the strings earlier versions wrote.
@@ -80,7 +80,7 @@ pub struct Run {
     /// imports it again instead of saying there is nothing to do.
     pub reset: bool,
     /// What the run's kind needs to resume it.
-    pub progress: Progress,
+    pub progress: RunProgress,
 }
 
 impl Run {
@@ -148,7 +148,7 @@ impl Store {
             id: id.clone(),
             job: job.to_string(),
             kind,
-            progress: Progress::new(kind, inputs.len()),
+            progress: RunProgress::new(kind, inputs.len()),
             inputs,
             status: RunStatus::Running,
             started: started.clone(),
@@ -290,7 +290,7 @@ mod tests {
 
         let run = store.unfinished_run("nightly").unwrap().expect("the old run is found and unfinished");
         assert_eq!((run.kind, run.status, run.next_seq), (Kind::Profiles, RunStatus::Interrupted, 3));
-        assert_eq!(run.progress, Progress::Import(ImportProgress { files_done: vec![true] }));
+        assert_eq!(run.progress, RunProgress::Import(ImportProgress { files_done: vec![true] }));
         assert_eq!((run.counters.rows_sent, run.counters.http_429), (98, 1));
         assert_eq!(run.rejects_file.as_deref(), Some(std::path::Path::new("rejects/nightly-rejects.csv")));
 

@@ -26,6 +26,20 @@ pub struct Op {
     pub record: csv::ByteRecord,
 }
 
+impl Op {
+    /// What the change index keeps of the operation's content (attributes and
+    /// event): equal hashes mean the row would send the same thing again.
+    pub fn content_hash(&self) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(&self.attrs);
+        if let Some(e) = &self.event {
+            h.update(b"\0");
+            h.update(e);
+        }
+        h.digest()
+    }
+}
+
 /// A row that cannot be sent, with the original record for the rejects file.
 #[derive(Debug, Clone)]
 pub struct Reject {

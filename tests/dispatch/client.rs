@@ -9,9 +9,9 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use batchport::api::client::{Client, ClientError, Credentials, Outcome};
-use batchport::api::wire::ApiError;
-use batchport::api::{Endpoint, Version};
+use batchport::internals::api::client::{Client, ClientError, Credentials, Outcome};
+use batchport::internals::api::wire::ApiError;
+use batchport::internals::api::{Endpoint, Version};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 

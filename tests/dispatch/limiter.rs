@@ -4,9 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use batchport::api::limits::{Rate, limits};
-use batchport::api::{Endpoint, Version};
-use batchport::dispatch::Limiter;
+use batchport::internals::api::limits::{Rate, limits};
+use batchport::internals::api::{Endpoint, Version};
+use batchport::internals::dispatch::Limiter;
 use tokio::time::Instant;
 
 fn rates(endpoint: Endpoint) -> &'static [Rate] {

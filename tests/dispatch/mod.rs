@@ -6,7 +6,7 @@ mod limiter;
 
 use std::time::Duration;
 
-use batchport::dispatch::RetryPolicy;
+use batchport::internals::dispatch::RetryPolicy;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -40,8 +40,8 @@ fn retry_after_is_a_floor_up_to_its_cap() {
     let long = Some(Duration::from_secs(86_400));
     let capped = policy.delay(9, long, &mut rng);
     assert!(
-        capped >= batchport::dispatch::RETRY_AFTER_CAP.min(policy.cap)
-            && capped <= policy.cap.max(batchport::dispatch::RETRY_AFTER_CAP),
+        capped >= batchport::internals::dispatch::RETRY_AFTER_CAP.min(policy.cap)
+            && capped <= policy.cap.max(batchport::internals::dispatch::RETRY_AFTER_CAP),
         "{capped:?}"
     );
 }

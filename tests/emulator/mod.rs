@@ -7,7 +7,7 @@ mod profiles;
 
 use std::time::Duration;
 
-use batchport::emulator::{Emulator, EmulatorConfig};
+use batchport::internals::emulator::{Emulator, EmulatorConfig};
 use reqwest::StatusCode;
 use serde_json::Value;
 

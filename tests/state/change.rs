@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-use batchport::state::{ChangeIndex, Store};
+use batchport::internals::state::{ChangeIndex, Store};
 use proptest::prelude::*;
 
 #[test]

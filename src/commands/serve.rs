@@ -6,12 +6,11 @@
 //! go over it together (invariant 5); one at a time also keeps memory and CPU to
 //! one run's. A job that comes due while another runs starts when that one ends.
 
-use super::scan::{self, Notes, Scan};
-use super::scheduler::Scheduler;
 use crate::exit::Status;
 use crate::job::Job;
 use crate::report::Summary;
 use crate::run::{self, Options};
+use crate::schedule::{self as scan, Notes, Scan, Scheduler};
 use crate::state::StateError;
 use anyhow::Result;
 use chrono::{DateTime, Local};
@@ -169,7 +168,13 @@ fn unfinished_run(state_dir: &Path, name: &str) -> Result<Option<String>> {
 /// Run one job to its end through the run lifecycle, like `batchport run`
 /// (every kind, exports included); whatever happens, a summary comes back.
 async fn run_one(job: &Job, s: &Settings) -> Summary {
-    let opts = Options { state_dir: s.state_dir.clone(), progress: false, cancel: s.cancel.clone() };
+    let opts = Options {
+        state_dir: s.state_dir.clone(),
+        progress: false,
+        cancel: s.cancel.clone(),
+        keys: None,
+        events: super::notices_to_stderr(),
+    };
     let owned = job.clone();
     // In its own task, so that even a panic in one import is a failed run, not
     // the end of the schedule.

@@ -1,0 +1,219 @@
+//! The library's front door: load a job, run it, get a typed summary or a
+//! typed error, and follow the run through its events. Everything here is a
+//! thin layer over the run lifecycle (`crate::run`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::report::Summary;
+use crate::run;
+
+/// A loaded, checked job file.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub(crate) inner: crate::job::Job,
+}
+
+impl Job {
+    /// The job's name (`[job] name`): its runs and state are kept under it.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The job's kind as written in the job file (`profiles`, `events`,
+    /// `audience`, `catalog` or `export`).
+    pub fn kind(&self) -> &'static str {
+        self.inner.kind.as_str()
+    }
+
+    /// The job file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.inner.file
+    }
+}
+
+/// Read and check a job file (JOBS.md). Errors name the file and, where they
+/// can, the line.
+pub fn load_job(path: impl AsRef<Path>) -> Result<Job, Error> {
+    crate::job::load(path.as_ref()).map(|inner| Job { inner }).map_err(|e| Error::Job(e.to_string()))
+}
+
+/// A project's two keys. `Debug` never prints them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Keys {
+    pub(crate) rest_key: String,
+    pub(crate) project_key: String,
+}
+
+impl Keys {
+    /// The REST API key and the project key of the Batch project.
+    pub fn new(rest_key: impl Into<String>, project_key: impl Into<String>) -> Keys {
+        Keys { rest_key: rest_key.into(), project_key: project_key.into() }
+    }
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Keys(***)")
+    }
+}
+
+/// Something that happened during a run, as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The run started, or resumed an unfinished run of the job.
+    Started {
+        /// The run's id (as in the summary and `batchport status`).
+        run_id: String,
+        /// An earlier, unfinished run is being resumed.
+        resumed: bool,
+    },
+    /// Something the user should know (an unfinished run abandoned because its
+    /// input changed, an export asked for again, ...).
+    Notice(String),
+    /// Rows so far (imports: settled rows; exports: records written).
+    Rows {
+        /// Rows read (exports: records written).
+        read: u64,
+        /// Rows Batch acknowledged.
+        sent: u64,
+        /// Rows refused (by the transform or by Batch).
+        rejected: u64,
+    },
+}
+
+/// Receives a run's events; called on the run's tasks, so keep it quick.
+pub(crate) type Subscriber = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// How to run a job.
+#[derive(Clone)]
+pub struct RunOptions {
+    pub(crate) state_dir: PathBuf,
+    pub(crate) keys: Option<Keys>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) subscriber: Option<Subscriber>,
+    pub(crate) progress_bar: bool,
+}
+
+impl fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("state_dir", &self.state_dir)
+            .field("keys", &self.keys)
+            .field("cancelled", &self.cancel.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunOptions {
+    /// Keep the job's runs, ledger and rejects under `state_dir`.
+    pub fn new(state_dir: impl Into<PathBuf>) -> RunOptions {
+        RunOptions {
+            state_dir: state_dir.into(),
+            keys: None,
+            cancel: CancellationToken::new(),
+            subscriber: None,
+            progress_bar: false,
+        }
+    }
+
+    /// Use these keys instead of the environment variables the job names.
+    pub fn keys(mut self, keys: Keys) -> RunOptions {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Stop the run when `token` is cancelled: reading stops, every wait
+    /// ends, the batches in flight settle, and the summary says `interrupted`.
+    pub fn cancel_with(mut self, token: CancellationToken) -> RunOptions {
+        self.cancel = token;
+        self
+    }
+
+    /// Call `f` with each [`Event`] of the run.
+    pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> RunOptions {
+        self.subscriber = Some(Arc::new(f));
+        self
+    }
+
+    /// Draw a progress bar on stderr while the run goes (for terminals; off
+    /// by default).
+    pub fn progress_bar(mut self, on: bool) -> RunOptions {
+        self.progress_bar = on;
+        self
+    }
+
+    /// The token that stops the run (see [`RunOptions::cancel_with`]).
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+}
+
+/// Run `job` to its end, or resume its unfinished run over the same input.
+///
+/// A run that starts always ends in a [`Summary`], failed runs included (its
+/// `status` and `error` say so); an [`Error`] means it could not start.
+pub async fn run_job(job: &Job, options: &RunOptions) -> Result<Summary, Error> {
+    let opts = run::Options {
+        state_dir: options.state_dir.clone(),
+        progress: options.progress_bar,
+        cancel: options.cancel.clone(),
+        keys: options.keys.clone(),
+        events: run::Events::new(options.subscriber.clone()),
+    };
+    run::execute(&job.inner, &opts).await.map_err(Error::from_run)
+}
+
+/// Why a job could not be loaded or its run could not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The job file cannot be used; the message names the file and line.
+    #[error("{0}")]
+    Job(String),
+    /// A key is missing, or the job cannot run as asked.
+    #[error("{0}")]
+    Usage(String),
+    /// Another process is running this job (its state store is locked).
+    #[error("{0}")]
+    Locked(String),
+    /// The job's state store cannot be used (damaged, unreadable).
+    #[error("{0}")]
+    State(String),
+    /// Anything else that kept the run from starting (an input file that
+    /// cannot be read, a client that cannot be built, ...).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl Error {
+    /// The exit code `batchport` gives this error (JOBS.md): 2 for a bad job
+    /// file or usage, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Job(_) | Error::Usage(_) => crate::exit::USAGE,
+            _ => crate::exit::FAILED,
+        }
+    }
+
+    pub(crate) fn from_run(e: anyhow::Error) -> Error {
+        use crate::state::StateError;
+        let message = format!("{e:#}");
+        if e.chain().any(|c| c.is::<crate::job::JobError>()) {
+            Error::Job(message)
+        } else if e.chain().any(|c| c.is::<crate::exit::UsageError>() || c.is::<crate::objstore::NoCredentials>()) {
+            Error::Usage(message)
+        } else if let Some(s) = e.chain().find_map(|c| c.downcast_ref::<StateError>()) {
+            match s {
+                StateError::Locked { .. } => Error::Locked(message),
+                _ => Error::State(message),
+            }
+        } else {
+            Error::Failed(message)
+        }
+    }
+}

@@ -98,7 +98,7 @@ impl S3 {
                 let (service, gate, seen) = (service.clone(), g.clone(), s.clone());
                 let handler = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
                     let (service, gate, seen) = (service.clone(), gate.clone(), seen.clone());
-                    async move { serve(&service, gate, &seen, req).await }
+                    serve(service, gate, seen, req)
                 });
                 tokio::spawn(async move {
                     let conn = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
@@ -153,9 +153,9 @@ impl S3 {
 }
 
 async fn serve(
-    service: &s3s::service::S3Service,
+    service: s3s::service::S3Service,
     gate: Arc<Gate>,
-    seen: &Mutex<Vec<Seen>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<UnsyncBoxBody<Bytes, BoxError>>, BoxError> {
     let range = req.headers().get("range").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -164,7 +164,10 @@ async fn serve(
         && req.uri().query().is_none()
         && req.uri().path().trim_start_matches('/').contains('/');
     seen.lock().unwrap().push((req.method().to_string(), target, range));
-    let resp = hyper::service::Service::call(service, req).await.map_err(|e| format!("{e:?}"))?;
+    let resp = match hyper::service::Service::call(&service, req).await {
+        Ok(resp) => resp,
+        Err(e) => return Err(BoxError::from(format!("{e:?}"))),
+    };
     Ok(resp.map(|body| {
         if !object_get {
             return body.map_err(|e| -> BoxError { e.to_string().into() }).boxed_unsync();

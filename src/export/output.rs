@@ -136,7 +136,8 @@ pub struct Output {
 pub fn temp_path(target: &Path) -> PathBuf {
     if let Some(url) = target.to_str().filter(|t| crate::objstore::is_url(t)) {
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        return std::env::temp_dir().join(format!("batchport-{:016x}-{name}.tmp", xxhash_rust::xxh3::xxh3_64(url.as_bytes())));
+        return std::env::temp_dir()
+            .join(format!("batchport-{:016x}-{name}.tmp", xxhash_rust::xxh3::xxh3_64(url.as_bytes())));
     }
     let mut name = target.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".tmp");

@@ -287,10 +287,12 @@ impl Resolver<'_> {
         if let Some(e) = &s.endpoint {
             let url = e.get_ref().trim();
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return self.err(e.span(), "source.endpoint: give the store's base URL, e.g. \"https://s3.fr-par.scw.cloud\"");
+                return self
+                    .err(e.span(), "source.endpoint: give the store's base URL, e.g. \"https://s3.fr-par.scw.cloud\"");
             }
             if !crate::objstore::is_url(s.path.get_ref()) {
-                return self.err(e.span(), "source.endpoint is for object store paths (s3://bucket/...), not local files");
+                return self
+                    .err(e.span(), "source.endpoint is for object store paths (s3://bucket/...), not local files");
             }
             options.endpoint = Some(url.trim_end_matches('/').to_string());
         }

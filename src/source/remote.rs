@@ -63,7 +63,9 @@ impl Raw {
         let now: Object = objstore::head(url, &access(opts))?;
         if let (Some(pinned), Some(current)) = (&opts.etag, &now.etag) {
             if pinned != current {
-                return Err(StoreError::Changed { url: url.to_string(), pinned: pinned.clone(), now: current.clone() }.into());
+                return Err(
+                    StoreError::Changed { url: url.to_string(), pinned: pinned.clone(), now: current.clone() }.into()
+                );
             }
         }
         let size = now.size;

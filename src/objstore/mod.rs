@@ -124,7 +124,8 @@ impl Store {
 /// Connect to the store of `url` (cached per store and endpoint, so a glob of
 /// a thousand parts resolves credentials once).
 pub fn connect(url: &str, access: &Access) -> Result<Store, StoreError> {
-    static CACHE: OnceLock<Mutex<HashMap<(String, Access), Arc<dyn ObjectStore>>>> = OnceLock::new();
+    type Cache = Mutex<HashMap<(String, Access), Arc<dyn ObjectStore>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let loc = Location::parse(url)?;
     let cache = CACHE.get_or_init(Default::default);
     let key = (loc.base.clone(), access.clone());

@@ -76,5 +76,5 @@ pub fn upload(local: &Path, url: &str, access: &Access) -> Result<Upload, StoreE
         return Err(fail(format!("cannot read {}: {e}", local.display())));
     }
     drop(tx);
-    super::block_on(async move { task.await }).map_err(|e| fail(format!("the upload stopped: {e}")))?
+    super::block_on(task).map_err(|e| fail(format!("the upload stopped: {e}")))?
 }

@@ -97,6 +97,13 @@ pub enum Command {
     },
     /// Serve a local Batch API for rehearsals and tests
     Emulator(EmulatorArgs),
+    /// Print a shell completion script (e.g. `batchport completions bash > ~/.local/share/bash-completion/completions/batchport`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, in roff (e.g. `batchport man > ~/.local/share/man/man1/batchport.1`)
+    Man,
 }
 
 /// `batchport emulator`: a local Batch 2.x API (see API.md) for rehearsals and tests.
@@ -135,6 +142,14 @@ pub struct EmulatorArgs {
     /// Latency added to every call, in milliseconds
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub latency_ms: u64,
+    /// Network jitter: each call waits a random 0.5×MS to 1.5×MS before it
+    /// reaches the token buckets (80: 40–120 ms), so calls arrive out of phase
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub jitter_ms: u64,
+    /// Another client consuming N updates/s of the same buckets (each bucket
+    /// counted in updates; at most its rate)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub shared_rate: u32,
     /// Answer every call with 429 for this many seconds after start
     #[arg(long, value_name = "SECS")]
     pub storm_secs: Option<u64>,
@@ -142,6 +157,10 @@ pub struct EmulatorArgs {
     /// update, 400 on mass-update): rehearse how rejects are reported
     #[arg(long, value_name = "TEXT")]
     pub refuse_marker: Option<String>,
+    /// Refuse attributes of this name, one by one, applying the rest of each
+    /// operation: rehearse how partially applied rows are reported
+    #[arg(long, value_name = "NAME")]
+    pub refuse_attribute: Option<String>,
     /// Seed of the fault dice, for repeatable rehearsals
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -154,4 +173,15 @@ pub struct EmulatorArgs {
     /// Make every export end in ERROR
     #[arg(long)]
     pub export_fail: bool,
+    /// Accept events of any time (by default events older than --event-max-age
+    /// or in the future are refused one by one, as Batch is reported to)
+    #[arg(long)]
+    pub lax_event_time: bool,
+    /// The event window of the strict time check, e.g. 24h, 90m, 7d
+    #[arg(long, default_value = "24h", value_name = "AGE")]
+    pub event_max_age: String,
+    /// Do not check event attribute values ($label, $tags, strings, objects);
+    /// names are still checked
+    #[arg(long)]
+    pub lax_event_attributes: bool,
 }

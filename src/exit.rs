@@ -39,11 +39,22 @@ pub fn for_error(e: &anyhow::Error) -> i32 {
     if let Some(e) = e.chain().find_map(|c| c.downcast_ref::<crate::facade::Error>()) {
         return e.exit_code();
     }
-    // No credentials for an object store is a setup mistake, like a bad job file.
-    let usage = |c: &(dyn std::error::Error + 'static)| {
-        c.is::<crate::job::JobError>() || c.is::<UsageError>() || c.is::<crate::objstore::NoCredentials>()
-    };
-    if e.chain().any(usage) { USAGE } else { FAILED }
+    if e.chain().any(|c| c.is::<crate::job::JobError>() || c.is::<UsageError>() || bad_input(c) || no_credentials(c)) {
+        USAGE
+    } else {
+        FAILED
+    }
+}
+
+/// No credentials for an object store is a setup mistake, like a bad job file.
+pub fn no_credentials(c: &(dyn std::error::Error + 'static)) -> bool {
+    c.is::<crate::objstore::NoCredentials>()
+}
+
+/// A file that is not CSV at all is the wrong input for the job: as bad as a
+/// job naming a column the file does not have (exit 2, like a job error).
+pub fn bad_input(c: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(c.downcast_ref::<crate::source::SourceError>(), Some(crate::source::SourceError::Binary { .. }))
 }
 
 /// A mistake in how the command was called.

@@ -203,7 +203,7 @@ impl Error {
     pub(crate) fn from_run(e: anyhow::Error) -> Error {
         use crate::state::StateError;
         let message = format!("{e:#}");
-        if e.chain().any(|c| c.is::<crate::job::JobError>()) {
+        if e.chain().any(|c| c.is::<crate::job::JobError>() || crate::exit::bad_input(c)) {
             Error::Job(message)
         } else if e.chain().any(|c| c.is::<crate::exit::UsageError>() || c.is::<crate::objstore::NoCredentials>()) {
             Error::Usage(message)

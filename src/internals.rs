@@ -4,6 +4,8 @@
 
 #[path = "api/mod.rs"]
 pub mod api;
+#[path = "catalog.rs"]
+pub mod catalog;
 #[path = "dispatch/mod.rs"]
 pub mod dispatch;
 #[cfg(feature = "emulator")]
@@ -25,6 +27,8 @@ pub mod objstore;
 pub mod paths;
 #[path = "pipeline.rs"]
 pub mod pipeline;
+#[path = "process.rs"]
+pub mod process;
 #[path = "report/mod.rs"]
 pub mod report;
 #[path = "run/mod.rs"]

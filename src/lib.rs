@@ -40,7 +40,10 @@ mod facade;
 // their short paths (`crate::state`, ...).
 #[cfg(feature = "emulator")]
 use internals::emulator;
-use internals::{api, dispatch, engine, exit, export, job, objstore, pipeline, report, run, source, state, transform};
+use internals::{
+    api, catalog, dispatch, engine, exit, export, job, objstore, pipeline, process, report, run, schedule, source,
+    state, transform,
+};
 
 pub use exit::Status;
 pub use facade::{Error, Event, Job, Keys, RunOptions, load_job, run_job};

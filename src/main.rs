@@ -9,12 +9,18 @@ mod commands;
 #[cfg(feature = "emulator")]
 use batchport::internals::emulator;
 use batchport::internals::{
-    exit, init, job, paths, pipeline, report, run, schedule, source, state, testdata, transform,
+    exit, init, job, paths, pipeline, process, report, run, schedule, source, state, testdata, transform,
 };
+// Printing that never panics on a closed stdout/stderr, as `crate::say!` / `crate::out!`.
+#[allow(unused_imports)]
+use batchport::{out, say};
 use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() {
+    // Before anything else: a signal from now on exits 130, a panic exits 1.
+    process::install_early_signals();
+    process::install_panic_exit();
     limit_malloc_arenas();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -24,13 +30,7 @@ fn main() {
             std::process::exit(code);
         }
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BATCHPORT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    process::init_logging();
     let result = match &cli.command {
         Command::Validate { job, common } => commands::validate::run(job, common),
         Command::Run { job, common } => commands::run::run(job, common),
@@ -45,15 +45,37 @@ fn main() {
         Command::Status { job, common } => commands::status::run(job.as_deref(), common),
         Command::Reset { job, delta, common } => commands::status::reset(job, *delta, common),
         Command::Init { preset, file, common } => commands::init::run(file, *preset, common),
+        Command::Completions { shell } => commands::docs::completions(*shell),
+        Command::Man => commands::docs::man(),
     };
     let code = match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("batchport: {e:#}");
-            exit::for_error(&e)
+            let code = exit::for_error(&e);
+            say!("batchport: {e:#}");
+            if wants_json(&cli.command) {
+                // `--json` promises one object on stdout, failure or not.
+                let failure = serde_json::json!({ "status": "failed", "error": format!("{e:#}"), "exit_code": code });
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout(), "{failure}");
+            }
+            code
         }
     };
     std::process::exit(code);
+}
+
+/// Whether the command was asked for a JSON summary on stdout.
+fn wants_json(c: &Command) -> bool {
+    match c {
+        Command::Validate { common, .. }
+        | Command::Run { common, .. }
+        | Command::Schedule { common, .. }
+        | Command::Status { common, .. }
+        | Command::Reset { common, .. }
+        | Command::Init { common, .. } => common.json,
+        _ => false,
+    }
 }
 
 /// glibc gives each thread that allocates its own arena; rows are allocated on

@@ -3,7 +3,8 @@
 //! flat whatever the file size.
 
 use crate::source::{CsvSource, Position, RawRow, SourceError};
-use crate::transform::{Op, Reject, Transformer};
+use crate::state::Lookup;
+use crate::transform::{Mapped, Transformer};
 use std::sync::mpsc::sync_channel;
 
 /// Rows per chunk: large enough to amortise the hand-off, small enough that a
@@ -12,7 +13,7 @@ pub const CHUNK_ROWS: usize = 2_048;
 
 pub struct Chunk {
     /// In input order.
-    pub results: Vec<Result<Op, Reject>>,
+    pub results: Vec<Mapped>,
     /// Position of the last row of the chunk.
     pub last: Position,
     /// Bytes of the file consumed so far, for progress.
@@ -21,11 +22,26 @@ pub struct Chunk {
 
 /// Feed every chunk of `src`, mapped by `t`, to `f`, in order, until the end or
 /// until `f` returns false.
-pub fn for_each_chunk(
-    mut src: CsvSource,
+pub fn for_each_chunk(src: CsvSource, t: &Transformer, f: impl FnMut(Chunk) -> bool) -> Result<(), SourceError> {
+    chunks(src, |rows| Ok(t.map_chunk(rows).into_iter().map(Mapped::from).collect()), f)
+}
+
+/// `for_each_chunk` with `changed_only`: rows `index` knows unchanged come as
+/// `Mapped::Unchanged`, untransformed.
+pub fn for_each_chunk_changed(
+    src: CsvSource,
     t: &Transformer,
+    index: &Lookup,
+    f: impl FnMut(Chunk) -> bool,
+) -> anyhow::Result<()> {
+    chunks(src, |rows| Ok(t.map_chunk_changed(rows, index)?), f)
+}
+
+fn chunks<E: From<SourceError>>(
+    mut src: CsvSource,
+    map: impl Fn(Vec<RawRow>) -> Result<Vec<Mapped>, E>,
     mut f: impl FnMut(Chunk) -> bool,
-) -> Result<(), SourceError> {
+) -> Result<(), E> {
     let (tx, rx) = sync_channel::<Result<(Vec<RawRow>, u64), SourceError>>(2);
     std::thread::scope(|s| {
         s.spawn(move || {
@@ -54,7 +70,7 @@ pub fn for_each_chunk(
         for msg in rx.iter() {
             let (rows, bytes_read) = msg?;
             let Some(last) = rows.last().map(|r| r.pos) else { continue };
-            let results = t.map_chunk(rows);
+            let results = map(rows)?;
             if !f(Chunk { results, last, bytes_read }) {
                 break;
             }

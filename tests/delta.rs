@@ -123,3 +123,59 @@ fn a_kill_never_marks_unsent_rows_as_sent() {
     assert_eq!(n(&s, "rows_unchanged") + n(&s, "rows_sent"), 20_000);
     assert_eq!(emu.received().len(), 20_000, "every id reached the emulator");
 }
+
+/// A nightly over an existing index, killed (SIGKILL) three times while it
+/// sends: every changed row reaches Batch with its new value, and the index
+/// ends knowing every row, so the same dump again sends nothing.
+#[test]
+fn a_killed_nightly_delivers_every_change_and_forgets_none() {
+    use std::process::Stdio;
+    let emu = crate::resume::EmulatorProcess::start(&["--latency-ms", "100", "--unlimited"]);
+    let dir = tempfile::tempdir().unwrap();
+    job(dir.path(), &emu.url, "users.csv");
+    let toml = std::fs::read_to_string(dir.path().join("job.toml")).unwrap();
+    write(dir.path(), "job.toml", toml.replace("batch_size = 500", "batch_size = 2000\nrate = 0"));
+    let importer = || {
+        let mut c = crate::common::bin();
+        c.args(["run", "job.toml", "--json", "--state"])
+            .arg(dir.path().join("state"))
+            .current_dir(dir.path())
+            .env("BATCH_REST_KEY", "emulator_rest_key")
+            .env("BATCH_PROJECT_KEY", "project_emulator");
+        c
+    };
+    let total = 60_000u64;
+    // One row in three changed tonight, spread over the file.
+    let dump = |tonight: bool| -> String {
+        let mut f = String::from("id,email,plan\n");
+        for i in 0..total {
+            let plan = if tonight && i % 3 == 1 { "premium" } else { "free" };
+            f.push_str(&format!("u{i},user{i}@example.com,{plan}\n"));
+        }
+        f
+    };
+    write(dir.path(), "users.csv", dump(false));
+    let s = json(&importer().output().unwrap());
+    assert_eq!(n(&s, "rows_sent"), total, "{s}");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write(dir.path(), "users.csv", dump(true));
+    for wait in [150, 300, 450] {
+        let mut child = importer().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(wait));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let out = importer().output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = json(&out);
+    assert_eq!(n(&s, "rows_read"), total, "{s}");
+    assert!(n(&s, "rows_unchanged") >= total * 2 / 3, "{s}");
+    for i in (1..total).step_by(3 * 97) {
+        assert_eq!(emu.profile(&format!("u{i}"))["attributes"]["plan"], "premium", "u{i}");
+    }
+    // The same dump again: the index knows every row as Batch has it.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write(dir.path(), "users.csv", dump(true));
+    let s = json(&importer().output().unwrap());
+    assert_eq!((n(&s, "rows_sent"), n(&s, "rows_unchanged"), n(&s, "requests")), (0, total, 0), "{s}");
+}

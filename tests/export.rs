@@ -209,9 +209,20 @@ impl Sink for Collect {
 
 #[test]
 fn an_expired_download_link_is_renewed() {
+    expired_link_is_renewed(410);
+}
+
+/// Some signed-URL stores answer an expired link with 400: not fatal either.
+#[test]
+fn an_expired_download_link_answered_400_is_renewed() {
+    expired_link_is_renewed(400);
+}
+
+fn expired_link_is_renewed(expired_link_status: u16) {
     let emu = Emulator::start_background(EmulatorConfig {
         export_duration: Duration::from_millis(100),
         link_ttl: Duration::from_millis(200),
+        expired_link_status,
         ..EmulatorConfig::default()
     })
     .unwrap();
@@ -238,7 +249,7 @@ fn an_expired_download_link_is_renewed() {
         assert_eq!(got, export::Fetched::Done(50));
         assert_eq!(sink.lock().unwrap().0.len(), 50);
         let renewals = driver.stats().renewals.load(std::sync::atomic::Ordering::Relaxed);
-        assert_eq!(renewals, 1, "the 410 led to one fresh link");
+        assert_eq!(renewals, 1, "the {expired_link_status} led to one fresh link");
         assert_eq!(emu.stats().per_endpoint.get("exports/download").copied().unwrap_or(0), before + 1);
     });
 }

@@ -148,6 +148,12 @@ fn limits_are_never_planned_past() {
     let (_, msg) = err_line(&format!("{base}rate = 0\n"));
     assert!(msg.contains("loopback"), "{msg}");
     assert!(parse(&format!("{base}rate = 0\nbase_url = 'emulator'\n")).is_ok());
+    // Above the table (loopback only) or below it, calls still fit Batch's
+    // bucket: half of it where it has no burst.
+    for rate in [20_000, 1_000] {
+        let job = parse(&format!("{base}rate = {rate}\nbase_url = 'emulator'\n")).unwrap();
+        assert_eq!((job.api.rate, job.api.batch_size), (Some(rate), 5_000));
+    }
     let (_, msg) = err_line(&format!("{base}base_url = 'http://api.batch.com'\n"));
     assert!(msg.contains("https"), "{msg}");
     assert!(parse(&format!("{base}base_url = 'http://127.0.0.1:8080'\n")).is_ok());

@@ -37,7 +37,9 @@ fn events_are_grouped_per_custom_id_at_most_fifteen_per_call_in_order() {
     let emu = emulator();
     let mut f = String::from("id,event,amount,when\n");
     for i in 0..3_000 {
-        f.push_str(&format!("c{},purchase,{}.5,2026-11-26T10:{:02}:00Z\n", i % 100, i, (i / 100) % 60));
+        // Recent times: Batch refuses events older than 24 h.
+        let at = chrono::Utc::now() - chrono::Duration::hours(1) + chrono::Duration::seconds(i);
+        f.push_str(&format!("c{},purchase,{}.5,{}\n", i % 100, i, at.to_rfc3339()));
     }
     write(dir.path(), "events.csv", f);
     write(
@@ -134,7 +136,7 @@ fn catalog_items_arrive_within_the_call_and_rate_limits() {
         dir.path(),
         "catalog.toml",
         format!(
-            "[job]\nname = \"cat\"\nkind = \"catalog\"\n[api]\nbase_url = \"{}\"\n[catalog]\nname = \"products\"\n[source]\npath = \"items.csv\"\n[mapping]\nitem_id = \"sku\"\n[mapping.attributes]\ntitle = \"title\"\nprice = {{ column = \"price\", type = \"float\" }}\nreleased = {{ column = \"released\", type = \"date\" }}\n",
+            "[job]\nname = \"cat\"\nkind = \"catalog\"\n[api]\nbase_url = \"{}\"\n[catalog]\nname = \"products\"\ncreate = true\n[source]\npath = \"items.csv\"\n[mapping]\nitem_id = \"sku\"\n[mapping.attributes]\ntitle = \"title\"\nprice = {{ column = \"price\", type = \"float\" }}\nreleased = {{ column = \"released\", type = \"date\" }}\n",
             emu.base_url()
         ),
     );

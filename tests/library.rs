@@ -16,7 +16,7 @@ fn job(dir: &std::path::Path, base_url: &str, rows: u32) -> std::path::PathBuf {
         dir,
         "job.toml",
         format!(
-            "[job]\nname = \"lib\"\nkind = \"profiles\"\n[api]\nbase_url = \"{base_url}\"\nrest_key_env = \"LIB_TEST_UNSET_REST\"\nproject_key_env = \"LIB_TEST_UNSET_PROJECT\"\nbatch_size = 50\n[source]\npath = \"users.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.native]\nemail_address = \"email\"\n[mapping.attributes]\nplan = \"plan\"\n"
+            "[job]\nname = \"lib\"\nkind = \"profiles\"\n[api]\nbase_url = \"{base_url}\"\nrest_key_env = \"BATCH_LIB_TEST_UNSET_REST\"\nproject_key_env = \"BATCH_LIB_TEST_UNSET_PROJECT\"\nbatch_size = 50\n[source]\npath = \"users.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.native]\nemail_address = \"email\"\n[mapping.attributes]\nplan = \"plan\"\n"
         ),
     )
 }
@@ -64,7 +64,7 @@ fn errors_are_typed() {
     let job = batchport::load_job(&path).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let err = rt.block_on(batchport::run_job(&job, &RunOptions::new(dir.path().join("state")))).unwrap_err();
-    assert!(matches!(&err, Error::Usage(m) if m.contains("LIB_TEST_UNSET_REST")), "{err:?}");
+    assert!(matches!(&err, Error::Usage(m) if m.contains("BATCH_LIB_TEST_UNSET_REST")), "{err:?}");
     assert_eq!(err.exit_code(), 2);
 }
 

@@ -4,6 +4,8 @@ mod delta;
 mod dispatch;
 mod emulator;
 mod export;
+mod fidelity;
+mod harden;
 mod init;
 mod job_file;
 mod kinds;

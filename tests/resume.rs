@@ -120,7 +120,7 @@ fn killed_anywhere_it_finishes_without_losing_or_doubling_acknowledged_rows() {
     assert!(resent <= kills as u64 * CONCURRENCY * BATCH, "{resent} rows resent after {kills} kills");
     // The rejects file holds each bad line once, whatever the kills.
     let rows = csv_rows(&dir.path().join(s["rejects_file"].as_str().unwrap()));
-    let mut lines: Vec<&str> = rows[1..].iter().map(|r| r[r.len() - 3].as_str()).collect();
+    let mut lines: Vec<&str> = rows[1..].iter().map(|r| r[r.len() - 4].as_str()).collect();
     lines.sort();
     lines.dedup();
     assert_eq!(lines.len() as u64, bad);

@@ -62,14 +62,12 @@ fn every_row_arrives_exactly_once_with_its_values() {
 #[test]
 fn faults_and_a_429_storm_are_absorbed() {
     let dir = tempfile::tempdir().unwrap();
-    let faults = Faults {
-        error_rate: 0.05,
-        storm_429: Some(std::time::Duration::from_millis(800)),
-        seed: 7,
-        ..Faults::default()
-    };
+    let faults = Faults { error_rate: 0.05, seed: 7, ..Faults::default() };
     let emu = emulator(faults);
     setup(dir.path(), &emu, 4_000, "batch_size = 200\nconcurrency = 4");
+    // Started now, not with the emulator: on a loaded machine writing the
+    // file and starting the process can outlast a storm begun earlier.
+    emu.trigger_storm(std::time::Duration::from_millis(1_200));
     let out = run(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let s = json(&out);
@@ -163,4 +161,32 @@ fn a_finished_unchanged_input_is_not_sent_again() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(json(&out)["note"].as_str().unwrap().contains("already imported"));
     assert_eq!(emu.stats().requests, requests);
+}
+
+#[test]
+fn the_achieved_rate_and_the_429s_are_in_the_summary_and_in_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(Faults::default());
+    // 12 calls of 500 at 2,000/s (planned 1,990): half the bucket (1,000) at
+    // once, then one call every 0.25 s: about 2.5 s for 6,000 updates. The
+    // bucket refills while the first rows are read, up to 2,000: 2 s at least.
+    setup(dir.path(), &emu, 6_000, "batch_size = 500\nrate = 2000");
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = json(&out);
+    let rate = s["rate_achieved"].as_f64().expect("a rate");
+    assert!((2_000.0..=3_000.0).contains(&rate), "{s}");
+    assert_eq!(s["http_429"], 0);
+
+    let mut c = bin();
+    c.args(["status", "job.toml", "--json", "--state"]).arg(dir.path().join("state")).current_dir(dir.path());
+    let out = c.output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let counters = &status[0]["runs"][0]["counters"];
+    assert_eq!((counters["updates_accepted"].as_u64(), counters["http_429"].as_u64()), (Some(6_000), Some(0)));
+    assert_eq!(counters["rate_achieved"].as_f64(), Some(rate), "{status}");
+    let mut c = bin();
+    c.args(["status", "job.toml", "--state"]).arg(dir.path().join("state")).current_dir(dir.path());
+    let text = stderr(&c.output().unwrap());
+    assert!(text.contains("429s 0, ") && text.contains(" updates/s achieved"), "{text}");
 }

@@ -614,7 +614,11 @@ proptest! {
                 prop_assert_eq!(w[0].pos.record + 1, w[1].pos.record);
             }
             if let Some(r) = rows.first() {
-                let _ = CsvSource::open_after(&path, &auto(), r.pos).map(|mut s| read_all(&mut s, 5));
+                // Errors are fine (an unclosed quote in a gzip is one), panics are not.
+                if let Ok(mut s) = CsvSource::open_after(&path, &auto(), r.pos) {
+                    let mut rest = Vec::new();
+                    while let Ok(true) = s.read_chunk(5, &mut rest) {}
+                }
             }
         }
     }

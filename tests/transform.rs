@@ -40,7 +40,7 @@ fn row(fields: &[&[u8]]) -> RawRow {
     for f in fields {
         record.push_field(f);
     }
-    RawRow { pos: Position { line: 2, byte: 0, record: 0 }, record }
+    RawRow::new(Position { line: 2, byte: 0, record: 0 }, record)
 }
 
 #[test]

@@ -59,9 +59,12 @@ fn reports_exactly_the_bad_lines_with_their_reasons() {
             .as_deref()
             .unwrap_or(&dir.path().join(s["rejects_file"].as_str().unwrap())),
     );
-    assert_eq!(rejects[0], ["id", "email", "phone", "optin", "nick", "born", "site", "_line", "_column", "_reason"]);
+    assert_eq!(
+        rejects[0],
+        ["id", "email", "phone", "optin", "nick", "born", "site", "_line", "_column", "_reason", "_raw"]
+    );
     let got: Vec<(String, String, String)> =
-        rejects[1..].iter().map(|r| (r[r.len() - 3].clone(), r[r.len() - 2].clone(), r[r.len() - 1].clone())).collect();
+        rejects[1..].iter().map(|r| (r[r.len() - 4].clone(), r[r.len() - 3].clone(), r[r.len() - 2].clone())).collect();
     let expect = [
         ("3", "id", "blank"),
         ("4", "email", "not an email"),
@@ -106,7 +109,9 @@ fn a_clean_file_exits_zero_and_a_bad_job_exits_two() {
     write(dir.path(), "users.csv", "id,email,phone,optin,nick,born,site\nu1,a@example.com,,,,,\n");
     let out = run_in(dir.path(), &["validate", "job.toml"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(out.stdout.is_empty(), "without --json, stdout stays empty");
+    // Without --json the summary is for people, on stdout (the command's result).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("read 1") && !stdout.trim_start().starts_with('{'), "{stdout}");
 
     write(dir.path(), "job.toml", JOB.replace("custom_id = \"id\"", "custom_idd = \"id\""));
     let out = run_in(dir.path(), &["validate", "job.toml"]);

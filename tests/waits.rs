@@ -123,3 +123,39 @@ fn a_server_that_is_not_there_fails_at_once_and_the_run_stays_resumable() {
     assert_eq!((s["status"].as_str(), s["run_id"].as_str()), (Some("done"), Some(first.as_str())), "{s}");
     assert_eq!(s["rows_sent"], 50);
 }
+
+/// Events are held when their outcome is unknown; batches that never reached a
+/// dead server are not: after it comes back, every event is sent, none held.
+#[test]
+fn events_that_never_left_are_sent_on_resume_not_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut csv = String::from("id,event,when\n");
+    for i in 0..120 {
+        csv.push_str(&format!("c{},visit,2026-11-26T10:{:02}:00Z\n", i % 40, i % 60));
+    }
+    write(d, "events.csv", csv);
+    let events_job = |url: &str| {
+        format!(
+            "[job]\nname = \"ev\"\nkind = \"events\"\n[api]\nbase_url = \"{url}\"\nendpoint = \"update\"\nbatch_size = 10\nconcurrency = 4\n[source]\npath = \"events.csv\"\n[mapping]\ncustom_id = \"id\"\nevent = \"event\"\ntime = {{ column = \"when\" }}\n"
+        )
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    write(d, "job.toml", events_job(&format!("http://127.0.0.1:{port}")));
+    let out = command(d).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let emu = batchport::Emulator::start_background(batchport::EmulatorConfig::default()).unwrap();
+    write(d, "job.toml", events_job(&emu.base_url()));
+    let out = command(d)
+        .env("BATCH_REST_KEY", "emulator_rest_key")
+        .env("BATCH_PROJECT_KEY", "project_emulator")
+        .output()
+        .unwrap();
+    let s = json(&out);
+    assert_eq!((s["status"].as_str(), s["rows_uncertain"].as_u64()), (Some("done"), Some(0)), "{s}");
+    assert_eq!(s["rows_sent"], 120);
+    let events: usize =
+        (0..40).map(|i| emu.profile(&format!("c{i}")).unwrap()["events"].as_array().unwrap().len()).sum();
+    assert_eq!(events, 120, "every event once");
+}

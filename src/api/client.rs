@@ -12,6 +12,7 @@ use reqwest::Url;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 
 use super::limits::{Endpoint, Version};
+use super::wire::ApiError;
 
 mod outcome;
 
@@ -70,6 +71,9 @@ struct Inner {
     files: reqwest::Client,
     /// `{base}/{version}`, without a trailing slash.
     root: String,
+    /// The keys, to blank out of anything a server sends back (a proxy or
+    /// server that echoes request headers into an error body).
+    secrets: Secrets,
 }
 
 impl fmt::Debug for Client {
@@ -82,7 +86,7 @@ impl Client {
     pub fn new(base_url: &str, version: Version, creds: Credentials) -> Result<Client, ClientError> {
         let url = Url::parse(base_url)
             .map_err(|e| ClientError::BadUrl { url: base_url.to_string(), reason: e.to_string() })?;
-        check_scheme(&url, base_url)?;
+        let loopback = check_scheme(&url, base_url)?;
 
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", creds.rest_key))
             .map_err(|_| ClientError::BadCredentials("REST API key"))?;
@@ -97,7 +101,17 @@ impl Client {
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
 
         let user_agent = concat!("batchport/", env!("CARGO_PKG_VERSION"));
-        let api = reqwest::Client::builder()
+        let secrets = Secrets::of(&creds);
+        let mut api = reqwest::Client::builder();
+        let mut files = reqwest::Client::builder();
+        if loopback {
+            // http_proxy / https_proxy must not see a loopback API: the key
+            // would reach the proxy in clear, and the proxy cannot reach
+            // our 127.0.0.1 anyway.
+            api = api.no_proxy();
+            files = files.no_proxy();
+        }
+        let api = api
             .use_rustls_tls()
             .user_agent(user_agent)
             .default_headers(headers)
@@ -107,7 +121,7 @@ impl Client {
             .build()?;
         // Export file links are pre-signed: they must not carry our keys. A
         // 100 MB file may take longer than any total timeout, so only stalls count.
-        let files = reqwest::Client::builder()
+        let files = files
             .use_rustls_tls()
             .user_agent(user_agent)
             .connect_timeout(CONNECT_TIMEOUT)
@@ -115,7 +129,7 @@ impl Client {
             .build()?;
 
         let root = format!("{}/{}", base_url.trim_end_matches('/'), version);
-        Ok(Client { inner: Arc::new(Inner { api, files, root }), timeout: REQUEST_TIMEOUT })
+        Ok(Client { inner: Arc::new(Inner { api, files, root, secrets }), timeout: REQUEST_TIMEOUT })
     }
 
     /// The total time one API request may take, answer included.
@@ -154,7 +168,7 @@ impl Client {
         let request = self.inner.api.get(self.url(endpoint)).query(&[("id", file_id)]).timeout(self.timeout);
         let response = match request.send().await {
             Ok(response) => response,
-            Err(e) => return Err(transport_outcome(&e)),
+            Err(e) => return Err(self.inner.secrets.outcome(transport_outcome(&e))),
         };
         let status = response.status();
         if status.is_redirection() {
@@ -168,7 +182,7 @@ impl Client {
                 return Ok(link.to_string());
             }
         }
-        match answer(endpoint, response).await {
+        match self.inner.secrets.outcome(answer(endpoint, response).await) {
             Outcome::Ok { status, .. } => Err(Outcome::Rejected {
                 status,
                 error: None,
@@ -190,27 +204,80 @@ impl Client {
 
     async fn send(&self, endpoint: Endpoint, request: reqwest::RequestBuilder) -> Outcome {
         match request.send().await {
-            Ok(response) => answer(endpoint, response).await,
+            Ok(response) => self.inner.secrets.outcome(answer(endpoint, response).await),
             Err(e) => {
-                let outcome = transport_outcome(&e);
+                let outcome = self.inner.secrets.outcome(transport_outcome(&e));
                 tracing::debug!(?endpoint, ?outcome, "no answer");
                 outcome
             }
         }
     }
+
+    /// `text` with the keys blanked out, for anything about to be shown or written.
+    pub fn redact(&self, text: &str) -> String {
+        self.inner.secrets.text(text)
+    }
 }
 
-fn check_scheme(url: &Url, original: &str) -> Result<(), ClientError> {
+/// The key values to blank out of what comes back from a server.
+#[derive(Clone)]
+struct Secrets(Vec<String>);
+
+impl Secrets {
+    /// Keys shorter than 8 characters (test keys) would blank out ordinary words.
+    fn of(creds: &Credentials) -> Secrets {
+        let keys = [&creds.rest_key, &creds.project_key];
+        Secrets(keys.into_iter().filter(|k| k.len() >= 8).cloned().collect())
+    }
+
+    fn text(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for k in &self.0 {
+            if out.contains(k.as_str()) {
+                out = out.replace(k.as_str(), "***");
+            }
+        }
+        out
+    }
+
+    fn bytes(&self, body: Bytes) -> Bytes {
+        let found = self.0.iter().any(|k| memchr::memmem::find(&body, k.as_bytes()).is_some());
+        if !found {
+            return body;
+        }
+        let text = String::from_utf8_lossy(&body);
+        Bytes::from(self.text(&text))
+    }
+
+    fn outcome(&self, o: Outcome) -> Outcome {
+        let error = |e: Option<ApiError>| {
+            e.map(|e| ApiError { error_code: self.text(&e.error_code), error_message: self.text(&e.error_message) })
+        };
+        match o {
+            Outcome::Ok { status, body } => Outcome::Ok { status, body: self.bytes(body) },
+            Outcome::Retry { status, retry_after, reason } => {
+                Outcome::Retry { status, retry_after, reason: self.text(&reason) }
+            }
+            Outcome::Unknown { reason } => Outcome::Unknown { reason: self.text(&reason) },
+            Outcome::Rejected { status, error: e, body } => {
+                Outcome::Rejected { status, error: error(e), body: self.text(&body) }
+            }
+            Outcome::Unauthorized { error: e } => Outcome::Unauthorized { error: error(e) },
+        }
+    }
+}
+
+/// https, or http to a loopback address only; `Ok(true)` for a loopback host.
+fn check_scheme(url: &Url, original: &str) -> Result<bool, ClientError> {
+    let host = url.host_str().unwrap_or("");
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
     match url.scheme() {
-        "https" => Ok(()),
+        "https" => Ok(loopback),
         "http" => {
-            // `url` is not a direct dependency, so the host is read as text;
-            // IPv6 hosts come bracketed.
-            let host = url.host_str().unwrap_or("");
-            let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let loopback =
-                host.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-            if loopback { Ok(()) } else { Err(ClientError::Insecure(original.to_string())) }
+            // `url` is not a direct dependency, so the host is read as text
+            // (above); IPv6 hosts come bracketed.
+            if loopback { Ok(true) } else { Err(ClientError::Insecure(original.to_string())) }
         }
         other => {
             Err(ClientError::BadUrl { url: original.to_string(), reason: format!("scheme `{other}` is not https") })

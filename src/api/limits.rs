@@ -53,6 +53,10 @@ pub enum Endpoint {
     AudiencesView,
     AudiencesList,
     CatalogItemsEdit,
+    CatalogsCreate,
+    CatalogsView,
+    CatalogsList,
+    CatalogsRemove,
     ProfilesExport,
     ExportsView,
     ExportsList,
@@ -60,7 +64,7 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 13] = [
+    pub const ALL: [Endpoint; 17] = [
         Endpoint::ProfilesUpdate,
         Endpoint::ProfilesMassUpdate,
         Endpoint::AudiencesCreate,
@@ -70,6 +74,10 @@ impl Endpoint {
         Endpoint::AudiencesView,
         Endpoint::AudiencesList,
         Endpoint::CatalogItemsEdit,
+        Endpoint::CatalogsCreate,
+        Endpoint::CatalogsView,
+        Endpoint::CatalogsList,
+        Endpoint::CatalogsRemove,
         Endpoint::ProfilesExport,
         Endpoint::ExportsView,
         Endpoint::ExportsList,
@@ -88,6 +96,10 @@ impl Endpoint {
             Endpoint::AudiencesView => "/audiences/view",
             Endpoint::AudiencesList => "/audiences/list",
             Endpoint::CatalogItemsEdit => "/catalogs/items/edit",
+            Endpoint::CatalogsCreate => "/catalogs/create",
+            Endpoint::CatalogsView => "/catalogs/view",
+            Endpoint::CatalogsList => "/catalogs/list",
+            Endpoint::CatalogsRemove => "/catalogs/remove",
             Endpoint::ProfilesExport => "/profiles/export",
             Endpoint::ExportsView => "/exports/view",
             Endpoint::ExportsList => "/exports/list",
@@ -101,6 +113,8 @@ impl Endpoint {
             self,
             Endpoint::AudiencesView
                 | Endpoint::AudiencesList
+                | Endpoint::CatalogsView
+                | Endpoint::CatalogsList
                 | Endpoint::ExportsView
                 | Endpoint::ExportsList
                 | Endpoint::ExportsDownload
@@ -179,6 +193,10 @@ pub fn limits(version: Version, endpoint: Endpoint) -> Option<Limits> {
             Limits { max_ops: 200, max_body_bytes: 16 * MB, rates: CATALOG_RATE, concurrency: 2 }
         }
         Endpoint::AudiencesList => Limits { max_ops: 100, max_body_bytes: MB, rates: NO_RATE, concurrency: 1 },
+        // Rates of the catalog management calls are not documented.
+        Endpoint::CatalogsCreate | Endpoint::CatalogsRemove | Endpoint::CatalogsList | Endpoint::CatalogsView => {
+            Limits { max_ops: 1, max_body_bytes: MB, rates: NO_RATE, concurrency: 1 }
+        }
         Endpoint::AudiencesView
         | Endpoint::ProfilesExport
         | Endpoint::ExportsView

@@ -1,5 +1,27 @@
 //! The value rules of API.md, in one place: the transform rejects a row by them
-//! before sending, and the emulator refuses operations by them, so both agree.
+//! before sending (`validate` included), and the emulator refuses operations by
+//! them, so both agree. Every limit is in [`TABLE`] with its unit: lengths of
+//! text are counted in Unicode characters (`chars()`), never in bytes, except
+//! where a row says bytes.
+
+/// What a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Unicode scalar values (`str::chars().count()`).
+    Chars,
+    /// Entries of an object or array, or operations of a call.
+    Items,
+}
+
+/// One documented limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub what: &'static str,
+    pub max: usize,
+    pub unit: Unit,
+    /// Where the number comes from (API.md's words).
+    pub source: &'static str,
+}
 
 pub const MAX_ATTRIBUTES: usize = 50;
 pub const MAX_EVENTS_PER_OPERATION: usize = 15;
@@ -9,6 +31,85 @@ pub const MAX_STRING_CHARS: usize = 300;
 pub const MAX_URL_CHARS: usize = 2_048;
 pub const MAX_CATALOG_STRING_CHARS: usize = 10_000;
 pub const MAX_AUDIENCE_NAME_LEN: usize = 255;
+/// Batch's SDK docs: a Custom ID is under 1,024 characters, under 512 on the
+/// Web SDK. The stricter reading keeps an ID usable on every platform.
+pub const MAX_CUSTOM_ID_CHARS: usize = 511;
+pub const MAX_EVENT_ATTRIBUTES: usize = 50;
+pub const MAX_LABEL_CHARS: usize = 200;
+pub const MAX_TAGS: usize = 10;
+pub const MAX_TAG_CHARS: usize = 64;
+/// Objects inside event attributes nest at most this deep (an object in an
+/// array of objects counts one level).
+pub const MAX_EVENT_OBJECT_DEPTH: usize = 3;
+pub const MAX_CATALOG_NAME_LEN: usize = 250;
+pub const MAX_CATALOG_FIELDS: usize = 25;
+pub const MAX_CATALOGS: usize = 5;
+pub const MAX_CATALOG_ARRAY_ITEMS: usize = 15;
+pub const MAX_CATALOG_ARRAY_ITEM_CHARS: usize = 64;
+pub const MAX_CATALOG_ITEMS: usize = 2_000_000;
+
+/// Every limit both sides enforce, with its unit.
+pub const TABLE: &[Limit] = &[
+    Limit { what: "Custom ID", max: MAX_CUSTOM_ID_CHARS, unit: Unit::Chars, source: "SDK docs: under 512 on Web" },
+    Limit { what: "attribute and event names", max: MAX_NAME_LEN, unit: Unit::Chars, source: "[a-z0-9_]" },
+    Limit { what: "string attribute", max: MAX_STRING_CHARS, unit: Unit::Chars, source: "1-300 chars" },
+    Limit { what: "url() attribute", max: MAX_URL_CHARS, unit: Unit::Chars, source: "URL <= 2,048" },
+    Limit { what: "attributes per operation", max: MAX_ATTRIBUTES, unit: Unit::Items, source: "<= 50" },
+    Limit { what: "events per profile per call", max: MAX_EVENTS_PER_OPERATION, unit: Unit::Items, source: "<= 15" },
+    Limit { what: "attributes per event", max: MAX_EVENT_ATTRIBUTES, unit: Unit::Items, source: "as profiles" },
+    Limit { what: "event $label", max: MAX_LABEL_CHARS, unit: Unit::Chars, source: "SDK/trigger API" },
+    Limit { what: "event $tags", max: MAX_TAGS, unit: Unit::Items, source: "SDK/trigger API" },
+    Limit { what: "one event tag", max: MAX_TAG_CHARS, unit: Unit::Chars, source: "SDK/trigger API" },
+    Limit { what: "audience attributes", max: MAX_AUDIENCE_ATTRIBUTES, unit: Unit::Items, source: "<= 15" },
+    Limit { what: "audience name", max: MAX_AUDIENCE_NAME_LEN, unit: Unit::Chars, source: "[A-Za-z0-9_-]" },
+    Limit { what: "catalog field name", max: MAX_CATALOG_NAME_LEN, unit: Unit::Chars, source: "1-250" },
+    Limit { what: "catalog fields", max: MAX_CATALOG_FIELDS, unit: Unit::Items, source: "<= 25" },
+    Limit { what: "catalogs per project", max: MAX_CATALOGS, unit: Unit::Items, source: "<= 5" },
+    Limit { what: "catalog string", max: MAX_CATALOG_STRING_CHARS, unit: Unit::Chars, source: "<= 10,000" },
+    Limit { what: "catalog string array", max: MAX_CATALOG_ARRAY_ITEMS, unit: Unit::Items, source: "<= 15" },
+    Limit { what: "catalog array item", max: MAX_CATALOG_ARRAY_ITEM_CHARS, unit: Unit::Chars, source: "<= 64" },
+    Limit { what: "items per catalog", max: MAX_CATALOG_ITEMS, unit: Unit::Items, source: "<= 2 million" },
+];
+
+/// Text length as every rule counts it: characters, not bytes.
+pub fn chars(s: &str) -> usize {
+    // Byte length bounds the count from above: short strings need no count.
+    if s.len() <= 64 && s.is_ascii() { s.len() } else { s.chars().count() }
+}
+
+/// A Custom ID as Batch will key it: the final value, after any mapping
+/// (fallbacks, case) and the job's opt-in trim. Batch's SDK docs say IDs are
+/// case and whitespace sensitive, so nothing is changed here: an ID that would
+/// be ambiguous or unusable is refused with the reason.
+pub fn check_custom_id(id: &str) -> Result<(), String> {
+    // The common case, in one pass: printable ASCII without spaces, short.
+    if !id.is_empty() && id.len() <= MAX_CUSTOM_ID_CHARS && id.bytes().all(|b| b > b' ' && b < 0x7f) {
+        return Ok(());
+    }
+    if id.trim().is_empty() {
+        return Err("the Custom ID is blank".into());
+    }
+    if id.contains('\0') {
+        return Err("the Custom ID holds a NUL character".into());
+    }
+    if id.chars().any(char::is_control) {
+        return Err("the Custom ID holds a control character (tab, newline...)".into());
+    }
+    if id.starts_with(char::is_whitespace) || id.ends_with(char::is_whitespace) {
+        return Err(
+            "the Custom ID begins or ends with whitespace; Batch keeps it as is, so ` u1` and `u1` would be two \
+             profiles (set custom_id_trim = true in [mapping] to trim)"
+                .into(),
+        );
+    }
+    let n = chars(id);
+    if n > MAX_CUSTOM_ID_CHARS {
+        return Err(format!(
+            "the Custom ID is {n} characters; Batch takes under 512 (its SDK docs: under 1,024, under 512 on Web)"
+        ));
+    }
+    Ok(())
+}
 
 /// Custom attribute and event names: `[a-z0-9_]`, 1 to 30 characters.
 pub fn is_valid_name(name: &str) -> bool {
@@ -33,7 +134,13 @@ pub fn is_valid_string(s: &str) -> bool {
 /// with a dot and no empty label, no whitespace. Stricter checks reject real
 /// addresses; looser ones let through the typos exports are full of.
 pub fn is_valid_email(s: &str) -> bool {
-    if s.len() > 254 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // For ASCII (nearly every address) the same test on bytes, without decoding.
+    let spaced = if s.is_ascii() {
+        s.bytes().any(|b| b <= b' ' || b == 0x7f)
+    } else {
+        s.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    if s.len() > 254 || spaced {
         return false;
     }
     let Some((local, domain)) = s.split_once('@') else {
@@ -78,11 +185,12 @@ pub fn is_valid_timezone(s: &str) -> bool {
             && p.len() <= 30
             && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
     };
-    let rest: Vec<&str> = parts.collect();
+    // No collect: this runs on every row of a file that maps a time zone.
+    let mut rest = parts.peekable();
     area.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
         && ok_part(area)
-        && !rest.is_empty()
-        && rest.iter().all(|p| ok_part(p))
+        && rest.peek().is_some()
+        && rest.all(ok_part)
 }
 
 /// A URL: a scheme, `://`, a host, at most 2,048 characters, no whitespace.

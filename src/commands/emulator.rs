@@ -13,6 +13,11 @@ pub fn run(a: &EmulatorArgs) -> Result<i32> {
         }
     }
     let defaults = EmulatorConfig::default();
+    let event_max_age = match batchport::internals::api::check::parse_age(&a.event_max_age) {
+        Ok(Some(d)) => d,
+        Ok(None) => return Err(UsageError("--event-max-age: use --lax-event-time for no window".into()).into()),
+        Err(m) => return Err(UsageError(format!("--event-max-age: {m}")).into()),
+    };
     let config = EmulatorConfig {
         rest_key: a.rest_key.clone(),
         project_key: a.project_key.clone(),
@@ -27,13 +32,19 @@ pub fn run(a: &EmulatorArgs) -> Result<i32> {
             error_rate: a.error_rate,
             lost_answer_rate: a.lost_answer_rate,
             latency: Duration::from_millis(a.latency_ms),
+            jitter: Duration::from_millis(a.jitter_ms),
             storm_429: a.storm_secs.map(Duration::from_secs),
             seed: a.seed,
             refuse_marker: a.refuse_marker.clone(),
+            refuse_attribute: a.refuse_attribute.clone(),
         },
         export_duration: Duration::from_secs(a.export_secs),
         export_part_size: a.export_part_size.max(1),
         export_fail: a.export_fail,
+        strict_event_time: !a.lax_event_time,
+        event_max_age,
+        strict_event_attributes: !a.lax_event_attributes,
+        shared_rate: a.shared_rate,
         ..defaults
     };
     emulator::serve_cli(config, a.port)?;

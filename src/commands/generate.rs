@@ -23,9 +23,9 @@ pub fn run(out: &Path, rows: u64, bad_every: u64, seed: u64) -> Result<i32> {
     let job = out.with_file_name(format!("{stem}.toml"));
     if !job.exists() {
         std::fs::write(&job, testdata::profiles_job(stem, name, "base_url = \"emulator\""))?;
-        eprintln!("wrote {} and {}", out.display(), job.display());
+        crate::say!("wrote {} and {}", out.display(), job.display());
     } else {
-        eprintln!("wrote {} ({} exists: left as it is)", out.display(), job.display());
+        crate::say!("wrote {} ({} exists: left as it is)", out.display(), job.display());
     }
     Ok(0)
 }

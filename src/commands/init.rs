@@ -19,16 +19,18 @@ pub fn run(file: &Path, preset: Preset, common: &Common) -> Result<i32> {
     out.write_all(g.text.as_bytes())?;
     out.flush()?;
     if !common.quiet {
-        eprintln!(
+        crate::say!(
             "batchport init: {} columns mapped ({} native), {} not mapped (listed at the end of the job file)",
-            g.mapped, g.natives, g.not_mapped
+            g.mapped,
+            g.natives,
+            g.not_mapped
         );
         if g.rejected == 0 {
-            eprintln!("batchport init: the job accepts all {} sampled rows", g.sampled);
+            crate::say!("batchport init: the job accepts all {} sampled rows", g.sampled);
         } else {
-            eprintln!("batchport init: the job would reject {} of {} sampled rows:", g.rejected, g.sampled);
+            crate::say!("batchport init: the job would reject {} of {} sampled rows:", g.rejected, g.sampled);
             for r in &g.first_rejects {
-                eprintln!("  {r}");
+                crate::say!("  {r}");
             }
         }
     }

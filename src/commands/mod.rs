@@ -2,6 +2,7 @@
 //! exit code. This is the binary's side: printing and exiting happen here, the
 //! work is the library's.
 
+pub mod docs;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod generate;
@@ -17,14 +18,17 @@ use crate::report::Summary;
 
 /// Print a summary as the user asked: JSON on stdout, or lines on stderr
 /// (with `--quiet`, only when the run did not end `done`).
+/// JSON or lines for people, either way on stdout: the command's result
+/// (progress and logs go to stderr). A closed stdout (`| head`) loses it,
+/// never panics.
 pub fn print_summary(summary: &Summary, json: bool, quiet: bool) {
     if json {
         match serde_json::to_string(summary) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("batchport: cannot write the summary: {e}"),
+            Ok(s) => crate::out!("{s}"),
+            Err(e) => crate::say!("batchport: cannot write the summary: {e}"),
         }
     } else if !quiet || summary.status != Status::Done {
-        eprintln!("{}", summary.human());
+        crate::out!("{}", summary.human());
     }
 }
 
@@ -32,7 +36,7 @@ pub fn print_summary(summary: &Summary, json: bool, quiet: bool) {
 pub fn notices_to_stderr() -> crate::run::Events {
     crate::run::Events::to(|event| {
         if let batchport::Event::Notice(message) = event {
-            eprintln!("batchport: {message}");
+            crate::say!("batchport: {message}");
         }
     })
 }

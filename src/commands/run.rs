@@ -17,7 +17,7 @@ pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
         .progress_bar(!common.quiet && !common.json && std::io::stderr().is_terminal())
         .on_event(|event| {
             if let Event::Notice(message) = event {
-                eprintln!("batchport: {message}");
+                crate::say!("batchport: {message}");
             }
         });
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -26,48 +26,43 @@ pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
         batchport::run_job(&job, &opts).await
     })?;
     super::print_summary(&summary, common.json, common.quiet);
-    // The JSON summary carries the error too; stderr says it to the person
-    // or the log watching the command.
-    if common.json
-        && let Some(e) = &summary.error
-    {
-        eprintln!("batchport: {e}");
+    // The summary (stdout) carries the error too; stderr says it to the
+    // person or the log watching the command.
+    if let Some(e) = &summary.error {
+        crate::say!("batchport: {e}");
     }
     // An unchanged input that was already imported is `done`: a success for cron.
     Ok(summary.status.code())
 }
 
 /// First signal: stop cleanly. Second: leave now (progress is in the ledger).
+/// The handlers are registered before this returns; until then the early
+/// handler (`process`) exits 130 at once.
 fn watch_signals(cancel: CancellationToken) {
-    tokio::spawn(async move {
-        let mut count = 0;
-        loop {
-            wait_signal().await;
-            count += 1;
-            if count == 1 {
-                eprintln!("batchport: stopping: settling the batches in flight (again to quit at once)");
-                cancel.cancel();
-            } else {
-                std::process::exit(Status::Interrupted.code());
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            return;
+        };
+        crate::process::signals_handled();
+        tokio::spawn(async move {
+            let mut count = 0;
+            loop {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+                count += 1;
+                if count == 1 {
+                    crate::say!("batchport: stopping: settling the batches in flight (again to quit at once)");
+                    cancel.cancel();
+                } else {
+                    std::process::exit(Status::Interrupted.code());
+                }
             }
-        }
-    });
-}
-
-#[cfg(unix)]
-async fn wait_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+        });
     }
-}
-
-#[cfg(not(unix))]
-async fn wait_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+    #[cfg(not(unix))]
+    let _ = cancel;
 }

@@ -131,7 +131,7 @@ fn say_once(notes: &mut Notes, path: &Path, note: &str, s: &Settings, error: boo
 
 /// One line on stderr, stamped: the scheduler's log outlives any terminal.
 fn log(line: &str) {
-    eprintln!("{} batchport schedule: {line}", Local::now().format("%Y-%m-%dT%H:%M:%S%:z"));
+    crate::say!("{} batchport schedule: {line}", Local::now().format("%Y-%m-%dT%H:%M:%S%:z"));
 }
 
 /// A run left unfinished (the scheduler was stopped mid-run, or the machine went
@@ -194,7 +194,7 @@ async fn run_one(job: &Job, s: &Settings) -> Summary {
 fn report(summary: &Summary, s: &Settings) {
     if s.json {
         match serde_json::to_string(summary) {
-            Ok(j) => println!("{j}"),
+            Ok(j) => crate::out!("{j}"),
             Err(e) => log(&format!("cannot write the summary: {e}")),
         }
     } else if !s.quiet || summary.status != Status::Done {
@@ -242,6 +242,7 @@ pub fn one_line(s: &Summary) -> String {
 /// so a signal sent as soon as the scheduler says it is watching is not lost.
 pub fn watch_signals(cancel: CancellationToken) -> std::io::Result<()> {
     let mut signals = Signals::install()?;
+    crate::process::signals_handled();
     tokio::spawn(async move {
         let mut count = 0;
         loop {

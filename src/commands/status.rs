@@ -27,9 +27,14 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
     };
     let mut all = Vec::new();
     for name in &names {
+        if !has_store(&state, name) {
+            // Looking must not create: a mistyped --state stays absent.
+            continue;
+        }
         match open_store(&state, name) {
             Ok(store) => {
-                let runs: Vec<Run> = store.runs()?.into_iter().filter(|r| &r.job == name).collect();
+                let runs: Vec<serde_json::Value> =
+                    store.runs()?.into_iter().filter(|r| &r.job == name).map(|r| with_rate(&r)).collect();
                 all.push(serde_json::json!({ "job": name, "in_use": false, "runs": runs }));
             }
             Err(e) if matches!(e.downcast_ref::<StateError>(), Some(StateError::Locked { .. })) => {
@@ -39,23 +44,23 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
         }
     }
     if common.json {
-        println!("{}", serde_json::to_string(&all)?);
+        crate::out!("{}", serde_json::to_string(&all)?);
         return Ok(0);
     }
     if all.is_empty() {
-        eprintln!("no runs in {}", state.display());
+        crate::out!("no runs in {}", state.display());
     }
     for j in &all {
         let name = j["job"].as_str().unwrap_or_default();
         if j["in_use"].as_bool() == Some(true) {
-            eprintln!("{name}: running now (its state store is in use by another batchport process)");
+            crate::out!("{name}: running now (its state store is in use by another batchport process)");
             continue;
         }
         let runs: Vec<Run> = serde_json::from_value(j["runs"].clone()).unwrap_or_default();
         for r in runs.iter().take(if job_path.is_some() { 20 } else { 3 }) {
             let c = &r.counters;
-            eprintln!(
-                "{name}  {id}  {status}  started {started}\n    read {read}, sent {sent}, rejected {rej}, unchanged {unch}, uncertain {unc}; requests {req}, retries {ret}, 429s {r429}",
+            crate::out!(
+                "{name}  {id}  {status}  started {started}\n    read {read}, sent {sent}, rejected {rej}, unchanged {unch}, uncertain {unc}; requests {req}, retries {ret}, 429s {r429}{rate}",
                 id = r.id,
                 status = r.status,
                 started = r.started,
@@ -67,24 +72,48 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
                 req = c.requests,
                 ret = c.retries,
                 r429 = c.http_429,
+                rate = c.rate_achieved().map(|r| format!(", {r:.0} updates/s achieved")).unwrap_or_default(),
             );
             if let Some(p) = &r.rejects_file {
-                eprintln!("    rejects: {}", p.display());
+                crate::out!("    rejects: {}", p.display());
             }
             if let Some(p) = &r.uncertain_file {
-                eprintln!("    uncertain: {}", p.display());
+                crate::out!("    uncertain: {}", p.display());
+            }
+            if let Some(p) = &r.partial_file {
+                crate::out!("    partially applied ({} rows, do not re-import): {}", c.rows_partial, p.display());
             }
             if let Some(e) = &r.last_error {
-                eprintln!("    last error: {e}");
+                crate::out!("    last error: {e}");
             }
         }
     }
     Ok(0)
 }
 
+/// A run as JSON, its counters with the achieved rate (updates/s, null before
+/// anything was sent) beside the raw counts it comes from.
+fn with_rate(r: &Run) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let Some(c) = v.get_mut("counters").and_then(|c| c.as_object_mut()) {
+        c.insert("rate_achieved".into(), serde_json::json!(r.counters.rate_achieved()));
+    }
+    v
+}
+
 pub fn reset(job_path: &Path, delta: bool, common: &Common) -> Result<i32> {
     let job = job::load(job_path)?;
-    let store = open_store(&crate::paths::state_dir(common.state.clone()), &job.name)?;
+    let state = crate::paths::state_dir(common.state.clone());
+    if !has_store(&state, &job.name) {
+        if !common.quiet && !common.json {
+            crate::out!("{}: no state in {}: nothing to forget", job.name, state.display());
+        }
+        if common.json {
+            crate::out!("{}", serde_json::json!({ "job": job.name, "run_reset": false, "delta_reset": false }));
+        }
+        return Ok(0);
+    }
+    let store = open_store(&state, &job.name)?;
     let mut run = store.reset_run(&job.name)?;
     // A finished run keeps a re-run of the same input from sending it again:
     // after a reset it no longer does.
@@ -99,8 +128,8 @@ pub fn reset(job_path: &Path, delta: bool, common: &Common) -> Result<i32> {
     }
     let index = if delta { store.reset_change_index(&job.name)? } else { false };
     store.flush()?;
-    if !common.quiet {
-        eprintln!(
+    if !common.quiet && !common.json {
+        crate::out!(
             "{}: {}{}",
             job.name,
             if run { "last run forgotten (the next run starts from the beginning)" } else { "no run to forget" },
@@ -112,7 +141,12 @@ pub fn reset(job_path: &Path, delta: bool, common: &Common) -> Result<i32> {
         );
     }
     if common.json {
-        println!("{}", serde_json::json!({ "job": job.name, "run_reset": run, "delta_reset": index }));
+        crate::out!("{}", serde_json::json!({ "job": job.name, "run_reset": run, "delta_reset": index }));
     }
     Ok(0)
+}
+
+/// Whether the job has a state store in `state` (without creating one).
+fn has_store(state: &Path, job: &str) -> bool {
+    state.join("jobs").join(job).is_dir()
 }

@@ -7,7 +7,7 @@ use crate::job::{self, Job};
 use crate::pipeline;
 use crate::report::{RejectsWriter, Summary};
 use crate::source::{self, CsvSource};
-use crate::transform::Transformer;
+use crate::transform::{Mapped, Transformer};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -45,8 +45,8 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
             for r in chunk.results {
                 summary.rows_read += 1;
                 match r {
-                    Ok(_) => *summary.rows_valid.get_or_insert(0) += 1,
-                    Err(rej) => {
+                    Mapped::Op(_) | Mapped::Unchanged(_) => *summary.rows_valid.get_or_insert(0) += 1,
+                    Mapped::Reject(rej) => {
                         summary.rows_rejected += 1;
                         if let Err(e) = rejects.write(&rej) {
                             write_err = Some(e);

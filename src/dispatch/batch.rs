@@ -100,19 +100,48 @@ pub struct BatchLimits {
     pub max_bytes: usize,
     /// Events: at most this many events of one key per call.
     pub max_events_per_key: Option<usize>,
-    /// Close a segment after this many rows even if few are sent, so that the
-    /// settled prefix (and a resume's seek point) moves through files that are
-    /// mostly rejects or unchanged rows.
+    /// Close a segment once it holds this many rows in memory (operations,
+    /// rejects, held rows), even if few are sent, so that the settled prefix
+    /// (and a resume's seek point) moves through files that are mostly rejects
+    /// and memory stays bounded.
     pub max_rows: u64,
+    /// Close a segment after this many rows of any fate. With `changed_only`
+    /// it is far above `max_rows`: unchanged rows cost no memory, and a long
+    /// segment fills whole calls with the few changed rows (1% changed and
+    /// 10,000 operations a call: a segment of a million rows).
+    pub max_segment_rows: u64,
 }
+
+/// Keys are counted by their xxh3 hash, already uniform: hashing it again
+/// (SipHash, the default) costs more than the rest of a row's batching.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type ByHash = std::hash::BuildHasherDefault<Prehashed>;
 
 pub struct Batcher {
     limits: BatchLimits,
     file: usize,
     next_seq: u64,
     cur: Batch,
-    keys: HashSet<u64>,
-    events_per_key: std::collections::HashMap<u64, usize>,
+    keys: HashSet<u64, ByHash>,
+    events_per_key: std::collections::HashMap<u64, usize, ByHash>,
 }
 
 /// What a row became before batching.
@@ -142,7 +171,7 @@ impl Batcher {
             file: 0,
             next_seq,
             cur: Batch::default(),
-            keys: HashSet::new(),
+            keys: HashSet::default(),
             events_per_key: Default::default(),
         }
     }
@@ -196,7 +225,8 @@ impl Batcher {
             Row::Unchanged(_) => self.cur.unchanged += 1,
             Row::Held(op) => self.cur.held.push(op),
         }
-        if closed.is_none() && self.cur.rows >= self.limits.max_rows {
+        let kept = self.cur.ops.len() + self.cur.rejects.len() + self.cur.held.len();
+        if closed.is_none() && (kept as u64 >= self.limits.max_rows || self.cur.rows >= self.limits.max_segment_rows) {
             closed = self.close();
         }
         closed
@@ -231,11 +261,18 @@ mod tests {
             attrs: b"{}".to_vec(),
             event: None,
             record: csv::ByteRecord::new(),
+            change: None,
         }
     }
 
     fn limits(max_ops: usize) -> BatchLimits {
-        BatchLimits { max_ops, max_bytes: 1 << 20, max_events_per_key: None, max_rows: 1_000_000 }
+        BatchLimits {
+            max_ops,
+            max_bytes: 1 << 20,
+            max_events_per_key: None,
+            max_rows: 1_000_000,
+            max_segment_rows: 1_000_000,
+        }
     }
 
     #[test]
@@ -279,6 +316,26 @@ mod tests {
         let closed: Vec<Batch> = (0..10).filter_map(|i| b.push(Row::Op(op(&format!("k{i}"), i)))).collect();
         assert!(!closed.is_empty());
         assert!(closed.iter().all(|c| c.bytes <= 200));
+    }
+
+    #[test]
+    fn unchanged_rows_do_not_cut_calls_short() {
+        // One changed row in 100: a segment runs until its call is full.
+        let mut b = Batcher::new(BatchLimits { max_rows: 10, max_segment_rows: 1_000, ..limits(3) }, 0);
+        let mut out = Vec::new();
+        for i in 0..2_000u64 {
+            let row = if i % 100 == 0 { Row::Op(op(&format!("k{i}"), i)) } else { Row::Unchanged(op("x", i).pos) };
+            out.extend(b.push(row));
+        }
+        out.extend(b.close());
+        let last = out.len() - 1;
+        assert!(out[..last].iter().all(|c| c.ops.len() == 3), "full calls");
+        assert_eq!(out.iter().map(|c| c.rows).sum::<u64>(), 2_000);
+        assert_eq!(out.iter().map(|c| c.unchanged).sum::<u64>(), 1_980);
+        // The segment cap still moves the watermark through unchanged rows.
+        let mut b = Batcher::new(BatchLimits { max_rows: 10, max_segment_rows: 1_000, ..limits(3) }, 0);
+        let closed: Vec<Batch> = (0..2_500u64).filter_map(|i| b.push(Row::Unchanged(op("x", i).pos))).collect();
+        assert_eq!(closed.iter().map(|c| c.rows).collect::<Vec<_>>(), [1_000, 1_000]);
     }
 
     #[test]

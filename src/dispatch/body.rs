@@ -13,8 +13,8 @@ pub enum BodyKind {
     Events,
     /// `/audiences/update` (`action` add or remove) and `/audiences/replace` (no action).
     Audience { name: String, action: Option<&'static str> },
-    /// `/catalogs/items/edit`.
-    Catalog { name: String },
+    /// `/catalogs/items/edit`: items added, or removed (`remove`).
+    Catalog { name: String, remove: bool },
 }
 
 /// A body, with where each element of its array lies and which operations
@@ -96,7 +96,7 @@ pub fn build(kind: &BodyKind, ops: &[Op]) -> Body {
             bytes.extend_from_slice(b"]}");
             Body { bytes: bytes.into(), elements, members: one_each(ops.len()) }
         }
-        BodyKind::Catalog { name } => {
+        BodyKind::Catalog { name, remove } => {
             bytes.extend_from_slice(br#"{"name":"#);
             json::string(&mut bytes, name);
             bytes.extend_from_slice(br#","items":["#);
@@ -107,8 +107,12 @@ pub fn build(kind: &BodyKind, ops: &[Op]) -> Body {
                 let start = bytes.len();
                 let mut o = json::Object::open(&mut bytes);
                 json::string(o.key("id"), &op.key);
-                json::string(o.key("action"), "add");
-                o.key("attributes").extend_from_slice(&op.attrs);
+                if *remove {
+                    json::string(o.key("action"), "remove");
+                } else {
+                    json::string(o.key("action"), "add");
+                    o.key("attributes").extend_from_slice(&op.attrs);
+                }
                 o.close();
                 elements.push(start..bytes.len());
             }
@@ -190,6 +194,7 @@ mod tests {
             attrs: attrs.as_bytes().to_vec(),
             event: event.map(|e| e.as_bytes().to_vec()),
             record: Default::default(),
+            change: None,
         }
     }
 
@@ -249,7 +254,9 @@ mod tests {
         );
         let rep = build(&BodyKind::Audience { name: "vip".into(), action: None }, &ops[1..]);
         assert_eq!(parse(&rep), json!({"name":"vip","ids":[{"id":"u2"}]}));
-        let cat = build(&BodyKind::Catalog { name: "p".into() }, &ops[..1]);
+        let cat = build(&BodyKind::Catalog { name: "p".into(), remove: false }, &ops[..1]);
         assert_eq!(parse(&cat), json!({"name":"p","items":[{"id":"u1","action":"add","attributes":{"tier":"gold"}}]}));
+        let rm = build(&BodyKind::Catalog { name: "p".into(), remove: true }, &ops[..1]);
+        assert_eq!(parse(&rm), json!({"name":"p","items":[{"id":"u1","action":"remove"}]}));
     }
 }

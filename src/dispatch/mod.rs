@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod body;
 pub mod calls;
+pub mod control;
 pub mod limiter;
 pub mod replace;
 pub mod retry;

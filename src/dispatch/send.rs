@@ -26,6 +26,12 @@ pub enum Fate {
         column: String,
         reason: String,
     },
+    /// Applied by the API except for a refused attribute or event (partial
+    /// error): acknowledged, reported apart, never resent.
+    Partial {
+        column: String,
+        reason: String,
+    },
     /// Outcome unknown (answer lost) and the job holds such batches.
     Held {
         reason: String,
@@ -42,6 +48,8 @@ pub enum SendError {
     Unauthorized(String),
     #[error("Batch answered {status} to {endpoint}: {message}")]
     Permanent { status: u16, endpoint: &'static str, message: String },
+    #[error("the catalog `{0}` does not exist in this project: create it in Batch, or set create = true in [catalog]")]
+    CatalogNotFound(String),
     #[error("gave up after {attempts} attempts: {last}")]
     GaveUp { attempts: u32, last: String },
     #[error(
@@ -116,6 +124,8 @@ pub struct BatchLogic {
     pub endpoint: Endpoint,
     pub elements: usize,
     pub hold_unknown: bool,
+    /// A catalog edit: a 404 means the catalog is missing.
+    pub catalog: bool,
 }
 
 impl RetryLogic for BatchLogic {
@@ -129,7 +139,21 @@ impl RetryLogic for BatchLogic {
             Outcome::Unauthorized { error } => {
                 Action::Fail(SendError::Unauthorized(error.map_or("AUTHENTICATION_INVALID".into(), |e| e.error_code)))
             }
+            // A missing catalog fails every item alike: splitting would only
+            // multiply the calls before every row is rejected. (The name is
+            // filled in by `send`.)
+            Outcome::Rejected { status: 400 | 404, error: Some(e), .. } if e.error_code == "CATALOG_NOT_FOUND" => {
+                Action::Fail(SendError::CatalogNotFound(String::new()))
+            }
+            Outcome::Rejected { status: 404, .. } if self.catalog => {
+                Action::Fail(SendError::CatalogNotFound(String::new()))
+            }
             Outcome::Rejected { status: 400 | 413, .. } if self.elements > 1 => Action::Done(Step::Split),
+            // One operation over the body limit: that row is rejected, the run goes on.
+            Outcome::Rejected { status: 413, error, body } => Action::Done(Step::RejectAll(format!(
+                "Batch refused the request as too large (413) with this operation alone: {}",
+                api_message(error.as_ref(), &body)
+            ))),
             Outcome::Rejected { status: 400, error, body } => {
                 Action::Done(Step::RejectAll(format!("Batch refused it: {}", api_message(error.as_ref(), &body))))
             }
@@ -169,9 +193,21 @@ impl Sender {
             let bytes = if range == all { body.bytes.clone() } else { Bytes::from(body.subset(range.clone())) };
             let rows = || range.clone().flat_map(|e| body.members[e].iter().copied());
             let updates = rows().map(|i| ops[i].key.as_str()).collect::<HashSet<_>>().len() as u32;
-            let logic = BatchLogic { endpoint, elements: range.len(), hold_unknown: self.hold_unknown };
+            let catalog = match &self.kind {
+                BodyKind::Catalog { name, .. } => Some(name),
+                _ => None,
+            };
+            let logic = BatchLogic {
+                endpoint,
+                elements: range.len(),
+                hold_unknown: self.hold_unknown,
+                catalog: catalog.is_some(),
+            };
             let step = match self.driver.call(&logic, updates, || self.client.post(endpoint, bytes.clone())).await {
                 Ok(step) => step,
+                Err(Stop::Fail(SendError::CatalogNotFound(_))) => {
+                    return Err(SendError::CatalogNotFound(catalog.cloned().unwrap_or_default()));
+                }
                 Err(Stop::Fail(e)) => return Err(e),
                 Err(Stop::GaveUp { attempts, last }) => return Err(SendError::GaveUp { attempts, last }),
                 Err(Stop::Unreachable { reason }) => return Err(SendError::Unreachable(reason)),
@@ -211,6 +247,10 @@ impl Sender {
     }
 
     /// `SUCCESS_WITH_PARTIAL_ERRORS`: each `bulk_index` → the rows it carried.
+    /// Batch drops only what it names and applies the rest (API.md): a refused
+    /// event rejects the one row that carried it (nothing of it arrived, so it
+    /// may be sent again); a refused attribute leaves the operation's rows
+    /// partially applied; an error naming neither refused the whole operation.
     fn partial_errors(&self, answer: &[u8], members: &[Vec<usize>], ops: &mut [SentOp]) {
         let Ok(a) = serde_json::from_slice::<UpdateAnswer>(answer) else { return };
         if a.code != SUCCESS_WITH_PARTIAL_ERRORS {
@@ -218,13 +258,38 @@ impl Sender {
         }
         for e in a.errors {
             let Some(rows) = members.get(e.bulk_index) else { continue };
+            let event = e
+                .attribute
+                .as_deref()
+                .and_then(|a| a.strip_prefix("events[")?.strip_suffix(']')?.parse::<usize>().ok());
             let column = e.attribute.as_ref().and_then(|a| self.columns.get(a)).cloned().unwrap_or_default();
             let reason = match &e.attribute {
                 Some(attr) => format!("Batch refused {attr}: {} ({})", e.reason, e.category),
                 None => format!("Batch refused it: {} ({})", e.reason, e.category),
             };
-            for &r in rows {
-                ops[r].fate = Fate::Rejected { column: column.clone(), reason: reason.clone() };
+            match (event, &e.attribute) {
+                (Some(i), _) => {
+                    if let Some(&r) = rows.get(i) {
+                        ops[r].fate = Fate::Rejected { column, reason };
+                    }
+                }
+                (None, Some(_)) if e.category != "identifiers" && e.category != "operation" => {
+                    for &r in rows {
+                        match &mut ops[r].fate {
+                            f @ Fate::Acked => *f = Fate::Partial { column: column.clone(), reason: reason.clone() },
+                            Fate::Partial { reason: earlier, .. } => {
+                                earlier.push_str("; ");
+                                earlier.push_str(&reason);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {
+                    for &r in rows {
+                        ops[r].fate = Fate::Rejected { column: column.clone(), reason: reason.clone() };
+                    }
+                }
             }
         }
     }

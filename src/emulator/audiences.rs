@@ -180,7 +180,10 @@ fn parse_ids(body: &Val, replace: bool, max: usize) -> Result<Vec<IdChange>, Str
         .enumerate()
         .map(|(i, entry)| {
             let id = match entry.get("id").and_then(Val::as_str) {
-                Some(id) if !id.trim().is_empty() => id.to_string(),
+                Some(id) => {
+                    rules::check_custom_id(id).map_err(|r| format!("ids[{i}]: {r}"))?;
+                    id.to_string()
+                }
                 _ => return Err(format!("ids[{i}]: id must be a non-empty string")),
             };
             let add = if replace {

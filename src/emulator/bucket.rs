@@ -1,5 +1,7 @@
 //! Token buckets, as a pure struct fed with the time by the caller so tests can
-//! drive it with synthetic instants.
+//! drive it with synthetic instants. Counted in Custom IDs (or requests),
+//! refilled continuously, taken when a call is processed; optionally shared
+//! with another client that takes a steady share of the refill.
 
 use std::time::Instant;
 
@@ -8,6 +10,9 @@ use std::time::Instant;
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
     per_second: f64,
+    /// Another client's steady consumption: it takes its share of each refill
+    /// first (when the bucket is empty it gets nothing more than we do).
+    shared: f64,
     capacity: f64,
     tokens: f64,
     last: Instant,
@@ -17,13 +22,20 @@ impl TokenBucket {
     /// A full bucket at `now`.
     pub fn new(per_second: u32, capacity: u32, now: Instant) -> TokenBucket {
         let capacity = f64::from(capacity.max(1));
-        TokenBucket { per_second: f64::from(per_second), capacity, tokens: capacity, last: now }
+        TokenBucket { per_second: f64::from(per_second), shared: 0.0, capacity, tokens: capacity, last: now }
+    }
+
+    /// The same bucket, with another client consuming `per_second` of it (at
+    /// most the whole refill).
+    pub fn shared_with(mut self, per_second: u32) -> TokenBucket {
+        self.shared = f64::from(per_second).min(self.per_second);
+        self
     }
 
     fn refill(&mut self, now: Instant) {
         if now > self.last {
             let dt = now.duration_since(self.last).as_secs_f64();
-            self.tokens = (self.tokens + dt * self.per_second).min(self.capacity);
+            self.tokens = (self.tokens + dt * (self.per_second - self.shared)).min(self.capacity);
             self.last = now;
         }
     }
@@ -86,6 +98,23 @@ mod tests {
         assert!(b.try_take(10, t1));
         assert!(!b.try_take(1, t1 - Duration::from_millis(900)));
         assert!(b.try_take(1, t1 + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn a_shared_bucket_refills_at_what_the_other_client_leaves() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(10_000, 10_000, t0).shared_with(3_000);
+        assert!(b.try_take(10_000, t0));
+        // 1 s later: 7,000, not 10,000.
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(!b.try_take(7_001, t1));
+        assert!(b.try_take(7_000, t1));
+        // Idle, it still fills up to its capacity.
+        assert_eq!(b.available(t1 + Duration::from_secs(10)), 10_000.0);
+        // A client taking more than the rate leaves nothing, never less.
+        let mut all = TokenBucket::new(300, 1_000, t0).shared_with(5_000);
+        assert!(all.try_take(1_000, t0));
+        assert_eq!(all.available(t1), 0.0);
     }
 
     #[test]

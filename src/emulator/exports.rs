@@ -323,7 +323,8 @@ pub fn file(shared: &Shared, token: &str) -> Response {
         return error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such download link");
     };
     if Instant::now() >= *expires {
-        return error(StatusCode::GONE, "LINK_EXPIRED", "this download link has expired; ask for a fresh one");
+        let status = StatusCode::from_u16(shared.config.expired_link_status).unwrap_or(StatusCode::GONE);
+        return error(status, "LINK_EXPIRED", "this download link has expired; ask for a fresh one");
     }
     match exports.files.get(file_id) {
         Some(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes.clone()).into_response(),

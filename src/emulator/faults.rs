@@ -1,5 +1,5 @@
-//! Injected faults: seeded 5xx answers, applied calls whose answer is lost, and
-//! 429 storms.
+//! Injected faults: seeded 5xx answers, applied calls whose answer is lost, 429
+//! storms, and network jitter.
 
 use std::time::{Duration, Instant};
 
@@ -23,12 +23,27 @@ pub enum Fault {
 
 pub struct FaultState {
     rng: StdRng,
+    /// Jitter draws apart from the fault dice, so adding jitter keeps a seed's
+    /// faults where they were.
+    jitter_rng: StdRng,
     storm_until: Option<Instant>,
 }
 
 impl FaultState {
     pub fn new(faults: &Faults, now: Instant) -> FaultState {
-        FaultState { rng: StdRng::seed_from_u64(faults.seed), storm_until: faults.storm_429.map(|d| now + d) }
+        FaultState {
+            rng: StdRng::seed_from_u64(faults.seed),
+            jitter_rng: StdRng::seed_from_u64(faults.seed ^ 0x6a69_7474_6572),
+            storm_until: faults.storm_429.map(|d| now + d),
+        }
+    }
+
+    /// One call's jitter: uniform in [jitter/2, 3·jitter/2], zero without.
+    pub fn jitter(&mut self, faults: &Faults) -> Duration {
+        if faults.jitter.is_zero() {
+            return Duration::ZERO;
+        }
+        self.jitter_rng.random_range(faults.jitter / 2..=faults.jitter * 3 / 2)
     }
 
     pub fn in_storm(&self, now: Instant) -> bool {
@@ -88,6 +103,27 @@ mod tests {
         let lost = a.iter().filter(|x| **x == Fault::Lost).count();
         assert!((800..1200).contains(&errors), "{errors}");
         assert!((1700..2300).contains(&lost), "{lost}");
+    }
+
+    #[test]
+    fn jitter_spans_half_to_one_and_a_half_and_leaves_the_faults_alone() {
+        let now = Instant::now();
+        let f = Faults { jitter: Duration::from_millis(80), error_rate: 0.5, seed: 3, ..Faults::default() };
+        let mut s = FaultState::new(&f, now);
+        let mut plain = FaultState::new(&Faults { jitter: Duration::ZERO, ..f.clone() }, now);
+        let draws: Vec<Duration> = (0..2_000).map(|_| s.jitter(&f)).collect();
+        assert!(draws.iter().all(|d| (Duration::from_millis(40)..=Duration::from_millis(120)).contains(d)));
+        assert!(
+            draws.iter().any(|d| *d < Duration::from_millis(50))
+                && draws.iter().any(|d| *d > Duration::from_millis(110))
+        );
+        let mean = draws.iter().sum::<Duration>() / 2_000;
+        assert!((Duration::from_millis(77)..=Duration::from_millis(83)).contains(&mean), "{mean:?}");
+        assert_eq!(
+            (0..100).map(|_| s.roll(&f)).collect::<Vec<_>>(),
+            (0..100).map(|_| plain.roll(&f)).collect::<Vec<_>>()
+        );
+        assert_eq!(plain.jitter(&Faults::default()), Duration::ZERO);
     }
 
     #[test]

@@ -50,13 +50,26 @@ pub struct EmulatorConfig {
     pub export_part_size: usize,
     /// Lifetime of a download link.
     pub link_ttl: Duration,
+    /// The status an expired link answers: 410, or 400 / 403 as some signed-URL
+    /// stores do.
+    pub expired_link_status: u16,
     /// Exports end in ERROR instead of SUCCESS.
     pub export_fail: bool,
     /// Time an audience or catalog indexing token stays IN_PROGRESS.
     pub indexing_delay: Duration,
-    /// Refuse events older than 24 h or in the future (reported, not confirmed by
-    /// Batch's docs), with a partial error.
+    /// Refuse events older than `event_max_age` or in the future (reported, not
+    /// confirmed by Batch's docs), with a partial error. On by default, so
+    /// rehearsals fail where production would.
     pub strict_event_time: bool,
+    /// The event window when `strict_event_time` is on (default 24 h).
+    pub event_max_age: chrono::Duration,
+    /// Check event attribute values like profile ones ($label <= 200 chars,
+    /// $tags <= 10 x 64, objects); on by default.
+    pub strict_event_attributes: bool,
+    /// Another client of the same project consuming this many updates/s of
+    /// every bucket counted in updates (at most its rate): it takes its share
+    /// of each refill first, as a steady integration would.
+    pub shared_rate: u32,
 }
 
 impl Default for EmulatorConfig {
@@ -72,9 +85,13 @@ impl Default for EmulatorConfig {
             export_duration: Duration::from_secs(2),
             export_part_size: 100_000,
             link_ttl: Duration::from_secs(20 * 60),
+            expired_link_status: 410,
             export_fail: false,
             indexing_delay: Duration::from_millis(200),
-            strict_event_time: false,
+            strict_event_time: true,
+            event_max_age: chrono::Duration::hours(24),
+            strict_event_attributes: true,
+            shared_rate: 0,
         }
     }
 }
@@ -89,6 +106,10 @@ pub struct Faults {
     pub lost_answer_rate: f64,
     /// Added to every call.
     pub latency: Duration,
+    /// Network and processing jitter: every call waits a uniform random delay
+    /// in [jitter/2, 3·jitter/2] (seeded) before it reaches the buckets, so
+    /// calls arrive out of phase as they do over a real network.
+    pub jitter: Duration,
     /// Every call is answered 429 for this long after start.
     pub storm_429: Option<Duration>,
     /// Seed of the fault rolls: the same seed, the same faults.
@@ -96,6 +117,9 @@ pub struct Faults {
     /// Operations whose Custom ID contains this are refused: a partial error
     /// on /profiles/update, a 400 for the whole call on /profiles/mass-update.
     pub refuse_marker: Option<String>,
+    /// Attributes of this name are refused one by one (a partial error on
+    /// update naming the attribute; the rest of the operation is applied).
+    pub refuse_attribute: Option<String>,
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -188,6 +212,11 @@ impl Emulator {
         self.shared.catalogs.lock().unwrap().item(catalog, id)
     }
 
+    /// Items in a catalog, `None` if it does not exist.
+    pub fn catalog_len(&self, catalog: &str) -> Option<usize> {
+        self.shared.catalogs.lock().unwrap().len(catalog)
+    }
+
     /// Forget all state and counters; buckets refill, the storm ends.
     pub fn reset(&self) {
         self.shared.reset();
@@ -237,8 +266,10 @@ async fn wait_for_signal() -> std::io::Result<()> {
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        crate::process::signals_handled();
         tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
+            _ = int.recv() => Ok(()),
             _ = term.recv() => Ok(()),
         }
     }

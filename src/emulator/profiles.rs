@@ -1,5 +1,6 @@
 //! `/profiles/update` and `/profiles/mass-update`: parse the operations, refuse
-//! the bad ones (partial errors on update, silently on mass-update), charge the
+//! the bad ones or their bad attributes and events (partial errors on update,
+//! silently on mass-update; the rest of each operation is applied), charge the
 //! bucket in updates (distinct identifiers per call), then merge into the store
 //! shard by shard so each shard is locked once per call.
 
@@ -17,7 +18,7 @@ use crate::api::wire::{PartialError, SUCCESS, SUCCESS_WITH_PARTIAL_ERRORS, Updat
 use super::server::{Call, accepted, bad_request, error, too_many_requests};
 use super::stats::add;
 use super::store::{Applied, hash_id, installation_key, shard_of_hash};
-use super::validate::{self, Ident, OpError};
+use super::validate::{self, EventRules, Ident, OpError};
 use super::value::Val;
 
 /// The ids are already hashes: use them as they are.
@@ -38,18 +39,26 @@ impl Hasher for Identity {
     }
 }
 
-/// One operation that passed validation.
+/// What is applied of one operation: its identifier, and the attributes and
+/// events that passed (borrowed from the body unless some were dropped).
 struct Valid<'v, 'a> {
     hash: u64,
     shard: usize,
     ident: Ident<'v>,
-    attrs: &'v [(Cow<'a, str>, Val<'a>)],
-    events: &'v [Val<'a>],
+    attrs: Cow<'v, [(Cow<'a, str>, Val<'a>)]>,
+    events: Cow<'v, [Val<'a>]>,
 }
 
 /// Validate one operation; the identifier is returned even when the rest fails,
-/// since the call still counts it as an update.
-fn check<'v, 'a>(op: &'v Val<'a>, strict_time: bool) -> (Option<Ident<'v>>, Result<Valid<'v, 'a>, OpError>) {
+/// since the call still counts it as an update. An operation whose shape is
+/// wrong is refused whole; a refused attribute or event is dropped with its
+/// error and the rest is applied (API.md).
+fn check<'v, 'a>(
+    op: &'v Val<'a>,
+    rules: EventRules,
+    refuse: Option<&str>,
+    errors: &mut Vec<OpError>,
+) -> (Option<Ident<'v>>, Result<Valid<'v, 'a>, OpError>) {
     let Some(fields) = op.as_obj() else {
         return (None, Err(OpError::new("operation", "an operation must be an object")));
     };
@@ -58,26 +67,39 @@ fn check<'v, 'a>(op: &'v Val<'a>, strict_time: bool) -> (Option<Ident<'v>>, Resu
         Err(e) => return (None, Err(e)),
     };
     let rest = (|| {
-        let mut attrs: &[_] = &[];
-        let mut events: &[_] = &[];
+        let mut attrs = Cow::Borrowed(&[][..]);
+        let mut events = Cow::Borrowed(&[][..]);
+        let mut dropped = Vec::new();
         for (k, v) in fields {
             match &**k {
                 "identifiers" => {}
                 "attributes" => {
-                    validate::attributes(v)?;
-                    attrs = v.as_obj().unwrap_or_default();
+                    let (mut kept, errs) = validate::attributes(v)?;
+                    dropped.extend(errs);
+                    // Test hook: refuse one attribute by name, as a stricter server would.
+                    if let Some(name) = refuse
+                        && kept.iter().any(|(k, _)| k == name)
+                    {
+                        kept.to_mut().retain(|(k, _)| k != name);
+                        dropped.push(OpError {
+                            category: "attributes",
+                            reason: "refused by the emulator's refuse-attribute hook".into(),
+                            attribute: Some(name.to_string()),
+                        });
+                    }
+                    attrs = kept;
                 }
                 "events" => {
-                    validate::events(v, strict_time)?;
-                    if let Val::Arr(a) = v {
-                        events = a;
-                    }
+                    let (kept, errs) = validate::events(v, rules)?;
+                    events = kept;
+                    dropped.extend(errs);
                 }
                 other => {
                     return Err(OpError::new("operation", format!("unknown field `{other}`")));
                 }
             }
         }
+        errors.extend(dropped);
         Ok(Valid { hash: 0, shard: 0, ident, attrs, events })
     })();
     (Some(ident), rest)
@@ -98,13 +120,18 @@ pub fn handle(call: &Call) -> Response {
         let m = format!("{} operations in one call; at most {} allowed", ops.len(), call.limits.max_ops);
         return error(axum::http::StatusCode::BAD_REQUEST, "TOO_MANY_OPERATIONS", m);
     }
-    let strict_time = call.shared.config.strict_event_time;
+    let config = &call.shared.config;
+    let rules = EventRules {
+        max_age: config.strict_event_time.then_some(config.event_max_age),
+        attributes: config.strict_event_attributes,
+    };
     let mut distinct: HashSet<u64, BuildHasherDefault<Identity>> =
         HashSet::with_capacity_and_hasher(ops.len(), Default::default());
     let mut valid = Vec::with_capacity(ops.len());
     let mut errors = Vec::new();
     for (i, op) in ops.iter().enumerate() {
-        let (ident, checked) = check(op, strict_time);
+        let mut dropped = Vec::new();
+        let (ident, checked) = check(op, rules, config.faults.refuse_attribute.as_deref(), &mut dropped);
         let hash = match ident {
             Some(Ident::Custom(id)) => Some(hash_id(id.as_bytes())),
             Some(Ident::Installation(id)) => Some(xxh3_64_with_seed(id.as_bytes(), 1)),
@@ -123,6 +150,13 @@ pub fn handle(call: &Call) -> Response {
         }
         let checked =
             if marked { Err(OpError::new("test", "refused by the emulator's refuse marker")) } else { checked };
+        let partial = |e: OpError| PartialError {
+            category: e.category.into(),
+            bulk_index: i,
+            reason: e.reason,
+            attribute: e.attribute,
+        };
+        errors.extend(dropped.into_iter().map(partial));
         match checked {
             Ok(mut v) => {
                 v.hash = match v.ident {
@@ -132,12 +166,7 @@ pub fn handle(call: &Call) -> Response {
                 v.shard = shard_of_hash(v.hash);
                 valid.push(v);
             }
-            Err(e) => errors.push(PartialError {
-                category: e.category.into(),
-                bulk_index: i,
-                reason: e.reason,
-                attribute: e.attribute,
-            }),
+            Err(e) => errors.push(partial(e)),
         }
     }
     let updates = distinct.len() as u64;
@@ -164,7 +193,7 @@ fn apply(call: &Call, valid: Vec<Valid>) {
     let mut order: Vec<u32> = (0..valid.len() as u32).collect();
     order.sort_by_key(|&i| valid[i as usize].shard);
     let store = &call.shared.store;
-    let ids = store.intern(order.iter().map(|&i| valid[i as usize].attrs));
+    let ids = store.intern(order.iter().map(|&i| &valid[i as usize].attrs[..]));
     let (mut created, mut dups, mut at) = (0, 0, 0);
     let applied = valid.len() as u64;
     let shard_at = |i: &u32| valid[*i as usize].shard;
@@ -174,8 +203,8 @@ fn apply(call: &Call, valid: Vec<Valid>) {
             let names = &ids[at..at + v.attrs.len()];
             at += v.attrs.len();
             let Applied { created: c, became_duplicate: d } = match v.ident {
-                Ident::Custom(id) => shard.apply(v.hash, id, v.attrs, names, v.events),
-                Ident::Installation(id) => shard.apply(v.hash, &installation_key(id), v.attrs, names, v.events),
+                Ident::Custom(id) => shard.apply(v.hash, id, &v.attrs, names, &v.events),
+                Ident::Installation(id) => shard.apply(v.hash, &installation_key(id), &v.attrs, names, &v.events),
             };
             created += u64::from(c);
             dups += u64::from(d);

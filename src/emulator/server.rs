@@ -102,7 +102,8 @@ impl Buckets {
                 return None;
             }
             let (per_second, burst) = over.or(documented(ep, unit).map(|r| (r.per_second, r.burst)))?;
-            Some(TokenBucket::new(per_second, burst, now))
+            let shared = if unit == RateUnit::Updates { c.shared_rate } else { 0 };
+            Some(TokenBucket::new(per_second, burst, now).shared_with(shared))
         };
         Buckets {
             update: make(c.update_rate, Endpoint::ProfilesUpdate, RateUnit::Updates),
@@ -220,8 +221,9 @@ async fn api(
     body: Bytes,
 ) -> Response {
     add(&s.counters.requests, 1);
-    if !s.config.faults.latency.is_zero() {
-        tokio::time::sleep(s.config.faults.latency).await;
+    let delay = s.config.faults.latency + lock(&s.faults).jitter(&s.config.faults);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     let (response, lost) = handle(&s, &version, &path, method, &uri, &headers, &body);
     s.counters.status(response.status().as_u16());
@@ -275,7 +277,7 @@ fn handle(
     }
     if body.len() > limits.max_body_bytes {
         let m = format!("request body over {} bytes", limits.max_body_bytes);
-        return (bad_request(m), fault == Fault::Lost);
+        return (error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", m), fault == Fault::Lost);
     }
     let query = match Query::<HashMap<String, String>>::try_from_uri(uri) {
         Ok(Query(q)) => q,
@@ -290,7 +292,11 @@ fn handle(
         | Endpoint::AudiencesRemove
         | Endpoint::AudiencesView
         | Endpoint::AudiencesList => audiences::handle(&call),
-        Endpoint::CatalogItemsEdit => catalogs::handle(&call),
+        Endpoint::CatalogItemsEdit
+        | Endpoint::CatalogsCreate
+        | Endpoint::CatalogsView
+        | Endpoint::CatalogsList
+        | Endpoint::CatalogsRemove => catalogs::handle(&call),
         Endpoint::ProfilesExport | Endpoint::ExportsView | Endpoint::ExportsList | Endpoint::ExportsDownload => {
             exports::handle(&call)
         }

@@ -1,7 +1,11 @@
 //! The per-value rules of API.md applied to one profile operation: identifiers,
 //! native and custom attributes, events. Used by the profile endpoints (and, for
-//! custom attributes, by audiences).
+//! custom attributes, by audiences). A refused attribute or event is dropped with
+//! its error and the rest of the operation is applied, as Batch is reported to.
 
+use std::borrow::Cow;
+
+use crate::api::check::{self, KeyKind};
 use crate::api::rules;
 
 use super::value::Val;
@@ -30,10 +34,10 @@ pub enum Ident<'a> {
     Installation(&'a str),
 }
 
-/// Longest identifier we accept (Batch documents none; 512 covers real ids).
-const MAX_ID_LEN: usize = 512;
+/// Longest installation id we accept (Batch documents none).
+const MAX_INSTALLATION_LEN: usize = 512;
 
-/// `identifiers`: exactly one of `custom_id` and `installation`, a non-empty string.
+/// `identifiers`: exactly one of `custom_id` and `installation`, a valid string.
 pub fn identifiers<'v>(v: Option<&'v Val<'_>>) -> Result<Ident<'v>, OpError> {
     let bad = |r: &str| OpError::new("identifiers", r);
     let obj = v.and_then(Val::as_obj).ok_or_else(|| bad("identifiers must be an object"))?;
@@ -49,86 +53,30 @@ pub fn identifiers<'v>(v: Option<&'v Val<'_>>) -> Result<Ident<'v>, OpError> {
         }
         found = Some(id);
     }
-    let id = found.ok_or_else(|| bad("one of custom_id and installation is required"))?;
-    let (Ident::Custom(s) | Ident::Installation(s)) = id;
-    if s.trim().is_empty() || s.len() > MAX_ID_LEN {
-        return Err(bad("identifier must be 1 to 512 characters and not blank"));
+    match found.ok_or_else(|| bad("one of custom_id and installation is required"))? {
+        Ident::Custom(s) => rules::check_custom_id(s).map_err(|r| bad(&r))?,
+        Ident::Installation(s) if s.trim().is_empty() || s.len() > MAX_INSTALLATION_LEN => {
+            return Err(bad("installation must be 1 to 512 characters and not blank"));
+        }
+        Ident::Installation(_) => {}
     }
-    Ok(id)
-}
-
-/// What an attribute key says about its value.
-enum KeyKind<'k> {
-    Native(&'k str),
-    Date,
-    Url,
-    Plain,
-}
-
-fn key_kind(key: &str) -> Option<KeyKind<'_>> {
-    if let Some(n) = key.strip_prefix('$') {
-        return Some(KeyKind::Native(n));
-    }
-    let typed = |prefix: &str| key.strip_prefix(prefix).and_then(|r| r.strip_suffix(')'));
-    let (kind, name) = if let Some(n) = typed("date(") {
-        (KeyKind::Date, n)
-    } else if let Some(n) = typed("url(") {
-        (KeyKind::Url, n)
-    } else {
-        (KeyKind::Plain, key)
-    };
-    rules::is_valid_name(name).then_some(kind)
-}
-
-fn string_array(a: &[Val]) -> bool {
-    a.iter().all(|x| x.as_str().is_some_and(rules::is_valid_string))
+    Ok(found.expect("checked above"))
 }
 
 /// One attribute of a profile operation (`natives` = `$` attributes allowed).
 pub fn attribute(key: &str, v: &Val, natives: bool) -> Result<(), OpError> {
-    let kind =
-        key_kind(key).ok_or_else(|| OpError::attr(key, "attribute names are [a-z0-9_], at most 30 characters"))?;
-    if matches!(v, Val::Null) {
-        return match kind {
-            KeyKind::Native(_) if !natives => Err(OpError::attr(key, "native attributes are not allowed here")),
-            KeyKind::Native(n) if native_rule(n).is_none() => Err(OpError::attr(key, "unknown native attribute")),
-            _ => Ok(()),
-        };
-    }
-    match kind {
-        KeyKind::Native(_) if !natives => Err(OpError::attr(key, "native attributes are not allowed here")),
-        KeyKind::Native(n) => {
+    match check::key_kind(key) {
+        None => Err(OpError::attr(key, "attribute names are [a-z0-9_], at most 30 characters")),
+        Some(KeyKind::Native(_)) if !natives => Err(OpError::attr(key, "native attributes are not allowed here")),
+        Some(KeyKind::Native(n)) => {
             let (rule, what) = native_rule(n).ok_or_else(|| OpError::attr(key, "unknown native attribute"))?;
-            match v.as_str() {
-                Some(s) if rule(s) => Ok(()),
+            match v {
+                Val::Null => Ok(()),
+                Val::Str(s) if rule(s) => Ok(()),
                 _ => Err(OpError::attr(key, format!("must be {what}"))),
             }
         }
-        KeyKind::Date => match v.as_str() {
-            Some(s) if rules::is_valid_rfc3339(s) => Ok(()),
-            _ => Err(OpError::attr(key, "date() attributes take an RFC 3339 date")),
-        },
-        KeyKind::Url => match v.as_str() {
-            Some(s) if rules::is_valid_url(s) => Ok(()),
-            _ => Err(OpError::attr(key, "url() attributes take a URL of at most 2048 characters")),
-        },
-        KeyKind::Plain => match v {
-            Val::Str(s) if rules::is_valid_string(s) => Ok(()),
-            Val::Str(_) => Err(OpError::attr(key, "strings are 1 to 300 characters")),
-            Val::Bool(_) | Val::Num(_) | Val::Null => Ok(()),
-            Val::Arr(a) if string_array(a) => Ok(()),
-            Val::Arr(_) => Err(OpError::attr(key, "arrays hold strings of 1 to 300 characters")),
-            Val::Obj(o) => {
-                let ok = !o.is_empty()
-                    && o.iter()
-                        .all(|(k, v)| (k == "$add" || k == "$remove") && matches!(v, Val::Arr(a) if string_array(a)));
-                if ok {
-                    Ok(())
-                } else {
-                    Err(OpError::attr(key, "objects are {\"$add\": [...]} or {\"$remove\": [...]} of strings"))
-                }
-            }
-        },
+        Some(_) => check::profile_attribute(key, v).map_err(|r| OpError::attr(key, r)),
     }
 }
 
@@ -146,71 +94,99 @@ fn native_rule(name: &str) -> Option<(Rule, &'static str)> {
     })
 }
 
-/// The `attributes` object of an operation.
-pub fn attributes(v: &Val) -> Result<(), OpError> {
+/// What survives of a list once the refused entries are dropped: Batch applies
+/// the rest of the operation (API.md, "What a partial error means").
+pub type Kept<'v, T> = (Cow<'v, [T]>, Vec<OpError>);
+type Pair<'a> = (Cow<'a, str>, Val<'a>);
+
+/// Keep the entries for which `refused` is `None`; borrowed when all are kept.
+fn keep<'v, T: Clone>(all: &'v [T], mut refused: impl FnMut(usize, &T) -> Option<OpError>) -> Kept<'v, T> {
+    let mut errors = Vec::new();
+    let mut dropped = Vec::new();
+    for (i, x) in all.iter().enumerate() {
+        if let Some(e) = refused(i, x) {
+            errors.push(e);
+            dropped.push(i);
+        }
+    }
+    if dropped.is_empty() {
+        return (Cow::Borrowed(all), errors);
+    }
+    let kept = all.iter().enumerate().filter(|(i, _)| !dropped.contains(i)).map(|(_, x)| x.clone()).collect();
+    (Cow::Owned(kept), errors)
+}
+
+/// The `attributes` object of an operation: the valid ones and one error per
+/// refused one. More than 50 refuses the whole operation.
+pub fn attributes<'v, 'a>(v: &'v Val<'a>) -> Result<Kept<'v, Pair<'a>>, OpError> {
     let obj = v.as_obj().ok_or_else(|| OpError::new("attributes", "attributes must be an object"))?;
     if obj.len() > rules::MAX_ATTRIBUTES {
         return Err(OpError::new("attributes", "at most 50 attributes per operation"));
     }
-    obj.iter().try_for_each(|(k, v)| attribute(k, v, true))
+    Ok(keep(obj, |_, (k, v)| attribute(k, v, true).err()))
 }
 
-/// The `events` array of an operation. `strict_time`: events older than 24 h or
-/// in the future are refused.
-pub fn events(v: &Val, strict_time: bool) -> Result<(), OpError> {
-    let bad = |r: String| OpError::new("events", r);
+/// Which event rules the emulator enforces; strict by default, so rehearsals
+/// fail where production would.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRules {
+    /// Events older than this or in the future are refused; `None` = any time.
+    pub max_age: Option<chrono::Duration>,
+    /// Event attribute values checked like profile ones ($label, $tags, objects).
+    pub attributes: bool,
+}
+
+/// The `events` array of an operation: the valid events and one error per
+/// refused one. More than 15, or not an array, refuses the whole operation.
+pub fn events<'v, 'a>(v: &'v Val<'a>, r: EventRules) -> Result<Kept<'v, Val<'a>>, OpError> {
     let Val::Arr(list) = v else {
-        return Err(bad("events must be an array".into()));
+        return Err(OpError::new("events", "events must be an array"));
     };
     if list.len() > rules::MAX_EVENTS_PER_OPERATION {
-        return Err(bad("at most 15 events per profile per call".into()));
+        return Err(OpError::new("events", "at most 15 events per profile per call"));
     }
-    for (i, e) in list.iter().enumerate() {
-        let obj = e.as_obj().ok_or_else(|| bad(format!("event {i} must be an object")))?;
-        let mut named = false;
-        for (k, v) in obj {
-            match &**k {
-                "name" => match v.as_str() {
-                    Some(n) if rules::is_valid_name(n) => named = true,
-                    _ => {
-                        return Err(bad(format!("event {i}: names are [a-z0-9_], at most 30 characters")));
-                    }
-                },
-                "time" => match v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()) {
-                    Some(t) => {
-                        let age = chrono::Utc::now().signed_duration_since(t);
-                        if strict_time && (age > chrono::Duration::hours(24) || age < -chrono::Duration::minutes(1)) {
-                            return Err(bad(format!("event {i}: older than 24 hours or in the future")));
-                        }
-                    }
-                    None => return Err(bad(format!("event {i}: time must be RFC 3339"))),
-                },
-                "attributes" => event_attributes(v).map_err(|r| bad(format!("event {i}: {r}")))?,
-                other => return Err(bad(format!("event {i}: unknown field `{other}`"))),
-            }
-        }
-        if !named {
-            return Err(bad(format!("event {i}: name is required")));
-        }
-    }
-    Ok(())
+    let now = chrono::Utc::now();
+    Ok(keep(list, |i, e| {
+        event(e, r, now).err().map(|reason| OpError {
+            category: "events",
+            reason,
+            attribute: Some(format!("events[{i}]")),
+        })
+    }))
 }
 
-fn event_attributes(v: &Val) -> Result<(), String> {
-    let obj = v.as_obj().ok_or("attributes must be an object")?;
-    if obj.len() > rules::MAX_ATTRIBUTES {
-        return Err("at most 50 attributes per event".into());
-    }
+fn event(e: &Val, r: EventRules, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
+    let obj = e.as_obj().ok_or("an event must be an object")?;
+    let name = match e.get("name").map(Val::as_str) {
+        Some(Some(n)) if rules::is_valid_name(n) => n,
+        Some(_) => return Err("event names are [a-z0-9_], at most 30 characters".into()),
+        None => return Err("name is required".into()),
+    };
+    let why = |m: String| format!("event `{name}`: {m}");
     for (k, v) in obj {
         match &**k {
-            "$label" if v.as_str().is_some_and(rules::is_valid_string) => {}
-            "$label" => return Err("$label must be a string".into()),
-            "$tags" if matches!(v, Val::Arr(a) if string_array(a)) => {}
-            "$tags" => return Err("$tags must be an array of strings".into()),
-            _ if matches!(key_kind(k), Some(KeyKind::Date | KeyKind::Url | KeyKind::Plain)) => {}
-            _ => {
-                return Err(format!("attribute `{k}`: names are [a-z0-9_], at most 30 characters"));
+            "name" => {}
+            "time" => {
+                let t = v
+                    .as_str()
+                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                    .ok_or_else(|| why("time must be RFC 3339".into()))?;
+                check::event_time(t.to_utc(), now, r.max_age).map_err(why)?;
             }
+            "attributes" => {
+                let attrs = v.as_obj().ok_or_else(|| why("attributes must be an object".into()))?;
+                if attrs.len() > rules::MAX_EVENT_ATTRIBUTES {
+                    return Err(why(format!("at most {} attributes per event", rules::MAX_EVENT_ATTRIBUTES)));
+                }
+                for (k, v) in attrs {
+                    if r.attributes {
+                        check::event_attribute(k, v).map_err(why)?;
+                    } else if !matches!(k.as_ref(), "$label" | "$tags") && check::key_kind(k).is_none() {
+                        return Err(why(format!("`{k}`: names are [a-z0-9_], at most 30 characters")));
+                    }
+                }
+            }
+            other => return Err(why(format!("unknown field `{other}`"))),
         }
     }
     Ok(())
@@ -221,7 +197,9 @@ mod tests {
     use super::*;
 
     fn attr(json: &str) -> Result<(), OpError> {
-        attributes(&serde_json::from_str::<Val>(json).unwrap())
+        let v = serde_json::from_str::<Val>(json).unwrap();
+        let (_, errors) = attributes(&v)?;
+        errors.into_iter().next().map_or(Ok(()), Err)
     }
 
     #[test]
@@ -256,5 +234,29 @@ mod tests {
         assert!(identifiers(Some(&v(r#"{}"#))).is_err());
         assert!(identifiers(None).is_err());
         assert!(identifiers(Some(&v(r#"{"custom_id":" "}"#))).is_err());
+        let e257 = format!(r#"{{"custom_id":"{}"}}"#, "é".repeat(257));
+        assert!(identifiers(Some(&v(&e257))).is_ok(), "characters, not bytes");
+        let long = format!(r#"{{"custom_id":"{}"}}"#, "a".repeat(512));
+        assert!(identifiers(Some(&v(&long))).is_err());
+    }
+
+    #[test]
+    fn refused_entries_are_dropped_and_the_rest_kept() {
+        let v = serde_json::from_str::<Val>(r#"{"a":"ok","Bad":1,"b":2}"#).unwrap();
+        let (kept, errors) = attributes(&v).unwrap();
+        assert_eq!(kept.iter().map(|(k, _)| k.as_ref()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(errors[0].attribute.as_deref(), Some("Bad"));
+        let old = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
+        let text = format!(
+            r#"[{{"name":"a"}},{{"name":"b","time":"{old}"}},{{"name":"c","attributes":{{"$label":"{}"}}}}]"#,
+            "x".repeat(201)
+        );
+        let ev = serde_json::from_str::<Val>(&text).unwrap();
+        let strict = EventRules { max_age: Some(chrono::Duration::hours(24)), attributes: true };
+        let (kept, errors) = events(&ev, strict).unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(errors.iter().map(|e| e.attribute.clone().unwrap()).collect::<Vec<_>>(), ["events[1]", "events[2]"]);
+        let lax = EventRules { max_age: None, attributes: false };
+        assert!(events(&ev, lax).unwrap().1.is_empty());
     }
 }

@@ -18,8 +18,8 @@ use crate::pipeline::{self, Chunk};
 use crate::report::RejectsWriter;
 use crate::run::{Context, Ended, blocking};
 use crate::source::{self, CsvSource};
-use crate::state::{self, ChangeIndex, Fingerprint, Run, RunProgress, Store};
-use crate::transform::Transformer;
+use crate::state::{self, Fingerprint, Run, RunProgress, Store};
+use crate::transform::{Mapped, Transformer};
 use anyhow::{Context as _, Result};
 use settle::Accounts;
 use std::path::PathBuf;
@@ -27,6 +27,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+/// How long a failed attempt waits for its other batches in flight (whose
+/// waits it cancelled) before leaving them planned.
+const DRAIN_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A report file could not be written, or the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,15 +50,23 @@ pub struct Import {
 }
 
 impl Import {
-    /// Expand the job's input pattern and fingerprint every file.
+    /// Expand the job's input pattern, fingerprint every file, and check
+    /// that the job fits each file's header: a missing or doubled column, or
+    /// a file that is not CSV at all, is a bad job for this input (exit 2),
+    /// found before any run is recorded.
     pub async fn prepare(job: &Job) -> Result<Import> {
         let src = job.source.as_ref().context("this job reads no CSV")?.clone();
+        let job = job.clone();
         blocking(move || {
             let files = source::expand_with(&src.pattern, &src.base_dir, &src.options)?;
             let prints = files
                 .iter()
                 .map(|f| source::fingerprint(f, &src.options).with_context(|| format!("cannot read {}", f.display())))
                 .collect::<Result<Vec<_>>>()?;
+            for f in &files {
+                let csv = CsvSource::open(f, &src.options)?;
+                Transformer::bind(&job, csv.headers(), f)?;
+            }
             Ok::<_, anyhow::Error>(Import { files, prints })
         })
         .await
@@ -95,10 +107,20 @@ impl Import {
         // Request counts are not in the ledger: carry them from the run record.
         (counters.requests, counters.retries, counters.http_429) =
             (run.counters.requests, run.counters.retries, run.counters.http_429);
+        (counters.updates_accepted, counters.send_ms) = (run.counters.updates_accepted, run.counters.send_ms);
         let mut acc = Accounts::new(rejects, uncertain, counters);
+        let mut partial = RejectsWriter::new(&rejects_dir, &format!("{}-partial", run.id));
+        let partial_len = plan.partial_len;
+        acc.partial = Some(
+            blocking(move || partial.resume(partial_len).map(|()| partial))
+                .await
+                .context("cannot reopen the partial file")?,
+        );
         let changed_only = matches!(&job.mapping, Mapping::Profiles(p) if p.changed_only);
         if changed_only {
-            acc.change = Some(store.change_index(&job.name));
+            // Opening merges what a killed run left: not on an async worker.
+            let (s, key) = (store.clone(), job.name.clone());
+            acc.change = Some(blocking(move || s.change_index(&key)).await?);
         }
         let client = &cx.connection.client;
         lists::prepare(job, client, &cx.driver).await?;
@@ -116,10 +138,11 @@ impl Import {
             sender,
             acc: Arc::new(Mutex::new(acc)),
             inflight: JoinSet::new(),
-            batcher: Batcher::new(batch_limits(job), run.next_seq),
+            batcher: Batcher::new(batch_limits(job, changed_only), run.next_seq),
             progress: progress::ImportBar::new(cx.options.progress, self.prints.iter().map(|f| f.size).sum()),
             run_id: run.id.clone(),
             cancel: cancel.clone(),
+            checkpoint: None,
             events: cx.options.events.clone(),
         };
         let mut outcome: Result<()> = Ok(());
@@ -128,11 +151,18 @@ impl Import {
             if files_done[i] || cancel.is_cancelled() {
                 continue;
             }
+            eng.checkpoint = Some((run.clone(), base.clone()));
             // An object is read at the version fingerprinted when the run began.
             let options = source::SourceOptions { etag: self.prints[i].etag.clone(), ..src.options.clone() };
             outcome = eng.file(i, file, &plan.files[i], &options).await;
-            if outcome.is_ok() {
-                outcome = eng.drain().await;
+            // A file that broke part way (a truncated .gz, a file changed while
+            // read): the whole rows before the break are still sent and settled.
+            let read_failed = outcome.as_ref().err().is_some_and(|e| e.is::<source::SourceError>());
+            if outcome.is_ok() || read_failed {
+                let drained = eng.drain().await;
+                if outcome.is_ok() {
+                    outcome = drained;
+                }
             }
             if outcome.is_err() {
                 break;
@@ -143,14 +173,25 @@ impl Import {
             save(run, &eng, &base, &files_done, true).await?;
         }
         if outcome.is_err() {
-            // Batches still in flight stay planned in the ledger: resent or held on resume.
+            // Stop the other batches' waits, settle what Batch answered and forget
+            // what never left; past the grace, what is still in flight stays
+            // planned in the ledger (resent or held on resume).
+            eng.sender.driver.cancel_token().cancel();
+            let _ = tokio::time::timeout(DRAIN_AFTER_FAILURE, eng.drain_after_failure()).await;
             eng.inflight.abort_all();
         }
+        // What was acknowledged, whatever the outcome, into the index's base.
+        let change = eng.accounts().change.clone();
+        let change_note = match change {
+            Some(ci) => blocking(move || ci.commit().map(|()| ci.replaced_note().map(str::to_string))).await?,
+            None => None,
+        };
         eng.progress.finish();
         {
             let acc = eng.accounts();
             run.rejects_file = acc.rejects.paths.first().cloned();
             run.uncertain_file = acc.uncertain.paths.first().cloned();
+            run.partial_file = acc.partial.as_ref().and_then(|p| p.paths.first().cloned());
         }
         save(run, &eng, &base, &files_done, false).await?;
         outcome?;
@@ -158,7 +199,10 @@ impl Import {
             return Ok(Ended::Interrupted);
         }
         let token = stats.last_token.lock().ok().and_then(|t| t.clone());
-        let note = lists::finish(job, client, &cx.driver, token).await?;
+        let mut note = lists::finish(job, client, &cx.driver, token).await?;
+        if let Some(n) = change_note {
+            note = Some(note.map_or(n.clone(), |o| format!("{o}; {n}")));
+        }
         Ok(Ended::Done { note })
     }
 }
@@ -174,10 +218,14 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
         c.rows_rejected = a.rows_rejected;
         c.rows_unchanged = a.rows_unchanged;
         c.rows_uncertain = a.rows_uncertain;
+        c.rows_partial = a.rows_partial;
     }
     run.counters.requests = base.requests + stats.requests.load(Relaxed);
     run.counters.retries = base.retries + stats.retries.load(Relaxed);
     run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);
+    let sending = eng.sender.driver.limiter().sending().unwrap_or_default();
+    run.counters.updates_accepted = base.updates_accepted + sending.updates;
+    run.counters.send_ms = base.send_ms + (sending.seconds * 1e3) as u64;
     run.next_seq = eng.batcher.next_seq();
     run.progress = RunProgress::Import(state::ImportProgress { files_done: files_done.to_vec() });
     let (store, record) = (eng.store.clone(), run.clone());
@@ -191,12 +239,14 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
     .await
 }
 
-fn batch_limits(job: &Job) -> BatchLimits {
+fn batch_limits(job: &Job, changed_only: bool) -> BatchLimits {
+    let max_rows = (job.api.batch_size as u64 * 4).max(10_000);
     BatchLimits {
         max_ops: job.api.batch_size,
         max_bytes: job.api.limits.max_body_bytes,
         max_events_per_key: (job.kind == Kind::Events).then_some(crate::api::rules::MAX_EVENTS_PER_OPERATION),
-        max_rows: (job.api.batch_size as u64 * 4).max(10_000),
+        max_rows,
+        max_segment_rows: if changed_only { (job.api.batch_size as u64 * 128).max(max_rows) } else { max_rows },
     }
 }
 
@@ -214,6 +264,11 @@ struct Engine<'a> {
     progress: progress::ImportBar,
     run_id: String,
     cancel: CancellationToken,
+    /// The run record as of the file being read, and the request counts the
+    /// attempt started from: each settled batch writes the counts into it, in
+    /// the same flush as the batch, so a kill loses at most the requests of the
+    /// batches then in flight (the ledger does not count requests).
+    checkpoint: Option<(Run, state::Counters)>,
     events: crate::run::Events,
 }
 
@@ -253,29 +308,31 @@ impl Engine<'_> {
                 settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.rereadable() },
             );
             acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
+            if let Some(p) = acc.partial.as_mut() {
+                p.set_source(csv.raw_headers(), csv.delimiter());
+            }
         }
         self.batcher.set_file(index);
         let base_bytes = self.progress.position();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
-        let reader = tokio::task::spawn_blocking(move || {
-            pipeline::for_each_chunk(csv, &t, |chunk| tx.blocking_send(chunk).is_ok())
+        // With `changed_only`, the reader's rayon workers look rows up in the
+        // index and skip the transform of unchanged ones.
+        let lookup = self.accounts().change.as_ref().map(|ci| ci.lookup());
+        let reader = tokio::task::spawn_blocking(move || match lookup {
+            Some(index) => pipeline::for_each_chunk_changed(csv, &t, &index, |chunk| tx.blocking_send(chunk).is_ok()),
+            None => Ok(pipeline::for_each_chunk(csv, &t, |chunk| tx.blocking_send(chunk).is_ok())?),
         });
         let mut cursor = 0usize;
         while let Some(chunk) = rx.recv().await {
             self.progress.set_position(base_bytes + chunk.bytes_read);
-            let (chunk, unchanged) = self.unchanged(chunk).await?;
-            for (i, r) in chunk.results.into_iter().enumerate() {
-                let record = match &r {
-                    Ok(op) => op.pos.record,
-                    Err(rej) => rej.pos.record,
-                };
-                let row = match (plan.fate(record, &mut cursor), r) {
-                    (Some(resume::Replay::Skip), Ok(op)) => Row::SkipAcked(op.pos),
-                    (Some(resume::Replay::Skip), Err(rej)) => Row::SkipAcked(rej.pos),
-                    (Some(resume::Replay::Hold), Ok(op)) => Row::Held(op),
-                    (_, Err(rej)) => Row::Reject(rej),
-                    (None, Ok(op)) if unchanged.get(i).copied().unwrap_or(false) => Row::Unchanged(op.pos),
-                    (None, Ok(op)) => Row::Op(op),
+            for r in chunk.results {
+                let row = match (plan.fate(r.pos().record, &mut cursor), r) {
+                    (Some(resume::Replay::Skip), r) => Row::SkipAcked(r.pos()),
+                    (Some(resume::Replay::Hold), Mapped::Op(op)) => Row::Held(op),
+                    (_, Mapped::Reject(rej)) => Row::Reject(rej),
+                    // Batch already has this exact operation: nothing is uncertain.
+                    (_, Mapped::Unchanged(pos)) => Row::Unchanged(pos),
+                    (None, Mapped::Op(op)) => Row::Op(op),
                 };
                 if let Some(batch) = self.batcher.push(row) {
                     self.dispatch(batch).await?;
@@ -288,38 +345,17 @@ impl Engine<'_> {
         }
         drop(rx);
         if !self.cancel.is_cancelled() {
-            reader.await.context("the reader stopped")??;
+            let read = reader.await.context("the reader stopped")?;
             if let Some(batch) = self.batcher.close() {
                 self.dispatch(batch).await?;
             }
+            read?;
         } else {
             // The partial segment is dropped unplanned: its rows are re-read on resume.
             let _ = self.batcher.close();
             let _ = reader.await;
         }
         Ok(())
-    }
-
-    /// With `changed_only`, which rows of the chunk are unchanged since the
-    /// last ack (read from the change index on the blocking pool).
-    async fn unchanged(&self, chunk: Chunk) -> Result<(Chunk, Vec<bool>)> {
-        let Some(ci) = self.accounts().change.clone() else { return Ok((chunk, Vec::new())) };
-        blocking(move || {
-            let pairs: Vec<(u64, u64)> = chunk
-                .results
-                .iter()
-                .map(|r| match r {
-                    Ok(op) => (ChangeIndex::id_hash(&op.key), op.content_hash()),
-                    Err(_) => (0, 0),
-                })
-                .collect();
-            let mut found = ci.check_many(&pairs)?;
-            for (f, r) in found.iter_mut().zip(&chunk.results) {
-                *f &= r.is_ok();
-            }
-            Ok::<_, state::StateError>((chunk, found))
-        })
-        .await
     }
 
     /// Plan `batch` durably, then send it (or settle it at once if it sends nothing).
@@ -329,16 +365,17 @@ impl Engine<'_> {
             // simply read and settled again, its report lines cut back and rewritten.
             return self.settle_off_thread(batch.map_ops(|op| SentOp::new(op, true, None)), false).await;
         }
-        let record = batch.record(state::BatchState::Planned, state::Tally::default());
-        let (store, id) = (self.store.clone(), self.run_id.clone());
-        blocking(move || store.plan_batch(&id, &record)).await?;
+        // A free slot first, then the plan: a failure met while waiting must
+        // not leave behind a batch planned but never sent (held on resume).
         // Until an audience replace is accepted, nothing may overtake it.
         let concurrency = if self.sender.replace.is_pending() { 1 } else { self.job.api.concurrency };
         while self.inflight.len() >= concurrency {
             self.settle_next().await?;
         }
+        let record = batch.record(state::BatchState::Planned, state::Tally::default());
+        let (store, id) = (self.store.clone(), self.run_id.clone());
+        blocking(move || store.plan_batch(&id, &record)).await?;
         let (endpoint, kind) = self.sender.target();
-        let hashes = self.accounts().change.is_some();
         let reread = self.accounts().sources.get(batch.file).is_some_and(|s| s.seekable);
         let (batch, body) = blocking(move || {
             let body = crate::dispatch::body::build(&kind, &batch.ops);
@@ -346,7 +383,7 @@ impl Engine<'_> {
             // what settling needs (key, position, the change-index pair; the source
             // row itself only where the file cannot be read again at that position).
             let batch = batch.map_ops(|op| {
-                let change = hashes.then(|| (ChangeIndex::id_hash(&op.key), op.content_hash()));
+                let change = op.change;
                 SentOp::new(op, !reread, change)
             });
             Ok::<_, std::convert::Infallible>((batch, body))
@@ -366,6 +403,18 @@ impl Engine<'_> {
             Some(Ok((batch, sent))) => self.settle(batch, sent).await,
             Some(Err(e)) => Err(anyhow::anyhow!("a sending task failed: {e}")),
             None => Ok(()),
+        }
+    }
+
+    /// After a failure: settle every batch in flight that ends, whatever it
+    /// ends with (the first failure is the run's).
+    async fn drain_after_failure(&mut self) {
+        while let Some(joined) = self.inflight.join_next().await {
+            if let Ok((batch, sent)) = joined
+                && let Err(e) = self.settle(batch, sent).await
+            {
+                tracing::debug!("after the run's failure: {e:#}");
+            }
         }
     }
 
@@ -406,7 +455,22 @@ impl Engine<'_> {
 
     async fn settle_off_thread(&mut self, batch: Batch<SentOp>, durable: bool) -> Result<()> {
         let (acc, store, id) = (self.acc.clone(), self.store.clone(), self.run_id.clone());
+        let checkpoint = match (&self.checkpoint, durable) {
+            (Some((run, base)), true) => {
+                let stats = self.sender.driver.stats();
+                let mut run = run.clone();
+                run.counters.requests = base.requests + stats.requests.load(Relaxed);
+                run.counters.retries = base.retries + stats.retries.load(Relaxed);
+                run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);
+                Some(run)
+            }
+            _ => None,
+        };
         blocking(move || {
+            if let Some(run) = &checkpoint {
+                // Made durable by the settle's flush just below.
+                store.save_run(run).map_err(Written::State)?;
+            }
             let mut acc = acc.lock().unwrap_or_else(|e| e.into_inner());
             acc.settle(&store, &id, batch, durable)
         })
@@ -424,35 +488,13 @@ pub fn body_kind(job: &Job) -> BodyKind {
             name: a.name.clone(),
             action: Some(if a.mode == crate::job::AudienceMode::Remove { "remove" } else { "add" }),
         },
-        Mapping::Catalog(c) => BodyKind::Catalog { name: c.name.clone() },
+        Mapping::Catalog(c) => BodyKind::Catalog { name: c.name.clone(), remove: c.remove },
         _ => BodyKind::Profiles,
     }
 }
 
-/// How much of a documented update rate batchport plans to use by default.
-/// Requests reach Batch with some jitter; planning exactly at the limit turns
-/// every late-then-early pair into a 429 (measured: 9% of calls at 100%, none
-/// at 98%), which then costs far more than the 2% kept in hand.
-pub const PLANNED_SHARE: f64 = 0.98;
-
+/// The job's limiter: its endpoint's documented rates, or `rate = N`; the
+/// limiter plans a little below either (`dispatch::limiter::PLANNED_SHARE`).
 pub(crate) fn limiter(job: &Job) -> Limiter {
-    match job.api.rate {
-        Some(0) => Limiter::unlimited(),
-        Some(r) => Limiter::new(job.api.limits.rates, Some(r)),
-        None => {
-            let planned: Vec<crate::api::limits::Rate> = job
-                .api
-                .limits
-                .rates
-                .iter()
-                .map(|r| match r.unit {
-                    crate::api::limits::RateUnit::Updates if r.per_second >= 100 => {
-                        crate::api::limits::Rate { per_second: (f64::from(r.per_second) * PLANNED_SHARE) as u32, ..*r }
-                    }
-                    _ => *r,
-                })
-                .collect();
-            Limiter::new(&planned, None)
-        }
-    }
+    Limiter::new(job.api.limits.rates, job.api.rate)
 }

@@ -48,6 +48,7 @@ pub struct ResumePlan {
     /// anything past them belongs to batches that will be redone.
     pub rejects_len: u64,
     pub uncertain_len: u64,
+    pub partial_len: u64,
 }
 
 /// Read the ledger of `run`. `hold` is the job's rule for unknown outcomes.
@@ -76,6 +77,7 @@ pub fn plan(run: &Run, batches: &[BatchRecord], hold: bool) -> ResumePlan {
             let t = &b.tally;
             p.rejects_len = p.rejects_len.max(t.rejects_len);
             p.uncertain_len = p.uncertain_len.max(t.uncertain_len);
+            p.partial_len = p.partial_len.max(t.partial_len);
         }
         if let Some(c) = cover.get_mut(b.file) {
             overlay(c, b.first.record, b.last.record, settled);

@@ -25,13 +25,16 @@ pub struct Accounts {
     pub sources: Vec<Source>,
     pub rejects: RejectsWriter,
     pub uncertain: RejectsWriter,
+    /// Rows applied but for a refused attribute (partial errors): apart from
+    /// the rejects, so that re-importing the rejects never resends them.
+    pub partial: Option<RejectsWriter>,
     pub counters: state::Counters,
     pub change: Option<ChangeIndex>,
 }
 
 impl Accounts {
     pub fn new(rejects: RejectsWriter, uncertain: RejectsWriter, counters: state::Counters) -> Self {
-        Accounts { sources: Vec::new(), rejects, uncertain, counters, change: None }
+        Accounts { sources: Vec::new(), rejects, uncertain, partial: None, counters, change: None }
     }
 
     pub fn set_source(&mut self, file: usize, s: Source) {
@@ -50,6 +53,7 @@ impl Accounts {
         let mut record = batch.record(BatchState::Acked, Tally::default());
         let mut rejects: Vec<Reject> = batch.rejects;
         let mut held: Vec<Reject> = Vec::new();
+        let mut partial: Vec<Reject> = Vec::new();
         let mut acked_pairs = Vec::new();
         for op in batch.ops {
             match op.fate {
@@ -59,6 +63,11 @@ impl Accounts {
                 }
                 Fate::Rejected { column, reason } => {
                     rejects.push(Reject { pos: op.pos, column, reason, record: op.record })
+                }
+                // Acknowledged (never resent), but not whole in the change index.
+                Fate::Partial { column, reason } => {
+                    tally.sent += 1;
+                    partial.push(Reject { pos: op.pos, column, reason, record: op.record });
                 }
                 Fate::Held { reason } => {
                     held.push(Reject { pos: op.pos, column: String::new(), reason, record: op.record })
@@ -77,7 +86,15 @@ impl Accounts {
         rejects.sort_by_key(|r| r.pos.record);
         held.sort_by_key(|r| r.pos.record);
         if let Some(src) = self.sources.get(batch.file).filter(|s| s.seekable) {
-            reread(src, rejects.iter_mut().chain(held.iter_mut()));
+            reread(src, rejects.iter_mut().chain(held.iter_mut()).chain(partial.iter_mut()));
+        }
+        tally.partial = partial.len() as u64;
+        if let Some(w) = self.partial.as_mut() {
+            for p in &partial {
+                w.write(p).map_err(Written::Rejects)?;
+            }
+            w.flush().map_err(Written::Rejects)?;
+            tally.partial_len = w.len();
         }
         tally.rejected = rejects.len() as u64;
         tally.uncertain = held.len() as u64;

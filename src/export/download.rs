@@ -42,7 +42,7 @@ pub enum Fetched {
 
 /// Why one attempt at a part failed.
 enum Attempt {
-    /// The link is no longer valid (410 from the emulator, 403 from a
+    /// The link is no longer valid (410 from the emulator, 403 or 400 from a
     /// pre-signed storage link, 404 once forgotten).
     Expired(u16),
     Transient {
@@ -151,7 +151,10 @@ async fn stream<S: Sink>(
     let transient = |reason: String| Attempt::Transient { status: None, retry_after: None, reason };
     let mut response = client.http().get(url).send().await.map_err(|e| transient(format!("no answer: {e}")))?;
     let status = response.status().as_u16();
-    if matches!(status, 403 | 404 | 410) {
+    // Some signed-URL stores answer an expired link with 400 (e.g. "Request has
+    // expired"): a fresh link is the cure for all of these, and MAX_RENEWALS
+    // stops a store that refuses every link.
+    if matches!(status, 400 | 403 | 404 | 410) {
         return Err(Attempt::Expired(status));
     }
     match classify(status) {

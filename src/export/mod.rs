@@ -85,6 +85,7 @@ impl Export {
             base,
             bar: Bar::new(cx.options.progress),
             events: cx.options.events.clone(),
+            endpoints: Default::default(),
         };
         let outcome = ex.go(run).await;
         ex.bar.finish();
@@ -116,12 +117,15 @@ struct Exporter<'a> {
     base: (u64, u64, u64),
     bar: Bar,
     events: crate::run::Events,
+    endpoints: std::collections::HashMap<Endpoint, Driver>,
 }
 
 impl Exporter<'_> {
-    /// The run's driver under `endpoint`'s rates.
-    fn driver(&self, endpoint: Endpoint) -> Driver {
-        self.driver.for_endpoint(self.version, endpoint)
+    /// The run's driver under `endpoint`'s rates: one per endpoint for the
+    /// whole attempt, so a 429 slows every later call to it.
+    fn driver(&mut self, endpoint: Endpoint) -> Driver {
+        let (driver, version) = (&self.driver, self.version);
+        self.endpoints.entry(endpoint).or_insert_with(|| driver.for_endpoint(version, endpoint)).clone()
     }
 
     /// Keep progress in the run record; `flush` makes it durable now.

@@ -45,6 +45,7 @@ enum Source {
 pub struct Columns {
     names: Vec<String>,
     sources: Vec<Source>,
+    escape: bool,
 }
 
 impl Columns {
@@ -68,7 +69,7 @@ impl Columns {
             cols.push(("reachability".to_string(), Source::Field("reachability".to_string())));
         }
         let (names, sources) = cols.into_iter().unzip();
-        Columns { names, sources }
+        Columns { names, sources, escape: s.escape_formulas }
     }
 
     pub fn names(&self) -> &[String] {
@@ -81,11 +82,17 @@ impl Columns {
         let attrs = record.get("attributes").and_then(Value::as_object).unwrap_or(&empty);
         self.sources
             .iter()
-            .map(|src| match src {
-                Source::Identifier(n) => cell(record.get("identifiers").and_then(|i| i.get(n))),
-                Source::Field(n) => cell(record.get(n)),
-                Source::Attribute(n) => cell(attribute(attrs, n)),
-                Source::AllAttributes => cell(record.get("attributes")),
+            .map(|src| {
+                let v = match src {
+                    Source::Identifier(n) => record.get("identifiers").and_then(|i| i.get(n)),
+                    Source::Field(n) => record.get(n),
+                    Source::Attribute(n) => attribute(attrs, n),
+                    Source::AllAttributes => record.get("attributes"),
+                };
+                match v {
+                    Some(Value::String(s)) if self.escape => escape_formula(s),
+                    _ => cell(v),
+                }
             })
             .collect()
     }
@@ -106,6 +113,14 @@ pub fn attribute<'a>(attrs: &'a Map<String, Value>, want: &str) -> Option<&'a Va
         candidates.push(native.to_string());
     }
     candidates.iter().find_map(|k| attrs.get(k))
+}
+
+/// A text cell a spreadsheet would run as a formula (it starts with `=`, `+`,
+/// `-`, `@`, a tab or a CR) gets a leading `'`, which spreadsheets show as
+/// text; a number such as `-5` or `+33612345678` is left alone.
+pub fn escape_formula(s: &str) -> String {
+    let risky = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && s.trim().parse::<f64>().is_err() { format!("'{s}") } else { s.to_string() }
 }
 
 /// Strings as they are, numbers and booleans as JSON writes them, null or
@@ -261,6 +276,7 @@ mod tests {
 
     fn settings(ty: ExportType, attributes: &[&str], identifiers: &[&str]) -> ExportSettings {
         ExportSettings {
+            escape_formulas: true,
             ty,
             attributes: attributes.iter().map(|s| s.to_string()).collect(),
             identifiers: identifiers.iter().map(|s| s.to_string()).collect(),
@@ -276,6 +292,17 @@ mod tests {
         assert_eq!(c.names(), ["custom_id", "installation_ids", "b", "$a"]);
         let e = Columns::of(&settings(ExportType::Events, &[], &[]));
         assert_eq!(e.names(), ["custom_id", "name", "time", "attributes"]);
+    }
+
+    #[test]
+    fn formula_cells_are_escaped_unless_switched_off() {
+        let rec = json!({"identifiers": {"custom_id": "=HYPERLINK(\"http://x\")"},
+            "attributes": {"a": "@SUM(A1)", "b": "+33612345678", "c": "-5", "d": "-x", "e": "ok", "f": -3}});
+        let mut s = settings(ExportType::Attributes, &["a", "b", "c", "d", "e", "f"], &["custom_id"]);
+        let c = Columns::of(&s);
+        assert_eq!(c.row(&rec), ["'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "+33612345678", "-5", "'-x", "ok", "-3"]);
+        s.escape_formulas = false;
+        assert_eq!(Columns::of(&s).row(&rec)[..2], ["=HYPERLINK(\"http://x\")", "@SUM(A1)"]);
     }
 
     #[test]

@@ -148,6 +148,7 @@ pub fn line(m: &Mapped) -> String {
                 ValueType::Float => table("type = \"float\""),
                 ValueType::Bool => table("type = \"bool\""),
                 ValueType::Url => table("type = \"url\""),
+                ValueType::Json => table("type = \"json\""),
                 ValueType::Date { format: None } => table("type = \"date\""),
                 ValueType::Date { format: Some(f) } => table(&format!("type = \"date\", format = {}", q(f))),
                 ValueType::Array { separator, mode } => {

@@ -23,9 +23,9 @@ pub fn find(headers: &[String], col: &Column, job_file: &Path, csv: &Path) -> Re
             let hint = headers
                 .iter()
                 .find(|h| h.eq_ignore_ascii_case(&col.name) || normalise(h) == normalise(&col.name))
-                .map(|h| format!(" (did you mean `{h}`?)"))
+                .map(|h| format!(" (did you mean `{}`?)", printable(h)))
                 .unwrap_or_default();
-            let shown: Vec<&str> = headers.iter().take(30).map(String::as_str).collect();
+            let shown: Vec<String> = headers.iter().take(30).map(|h| printable(h)).collect();
             Err(at(format!(
                 "{}: column `{}` is not in the header of {}{hint}; its columns are: {}{}",
                 col.key,
@@ -36,6 +36,17 @@ pub fn find(headers: &[String], col: &Column, job_file: &Path, csv: &Path) -> Re
             )))
         }
     }
+}
+
+/// A header as it can be shown on a terminal: control characters escaped
+/// (a binary file's "header" must not drive the terminal), long ones cut.
+fn printable(h: &str) -> String {
+    let mut out: String =
+        h.chars().take(60).flat_map(|c| if c.is_control() { c.escape_debug().collect() } else { vec![c] }).collect();
+    if h.chars().count() > 60 {
+        out.push('…');
+    }
+    out
 }
 
 fn normalise(s: &str) -> String {

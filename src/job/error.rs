@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    #[error("cannot read job file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    // The io::Error is in the message, not a `source`: shown with its chain
+    // it would be printed twice.
+    #[error("cannot read job file {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("{path}:{line}: {message}")]
     At { path: PathBuf, line: usize, message: String },
     #[error("{path}: {message}")]

@@ -36,11 +36,13 @@ pub struct ApiSection {
     pub base_url: Option<Spanned<String>>,
     pub version: Option<Spanned<String>>,
     pub endpoint: Option<Spanned<String>>,
-    pub rest_key_env: Option<String>,
-    pub project_key_env: Option<String>,
+    pub rest_key_env: Option<Spanned<String>>,
+    pub project_key_env: Option<Spanned<String>>,
     pub rate: Option<Spanned<u32>>,
     pub concurrency: Option<Spanned<usize>>,
     pub batch_size: Option<Spanned<usize>>,
+    /// Events older than this are refused before sending ("24h", "7d", "none").
+    pub event_max_age: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +71,8 @@ pub struct MappingSection {
     pub time: Option<Spanned<toml::Value>>,
     pub event_attributes: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     pub item_id: Option<Spanned<String>>,
+    /// Trim whitespace around Custom IDs (off: such IDs are rejected).
+    pub custom_id_trim: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -128,6 +132,11 @@ pub struct AudienceSection {
 #[serde(deny_unknown_fields)]
 pub struct CatalogSection {
     pub name: Spanned<String>,
+    /// Create the catalog (schema from the mapping's types) if it is missing.
+    #[serde(default)]
+    pub create: bool,
+    /// add (default) | remove
+    pub mode: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,4 +151,6 @@ pub struct ExportSection {
     pub segment: Option<String>,
     pub from: Option<Spanned<String>>,
     pub output: Spanned<String>,
+    /// CSV output: prefix cells a spreadsheet would run as a formula with `'`.
+    pub escape_formulas: Option<bool>,
 }

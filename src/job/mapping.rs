@@ -44,7 +44,7 @@ impl Resolver<'_> {
                 }
             }
         }
-        let attributes = self.attributes("mapping.attributes", m.attributes.as_ref(), false)?;
+        let attributes = self.attributes("mapping.attributes", m.attributes.as_ref(), Names::Profile)?;
         let count = native.len() + attributes.len();
         if count > rules::MAX_ATTRIBUTES {
             let span = m
@@ -101,13 +101,14 @@ impl Resolver<'_> {
         }
     }
 
-    /// Decodes an attribute table; `event` allows `$label` and `$tags`.
+    /// Decodes an attribute table by the name rules of `names`.
     fn attributes(
         &self,
         section: &str,
         map: Option<&std::collections::BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
-        event: bool,
+        names: Names,
     ) -> Result<Vec<AttrMap>, JobError> {
+        let event = names == Names::Event;
         let mut out = Vec::new();
         let Some(map) = map else { return Ok(out) };
         let mut entries: Vec<_> = map.iter().collect();
@@ -117,14 +118,26 @@ impl Resolver<'_> {
             let n = name.get_ref().as_str();
             let key = format!("{section}.{n}");
             let reserved = event && (n == "$label" || n == "$tags");
-            if !reserved && !rules::is_valid_name(n) {
+            let valid = match names {
+                Names::Catalog => crate::api::check::is_valid_catalog_name(n),
+                // `product.name`: a member of the event attribute object `product`.
+                Names::Event => n
+                    .split_once('.')
+                    .map_or(rules::is_valid_name(n), |(o, m)| rules::is_valid_name(o) && rules::is_valid_name(m)),
+                Names::Profile => rules::is_valid_name(n),
+            };
+            if !reserved && !valid {
                 return self.err(
                     name.span(),
-                    format!(
-                        "`{key}`: Batch attribute names use only a-z, 0-9 and _, at most 30 characters{}",
-                        if event { " ($label and $tags are the reserved ones)" } else { "" }
-                    ),
+                    match names {
+                        Names::Catalog => format!("`{key}`: catalog attribute names use only a-z, 0-9 and _, at most 250 characters"),
+                        Names::Event => format!("`{key}`: event attribute names use only a-z, 0-9 and _, at most 30 characters, or `object.member` ($label and $tags are the reserved ones)"),
+                        Names::Profile => format!("`{key}`: Batch attribute names use only a-z, 0-9 and _, at most 30 characters"),
+                    },
                 );
+            }
+            if !event && n.contains('.') {
+                return self.err(name.span(), format!("`{key}`: dotted names are for event attributes"));
             }
             let line = self.lines.line(value.span().start);
             let (column, ty) = match value.get_ref() {
@@ -146,6 +159,9 @@ impl Resolver<'_> {
             }
             if n == "$tags" && !matches!(ty, ValueType::Array { mode: ArrayMode::Replace, .. }) {
                 return self.err(value.span(), format!("{key}: $tags is an array (type = \"array\")"));
+            }
+            if ty == ValueType::Json && !event {
+                return self.err(value.span(), format!("{key}: type = \"json\" is for event attributes"));
             }
             let wire_name = match ty {
                 ValueType::Date { .. } => format!("date({n})"),
@@ -172,6 +188,7 @@ impl Resolver<'_> {
             "float" => ValueType::Float,
             "bool" => ValueType::Bool,
             "url" => ValueType::Url,
+            "json" => ValueType::Json,
             "date" => {
                 if let Some(f) = &t.format {
                     check_strftime(f).or_else(|m| self.err(span.clone(), format!("{key}: format `{f}`: {m}")))?;
@@ -198,7 +215,7 @@ impl Resolver<'_> {
                     span,
                     format!(
                         "{key}: type {}",
-                        one_of(other, &["string", "int", "float", "bool", "date", "url", "array"])
+                        one_of(other, &["string", "int", "float", "bool", "date", "url", "array", "json"])
                     ),
                 );
             }
@@ -249,7 +266,16 @@ impl Resolver<'_> {
                 Some((Column { name: col.trim().to_string(), key: "mapping.time".into(), line }, format))
             }
         };
-        let attributes = self.attributes("mapping.event_attributes", m.event_attributes.as_ref(), true)?;
+        let attributes = self.attributes("mapping.event_attributes", m.event_attributes.as_ref(), Names::Event)?;
+        let mut top: Vec<&str> = attributes.iter().map(|a| a.name.split('.').next().unwrap_or("")).collect();
+        top.dedup();
+        if top.len() > rules::MAX_EVENT_ATTRIBUTES {
+            return Err(self.lines.file(format!(
+                "{} event attributes are mapped; Batch takes at most {} per event",
+                top.len(),
+                rules::MAX_EVENT_ATTRIBUTES
+            )));
+        }
         Ok(EventMapping { profile, name, time, attributes })
     }
 
@@ -268,7 +294,7 @@ impl Resolver<'_> {
                 return self.err(span, format!("audience.mode {}", one_of(other, &["add", "remove", "replace"])));
             }
         };
-        let attributes = self.attributes("mapping.attributes", raw.mapping.attributes.as_ref(), false)?;
+        let attributes = self.attributes("mapping.attributes", raw.mapping.attributes.as_ref(), Names::Profile)?;
         if attributes.len() > rules::MAX_AUDIENCE_ATTRIBUTES {
             return Err(self.lines.file(format!(
                 "{} audience attributes mapped; Batch takes at most {}",
@@ -296,10 +322,33 @@ impl Resolver<'_> {
         if c.name.get_ref().trim().is_empty() {
             return self.err(c.name.span(), "catalog.name is empty");
         }
+        if !rules::is_valid_audience_name(c.name.get_ref()) {
+            return self.err(c.name.span(), "catalog.name uses only letters, digits, _ and -, at most 255 characters");
+        }
+        let remove = match c.mode.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
+            None | Some(("add", _)) => false,
+            Some(("remove", _)) => true,
+            Some((other, span)) => {
+                return self.err(span, format!("catalog.mode {}", one_of(other, &["add", "remove"])));
+            }
+        };
+        let attributes = self.attributes("mapping.attributes", raw.mapping.attributes.as_ref(), Names::Catalog)?;
+        if attributes.len() > rules::MAX_CATALOG_FIELDS {
+            return Err(self.lines.file(format!(
+                "{} catalog attributes are mapped; a Batch catalog has at most {} fields",
+                attributes.len(),
+                rules::MAX_CATALOG_FIELDS
+            )));
+        }
+        if remove && !attributes.is_empty() {
+            return Err(self.lines.file("catalog.mode = \"remove\" takes only mapping.item_id, no attributes"));
+        }
         Ok(CatalogSettings {
             name: c.name.get_ref().clone(),
             item_id: self.required_column("mapping.item_id", &raw.mapping.item_id)?,
-            attributes: self.attributes("mapping.attributes", raw.mapping.attributes.as_ref(), false)?,
+            attributes,
+            create: c.create,
+            remove,
         })
     }
 
@@ -333,6 +382,17 @@ impl Resolver<'_> {
                 );
             }
         };
+        if let (Some(f), Some(day)) = (&e.from, from)
+            && ty != ExportType::Attributes
+        {
+            let oldest = chrono::Utc::now().date_naive() - chrono::Days::new(90);
+            if day < oldest {
+                return self.err(
+                    f.span(),
+                    format!("export.from {day}: Batch takes at most 90 days back for events and reachability (the oldest is {oldest})"),
+                );
+            }
+        }
         let out = e.output.get_ref();
         if !(out.ends_with(".csv") || out.ends_with(".ndjson")) {
             return self.err(e.output.span(), format!("export.output `{out}` must end in .csv or .ndjson"));
@@ -345,8 +405,19 @@ impl Resolver<'_> {
             from,
             // An object URL (s3://...) is kept as it is: uploaded at the end.
             output: if crate::objstore::is_url(out) { out.into() } else { self.base_dir.join(out) },
+            escape_formulas: e.escape_formulas.unwrap_or(true),
         })
     }
+}
+
+/// Which name rule an attribute table follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Names {
+    Profile,
+    /// `$label`, `$tags` and `object.member` too.
+    Event,
+    /// Up to 250 characters.
+    Catalog,
 }
 
 /// chrono reports a bad pattern only when formatting; catch it at load time.

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 /// Read and resolve a job file.
 pub fn load(path: &Path) -> Result<Job, JobError> {
-    let text = std::fs::read_to_string(path).map_err(|source| JobError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|error| JobError::Read { path: path.to_path_buf(), error })?;
     parse(&text, path)
 }
 
@@ -19,12 +19,41 @@ pub fn load(path: &Path) -> Result<Job, JobError> {
 pub fn parse(text: &str, path: &Path) -> Result<Job, JobError> {
     let lines = Lines::new(path, text);
     let raw: JobFile = toml::from_str(text).map_err(|e| match e.span() {
-        Some(span) => lines.at(span, e.message().trim_end()),
+        Some(span) => {
+            // serde says "invalid type: string \"100\", expected usize": name the key.
+            let message = e.message().trim_end();
+            match key_at(text, span.start) {
+                Some(key) if !message.contains(&key) => lines.at(span, format!("{key}: {message}")),
+                _ => lines.at(span, message),
+            }
+        }
         None => lines.file(e.message().trim_end()),
     })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let r = Resolver { lines: &lines, base_dir };
     r.job(raw)
+}
+
+/// The dotted key whose value starts at `offset` (`api.batch_size`), read
+/// from the text: the `[section]` above and the `key =` before the value.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..offset];
+    let eq = before.rfind('=')?;
+    let key = before[..eq].trim_end();
+    let key = key.rsplit(['{', ',', ' ', '\t']).next()?.trim().trim_matches('"');
+    if key.is_empty() {
+        return None;
+    }
+    let section = text[..line_start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        (l.starts_with('[') && !l.starts_with("[[")).then(|| l.trim_matches(['[', ']']).trim().to_string())
+    });
+    Some(match section {
+        Some(s) if !s.is_empty() => format!("{s}.{key}"),
+        _ => key.to_string(),
+    })
 }
 
 /// A key, where it was written, and the kinds it belongs to.
@@ -46,10 +75,18 @@ impl Resolver<'_> {
 
     fn job(&self, raw: JobFile) -> Result<Job, JobError> {
         let name = raw.job.name.get_ref().trim().to_string();
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')) {
+        // It names a folder under the state's `jobs/`: `.`, `..` or a hidden
+        // name would land elsewhere or out of sight.
+        if name.is_empty()
+            || name.starts_with('.')
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
             return self.err(
                 raw.job.name.span(),
-                format!("job.name `{name}` must be non-empty and use only letters, digits, `_`, `-` and `.` (it names state and files)"),
+                format!(
+                    "job.name `{}` must be non-empty, use only letters, digits, `_`, `-` and `.`, and not start with `.` (it names state and files)",
+                    name.escape_debug()
+                ),
             );
         }
         let kind = match raw.job.kind.get_ref().as_str() {
@@ -68,8 +105,8 @@ impl Resolver<'_> {
         let schedule = match &raw.job.schedule {
             Some(s) => {
                 let expr = s.get_ref().trim();
-                if let Err(e) = croner::Cron::new(expr).parse() {
-                    return self.err(s.span(), format!("job.schedule `{expr}` is not a cron expression: {e}"));
+                if let Err(e) = crate::schedule::check_cron(expr) {
+                    return self.err(s.span(), format!("job.schedule `{expr}` {e}"));
                 }
                 Some(expr.to_string())
             }
@@ -112,6 +149,7 @@ impl Resolver<'_> {
             source,
             mapping,
             file: self.lines.path.to_path_buf(),
+            custom_id_trim: raw.mapping.custom_id_trim.as_ref().is_some_and(|t| *t.get_ref()),
         })
     }
 
@@ -129,6 +167,12 @@ impl Resolver<'_> {
                 &[Kind::Profiles, Kind::Events, Kind::Audience],
             ),
             ("mapping.blank", m.blank.as_ref().map(|s| s.span()), &[Kind::Profiles, Kind::Events]),
+            (
+                "mapping.custom_id_trim",
+                m.custom_id_trim.as_ref().map(|s| s.span()),
+                &[Kind::Profiles, Kind::Events, Kind::Audience],
+            ),
+            ("api.event_max_age", raw.api.event_max_age.as_ref().map(|s| s.span()), &[Kind::Events]),
             ("audience", raw.audience.as_ref().map(|a| a.name.span()), &[Kind::Audience]),
             ("catalog", raw.catalog.as_ref().map(|c| c.name.span()), &[Kind::Catalog]),
             ("export", raw.export.as_ref().map(|e| e.kind.span()), &[Kind::Export]),
@@ -237,12 +281,13 @@ impl Resolver<'_> {
         // 10,000/s) only passes when it finds the bucket exactly full: any
         // jitter in when calls reach Batch becomes a 429. Half-bucket calls
         // leave room for it (measured: 9% of calls refused with 10,000, none
-        // with 5,000, at the same sustained rate).
+        // with 5,000, at the same sustained rate). Whatever `rate` says: it is
+        // Batch's bucket that the calls must fit in.
         let no_burst =
             lim.rates.iter().find(|r| r.unit == crate::api::limits::RateUnit::Updates && r.burst == r.per_second);
-        let default_batch = match (no_burst, rate) {
-            (Some(r), None) => lim.max_ops.min((r.burst as usize / 2).max(1)),
-            _ => lim.max_ops,
+        let default_batch = match no_burst {
+            Some(r) => lim.max_ops.min((r.burst as usize / 2).max(1)),
+            None => lim.max_ops,
         };
         let batch_size = match &a.batch_size {
             None => default_batch,
@@ -263,12 +308,38 @@ impl Resolver<'_> {
             version,
             endpoint,
             limits: lim,
-            rest_key_env: a.rest_key_env.clone().unwrap_or_else(|| "BATCH_REST_KEY".into()),
-            project_key_env: a.project_key_env.clone().unwrap_or_else(|| "BATCH_PROJECT_KEY".into()),
+            rest_key_env: self.key_env("api.rest_key_env", &a.rest_key_env, "BATCH_REST_KEY")?,
+            project_key_env: self.key_env("api.project_key_env", &a.project_key_env, "BATCH_PROJECT_KEY")?,
             rate,
             concurrency,
             batch_size,
+            event_max_age: match &a.event_max_age {
+                None => Some(chrono::Duration::hours(24)),
+                Some(s) => crate::api::check::parse_age(s.get_ref())
+                    .or_else(|m| self.err(s.span(), format!("api.event_max_age: {m}")))?,
+            },
         })
+    }
+
+    /// The name of the variable holding a key. Only `BATCH_*` names: a job
+    /// file must not be able to make `HOME` or `AWS_SECRET_ACCESS_KEY` the
+    /// bearer token sent to a server.
+    fn key_env(&self, key: &str, v: &Option<Spanned<String>>, default: &str) -> Result<String, JobError> {
+        let Some(v) = v else { return Ok(default.to_string()) };
+        let name = v.get_ref();
+        let valid = name.starts_with("BATCH_")
+            && name.len() > "BATCH_".len()
+            && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if !valid {
+            return self.err(
+                v.span(),
+                format!(
+                    "{key} `{}` must be an environment variable name beginning with `BATCH_` (upper case, digits, `_`), e.g. BATCH_STAGING_REST_KEY",
+                    name.escape_debug()
+                ),
+            );
+        }
+        Ok(name.clone())
     }
 
     fn source(&self, s: &SourceSection) -> Result<SourceSettings, JobError> {

@@ -54,6 +54,8 @@ pub struct ApiSettings {
     pub rate: Option<u32>,
     pub concurrency: usize,
     pub batch_size: usize,
+    /// Events older than this (or in the future) are rejects; `None` = no window.
+    pub event_max_age: Option<chrono::Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +106,8 @@ pub enum ValueType {
         separator: String,
         mode: ArrayMode,
     },
+    /// A JSON object or array of objects in the cell (event attributes).
+    Json,
 }
 
 /// One `[mapping.attributes]` (or event / item attribute) entry.
@@ -201,6 +205,10 @@ pub struct CatalogSettings {
     pub name: String,
     pub item_id: Column,
     pub attributes: Vec<AttrMap>,
+    /// Create the catalog when it is missing, its schema from `attributes`.
+    pub create: bool,
+    /// Remove the items instead of adding them.
+    pub remove: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +226,9 @@ pub struct ExportSettings {
     pub segment: Option<String>,
     pub from: Option<chrono::NaiveDate>,
     pub output: PathBuf,
+    /// CSV output: text cells starting with `=`, `+`, `-`, `@`, tab or CR
+    /// (and not a number) get a leading `'` (default true).
+    pub escape_formulas: bool,
 }
 
 /// What the rows of a job become.
@@ -243,4 +254,6 @@ pub struct Job {
     pub mapping: Mapping,
     /// The job file, for messages.
     pub file: PathBuf,
+    /// `[mapping] custom_id_trim`: trim Custom IDs instead of rejecting them.
+    pub custom_id_trim: bool,
 }

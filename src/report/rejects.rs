@@ -1,5 +1,8 @@
 //! The rejects file: the source's own header and rows, unchanged, plus `_line`,
-//! `_column` and `_reason`, so that a user can fix it and import it as it is.
+//! `_column`, `_reason` and `_raw`, so that a user can fix it and import it as
+//! it is. Every row has the header's width: a row with more or fewer fields
+//! than the header (a stray delimiter or quote) keeps its cells empty and its
+//! whole text in `_raw`, so `_line`/`_reason` never slide under other columns.
 
 use crate::transform::Reject;
 use std::fs::File;
@@ -56,11 +59,18 @@ impl RejectsWriter {
         if self.writer.is_none() {
             self.open()?;
         }
+        let width = self.header.as_ref().map_or(r.record.len(), csv::ByteRecord::len);
         let Some(w) = self.writer.as_mut() else { return Ok(()) };
-        let mut rec = r.record.clone();
+        let (mut rec, raw) = if r.record.len() == width {
+            (r.record.clone(), Vec::new())
+        } else {
+            let empty: csv::ByteRecord = std::iter::repeat_n(&b""[..], width).collect();
+            (empty, raw_text(&r.record, self.delimiter)?)
+        };
         rec.push_field(r.pos.line.to_string().as_bytes());
         rec.push_field(r.column.as_bytes());
         rec.push_field(r.reason.as_bytes());
+        rec.push_field(&raw);
         w.write_byte_record(&rec).map_err(csv_io)?;
         self.count += 1;
         Ok(())
@@ -78,7 +88,7 @@ impl RejectsWriter {
             .flexible(true)
             .from_writer(BufWriter::new(File::create(&path)?));
         let mut header = self.header.clone().unwrap_or_default();
-        for extra in ["_line", "_column", "_reason"] {
+        for extra in EXTRA_COLUMNS {
             header.push_field(extra.as_bytes());
         }
         w.write_byte_record(&header).map_err(csv_io)?;
@@ -121,6 +131,23 @@ impl RejectsWriter {
         }
         Ok(())
     }
+}
+
+/// The columns a rejects file adds after the source's own.
+pub const EXTRA_COLUMNS: [&str; 4] = ["_line", "_column", "_reason", "_raw"];
+
+/// A record as one line of CSV text (quoted where needed, no line break): the
+/// row as it was in the file, for `_raw`.
+fn raw_text(record: &csv::ByteRecord, delimiter: u8) -> std::io::Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    w.write_byte_record(record).map_err(csv_io)?;
+    let mut text = w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
+    text.pop();
+    Ok(text)
 }
 
 fn csv_io(e: csv::Error) -> std::io::Error {

@@ -24,6 +24,11 @@ pub struct Summary {
     pub rows_unchanged: u64,
     /// Rows whose batch had an unknown outcome and were held (events).
     pub rows_uncertain: u64,
+    /// Rows Batch applied but for a refused attribute or event (within
+    /// `rows_sent`), listed in `partial_file`; never resend them.
+    pub rows_partial: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial_file: Option<PathBuf>,
     /// `validate` only: rows that would be sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rows_valid: Option<u64>,
@@ -33,6 +38,8 @@ pub struct Summary {
     pub retries: u64,
     /// Requests Batch answered 429 (rate limited).
     pub http_429: u64,
+    /// Updates/s Batch accepted while this run was sending (null before any).
+    pub rate_achieved: Option<f64>,
     /// Wall time of this command, in seconds.
     pub elapsed_s: f64,
     /// The rejects file, when rows were rejected.
@@ -65,10 +72,13 @@ impl Summary {
             rows_rejected: 0,
             rows_unchanged: 0,
             rows_uncertain: 0,
+            rows_partial: 0,
+            partial_file: None,
             rows_valid: None,
             requests: 0,
             retries: 0,
             http_429: 0,
+            rate_achieved: None,
             elapsed_s: 0.0,
             rejects_file: None,
             uncertain_file: None,
@@ -79,7 +89,7 @@ impl Summary {
         }
     }
 
-    /// The summary for people: a few lines (the binary prints them on stderr).
+    /// The summary for people: a few lines (the binary prints them on stdout).
     pub fn human(&self) -> String {
         let rate = if self.elapsed_s > 0.0 { self.rows_read as f64 / self.elapsed_s } else { 0.0 };
         let mut s = format!(
@@ -95,18 +105,26 @@ impl Summary {
             s.push_str(&format!("valid {valid}, rejected {}", self.rows_rejected));
         } else {
             s.push_str(&format!(
-                "sent {}, rejected {}, unchanged {}, uncertain {}\n  requests {}, retries {}, 429s {}",
+                "sent {}, rejected {}, unchanged {}, uncertain {}\n  requests {}, retries {}, 429s {}{}",
                 self.rows_sent,
                 self.rows_rejected,
                 self.rows_unchanged,
                 self.rows_uncertain,
                 self.requests,
                 self.retries,
-                self.http_429
+                self.http_429,
+                self.rate_achieved.map(|r| format!(", {r:.0} updates/s achieved")).unwrap_or_default()
             ));
         }
         if let Some(p) = &self.rejects_file {
             s.push_str(&format!("\n  rejects: {}", p.display()));
+        }
+        if let Some(p) = &self.partial_file {
+            s.push_str(&format!(
+                "\n  partially applied ({} rows; a part was refused, the rest applied: do not re-import): {}",
+                self.rows_partial,
+                p.display()
+            ));
         }
         if let Some(p) = &self.uncertain_file {
             s.push_str(&format!("\n  uncertain (held, not resent): {}", p.display()));

@@ -37,12 +37,11 @@ impl Connection {
             #[cfg(feature = "emulator")]
             BaseUrl::Emulator => {
                 let defaults = EmulatorConfig::default();
-                // The in-process emulator accepts its default keys; keys from the
-                // environment, when set, must match them like the real API would.
-                let creds = Credentials {
-                    rest_key: rest.unwrap_or_else(|| defaults.rest_key.clone()),
-                    project_key: project.unwrap_or_else(|| defaults.project_key.clone()),
-                };
+                // The in-process emulator lives and dies with this run: it
+                // takes its own keys, so a user's real keys in the environment
+                // are neither needed nor sent anywhere.
+                let creds =
+                    Credentials { rest_key: defaults.rest_key.clone(), project_key: defaults.project_key.clone() };
                 let emu = Emulator::start(defaults, ([127, 0, 0, 1], 0).into()).await?;
                 (emu.base_url(), creds, Some(emu))
             }

@@ -203,7 +203,9 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
             return Ok(s);
         }
     };
-    let driver = Driver::new(RetryPolicy::default(), crate::engine::limiter(job), opts.cancel.clone());
+    // A child of the run's token: a kind that fails can stop its own waits
+    // (to settle what is in flight) without the run counting as interrupted.
+    let driver = Driver::new(RetryPolicy::default(), crate::engine::limiter(job), opts.cancel.child_token());
     let cx = Context { job, options: opts, store: &store, connection: &connection, driver };
     let ended = match work.execute(&cx, &mut run).await {
         Err(e) if e.is::<Interrupted>() => Ok(Ended::Interrupted),
@@ -214,7 +216,10 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     run.status = match &ended {
         Err(_) => RunStatus::Failed,
         Ok(Ended::Interrupted) => RunStatus::Interrupted,
-        Ok(Ended::Done { .. }) if run.counters.rows_rejected > 0 => RunStatus::DoneWithRejects,
+        // Partially applied rows are refusals too: the user has to look.
+        Ok(Ended::Done { .. }) if run.counters.rows_rejected > 0 || run.counters.rows_partial > 0 => {
+            RunStatus::DoneWithRejects
+        }
         Ok(Ended::Done { .. }) => RunStatus::Done,
     };
     run.last_error = ended.as_ref().err().map(|e| format!("{e:#}"));
@@ -281,9 +286,12 @@ fn summary_of(run: &Run, files: Vec<PathBuf>, started: Instant) -> Summary {
     s.rows_rejected = c.rows_rejected;
     s.rows_unchanged = c.rows_unchanged;
     s.rows_uncertain = c.rows_uncertain;
+    s.rows_partial = c.rows_partial;
+    s.partial_file = run.partial_file.clone();
     s.requests = c.requests;
     s.retries = c.retries;
     s.http_429 = c.http_429;
+    s.rate_achieved = c.rate_achieved();
     s.rejects_file = run.rejects_file.clone();
     s.uncertain_file = run.uncertain_file.clone();
     s.files = files;

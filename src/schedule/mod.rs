@@ -16,4 +16,4 @@ mod scan;
 mod scheduler;
 
 pub use scan::{Notes, Scan, scan};
-pub use scheduler::{Due, Planned, Problem, Scheduler};
+pub use scheduler::{Due, Planned, Problem, Scheduler, check_cron};

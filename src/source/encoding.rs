@@ -71,7 +71,7 @@ pub(crate) fn detect(head: &[u8], eof: bool, wanted: Encoding) -> Detected {
                 Detected::Utf8 { bom: utf8_bom }
             } else if let Some(d) = bom16.or_else(|| utf16_by_nuls(head)) {
                 d
-            } else if valid_utf8_head(head, eof) {
+            } else if mostly_utf8(head, eof) {
                 Detected::Utf8 { bom: 0 }
             } else {
                 Detected::Windows1252
@@ -80,12 +80,39 @@ pub(crate) fn detect(head: &[u8], eof: bool, wanted: Encoding) -> Detected {
     }
 }
 
-/// UTF-8 if the head is valid, allowing one character cut by the window's end.
-fn valid_utf8_head(head: &[u8], eof: bool) -> bool {
-    match std::str::from_utf8(head) {
-        Ok(_) => true,
-        Err(e) => !eof && e.error_len().is_none(),
+/// UTF-8 if the head is valid (allowing one character cut by the window's
+/// end), or if its valid multibyte characters are at least as many as its
+/// invalid bytes: a UTF-8 file with a stray byte stays UTF-8 (the rows with it
+/// are rejected, naming the encoding), while a Windows-1252 file, whose
+/// accented letters are never valid UTF-8 sequences, has none.
+fn mostly_utf8(head: &[u8], eof: bool) -> bool {
+    let (mut valid_multi, mut invalid) = (0usize, 0usize);
+    let mut rest = head;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                valid_multi += s.chars().filter(|c| c.len_utf8() > 1).count();
+                break;
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                valid_multi += std::str::from_utf8(good).map_or(0, |s| s.chars().filter(|c| c.len_utf8() > 1).count());
+                match e.error_len() {
+                    Some(n) => {
+                        invalid += 1;
+                        rest = &bad[n..];
+                    }
+                    // Cut at the end of the head: the window's edge, unless
+                    // the head is the whole file.
+                    None => {
+                        invalid += eof as usize;
+                        break;
+                    }
+                }
+            }
+        }
     }
+    invalid == 0 || (valid_multi > 0 && invalid <= valid_multi)
 }
 
 /// Text in UTF-16 without a BOM shows as NULs in every other byte (the high
@@ -216,10 +243,21 @@ pub(crate) fn open(path: &Path, opts: &SourceOptions) -> Result<Opened, SourceEr
     };
 
     let mut head = Vec::with_capacity(HEAD_LEN);
-    let eof = read_full(&mut raw, &mut head, HEAD_LEN).map_err(read_err)?;
+    let mut seekable = !gz;
+    let eof = match read_full(&mut raw, &mut head, HEAD_LEN) {
+        Ok(eof) => eof,
+        // A stream that breaks early (a truncated .gz): what came out of it is
+        // still read, and the error comes after it.
+        Err(e) if !head.is_empty() => {
+            raw = Input::Stream(Box::new(Failing(Some(e))));
+            seekable = false;
+            false
+        }
+        Err(e) => return Err(read_err(e)),
+    };
     let detected = detect(&head, eof, wanted);
     if let Detected::Utf8 { bom } = detected {
-        return Ok(Opened { input: raw, head, skip: bom, detected, seekable: !gz, rereadable, file_size, counter });
+        return Ok(Opened { input: raw, head, skip: bom, detected, seekable, rereadable, file_size, counter });
     }
     // Transcode: the decoder re-reads the head, then the rest of the stream.
     let chained = io::Cursor::new(head).chain(raw);
@@ -238,4 +276,16 @@ pub(crate) fn open(path: &Path, opts: &SourceOptions) -> Result<Opened, SourceEr
         file_size,
         counter,
     })
+}
+
+/// A stream that failed: hands out its error once, then ends.
+struct Failing(Option<io::Error>);
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(0),
+        }
+    }
 }

@@ -25,12 +25,15 @@ pub enum SourceError {
     #[error("{path}: is a directory, not a file; give a file or a glob such as `dir/*.csv`")]
     NotAFile { path: PathBuf },
 
-    #[error("{path}: cannot open: {source}")]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    // The io::Error is in the message and not a `source`: printed with its
+    // chain, it would otherwise appear twice.
+    #[error("{path}: cannot open: {error}")]
+    Open { path: PathBuf, error: io::Error },
+
+    #[error(
+        "{path}: is not a regular file (a FIFO, socket or device?); batchport reads a file twice (fingerprint, then data): write the data to a file first"
+    )]
+    NotRegular { path: PathBuf },
 
     #[error("{path}: the file is empty (no header row); a CSV source needs a first row naming the columns")]
     Empty { path: PathBuf },
@@ -38,21 +41,32 @@ pub enum SourceError {
     #[error("{path}: the name ends in .gz but the content is not gzip data; rename the file or compress it with gzip")]
     NotGzip { path: PathBuf },
 
-    #[error("{path}: cannot decode the data near line {line}: {source}; the .gz file may be truncated or corrupt")]
-    Corrupt {
-        path: PathBuf,
-        line: u64,
-        #[source]
-        source: io::Error,
-    },
+    #[error(
+        "{path}: does not look like a CSV file: it has NUL bytes near the start (a binary file, or compressed in a format other than gzip?)"
+    )]
+    Binary { path: PathBuf },
 
-    #[error("{path}: I/O error at line {line}: {source}")]
-    Io {
-        path: PathBuf,
-        line: u64,
-        #[source]
-        source: io::Error,
-    },
+    #[error("{path}: the header row is not valid CSV: {reason}")]
+    BadHeader { path: PathBuf, reason: String },
+
+    #[error(
+        "{path}: cannot read the data at line {line}: {error}; the file is truncated or corrupt (the rows before line {line} were read)"
+    )]
+    Corrupt { path: PathBuf, line: u64, error: io::Error },
+
+    #[error("{path}: I/O error at line {line}: {error}")]
+    Io { path: PathBuf, line: u64, error: io::Error },
+
+    #[error(
+        "{path}: a quote opened at line {line} is never closed, so every line after it would be read as one cell; \
+         the rows before line {line} were read; fix the quote (a plain, uncompressed UTF-8 file is read past it, that row rejected)"
+    )]
+    Unclosed { path: PathBuf, line: u64 },
+
+    #[error(
+        "{path}: the file changed while it was read ({what}); the rows read so far were kept: run again once the file is complete"
+    )]
+    Changed { path: PathBuf, what: String },
 
     #[error(
         "{path}: the record starting at line {line} is larger than {limit} bytes; is this really a CSV file (an unbalanced quote can swallow the rest of the file)?"
@@ -77,7 +91,7 @@ impl SourceError {
             io::ErrorKind::NotFound => SourceError::NotFound { path },
             io::ErrorKind::PermissionDenied => SourceError::PermissionDenied { path },
             io::ErrorKind::IsADirectory => SourceError::NotAFile { path },
-            _ => SourceError::Open { path, source: e },
+            _ => SourceError::Open { path, error: e },
         }
     }
 
@@ -86,10 +100,10 @@ impl SourceError {
         let path = path.to_path_buf();
         match e.kind() {
             io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof => {
-                SourceError::Corrupt { path, line, source: e }
+                SourceError::Corrupt { path, line, error: e }
             }
             io::ErrorKind::PermissionDenied => SourceError::PermissionDenied { path },
-            _ => SourceError::Io { path, line, source: e },
+            _ => SourceError::Io { path, line, error: e },
         }
     }
 }

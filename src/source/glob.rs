@@ -18,10 +18,7 @@ pub fn expand(pattern: &str, base: &Path) -> Result<Vec<PathBuf>, SourceError> {
         return Ok(vec![path]);
     }
     if !pattern.contains(['*', '?', '[']) {
-        let meta = std::fs::metadata(&path).map_err(|e| SourceError::open(&path, e))?;
-        if meta.is_dir() {
-            return Err(SourceError::NotAFile { path });
-        }
+        check_regular(&path)?;
         return Ok(vec![path]);
     }
 
@@ -44,6 +41,7 @@ pub fn expand(pattern: &str, base: &Path) -> Result<Vec<PathBuf>, SourceError> {
     let mut files = Vec::new();
     for entry in paths {
         match entry {
+            // Only regular files: a FIFO or a device in the folder is left out.
             Ok(p) if p.is_file() => files.push(p),
             Ok(_) => {}
             Err(e) => {
@@ -57,4 +55,17 @@ pub fn expand(pattern: &str, base: &Path) -> Result<Vec<PathBuf>, SourceError> {
     }
     files.sort();
     Ok(files)
+}
+
+/// Refuse what is not a regular file, without opening it: opening a FIFO
+/// blocks until something writes to it, and reading one consumes its data.
+pub(crate) fn check_regular(path: &Path) -> Result<(), SourceError> {
+    let meta = std::fs::metadata(path).map_err(|e| SourceError::open(path, e))?;
+    if meta.is_dir() {
+        return Err(SourceError::NotAFile { path: path.to_path_buf() });
+    }
+    if !meta.is_file() {
+        return Err(SourceError::NotRegular { path: path.to_path_buf() });
+    }
+    Ok(())
 }

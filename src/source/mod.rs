@@ -5,11 +5,19 @@
 //!
 //! Submodules: `glob` (file lists), `encoding` (byte stack: gzip, encoding
 //! detection, transcoding), `sniff` (delimiter), `reader` (record parser and
-//! positions), `error`, `remote` (object store URLs: `crate::objstore`).
+//! positions), `quotes` (quoting faults csv-core lets through), `error`, `remote`
+//! (object store URLs: `crate::objstore`).
+//!
+//! Rows the reader can tell are wrong (a repeated header, a quote closed in
+//! the middle of a cell or never closed) come out with a `flaw`, for the
+//! transform to reject. At the end of each file its size, modification time
+//! and head are checked again: a file that shrank or changed while it was read
+//! fails the read; one that grew is reported (`grew`).
 
 mod encoding;
 mod error;
 mod glob;
+mod quotes;
 mod reader;
 mod remote;
 mod sniff;
@@ -23,7 +31,7 @@ pub use error::SourceError;
 pub use glob::expand;
 pub use remote::is_remote;
 
-use reader::{Parser, ReadError, Start};
+use reader::{Parser, Read1, ReadError, Start};
 
 /// The field delimiter: sniffed from the head of the file, or given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -124,7 +132,37 @@ pub struct Position {
 pub struct RawRow {
     pub pos: Position,
     pub record: csv::ByteRecord,
+    /// What the reader found wrong with the row (the transform rejects it
+    /// with this reason): `None` for nearly every row.
+    pub flaw: Option<String>,
 }
+
+impl RawRow {
+    pub fn new(pos: Position, record: csv::ByteRecord) -> Self {
+        RawRow { pos, record, flaw: None }
+    }
+}
+
+/// What the file looked like when it was opened, to tell at its end whether
+/// it changed under the reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Snapshot {
+    size: u64,
+    mtime: Option<std::time::SystemTime>,
+    head: u64,
+}
+
+impl Snapshot {
+    fn take(path: &Path) -> std::io::Result<Snapshot> {
+        use std::io::Read;
+        let meta = std::fs::metadata(path)?;
+        let mut head = Vec::with_capacity(encoding::HEAD_LEN);
+        std::fs::File::open(path)?.take(encoding::HEAD_LEN as u64).read_to_end(&mut head)?;
+        Ok(Snapshot { size: meta.len(), mtime: meta.modified().ok(), head: xxhash_rust::xxh3::xxh3_64(&head) })
+    }
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A streaming reader over one CSV file.
 pub struct CsvSource {
@@ -139,6 +177,11 @@ pub struct CsvSource {
     file_size: u64,
     counter: Arc<AtomicU64>,
     next_record: u64,
+    /// A local file's state when opened (objects: none, their ETag is pinned).
+    opened: Option<Snapshot>,
+    grew: Option<u64>,
+    /// An error met after some rows of a chunk: those rows go out first.
+    pending: Option<SourceError>,
 }
 
 impl std::fmt::Debug for CsvSource {
@@ -160,13 +203,18 @@ impl CsvSource {
     /// delimiter, read the header row.
     pub fn open(path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
         let opened = encoding::open(path, opts)?;
+        // An object is pinned by its ETag instead (see `remote`).
+        let snapshot =
+            if is_remote(path) { None } else { Some(Snapshot::take(path).map_err(|e| SourceError::open(path, e))?) };
         let mut parser = Parser::new(opened.input, opened.head, opened.skip);
+        let (sample, complete) = parser.peek(encoding::HEAD_LEN).map_err(|e| SourceError::read(path, 1, e))?;
+        // After decoding, text has no NULs: a file that does is not text.
+        if memchr::memchr(0, sample).is_some() {
+            return Err(SourceError::Binary { path: path.to_path_buf() });
+        }
         let delimiter = match opts.delimiter {
             Delimiter::Byte(b) => b,
-            Delimiter::Auto => {
-                let (sample, complete) = parser.peek(encoding::HEAD_LEN).map_err(|e| SourceError::read(path, 1, e))?;
-                sniff::sniff_delimiter(sample, complete)
-            }
+            Delimiter::Auto => sniff::sniff_delimiter(sample, complete),
         };
         parser.set_delimiter(delimiter);
         let mut src = CsvSource {
@@ -181,9 +229,16 @@ impl CsvSource {
             file_size: opened.file_size,
             counter: opened.counter,
             next_record: 0,
+            opened: snapshot,
+            grew: None,
+            pending: None,
         };
-        if src.next()?.is_none() {
-            return Err(SourceError::Empty { path: path.to_path_buf() });
+        match src.next()? {
+            None => return Err(SourceError::Empty { path: path.to_path_buf() }),
+            Some(Read1 { flaw: Some(reason), .. }) => {
+                return Err(SourceError::BadHeader { path: path.to_path_buf(), reason });
+            }
+            Some(_) => {}
         }
         src.raw_headers = src.parser.to_byte_record();
         src.headers = src
@@ -234,7 +289,7 @@ impl CsvSource {
     }
 
     /// Read the next record into the parser; map errors to `SourceError`.
-    fn next(&mut self) -> Result<Option<Start>, SourceError> {
+    fn next(&mut self) -> Result<Option<Read1>, SourceError> {
         self.parser.next_record().map_err(|e| match e {
             ReadError::Io(e) => SourceError::read(&self.path, self.parser.line(), e),
             ReadError::TooLarge => SourceError::RecordTooLarge {
@@ -242,7 +297,41 @@ impl CsvSource {
                 line: self.parser.line(),
                 limit: reader::MAX_RECORD,
             },
+            ReadError::Unclosed { line } => SourceError::Unclosed { path: self.path.clone(), line },
         })
+    }
+
+    /// At the end of the file: did it change since it was opened? Shrunk or
+    /// rewritten is an error (rows may be missing or cut); grown is noted.
+    fn check_unchanged(&mut self) -> Result<(), SourceError> {
+        let Some(was) = self.opened else { return Ok(()) };
+        let changed = |what: String| SourceError::Changed { path: self.path.clone(), what };
+        let now = Snapshot::take(&self.path).map_err(|e| changed(format!("it cannot be read again: {e}")))?;
+        if now == was {
+            return Ok(());
+        }
+        if now.size < was.size {
+            return Err(changed(format!("it shrank from {} to {} bytes", was.size, now.size)));
+        }
+        if now.head != was.head {
+            return Err(changed("its first bytes were rewritten".into()));
+        }
+        if now.size == was.size {
+            return Err(changed("it was written to: same size, new modification time".into()));
+        }
+        let more = now.size - was.size;
+        tracing::warn!(
+            path = %self.path.display(),
+            bytes = more,
+            "the file grew by {more} bytes while it was read; rows appended after the reader reached them are not imported by this run"
+        );
+        self.grew = Some(more);
+        Ok(())
+    }
+
+    /// Bytes the file grew by while it was read (known at its end).
+    pub fn grew(&self) -> Option<u64> {
+        self.grew
     }
 
     pub fn path(&self) -> &Path {
@@ -294,17 +383,52 @@ impl CsvSource {
     /// keep their bytes exactly: ragged rows and invalid UTF-8 are returned as
     /// they are, for the transform to reject.
     pub fn read_chunk(&mut self, max: usize, out: &mut Vec<RawRow>) -> Result<bool, SourceError> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
         out.reserve(max.min(1 << 16));
+        let before = out.len();
         for _ in 0..max {
-            let Some(at) = self.next()? else {
+            let next = self.next().and_then(|r| {
+                if r.is_none() {
+                    self.check_unchanged()?;
+                }
+                Ok(r)
+            });
+            let Some(Read1 { at, mut flaw }) = (match next {
+                Ok(r) => r,
+                // The whole rows read before the error are handed out first.
+                Err(e) if out.len() > before => {
+                    self.pending = Some(e);
+                    return Ok(true);
+                }
+                Err(e) => return Err(e),
+            }) else {
                 return Ok(false);
             };
-            out.push(RawRow {
-                pos: Position { line: at.line, byte: at.byte, record: self.next_record },
-                record: self.parser.to_byte_record(),
-            });
+            let record = self.parser.to_byte_record();
+            if flaw.is_none() {
+                flaw = self.header_again(&record);
+            }
+            out.push(RawRow { pos: Position { line: at.line, byte: at.byte, record: self.next_record }, record, flaw });
             self.next_record += 1;
         }
         Ok(true)
+    }
+
+    /// A row that repeats the header (files concatenated, each with its
+    /// header, maybe its BOM) or starts with a BOM is not data. Cheap: most
+    /// rows differ from the header in their first bytes.
+    fn header_again(&self, record: &csv::ByteRecord) -> Option<String> {
+        let first = record.get(0)?;
+        let bom = first.starts_with(UTF8_BOM);
+        let first = if bom { &first[UTF8_BOM.len()..] } else { first };
+        let h = &self.raw_headers;
+        if record.len() == h.len() && h.get(0) == Some(first) && record.iter().skip(1).eq(h.iter().skip(1)) {
+            return Some("the header row again (files joined together?): not data".into());
+        }
+        bom.then(|| {
+            "the row starts with a byte order mark (U+FEFF), as a file does: files joined together? Not imported".into()
+        })
     }
 }

@@ -3,12 +3,19 @@
 //! reports where the previous record ended, which is wrong after a CRLF or
 //! skipped blank lines; here the blank bytes are skipped (and counted) before
 //! the record starts.
+//!
+//! Beside csv-core it also: counts lines in files that end lines with a bare
+//! CR (csv-core counts LFs only); checks quoting (`quotes`); stops at the last
+//! whole record when the stream fails part way (a truncated `.gz`), so what
+//! came before is read; and, in a plain file, steps over a quote that is
+//! never closed to read the lines after it.
 
 use std::io::{self, Read, Seek, SeekFrom};
 
 use csv_core::ReadRecordResult;
 
 use super::encoding::Input;
+use super::quotes::QuoteCheck;
 
 /// Read size and buffer capacity.
 const BUF_LEN: usize = 256 * 1024;
@@ -27,6 +34,19 @@ pub(crate) struct Start {
 pub(crate) enum ReadError {
     Io(io::Error),
     TooLarge,
+    /// A quote opened at `line` is never closed, and the stream cannot go back
+    /// to read the lines after it.
+    Unclosed {
+        line: u64,
+    },
+}
+
+/// A record read: where it starts, and what is wrong with it if the reader
+/// saw something the fields alone do not show.
+#[derive(Debug, Clone)]
+pub(crate) struct Read1 {
+    pub at: Start,
+    pub flaw: Option<String>,
 }
 
 impl From<io::Error> for ReadError {
@@ -42,10 +62,17 @@ pub(crate) struct Parser {
     start: usize,
     end: usize,
     eof: bool,
+    /// A read error met after some data: reported once the whole records
+    /// before it have been handed out.
+    pending: Option<io::Error>,
     /// Stream offset of `buf[start]`.
     byte: u64,
     /// Physical line (1-based) of `buf[start]`.
     line: u64,
+    /// Lines end with a bare CR (decided from the first data): count CRs.
+    cr_lines: Option<bool>,
+    delimiter: u8,
+    quotes: QuoteCheck,
     /// The last record: field bytes and field end offsets.
     fields: Vec<u8>,
     ends: Vec<usize>,
@@ -70,8 +97,12 @@ impl Parser {
             start: skip.min(end),
             end,
             eof: false,
+            pending: None,
             byte: skip.min(end) as u64,
             line: 1,
+            cr_lines: None,
+            delimiter: b',',
+            quotes: QuoteCheck::new(b','),
             fields: vec![0; 4096],
             ends: vec![0; 64],
             nfields: 0,
@@ -82,6 +113,25 @@ impl Parser {
     pub(crate) fn set_delimiter(&mut self, d: u8) {
         self.core = csv_core::ReaderBuilder::new().delimiter(d).build();
         self.core.set_line(self.line);
+        self.delimiter = d;
+        self.quotes = QuoteCheck::new(d);
+    }
+
+    /// One read into `buf[end..]`; an error after data is kept for later.
+    fn read_more(&mut self) -> io::Result<()> {
+        loop {
+            match self.input.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // What was read before the failure is still parsed.
+                    self.pending = Some(e);
+                    self.eof = true;
+                }
+            }
+            return Ok(());
+        }
     }
 
     /// Make sure at least `n` unread bytes are buffered (fewer at end of
@@ -94,12 +144,12 @@ impl Parser {
             self.start = 0;
         }
         while !self.eof && self.end - self.start < n {
-            match self.input.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(k) => self.end += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+            self.read_more()?;
+        }
+        if self.start == self.end
+            && let Some(e) = self.pending.take()
+        {
+            return Err(e);
         }
         Ok((&self.buf[self.start..self.end], self.eof))
     }
@@ -108,20 +158,7 @@ impl Parser {
     fn fill(&mut self) -> io::Result<()> {
         self.start = 0;
         self.end = 0;
-        loop {
-            match self.input.read(&mut self.buf) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(());
-                }
-                Ok(k) => {
-                    self.end = k;
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        self.read_more()
     }
 
     /// The physical line the parser is at (for error messages).
@@ -129,26 +166,39 @@ impl Parser {
         self.line
     }
 
+    /// Lines in `bytes`, the way this file ends them.
+    fn count_lines(&self, bytes: &[u8]) -> u64 {
+        let eol = if self.cr_lines == Some(true) { b'\r' } else { b'\n' };
+        memchr::memchr_iter(eol, bytes).count() as u64
+    }
+
     /// Read the next record; `None` at end of stream. Its fields are then in
     /// `record()`.
-    pub(crate) fn next_record(&mut self) -> Result<Option<Start>, ReadError> {
+    pub(crate) fn next_record(&mut self) -> Result<Option<Read1>, ReadError> {
         // Blank lines and the LF of a CRLF are not part of any record; skipping
         // them here is what csv-core would do, but now we know where the
         // record really starts.
         loop {
             if self.start == self.end {
                 if self.eof {
-                    return Ok(None);
+                    return match self.pending.take() {
+                        Some(e) => Err(ReadError::Io(e)),
+                        None => Ok(None),
+                    };
                 }
                 self.fill()?;
                 continue;
+            }
+            if self.cr_lines.is_none() {
+                // Decided once, on the first buffer: LFs anywhere mean LF lines.
+                let data = &self.buf[self.start..self.end];
+                self.cr_lines = Some(memchr::memchr(b'\n', data).is_none() && memchr::memchr(b'\r', data).is_some());
             }
             let skip = self.buf[self.start..self.end]
                 .iter()
                 .position(|&b| b != b'\n' && b != b'\r')
                 .unwrap_or(self.end - self.start);
-            let blank = &self.buf[self.start..self.start + skip];
-            self.line += blank.iter().filter(|&&b| b == b'\n').count() as u64;
+            self.line += self.count_lines(&self.buf[self.start..self.start + skip]);
             self.start += skip;
             self.byte += skip as u64;
             if self.start < self.end {
@@ -156,7 +206,9 @@ impl Parser {
             }
         }
         let at = Start { line: self.line, byte: self.byte };
+        let cr = self.cr_lines == Some(true);
         self.core.set_line(self.line);
+        self.quotes.reset();
         let (mut nout, mut nend) = (0, 0);
         loop {
             if self.start == self.end && !self.eof {
@@ -165,6 +217,10 @@ impl Parser {
             let input = &self.buf[self.start..self.end];
             let empty = input.is_empty();
             let (res, nin, o, e) = self.core.read_record(input, &mut self.fields[nout..], &mut self.ends[nend..]);
+            self.quotes.feed(&input[..nin]);
+            if cr {
+                self.line += self.count_lines(&input[..nin]);
+            }
             self.start += nin;
             self.byte += nin as u64;
             nout += o;
@@ -174,7 +230,11 @@ impl Parser {
                 ReadRecordResult::InputEmpty => {}
                 ReadRecordResult::OutputFull => {
                     if self.fields.len() >= MAX_RECORD {
-                        self.line = self.core.line();
+                        if self.quotes.open() && matches!(self.input, Input::File(_)) {
+                            // Most likely a quote never closed: step over it.
+                            return self.unclosed(at).map(Some);
+                        }
+                        self.sync_line();
                         return Err(ReadError::TooLarge);
                     }
                     let len = (self.fields.len() * 2).min(MAX_RECORD);
@@ -185,16 +245,110 @@ impl Parser {
                     self.ends.resize(len, 0);
                 }
                 ReadRecordResult::Record => {
-                    self.line = self.core.line();
+                    self.sync_line();
                     self.nfields = nout;
                     self.nends = nend;
-                    return Ok(Some(at));
+                    if empty {
+                        // Ended by the end of the stream, not by a line break.
+                        if let Some(e) = self.pending.take() {
+                            // Cut short by a failed read: a part of a row is not a row.
+                            self.line = at.line;
+                            return Err(ReadError::Io(e));
+                        }
+                        if self.quotes.open() {
+                            return self.unclosed(at).map(Some);
+                        }
+                    }
+                    let flaw = self.quotes.stray().then(|| {
+                        "a cell has text after its closing quote (as in `\"Bo\"b`), which would be dropped: \
+                         quote the whole cell and double the quotes inside it"
+                            .to_string()
+                    });
+                    return Ok(Some(Read1 { at, flaw }));
                 }
                 ReadRecordResult::End => break,
             }
         }
-        self.line = self.core.line();
-        Ok(None)
+        self.sync_line();
+        match self.pending.take() {
+            Some(e) => Err(ReadError::Io(e)),
+            None => Ok(None),
+        }
+    }
+
+    /// After csv-core consumed input: take its line count (LF files).
+    fn sync_line(&mut self) {
+        if self.cr_lines != Some(true) {
+            self.line = self.core.line();
+        }
+    }
+
+    /// The record starting at `at` ran to the end of the stream inside a
+    /// quoted field. In a plain file, read its first physical line again as
+    /// the (rejected) record and carry on from the next line; otherwise there
+    /// is no way back: fail.
+    fn unclosed(&mut self, at: Start) -> Result<Read1, ReadError> {
+        let Input::File(f) = &mut self.input else {
+            return Err(ReadError::Unclosed { line: at.line });
+        };
+        let mut line = Vec::new();
+        let mut chunk = [0u8; 8192];
+        f.seek(SeekFrom::Start(at.byte))?;
+        let (len, eol) = loop {
+            let k = f.read(&mut chunk)?;
+            if k == 0 {
+                break (line.len(), 0);
+            }
+            if let Some(i) = chunk[..k].iter().position(|&b| b == b'\n' || b == b'\r') {
+                line.extend_from_slice(&chunk[..i]);
+                // A CRLF is one line break.
+                let crlf = chunk[i] == b'\r' && chunk.get(i + 1) == Some(&b'\n');
+                break (line.len(), if crlf { 2 } else { 1 });
+            }
+            line.extend_from_slice(&chunk[..k]);
+            if line.len() > MAX_RECORD {
+                return Err(ReadError::TooLarge);
+            }
+        };
+        // The line alone, split the way csv-core would (its open quote runs to
+        // the end of the line).
+        let mut core = csv_core::ReaderBuilder::new().delimiter(self.delimiter).build();
+        let (mut nout, mut nend) = (0, 0);
+        let mut input: &[u8] = &line;
+        loop {
+            let (res, nin, o, e) = core.read_record(input, &mut self.fields[nout..], &mut self.ends[nend..]);
+            input = &input[nin..];
+            nout += o;
+            nend += e;
+            match res {
+                ReadRecordResult::OutputFull => {
+                    let len = self.fields.len() * 2;
+                    self.fields.resize(len, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    let len = self.ends.len() * 2;
+                    self.ends.resize(len, 0);
+                }
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::Record | ReadRecordResult::End => break,
+            }
+        }
+        self.nfields = nout;
+        self.nends = nend;
+        let next = Start { line: at.line + 1, byte: at.byte + len as u64 + eol };
+        f.seek(SeekFrom::Start(next.byte))?;
+        self.start = 0;
+        self.end = 0;
+        self.eof = false;
+        self.byte = next.byte;
+        self.line = next.line;
+        self.core.reset();
+        self.core.set_line(next.line);
+        let flaw = format!(
+            "quote opened at line {} is never closed; this line is rejected and the lines after it are read on their own",
+            at.line
+        );
+        Ok(Read1 { at, flaw: Some(flaw) })
     }
 
     /// The fields of the last record read: all field bytes, and the end offset
@@ -234,6 +388,7 @@ impl Parser {
         self.start = 0;
         self.end = 0;
         self.eof = false;
+        self.pending = None;
         self.byte = at.byte;
         self.line = at.line;
         self.core.reset();

@@ -51,9 +51,11 @@ impl Raw {
     /// pinned (`opts.etag`): if it is another one now, the run stops here.
     pub(crate) fn open(path: &Path, opts: &SourceOptions) -> Result<(Raw, u64), SourceError> {
         if !is_remote(path) {
+            // Looked at before opening: opening a FIFO blocks until a writer comes.
+            super::glob::check_regular(path)?;
             let file = File::open(path).map_err(|e| SourceError::open(path, e))?;
             let meta = file.metadata().map_err(|e| SourceError::open(path, e))?;
-            if meta.is_dir() {
+            if !meta.is_file() {
                 return Err(SourceError::NotAFile { path: path.to_path_buf() });
             }
             return Ok((Raw::Local(file), meta.len()));

@@ -8,8 +8,8 @@ pub enum StateError {
     /// sled holds an exclusive file lock while a database is open: this is the
     /// run lock between batchport processes.
     #[error(
-        "the state store {} is in use by another batchport process (a run of the same state folder is going on); \
-         wait for it or use another --state",
+        "the state store {} is in use by another batchport process (a run of this job is going on); \
+         wait for it to end (`batchport status` shows it); do not start a second run of the job elsewhere",
         path.display()
     )]
     Locked { path: PathBuf },
@@ -21,7 +21,8 @@ pub enum StateError {
 
     /// A file system error that says nothing about the store's contents
     /// (permissions, disk full...): the store is left alone.
-    #[error("the state store {}: {source}", path.display())]
+    // The io::Error is the `source`: chained messages print it after this.
+    #[error("the state store {}", path.display())]
     Io {
         path: PathBuf,
         #[source]

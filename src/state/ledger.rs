@@ -35,6 +35,7 @@ impl BatchRecord {
         c.rows_rejected += t.rejected;
         c.rows_unchanged += t.unchanged;
         c.rows_uncertain += t.uncertain;
+        c.rows_partial += t.partial;
     }
 }
 
@@ -50,6 +51,11 @@ pub struct Tally {
     pub skipped: u64,
     pub rejects_len: u64,
     pub uncertain_len: u64,
+    /// Rows applied with a part refused (counted in `sent` too).
+    #[serde(default)]
+    pub partial: u64,
+    #[serde(default)]
+    pub partial_len: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

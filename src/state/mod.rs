@@ -1,10 +1,13 @@
-//! The durable state store: one sled database per job (`<state>/jobs/<job>/store`), holding
-//! the runs (`runs.rs`), the per-batch ledger (`ledger.rs`) and the change
-//! index (`change.rs`). All sled use in batchport goes through this module.
+//! The durable state store: one sled database per job (`<state>/jobs/<job>/store`),
+//! holding the runs (`runs.rs`: typed status and kind, per-kind progress; their
+//! stored, versioned form and its migrations in `record.rs`) and the per-batch
+//! ledger (`ledger.rs`). All sled use in batchport goes through this module;
+//! every call blocks (the run lifecycle makes them on tokio's blocking pool).
+//! The change index (`change.rs`) lives in files of its own beside the store.
 //!
 //! sled's exclusive file lock doubles as the run lock: a second process that
 //! opens the same folder gets `StateError::Locked`. Keys are few by design
-//! (one per run, one per batch in flight, one per change-index bucket)
+//! (one per run, one per batch in flight)
 //! because sled's memory and disk grow with the number of keys.
 
 mod change;
@@ -14,13 +17,12 @@ mod ledger;
 mod record;
 mod runs;
 
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use change::ChangeIndex;
+pub use change::{ChangeIndex, Lookup};
 pub use error::StateError;
 pub use fingerprint::{Fingerprint, fingerprint};
 pub use ledger::{BatchRecord, BatchState, Tally};
@@ -54,10 +56,9 @@ pub(crate) struct Inner {
     db: sled::Db,
     runs: sled::Tree,
     ledger: sled::Tree,
+    /// Only read to drop the packed buckets of an older change index (the
+    /// index now lives in files of its own: `change.rs`).
     changes: sled::Tree,
-    /// Acknowledged change-index pairs not yet merged into their buckets, per
-    /// job (see `change.rs`).
-    pending: Mutex<HashMap<String, HashMap<u64, u64>>>,
 }
 
 impl Store {
@@ -97,7 +98,7 @@ impl Store {
         let cause = match opened {
             Ok(Ok((db, runs, ledger, changes))) => match check_identity(&db, &path) {
                 Ok(()) => {
-                    let inner = Inner { path, db, runs, ledger, changes, pending: Mutex::new(HashMap::new()) };
+                    let inner = Inner { path, db, runs, ledger, changes };
                     return Ok(Store { inner: Arc::new(inner) });
                 }
                 // Dropping the handles releases sled's lock before a move.
@@ -123,9 +124,9 @@ impl Store {
         &self.inner.path
     }
 
-    /// Make everything written so far durable (fsync), change index included.
+    /// Make everything written so far durable (fsync). The change index
+    /// has its own files: see `ChangeIndex::commit`.
     pub fn flush(&self) -> Result<(), StateError> {
-        self.inner.merge_all_pending()?;
         self.inner.flush()
     }
 }
@@ -150,10 +151,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Pending change-index pairs were acknowledged by Batch: keep them if
-        // we can. Losing them would only make the next run resend those rows.
-        let merged = self.merge_all_pending();
-        if let Err(e) = merged.and_then(|()| self.flush()) {
+        if let Err(e) = self.flush() {
             tracing::warn!("{e}");
         }
     }

@@ -106,6 +106,8 @@ pub(super) struct Stored {
     rejects_file: Option<PathBuf>,
     #[serde(default)]
     uncertain_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    partial_file: Option<PathBuf>,
     #[serde(default)]
     reset: bool,
     /// Format 1 and later.
@@ -142,6 +144,7 @@ impl TryFrom<Stored> for Run {
             last_error: s.last_error,
             rejects_file: s.rejects_file,
             uncertain_file: s.uncertain_file,
+            partial_file: s.partial_file,
             reset,
             progress,
         })
@@ -164,6 +167,7 @@ impl From<Run> for Stored {
             last_error: r.last_error,
             rejects_file: r.rejects_file,
             uncertain_file: r.uncertain_file,
+            partial_file: r.partial_file,
             reset: r.reset,
             progress: Some(r.progress),
             extra: Value::Null,

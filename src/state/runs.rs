@@ -76,6 +76,8 @@ pub struct Run {
     pub last_error: Option<String>,
     pub rejects_file: Option<PathBuf>,
     pub uncertain_file: Option<PathBuf>,
+    /// Rows applied but for a refused attribute (partial errors).
+    pub partial_file: Option<PathBuf>,
     /// `batchport reset` after this run finished: a re-run of the same input
     /// imports it again instead of saying there is nothing to do.
     pub reset: bool,
@@ -99,9 +101,24 @@ pub struct Counters {
     pub rows_rejected: u64,
     pub rows_unchanged: u64,
     pub rows_uncertain: u64,
+    /// Rows sent and applied but for a refused attribute or event (within `rows_sent`).
+    pub rows_partial: u64,
     pub requests: u64,
     pub retries: u64,
     pub http_429: u64,
+    /// Updates Batch accepted (distinct Custom IDs per call, summed), and the
+    /// milliseconds spent sending them (each attempt's first call to its last
+    /// answer): the achieved rate is their ratio.
+    pub updates_accepted: u64,
+    pub send_ms: u64,
+}
+
+impl Counters {
+    /// Updates/s achieved while sending; `None` before anything was accepted.
+    pub fn rate_achieved(&self) -> Option<f64> {
+        (self.send_ms > 0 && self.updates_accepted > 0)
+            .then(|| self.updates_accepted as f64 * 1e3 / self.send_ms as f64)
+    }
 }
 
 const RUN: u8 = b'r';
@@ -158,6 +175,7 @@ impl Store {
             last_error: None,
             rejects_file: None,
             uncertain_file: None,
+            partial_file: None,
             reset: false,
         };
         let mut batch = sled::Batch::default();
@@ -181,12 +199,10 @@ impl Store {
         self.put_run(run)
     }
 
-    /// Save the run's final state (status set by the caller), merge its
-    /// change-index updates and flush. A finished run's ledger is deleted:
-    /// nothing will resume it.
+    /// Save the run's final state (status set by the caller) and flush. A
+    /// finished run's ledger is deleted: nothing will resume it.
     pub fn finish_run(&self, run: &Run) -> Result<(), StateError> {
         self.put_run(run)?;
-        self.inner.merge_all_pending()?;
         self.inner.flush()?;
         if run.is_finished() {
             self.delete_ledger(&run.id)?;

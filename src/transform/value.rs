@@ -5,17 +5,32 @@
 use super::json;
 use crate::api::rules;
 use crate::job::{ArrayMode, NativeKind, SubscriptionValues, ValueType};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use std::io::Write;
 
-/// Limits that differ between profile attributes and catalog item attributes.
+/// Text limits that differ between profile attributes, catalog item attributes
+/// and the reserved event attributes (all from [`rules::TABLE`], in characters).
 #[derive(Debug, Clone, Copy)]
 pub struct StringRules {
     pub max_chars: usize,
+    /// Items of an array value.
+    pub max_items: usize,
+    /// Characters of one array item.
+    pub max_item_chars: usize,
 }
 
-pub const PROFILE_STRINGS: StringRules = StringRules { max_chars: rules::MAX_STRING_CHARS };
-pub const CATALOG_STRINGS: StringRules = StringRules { max_chars: rules::MAX_CATALOG_STRING_CHARS };
+pub const PROFILE_STRINGS: StringRules =
+    StringRules { max_chars: rules::MAX_STRING_CHARS, max_items: usize::MAX, max_item_chars: rules::MAX_STRING_CHARS };
+pub const CATALOG_STRINGS: StringRules = StringRules {
+    max_chars: rules::MAX_CATALOG_STRING_CHARS,
+    max_items: rules::MAX_CATALOG_ARRAY_ITEMS,
+    max_item_chars: rules::MAX_CATALOG_ARRAY_ITEM_CHARS,
+};
+/// `$label` of an event.
+pub const LABEL_STRINGS: StringRules = StringRules { max_chars: rules::MAX_LABEL_CHARS, ..PROFILE_STRINGS };
+/// `$tags` of an event.
+pub const TAGS_STRINGS: StringRules =
+    StringRules { max_chars: rules::MAX_TAG_CHARS, max_items: rules::MAX_TAGS, max_item_chars: rules::MAX_TAG_CHARS };
 
 /// Write `cell` (already trimmed, not blank) as a value of type `ty`.
 pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> Result<(), String> {
@@ -26,14 +41,27 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
         }
         ValueType::Int => {
             let v = parse_int(cell)?;
-            let _ = write!(out, "{v}");
+            if is_plain_number(cell, false) {
+                // Already the JSON text of `v`: no formatting.
+                out.extend_from_slice(cell.as_bytes());
+            } else {
+                let _ = write!(out, "{v}");
+            }
         }
         ValueType::Float => {
             let v = parse_float(cell)?;
-            let _ = write!(out, "{v}");
+            if is_plain_number(cell, true) {
+                out.extend_from_slice(cell.as_bytes());
+            } else {
+                let _ = write!(out, "{v}");
+            }
         }
         ValueType::Bool => out.extend_from_slice(if parse_bool(cell)? { b"true" } else { b"false" }),
-        ValueType::Date { format } => json::string(out, &parse_date(cell, format.as_deref())?),
+        ValueType::Date { format } => {
+            if !fast_date_into(cell, format.as_deref(), out) {
+                json::string(out, &parse_date(cell, format.as_deref())?)
+            }
+        }
         ValueType::Url => {
             if !rules::is_valid_url(cell) {
                 return Err(if cell.chars().count() > rules::MAX_URL_CHARS {
@@ -61,22 +89,41 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
             // write arrays so) is read as that array, whatever the separator.
             let json_items: Option<Vec<String>> =
                 if cell.starts_with('[') { serde_json::from_str(cell).ok() } else { None };
-            let items: Box<dyn Iterator<Item = &str>> = match &json_items {
-                Some(v) => Box::new(v.iter().map(|s| s.trim())),
-                None => Box::new(cell.split(separator.as_str()).map(str::trim)),
-            };
-            for item in items.filter(|s| !s.is_empty()) {
-                check_len(item, sr)?;
+            let mut count = 0;
+            let mut push = |item: &str| -> Result<(), String> {
+                if item.is_empty() {
+                    return Ok(());
+                }
+                count += 1;
+                if count > sr.max_items {
+                    return Err(format!("more than {} items in the array", sr.max_items));
+                }
+                check_len(item, StringRules { max_chars: sr.max_item_chars, ..sr })?;
                 if !first {
                     out.push(b',');
                 }
                 first = false;
                 json::string(out, item);
+                Ok(())
+            };
+            match &json_items {
+                Some(v) => v.iter().try_for_each(|s| push(s.trim()))?,
+                // A one-byte separator searches with memchr, a longer one with two-way.
+                None => match separator.as_bytes() {
+                    [c] if c.is_ascii() => cell.split(char::from(*c)).try_for_each(|s| push(s.trim()))?,
+                    _ => cell.split(separator.as_str()).try_for_each(|s| push(s.trim()))?,
+                },
             }
             out.push(b']');
             if wrap.is_some() {
                 out.push(b'}');
             }
+        }
+        ValueType::Json => {
+            let v: crate::api::value::Val =
+                serde_json::from_str(cell).map_err(|e| format!("`{}` is not JSON ({e})", clip(cell)))?;
+            crate::api::check::event_json(&v)?;
+            serde_json::to_writer(out, &v.to_json()).map_err(|e| e.to_string())?;
         }
     }
     Ok(())
@@ -177,11 +224,32 @@ pub fn parse_float(cell: &str) -> Result<f64, String> {
 }
 
 pub fn parse_bool(cell: &str) -> Result<bool, String> {
-    match cell.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" => Ok(true),
-        "false" | "no" | "0" => Ok(false),
-        _ => Err(format!("`{}` is not a boolean (true/false, yes/no, 1/0)", clip(cell))),
+    let is = |words: [&str; 3]| words.iter().any(|w| w.eq_ignore_ascii_case(cell));
+    if is(["true", "yes", "1"]) {
+        Ok(true)
+    } else if is(["false", "no", "0"]) {
+        Ok(false)
+    } else {
+        Err(format!("`{}` is not a boolean (true/false, yes/no, 1/0)", clip(cell)))
     }
+}
+
+/// Is `cell` a number in JSON's own plain form (`-12`, `3.25`; no `+`, no
+/// leading zero, no exponent), so that it can be copied as it is? The parse
+/// before it has checked the value.
+fn is_plain_number(cell: &str, fraction: bool) -> bool {
+    let b = cell.as_bytes();
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    let (int, frac) = match digits.iter().position(|&c| c == b'.') {
+        Some(dot) if fraction => (&digits[..dot], Some(&digits[dot + 1..])),
+        Some(_) => return false,
+        None => (digits, None),
+    };
+    !int.is_empty()
+        && int.len() <= 15
+        && int.iter().all(u8::is_ascii_digit)
+        && (int[0] != b'0' || int.len() == 1)
+        && frac.is_none_or(|f| !f.is_empty() && f.len() <= 15 && f.iter().all(u8::is_ascii_digit))
 }
 
 /// A date as RFC 3339 UTC. With a strftime `format`, the cell must match it (a
@@ -209,6 +277,12 @@ pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
             .ok(),
     };
     match utc {
+        // RFC 3339 has four-digit years: `-0001` or `10000` would be refused.
+        Some(d) if !(0..=9999).contains(&d.year()) => Err(format!(
+            "`{}`: the year {} is outside 0000 to 9999, which RFC 3339 dates cannot hold",
+            clip(cell),
+            d.year()
+        )),
         Some(d) => Ok(d.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         None => Err(match format {
             Some(f) => format!("`{}` does not match the date format `{f}`", clip(cell)),
@@ -219,9 +293,32 @@ pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
     }
 }
 
+/// `fast_date` written straight into `out` as a JSON string; false if the
+/// cell is not in one of its shapes (nothing written then).
+fn fast_date_into(cell: &str, format: Option<&str>, out: &mut Vec<u8>) -> bool {
+    match fast_date_shape(cell, format) {
+        Some(plain) => {
+            out.push(b'"');
+            out.extend_from_slice(cell.as_bytes());
+            if plain {
+                out.extend_from_slice(b"T00:00:00Z");
+            }
+            out.push(b'"');
+            true
+        }
+        None => false,
+    }
+}
+
 /// `YYYY-MM-DD` (the default or `%Y-%m-%d`) and `...T..:..:..Z` without chrono's
 /// general parser: dates are in most rows of most exports.
 fn fast_date(cell: &str, format: Option<&str>) -> Option<String> {
+    fast_date_shape(cell, format).map(|plain| if plain { format!("{cell}T00:00:00Z") } else { cell.to_string() })
+}
+
+/// Some(true): a valid `YYYY-MM-DD`; Some(false): a valid `YYYY-MM-DDTHH:MM:SSZ`
+/// (already RFC 3339 UTC); None: another shape, or not a valid date.
+fn fast_date_shape(cell: &str, format: Option<&str>) -> Option<bool> {
     let b = cell.as_bytes();
     let digits = |r: std::ops::Range<usize>| -> Option<u32> {
         b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
@@ -241,10 +338,10 @@ fn fast_date(cell: &str, format: Option<&str>) -> Option<String> {
     let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
     NaiveDate::from_ymd_opt(y as i32, m, d)?;
     if plain_date {
-        return Some(format!("{cell}T00:00:00Z"));
+        return Some(true);
     }
     let (hh, mm, ss) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    (hh < 24 && mm < 60 && ss < 60).then(|| cell.to_string())
+    (hh < 24 && mm < 60 && ss < 60).then_some(false)
 }
 
 /// `+33 6 39-98.13(37)` → `+33639981337`; a `00` international prefix becomes `+`.
@@ -319,6 +416,8 @@ mod tests {
         assert_eq!(w(&d, "1989-07-20 10:11:12").unwrap(), "\"1989-07-20T10:11:12Z\"");
         assert!(w(&d, "20/07/1989").is_err());
         assert!(w(&d, "1989-02-30").is_err());
+        assert!(w(&d, "-0001-01-01").unwrap_err().contains("0000 to 9999"));
+        assert!(w(&ValueType::Date { format: Some("%Y-%m-%d".into()) }, "-0001-01-01").is_err());
         let f = ValueType::Date { format: Some("%d/%m/%Y".into()) };
         assert_eq!(w(&f, "20/07/1989").unwrap(), "\"1989-07-20T00:00:00Z\"");
         assert!(w(&f, "1989-07-20").unwrap_err().contains("%d/%m/%Y"));

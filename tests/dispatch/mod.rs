@@ -3,6 +3,7 @@
 
 mod client;
 mod limiter;
+mod sim;
 
 use std::time::Duration;
 

@@ -76,6 +76,12 @@ async fn audience_rate_is_enforced_only_when_configured() {
 #[tokio::test]
 async fn catalog_items_edit() {
     let emu = start(EmulatorConfig::default()).await;
+    let fields = json!([{"name": "price", "type": "float"}, {"name": "title", "type": "string"},
+        {"name": "released", "type": "date"}, {"name": "page", "type": "url"}, {"name": "tags", "type": "array"}]);
+    for name in ["products", "p"] {
+        let (status, _) = post(&emu, "/catalogs/create", &json!({"name": name, "fields": fields})).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
     let add = json!({"name": "products", "items": [
         {"id": "sku1", "action": "add", "attributes": {"price": 9.5, "title": "Pumpkin",
             "date(released)": 1700000000, "url(page)": "https://e.com/p", "tags": ["a", "b"]}},

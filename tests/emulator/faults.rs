@@ -106,3 +106,26 @@ fn background_start_serves_sync_callers() {
     assert_eq!(emu.received("bg2"), 1);
     emu.shutdown();
 }
+
+#[tokio::test]
+async fn jitter_delays_every_call_and_a_shared_bucket_refills_at_what_is_left() {
+    // 1,000/s with another client taking 900/s: 100/s left to us.
+    let config = EmulatorConfig {
+        mass_update_rate: Some((1_000, 1_000)),
+        shared_rate: 900,
+        faults: Faults { jitter: Duration::from_millis(60), seed: 5, ..Faults::default() },
+        ..EmulatorConfig::default()
+    };
+    let emu = start(config).await;
+    let t = Instant::now();
+    assert_eq!(post(&emu, "/profiles/mass-update", &ops("a", 1_000, json!({}))).await.0.as_u16(), 202);
+    assert_eq!(post(&emu, "/profiles/mass-update", &ops("b", 50, json!({}))).await.0.as_u16(), 429);
+    // Each call waited 30–90 ms before reaching the bucket.
+    let two = t.elapsed();
+    assert!(two >= Duration::from_millis(60) && two < Duration::from_secs(1), "{two:?}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // About 60 more tokens (not 600): 50 pass, another 50 do not.
+    assert_eq!(post(&emu, "/profiles/mass-update", &ops("c", 50, json!({}))).await.0.as_u16(), 202);
+    assert_eq!(post(&emu, "/profiles/mass-update", &ops("d", 50, json!({}))).await.0.as_u16(), 429);
+    assert_eq!(emu.stats().http_429, 2);
+}

@@ -9,13 +9,14 @@ use super::*;
 #[tokio::test]
 async fn update_merges_profiles_like_batch() {
     let emu = start(EmulatorConfig::default()).await;
+    let recent = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
     let first = json!([
         {"identifiers": {"custom_id": "u42"},
          "attributes": {"$email_address": "jane@example.com", "$email_marketing": "subscribed",
                         "firstname": "Jane", "date(birthdate)": "1989-07-20T00:00:00Z",
                         "url(website)": "https://example.com/jane", "interests": ["bikes", "cinema"],
                         "reward_programs": {"$add": ["premium"]}, "old_field": "x", "n": 3, "ok": true},
-         "events": [{"name": "added_to_cart", "time": "2026-11-26T10:00:00Z",
+         "events": [{"name": "added_to_cart", "time": recent,
                      "attributes": {"$label": "pumpkin", "quantity": 5, "$tags": ["fruits"],
                                     "items": [{"sku": "a"}]}}]},
         {"identifiers": {"custom_id": "u7"}}
@@ -81,23 +82,29 @@ async fn update_reports_partial_errors_by_bulk_index() {
     assert_eq!(errors[3]["category"], "events");
     assert_eq!(errors[4]["category"], "identifiers");
     assert!(errors.iter().all(|e| e["reason"].as_str().is_some_and(|r| !r.is_empty())));
-    // Refused operations are not applied; the valid ones are.
+    // Operations refused whole (shape: 51 attributes, 16 events, two
+    // identifiers, not an object) are not applied; a refused attribute or event
+    // is dropped and the rest of its operation applied (API.md).
     assert!(emu.profile("good").is_some());
-    assert!(emu.profile("b1").is_none());
+    assert!(emu.profile("b3").is_none() && emu.profile("b4").is_none() && emu.profile("b5").is_none());
+    assert_eq!(emu.profile("b1").unwrap()["attributes"], json!({}));
+    assert_eq!(emu.profile("b9").unwrap()["events"], json!([]));
+    assert_eq!(errors[8]["attribute"], "events[0]");
     let s = emu.stats();
-    assert_eq!((s.operations, s.partial_errors), (2, 10));
+    assert_eq!((s.operations, s.partial_errors), (8, 10));
 }
 
 #[tokio::test]
-async fn mass_update_drops_bad_rows_silently() {
+async fn mass_update_drops_bad_attributes_silently() {
     let emu = start(EmulatorConfig::default()).await;
     let body = json!([
         {"identifiers": {"custom_id": "m1"}, "attributes": {"x": 1}},
-        {"identifiers": {"custom_id": "m2"}, "attributes": {"$email_marketing": "maybe"}},
+        {"identifiers": {"custom_id": "m2"}, "attributes": {"$email_marketing": "maybe", "y": 2}},
     ]);
     let got = post(&emu, "/profiles/mass-update", &body).await;
     assert_eq!(got, (StatusCode::ACCEPTED, json!({"code": "SUCCESS"})));
-    assert!(emu.profile("m1").is_some() && emu.profile("m2").is_none());
+    assert!(emu.profile("m1").is_some());
+    assert_eq!(emu.profile("m2").unwrap()["attributes"], json!({"y": 2}), "the rest of the operation is applied");
     assert_eq!(emu.stats().partial_errors, 1);
 }
 

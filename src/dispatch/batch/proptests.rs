@@ -33,6 +33,7 @@ fn limits() -> impl Strategy<Value = BatchLimits> {
             max_bytes,
             max_events_per_key,
             max_rows,
+            max_segment_rows: max_rows,
         },
     )
 }
@@ -45,6 +46,7 @@ fn row(kind: &Kind, record: u64) -> Row {
         attrs: vec![b'x'; size],
         event: None,
         record: csv::ByteRecord::new(),
+        change: None,
     };
     match kind {
         Kind::Op { key, size } => Row::Op(op(format!("k{key}"), *size)),

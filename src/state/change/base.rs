@@ -1,0 +1,312 @@
+//! The change index's base file: every (id hash, op hash) pair the API last
+//! acknowledged, sorted by id hash, one pair per id, 16 bytes each.
+//!
+//! Layout: a 32-byte header (magic, pair count, checksum of the fences), the
+//! pairs, then the fences: the id hash of every `FENCE_EVERY`-th pair. The
+//! fences are kept on the heap (8 bytes per 64 ids: 12.5 MB at 100 M ids); a
+//! lookup binary-searches them, then reads one 1 KB block of the pairs.
+//!
+//! The pairs are memory-mapped (`MADV_RANDOM`: one page per fault, no read
+//! ahead), and each lookup thread drops the mapping's pages from the process
+//! (`MADV_DONTNEED`; they stay in the page cache) every `RELEASE_EVERY`
+//! lookups, so the mapped part of the RSS stays under a few MB whatever the
+//! index size. Measured on the 2-core VM: a random `pread` costs 2.9 µs (a
+//! syscall), a random read of the mapping 0.23 µs, faults included.
+//!
+//! The file is immutable: a merge writes a new one beside it and renames it in
+//! (see `change.rs`), so a reader never sees a half-written base.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+pub(crate) const PAIR: usize = 16;
+/// Pairs per block: one `pread` of 1 KB per lookup.
+pub(crate) const FENCE_EVERY: usize = 64;
+const HEADER: usize = 32;
+const MAGIC: &[u8; 8] = b"BPCHIDX1";
+
+/// Lookups per thread between two releases of the mapped pages: at most
+/// this many pages (4 MB) mapped per lookup thread.
+const RELEASE_EVERY: u32 = 1024;
+
+pub(crate) type Pair = (u64, u64);
+
+/// An open base file, shared by the lookup threads.
+pub(crate) struct Base {
+    file: File,
+    count: u64,
+    fences: Vec<u64>,
+    map: Option<Map>,
+}
+
+/// A read-only shared mapping of a whole file.
+struct Map {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and the file immutable (a new base is a
+// new file, renamed in): sharing reads across threads is sound.
+unsafe impl Send for Map {}
+unsafe impl Sync for Map {}
+
+impl Map {
+    fn new(file: &File, len: usize) -> io::Result<Map> {
+        // SAFETY: a fresh read-only mapping of `len` bytes of an open file.
+        let ptr =
+            unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, file.as_raw_fd(), 0) };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: advice on our own mapping; failure only costs speed.
+        unsafe { libc::madvise(ptr, len, libc::MADV_RANDOM) };
+        Ok(Map { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` readable bytes, mapped for as long as `self` lives.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+
+    /// Unmap the pages from this process (not from the page cache): the next
+    /// read of a page faults it back in, unchanged (the file is immutable).
+    fn release(&self) {
+        // SAFETY: our own read-only file mapping; its contents do not change.
+        unsafe { libc::madvise(self.ptr, self.len, libc::MADV_DONTNEED) };
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        // SAFETY: unmapping what `new` mapped, once.
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
+}
+
+thread_local! {
+    static LOOKUPS: Cell<u32> = const { Cell::new(0) };
+}
+
+fn invalid(what: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.into())
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+impl Base {
+    /// Open a base file written by [`Writer`], reading its header and fences.
+    pub(crate) fn open(path: &Path) -> io::Result<Base> {
+        let mut file = File::open(path)?;
+        let mut head = [0u8; HEADER];
+        file.read_exact(&mut head)?;
+        if &head[..8] != MAGIC {
+            return Err(invalid("not a batchport change index (bad magic)"));
+        }
+        let count = u64_at(&head, 8);
+        let n_fences = count.div_ceil(FENCE_EVERY as u64);
+        let expect_len = HEADER as u64 + count * PAIR as u64 + n_fences * 8;
+        if file.metadata()?.len() != expect_len {
+            return Err(invalid(format!("length is not {expect_len} bytes for {count} pairs")));
+        }
+        let mut raw = vec![0u8; n_fences as usize * 8];
+        file.seek(SeekFrom::Start(HEADER as u64 + count * PAIR as u64))?;
+        file.read_exact(&mut raw)?;
+        if xxhash_rust::xxh3::xxh3_64(&raw) != u64_at(&head, 16) {
+            return Err(invalid("its fences do not match their checksum"));
+        }
+        let fences = raw.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+        let map = if count > 0 { Some(Map::new(&file, expect_len as usize)?) } else { None };
+        Ok(Base { file, count, fences, map })
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// The op hash recorded for `id`, if any.
+    pub(crate) fn get(&self, id: u64) -> io::Result<Option<u64>> {
+        let block = self.fences.partition_point(|&f| f <= id);
+        if block == 0 {
+            return Ok(None);
+        }
+        let Some(map) = &self.map else { return Ok(None) };
+        let first = (block - 1) * FENCE_EVERY;
+        let n = (self.count as usize - first).min(FENCE_EVERY);
+        let at = HEADER + first * PAIR;
+        let buf = &map.bytes()[at..at + n * PAIR];
+        LOOKUPS.with(|c| {
+            let k = c.get() + 1;
+            c.set(if k >= RELEASE_EVERY { 0 } else { k });
+            if k >= RELEASE_EVERY {
+                map.release();
+            }
+        });
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let at = u64_at(buf, mid * PAIR);
+            match at.cmp(&id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(Some(u64_at(buf, mid * PAIR + 8))),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every pair in id order, read sequentially with a small buffer.
+    pub(crate) fn pairs(&self) -> io::Result<PairReader<BufReader<File>>> {
+        let mut f = self.file.try_clone()?;
+        f.seek(SeekFrom::Start(HEADER as u64))?;
+        Ok(PairReader { inner: BufReader::with_capacity(256 * 1024, f), left: self.count })
+    }
+}
+
+/// Reads `left` pairs from a stream of raw little-endian pairs.
+pub(crate) struct PairReader<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> PairReader<R> {
+    pub(crate) fn new(inner: R, count: u64) -> Self {
+        PairReader { inner, left: count }
+    }
+
+    pub(crate) fn into_inner(self) -> R {
+        self.inner
+    }
+
+    pub(crate) fn next_pair(&mut self) -> io::Result<Option<Pair>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let mut b = [0u8; PAIR];
+        self.inner.read_exact(&mut b)?;
+        self.left -= 1;
+        Ok(Some((u64_at(&b, 0), u64_at(&b, 8))))
+    }
+}
+
+/// Bytes written between two requests to start writing back (not waiting):
+/// the `fsync` at the end then finds most of the file on disk already
+/// (measured: 160 MB take 1.1 s to reach this VM's disk).
+const WRITE_BACK_EVERY: u64 = 8 << 20;
+
+/// Writes a base file from pairs given in strictly increasing id order.
+pub(crate) struct Writer {
+    out: BufWriter<File>,
+    count: u64,
+    last: Option<u64>,
+    fences: Vec<u64>,
+    written_back: u64,
+}
+
+impl Writer {
+    pub(crate) fn create(path: &Path) -> io::Result<Writer> {
+        let mut out = BufWriter::with_capacity(256 * 1024, File::create(path)?);
+        out.write_all(&[0u8; HEADER])?;
+        Ok(Writer { out, count: 0, last: None, fences: Vec::new(), written_back: 0 })
+    }
+
+    pub(crate) fn push(&mut self, (id, op): Pair) -> io::Result<()> {
+        if self.last.is_some_and(|l| l >= id) {
+            return Err(invalid("pairs out of order while writing the change index"));
+        }
+        if self.count % FENCE_EVERY as u64 == 0 {
+            self.fences.push(id);
+        }
+        self.last = Some(id);
+        self.out.write_all(&id.to_le_bytes())?;
+        self.out.write_all(&op.to_le_bytes())?;
+        self.count += 1;
+        let end = HEADER as u64 + self.count * PAIR as u64;
+        if end - self.written_back >= WRITE_BACK_EVERY {
+            self.out.flush()?;
+            let fd = self.out.get_ref().as_raw_fd();
+            let (from, len) = (self.written_back as libc::off64_t, (end - self.written_back) as libc::off64_t);
+            // SAFETY: a hint on our own open file descriptor; failure only costs time.
+            unsafe { libc::sync_file_range(fd, from, len, libc::SYNC_FILE_RANGE_WRITE) };
+            self.written_back = end;
+        }
+        Ok(())
+    }
+
+    /// Write the fences and the header, and make the file durable.
+    pub(crate) fn finish(self) -> io::Result<u64> {
+        let Writer { mut out, count, fences, .. } = self;
+        let mut raw = Vec::with_capacity(fences.len() * 8);
+        for f in &fences {
+            raw.extend_from_slice(&f.to_le_bytes());
+        }
+        out.write_all(&raw)?;
+        let mut head = [0u8; HEADER];
+        head[..8].copy_from_slice(MAGIC);
+        head[8..16].copy_from_slice(&count.to_le_bytes());
+        head[16..24].copy_from_slice(&xxhash_rust::xxh3::xxh3_64(&raw).to_le_bytes());
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(&head)?;
+        file.sync_all()?;
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_across_blocks_and_edges() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.idx");
+        let mut w = Writer::create(&path).unwrap();
+        // 1000 ids: 15 full blocks and a partial one.
+        for i in 0..1000u64 {
+            w.push((10 + i * 7, i)).unwrap();
+        }
+        assert!(w.push((5, 0)).is_err(), "order is checked");
+        w.finish().unwrap();
+        let b = Base::open(&path).unwrap();
+        assert_eq!(b.len(), 1000);
+        for i in 0..1000u64 {
+            assert_eq!(b.get(10 + i * 7).unwrap(), Some(i));
+            assert_eq!(b.get(11 + i * 7).unwrap(), None);
+        }
+        assert_eq!(b.get(0).unwrap(), None);
+        assert_eq!(b.get(u64::MAX).unwrap(), None);
+        let mut r = b.pairs().unwrap();
+        let mut n = 0;
+        while let Some((id, op)) = r.next_pair().unwrap() {
+            assert_eq!((id, op), (10 + n * 7, n));
+            n += 1;
+        }
+        assert_eq!(n, 1000);
+    }
+
+    #[test]
+    fn a_damaged_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.idx");
+        let mut w = Writer::create(&path).unwrap();
+        for i in 0..100u64 {
+            w.push((i, i)).unwrap();
+        }
+        w.finish().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(Base::open(&path).is_err());
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        assert!(Base::open(&path).is_err());
+        // An empty index is a valid one.
+        Writer::create(&path).unwrap().finish().unwrap();
+        assert_eq!(Base::open(&path).unwrap().get(3).unwrap(), None);
+    }
+}

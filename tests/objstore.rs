@@ -285,12 +285,16 @@ fn a_glob_of_five_gzipped_parts_is_listed_sorted_read_and_sent_once() {
     assert_eq!(got.len(), 1_000);
     assert!(got.values().all(|&n| n == 1));
     assert!(!got.contains_key("not-me"));
-    // Parts are read in key order: each GET of a part after the listing.
+    // Parts are read in key order, twice: the header check before the run
+    // (the head window of each), then the run itself.
     let gets: Vec<String> =
         s3.seen().into_iter().filter(|(m, p, _)| m == "GET" && p.contains("/users-")).map(|(_, p, _)| p).collect();
-    let mut sorted = gets.clone();
-    sorted.sort();
-    assert_eq!(gets, sorted, "parts read in order");
+    assert_eq!(gets.len(), 10, "{gets:?}");
+    for pass in gets.chunks(5) {
+        let mut sorted = pass.to_vec();
+        sorted.sort();
+        assert_eq!(pass, sorted, "parts read in order");
+    }
 
     // `init` samples the head of the first object.
     let init = aws(dir.path(), true)
@@ -349,8 +353,10 @@ fn a_run_killed_mid_object_resumes_with_a_range_read_of_the_rest() {
         .unwrap_or_else(|| panic!("no open range read: {ranges:?}"));
     assert!(rest >= size / 3, "resumed from byte {rest} of {size}: {ranges:?}");
     eprintln!("resumed from byte {rest} of {size}: the server sent {} bytes ({ranges:?})", s3.served());
+    // The head window twice (the header check before the run, then the
+    // reader's open), then only the rest.
     let head = 128 * 1024;
-    assert!(s3.served() <= head + (size - rest), "served {} for a rest of {}", s3.served(), size - rest);
+    assert!(s3.served() <= 2 * head + (size - rest), "served {} for a rest of {}", s3.served(), size - rest);
     assert!(s3.served() < size * 7 / 10, "served {} of {size}", s3.served());
 }
 

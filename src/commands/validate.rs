@@ -32,7 +32,7 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
     let src = job.source.as_ref().ok_or_else(|| {
         anyhow::anyhow!("{}: a {} job has no input to validate", job.file.display(), job.kind.as_str())
     })?;
-    let files = source::expand(&src.pattern, &src.base_dir)?;
+    let files = source::expand_with(&src.pattern, &src.base_dir, &src.options)?;
     let mut summary = Summary::new(&job.name, run_id);
     summary.rows_valid = Some(0);
     let mut rejects = RejectsWriter::new(rejects_dir, &format!("{}-{run_id}-rejects", job.name));

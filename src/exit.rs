@@ -47,11 +47,16 @@ pub fn for_error(e: &anyhow::Error) -> i32 {
     if let Some(e) = e.chain().find_map(|c| c.downcast_ref::<crate::facade::Error>()) {
         return e.exit_code();
     }
-    if e.chain().any(|c| c.is::<crate::job::JobError>() || c.is::<UsageError>() || bad_input(c)) {
+    if e.chain().any(|c| c.is::<crate::job::JobError>() || c.is::<UsageError>() || bad_input(c) || no_credentials(c)) {
         USAGE
     } else {
         FAILED
     }
+}
+
+/// No credentials for an object store is a setup mistake, like a bad job file.
+pub fn no_credentials(c: &(dyn std::error::Error + 'static)) -> bool {
+    c.is::<crate::objstore::NoCredentials>()
 }
 
 /// A file that is not CSV at all is the wrong input for the job: as bad as a

@@ -205,7 +205,7 @@ impl Error {
         let message = format!("{e:#}");
         if e.chain().any(|c| c.is::<crate::job::JobError>() || crate::exit::bad_input(c)) {
             Error::Job(message)
-        } else if e.chain().any(|c| c.is::<crate::exit::UsageError>()) {
+        } else if e.chain().any(|c| c.is::<crate::exit::UsageError>() || c.is::<crate::objstore::NoCredentials>()) {
             Error::Usage(message)
         } else if let Some(s) = e.chain().find_map(|c| c.downcast_ref::<StateError>()) {
             match s {

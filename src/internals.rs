@@ -21,6 +21,8 @@ pub mod export;
 pub mod init;
 #[path = "job/mod.rs"]
 pub mod job;
+#[path = "objstore/mod.rs"]
+pub mod objstore;
 #[path = "paths.rs"]
 pub mod paths;
 #[path = "pipeline.rs"]

@@ -41,8 +41,8 @@ mod facade;
 #[cfg(feature = "emulator")]
 use internals::emulator;
 use internals::{
-    api, catalog, dispatch, engine, exit, export, job, pipeline, process, report, run, schedule, source, state,
-    transform,
+    api, catalog, dispatch, engine, exit, export, job, objstore, pipeline, process, report, run, schedule, source,
+    state, transform,
 };
 
 pub use exit::Status;

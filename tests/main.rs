@@ -13,6 +13,7 @@ mod job_file;
 mod kinds;
 mod library;
 mod migrate;
+mod objstore;
 mod resume;
 mod run;
 mod schedule;

@@ -38,7 +38,7 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
         summary.elapsed_s = started.elapsed().as_secs_f64();
         return Ok(summary);
     };
-    let files = source::expand(&src.pattern, &src.base_dir)?;
+    let files = source::expand_with(&src.pattern, &src.base_dir, &src.options)?;
     let mut summary = Summary::new(&job.name, run_id);
     summary.rows_valid = Some(0);
     let mut rejects = RejectsWriter::new(rejects_dir, &format!("{}-{run_id}-rejects", job.name));

@@ -61,10 +61,10 @@ impl Import {
         let src = job.source.as_ref().context("this job reads no CSV")?.clone();
         let job = job.clone();
         blocking(move || {
-            let files = source::expand(&src.pattern, &src.base_dir)?;
+            let files = source::expand_with(&src.pattern, &src.base_dir, &src.options)?;
             let prints = files
                 .iter()
-                .map(|f| state::fingerprint(f).with_context(|| format!("cannot read {}", f.display())))
+                .map(|f| source::fingerprint(f, &src.options).with_context(|| format!("cannot read {}", f.display())))
                 .collect::<Result<Vec<_>>>()?;
             for f in &files {
                 let csv = CsvSource::open(f, &src.options)?;
@@ -168,7 +168,9 @@ impl Import {
                 continue;
             }
             eng.checkpoint = Some((run.clone(), base.clone()));
-            outcome = eng.file(i, file, &plan.files[i], &src.options).await;
+            // An object is read at the version fingerprinted when the run began.
+            let options = source::SourceOptions { etag: self.prints[i].etag.clone(), ..src.options.clone() };
+            outcome = eng.file(i, file, &plan.files[i], &options).await;
             // A file that broke part way (a truncated .gz, a file changed while
             // read): the whole rows before the break are still sent and settled.
             let read_failed = outcome.as_ref().err().is_some_and(|e| e.is::<source::SourceError>());
@@ -336,7 +338,7 @@ impl Engine<'_> {
             acc.uncertain.set_source_path(path);
             acc.set_source(
                 index,
-                settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.seekable() },
+                settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.rereadable() },
             );
             acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
             if let Some(p) = acc.partial.as_mut() {

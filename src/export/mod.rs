@@ -277,7 +277,7 @@ impl Exporter<'_> {
                 output::rename_into_place(&tmp, &owned)?;
                 Ok::<_, std::io::Error>(true)
             } else {
-                Ok(owned.exists())
+                Ok(output::exists(&owned))
             }
         })
         .await

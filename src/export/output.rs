@@ -146,7 +146,14 @@ pub struct Output {
 }
 
 /// `<output>.tmp`, next to the output so the final rename stays on one file system.
+/// For an object URL, a file in the temp folder named after the URL (see
+/// `crate::objstore::upload`).
 pub fn temp_path(target: &Path) -> PathBuf {
+    if let Some(url) = target.to_str().filter(|t| crate::objstore::is_url(t)) {
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        return std::env::temp_dir()
+            .join(format!("batchport-{:016x}-{name}.tmp", xxhash_rust::xxh3::xxh3_64(url.as_bytes())));
+    }
     let mut name = target.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".tmp");
     target.with_file_name(name)
@@ -158,7 +165,7 @@ impl Output {
     /// the temp file is shorter than `keep`: it was lost, start over.
     pub fn open(target: &Path, columns: Columns, keep: Option<u64>) -> io::Result<Option<Output>> {
         let tmp = temp_path(target);
-        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = tmp.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
         // Append mode: after a truncation (rewind), writes land at the new end.
@@ -230,7 +237,7 @@ impl Output {
         file.set_len(start)
     }
 
-    /// Sync and rename the temp file over the output.
+    /// Sync and rename the temp file over the output (or upload it).
     pub fn finish(mut self) -> io::Result<()> {
         self.sync()?;
         drop((self.csv.take(), self.plain.take()));
@@ -238,14 +245,28 @@ impl Output {
     }
 }
 
-/// Rename, then sync the folder so the rename itself survives a crash.
+/// Rename, then sync the folder so the rename itself survives a crash. An
+/// object URL gets the temp file as a multipart upload, completed only once
+/// the whole file is in; the temp file goes after that.
 pub fn rename_into_place(tmp: &Path, target: &Path) -> io::Result<()> {
+    if let Some(url) = target.to_str().filter(|t| crate::objstore::is_url(t)) {
+        crate::objstore::upload::upload(tmp, url, &Default::default()).map_err(io::Error::other)?;
+        return std::fs::remove_file(tmp);
+    }
     std::fs::rename(tmp, target)?;
     #[cfg(unix)]
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         File::open(dir)?.sync_all()?;
     }
     Ok(())
+}
+
+/// Whether the output is in place: the file, or the object.
+pub fn exists(target: &Path) -> bool {
+    match target.to_str().filter(|t| crate::objstore::is_url(t)) {
+        Some(url) => crate::objstore::head(url, &Default::default()).is_ok(),
+        None => target.exists(),
+    }
 }
 
 #[cfg(test)]

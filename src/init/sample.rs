@@ -26,7 +26,17 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// Sample `path`; for an object URL or URL glob, the head of the first
+    /// object (credentials and endpoint from the environment).
     pub fn read(path: &Path) -> Result<Sample, SourceError> {
+        let first;
+        let path = match path.to_str().filter(|p| crate::objstore::is_url(p)) {
+            Some(url) => {
+                first = crate::source::expand_with(url, Path::new(""), &SourceOptions::default())?.remove(0);
+                first.as_path()
+            }
+            None => path,
+        };
         let mut src = CsvSource::open(path, &SourceOptions::default())?;
         let headers = src.headers().to_vec();
         let mut rows = Vec::new();

@@ -53,6 +53,8 @@ pub struct SourceSection {
     pub encoding: Option<Spanned<String>>,
     /// "auto" (the default), "csv" or "ndjson".
     pub format: Option<Spanned<String>>,
+    /// The endpoint of an S3-compatible store (MinIO, R2...) for URL paths.
+    pub endpoint: Option<Spanned<String>>,
 }
 
 /// `[mapping]` for every kind; which keys a kind accepts is checked in `resolve`.

@@ -386,7 +386,8 @@ impl Resolver<'_> {
             identifiers: e.identifiers.clone(),
             segment: e.segment.clone(),
             from,
-            output: self.base_dir.join(out),
+            // An object URL (s3://...) is kept as it is: uploaded at the end.
+            output: if crate::objstore::is_url(out) { out.into() } else { self.base_dir.join(out) },
             escape_formulas: e.escape_formulas.unwrap_or(true),
         })
     }

@@ -359,6 +359,18 @@ impl Resolver<'_> {
         if s.path.get_ref().trim().is_empty() {
             return self.err(s.path.span(), "source.path is empty");
         }
+        if let Some(e) = &s.endpoint {
+            let url = e.get_ref().trim();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return self
+                    .err(e.span(), "source.endpoint: give the store's base URL, e.g. \"https://s3.fr-par.scw.cloud\"");
+            }
+            if !crate::objstore::is_url(s.path.get_ref()) {
+                return self
+                    .err(e.span(), "source.endpoint is for object store paths (s3://bucket/...), not local files");
+            }
+            options.endpoint = Some(url.trim_end_matches('/').to_string());
+        }
         Ok(SourceSettings { pattern: s.path.get_ref().clone(), base_dir: self.base_dir.clone(), options })
     }
 

@@ -2,7 +2,6 @@
 //! progress, gunzip, detect the text encoding (BOM, then a sniff of the head)
 //! and transcode to UTF-8 when the file is not UTF-8 already.
 
-use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use encoding_rs_io::DecodeReaderBytesBuilder;
 use flate2::read::MultiGzDecoder;
 
-use super::{Encoding, SourceError};
+use super::remote::Raw;
+use super::{Encoding, SourceError, SourceOptions};
 
 /// How much of the (decompressed) head decides the encoding.
 pub(crate) const HEAD_LEN: usize = 64 * 1024;
@@ -161,10 +161,10 @@ impl<R: Seek> Seek for Counting<R> {
     }
 }
 
-/// The stream the parser reads: the file itself (seekable) or anything stacked
-/// on it (gzip, transcoding).
+/// The stream the parser reads: the file or object itself (seekable) or
+/// anything stacked on it (gzip, transcoding).
 pub(crate) enum Input {
-    File(Counting<File>),
+    File(Counting<Raw>),
     Stream(Box<dyn Read + Send>),
 }
 
@@ -186,6 +186,8 @@ pub(crate) struct Opened {
     pub skip: usize,
     pub detected: Detected,
     pub seekable: bool,
+    /// A local file (settling may read rows again by position), not an object.
+    pub rereadable: bool,
     pub file_size: u64,
     pub counter: Arc<AtomicU64>,
 }
@@ -215,16 +217,11 @@ pub(crate) fn read_full(r: &mut impl Read, buf: &mut Vec<u8>, want: usize) -> io
     Ok(eof)
 }
 
-/// Open `path` and build the byte stack for it.
-pub(crate) fn open(path: &Path, wanted: Encoding) -> Result<Opened, SourceError> {
-    // Looked at before opening: opening a FIFO blocks until a writer comes.
-    super::glob::check_regular(path)?;
-    let mut file = File::open(path).map_err(|e| SourceError::open(path, e))?;
-    let meta = file.metadata().map_err(|e| SourceError::open(path, e))?;
-    if !meta.is_file() {
-        return Err(SourceError::NotAFile { path: path.to_path_buf() });
-    }
-    let file_size = meta.len();
+/// Open `path` (a file or an object URL) and build the byte stack for it.
+pub(crate) fn open(path: &Path, opts: &SourceOptions) -> Result<Opened, SourceError> {
+    let wanted = opts.encoding;
+    let (mut file, file_size) = Raw::open(path, opts)?;
+    let rereadable = file.rereadable();
     let read_err = |e| SourceError::read(path, 1, e);
 
     let mut magic = Vec::with_capacity(2);
@@ -260,7 +257,7 @@ pub(crate) fn open(path: &Path, wanted: Encoding) -> Result<Opened, SourceError>
     };
     let detected = detect(&head, eof, wanted);
     if let Detected::Utf8 { bom } = detected {
-        return Ok(Opened { input: raw, head, skip: bom, detected, seekable, file_size, counter });
+        return Ok(Opened { input: raw, head, skip: bom, detected, seekable, rereadable, file_size, counter });
     }
     // Transcode: the decoder re-reads the head, then the rest of the stream.
     let chained = io::Cursor::new(head).chain(raw);
@@ -275,6 +272,7 @@ pub(crate) fn open(path: &Path, wanted: Encoding) -> Result<Opened, SourceError>
         skip: 0,
         detected,
         seekable: false,
+        rereadable: false,
         file_size,
         counter,
     })

@@ -77,6 +77,10 @@ pub enum SourceError {
         "{path}: cannot resume after record {record} (line {line}): {reason}; the file changed since the last run: reset the job's state to start over"
     )]
     Resume { path: PathBuf, record: u64, line: u64, reason: String },
+
+    /// An object store URL could not be listed or read.
+    #[error(transparent)]
+    Store(#[from] crate::objstore::StoreError),
 }
 
 impl SourceError {

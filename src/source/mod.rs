@@ -5,7 +5,8 @@
 //!
 //! Submodules: `glob` (file lists), `encoding` (byte stack: gzip, encoding
 //! detection, transcoding), `sniff` (delimiter), `reader` (record parser and
-//! positions), `quotes` (quoting faults csv-core lets through), `error`.
+//! positions), `quotes` (quoting faults csv-core lets through), `error`, `remote`
+//! (object store URLs: `crate::objstore`).
 //!
 //! Rows the reader can tell are wrong (a repeated header, a quote closed in
 //! the middle of a cell or never closed) come out with a `flaw`, for the
@@ -19,6 +20,7 @@ mod glob;
 mod ndjson;
 mod quotes;
 mod reader;
+mod remote;
 mod sniff;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use error::SourceError;
 pub use glob::expand;
+pub use remote::is_remote;
 
 use reader::{Parser, Read1, ReadError, Start};
 
@@ -115,6 +118,27 @@ pub struct SourceOptions {
     pub delimiter: Delimiter,
     pub encoding: Encoding,
     pub format: Format,
+    /// The job's `endpoint` for object URLs (S3-compatible stores, Azurite).
+    pub endpoint: Option<String>,
+    /// The object version (ETag) the run pinned when it fingerprinted its
+    /// inputs; an object found at another version is not read.
+    pub etag: Option<String>,
+}
+
+/// Expand the job's `path`: a local file or glob (see [`expand`]), or an
+/// object URL or URL glob (`s3://bucket/exports/users-*.csv.gz`), sorted.
+pub fn expand_with(pattern: &str, base: &Path, opts: &SourceOptions) -> Result<Vec<PathBuf>, SourceError> {
+    if crate::objstore::is_url(pattern) { remote::expand(pattern, opts) } else { expand(pattern, base) }
+}
+
+/// The fingerprint of an input: a file's size, mtime and head hash, or an
+/// object's ETag, size and last-modified.
+pub fn fingerprint(path: &Path, opts: &SourceOptions) -> Result<crate::state::Fingerprint, SourceError> {
+    if is_remote(path) {
+        remote::fingerprint(path, opts)
+    } else {
+        crate::state::fingerprint(path).map_err(|e| SourceError::open(path, e))
+    }
 }
 
 /// Where a record starts: 1-based physical line in the source file, the byte
@@ -174,10 +198,12 @@ pub struct CsvSource {
     delimiter: u8,
     encoding: &'static str,
     seekable: bool,
+    rereadable: bool,
     file_size: u64,
     counter: Arc<AtomicU64>,
     next_record: u64,
-    opened: Snapshot,
+    /// A local file's state when opened (objects: none, their ETag is pinned).
+    opened: Option<Snapshot>,
     grew: Option<u64>,
     /// An error met after some rows of a chunk: those rows go out first.
     pending: Option<SourceError>,
@@ -203,13 +229,16 @@ impl CsvSource {
     /// then a sniff of the head) and transcode to UTF-8 if needed, sniff the
     /// delimiter, read the header row.
     pub fn open(path: &Path, opts: &SourceOptions) -> Result<Self, SourceError> {
-        let opened = encoding::open(path, opts.encoding)?;
-        let snapshot = Snapshot::take(path).map_err(|e| SourceError::open(path, e))?;
+        let opened = encoding::open(path, opts)?;
+        // An object is pinned by its ETag instead (see `remote`).
+        let snapshot =
+            if is_remote(path) { None } else { Some(Snapshot::take(path).map_err(|e| SourceError::open(path, e))?) };
         let ndjson = match opts.format {
             Format::Ndjson => true,
             Format::Csv => false,
             Format::Auto => ndjson::looks_like(&opened.head),
         };
+        let rereadable = opened.rereadable && !ndjson;
         let (mut parser, seekable) = if ndjson {
             use std::io::Read;
             let rest = std::io::Cursor::new(opened.head[opened.skip..].to_vec()).chain(opened.input);
@@ -239,6 +268,7 @@ impl CsvSource {
             delimiter,
             encoding: opened.detected.name(),
             seekable,
+            rereadable,
             file_size: opened.file_size,
             counter: opened.counter,
             next_record: 0,
@@ -318,9 +348,9 @@ impl CsvSource {
     /// At the end of the file: did it change since it was opened? Shrunk or
     /// rewritten is an error (rows may be missing or cut); grown is noted.
     fn check_unchanged(&mut self) -> Result<(), SourceError> {
+        let Some(was) = self.opened else { return Ok(()) };
         let changed = |what: String| SourceError::Changed { path: self.path.clone(), what };
         let now = Snapshot::take(&self.path).map_err(|e| changed(format!("it cannot be read again: {e}")))?;
-        let was = self.opened;
         if now == was {
             return Ok(());
         }
@@ -380,6 +410,12 @@ impl CsvSource {
     /// True for a plain (not gzip, not transcoded) file: `open_after` seeks.
     pub fn seekable(&self) -> bool {
         self.seekable
+    }
+
+    /// True for a plain local file: settling may read a row again at its
+    /// byte offset (objects are not read twice).
+    pub fn rereadable(&self) -> bool {
+        self.seekable && self.rereadable
     }
 
     /// Size on disk, for progress and ETA.

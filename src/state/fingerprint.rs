@@ -19,8 +19,11 @@ pub struct Fingerprint {
     pub size: u64,
     /// Nanoseconds since the Unix epoch (negative before it).
     pub mtime_ns: i128,
-    /// xxh3 of the first 64 KiB.
+    /// xxh3 of the first 64 KiB (0 for an object: its ETag says more).
     pub head_hash: u64,
+    /// An object's ETag (`source::fingerprint`); none for a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// The fingerprint of a file on disk.
@@ -39,5 +42,6 @@ pub fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
         size: meta.len(),
         mtime_ns,
         head_hash: xxhash_rust::xxh3::xxh3_64(&head),
+        etag: None,
     })
 }

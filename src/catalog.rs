@@ -7,19 +7,10 @@
 use crate::api::Endpoint;
 use crate::api::client::Client;
 use crate::dispatch::{ApiCall, Driver, Refused, Stop};
+use crate::engine::lists::{Indexed, follow};
 use crate::job::{AttrMap, CatalogSettings, Job, ValueType};
 use crate::run::stopped;
 use anyhow::{Result, bail};
-use std::time::Duration;
-
-/// How often to ask about an indexing token; tests shorten it.
-fn poll_interval() -> Duration {
-    std::env::var("BATCHPORT_POLL_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(Duration::from_secs(2))
-}
 
 /// The schema field type of a mapped attribute.
 pub fn field_type(ty: &ValueType) -> &'static str {
@@ -137,29 +128,6 @@ pub async fn finish(
     driver: &Driver,
     token: Option<String>,
 ) -> Result<Option<String>> {
-    let Some(token) = token else { return Ok(None) };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
-    let query = [("name", c.name.as_str()), ("indexing_token", token.as_str())];
-    loop {
-        let body = match call(job, client, driver, Endpoint::CatalogsView, &query, None).await {
-            Ok(body) => body,
-            Err(Stop::Fail(r)) => bail!("cannot follow the catalog `{}`: {r}", c.name),
-            Err(stop) => return Err(stopped(stop, &format!("cannot follow the catalog `{}`", c.name))),
-        };
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        if v["indexing_state"] == "APPLIED" {
-            return Ok(Some(format!(
-                "catalog `{}` now holds {} items (indexing APPLIED)",
-                c.name,
-                v["nb_items"].as_u64().unwrap_or(0)
-            )));
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Ok(Some(format!(
-                "catalog `{}`: Batch has not applied the last edit after 10 minutes (indexing token {token})",
-                c.name
-            )));
-        }
-        driver.sleep(poll_interval()).await.map_err(|stop: Stop<Refused>| stopped(stop, "waiting"))?;
-    }
+    let followed = Indexed { what: "catalog", name: &c.name, view: Endpoint::CatalogsView, count: "nb_items" };
+    follow(job, client, driver, token, followed).await
 }

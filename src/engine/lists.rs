@@ -94,36 +94,58 @@ pub async fn finish(
 ) -> Result<Option<String>> {
     match &job.mapping {
         Mapping::Audience(a) => {
-            let Some(token) = token else { return Ok(None) };
-            let deadline = tokio::time::Instant::now() + APPLY_DEADLINE;
-            let query = [("name", a.name.as_str()), ("indexing_token", token.as_str())];
-            let view = driver_for(job, driver, Endpoint::AudiencesView);
-            loop {
-                let body = match get(client, &view, Endpoint::AudiencesView, &query).await {
-                    Ok(body) => body,
-                    Err(Stop::Fail(r)) => bail!("cannot follow the audience `{}`: {r}", a.name),
-                    Err(stop) => return Err(stopped(stop, &format!("cannot follow the audience `{}`", a.name))),
-                };
-                let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-                let state = v["indexing_state"].as_str().unwrap_or_default();
-                if state == "APPLIED" || state == "REPLACED" {
-                    return Ok(Some(format!(
-                        "audience `{}` now holds {} ids ({state})",
-                        a.name,
-                        v["nb_ids"].as_u64().unwrap_or(0)
-                    )));
-                }
-                if tokio::time::Instant::now() > deadline {
-                    return Ok(Some(format!(
-                        "audience `{}`: Batch has not applied the last write after 10 minutes (indexing token {token})",
-                        a.name
-                    )));
-                }
-                driver.sleep(poll_interval()).await.map_err(|stop: Stop<Refused>| stopped(stop, "waiting"))?;
-            }
+            let followed = Indexed { what: "audience", name: &a.name, view: Endpoint::AudiencesView, count: "nb_ids" };
+            follow(job, client, driver, token, followed).await
         }
         Mapping::Catalog(c) => crate::catalog::finish(job, c, client, driver, token).await,
         _ => Ok(None),
+    }
+}
+
+/// An audience or a catalog whose last write is followed until Batch applies it.
+pub(crate) struct Indexed<'a> {
+    /// "audience" or "catalog", for messages.
+    pub what: &'a str,
+    pub name: &'a str,
+    /// The view endpoint that tells the indexing state.
+    pub view: Endpoint,
+    /// The view's field holding what it now holds (`nb_ids`, `nb_items`).
+    pub count: &'a str,
+}
+
+/// Poll `x.view` with the indexing `token` until Batch says APPLIED (or
+/// REPLACED), for at most [`APPLY_DEADLINE`]; describe the result.
+pub(crate) async fn follow(
+    job: &Job,
+    client: &crate::api::client::Client,
+    driver: &Driver,
+    token: Option<String>,
+    x: Indexed<'_>,
+) -> Result<Option<String>> {
+    let Some(token) = token else { return Ok(None) };
+    let deadline = tokio::time::Instant::now() + APPLY_DEADLINE;
+    let query = [("name", x.name), ("indexing_token", token.as_str())];
+    let view = driver_for(job, driver, x.view);
+    loop {
+        let body = match get(client, &view, x.view, &query).await {
+            Ok(body) => body,
+            Err(Stop::Fail(r)) => bail!("cannot follow the {} `{}`: {r}", x.what, x.name),
+            Err(stop) => return Err(stopped(stop, &format!("cannot follow the {} `{}`", x.what, x.name))),
+        };
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let state = v["indexing_state"].as_str().unwrap_or_default();
+        if state == "APPLIED" || state == "REPLACED" {
+            let held = v[x.count].as_u64().unwrap_or(0);
+            let unit = if x.what == "catalog" { "items" } else { "ids" };
+            return Ok(Some(format!("{} `{}` now holds {held} {unit} (indexing {state})", x.what, x.name)));
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Ok(Some(format!(
+                "{} `{}`: Batch has not applied the last write after 10 minutes (indexing token {token})",
+                x.what, x.name
+            )));
+        }
+        driver.sleep(poll_interval()).await.map_err(|stop: Stop<Refused>| stopped(stop, "waiting"))?;
     }
 }
 

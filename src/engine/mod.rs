@@ -6,7 +6,7 @@
 
 mod history;
 use history::event_hash;
-mod lists;
+pub(crate) mod lists;
 mod order;
 mod progress;
 pub mod resume;

@@ -5,9 +5,10 @@ use crate::cli::Common;
 use crate::exit::Status;
 use crate::job::{self, Job};
 use crate::pipeline;
+use crate::report::forecast::Consent;
 use crate::report::{RejectsWriter, Summary};
 use crate::source::{self, CsvSource};
-use crate::transform::{Mapped, Transformer};
+use crate::transform::Transformer;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -48,17 +49,18 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
         let t = Transformer::bind(job, csv.headers(), file)?;
         rejects.set_source(csv.raw_headers(), csv.delimiter());
         let mut write_err = None;
-        pipeline::for_each_chunk(csv, &t, |chunk| {
+        // Only the consent values of a valid row are kept: the operations
+        // themselves are never built.
+        let consent = |attrs: &[u8]| (Consent::email(attrs), Consent::sms(attrs));
+        pipeline::for_each_checked(csv, &t, consent, |chunk| {
             for r in chunk.results {
                 summary.rows_read += 1;
                 match r {
-                    Mapped::Op(op) => {
-                        forecast.add_op(&op);
+                    Ok((email, sms)) => {
+                        forecast.add_consent(email, sms);
                         *summary.rows_valid.get_or_insert(0) += 1
                     }
-                    // validate runs without the change index: nothing is skipped as unchanged.
-                    Mapped::Unchanged(_) => *summary.rows_valid.get_or_insert(0) += 1,
-                    Mapped::Reject(rej) => {
+                    Err(rej) => {
                         forecast.add_reject(&rej);
                         summary.rows_rejected += 1;
                         if let Err(e) = rejects.write(&rej) {

@@ -3,7 +3,7 @@
 //! encoding, delimiter, line endings or compression. Memory stays flat: the
 //! file is read through a fixed buffer, never whole.
 //!
-//! Submodules: `glob` (file lists), `encoding` (byte stack: gzip, encoding
+//! Submodules: `block` (rows read in bulk, for the pipeline), `glob` (file lists), `encoding` (byte stack: gzip, encoding
 //! detection, transcoding), `sniff` (delimiter), `reader` (record parser and
 //! positions), `quotes` (quoting faults csv-core lets through), `error`, `remote`
 //! (object store URLs: `crate::objstore`).
@@ -14,6 +14,7 @@
 //! and head are checked again: a file that shrank or changed while it was read
 //! fails the read; one that grew is reported (`grew`).
 
+mod block;
 mod encoding;
 mod error;
 mod glob;
@@ -28,6 +29,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use block::{Block, BlockRow, Cells, RowCells};
 pub use error::SourceError;
 pub use glob::expand;
 pub use remote::is_remote;
@@ -432,12 +434,32 @@ impl CsvSource {
     /// keep their bytes exactly: ragged rows and invalid UTF-8 are returned as
     /// they are, for the transform to reject.
     pub fn read_chunk(&mut self, max: usize, out: &mut Vec<RawRow>) -> Result<bool, SourceError> {
+        out.reserve(max.min(1 << 16));
+        self.read_rows(max, |parser, pos, flaw| out.push(RawRow { pos, record: parser.to_byte_record(), flaw }))
+    }
+
+    /// `read_chunk` into a block: the same rows, copied into the block's
+    /// buffers instead of one allocated record each.
+    pub fn read_block(&mut self, max: usize, block: &mut Block) -> Result<bool, SourceError> {
+        let more = self.read_rows(max, |parser, pos, flaw| {
+            let (fields, ends) = parser.record();
+            block.push(pos, fields, ends, flaw);
+        })?;
+        block.bytes_read = self.bytes_read();
+        Ok(more)
+    }
+
+    /// Hand up to `max` rows to `push` (the parser holds the row's fields);
+    /// `Ok(false)` at end of file.
+    fn read_rows(
+        &mut self,
+        max: usize,
+        mut push: impl FnMut(&Parser, Position, Option<String>),
+    ) -> Result<bool, SourceError> {
         if let Some(e) = self.pending.take() {
             return Err(e);
         }
-        out.reserve(max.min(1 << 16));
-        let before = out.len();
-        for _ in 0..max {
+        for n in 0..max {
             let next = self.next().and_then(|r| {
                 if r.is_none() {
                     self.check_unchanged()?;
@@ -447,7 +469,7 @@ impl CsvSource {
             let Some(Read1 { at, mut flaw }) = (match next {
                 Ok(r) => r,
                 // The whole rows read before the error are handed out first.
-                Err(e) if out.len() > before => {
+                Err(e) if n > 0 => {
                     self.pending = Some(e);
                     return Ok(true);
                 }
@@ -455,13 +477,13 @@ impl CsvSource {
             }) else {
                 return Ok(false);
             };
-            let record = self.parser.to_byte_record();
             if flaw.is_none() {
-                flaw = self.header_again(&record);
+                let (fields, ends) = self.parser.record();
+                flaw = self.header_again(&RowCells::new(fields, ends));
             }
             // JSON lines: the header line is synthetic, so record lines are one less.
             let line = at.line - u64::from(self.ndjson);
-            out.push(RawRow { pos: Position { line, byte: at.byte, record: self.next_record }, record, flaw });
+            push(&self.parser, Position { line, byte: at.byte, record: self.next_record }, flaw);
             self.next_record += 1;
         }
         Ok(true)
@@ -470,12 +492,16 @@ impl CsvSource {
     /// A row that repeats the header (files concatenated, each with its
     /// header, maybe its BOM) or starts with a BOM is not data. Cheap: most
     /// rows differ from the header in their first bytes.
-    fn header_again(&self, record: &csv::ByteRecord) -> Option<String> {
-        let first = record.get(0)?;
+    fn header_again(&self, record: &impl Cells) -> Option<String> {
+        if record.is_empty() {
+            return None;
+        }
+        let first = record.field(0);
         let bom = first.starts_with(UTF8_BOM);
         let first = if bom { &first[UTF8_BOM.len()..] } else { first };
         let h = &self.raw_headers;
-        if record.len() == h.len() && h.get(0) == Some(first) && record.iter().skip(1).eq(h.iter().skip(1)) {
+        if record.len() == h.len() && h.get(0) == Some(first) && (1..h.len()).all(|i| h.get(i) == Some(record.field(i)))
+        {
             return Some("the header row again (files joined together?): not data".into());
         }
         bom.then(|| {

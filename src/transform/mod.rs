@@ -2,6 +2,7 @@
 //! A `Transformer` is bound to one file's header once; rows are then mapped in
 //! parallel on rayon, in chunks, and come back in input order.
 
+mod chunk;
 pub mod json;
 mod native;
 pub mod places;
@@ -11,8 +12,7 @@ mod zones;
 pub use native::is_set;
 
 use crate::job::{self, AttrMap, Blank, Column, EventName, Job, JobError, Mapping};
-use crate::source::{Position, RawRow};
-use rayon::prelude::*;
+use crate::source::{Cells, Position, RawRow};
 use std::path::Path;
 use value::StringRules;
 
@@ -309,7 +309,7 @@ impl Transformer {
     /// the raw bytes of every mapped cell and the mapping itself: the
     /// transform is a pure function of both, so an equal hash means an equal
     /// operation, found without transforming. `buf` is scratch space.
-    pub fn change_pair(&self, rec: &csv::ByteRecord, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
+    pub fn change_pair(&self, rec: &impl Cells, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
         if rec.len() != self.width {
             return None;
         }
@@ -318,53 +318,16 @@ impl Transformer {
             .id
             .fields
             .iter()
-            .map(|(f, _)| trim(std::str::from_utf8(&rec[f.index]).unwrap_or("")))
+            .map(|(f, _)| trim(std::str::from_utf8(rec.field(f.index)).unwrap_or("")))
             .find(|k| !k.is_empty())?;
         buf.clear();
         for &i in &self.hashed {
-            let cell = &rec[i];
+            let cell = rec.field(i);
             buf.extend_from_slice(&(cell.len() as u32).to_le_bytes());
             buf.extend_from_slice(cell);
         }
         let row = xxhash_rust::xxh3::xxh3_64_with_seed(buf, self.fingerprint);
         Some((crate::state::ChangeIndex::id_hash(key), row))
-    }
-
-    /// `map_chunk` with `changed_only`: rows whose operation Batch already has
-    /// (by `index`) are not transformed; the others carry their pair.
-    pub fn map_chunk_changed(
-        &self,
-        rows: Vec<RawRow>,
-        index: &crate::state::Lookup,
-    ) -> Result<Vec<Mapped>, crate::state::StateError> {
-        rows.into_par_iter()
-            .with_min_len(256)
-            .map_init(
-                || Vec::with_capacity(256),
-                |buf, r| {
-                    // A row the reader flagged is rejected, never skipped as unchanged.
-                    let pair = if r.flaw.is_none() { self.change_pair(&r.record, buf) } else { None };
-                    if let Some((id, op)) = pair
-                        && index.is_unchanged(id, op)?
-                    {
-                        return Ok(Mapped::Unchanged(r.pos));
-                    }
-                    Ok(match self.map_row(r) {
-                        Ok(mut op) => {
-                            op.change = pair;
-                            Mapped::Op(op)
-                        }
-                        Err(rej) => Mapped::Reject(rej),
-                    })
-                },
-            )
-            .collect()
-    }
-
-    /// Map a chunk of rows in parallel; the result is in input order.
-    pub fn map_chunk(&self, rows: Vec<RawRow>) -> Vec<Result<Op, Reject>> {
-        // A minimum task length amortises rayon's per-task cost over many small rows.
-        rows.into_par_iter().with_min_len(256).map(|r| self.map_row(r)).collect()
     }
 
     /// Map one row; the row's record moves into the operation or the reject.
@@ -373,15 +336,27 @@ impl Transformer {
             // The reader saw what the fields alone do not show.
             return Err(Reject { pos: row.pos, column: String::new(), reason, record: row.record });
         }
-        match self.map_fields(&row) {
+        match self.map_fields(&row.record) {
             Ok((key, attrs, event)) => Ok(Op { key, pos: row.pos, attrs, event, record: row.record, change: None }),
             Err((column, reason)) => Err(Reject { pos: row.pos, column, reason, record: row.record }),
         }
     }
 
-    fn map_fields(&self, row: &RawRow) -> Result<Fields, Problem> {
+    fn map_fields(&self, rec: &impl Cells) -> Result<Fields, Problem> {
+        // Sized for the whole object at once: growing it was 5% of the transform.
+        let mut attrs = Vec::with_capacity(self.keys_len + 16 + rec.as_slice().len() * 5 / 4);
+        let (key, event) = self.write_fields(rec, &mut attrs)?;
+        Ok((key.into_owned(), attrs, event))
+    }
+
+    /// The row's key, its attributes object written into `attrs`, and its
+    /// event object (events jobs).
+    fn write_fields<'r>(
+        &self,
+        rec: &'r impl Cells,
+        attrs: &mut Vec<u8>,
+    ) -> Result<(std::borrow::Cow<'r, str>, Option<Vec<u8>>), Problem> {
         let reject = |column: &str, reason: String| (column.to_string(), reason);
-        let rec = &row.record;
         if rec.len() != self.width {
             return Err(reject(
                 "",
@@ -396,11 +371,11 @@ impl Transformer {
         // is then a slice of it, valid if it starts and ends on a character
         // boundary (if not, the input is invalid: the cell's own check says where).
         let whole = std::str::from_utf8(rec.as_slice()).ok();
-        let cell = |f: &Field| -> Result<&str, Problem> {
+        let cell = |f: &Field| -> Result<&'r str, Problem> {
             if let Some(s) = whole.zip(rec.range(f.index)).and_then(|(w, r)| w.get(r)) {
                 return Ok(trim(s));
             }
-            let raw = &rec[f.index];
+            let raw = rec.field(f.index);
             std::str::from_utf8(raw).map(trim).map_err(|e| {
                 reject(
                     &f.header,
@@ -412,12 +387,15 @@ impl Transformer {
             })
         };
         // Each id column as the rule reads it; a blank one falls through to the next.
-        let id_cell = |f: &Field| -> Result<&str, Problem> {
+        let id_cell = |f: &Field| -> Result<&'r str, Problem> {
             match &self.custom_id {
                 Some(rule) => {
-                    let raw = std::str::from_utf8(&rec[f.index]).map_err(|_| {
-                        reject(&f.header, "invalid UTF-8 in the Custom ID (set source.encoding)".into())
-                    })?;
+                    let raw = match whole.zip(rec.range(f.index)).and_then(|(w, r)| w.get(r)) {
+                        Some(s) => s,
+                        None => std::str::from_utf8(rec.field(f.index)).map_err(|_| {
+                            reject(&f.header, "invalid UTF-8 in the Custom ID (set source.encoding)".into())
+                        })?,
+                    };
                     if raw.trim().is_empty() {
                         return Ok("");
                     }
@@ -429,9 +407,7 @@ impl Transformer {
         let Some(key) = self.id.read(&id_cell)? else {
             return Err(reject(&self.key.header, self.blank_key()));
         };
-        // Sized for the whole object at once: growing it was 5% of the transform.
-        let mut attrs = Vec::with_capacity(self.keys_len + 16 + rec.as_slice().len() * 5 / 4);
-        let mut obj = json::Object::open(&mut attrs);
+        let mut obj = json::Object::open(attrs);
         native::write(&self.native, self.blank, &mut obj, &cell, &reject)?;
         self.write_attrs(&self.attrs, &mut obj, &cell, &reject)?;
         obj.close();
@@ -439,7 +415,7 @@ impl Transformer {
             Some(e) => Some(self.write_event(e, &cell, &reject)?),
             None => None,
         };
-        Ok((key.into_owned(), attrs, event))
+        Ok((key, event))
     }
 
     /// "the Custom ID is blank", naming the fallbacks when there are some.

@@ -143,13 +143,17 @@ pub fn is_valid_email(s: &str) -> bool {
     if s.len() > 254 || spaced {
         return false;
     }
-    let Some((local, domain)) = s.split_once('@') else {
+    // On bytes, in one pass per part: this runs on every row that maps an
+    // email ('@' and '.' are ASCII, so UTF-8 text splits the same way).
+    let b = s.as_bytes();
+    let Some(at) = memchr::memchr(b'@', b) else {
         return false;
     };
-    !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+    let (local, domain) = (&b[..at], &b[at + 1..]);
+    if local.is_empty() || memchr::memchr(b'@', domain).is_some() || memchr::memchr(b'.', domain).is_none() {
+        return false;
+    }
+    domain.split(|&c| c == b'.').all(|l| !l.is_empty() && l[0] != b'-' && l[l.len() - 1] != b'-')
 }
 
 /// E.164: `+`, a non-zero digit, at most 15 digits in all.
@@ -176,21 +180,29 @@ pub fn is_valid_timezone(s: &str) -> bool {
     if s == "UTC" || s == "GMT" {
         return true;
     }
-    let mut parts = s.split('/');
-    let Some(area) = parts.next() else {
+    // One pass over the bytes: this runs on every row that maps a time zone.
+    let b = s.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_uppercase) {
         return false;
-    };
-    let ok_part = |p: &str| {
-        !p.is_empty()
-            && p.len() <= 30
-            && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
-    };
-    // No collect: this runs on every row of a file that maps a time zone.
-    let mut rest = parts.peekable();
-    area.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
-        && ok_part(area)
-        && rest.peek().is_some()
-        && rest.all(ok_part)
+    }
+    let (mut slashes, mut part) = (0, 0);
+    for &c in b {
+        if c == b'/' {
+            if part == 0 {
+                return false;
+            }
+            slashes += 1;
+            part = 0;
+        } else if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'+') {
+            part += 1;
+            if part > 30 {
+                return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    slashes > 0 && part > 0
 }
 
 /// A URL: a scheme, `://`, a host, at most 2,048 characters, no whitespace.

@@ -51,8 +51,7 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
         let mut write_err = None;
         // Only the consent values of a valid row are kept: the operations
         // themselves are never built.
-        let consent = |attrs: &[u8]| (Consent::email(attrs), Consent::sms(attrs));
-        pipeline::for_each_checked(csv, &t, consent, |chunk| {
+        pipeline::for_each_checked(csv, &t, Consent::both, |chunk| {
             for r in chunk.results {
                 summary.rows_read += 1;
                 match r {

@@ -20,12 +20,13 @@ const NOT_ISO: &[(&str, &str)] = &[("UK", "GB"), ("EL", "GR"), ("EN", "GB")];
 pub fn country(cell: &str) -> Result<[u8; 2], String> {
     let err = || format!("`{}` is not a country (ISO 3166-1 code or English name, e.g. FR, FRA, France)", clip(cell));
     let t = cell.trim();
-    // The common case, a two-letter code, without allocating.
-    if t.len() == 2
-        && t.bytes().all(|b| b.is_ascii_alphabetic())
-        && let Ok(c) = celes::Country::from_alpha2(t)
+    // The common case, a two-letter code: a table lookup.
+    if let [a, b] = *t.as_bytes()
+        && a.is_ascii_alphabetic()
+        && b.is_ascii_alphabetic()
+        && let Some(code) = ALPHA2[usize::from(a.to_ascii_uppercase() - b'A') * 26 + usize::from(b.to_ascii_uppercase() - b'A')]
     {
-        return Ok(two(c.alpha2));
+        return Ok(code);
     }
     if let Some((_, iso)) = NOT_ISO.iter().find(|(k, _)| k.eq_ignore_ascii_case(t)) {
         return Ok(two(iso));
@@ -44,6 +45,18 @@ pub fn country(cell: &str) -> Result<[u8; 2], String> {
     };
     found.map(|c| two(c.alpha2)).ok_or_else(err)
 }
+
+/// Every two-letter code `celes` knows, by its letters (AA = 0 ... ZZ = 675),
+/// built once: the per-row lookup was a hash, a copy and a country built.
+static ALPHA2: std::sync::LazyLock<[Option<[u8; 2]>; 676]> = std::sync::LazyLock::new(|| {
+    let mut table = [None; 676];
+    for (i, slot) in table.iter_mut().enumerate() {
+        let code = [b'A' + (i / 26) as u8, b'A' + (i % 26) as u8];
+        let code = std::str::from_utf8(&code).unwrap_or_default();
+        *slot = celes::Country::from_alpha2(code).ok().map(|c| two(c.alpha2));
+    }
+    table
+});
 
 fn two(code: &str) -> [u8; 2] {
     let b = code.as_bytes();

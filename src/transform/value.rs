@@ -365,13 +365,18 @@ pub fn unformula(cell: &str) -> &str {
 /// libphonenumber metadata): international numbers as they are, national ones
 /// in `region` (`06 39 98 13 37` in FR), the `(0)` trunk prefix written after
 /// a country code dropped. Extensions are refused: Batch stores a number only.
-pub fn phone(cell: &str, region: Option<&str>) -> Result<String, String> {
+pub fn phone<'c>(cell: &'c str, region: Option<&str>) -> Result<std::borrow::Cow<'c, str>, String> {
     let cell = unformula(cell);
-    // Already E.164 (most rows of most exports): as is, without the parser,
-    // which is the costly part of a row.
+    // Already E.164 (most rows of most exports): as is, borrowed, without the
+    // parser, which is the costly part of a row.
     if cell.starts_with('+') && plausible(cell) {
-        return Ok(cell.to_string());
+        return Ok(cell.into());
     }
+    phone_parsed(cell, region).map(Into::into)
+}
+
+/// `phone` for a cell that is not E.164 as it is.
+fn phone_parsed(cell: &str, region: Option<&str>) -> Result<String, String> {
     let intl = cell.starts_with('+') || cell.starts_with("00");
     // `+33 (0)6...`: the `(0)` is the national trunk prefix, not a digit.
     let cleaned = if intl { cell.replace("(0)", "") } else { cell.to_string() };
@@ -430,6 +435,13 @@ fn json_list(cell: &str, strict: bool) -> Result<Option<Vec<String>>, String> {
 /// sends nothing for it, as a blank cell does, instead of clearing the array.
 pub fn no_items(ty: &ValueType, cell: &str) -> bool {
     let ValueType::Array { separator, json, .. } = ty else { return false };
+    // The usual cell starts with its first item: not blank, nothing to split.
+    if !matches!(cell.as_bytes().first(), None | Some(b'[' | b'"'))
+        && !cell.starts_with(separator.as_str())
+        && !cell.starts_with(char::is_whitespace)
+    {
+        return false;
+    }
     match json_list(cell, false) {
         Ok(Some(items)) => items.iter().all(|s| s.trim().is_empty()),
         _ if *json => false,

@@ -51,7 +51,11 @@ impl Transformer {
 
     /// `map_chunk` over a block's rows.
     pub fn map_block(&self, block: &Block) -> Vec<Mapped> {
-        (0..block.len()).into_par_iter().with_min_len(MIN_LEN).map(|i| self.map_block_row(block.row(i)).into()).collect()
+        (0..block.len())
+            .into_par_iter()
+            .with_min_len(MIN_LEN)
+            .map(|i| self.map_block_row(block.row(i)).into())
+            .collect()
     }
 
     /// `map_chunk_changed` over a block's rows.
@@ -89,11 +93,7 @@ impl Transformer {
     /// Check every row of a block as `map_block` would map it, without
     /// keeping the operations: a valid row gives what `inspect` makes of its
     /// attributes object, a bad one its reject.
-    pub fn check_block<T: Send>(
-        &self,
-        block: &Block,
-        inspect: impl Fn(&[u8]) -> T + Sync,
-    ) -> Vec<Result<T, Reject>> {
+    pub fn check_block<T: Send>(&self, block: &Block, inspect: impl Fn(&[u8]) -> T + Sync) -> Vec<Result<T, Reject>> {
         (0..block.len())
             .into_par_iter()
             .with_min_len(MIN_LEN)

@@ -23,7 +23,7 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    while let Some(off) = bytes[start..].iter().position(|&b| ESCAPE[b as usize]) {
+    while let Some(off) = find_escape(&bytes[start..]) {
         let i = start + off;
         out.extend_from_slice(&bytes[start..i]);
         match bytes[i] {
@@ -40,6 +40,33 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// The first byte of `bytes` that needs escaping. Eight bytes at a time
+/// (one word: is any byte a control character, `"` or `\\`?), then byte by
+/// byte in the word that has one and in the tail.
+#[inline]
+fn find_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Bytes under 0x20, or equal to b, by the classic has-less / has-zero
+    // tricks: may flag a byte after a real match, never misses one, and a
+    // flagged word is scanned byte by byte.
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[i..i + 8]);
+        let x = u64::from_le_bytes(w);
+        let flagged = x.wrapping_sub(ONES * 0x20) & !x & HIGHS
+            | has_zero(x ^ (ONES * u64::from(b'"')))
+            | has_zero(x ^ (ONES * u64::from(b'\\')));
+        if flagged != 0 {
+            break;
+        }
+        i += 8;
+    }
+    bytes[i..].iter().position(|&b| ESCAPE[b as usize]).map(|k| i + k)
 }
 
 /// `"k":`, rendered once per mapping instead of once per row.
@@ -103,6 +130,23 @@ mod tests {
             string(&mut out, s);
             let back: String = serde_json::from_slice(&out).unwrap();
             assert_eq!(back, s);
+        }
+    }
+
+    #[test]
+    fn escapes_found_wherever_they_are() {
+        // Every position in strings longer than a word, every kind of byte.
+        for len in 0..40 {
+            for at in 0..len {
+                for b in [b'"', b'\\', 0u8, 0x1f, b'\n'] {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    assert_eq!(find_escape(&s), Some(at), "{b:#x} at {at} of {len}");
+                }
+                let clean: Vec<u8> =
+                    (0..len).map(|i| [b' ', b'~', 0x7f, 0xc3, 0xa9, b'!', b'#', b'['][i % 8]).collect();
+                assert_eq!(find_escape(&clean), None);
+            }
         }
     }
 

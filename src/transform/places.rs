@@ -24,7 +24,8 @@ pub fn country(cell: &str) -> Result<[u8; 2], String> {
     if let [a, b] = *t.as_bytes()
         && a.is_ascii_alphabetic()
         && b.is_ascii_alphabetic()
-        && let Some(code) = ALPHA2[usize::from(a.to_ascii_uppercase() - b'A') * 26 + usize::from(b.to_ascii_uppercase() - b'A')]
+        && let Some(code) =
+            ALPHA2[usize::from(a.to_ascii_uppercase() - b'A') * 26 + usize::from(b.to_ascii_uppercase() - b'A')]
     {
         return Ok(code);
     }

@@ -166,8 +166,16 @@ pub fn native(kind: &NativeKind, cell: &str, out: &mut Vec<u8>) -> Result<(), St
 
 /// `Ok(None)`: an `undecided` value, no subscription sent for the row.
 pub fn subscription_of(v: &SubscriptionValues, cell: &str) -> Result<Option<&'static str>, String> {
-    if !v.undecided.is_empty() && v.undecided.iter().any(|w| *w == cell.to_lowercase()) {
-        return Ok(None);
+    if !v.undecided.is_empty() {
+        // Lowercased once for the whole list (and not at all when it already is).
+        let lower = if cell.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+            std::borrow::Cow::Owned(cell.to_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(cell)
+        };
+        if v.undecided.iter().any(|w| *w == *lower) {
+            return Ok(None);
+        }
     }
     subscription(v, cell).map(Some)
 }

@@ -109,3 +109,93 @@ fn blocks<T: Send, E: From<SourceError> + Send>(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::RawRow;
+    use crate::transform::Op;
+
+    /// A generated file with a bad row every 7, and its job.
+    fn file(rows: u64) -> (tempfile::TempDir, std::path::PathBuf, crate::job::Job) {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("p.csv");
+        let mut out = Vec::new();
+        crate::internals::testdata::write_profiles(&mut out, rows, 3, 7).unwrap();
+        std::fs::write(&csv, out).unwrap();
+        let toml = dir.path().join("p.toml");
+        std::fs::write(&toml, crate::internals::testdata::profiles_job("p", "p.csv", "base_url = \"emulator\""))
+            .unwrap();
+        let job = crate::job::load(&toml).unwrap();
+        (dir, csv, job)
+    }
+
+    /// Rows read one record at a time and mapped one by one: the reference.
+    fn reference(csv: &std::path::Path, job: &crate::job::Job) -> Vec<Result<Op, Reject>> {
+        let opts = &job.source.as_ref().unwrap().options;
+        let mut src = CsvSource::open(csv, opts).unwrap();
+        let t = Transformer::bind(job, src.headers(), csv).unwrap();
+        let mut rows: Vec<RawRow> = Vec::new();
+        while src.read_chunk(1000, &mut rows).unwrap() {}
+        rows.into_iter().map(|r| t.map_row(r)).collect()
+    }
+
+    #[test]
+    fn blocks_map_and_check_as_rows_do() {
+        let (_dir, csv, job) = file(5_000);
+        let want = reference(&csv, &job);
+        assert!(want.iter().any(Result::is_err) && want.iter().any(Result::is_ok));
+        let opts = &job.source.as_ref().unwrap().options;
+        let src = CsvSource::open(&csv, opts).unwrap();
+        let t = Transformer::bind(&job, src.headers(), &csv).unwrap();
+        let (mut got, mut lasts) = (Vec::new(), Vec::new());
+        for_each_chunk(src, &t, |c| {
+            lasts.push(c.last);
+            got.extend(c.results);
+            true
+        })
+        .unwrap();
+        assert_eq!(got.len(), want.len());
+        assert_eq!(lasts.len(), want.len().div_ceil(CHUNK_ROWS), "chunks of CHUNK_ROWS rows");
+        for (g, w) in got.iter().zip(&want) {
+            match (g, w) {
+                (Mapped::Op(g), Ok(w)) => assert_eq!(g, w),
+                (Mapped::Reject(g), Err(w)) => {
+                    assert_eq!((g.pos, &g.column, &g.reason, &g.record), (w.pos, &w.column, &w.reason, &w.record))
+                }
+                _ => panic!("{g:?} against {w:?}"),
+            }
+        }
+        let src = CsvSource::open(&csv, opts).unwrap();
+        let mut checked = Vec::new();
+        for_each_checked(src, &t, <[u8]>::to_vec, |c| {
+            checked.extend(c.results);
+            true
+        })
+        .unwrap();
+        assert_eq!(checked.len(), want.len());
+        for (c, w) in checked.iter().zip(&want) {
+            match (c, w) {
+                (Ok(attrs), Ok(op)) => assert_eq!(attrs, &op.attrs),
+                (Err(c), Err(w)) => assert_eq!((c.pos, &c.reason, &c.record), (w.pos, &w.reason, &w.record)),
+                _ => panic!("{c:?} against {w:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn stopping_early_ends_every_stage() {
+        let (_dir, csv, job) = file(20_000);
+        let opts = &job.source.as_ref().unwrap().options;
+        let src = CsvSource::open(&csv, opts).unwrap();
+        let t = Transformer::bind(&job, src.headers(), &csv).unwrap();
+        let mut seen = 0;
+        // Returns (the scope joined the reader and the mapper) after one chunk.
+        for_each_chunk(src, &t, |_| {
+            seen += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(seen, 1);
+    }
+}

@@ -3,10 +3,16 @@
 //! the next, and the caller consumes the results of the block before. Bounded
 //! channels between the stages keep memory flat whatever the file size, and
 //! the blocks go back to the reader once mapped, so their buffers are reused.
+//!
+//! With `changed_only`, a file that can be read twice is first scanned
+//! (`scan_changes`: every row checked against the index at once, see
+//! `state::change::scan`), then read again (`for_each_chunk_delta`), only the
+//! rows that changed being transformed.
 
-use crate::source::{Block, CsvSource, Position, SourceError};
-use crate::state::Lookup;
+use crate::source::{Block, BlockRow, CsvSource, Position, SourceError};
+use crate::state::{Delta, Lookup};
 use crate::transform::{Mapped, Reject, Transformer};
+use rayon::prelude::*;
 use std::sync::mpsc::{channel, sync_channel};
 
 /// Rows per chunk: large enough to amortise the hand-off, small enough that a
@@ -49,6 +55,114 @@ pub fn for_each_checked<T: Send>(
     f: impl FnMut(Chunk<Result<T, Reject>>) -> bool,
 ) -> Result<(), SourceError> {
     blocks(src, |b| Ok(t.check_block(b, &inspect)), f)
+}
+
+/// The first read of a `changed_only` run over a file that can be read
+/// twice: every row's change pair, joined with `index` at once. `None` when
+/// the index is empty or `go_on` turned false. A read error ends the scan
+/// early: the rows after it are simply not covered (the second read meets
+/// the same error and reports it).
+pub fn scan_changes(
+    src: CsvSource,
+    t: &Transformer,
+    index: &Lookup,
+    go_on: impl Fn() -> bool,
+) -> anyhow::Result<Option<Delta>> {
+    let Some(mut scan) = index.scan()? else { return Ok(None) };
+    let pairs = |b: &Block| -> Result<Vec<(u64, Option<(u64, u64)>)>, SourceError> {
+        Ok((0..b.len())
+            .into_par_iter()
+            .with_min_len(256)
+            .map_init(
+                || Vec::with_capacity(256),
+                |buf, i| {
+                    let r = b.row(i);
+                    (r.pos.record, pair_of(t, r, buf))
+                },
+            )
+            .collect())
+    };
+    let mut failed = None;
+    let read = blocks(src, pairs, |chunk| {
+        for &(record, pair) in &chunk.results {
+            if let Err(e) = scan.push(record, pair) {
+                failed = Some(e);
+                return false;
+            }
+        }
+        go_on()
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    if !go_on() {
+        return Ok(None);
+    }
+    if let Err(e) = read {
+        tracing::debug!("the change scan stopped at a read error, met again by the import: {e}");
+    }
+    Ok(Some(scan.finish()?))
+}
+
+/// A row's change pair, unless the reader flagged it (then it is rejected,
+/// never skipped as unchanged).
+fn pair_of(t: &Transformer, r: BlockRow<'_>, buf: &mut Vec<u8>) -> Option<(u64, u64)> {
+    if r.flaw.is_none() { t.change_pair(&r.cells, buf) } else { None }
+}
+
+/// The second read of a scanned file: rows `delta` found unchanged come as
+/// `Mapped::Unchanged`, untransformed, if their window reads as in the scan.
+pub fn for_each_chunk_delta(
+    src: CsvSource,
+    t: &Transformer,
+    delta: &Delta,
+    f: impl FnMut(Chunk) -> bool,
+) -> Result<(), SourceError> {
+    blocks(src, |b| Ok::<_, SourceError>(map_block_delta(t, b, delta)), f)
+}
+
+fn map_block_delta(t: &Transformer, b: &Block, delta: &Delta) -> Vec<Mapped> {
+    let pairs: Vec<Option<(u64, u64)>> = (0..b.len())
+        .into_par_iter()
+        .with_min_len(256)
+        .map_init(|| Vec::with_capacity(256), |buf, i| pair_of(t, b.row(i), buf))
+        .collect();
+    // The windows this chunk holds, with this read's sums: trusted if equal.
+    let mut windows: Vec<(usize, u64, u32)> = Vec::new();
+    for (i, pair) in pairs.iter().enumerate() {
+        let record = b.row(i).pos.record;
+        let Some(w) = delta.window_of(record) else { continue };
+        if windows.last().is_none_or(|l| l.0 != w) {
+            windows.push((w, 0, 0));
+        }
+        let last = windows.last_mut().expect("pushed");
+        last.1 = last.1.wrapping_add(crate::state::change_row_sum(record, *pair));
+        last.2 += 1;
+    }
+    let trusted: Vec<usize> =
+        windows.iter().filter(|(w, sum, n)| delta.window_matches(*w, *sum, *n)).map(|(w, ..)| *w).collect();
+    if trusted.len() < windows.len() {
+        tracing::warn!("rows read differently from the change scan (the file changed?): they are sent");
+    }
+    (0..b.len())
+        .into_par_iter()
+        .zip(pairs)
+        .with_min_len(256)
+        .map(|(i, pair)| {
+            let r = b.row(i);
+            let known = delta.window_of(r.pos.record).is_some_and(|w| trusted.contains(&w));
+            if known && pair.is_some() && delta.is_unchanged(r.pos.record) {
+                return Mapped::Unchanged(r.pos);
+            }
+            match t.map_block_row(r) {
+                Ok(mut op) => {
+                    op.change = pair;
+                    Mapped::Op(op)
+                }
+                Err(rej) => Mapped::Reject(rej),
+            }
+        })
+        .collect()
 }
 
 fn blocks<T: Send, E: From<SourceError> + Send>(

@@ -115,7 +115,7 @@ impl Transformer {
     }
 
     /// `map_row` for a row of a block.
-    fn map_block_row(&self, row: BlockRow<'_>) -> Result<Op, Reject> {
+    pub fn map_block_row(&self, row: BlockRow<'_>) -> Result<Op, Reject> {
         if let Some(flaw) = row.flaw {
             // The reader saw what the fields alone do not show.
             return Err(reject(row, String::new(), flaw.to_string()));

@@ -69,7 +69,7 @@ pub fn scan_changes(
     go_on: impl Fn() -> bool,
 ) -> anyhow::Result<Option<Delta>> {
     let Some(mut scan) = index.scan()? else { return Ok(None) };
-    let pairs = |b: &Block| -> Result<Vec<(u64, Option<(u64, u64)>)>, SourceError> {
+    let pairs = |b: &Block| -> Result<Vec<RowPair>, SourceError> {
         Ok((0..b.len())
             .into_par_iter()
             .with_min_len(256)
@@ -103,6 +103,9 @@ pub fn scan_changes(
     }
     Ok(Some(scan.finish()?))
 }
+
+/// A row's record number and change pair.
+type RowPair = (u64, Option<(u64, u64)>);
 
 /// A row's change pair, unless the reader flagged it (then it is rejected,
 /// never skipped as unchanged).

@@ -47,6 +47,9 @@ pub fn for_each_chunk_changed(
     chunks(src, |rows| Ok(t.map_chunk_changed(rows, index)?), chunk_to(f))
 }
 
+/// A row's record number and change pair (none: never skipped).
+type RowPair = (u64, Option<(u64, u64)>);
+
 /// The first read of a `changed_only` run over a file that can be read
 /// twice: every row's change pair, joined with `index` at once. `None` when
 /// the index is empty or `go_on` turned false. A read error ends the scan
@@ -59,7 +62,7 @@ pub fn scan_changes(
     go_on: impl Fn() -> bool,
 ) -> anyhow::Result<Option<Delta>> {
     let Some(mut scan) = index.scan()? else { return Ok(None) };
-    let pairs = |rows: Vec<RawRow>| -> Result<Vec<(u64, Option<(u64, u64)>)>, SourceError> {
+    let pairs = |rows: Vec<RawRow>| -> Result<Vec<RowPair>, SourceError> {
         Ok(rows
             .par_iter()
             .with_min_len(256)

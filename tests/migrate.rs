@@ -156,6 +156,8 @@ fn hubspot_opt_outs_only() {
     assert_eq!(m.consent("jane@example.com", "$email_marketing"), None, "HubSpot has no opt-in column");
     assert_eq!(m.attrs("jane@example.com")["$region"], "US");
     assert_eq!(m.attrs("ana@example.net")["$phone_number"], "+5511912345678");
+    assert_eq!(m.consent("bo@example.com", "$email_marketing").as_deref(), Some("unsubscribed"), "a hard bounce");
+    assert_eq!(m.attrs("jane@example.com")["address"], "1 Main St");
 }
 
 #[test]
@@ -177,20 +179,31 @@ fn shopify_customers() {
     assert_eq!(jane["$sms_marketing"], "unsubscribed");
     assert_eq!(jane["total_spent"], 1000.5, "1,000.50 is a thousand, not 1");
     assert_eq!(jane["$phone_number"], "+13125550100");
+    assert_eq!(jane["shopify_customer_id"], 7012345678901_u64, "Shopify's apostrophe before the id is dropped");
+    assert_eq!(jane["accepts_whatsapp_marketing"], false);
+    assert!(
+        jane.get("$sms_marketing").is_some()
+            && m.consent("ana@example.net", "$sms_marketing").as_deref() == Some("subscribed")
+    );
     assert_eq!(m.consent("joe@example.org", "$email_marketing").as_deref(), Some("unsubscribed"));
     assert_eq!(m.attrs("ana@example.net")["$region"], "BR");
 }
 
 #[test]
 fn airship_channels() {
-    let m = migrate("airship_channels.csv", "airship");
+    let m = migrate("airship_channels.ndjson", "airship");
+    assert!(m.job.contains("format = \"ndjson\""), "{}", m.job);
     assert_eq!(rejected(&m), 0, "{}", m.job);
     let u1 = m.attrs("u-1");
-    assert_eq!(u1["$email_address"], "jane@example.com");
+    assert_eq!(u1["$email_address"], "jane@example.com", "an email channel's email_address");
     assert_eq!(u1["$phone_number"], "+33639981337");
     assert_eq!(u1["$sms_marketing"], "unsubscribed", "commercial_opted_out on the SMS channel");
     assert!(u1.get("$email_marketing").is_none(), "the SMS opt-out does not touch email");
+    assert_eq!(u1["$timezone"], "Europe/Paris", "device_attributes.ua_local_tz");
+    assert!(!u1.as_object().unwrap().values().any(|v| v.as_str().is_some_and(|s| s.starts_with("28A979"))));
     assert_eq!(m.consent("u-2", "$email_marketing").as_deref(), Some("unsubscribed"));
+    assert_eq!(m.attrs("u-2")["$email_address"], "joe@example.org");
+    assert_eq!(m.consent("u-3", "$email_marketing"), None, "an opt-in date alone is not sent as a consent");
 }
 
 #[test]

@@ -71,7 +71,9 @@ impl Plan {
                 self.notes.extend(d.notes.iter().cloned());
                 continue;
             };
-            m.notes.splice(0..0, d.notes.iter().cloned());
+            // A type column decides (OneSignal): "not sent" would contradict it.
+            let typed = m.extra.when.is_some() && d.column.is_none() && !d.maps();
+            m.notes.splice(0..0, d.notes.iter().filter(|n| !(typed && n.contains(": not sent:"))).cloned());
             m.extra.constant = d.constant.map(str::to_string);
             m.extra.suppressed_by = d.suppressed_by.clone();
             if m.extra.when.is_none()

@@ -334,7 +334,8 @@ impl Plan {
         let mut out = Vec::new();
         let lower = |l: &[&str]| l.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
         for (kind, values, what) in [(NativeKind::Email, email, "email"), (NativeKind::Phone, sms, "SMS")] {
-            if !self.free(&kind) {
+            // A tool whose type column has no rows of this channel here.
+            if values.is_empty() || !self.free(&kind) {
                 continue;
             }
             let notes = vec![

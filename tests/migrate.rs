@@ -31,16 +31,21 @@ fn migrate(file: &str, preset: &str) -> Migrated {
     let dir = tempfile::tempdir().unwrap();
     let body = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/migrate").join(file)).unwrap();
     write(dir.path(), file, body);
-    let out = run_in(dir.path(), &["init", "--preset", preset, file]);
+    migrate_in(dir.path(), file, preset)
+}
+
+/// `init --preset` on `file` in `dir`, then `run` into a fresh emulator.
+fn migrate_in(dir: &Path, file: &str, preset: &str) -> Migrated {
+    let out = run_in(dir, &["init", "--preset", preset, file]);
     assert_eq!(out.status.code(), Some(0), "init: {}", String::from_utf8_lossy(&out.stderr));
     let emu = Emulator::start_background(EmulatorConfig::default()).expect("emulator starts");
     let job = String::from_utf8(out.stdout).unwrap();
     let job = job.replacen("[api]\n", &format!("[api]\nbase_url = \"{}\"\n", emu.base_url()), 1);
-    write(dir.path(), "job.toml", &job);
+    write(dir, "job.toml", &job);
     let out = bin()
         .args(["run", "job.toml", "--json", "--state"])
-        .arg(dir.path().join("state"))
-        .current_dir(dir.path())
+        .arg(dir.join("state"))
+        .current_dir(dir)
         .env("BATCH_REST_KEY", "emulator_rest_key")
         .env("BATCH_PROJECT_KEY", "project_emulator")
         .output()
@@ -135,6 +140,30 @@ fn onesignal_channels_by_device_type() {
     assert_eq!(u2["$email_marketing"], "unsubscribed");
     assert_eq!(u2["$sms_marketing"], "subscribed");
     assert!(!u1.as_object().unwrap().values().any(|v| v == "fcm-token-aaa"), "push tokens are not sent");
+    // u-3 opted out on one email and one phone, then opted in on others: the
+    // opt-outs win, and the last address of each channel is kept.
+    let u3 = m.attrs("u-3");
+    assert_eq!(u3["$email_marketing"], "unsubscribed", "a later opt-in row does not undo an opt-out\n{}", m.job);
+    assert_eq!(u3["$sms_marketing"], "unsubscribed");
+    assert_eq!(u3["$email_address"], "ana@example.net");
+    assert_eq!(u3["$phone_number"], "+5511987654321");
+}
+
+/// The same people, their rows in the reverse order: the result does not
+/// depend on which row comes last.
+#[test]
+fn onesignal_opt_outs_win_in_any_row_order() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/migrate/onesignal_subscriptions.csv");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[1..].reverse();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("onesignal_reversed.csv"), lines.join("\n") + "\n").unwrap();
+    let m = migrate_in(dir.path(), "onesignal_reversed.csv", "onesignal");
+    let u3 = m.attrs("u-3");
+    assert_eq!((&u3["$email_marketing"], &u3["$sms_marketing"]), (&"unsubscribed".into(), &"unsubscribed".into()));
+    assert_eq!(m.attrs("u-2")["$sms_marketing"], "subscribed", "nobody else is held");
+    assert_eq!(m.attrs("u-1")["$email_marketing"], "subscribed");
 }
 
 #[test]

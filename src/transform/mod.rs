@@ -4,6 +4,7 @@
 
 pub mod json;
 mod native;
+mod optouts;
 pub mod places;
 pub mod value;
 mod zones;
@@ -148,6 +149,8 @@ pub struct Transformer {
     native: Vec<native::BoundNative>,
     attrs: Vec<BoundAttr>,
     event: Option<BoundEvent>,
+    /// People with an opt-out row, when their rows span several lines (see `optouts`).
+    opt_outs: Option<optouts::OptOuts>,
 }
 
 impl Transformer {
@@ -192,6 +195,7 @@ impl Transformer {
             native: Vec::new(),
             attrs: Vec::new(),
             event: None,
+            opt_outs: None,
         };
         let mut t = match &job.mapping {
             Mapping::Profiles(p) => Transformer {
@@ -251,6 +255,14 @@ impl Transformer {
             }
         };
         t.bind_hash(job);
+        if optouts::needed(&t) {
+            let opts = job.source.as_ref().map(|s| s.options.clone()).unwrap_or_default();
+            let held = optouts::scan(&t, csv, &opts).map_err(|e| JobError::File {
+                path: csv.to_path_buf(),
+                message: format!("reading the file ahead for its opt-outs: {e}"),
+            })?;
+            t.opt_outs = Some(held);
+        }
         Ok(t)
     }
 
@@ -326,7 +338,16 @@ impl Transformer {
             buf.extend_from_slice(&(cell.len() as u32).to_le_bytes());
             buf.extend_from_slice(cell);
         }
-        let row = xxhash_rust::xxh3::xxh3_64_with_seed(buf, self.fingerprint);
+        // Whether another row of this person opted out changes the operation.
+        let seed = match &self.opt_outs {
+            Some(o) => {
+                let lower = self.id.fields.iter().find(|(f, _)| !rec[f.index].is_empty()).is_some_and(|(_, l)| *l);
+                let (e, s) = if lower { o.held(&key.to_lowercase()) } else { o.held(key) };
+                self.fingerprint ^ (u64::from(e) | u64::from(s) << 1)
+            }
+            None => self.fingerprint,
+        };
+        let row = xxhash_rust::xxh3::xxh3_64_with_seed(buf, seed);
         Some((crate::state::ChangeIndex::id_hash(key), row))
     }
 
@@ -432,7 +453,8 @@ impl Transformer {
         // Sized for the whole object at once: growing it was 5% of the transform.
         let mut attrs = Vec::with_capacity(self.keys_len + 16 + rec.as_slice().len() * 5 / 4);
         let mut obj = json::Object::open(&mut attrs);
-        native::write(&self.native, self.blank, &mut obj, &cell, &reject)?;
+        let held = self.opt_outs.as_ref().map_or((false, false), |o| o.held(&key));
+        native::write(&self.native, self.blank, held, &mut obj, &cell, &reject)?;
         self.write_attrs(&self.attrs, &mut obj, &cell, &reject)?;
         obj.close();
         let event = match &self.event {

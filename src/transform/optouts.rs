@@ -1,0 +1,72 @@
+//! One person, several rows: OneSignal writes one row per subscription (each
+//! device, each email address, each phone), Airship one per channel, all with
+//! the same Custom ID. Rows update the profile in file order, so an opt-in row
+//! after an opt-out row would subscribe someone who opted out. For such jobs
+//! (a subscription told by a type column: `when`/`is`) the file is read once
+//! before the run: every Custom ID with an opt-out row, per channel, is kept
+//! (8 bytes each, a hash), and any row of theirs that would send `subscribed`
+//! sends `unsubscribed` instead. Reading ahead makes this independent of row
+//! order, of batches sent concurrently and of a resume part way: the file
+//! decides, not what this process happened to see. A hash collision can only
+//! turn a subscription into an opt-out, never the reverse: the safe side.
+
+use super::Transformer;
+use crate::job::NativeKind;
+use crate::source::{CsvSource, SourceOptions};
+use std::collections::HashSet;
+use std::path::Path;
+
+/// Rows read per pass of the pre-read.
+const CHUNK: usize = 16_384;
+
+/// The Custom IDs (hashed) with an opt-out row, per channel.
+#[derive(Debug, Default)]
+pub(super) struct OptOuts {
+    email: HashSet<u64>,
+    sms: HashSet<u64>,
+}
+
+impl OptOuts {
+    /// (email, SMS): whether this person opted out on some row of the file.
+    pub fn held(&self, key: &str) -> (bool, bool) {
+        if self.email.is_empty() && self.sms.is_empty() {
+            return (false, false);
+        }
+        let h = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
+        (self.email.contains(&h), self.sms.contains(&h))
+    }
+}
+
+/// True when the job maps a subscription only on some rows (a type column):
+/// the exports whose people span several rows.
+pub(super) fn needed(t: &Transformer) -> bool {
+    t.native
+        .iter()
+        .any(|n| n.when.is_some() && matches!(n.kind, NativeKind::EmailMarketing(_) | NativeKind::SmsMarketing(_)))
+}
+
+/// Read `csv` whole and collect who opted out, each row mapped exactly as the
+/// run maps it (`t` holds nothing yet). Rejected rows count for nothing: they
+/// are not sent either.
+pub(super) fn scan(t: &Transformer, csv: &Path, opts: &SourceOptions) -> Result<OptOuts, String> {
+    let email_out = [super::json::key_bytes("$email_marketing"), b"\"unsubscribed\"".to_vec()].concat();
+    let sms_out = [super::json::key_bytes("$sms_marketing"), b"\"unsubscribed\"".to_vec()].concat();
+    let mut src = CsvSource::open(csv, opts).map_err(|e| e.to_string())?;
+    let mut out = OptOuts::default();
+    loop {
+        let mut rows = Vec::with_capacity(CHUNK);
+        let more = src.read_chunk(CHUNK, &mut rows).map_err(|e| e.to_string())?;
+        for op in t.map_chunk(rows).into_iter().flatten() {
+            let h = || xxhash_rust::xxh3::xxh3_64(op.key.as_bytes());
+            if memchr::memmem::find(&op.attrs, &email_out).is_some() {
+                out.email.insert(h());
+            }
+            if memchr::memmem::find(&op.attrs, &sms_out).is_some() {
+                out.sms.insert(h());
+            }
+        }
+        if !more {
+            return Ok(out);
+        }
+    }
+}

@@ -277,8 +277,37 @@ fn json_lines_rejects_name_their_json_line() {
     let lines: Vec<u64> =
         s["forecast"]["rejects"].as_array().unwrap().iter().map(|g| g["first_lines"][0].as_u64().unwrap()).collect();
     assert_eq!(lines, [3, 4], "JSON line numbers, the blank line counted");
-    write(dir.path(), "dump.jsonl", "{\"id\":\"u1\"}\nnot json\n");
-    let out = run_in(dir.path(), &["validate", "job.toml"]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("JSON line 2"), "{}", String::from_utf8_lossy(&out.stderr));
+    // A line that is not JSON is a reject with its line and reason; the next lines go on.
+    write(dir.path(), "dump.jsonl", "{\"id\":\"u1\"}\nnot json\n[1,2]\n{\"id\":\"u4\",\"profile\":{\"age\":4}}\n");
+    let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
+    let s = json(&out);
+    assert_eq!((s["rows_read"].as_u64(), s["rows_rejected"].as_u64()), (Some(4), Some(2)), "{s}");
+    let groups = s["forecast"]["rejects"].as_array().unwrap();
+    let text = serde_json::to_string(groups).unwrap();
+    assert!(text.contains("not valid JSON") && text.contains("not an object"), "{text}");
+    let lines: Vec<u64> =
+        groups.iter().flat_map(|g| g["first_lines"].as_array().unwrap().clone()).map(|l| l.as_u64().unwrap()).collect();
+    assert!(lines.contains(&2) && lines.contains(&3), "{text}");
+}
+
+/// Keys first seen deep in the file are columns: the file is read ahead for
+/// its key set, so a job may name them and their rows are read.
+#[test]
+fn json_lines_keys_seen_late_are_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::new();
+    for i in 0..2500 {
+        body.push_str(&format!("{{\"id\":\"u{i}\"}}\n"));
+    }
+    body.push_str("{\"id\":\"late\",\"profile\":{\"plan\":\"pro\"}}\n");
+    write(dir.path(), "dump.ndjson", &body);
+    let job = "[job]\nname = \"d\"\nkind = \"profiles\"\n[source]\npath = \"dump.ndjson\"\n\
+               [mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nplan = \"profile.plan\"\n";
+    write(dir.path(), "job.toml", job);
+    let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
+    let s = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((s["rows_read"].as_u64(), s["rows_rejected"].as_u64()), (Some(2501), Some(0)), "{s}");
+    let out = run_in(dir.path(), &["init", "dump.ndjson"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("profile.plan"), "init sees the late key");
 }

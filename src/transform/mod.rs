@@ -255,7 +255,12 @@ impl Transformer {
             }
         };
         t.bind_hash(job);
-        if optouts::needed(&t) {
+        let per_person = match &job.mapping {
+            Mapping::Profiles(p) => p.opt_outs_per_person,
+            Mapping::Events(e) => e.profile.opt_outs_per_person,
+            _ => false,
+        };
+        if optouts::needed(&t, per_person) {
             let opts = job.source.as_ref().map(|s| s.options.clone()).unwrap_or_default();
             let held = optouts::scan(&t, csv, &opts).map_err(|e| JobError::File {
                 path: csv.to_path_buf(),

@@ -2,7 +2,9 @@
 //! device, each email address, each phone), Airship one per channel, all with
 //! the same Custom ID. Rows update the profile in file order, so an opt-in row
 //! after an opt-out row would subscribe someone who opted out. For such jobs
-//! (a subscription told by a type column: `when`/`is`) the file is read once
+//! (`[mapping] opt_outs = "person"`, which `init` writes when sampled rows
+//! repeat a Custom ID, or a subscription told by a type column: `when`/`is`)
+//! the file is read once
 //! before the run: every Custom ID with an opt-out row, per channel, is kept
 //! (8 bytes each, a hash), and any row of theirs that would send `subscribed`
 //! sends `unsubscribed` instead. Reading ahead makes this independent of row
@@ -37,12 +39,13 @@ impl OptOuts {
     }
 }
 
-/// True when the job maps a subscription only on some rows (a type column):
-/// the exports whose people span several rows.
-pub(super) fn needed(t: &Transformer) -> bool {
-    t.native
-        .iter()
-        .any(|n| n.when.is_some() && matches!(n.kind, NativeKind::EmailMarketing(_) | NativeKind::SmsMarketing(_)))
+/// True when the job maps a subscription and its people span several rows:
+/// it says so (`opt_outs = "person"`) or reads consent by a type column.
+pub(super) fn needed(t: &Transformer, per_person: bool) -> bool {
+    t.native.iter().any(|n| {
+        matches!(n.kind, NativeKind::EmailMarketing(_) | NativeKind::SmsMarketing(_))
+            && (per_person || n.when.is_some())
+    })
 }
 
 /// Read `csv` whole and collect who opted out, each row mapped exactly as the

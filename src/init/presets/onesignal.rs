@@ -134,6 +134,7 @@ fn notes(_: &[String]) -> Vec<String> {
         "and two devices has four rows with the same external_user_id. The email row sets $email_address and".into(),
         "$email_marketing, the SMS row $phone_number and $sms_marketing, so channels do not overwrite each other;"
             .into(),
-        "per-device columns (device_os, session_count...) do: the last row of a user wins.".into(),
+        "per-device columns (device_os, session_count...) do: the last row of a user wins. An opt-out on any".into(),
+        "row of a user wins over an opt-in on another (the file is read once ahead to find them).".into(),
     ]
 }

@@ -10,6 +10,8 @@ use serde_json::Value;
 use std::path::Path;
 
 struct Migrated {
+    /// The job's folder (its state and rejects files).
+    dir: tempfile::TempDir,
     emu: Emulator,
     job: String,
     summary: Value,
@@ -31,11 +33,12 @@ fn migrate(file: &str, preset: &str) -> Migrated {
     let dir = tempfile::tempdir().unwrap();
     let body = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/migrate").join(file)).unwrap();
     write(dir.path(), file, body);
-    migrate_in(dir.path(), file, preset)
+    migrate_in(dir, file, preset)
 }
 
 /// `init --preset` on `file` in `dir`, then `run` into a fresh emulator.
-fn migrate_in(dir: &Path, file: &str, preset: &str) -> Migrated {
+fn migrate_in(tmp: tempfile::TempDir, file: &str, preset: &str) -> Migrated {
+    let dir = tmp.path();
     let out = run_in(dir, &["init", "--preset", preset, file]);
     assert_eq!(out.status.code(), Some(0), "init: {}", String::from_utf8_lossy(&out.stderr));
     let emu = Emulator::start_background(EmulatorConfig::default()).expect("emulator starts");
@@ -57,7 +60,7 @@ fn migrate_in(dir: &Path, file: &str, preset: &str) -> Migrated {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    Migrated { emu, job, summary }
+    Migrated { dir: tmp, emu, job, summary }
 }
 
 fn rejected(m: &Migrated) -> u64 {
@@ -96,7 +99,11 @@ fn mailchimp_unsubscribed_and_cleaned_files_are_opt_outs() {
 #[test]
 fn klaviyo_suppressions_win_and_states_are_not_countries() {
     let m = migrate("klaviyo_profiles.csv", "klaviyo");
-    assert_eq!(rejected(&m), 0, "{}", m.job);
+    // A phone with an extension: Batch stores a number only, the row is a reject.
+    assert_eq!(rejected(&m), 1, "{}", m.job);
+    assert!(m.emu.profile("u-1006").is_none());
+    let rejects = std::fs::read_to_string(m.dir.path().join(m.summary["rejects_file"].as_str().unwrap())).unwrap();
+    assert!(rejects.contains("ext@example.com") && rejects.contains("extension"), "{rejects}");
     assert_eq!(m.consent("u-1001", "$email_marketing").as_deref(), Some("subscribed"));
     assert_eq!(m.consent("u-1002", "$email_marketing").as_deref(), Some("unsubscribed"));
     assert_eq!(m.consent("u-1003", "$email_marketing").as_deref(), Some("unsubscribed"), "never subscribed");
@@ -159,7 +166,7 @@ fn onesignal_opt_outs_win_in_any_row_order() {
     lines[1..].reverse();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("onesignal_reversed.csv"), lines.join("\n") + "\n").unwrap();
-    let m = migrate_in(dir.path(), "onesignal_reversed.csv", "onesignal");
+    let m = migrate_in(dir, "onesignal_reversed.csv", "onesignal");
     let u3 = m.attrs("u-3");
     assert_eq!((&u3["$email_marketing"], &u3["$sms_marketing"]), (&"unsubscribed".into(), &"unsubscribed".into()));
     assert_eq!(m.attrs("u-2")["$sms_marketing"], "subscribed", "nobody else is held");

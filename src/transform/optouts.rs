@@ -73,3 +73,47 @@ pub(super) fn scan(t: &Transformer, csv: &Path, opts: &SourceOptions) -> Result<
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::CsvSource;
+
+    /// Bind `job` (a `[mapping]` body) to `csv`, map every row: (key, attrs, change pair).
+    fn run(csv: &str, mapping: &str) -> Vec<(String, serde_json::Value, Option<(u64, u64)>)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.csv");
+        std::fs::write(&path, csv).unwrap();
+        let text =
+            format!("[job]\nname = \"t\"\nkind = \"profiles\"\n[source]\npath = \"in.csv\"\n[mapping]\n{mapping}");
+        let job = crate::job::parse(&text, &dir.path().join("job.toml")).unwrap();
+        let mut src = CsvSource::open(&path, &SourceOptions::default()).unwrap();
+        let t = Transformer::bind(&job, src.headers(), &path).unwrap();
+        let mut rows = Vec::new();
+        src.read_chunk(100, &mut rows).unwrap();
+        let mut buf = Vec::new();
+        rows.into_iter()
+            .map(|r| {
+                let pair = t.change_pair(&r.record, &mut buf);
+                let op = t.map_row(r).unwrap();
+                (op.key, serde_json::from_slice(&op.attrs).unwrap(), pair)
+            })
+            .collect()
+    }
+
+    const CSV: &str = "id,news\nu1,no\nu2,yes\nu1,yes\nU3,yes\n";
+    const MAP: &str = "custom_id = { column = \"id\", lowercase = true }\n[mapping.native]\nemail_marketing = \"news\"\n";
+
+    #[test]
+    fn an_opt_out_holds_for_every_row_of_the_person() {
+        let per_row = run(CSV, MAP);
+        assert_eq!(per_row[2].1["$email_marketing"], "subscribed", "by default a later row wins");
+        let per_person = run(CSV, &format!("opt_outs = \"person\"\n{MAP}"));
+        let marketing: Vec<&str> = per_person.iter().map(|(_, a, _)| a["$email_marketing"].as_str().unwrap()).collect();
+        assert_eq!(marketing, ["unsubscribed", "subscribed", "unsubscribed", "subscribed"]);
+        // The change index sees it: the same row bytes, held or not, hash apart.
+        assert_ne!(per_row[2].2.unwrap().1, per_person[2].2.unwrap().1);
+        assert_eq!(per_row[1].2, per_person[1].2, "nobody else changes");
+        assert_eq!(per_row[3].2, per_person[3].2, "a lowercased id that is not held");
+    }
+}

@@ -79,8 +79,11 @@ mod tests {
     use super::*;
     use crate::source::CsvSource;
 
-    /// Bind `job` (a `[mapping]` body) to `csv`, map every row: (key, attrs, change pair).
-    fn run(csv: &str, mapping: &str) -> Vec<(String, serde_json::Value, Option<(u64, u64)>)> {
+    /// A mapped row: its key, attributes and change-index pair.
+    type Row = (String, serde_json::Value, Option<(u64, u64)>);
+
+    /// Bind `job` (a `[mapping]` body) to `csv`, map every row.
+    fn run(csv: &str, mapping: &str) -> Vec<Row> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("in.csv");
         std::fs::write(&path, csv).unwrap();

@@ -10,7 +10,8 @@
 //! 2,000,000 is a column like the others. The header is one synthetic line,
 //! so CSV line N + 1 is JSON line N: `CsvSource` shifts positions back. A
 //! line that is not a JSON object is a reject (its line, its reason: a
-//! `Flaws` entry the source attaches to that row); the other lines go on.
+//! `Flaws` entry the source attaches to that row; the line itself is the
+//! row's first cell, so the rejects file keeps it); the other lines go on.
 
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -107,12 +108,12 @@ impl<R: Read> NdjsonToCsv<R> {
         let obj = match parse(&l) {
             Ok(obj) => obj,
             Err(reason) => {
-                // A row of blank cells (the first quoted, so the line is not
-                // blank) that the source flags with the reason.
+                // A row holding the line as it is in its first cell (for the
+                // rejects file), that the source flags with the reason.
                 self.flaws.lock().unwrap_or_else(|e| e.into_inner()).insert(self.line, reason);
-                self.out.extend_from_slice(b"\"\"");
-                self.out.extend(std::iter::repeat_n(b',', self.width.saturating_sub(1)));
-                self.out.push(b'\n');
+                let mut cells = vec![""; self.width.max(1)];
+                cells[0] = l.trim_end_matches(['\n', '\r']);
+                write_record(&mut self.out, cells.into_iter());
                 return Ok(true);
             }
         };
@@ -229,7 +230,7 @@ mod tests {
     #[test]
     fn a_bad_line_is_flagged_and_the_others_go_on() {
         let (got, flaws) = convert("{\"a\":1,\"b\":2}\n[1]\nnot json\n{\"a\":3}\n").unwrap();
-        assert_eq!(got, "a,b\n1,2\n\"\",\n\"\",\n3,\n");
+        assert_eq!(got, "a,b\n1,2\n[1],\nnot json,\n3,\n", "the line kept for the rejects file");
         let flaws = flaws.lock().unwrap();
         assert!(flaws[&2].contains("not an object"), "{flaws:?}");
         assert!(flaws[&3].contains("not valid JSON"), "{flaws:?}");

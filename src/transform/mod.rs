@@ -154,8 +154,34 @@ pub struct Transformer {
 }
 
 impl Transformer {
-    /// Bind `job`'s mapping to `headers` of `csv`: every mapped column must exist once.
+    /// Bind `job`'s mapping to `headers` of `csv`: every mapped column must
+    /// exist once. A job whose people span several rows (see `optouts`)
+    /// reads `csv` whole first, for who opted out.
     pub fn bind(job: &Job, headers: &[String], csv: &Path) -> Result<Transformer, JobError> {
+        let mut t = Self::bind_mapping(job, headers, csv)?;
+        let per_person = match &job.mapping {
+            Mapping::Profiles(p) => p.opt_outs_per_person,
+            Mapping::Events(e) => e.profile.opt_outs_per_person,
+            _ => false,
+        };
+        if optouts::needed(&t, per_person) {
+            let opts = job.source.as_ref().map(|s| s.options.clone()).unwrap_or_default();
+            let held = optouts::scan(&t, csv, &opts).map_err(|e| JobError::File {
+                path: csv.to_path_buf(),
+                message: format!("reading the file ahead for its opt-outs: {e}"),
+            })?;
+            t.opt_outs = Some(held);
+        }
+        Ok(t)
+    }
+
+    /// `bind`'s checks only (every mapped column exists once), without
+    /// reading the file: for checking many files before a run.
+    pub fn check(job: &Job, headers: &[String], csv: &Path) -> Result<(), JobError> {
+        Self::bind_mapping(job, headers, csv).map(|_| ())
+    }
+
+    fn bind_mapping(job: &Job, headers: &[String], csv: &Path) -> Result<Transformer, JobError> {
         let field = |c: &Column| -> Result<Field, JobError> {
             let index = job::bind::find(headers, c, &job.file, csv)?;
             Ok(Field { index, header: headers[index].clone() })
@@ -255,19 +281,6 @@ impl Transformer {
             }
         };
         t.bind_hash(job);
-        let per_person = match &job.mapping {
-            Mapping::Profiles(p) => p.opt_outs_per_person,
-            Mapping::Events(e) => e.profile.opt_outs_per_person,
-            _ => false,
-        };
-        if optouts::needed(&t, per_person) {
-            let opts = job.source.as_ref().map(|s| s.options.clone()).unwrap_or_default();
-            let held = optouts::scan(&t, csv, &opts).map_err(|e| JobError::File {
-                path: csv.to_path_buf(),
-                message: format!("reading the file ahead for its opt-outs: {e}"),
-            })?;
-            t.opt_outs = Some(held);
-        }
         Ok(t)
     }
 

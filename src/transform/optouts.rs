@@ -105,7 +105,8 @@ mod tests {
     }
 
     const CSV: &str = "id,news\nu1,no\nu2,yes\nu1,yes\nU3,yes\n";
-    const MAP: &str = "custom_id = { column = \"id\", lowercase = true }\n[mapping.native]\nemail_marketing = \"news\"\n";
+    const MAP: &str =
+        "custom_id = { column = \"id\", lowercase = true }\n[mapping.native]\nemail_marketing = \"news\"\n";
 
     #[test]
     fn an_opt_out_holds_for_every_row_of_the_person() {

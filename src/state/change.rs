@@ -5,32 +5,42 @@
 //! naming the destination):
 //! - `base.idx`: every (id hash, op hash) pair, sorted, immutable (`base.rs`).
 //!   Lookups read only the base: the index as the last run left it.
-//! - `acked-N.log`: pairs acknowledged since, appended in framed, checksummed
-//!   writes after each ack (`record_acked`). A write reaches the OS before the
-//!   batch's ledger record is flushed, so a `kill -9` loses none; only
-//!   acknowledged pairs are ever written, so a kill never marks an unsent row.
-//!   A torn tail frame (killed mid-write) fails its checksum and is dropped.
-//! - `commit` (end of a run, or the next open after a kill) sorts the logs in
-//!   bounded chunks, merges them with the base into a new base (later pairs
-//!   win), renames it in and deletes the logs. Merging again a log that
-//!   survived a crash after the rename gives the same base.
+//! - `acked-G-pNN.log`: pairs acknowledged since, appended after each ack
+//!   (`record_acked`) to one of `PARTS` logs by the top bits of the id hash,
+//!   in framed, checksummed writes. A write reaches the OS before the batch's
+//!   ledger record is flushed, so a `kill -9` loses none; only acknowledged
+//!   pairs are ever written, so a kill never marks an unsent row. A torn tail
+//!   frame (killed mid-write) fails its checksum and is dropped.
+//! - `commit` (end of a run, or the next open after a kill) takes the
+//!   partitions in id order: each one's pairs are sorted in memory (later
+//!   pairs win) and merged with the same id range of the base, straight into
+//!   the new base, which is then renamed in before the logs are deleted.
+//!   Merging again a log that survived a crash after the rename gives the
+//!   same base. Partitioning is what keeps the first import cheap: 10 M
+//!   pairs are 64 sorts of 2.5 MB, not 10 sorted run files merged again.
 //!
-//! Memory stays flat: the base's fences (8 bytes per 64 ids) and one sort
-//! chunk at commit. Disk: 16.125 bytes per id, plus the logs of one run.
+//! Memory stays flat: the base's fences (8 bytes per 64 ids) and one
+//! partition at commit (a partition past `CHUNK_PAIRS` is sorted in chunks
+//! spilled to run files). Disk: 16.125 bytes per id, plus the logs of one run.
 
 mod base;
+mod log;
+mod merge;
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use base::{Base, PAIR, Pair, PairReader};
+use base::{Base, Pair};
+use log::{LogFile, PARTS, log_name, logs, open_frame, part_of, read_log, seal};
+use merge::merge;
 
 use super::{StateError, Store};
 
-/// Pairs per log file and per sorted chunk at commit (16 MB of pairs).
-const CHUNK_PAIRS: usize = 1 << 20;
+/// Pairs sorted in memory at once at commit (16 MB of pairs); a partition
+/// past it is sorted in chunks spilled to run files and merged.
+pub(super) const CHUNK_PAIRS: usize = 1 << 20;
 const BASE: &str = "base.idx";
 
 /// A handle on one destination's change index. Cheap; clone it freely.
@@ -48,12 +58,19 @@ struct Shared {
     replaced: Option<String>,
 }
 
-#[derive(Default)]
 struct Log {
-    file: Option<File>,
-    /// Sequence number of the next log file.
-    next: u64,
-    pairs_in_file: usize,
+    /// One append-only file per partition, opened on first use.
+    files: Vec<Option<File>>,
+    /// Generation of the log files this handle writes.
+    generation: u64,
+    /// Frames under construction, one per partition (reused across calls).
+    frames: Vec<Vec<u8>>,
+}
+
+impl Log {
+    fn new(generation: u64) -> Log {
+        Log { files: (0..PARTS).map(|_| None).collect(), generation, frames: vec![Vec::new(); PARTS] }
+    }
 }
 
 /// A snapshot of the index for lookups, shareable across threads.
@@ -83,7 +100,7 @@ impl Lookup {
     }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
+pub(super) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
     move |source| StateError::Io { path: path.to_path_buf(), source }
 }
 
@@ -92,64 +109,6 @@ fn folder_name(key: &str) -> String {
     let readable: String =
         key.chars().take(40).map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     format!("{readable}-{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()))
-}
-
-fn log_name(n: u64) -> String {
-    format!("acked-{n:010}.log")
-}
-
-/// The log files of `dir` in write order.
-fn logs(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StateError> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(dir).map_err(io_err(dir))? {
-        let e = e.map_err(io_err(dir))?;
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if let Some(n) = name.strip_prefix("acked-").and_then(|s| s.strip_suffix(".log")).and_then(|s| s.parse().ok()) {
-            out.push((n, e.path()));
-        } else if name.ends_with(".tmp") {
-            // Left by a commit that did not finish: its inputs are all still here.
-            let _ = fs::remove_file(e.path());
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Read every whole, intact frame of a log; stop at a torn or damaged one.
-fn read_log(path: &Path, mut each: impl FnMut(Pair) -> Result<(), StateError>) -> Result<(), StateError> {
-    let mut r = BufReader::with_capacity(256 * 1024, File::open(path).map_err(io_err(path))?);
-    let mut head = [0u8; 12];
-    let mut payload = Vec::new();
-    loop {
-        match r.read_exact(&mut head) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(io_err(path)(e)),
-        }
-        let n = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
-        let sum = u64::from_le_bytes(head[4..].try_into().expect("8 bytes"));
-        if n > CHUNK_PAIRS * 4 {
-            tracing::warn!(path = %path.display(), "change index log: a damaged frame; the rest is ignored");
-            return Ok(());
-        }
-        payload.resize(n * PAIR, 0);
-        match r.read_exact(&mut payload) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-            Err(e) => return Err(io_err(path)(e)),
-        }
-        if xxhash_rust::xxh3::xxh3_64(&payload) != sum {
-            tracing::warn!(path = %path.display(), "change index log: a torn frame; the rest is ignored");
-            return Ok(());
-        }
-        for p in payload.chunks_exact(PAIR) {
-            each((
-                u64::from_le_bytes(p[..8].try_into().expect("8 bytes")),
-                u64::from_le_bytes(p[8..].try_into().expect("8 bytes")),
-            ))?;
-        }
-    }
 }
 
 impl ChangeIndex {
@@ -166,8 +125,8 @@ impl ChangeIndex {
     /// Open (or create) the index in `dir`, merging the logs a killed run left.
     fn open(dir: PathBuf, replaced: Option<String>) -> Result<ChangeIndex, StateError> {
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let next = logs(&dir)?.last().map_or(0, |(n, _)| n + 1);
-        let shared = Shared { dir, base: Mutex::new(None), log: Mutex::new(Log { next, ..Log::default() }), replaced };
+        let generation = logs(&dir)?.last().map_or(0, |l| l.generation + 1);
+        let shared = Shared { dir, base: Mutex::new(None), log: Mutex::new(Log::new(generation)), replaced };
         let idx = ChangeIndex { shared: Arc::new(shared) };
         idx.load_base()?;
         idx.commit()?;
@@ -232,27 +191,37 @@ impl ChangeIndex {
             return Ok(());
         }
         let mut log = self.shared.log.lock().expect("no panic while holding the lock");
+        let generation = log.generation;
+        self.append(&mut log, generation, pairs)
+    }
+
+    /// Append `pairs` to the partition logs of `generation`, one frame per
+    /// partition touched, each in one write call: a kill leaves a prefix of
+    /// a frame at most, and only acknowledged pairs, whichever were written.
+    fn append(&self, log: &mut Log, generation: u64, pairs: &[Pair]) -> Result<(), StateError> {
+        let Log { files, frames, .. } = log;
         for part in pairs.chunks(CHUNK_PAIRS) {
-            if log.file.is_none() || log.pairs_in_file >= CHUNK_PAIRS {
-                let path = self.shared.dir.join(log_name(log.next));
-                let f = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
-                log.next += 1;
-                log.file = Some(f);
-                log.pairs_in_file = 0;
+            frames.iter_mut().for_each(open_frame);
+            for &(id, op) in part {
+                let f = &mut frames[part_of(id)];
+                f.extend_from_slice(&id.to_le_bytes());
+                f.extend_from_slice(&op.to_le_bytes());
             }
-            let mut frame = Vec::with_capacity(12 + part.len() * PAIR);
-            frame.extend_from_slice(&(part.len() as u32).to_le_bytes());
-            frame.extend_from_slice(&[0u8; 8]);
-            for (id, op) in part {
-                frame.extend_from_slice(&id.to_le_bytes());
-                frame.extend_from_slice(&op.to_le_bytes());
+            for (p, frame) in frames.iter_mut().enumerate() {
+                if frame.len() == 12 {
+                    continue;
+                }
+                seal(frame);
+                let file = match &mut files[p] {
+                    Some(f) => f,
+                    slot => {
+                        let path = self.shared.dir.join(log_name(generation, p));
+                        let f = fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io_err(&path))?;
+                        slot.insert(f)
+                    }
+                };
+                file.write_all(frame).map_err(io_err(&self.shared.dir))?;
             }
-            let sum = xxhash_rust::xxh3::xxh3_64(&frame[12..]);
-            frame[4..12].copy_from_slice(&sum.to_le_bytes());
-            let f = log.file.as_mut().expect("opened above");
-            // One write call per frame: a kill leaves a prefix of it at most.
-            f.write_all(&frame).map_err(io_err(&self.shared.dir))?;
-            log.pairs_in_file += part.len();
         }
         Ok(())
     }
@@ -261,61 +230,65 @@ impl ChangeIndex {
     /// everything recorded so far. Does nothing when nothing was recorded.
     pub fn commit(&self) -> Result<(), StateError> {
         let mut log = self.shared.log.lock().expect("no panic while holding the lock");
-        log.file = None;
+        log.files.iter_mut().for_each(|f| *f = None);
         let dir = &self.shared.dir;
-        let logs = logs(dir)?;
+        let mut logs = logs(dir)?;
         if logs.is_empty() {
             return Ok(());
         }
-        // 1. Each chunk of logged pairs, sorted, later pairs winning, to a run file.
-        let mut runs: Vec<(PathBuf, u64)> = Vec::new();
-        let mut chunk: Vec<Pair> = Vec::with_capacity(CHUNK_PAIRS.min(1 << 16));
-        let spill = |chunk: &mut Vec<Pair>, runs: &mut Vec<(PathBuf, u64)>| -> Result<(), StateError> {
-            if chunk.is_empty() {
-                return Ok(());
-            }
-            // Stable: among equal ids the last recorded stays last.
-            chunk.sort_by_key(|p| p.0);
-            let path = dir.join(format!("run-{}.tmp", runs.len()));
-            let mut w = BufWriter::with_capacity(256 * 1024, File::create(&path).map_err(io_err(&path))?);
-            let mut n = 0u64;
-            for (i, (id, op)) in chunk.iter().enumerate() {
-                if chunk.get(i + 1).is_some_and(|next| next.0 == *id) {
-                    continue;
-                }
-                w.write_all(&id.to_le_bytes()).and_then(|()| w.write_all(&op.to_le_bytes())).map_err(io_err(&path))?;
-                n += 1;
-            }
-            w.flush().map_err(io_err(&path))?;
-            runs.push((path, n));
-            chunk.clear();
-            Ok(())
-        };
-        for (_, path) in &logs {
-            read_log(path, |p| {
-                chunk.push(p);
-                if chunk.len() >= CHUNK_PAIRS { spill(&mut chunk, &mut runs) } else { Ok(()) }
-            })?;
+        if logs.iter().any(|l| l.part.is_none()) {
+            logs = self.partition_old_logs(&mut log, logs)?;
         }
-        spill(&mut chunk, &mut runs)?;
-        drop(chunk);
-        // 2. Merge base (oldest) and runs (in order) into a new base.
+        let mut by_part: Vec<Vec<&Path>> = vec![Vec::new(); PARTS];
+        for l in &logs {
+            by_part[l.part.expect("partitioned above")].push(&l.path);
+        }
         let tmp = dir.join("base.idx.tmp");
         let old = self.lookup().base;
-        let merged = merge(old.as_deref(), &runs, &tmp);
-        for (path, _) in &runs {
-            let _ = fs::remove_file(path);
+        let written = merge(old.as_deref(), &by_part, dir, &tmp, CHUNK_PAIRS);
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
         }
-        merged?;
         let path = dir.join(BASE);
         fs::rename(&tmp, &path).map_err(io_err(&path))?;
         File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
-        // 3. The logs are in the base now.
-        for (_, p) in &logs {
-            fs::remove_file(p).map_err(io_err(p))?;
+        // The logs are in the base now.
+        for l in &logs {
+            fs::remove_file(&l.path).map_err(io_err(&l.path))?;
         }
+        log.generation += 1;
         drop(log);
         self.load_base()
+    }
+
+    /// Logs of an earlier version (one file, every partition) rewritten as
+    /// partition logs of a new generation, in order, then removed. Killed
+    /// half way, both are read again next time: the same pairs in the same
+    /// order, so the same result.
+    fn partition_old_logs(&self, log: &mut Log, found: Vec<LogFile>) -> Result<Vec<LogFile>, StateError> {
+        let generation = found.iter().map(|l| l.generation).max().unwrap_or(0) + 1;
+        let mut pairs = Vec::new();
+        for l in found.iter().filter(|l| l.part.is_none()) {
+            read_log(&l.path, |p| {
+                pairs.push(p);
+                Ok(())
+            })?;
+        }
+        for l in found.iter().filter(|l| l.part.is_some()) {
+            // Partition logs older than the new generation: keep their order first.
+            read_log(&l.path, |p| {
+                pairs.push(p);
+                Ok(())
+            })?;
+        }
+        self.append(log, generation, &pairs)?;
+        log.files.iter_mut().for_each(|f| *f = None);
+        for l in &found {
+            fs::remove_file(&l.path).map_err(io_err(&l.path))?;
+        }
+        log.generation = generation;
+        logs(&self.shared.dir)
     }
 
     /// The number of IDs in the index, as of the last commit.
@@ -326,43 +299,6 @@ impl ChangeIndex {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// k-way merge of `base` and sorted, deduplicated `runs` (later wins) to `out`.
-fn merge(base: Option<&Base>, runs: &[(PathBuf, u64)], out: &Path) -> Result<(), StateError> {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    let mut sources: Vec<PairReader<Box<dyn Read>>> = Vec::new();
-    if let Some(b) = base {
-        let r = b.pairs().map_err(io_err(out))?;
-        sources.push(PairReader::new(Box::new(r.into_inner()), b.len()));
-    }
-    // 8 MB of read buffers in all, however many runs (100 at 100 M ids).
-    let buffer = (8 << 20) / runs.len().max(1);
-    for (path, n) in runs {
-        let f = File::open(path).map_err(io_err(path))?;
-        sources.push(PairReader::new(Box::new(BufReader::with_capacity(buffer.clamp(16 << 10, 256 << 10), f)), *n));
-    }
-    // Smallest id first; among equal ids the newest source (highest rank) first.
-    let mut heap = BinaryHeap::new();
-    for (rank, s) in sources.iter_mut().enumerate() {
-        if let Some((id, op)) = s.next_pair().map_err(io_err(out))? {
-            heap.push((Reverse(id), rank, op));
-        }
-    }
-    let mut w = base::Writer::create(out).map_err(io_err(out))?;
-    let mut last = None;
-    while let Some((Reverse(id), rank, op)) = heap.pop() {
-        if last != Some(id) {
-            w.push((id, op)).map_err(io_err(out))?;
-            last = Some(id);
-        }
-        if let Some((id, op)) = sources[rank].next_pair().map_err(io_err(out))? {
-            heap.push((Reverse(id), rank, op));
-        }
-    }
-    w.finish().map_err(io_err(out))?;
-    Ok(())
 }
 
 impl Store {
@@ -410,5 +346,68 @@ impl Store {
             fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
         }
         Ok(had)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A partition bigger than the in-memory cap is sorted in spilled runs,
+    /// merged with the base: same answers, later pairs winning.
+    #[test]
+    fn a_partition_past_the_cap_is_merged_from_spilled_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ChangeIndex::open(dir.path().join("i"), None).unwrap();
+        // Base: ids 0..3000 step 3 in partition 0 and a few in the last one.
+        let first: Vec<Pair> = (0..1000u64).map(|i| (i * 3, 1)).chain([(u64::MAX - 5, 1)]).collect();
+        idx.record_acked(&first).unwrap();
+        idx.commit().unwrap();
+        // Then 2,500 pairs in partition 0 (cap 100: 25 runs), overwriting some ids twice.
+        let later: Vec<Pair> = (0..2500u64).map(|i| ((i * 7) % 4000, 2 + i / 1250)).collect();
+        idx.record_acked(&later).unwrap();
+        let mut log = idx.shared.log.lock().unwrap();
+        log.files.iter_mut().for_each(|f| *f = None);
+        let found = logs(idx.dir()).unwrap();
+        let mut by_part: Vec<Vec<&Path>> = vec![Vec::new(); PARTS];
+        for l in &found {
+            by_part[l.part.unwrap()].push(&l.path);
+        }
+        let out = idx.dir().join("merged.idx");
+        let base = idx.lookup().base;
+        merge(base.as_deref(), &by_part, idx.dir(), &out, 100).unwrap();
+        let merged = Base::open(&out).unwrap();
+        let mut want = std::collections::BTreeMap::new();
+        want.extend(first.iter().copied());
+        want.extend(later.iter().copied());
+        assert_eq!(merged.len(), want.len() as u64);
+        for (&id, &op) in &want {
+            assert_eq!(merged.get(id).unwrap(), Some(op), "id {id}");
+        }
+        assert!(!fs::read_dir(idx.dir()).unwrap().any(|e| e.unwrap().path().to_string_lossy().contains("run-")));
+    }
+
+    /// Logs written by the one-file format of an earlier version are read.
+    #[test]
+    fn logs_of_the_earlier_one_file_form_are_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i");
+        fs::create_dir_all(&path).unwrap();
+        let pairs: Vec<Pair> = (0..500u64).map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15), i)).collect();
+        let mut frame = Vec::new();
+        open_frame(&mut frame);
+        for (id, op) in &pairs {
+            frame.extend_from_slice(&id.to_le_bytes());
+            frame.extend_from_slice(&op.to_le_bytes());
+        }
+        seal(&mut frame);
+        fs::write(path.join("acked-0000000004.log"), &frame).unwrap();
+        let idx = ChangeIndex::open(path.clone(), None).unwrap();
+        assert_eq!(idx.len(), 500);
+        assert!(pairs.iter().all(|&(id, op)| idx.is_unchanged(id, op).unwrap()));
+        assert_eq!(logs(&path).unwrap().len(), 0);
+        // New records go to a later generation than the old logs'.
+        idx.record_acked(&pairs[..1]).unwrap();
+        assert!(logs(&path).unwrap().iter().all(|l| l.generation > 4 && l.part.is_some()));
     }
 }

@@ -178,10 +178,6 @@ impl<R: Read> PairReader<R> {
         PairReader { inner, left: count }
     }
 
-    pub(crate) fn into_inner(self) -> R {
-        self.inner
-    }
-
     pub(crate) fn next_pair(&mut self) -> io::Result<Option<Pair>> {
         if self.left == 0 {
             return Ok(None);

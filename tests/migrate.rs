@@ -204,6 +204,8 @@ fn brevo_blacklist_is_the_opt_out() {
     assert_eq!(m.consent("joe@example.org", "$email_marketing").as_deref(), Some("unsubscribed"));
     assert_eq!(m.consent("ana@example.net", "$sms_marketing").as_deref(), Some("unsubscribed"));
     assert_eq!(m.consent("ana@example.net", "$email_marketing").as_deref(), Some("subscribed"));
+    // Yes/No flags and day-first times, as public code reading Brevo exports shows them.
+    assert_eq!(m.attrs("joe@example.org")["date(added_at)"], "2023-02-25T10:00:00Z");
 }
 
 #[test]

@@ -175,10 +175,11 @@ impl Transformer {
         Ok(t)
     }
 
-    /// `bind`'s checks only (every mapped column exists once), without
-    /// reading the file: for checking many files before a run.
-    pub fn check(job: &Job, headers: &[String], csv: &Path) -> Result<(), JobError> {
-        Self::bind_mapping(job, headers, csv).map(|_| ())
+    /// `bind` without reading the file ahead for opt-outs: each row is mapped
+    /// on its own. For checks that need no opt-outs (`init`'s sample, a check
+    /// of every file's header before a run); sending must use `bind`.
+    pub fn bind_rows(job: &Job, headers: &[String], csv: &Path) -> Result<Transformer, JobError> {
+        Self::bind_mapping(job, headers, csv)
     }
 
     fn bind_mapping(job: &Job, headers: &[String], csv: &Path) -> Result<Transformer, JobError> {

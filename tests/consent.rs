@@ -36,6 +36,12 @@ const COLS: &[Col] = &[
     Col { header: "Unsubscribed from all email", values: &[("true", true, false), ("false", false, false)] },
     Col { header: "MSG-email", values: &[("true", false, false), ("false", true, false)] },
     Col { header: "Accepts Email Marketing", values: &[("yes", false, false), ("no", true, false)] },
+    // One row per channel (OneSignal, Airship): the opt-out is the row's channel's.
+    Col {
+        header: "notification_types",
+        values: &[("1", false, false), ("-2", true, true), ("-99", true, true), ("0", true, true)],
+    },
+    Col { header: "commercial_opted_out", values: &[(DATE, true, true), ("", false, false)] },
 ];
 
 /// Every preset, `plain` first.
@@ -117,7 +123,12 @@ proptest! {
         let says = |r: usize| {
             let (row, ty) = &rows[r];
             let (e, s) = row.iter().enumerate().fold((false, false), |(e, s), (k, &v)| {
-                let (_, oe, os) = COLS[cols[k]].values[v];
+                let col = &COLS[cols[k]];
+                // OneSignal's subscription state means nothing in other tools' files.
+                if col.header == "notification_types" && !matches!(PRESETS[preset], Preset::Onesignal) {
+                    return (e, s);
+                }
+                let (_, oe, os) = col.values[v];
                 (e || oe, s || os)
             });
             match typed {

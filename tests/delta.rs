@@ -179,3 +179,94 @@ fn a_killed_nightly_delivers_every_change_and_forgets_none() {
     let s = json(&importer().output().unwrap());
     assert_eq!((n(&s, "rows_sent"), n(&s, "rows_unchanged"), n(&s, "requests")), (0, total, 0), "{s}");
 }
+
+/// The scan of a nightly (every row checked against the index at once, the
+/// file then read again): rows rewritten between the two reads are sent,
+/// never skipped on the strength of the first read.
+#[test]
+fn a_file_rewritten_between_the_scan_and_the_import_has_its_rows_sent() {
+    use batchport::internals::{job as jobs, pipeline, source, state, transform};
+    let dir = tempfile::tempdir().unwrap();
+    let job = jobs::parse(
+        "[job]\nname = \"n\"\nkind = \"profiles\"\n[source]\npath = \"u.csv\"\n[mapping]\ncustom_id = \"id\"\nchanged_only = true\n[mapping.attributes]\nplan = \"plan\"\n",
+        &dir.path().join("n.toml"),
+    )
+    .unwrap();
+    let path = dir.path().join("u.csv");
+    let opts = source::SourceOptions::default();
+    let file = |premium: &[u32]| {
+        let mut f = String::from("id,plan\n");
+        for i in 0..10_000u32 {
+            f.push_str(&format!("u{i},{}\n", if premium.contains(&i) { "gold" } else { "free" }));
+        }
+        std::fs::write(&path, f).unwrap();
+    };
+    file(&[]);
+    let src = source::CsvSource::open(&path, &opts).unwrap();
+    let t = transform::Transformer::bind(&job, src.headers(), &path).unwrap();
+    let store = state::Store::open(&dir.path().join("state"), false).unwrap();
+    let index = store.change_index("dest").unwrap();
+    // Batch has yesterday's file (every row free).
+    let mut acked = Vec::new();
+    pipeline::for_each_chunk(src, &t, |chunk| {
+        for r in chunk.results {
+            if let transform::Mapped::Op(op) = r {
+                acked.push(t.change_pair(&op.record, &mut Vec::new()).unwrap());
+            }
+        }
+        true
+    })
+    .unwrap();
+    index.record_acked(&acked).unwrap();
+    index.commit().unwrap();
+
+    // Tonight: u5000 changed. Scanned as it is...
+    file(&[5_000]);
+    let lookup = index.lookup();
+    let scan = |p: &std::path::Path| source::CsvSource::open(p, &opts).unwrap();
+    let delta = pipeline::scan_changes(scan(&path), &t, &lookup, || true).unwrap().unwrap();
+    assert_eq!(delta.unchanged_count(), 9_999);
+    // ...then rewritten before the import reads it: u7 and u9999 changed too.
+    file(&[5_000, 7, 9_999]);
+    let mut sent = Vec::new();
+    let mut unchanged = 0;
+    pipeline::for_each_chunk_delta(scan(&path), &t, &delta, |chunk| {
+        for r in chunk.results {
+            match r {
+                transform::Mapped::Op(op) => sent.push(op.key),
+                transform::Mapped::Unchanged(_) => unchanged += 1,
+                transform::Mapped::Reject(r) => panic!("{r:?}"),
+            }
+        }
+        true
+    })
+    .unwrap();
+    for id in ["u7", "u5000", "u9999"] {
+        assert!(sent.iter().any(|k| k == id), "{id} is sent");
+    }
+    // The windows that read the same are trusted: the rest of the file is skipped.
+    assert!(unchanged >= 10_000 - 3 * 2_048, "{unchanged}");
+    assert_eq!(unchanged + sent.len(), 10_000);
+}
+
+/// A gzipped dump is scanned too (decompressed twice), with the same result.
+#[test]
+fn a_gzipped_nightly_sends_only_what_changed() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(Faults::default());
+    job(dir.path(), &emu.base_url(), "users.csv.gz");
+    let gz = |text: String| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(text.as_bytes()).unwrap();
+        std::fs::write(dir.path().join("users.csv.gz"), e.finish().unwrap()).unwrap();
+    };
+    gz(rows(3_000, &[], &[], &[]));
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!(n(&s, "rows_sent"), 3_000, "{s}");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    gz(rows(3_000, &[10, 2_999], &[], &[]));
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!((n(&s, "rows_sent"), n(&s, "rows_unchanged")), (2, 2_998), "{s}");
+    assert_eq!(emu.profile("u2999").unwrap()["attributes"]["plan"], "premium");
+}

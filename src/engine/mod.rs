@@ -348,12 +348,29 @@ impl Engine<'_> {
         self.batcher.set_file(index);
         let base_bytes = self.progress.position();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
-        // With `changed_only`, the reader's rayon workers look rows up in the
-        // index and skip the transform of unchanged ones.
+        // With `changed_only`, unchanged rows are not transformed: a local
+        // file is scanned first (every row checked against the index at once,
+        // then read again); an object is read once, each row looked up.
         let lookup = self.accounts().change.as_ref().map(|ci| ci.lookup());
-        let reader = tokio::task::spawn_blocking(move || match lookup {
-            Some(index) => pipeline::for_each_chunk_changed(csv, &t, &index, |chunk| tx.blocking_send(chunk).is_ok()),
-            None => Ok(pipeline::for_each_chunk(csv, &t, |chunk| tx.blocking_send(chunk).is_ok())?),
+        let again = (!source::is_remote(path)).then(|| (path.to_path_buf(), options.clone(), plan.after));
+        let reader = tokio::task::spawn_blocking(move || match (lookup, again) {
+            (Some(index), Some((path, opts, after))) if !index.is_empty() => {
+                tracing::info!(path = %path.display(), "checking every row against the change index");
+                let first = match after {
+                    Some(after) => CsvSource::open_after(&path, &opts, after),
+                    None => CsvSource::open(&path, &opts),
+                }?;
+                match pipeline::scan_changes(first, &t, &index, || !tx.is_closed())? {
+                    Some(delta) => {
+                        Ok(pipeline::for_each_chunk_delta(csv, &t, &delta, |chunk| tx.blocking_send(chunk).is_ok())?)
+                    }
+                    None => Ok(()),
+                }
+            }
+            (Some(index), _) => {
+                pipeline::for_each_chunk_changed(csv, &t, &index, |chunk| tx.blocking_send(chunk).is_ok())
+            }
+            (None, _) => Ok(pipeline::for_each_chunk(csv, &t, |chunk| tx.blocking_send(chunk).is_ok())?),
         });
         let mut cursor = 0usize;
         while let Some(chunk) = rx.recv().await {

@@ -26,6 +26,9 @@
 mod base;
 mod log;
 mod merge;
+mod scan;
+
+pub use scan::{Delta, Scan, row_sum};
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -42,6 +45,8 @@ use super::{StateError, Store};
 /// past it is sorted in chunks spilled to run files and merged.
 pub(super) const CHUNK_PAIRS: usize = 1 << 20;
 const BASE: &str = "base.idx";
+/// Where a scan spills (left by a killed run: removed at the next open).
+const SCAN_DIR: &str = "scan.tmp";
 
 /// A handle on one destination's change index. Cheap; clone it freely.
 #[derive(Clone)]
@@ -94,6 +99,15 @@ impl Lookup {
         Ok(self.get(id_hash)? == Some(op_hash))
     }
 
+    /// A whole-file check (`scan.rs`) against this snapshot, or `None` when
+    /// the index is empty (every row is then sent).
+    pub fn scan(&self) -> Result<Option<Scan>, StateError> {
+        match &self.base {
+            Some(b) if b.len() > 0 => Scan::new(b.clone(), self.dir.join(SCAN_DIR)).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Whether the index holds nothing (every row is then sent).
     pub fn is_empty(&self) -> bool {
         self.base.as_ref().is_none_or(|b| b.len() == 0)
@@ -125,6 +139,7 @@ impl ChangeIndex {
     /// Open (or create) the index in `dir`, merging the logs a killed run left.
     fn open(dir: PathBuf, replaced: Option<String>) -> Result<ChangeIndex, StateError> {
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let _ = fs::remove_dir_all(dir.join(SCAN_DIR));
         let generation = logs(&dir)?.last().map_or(0, |l| l.generation + 1);
         let shared = Shared { dir, base: Mutex::new(None), log: Mutex::new(Log::new(generation)), replaced };
         let idx = ChangeIndex { shared: Arc::new(shared) };

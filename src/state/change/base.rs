@@ -159,6 +159,36 @@ impl Base {
         Ok(None)
     }
 
+    /// The blocks that may hold ids in `[lo, hi)` (`hi` none: to the end).
+    fn block_range(&self, lo: u64, hi: Option<u64>) -> std::ops::Range<usize> {
+        let start = self.fences.partition_point(|&f| f < lo).saturating_sub(1);
+        let end = hi.map_or(self.fences.len(), |hi| self.fences.partition_point(|&f| f < hi));
+        start..end.max(start)
+    }
+
+    /// How many blocks `pairs_between(lo, hi)` reads.
+    pub(crate) fn blocks_between(&self, lo: u64, hi: Option<u64>) -> usize {
+        self.block_range(lo, hi).len()
+    }
+
+    /// The pairs with ids in `[lo, hi)`, in order, read in one `pread`.
+    pub(crate) fn pairs_between(&self, lo: u64, hi: Option<u64>) -> io::Result<Vec<Pair>> {
+        use std::os::unix::fs::FileExt;
+        let blocks = self.block_range(lo, hi);
+        if blocks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first = blocks.start * FENCE_EVERY;
+        let n = (blocks.end * FENCE_EVERY).min(self.count as usize) - first;
+        let mut raw = vec![0u8; n * PAIR];
+        self.file.read_exact_at(&mut raw, (HEADER + first * PAIR) as u64)?;
+        Ok(raw
+            .chunks_exact(PAIR)
+            .map(|p| (u64_at(p, 0), u64_at(p, 8)))
+            .filter(|&(id, _)| id >= lo && hi.is_none_or(|hi| id < hi))
+            .collect())
+    }
+
     /// Every pair in id order, read sequentially with a small buffer.
     pub(crate) fn pairs(&self) -> io::Result<PairReader<BufReader<File>>> {
         let mut f = self.file.try_clone()?;
@@ -283,6 +313,15 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 1000);
+        // Ranges read in one go: exactly the pairs in [lo, hi).
+        for (lo, hi) in [(0, Some(10)), (10, Some(11)), (100, Some(800)), (3000, None), (7000, None), (0, None)] {
+            let want: Vec<(u64, u64)> = (0..1000u64)
+                .map(|i| (10 + i * 7, i))
+                .filter(|&(id, _)| id >= lo && hi.is_none_or(|h| id < h))
+                .collect();
+            assert_eq!(b.pairs_between(lo, hi).unwrap(), want, "[{lo}, {hi:?})");
+            assert!(b.blocks_between(lo, hi) * FENCE_EVERY >= want.len());
+        }
     }
 
     #[test]

@@ -48,6 +48,8 @@ use internals::{
 pub use exit::Status;
 pub use facade::{Error, Event, Job, Keys, RunOptions, load_job, run_job};
 pub use report::Summary;
+/// `validate`'s forecast, in [`Summary::forecast`]: plain data, part of the facade.
+pub use report::forecast::{ConsentCounts, Forecast, RejectGroup};
 pub use tokio_util::sync::CancellationToken;
 
 #[cfg(feature = "emulator")]

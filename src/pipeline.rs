@@ -57,6 +57,9 @@ pub fn for_each_checked<T: Send>(
     blocks(src, |b| Ok(t.check_block(b, &inspect)), f)
 }
 
+/// A row's record number and change pair (none: never skipped).
+type RowPair = (u64, Option<(u64, u64)>);
+
 /// The first read of a `changed_only` run over a file that can be read
 /// twice: every row's change pair, joined with `index` at once. `None` when
 /// the index is empty or `go_on` turned false. A read error ends the scan
@@ -103,9 +106,6 @@ pub fn scan_changes(
     }
     Ok(Some(scan.finish()?))
 }
-
-/// A row's record number and change pair.
-type RowPair = (u64, Option<(u64, u64)>);
 
 /// A row's change pair, unless the reader flagged it (then it is rejected,
 /// never skipped as unchanged).

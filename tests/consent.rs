@@ -36,24 +36,46 @@ const COLS: &[Col] = &[
     Col { header: "Unsubscribed from all email", values: &[("true", true, false), ("false", false, false)] },
     Col { header: "MSG-email", values: &[("true", false, false), ("false", true, false)] },
     Col { header: "Accepts Email Marketing", values: &[("yes", false, false), ("no", true, false)] },
+    // One row per channel (OneSignal, Airship): the opt-out is the row's channel's.
+    Col {
+        header: "notification_types",
+        values: &[("1", false, false), ("-2", true, true), ("-99", true, true), ("0", true, true)],
+    },
+    Col { header: "commercial_opted_out", values: &[(DATE, true, true), ("", false, false)] },
 ];
 
+/// Every preset, `plain` first.
 const PRESETS: &[Preset] = &[
     Preset::Plain,
     Preset::Mailchimp,
     Preset::Klaviyo,
     Preset::Braze,
+    Preset::Onesignal,
     Preset::Customerio,
     Preset::Hubspot,
     Preset::Brevo,
     Preset::Shopify,
+    Preset::Airship,
     Preset::Clevertap,
 ];
 
-fn export() -> impl Strategy<Value = (Vec<usize>, Vec<Vec<usize>>, usize)> {
+/// Exports with one row per channel: their type column and its values
+/// (email rows, SMS rows, device rows). People then span several rows.
+fn type_column(p: Preset) -> Option<(&'static str, [&'static str; 3])> {
+    match p {
+        Preset::Onesignal => Some(("device_type", ["11", "14", "0"])),
+        Preset::Airship => Some(("device_type", ["email", "sms", "ios"])),
+        _ => None,
+    }
+}
+
+/// Columns picked, rows (a value index per column, and a type index), preset.
+type Export = (Vec<usize>, Vec<(Vec<usize>, usize)>, usize);
+
+fn export() -> impl Strategy<Value = Export> {
     (proptest::sample::subsequence((0..COLS.len()).collect::<Vec<_>>(), 1..5), 0..PRESETS.len()).prop_flat_map(
         |(cols, preset)| {
-            let row = cols.iter().map(|&c| 0..COLS[c].values.len()).collect::<Vec<_>>();
+            let row = (cols.iter().map(|&c| 0..COLS[c].values.len()).collect::<Vec<_>>(), 0..3usize);
             (Just(cols), proptest::collection::vec(row, 1..30), Just(preset))
         },
     )
@@ -62,16 +84,28 @@ fn export() -> impl Strategy<Value = (Vec<usize>, Vec<Vec<usize>>, usize)> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
+    /// Row by row: a row with an opt-out signal never sends `subscribed`.
+    /// Person by person, for exports with one row per channel (ids repeat):
+    /// an opt-out on any row of a channel wins over an opt-in on another row.
     #[test]
     fn no_opted_out_row_is_sent_subscribed((cols, rows, preset) in export()) {
         let dir = tempfile::tempdir().unwrap();
+        let typed = type_column(PRESETS[preset]);
         let mut csv = String::from("id,email");
+        if let Some((name, _)) = typed {
+            csv.push_str(&format!(",{name}"));
+        }
         for &c in &cols {
             csv.push_str(&format!(",\"{}\"", COLS[c].header));
         }
         csv.push('\n');
-        for (r, row) in rows.iter().enumerate() {
-            csv.push_str(&format!("u{r},u{r}@example.com"));
+        // One row per channel: a person has several rows (ids repeat).
+        let id = |r: usize| if typed.is_some() { format!("u{}", r % 4) } else { format!("u{r}") };
+        for (r, (row, ty)) in rows.iter().enumerate() {
+            csv.push_str(&format!("{},{}@example.com", id(r), id(r)));
+            if let Some((_, values)) = typed {
+                csv.push_str(&format!(",{}", values[*ty]));
+            }
             for (k, &v) in row.iter().enumerate() {
                 csv.push_str(&format!(",{}", COLS[cols[k]].values[v].0));
             }
@@ -85,18 +119,46 @@ proptest! {
         let t = Transformer::bind(&job, src.headers(), &path).unwrap();
         let mut raw = Vec::new();
         src.read_chunk(100, &mut raw).unwrap();
-        for (r, row) in raw.into_iter().enumerate() {
-            let (email_out, sms_out) = rows[r].iter().enumerate().fold((false, false), |(e, s), (k, &v)| {
-                let (_, oe, os) = COLS[cols[k]].values[v];
+        // What each row says: (email opt-out, SMS opt-out), and on which channel's rows.
+        let says = |r: usize| {
+            let (row, ty) = &rows[r];
+            let (e, s) = row.iter().enumerate().fold((false, false), |(e, s), (k, &v)| {
+                let col = &COLS[cols[k]];
+                // OneSignal's subscription state means nothing in other tools' files.
+                if col.header == "notification_types" && !matches!(PRESETS[preset], Preset::Onesignal) {
+                    return (e, s);
+                }
+                let (_, oe, os) = col.values[v];
                 (e || oe, s || os)
             });
+            match typed {
+                // A channel's consent is read on that channel's rows only.
+                Some(_) => (e && *ty == 0, s && *ty == 1),
+                None => (e, s),
+            }
+        };
+        let mut sent = Vec::new();
+        for (r, row) in raw.into_iter().enumerate() {
             let Ok(op) = t.map_row(row) else { continue };
             let attrs: serde_json::Value = serde_json::from_slice(&op.attrs).unwrap();
+            let (email_out, sms_out) = says(r);
             if email_out {
                 prop_assert_ne!(&attrs["$email_marketing"], "subscribed", "row {}\n{}\n{}", r, csv, generated.text);
             }
             if sms_out {
                 prop_assert_ne!(&attrs["$sms_marketing"], "subscribed", "row {}\n{}\n{}", r, csv, generated.text);
+            }
+            sent.push((r, attrs));
+        }
+        if typed.is_some() {
+            for (r, attrs) in &sent {
+                let person: Vec<usize> = (0..rows.len()).filter(|&o| id(o) == id(*r)).collect();
+                if person.iter().any(|&o| says(o).0) {
+                    prop_assert_ne!(&attrs["$email_marketing"], "subscribed", "row {} (person {})\n{}\n{}", r, id(*r), csv, generated.text);
+                }
+                if person.iter().any(|&o| says(o).1) {
+                    prop_assert_ne!(&attrs["$sms_marketing"], "subscribed", "row {} (person {})\n{}\n{}", r, id(*r), csv, generated.text);
+                }
             }
         }
     }

@@ -42,6 +42,9 @@ fn an_import_runs_through_the_facade_on_a_current_thread_runtime() {
     assert_eq!((summary.rows_read, summary.rows_sent, summary.rows_rejected), (300, 299, 1));
     assert_eq!(summary.status.code(), 3);
     assert_eq!(emu.received_all().len(), 299);
+    // The forecast is `validate`'s; its type is the facade's own (no internal path).
+    let forecast: Option<batchport::Forecast> = summary.forecast.clone();
+    assert!(forecast.is_none());
     let events = events.lock().unwrap();
     assert!(matches!(&events[0], Event::Started { run_id, resumed: false } if *run_id == summary.run_id), "{events:?}");
     assert!(events.iter().any(|e| matches!(e, Event::Rows { read: 300, sent: 299, rejected: 1 })), "{events:?}");

@@ -10,6 +10,8 @@ use serde_json::Value;
 use std::path::Path;
 
 struct Migrated {
+    /// The job's folder (its state and rejects files).
+    dir: tempfile::TempDir,
     emu: Emulator,
     job: String,
     summary: Value,
@@ -31,16 +33,22 @@ fn migrate(file: &str, preset: &str) -> Migrated {
     let dir = tempfile::tempdir().unwrap();
     let body = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/migrate").join(file)).unwrap();
     write(dir.path(), file, body);
-    let out = run_in(dir.path(), &["init", "--preset", preset, file]);
+    migrate_in(dir, file, preset)
+}
+
+/// `init --preset` on `file` in `dir`, then `run` into a fresh emulator.
+fn migrate_in(tmp: tempfile::TempDir, file: &str, preset: &str) -> Migrated {
+    let dir = tmp.path();
+    let out = run_in(dir, &["init", "--preset", preset, file]);
     assert_eq!(out.status.code(), Some(0), "init: {}", String::from_utf8_lossy(&out.stderr));
     let emu = Emulator::start_background(EmulatorConfig::default()).expect("emulator starts");
     let job = String::from_utf8(out.stdout).unwrap();
     let job = job.replacen("[api]\n", &format!("[api]\nbase_url = \"{}\"\n", emu.base_url()), 1);
-    write(dir.path(), "job.toml", &job);
+    write(dir, "job.toml", &job);
     let out = bin()
         .args(["run", "job.toml", "--json", "--state"])
-        .arg(dir.path().join("state"))
-        .current_dir(dir.path())
+        .arg(dir.join("state"))
+        .current_dir(dir)
         .env("BATCH_REST_KEY", "emulator_rest_key")
         .env("BATCH_PROJECT_KEY", "project_emulator")
         .output()
@@ -52,7 +60,7 @@ fn migrate(file: &str, preset: &str) -> Migrated {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    Migrated { emu, job, summary }
+    Migrated { dir: tmp, emu, job, summary }
 }
 
 fn rejected(m: &Migrated) -> u64 {
@@ -91,7 +99,11 @@ fn mailchimp_unsubscribed_and_cleaned_files_are_opt_outs() {
 #[test]
 fn klaviyo_suppressions_win_and_states_are_not_countries() {
     let m = migrate("klaviyo_profiles.csv", "klaviyo");
-    assert_eq!(rejected(&m), 0, "{}", m.job);
+    // A phone with an extension: Batch stores a number only, the row is a reject.
+    assert_eq!(rejected(&m), 1, "{}", m.job);
+    assert!(m.emu.profile("u-1006").is_none());
+    let rejects = std::fs::read_to_string(m.dir.path().join(m.summary["rejects_file"].as_str().unwrap())).unwrap();
+    assert!(rejects.contains("ext@example.com") && rejects.contains("extension"), "{rejects}");
     assert_eq!(m.consent("u-1001", "$email_marketing").as_deref(), Some("subscribed"));
     assert_eq!(m.consent("u-1002", "$email_marketing").as_deref(), Some("unsubscribed"));
     assert_eq!(m.consent("u-1003", "$email_marketing").as_deref(), Some("unsubscribed"), "never subscribed");
@@ -135,6 +147,30 @@ fn onesignal_channels_by_device_type() {
     assert_eq!(u2["$email_marketing"], "unsubscribed");
     assert_eq!(u2["$sms_marketing"], "subscribed");
     assert!(!u1.as_object().unwrap().values().any(|v| v == "fcm-token-aaa"), "push tokens are not sent");
+    // u-3 opted out on one email and one phone, then opted in on others: the
+    // opt-outs win, and the last address of each channel is kept.
+    let u3 = m.attrs("u-3");
+    assert_eq!(u3["$email_marketing"], "unsubscribed", "a later opt-in row does not undo an opt-out\n{}", m.job);
+    assert_eq!(u3["$sms_marketing"], "unsubscribed");
+    assert_eq!(u3["$email_address"], "ana@example.net");
+    assert_eq!(u3["$phone_number"], "+5511987654321");
+}
+
+/// The same people, their rows in the reverse order: the result does not
+/// depend on which row comes last.
+#[test]
+fn onesignal_opt_outs_win_in_any_row_order() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/migrate/onesignal_subscriptions.csv");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[1..].reverse();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("onesignal_reversed.csv"), lines.join("\n") + "\n").unwrap();
+    let m = migrate_in(dir, "onesignal_reversed.csv", "onesignal");
+    let u3 = m.attrs("u-3");
+    assert_eq!((&u3["$email_marketing"], &u3["$sms_marketing"]), (&"unsubscribed".into(), &"unsubscribed".into()));
+    assert_eq!(m.attrs("u-2")["$sms_marketing"], "subscribed", "nobody else is held");
+    assert_eq!(m.attrs("u-1")["$email_marketing"], "subscribed");
 }
 
 #[test]
@@ -156,6 +192,8 @@ fn hubspot_opt_outs_only() {
     assert_eq!(m.consent("jane@example.com", "$email_marketing"), None, "HubSpot has no opt-in column");
     assert_eq!(m.attrs("jane@example.com")["$region"], "US");
     assert_eq!(m.attrs("ana@example.net")["$phone_number"], "+5511912345678");
+    assert_eq!(m.consent("bo@example.com", "$email_marketing").as_deref(), Some("unsubscribed"), "a hard bounce");
+    assert_eq!(m.attrs("jane@example.com")["address"], "1 Main St");
 }
 
 #[test]
@@ -166,6 +204,8 @@ fn brevo_blacklist_is_the_opt_out() {
     assert_eq!(m.consent("joe@example.org", "$email_marketing").as_deref(), Some("unsubscribed"));
     assert_eq!(m.consent("ana@example.net", "$sms_marketing").as_deref(), Some("unsubscribed"));
     assert_eq!(m.consent("ana@example.net", "$email_marketing").as_deref(), Some("subscribed"));
+    // Yes/No flags and day-first times, as public code reading Brevo exports shows them.
+    assert_eq!(m.attrs("joe@example.org")["date(added_at)"], "2023-02-25T10:00:00Z");
 }
 
 #[test]
@@ -177,20 +217,31 @@ fn shopify_customers() {
     assert_eq!(jane["$sms_marketing"], "unsubscribed");
     assert_eq!(jane["total_spent"], 1000.5, "1,000.50 is a thousand, not 1");
     assert_eq!(jane["$phone_number"], "+13125550100");
+    assert_eq!(jane["shopify_customer_id"], 7012345678901_u64, "Shopify's apostrophe before the id is dropped");
+    assert_eq!(jane["accepts_whatsapp_marketing"], false);
+    assert!(
+        jane.get("$sms_marketing").is_some()
+            && m.consent("ana@example.net", "$sms_marketing").as_deref() == Some("subscribed")
+    );
     assert_eq!(m.consent("joe@example.org", "$email_marketing").as_deref(), Some("unsubscribed"));
     assert_eq!(m.attrs("ana@example.net")["$region"], "BR");
 }
 
 #[test]
 fn airship_channels() {
-    let m = migrate("airship_channels.csv", "airship");
+    let m = migrate("airship_channels.ndjson", "airship");
+    assert!(m.job.contains("format = \"ndjson\""), "{}", m.job);
     assert_eq!(rejected(&m), 0, "{}", m.job);
     let u1 = m.attrs("u-1");
-    assert_eq!(u1["$email_address"], "jane@example.com");
+    assert_eq!(u1["$email_address"], "jane@example.com", "an email channel's email_address");
     assert_eq!(u1["$phone_number"], "+33639981337");
     assert_eq!(u1["$sms_marketing"], "unsubscribed", "commercial_opted_out on the SMS channel");
     assert!(u1.get("$email_marketing").is_none(), "the SMS opt-out does not touch email");
+    assert_eq!(u1["$timezone"], "Europe/Paris", "device_attributes.ua_local_tz");
+    assert!(!u1.as_object().unwrap().values().any(|v| v.as_str().is_some_and(|s| s.starts_with("28A979"))));
     assert_eq!(m.consent("u-2", "$email_marketing").as_deref(), Some("unsubscribed"));
+    assert_eq!(m.attrs("u-2")["$email_address"], "joe@example.org");
+    assert_eq!(m.consent("u-3", "$email_marketing"), None, "an opt-in date alone is not sent as a consent");
 }
 
 #[test]
@@ -235,8 +286,37 @@ fn json_lines_rejects_name_their_json_line() {
     let lines: Vec<u64> =
         s["forecast"]["rejects"].as_array().unwrap().iter().map(|g| g["first_lines"][0].as_u64().unwrap()).collect();
     assert_eq!(lines, [3, 4], "JSON line numbers, the blank line counted");
-    write(dir.path(), "dump.jsonl", "{\"id\":\"u1\"}\nnot json\n");
-    let out = run_in(dir.path(), &["validate", "job.toml"]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("JSON line 2"), "{}", String::from_utf8_lossy(&out.stderr));
+    // A line that is not JSON is a reject with its line and reason; the next lines go on.
+    write(dir.path(), "dump.jsonl", "{\"id\":\"u1\"}\nnot json\n[1,2]\n{\"id\":\"u4\",\"profile\":{\"age\":4}}\n");
+    let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
+    let s = json(&out);
+    assert_eq!((s["rows_read"].as_u64(), s["rows_rejected"].as_u64()), (Some(4), Some(2)), "{s}");
+    let groups = s["forecast"]["rejects"].as_array().unwrap();
+    let text = serde_json::to_string(groups).unwrap();
+    assert!(text.contains("not valid JSON") && text.contains("not an object"), "{text}");
+    let lines: Vec<u64> =
+        groups.iter().flat_map(|g| g["first_lines"].as_array().unwrap().clone()).map(|l| l.as_u64().unwrap()).collect();
+    assert!(lines.contains(&2) && lines.contains(&3), "{text}");
+}
+
+/// Keys first seen deep in the file are columns: the file is read ahead for
+/// its key set, so a job may name them and their rows are read.
+#[test]
+fn json_lines_keys_seen_late_are_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut body = String::new();
+    for i in 0..2500 {
+        body.push_str(&format!("{{\"id\":\"u{i}\"}}\n"));
+    }
+    body.push_str("{\"id\":\"late\",\"profile\":{\"plan\":\"pro\"}}\n");
+    write(dir.path(), "dump.ndjson", &body);
+    let job = "[job]\nname = \"d\"\nkind = \"profiles\"\n[source]\npath = \"dump.ndjson\"\n\
+               [mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nplan = \"profile.plan\"\n";
+    write(dir.path(), "job.toml", job);
+    let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
+    let s = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((s["rows_read"].as_u64(), s["rows_rejected"].as_u64()), (Some(2501), Some(0)), "{s}");
+    let out = run_in(dir.path(), &["init", "dump.ndjson"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("profile.plan"), "init sees the late key");
 }

@@ -43,7 +43,7 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
     let mut summary = Summary::new(&job.name, run_id);
     summary.rows_valid = Some(0);
     let mut rejects = RejectsWriter::new(rejects_dir, &format!("{}-{run_id}-rejects", job.name));
-    let mut forecast = crate::report::forecast::Forecast::new(job);
+    let mut forecast = crate::report::forecast::Tally::new(job);
     for file in &files {
         let csv = CsvSource::open(file, &src.options)?;
         let t = Transformer::bind(job, csv.headers(), file)?;
@@ -78,7 +78,7 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
     }
     rejects.flush().context("cannot write the rejects file")?;
     summary.rejects_file = rejects.paths.first().cloned();
-    summary.forecast = Some(forecast);
+    summary.forecast = Some(forecast.finish());
     summary.status = if summary.rows_rejected > 0 { Status::DoneWithRejects } else { Status::Done };
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)

@@ -68,7 +68,8 @@ impl Import {
                 .collect::<Result<Vec<_>>>()?;
             for f in &files {
                 let csv = CsvSource::open(f, &src.options)?;
-                Transformer::bind(&job, csv.headers(), f)?;
+                // Headers only: the opt-out read-ahead (if any) runs once, when the file is imported.
+                Transformer::bind_rows(&job, csv.headers(), f)?;
             }
             Ok::<_, anyhow::Error>(Import { files, prints })
         })

@@ -34,8 +34,31 @@ impl Plan {
             let kind = |v: SubscriptionValues| {
                 if email { NativeKind::EmailMarketing(v) } else { NativeKind::SmsMarketing(v) }
             };
-            let d = consent::decide(&list, ch, if email { constant.clone() } else { None });
-            let mut m = if let Some((i, type_column, e, s, sub, unsub)) = by_type.filter(|_| d.column.is_none()) {
+            let mut d = consent::decide(&list, ch, if email { constant.clone() } else { None });
+            // The tool's own state column and another opt-in column could
+            // disagree: like two opt-in columns, neither is read (fail safe).
+            let others: Vec<&str> = list
+                .iter()
+                .filter(|f| matches!(f.signal, consent::Signal::OptIn { channel, .. } if channel == ch || channel == Channel::Both))
+                .map(|f| f.header.as_str())
+                .collect();
+            let conflict = by_type.is_some() && !others.is_empty();
+            if let (true, Some((i, ..))) = (conflict, by_type) {
+                d.column = None;
+                d.notes.retain(|n| !n.starts_with(&format!("{wire} from `")) && !n.contains("NOT SENT from an opt-in"));
+                d.notes.push(format!(
+                    "{wire}: NOT SENT from an opt-in column: `{}` (the tool's own state) and `{}` all say \
+                     consent and could disagree; pick the one that is right and map it by hand",
+                    sample.headers[i],
+                    others.join("`, `")
+                ));
+                if !d.maps() {
+                    self.notes.extend(d.notes.iter().cloned());
+                    continue;
+                }
+            }
+            let by_type = by_type.filter(|_| !conflict && d.column.is_none());
+            let mut m = if let Some((i, type_column, e, s, sub, unsub)) = by_type {
                 let rows = if email { e } else { s };
                 consumed.insert(i);
                 let mut m = Mapped::new(
@@ -71,7 +94,9 @@ impl Plan {
                 self.notes.extend(d.notes.iter().cloned());
                 continue;
             };
-            m.notes.splice(0..0, d.notes.iter().cloned());
+            // A type column decides (OneSignal): "not sent" would contradict it.
+            let typed = m.extra.when.is_some() && d.column.is_none() && !d.maps();
+            m.notes.splice(0..0, d.notes.iter().filter(|n| !(typed && n.contains(": not sent:"))).cloned());
             m.extra.constant = d.constant.map(str::to_string);
             m.extra.suppressed_by = d.suppressed_by.clone();
             if m.extra.when.is_none()

@@ -19,6 +19,8 @@ pub struct Ids {
     /// (column index, lowercase)
     pub columns: Vec<(usize, bool)>,
     pub notes: Vec<String>,
+    /// Sampled rows repeat a Custom ID: people span several rows.
+    pub repeats: bool,
 }
 
 impl Ids {
@@ -120,12 +122,13 @@ pub fn choose(s: &Sample, tool: Option<&Tool>) -> Ids {
         ));
     }
     let distinct = s.values(i).iter().collect::<std::collections::HashSet<_>>().len();
-    if distinct < filled(i) {
+    let repeats = distinct < filled(i);
+    if repeats {
         all.push(format!(
             "{} sampled rows repeat a Custom ID: rows with the same id update the same profile, in file order.",
             filled(i) - distinct
         ));
     }
     all.extend(notes);
-    Ids { columns, notes: all }
+    Ids { columns, notes: all, repeats }
 }

@@ -49,6 +49,9 @@ const DATE_FORMATS: &[&str] = &[
     "%Y/%m/%d",
     "%Y/%m/%d %H:%M:%S",
     "%d-%m-%Y",
+    // Brevo's export (`12-04-2022 09:30`, as public code reading it shows).
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y %H:%M:%S",
     "%b %d, %Y",
     "%d %b %Y",
 ];

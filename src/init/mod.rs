@@ -108,7 +108,8 @@ pub fn generate(path: &str, preset: Preset) -> Result<Generated, InitError> {
     // Anchor the check next to the CSV, where the comments say the job belongs.
     let job_path = csv.parent().unwrap_or(Path::new("")).join("job.toml");
     let job = job::parse(&text, &job_path).map_err(|e| invalid(e.to_string()))?;
-    let t = Transformer::bind(&job, &sample.headers, csv).map_err(|e| invalid(e.to_string()))?;
+    // The sample's rows one by one: no need to read the whole file for opt-outs.
+    let t = Transformer::bind_rows(&job, &sample.headers, csv).map_err(|e| invalid(e.to_string()))?;
     let mut rejected = 0;
     let mut first_rejects = Vec::new();
     for row in &sample.rows {

@@ -25,6 +25,8 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// The column holding each row's country, for national phone numbers.
     pub region_col: Option<String>,
+    /// Sampled rows repeat a Custom ID.
+    pub id_repeats: bool,
 }
 
 #[derive(Debug)]
@@ -81,6 +83,7 @@ impl Plan {
             left: Vec::new(),
             notes: tool.map(|t| (t.notes)(&sample.headers)).unwrap_or_default(),
             region_col: None,
+            id_repeats: ids.repeats,
         };
         plan.region_col = region_column(sample, tool);
         let mut names = Names::default();
@@ -334,7 +337,8 @@ impl Plan {
         let mut out = Vec::new();
         let lower = |l: &[&str]| l.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
         for (kind, values, what) in [(NativeKind::Email, email, "email"), (NativeKind::Phone, sms, "SMS")] {
-            if !self.free(&kind) {
+            // A tool whose type column has no rows of this channel here.
+            if values.is_empty() || !self.free(&kind) {
                 continue;
             }
             let notes = vec![

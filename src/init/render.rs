@@ -99,6 +99,18 @@ pub fn render(plan: &Plan, sample: &Sample, cx: &Context<'_>) -> String {
     o.push_str("\n[mapping]\n");
     let _ = writeln!(o, "custom_id = {}", custom_id(&plan.custom_id));
     o.push_str("blank = \"ignore\"                # a blank cell sends nothing; \"clear\" deletes the attribute\n");
+    let consent = plan
+        .natives
+        .iter()
+        .any(|m| matches!(m.target, Target::Native(NativeKind::EmailMarketing(_) | NativeKind::SmsMarketing(_))));
+    if plan.id_repeats && consent {
+        comment(
+            &mut o,
+            "People span several rows here: an opt-out on any of a person's rows holds for all of them \
+             (the file is read once ahead to find them)",
+        );
+        o.push_str("opt_outs = \"person\"\n");
+    }
     o.push_str("\n[mapping.native]\n");
     if plan.natives.is_empty() {
         o.push_str("# (no column fits a native attribute)\n");

@@ -77,6 +77,9 @@ pub struct MappingSection {
     pub item_id: Option<Spanned<String>>,
     /// Trim whitespace around Custom IDs (off: such IDs are rejected).
     pub custom_id_trim: Option<Spanned<bool>>,
+    /// `"row"` (the default) or `"person"`: an opt-out on any row of a
+    /// Custom ID holds for all its rows.
+    pub opt_outs: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

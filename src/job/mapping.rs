@@ -20,6 +20,14 @@ impl Resolver<'_> {
                 other => return self.err(b.span(), format!("mapping.blank {}", one_of(other, &["ignore", "clear"]))),
             },
         };
+        let opt_outs_per_person = match &m.opt_outs {
+            None => false,
+            Some(o) => match o.get_ref().as_str() {
+                "row" => false,
+                "person" => true,
+                other => return self.err(o.span(), format!("mapping.opt_outs {}", one_of(other, &["row", "person"]))),
+            },
+        };
         let mut native = Vec::new();
         if let Some(n) = &m.native {
             let plain = [
@@ -66,6 +74,7 @@ impl Resolver<'_> {
             id_columns,
             blank,
             changed_only: m.changed_only.unwrap_or(false),
+            opt_outs_per_person,
             native,
             attributes,
         })

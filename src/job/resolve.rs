@@ -167,6 +167,7 @@ impl Resolver<'_> {
                 &[Kind::Profiles, Kind::Events, Kind::Audience],
             ),
             ("mapping.blank", m.blank.as_ref().map(|s| s.span()), &[Kind::Profiles, Kind::Events]),
+            ("mapping.opt_outs", m.opt_outs.as_ref().map(|s| s.span()), &[Kind::Profiles, Kind::Events]),
             (
                 "mapping.custom_id_trim",
                 m.custom_id_trim.as_ref().map(|s| s.span()),

@@ -199,6 +199,9 @@ pub struct ProfileMapping {
     pub id_columns: Vec<IdColumn>,
     pub blank: Blank,
     pub changed_only: bool,
+    /// `opt_outs = "person"`: an opt-out on any row of a Custom ID holds for
+    /// every row of it (the file is read ahead for them).
+    pub opt_outs_per_person: bool,
     pub native: Vec<NativeMap>,
     pub attributes: Vec<AttrMap>,
 }

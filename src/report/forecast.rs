@@ -3,6 +3,10 @@
 //! attributes will be (email / SMS: subscribed, unsubscribed, not sent), next
 //! to the list of attributes the job sends. `--json` carries the same as the
 //! optional `forecast` field.
+//!
+//! [`Forecast`] and its parts are plain data and part of the library facade
+//! (re-exported at the crate root, reached through `Summary::forecast`);
+//! [`Tally`] is the counting behind them, internal.
 
 use crate::job::{Job, Mapping};
 use crate::transform::{Op, Reject};
@@ -14,35 +18,59 @@ const FIRST_LINES: usize = 5;
 /// Distinct groups kept; the rest are counted as "other" (bounded memory).
 const MAX_GROUPS: usize = 200;
 
-#[derive(Debug, Clone, Default, Serialize)]
+/// What `validate` found the job would do, before anything is sent: the
+/// `forecast` of its summary (`--json` prints it as is).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Forecast {
+    /// Rows that would be rejected, grouped by column and reason (at most 200
+    /// groups; the rest are counted under "other reasons").
     pub rejects: Vec<RejectGroup>,
+    /// What the valid rows would send as `$email_marketing`.
     pub email_marketing: ConsentCounts,
+    /// What the valid rows would send as `$sms_marketing`.
     pub sms_marketing: ConsentCounts,
     /// The attributes the job sends (wire names), in mapping order.
     pub attributes: Vec<String>,
-    #[serde(skip)]
-    index: HashMap<(String, String), usize>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Rejects of one column for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RejectGroup {
+    /// The source column at fault (its header), empty for the whole row.
     pub column: String,
     /// The reason with the cell's value taken out (`… is not a number`).
     pub reason: String,
+    /// Rows rejected so.
     pub count: u64,
+    /// The source lines of the first few of them.
     pub first_lines: Vec<u64>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+/// How many valid rows would send a consent attribute as subscribed,
+/// unsubscribed, or not at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ConsentCounts {
+    /// Rows sending `subscribed`.
     pub subscribed: u64,
+    /// Rows sending `unsubscribed`.
     pub unsubscribed: u64,
+    /// Rows sending nothing for this channel.
     pub not_sent: u64,
 }
 
-impl Forecast {
-    pub fn new(job: &Job) -> Forecast {
+/// Counts a [`Forecast`] row by row (`validate`).
+#[derive(Debug, Default)]
+pub struct Tally {
+    forecast: Forecast,
+    index: HashMap<(String, String), usize>,
+}
+
+impl Tally {
+    /// An empty tally for `job`: its attributes listed.
+    pub fn new(job: &Job) -> Tally {
         let (native, attrs) = match &job.mapping {
             Mapping::Profiles(p) => (&p.native[..], &p.attributes[..]),
             Mapping::Events(e) => (&e.profile.native[..], &e.profile.attributes[..]),
@@ -55,55 +83,60 @@ impl Forecast {
             .map(|n| n.kind.wire_name().to_string())
             .chain(attrs.iter().map(|a| a.wire_name.clone()))
             .collect();
-        Forecast { attributes, ..Forecast::default() }
+        Tally { forecast: Forecast { attributes, ..Forecast::default() }, index: HashMap::new() }
     }
 
+    /// The forecast so far.
+    pub fn finish(self) -> Forecast {
+        self.forecast
+    }
+
+    /// A row that would be sent.
     pub fn add_op(&mut self, op: &Op) {
         let (email, sms) = Consent::both(&op.attrs);
         self.add_consent(email, sms);
     }
 
-    /// A valid row's consent values, found by [`Consent::email`] and
-    /// [`Consent::sms`] where the row was transformed (off this thread).
+    /// A valid row's consent values, found by [`Consent::both`] where the row
+    /// was transformed (off this thread).
     pub fn add_consent(&mut self, email: Consent, sms: Consent) {
-        self.email_marketing.add(email);
-        self.sms_marketing.add(sms);
+        self.forecast.email_marketing.add(email);
+        self.forecast.sms_marketing.add(sms);
     }
 
+    /// A row that would be rejected.
     pub fn add_reject(&mut self, r: &Reject) {
+        let rejects = &mut self.forecast.rejects;
         let key = (r.column.clone(), generic(&r.reason));
         let i = match self.index.get(&key) {
             Some(&i) => i,
-            None if self.rejects.len() < MAX_GROUPS => {
-                self.rejects.push(RejectGroup {
+            None if rejects.len() < MAX_GROUPS => {
+                rejects.push(RejectGroup {
                     column: key.0.clone(),
                     reason: key.1.clone(),
                     count: 0,
                     first_lines: Vec::new(),
                 });
-                self.index.insert(key, self.rejects.len() - 1);
-                self.rejects.len() - 1
+                self.index.insert(key, rejects.len() - 1);
+                rejects.len() - 1
             }
             None => {
                 let other = ("".to_string(), "other reasons".to_string());
                 *self.index.entry(other.clone()).or_insert_with(|| {
-                    self.rejects.push(RejectGroup {
-                        column: other.0,
-                        reason: other.1,
-                        count: 0,
-                        first_lines: Vec::new(),
-                    });
-                    self.rejects.len() - 1
+                    rejects.push(RejectGroup { column: other.0, reason: other.1, count: 0, first_lines: Vec::new() });
+                    rejects.len() - 1
                 })
             }
         };
-        let g = &mut self.rejects[i];
+        let g = &mut rejects[i];
         g.count += 1;
         if g.first_lines.len() < FIRST_LINES {
             g.first_lines.push(r.pos.line);
         }
     }
+}
 
+impl Forecast {
     /// For people, on stderr: the biggest groups first.
     pub fn human(&self) -> String {
         let mut s = String::new();

@@ -211,6 +211,8 @@ pub struct CsvSource {
     pending: Option<SourceError>,
     /// JSON lines: the header line is synthetic, so record lines are one less.
     ndjson: bool,
+    /// JSON lines that were not objects, by line: those rows are rejects.
+    json_flaws: ndjson::Flaws,
 }
 
 impl std::fmt::Debug for CsvSource {
@@ -241,10 +243,15 @@ impl CsvSource {
             Format::Auto => ndjson::looks_like(&opened.head),
         };
         let rereadable = opened.rereadable && !ndjson;
+        let json_flaws = ndjson::Flaws::default();
         let (mut parser, seekable) = if ndjson {
             use std::io::Read;
+            // The file is read twice: once for its keys (the columns), once for its rows.
+            let ahead = encoding::open(path, opts)?;
+            let keys = ndjson::scan_keys(std::io::Cursor::new(ahead.head[ahead.skip..].to_vec()).chain(ahead.input))
+                .map_err(|e| SourceError::read(path, 1, e))?;
             let rest = std::io::Cursor::new(opened.head[opened.skip..].to_vec()).chain(opened.input);
-            let csv = ndjson::NdjsonToCsv::new(rest).map_err(|e| SourceError::read(path, 1, e))?;
+            let csv = ndjson::NdjsonToCsv::new(rest, keys, json_flaws.clone());
             (Parser::new(encoding::Input::Stream(Box::new(csv)), Vec::new(), 0), false)
         } else {
             (Parser::new(opened.input, opened.head, opened.skip), opened.seekable)
@@ -278,6 +285,7 @@ impl CsvSource {
             grew: None,
             pending: None,
             ndjson,
+            json_flaws,
         };
         match src.next()? {
             None => return Err(SourceError::Empty { path: path.to_path_buf() }),
@@ -483,6 +491,9 @@ impl CsvSource {
             }
             // JSON lines: the header line is synthetic, so record lines are one less.
             let line = at.line - u64::from(self.ndjson);
+            if self.ndjson && flaw.is_none() {
+                flaw = self.json_flaws.lock().unwrap_or_else(|e| e.into_inner()).remove(&line);
+            }
             push(&self.parser, Position { line, byte: at.byte, record: self.next_record }, flaw);
             self.next_record += 1;
         }

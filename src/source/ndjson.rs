@@ -4,23 +4,70 @@
 //! dotted columns (`custom_attributes.plan`); lists of values stay JSON
 //! (`["a","b"]`, which the array type reads); `null` is a blank cell.
 //!
-//! The columns are the keys of the first `HEAD_LINES` lines, in the order they
-//! first appear (keys sorted within each object); a key seen only later is not
-//! a column (the job could not name it anyway). The header is one synthetic line, so CSV line N + 1 is
-//! JSON line N: `CsvSource` shifts positions back. A line that is not a JSON
-//! object stops the read with its line number.
+//! The columns are every key of the file, in the order they first appear
+//! (keys sorted within each object): the file is read once ahead for them,
+//! keeping only the key set (at most `MAX_KEYS`), so a key first seen on line
+//! 2,000,000 is a column like the others. The header is one synthetic line,
+//! so CSV line N + 1 is JSON line N: `CsvSource` shifts positions back. A
+//! line that is not a JSON object is a reject (its line, its reason: a
+//! `Flaws` entry the source attaches to that row; the line itself is the
+//! row's first cell, so the rejects file keeps it); the other lines go on.
 
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
+use std::sync::{Arc, Mutex};
 
-/// Lines read ahead to learn the columns.
-pub(crate) const HEAD_LINES: usize = 1_000;
+/// Distinct keys a file may have: the columns of one import. Past this the
+/// file is refused (a map keyed by ids, flattened, would make one column per id).
+pub(crate) const MAX_KEYS: usize = 10_000;
+
+/// Why JSON lines were not objects, by JSON line number: written by the
+/// converter, taken by the source as it hands the row out (so it holds only
+/// the lines read ahead, not yet handed out).
+pub(crate) type Flaws = Arc<Mutex<HashMap<u64, String>>>;
 
 /// True when the head of a file looks like JSON lines (its first non-blank
 /// byte opens an object).
 pub(crate) fn looks_like(head: &[u8]) -> bool {
     head.iter().find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF) == Some(&b'{')
+}
+
+/// Every key of `input` (a first reading of the file), in first-seen order.
+/// Lines that are not objects are skipped here: the second reading rejects them.
+pub(crate) fn scan_keys(input: impl Read) -> io::Result<Vec<String>> {
+    let mut lines = BufReader::with_capacity(256 * 1024, input);
+    let mut order: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut l = String::new();
+    let mut flat = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        l.clear();
+        if lines.read_line(&mut l)? == 0 {
+            return Ok(order);
+        }
+        line_no += 1;
+        let Ok(obj) = parse(&l) else { continue };
+        flat.clear();
+        flatten("", &obj, &mut flat);
+        for (k, _) in flat.drain(..) {
+            if !seen.contains(&k) {
+                if seen.len() == MAX_KEYS {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "JSON line {line_no} brings key {} past {MAX_KEYS} distinct keys: too many columns \
+                             for one import (an object keyed by ids?)",
+                            seen.len() + 1
+                        ),
+                    ));
+                }
+                seen.insert(k.clone());
+                order.push(k);
+            }
+        }
+    }
 }
 
 /// A reader of CSV bytes made from a reader of JSON lines.
@@ -31,63 +78,45 @@ pub(crate) struct NdjsonToCsv<R: Read> {
     /// CSV bytes ready to hand out, and how far they were read.
     out: Vec<u8>,
     at: usize,
-    /// Lines read ahead while learning the columns, not yet converted.
-    pending: std::collections::VecDeque<String>,
     line: u64,
     done: bool,
+    flaws: Flaws,
 }
 
 impl<R: Read> NdjsonToCsv<R> {
-    /// Learn the columns from the head, and queue the header line.
-    pub fn new(input: R) -> io::Result<Self> {
-        let mut lines = BufReader::with_capacity(256 * 1024, input);
-        let mut pending = std::collections::VecDeque::new();
-        let mut order: Vec<String> = Vec::new();
-        let mut columns = HashMap::new();
-        let mut line_no = 0u64;
-        while pending.len() < HEAD_LINES {
-            let mut l = String::new();
-            if lines.read_line(&mut l)? == 0 {
-                break;
-            }
-            line_no += 1;
-            if !l.trim().is_empty() {
-                let obj = parse(&l, line_no)?;
-                let mut flat = Vec::new();
-                flatten("", &obj, &mut flat);
-                for (k, _) in flat {
-                    if !columns.contains_key(&k) {
-                        columns.insert(k.clone(), order.len());
-                        order.push(k);
-                    }
-                }
-            }
-            pending.push_back(l);
-        }
+    /// A converter writing `keys` (from `scan_keys`) as the header line.
+    pub fn new(input: R, keys: Vec<String>, flaws: Flaws) -> Self {
+        let lines = BufReader::with_capacity(256 * 1024, input);
+        let columns = keys.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect();
         let mut out = Vec::new();
-        write_record(&mut out, order.iter().map(String::as_str));
-        Ok(NdjsonToCsv { lines, width: order.len(), columns, out, at: 0, pending, line: 0, done: false })
+        write_record(&mut out, keys.iter().map(String::as_str));
+        NdjsonToCsv { lines, width: keys.len(), columns, out, at: 0, line: 0, done: false, flaws }
     }
 
     /// Convert the next line into `out`; false at the end.
     fn next_line(&mut self) -> io::Result<bool> {
-        let l = match self.pending.pop_front() {
-            Some(l) => l,
-            None => {
-                let mut l = String::new();
-                if self.lines.read_line(&mut l)? == 0 {
-                    return Ok(false);
-                }
-                l
-            }
-        };
+        let mut l = String::new();
+        if self.lines.read_line(&mut l)? == 0 {
+            return Ok(false);
+        }
         self.line += 1;
         if l.trim().is_empty() {
             // Kept as a blank line, which the parser skips and counts.
             self.out.push(b'\n');
             return Ok(true);
         }
-        let obj = parse(&l, self.line)?;
+        let obj = match parse(&l) {
+            Ok(obj) => obj,
+            Err(reason) => {
+                // A row holding the line as it is in its first cell (for the
+                // rejects file), that the source flags with the reason.
+                self.flaws.lock().unwrap_or_else(|e| e.into_inner()).insert(self.line, reason);
+                let mut cells = vec![""; self.width.max(1)];
+                cells[0] = l.trim_end_matches(['\n', '\r']);
+                write_record(&mut self.out, cells.into_iter());
+                return Ok(true);
+            }
+        };
         let mut flat = Vec::new();
         flatten("", &obj, &mut flat);
         let mut cells = vec![String::new(); self.width];
@@ -117,16 +146,12 @@ impl<R: Read> Read for NdjsonToCsv<R> {
     }
 }
 
-fn parse(line: &str, line_no: u64) -> io::Result<Map<String, Value>> {
+/// One line as an object, or why it is not one.
+fn parse(line: &str) -> Result<Map<String, Value>, String> {
     match serde_json::from_str::<Value>(line.trim_start_matches('\u{FEFF}')) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("JSON line {line_no} is not an object: each line of an ndjson source is one {{...}}"),
-        )),
-        Err(e) => {
-            Err(io::Error::new(io::ErrorKind::InvalidData, format!("JSON line {line_no} is not valid JSON: {e}")))
-        }
+        Ok(_) => Err("this JSON line is not an object: each line of an ndjson source is one {...}".into()),
+        Err(e) => Err(format!("this line is not valid JSON: {e}")),
     }
 }
 
@@ -166,16 +191,18 @@ fn write_record<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = &'a str>) {
 mod tests {
     use super::*;
 
-    fn convert(input: &str) -> io::Result<String> {
-        let mut r = NdjsonToCsv::new(input.as_bytes())?;
+    fn convert(input: &str) -> io::Result<(String, Flaws)> {
+        let keys = scan_keys(input.as_bytes())?;
+        let flaws = Flaws::default();
+        let mut r = NdjsonToCsv::new(input.as_bytes(), keys, flaws.clone());
         let mut s = String::new();
         r.read_to_string(&mut s)?;
-        Ok(s)
+        Ok((s, flaws))
     }
 
     #[test]
     fn nested_fields_become_dotted_columns() {
-        let got = convert(
+        let (got, _) = convert(
             "{\"external_id\":\"u1\",\"custom_attributes\":{\"plan\":\"pro\"},\"tags\":[\"a\",\"b\"],\"x\":null}\n\n\
              {\"external_id\":\"u2\",\"email\":\"a,b@x.co\",\"n\":1.5,\"ok\":true}\n",
         )
@@ -189,9 +216,34 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_line_names_its_number() {
-        let e = convert("{\"a\":1}\n[1]\n").unwrap_err();
-        assert!(e.to_string().contains("JSON line 2"), "{e}");
+    fn a_key_first_seen_late_is_a_column() {
+        let mut input = String::new();
+        for i in 0..3000 {
+            input.push_str(&format!("{{\"id\":\"u{i}\"}}\n"));
+        }
+        input.push_str("{\"id\":\"late\",\"profile\":{\"plan\":\"pro\"}}\n");
+        let (got, _) = convert(&input).unwrap();
+        assert!(got.starts_with("id,profile.plan\n"), "{}", &got[..40]);
+        assert!(got.ends_with("late,pro\n"));
+    }
+
+    #[test]
+    fn a_bad_line_is_flagged_and_the_others_go_on() {
+        let (got, flaws) = convert("{\"a\":1,\"b\":2}\n[1]\nnot json\n{\"a\":3}\n").unwrap();
+        assert_eq!(got, "a,b\n1,2\n[1],\nnot json,\n3,\n", "the line kept for the rejects file");
+        let flaws = flaws.lock().unwrap();
+        assert!(flaws[&2].contains("not an object"), "{flaws:?}");
+        assert!(flaws[&3].contains("not valid JSON"), "{flaws:?}");
         assert!(looks_like(b"  \n{\"a\":1}") && !looks_like(b"id,email\n"));
+    }
+
+    #[test]
+    fn too_many_keys_is_refused_with_its_line() {
+        let mut input = String::new();
+        for i in 0..=MAX_KEYS {
+            input.push_str(&format!("{{\"k{i}\":1}}\n"));
+        }
+        let e = scan_keys(input.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains(&format!("JSON line {}", MAX_KEYS + 1)), "{e}");
     }
 }

@@ -261,6 +261,7 @@ impl ChangeIndex {
         let tmp = dir.join("base.idx.tmp");
         let old = self.lookup().base;
         let written = merge(old.as_deref(), &by_part, dir, &tmp, CHUNK_PAIRS);
+        drop(old);
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
             return Err(e);

@@ -5,6 +5,7 @@
 mod chunk;
 pub mod json;
 mod native;
+mod optouts;
 pub mod places;
 pub mod value;
 mod zones;
@@ -148,11 +149,40 @@ pub struct Transformer {
     native: Vec<native::BoundNative>,
     attrs: Vec<BoundAttr>,
     event: Option<BoundEvent>,
+    /// People with an opt-out row, when their rows span several lines (see `optouts`).
+    opt_outs: Option<optouts::OptOuts>,
 }
 
 impl Transformer {
-    /// Bind `job`'s mapping to `headers` of `csv`: every mapped column must exist once.
+    /// Bind `job`'s mapping to `headers` of `csv`: every mapped column must
+    /// exist once. A job whose people span several rows (see `optouts`)
+    /// reads `csv` whole first, for who opted out.
     pub fn bind(job: &Job, headers: &[String], csv: &Path) -> Result<Transformer, JobError> {
+        let mut t = Self::bind_mapping(job, headers, csv)?;
+        let per_person = match &job.mapping {
+            Mapping::Profiles(p) => p.opt_outs_per_person,
+            Mapping::Events(e) => e.profile.opt_outs_per_person,
+            _ => false,
+        };
+        if optouts::needed(&t, per_person) {
+            let opts = job.source.as_ref().map(|s| s.options.clone()).unwrap_or_default();
+            let held = optouts::scan(&t, csv, &opts).map_err(|e| JobError::File {
+                path: csv.to_path_buf(),
+                message: format!("reading the file ahead for its opt-outs: {e}"),
+            })?;
+            t.opt_outs = Some(held);
+        }
+        Ok(t)
+    }
+
+    /// `bind` without reading the file ahead for opt-outs: each row is mapped
+    /// on its own. For checks that need no opt-outs (`init`'s sample, a check
+    /// of every file's header before a run); sending must use `bind`.
+    pub fn bind_rows(job: &Job, headers: &[String], csv: &Path) -> Result<Transformer, JobError> {
+        Self::bind_mapping(job, headers, csv)
+    }
+
+    fn bind_mapping(job: &Job, headers: &[String], csv: &Path) -> Result<Transformer, JobError> {
         let field = |c: &Column| -> Result<Field, JobError> {
             let index = job::bind::find(headers, c, &job.file, csv)?;
             Ok(Field { index, header: headers[index].clone() })
@@ -192,6 +222,7 @@ impl Transformer {
             native: Vec::new(),
             attrs: Vec::new(),
             event: None,
+            opt_outs: None,
         };
         let mut t = match &job.mapping {
             Mapping::Profiles(p) => Transformer {
@@ -326,7 +357,17 @@ impl Transformer {
             buf.extend_from_slice(&(cell.len() as u32).to_le_bytes());
             buf.extend_from_slice(cell);
         }
-        let row = xxhash_rust::xxh3::xxh3_64_with_seed(buf, self.fingerprint);
+        // Whether another row of this person opted out changes the operation.
+        let seed = match &self.opt_outs {
+            Some(o) => {
+                let lower =
+                    self.id.fields.iter().find(|(f, _)| !rec.field(f.index).is_empty()).is_some_and(|(_, l)| *l);
+                let (e, s) = if lower { o.held(&key.to_lowercase()) } else { o.held(key) };
+                self.fingerprint ^ (u64::from(e) | u64::from(s) << 1)
+            }
+            None => self.fingerprint,
+        };
+        let row = xxhash_rust::xxh3::xxh3_64_with_seed(buf, seed);
         Some((crate::state::ChangeIndex::id_hash(key), row))
     }
 
@@ -410,7 +451,8 @@ impl Transformer {
             return Err(reject(&self.key.header, self.blank_key()));
         };
         let mut obj = json::Object::open(attrs);
-        native::write(&self.native, self.blank, &mut obj, &cell, &reject)?;
+        let held = self.opt_outs.as_ref().map_or((false, false), |o| o.held(&key));
+        native::write(&self.native, self.blank, held, &mut obj, &cell, &reject)?;
         self.write_attrs(&self.attrs, &mut obj, &cell, &reject)?;
         obj.close();
         let event = match &self.event {

@@ -54,10 +54,13 @@ pub fn is_set(cell: &str) -> bool {
             .any(|w| c.eq_ignore_ascii_case(w)))
 }
 
-/// Write every native of the row into `obj`.
+/// Write every native of the row into `obj`. `held`: (email, SMS) this
+/// person opted out on another row of the file (see `optouts`): their
+/// `subscribed` is sent as `unsubscribed`.
 pub(super) fn write<'r>(
     natives: &[BoundNative],
     blank: Blank,
+    held: (bool, bool),
     obj: &mut json::Object<'_>,
     cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
     reject: &impl Fn(&str, String) -> Problem,
@@ -92,7 +95,8 @@ pub(super) fn write<'r>(
             }
             let header = n.field.as_ref().map(|f| f.header.as_str()).unwrap_or("");
             if let Some(s) = value::subscription_of(v, c).map_err(|m| reject(header, m))? {
-                json::string(obj.raw_key(&n.key), s);
+                let held = if matches!(n.kind, NativeKind::EmailMarketing(_)) { held.0 } else { held.1 };
+                json::string(obj.raw_key(&n.key), if held { "unsubscribed" } else { s });
             }
             continue;
         }

@@ -361,10 +361,13 @@ pub fn normalise_phone(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Braze (like spreadsheet exports) puts an apostrophe before cells starting
-/// with `+ - = @`, so a spreadsheet does not run them as formulas: `'+1415...`.
+/// with `+ - = @`, so a spreadsheet does not run them as formulas: `'+1415...`;
+/// Shopify before long numbers, so it keeps their digits. Numbers, dates and
+/// phones only: in text the apostrophe may be the user's.
 pub fn unformula(cell: &str) -> &str {
     match cell.as_bytes() {
-        [b'\'', b'+' | b'-' | b'=' | b'@', ..] => &cell[1..],
+        // Shopify also writes its ids so: `'7012345678901`.
+        [b'\'', b'+' | b'-' | b'=' | b'@' | b'0'..=b'9', ..] => &cell[1..],
         _ => cell,
     }
 }

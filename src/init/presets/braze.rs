@@ -1,15 +1,23 @@
-//! Braze's two user exports. The segment CSV export (Braze docs: "Export
-//! segment data to CSV"): `Braze ID` (older files: `Appboy ID`), `user_id`
-//! (the external id), `email`, `phone_number`, `first_name`, `last_name`,
-//! `date_of_birth`, `gender`, `country`, `city`, `language`, `time_zone` (a
-//! Rails name such as "Eastern Time (US & Canada)"), `created_at`,
-//! `first_session`, `last_session` (`2020-07-10 15:00:00.000 UTC`),
-//! `unsubscribed_from_emails_at`, `random_bucket`, `total_revenue`... with
-//! cells starting with `+ - = @` prefixed by an apostrophe (`'+1415...`).
-//! The JSON-lines export (`/users/export/segment`, one object per line):
+//! Braze's two user exports. The segment CSV export ("Export segment data to
+//! CSV": <https://braze.com/docs/user_guide/data/distribution/export_braze_data/segment_data_to_csv>,
+//! its field table checked in the English, French and Japanese pages):
+//! `Braze ID` (older pages and files: `Appboy ID`), `user_id` (documented as
+//! "external ID"), `email`, `phone_number`, `first_name`, `last_name`,
+//! `date_of_birth`, `gender`, `country`, `city`, `language` (ISO 639-1),
+//! `time_zone`, `created_at`, `first_session`, `last_session`,
+//! `unsubscribed_from_emails_at`, `last_app_version_used`, `devices`,
+//! `google_ad_ids`, `IDFA`/`IDFAs`, `IDFVs`, `number_of_*` counts,
+//! `random_bucket`, `total_revenue`, `user_aliases`... Not from the docs (kept
+//! from the issue's reading of real files, unconfirmed here): time zones as
+//! Rails names ("Eastern Time (US & Canada)"), times as `2020-07-10
+//! 15:00:00.000 UTC`, and cells starting with `+ - = @` prefixed by an
+//! apostrophe (`'+1415...`); all are read either way. The JSON-lines export
+//! (`POST /users/export/segment`: "newline-delimited user JSON objects",
+//! <https://www.braze.com/docs/api/endpoints/export/user_data/post_users_segment/>):
 //! `external_id`, `braze_id`, `email`, `phone`, `dob`, `home_city`,
-//! `time_zone`, `email_subscribe` (`opted_in` / `subscribed` / `unsubscribed`),
-//! `email_unsubscribed_at`, `push_subscribe`, `custom_attributes.*`.
+//! `time_zone`, `email_subscribe` (`opted_in` / `subscribed` /
+//! `unsubscribed`), `email_unsubscribed_at`, `push_subscribe`,
+//! `custom_attributes.*`.
 
 use super::{Channel, Hint::*, IdRule, Known, Role::*, Tool};
 
@@ -97,7 +105,16 @@ pub static TOOL: Tool = Tool {
         Known { headers: &["attributed_adgroup"], role: Attr("attributed_adgroup", Text), note: "" },
         Known { headers: &["attributed_ad"], role: Attr("attributed_ad", Text), note: "" },
         Known {
-            headers: &["devices", "IDFAs", "IDFVs", "google_ad_ids", "push_tokens"],
+            headers: &[
+                "devices",
+                "IDFA",
+                "IDFAs",
+                "IDFVs",
+                "google_ad_ids",
+                "roku_ad_ids",
+                "windows_ad_ids",
+                "push_tokens",
+            ],
             role: Skip,
             note: "device-level ids and tokens: Batch collects them with its own SDK",
         },

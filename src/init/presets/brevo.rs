@@ -1,10 +1,20 @@
-//! Brevo's (formerly Sendinblue) contacts export (Contacts → Export, CSV, or
-//! `POST /contacts/export`): `EMAIL`, `FIRSTNAME`, `LASTNAME`, `SMS` (the
-//! mobile number), `LANDLINE_NUMBER`, `ADDED_TIME`, `MODIFIED_TIME`, your own
-//! attributes in capitals, and the opt-outs `EMAIL_BLACKLISTED` and
-//! `SMS_BLACKLISTED`. Brevo mails every contact that is not blacklisted, so
-//! the blacklist flags are the consent; `DOUBLE_OPT-IN` only says how the
-//! contact signed up.
+//! Brevo's (formerly Sendinblue) contacts export (CRM → Contacts → Export,
+//! CSV, or `POST /contacts/export`: <https://developers.brevo.com/reference/request-contact-export>,
+//! "file will be available in csv"). The opt-outs are the contact's
+//! `emailBlacklisted` / `smsBlacklisted` flags (Brevo's API models, e.g.
+//! getbrevo/brevo-php `docs/Model/CreateContact.md`: "Set this field to
+//! blacklist the contact for emails"); the CSV header names them
+//! `EMAIL_BLACKLISTED` and `SMS_BLACKLISTED`, next to `EMAIL`, your attributes
+//! in capitals (`FIRSTNAME`, `LASTNAME`, `SMS`: the mobile, with its country
+//! code), `ADDED_TIME`, `MODIFIED_TIME`. Those CSV names are seen in public
+//! code importing Brevo exports (`EMAIL;LASTNAME;FIRSTNAME;SMS;
+//! EMAIL_BLACKLISTED;SMS_BLACKLISTED;ADDED_TIME;MODIFIED_TIME`, `;`-separated,
+//! flags as Yes/No, times as `12-04-2022 09:30`; the index does not name the
+//! repository); no Brevo page listing the CSV header was found, so
+//! `LANDLINE_NUMBER` and `DOUBLE_OPT-IN` are unconfirmed. Brevo mails every
+//! contact that is not blacklisted ("subscribed & unsubscribed (blacklisted
+//! via any means)" in the export API), so the blacklist flags are the
+//! consent; `DOUBLE_OPT-IN` only says how the contact signed up.
 
 use super::{Channel, Hint::*, Known, Role::*, Tool};
 

@@ -1,8 +1,18 @@
-//! CleverTap's user profile export (Segments → Export, or the Profiles API
-//! as CSV): `Identity` (your own user id), `Name`, `Email`, `Phone`, `Gender`,
-//! `DOB`, `City`, `Country`, `Timezone`, `Customer Type`, and the
-//! subscription flags `MSG-email`, `MSG-sms`, `MSG-push`, `MSG-whatsapp`
-//! (true/false: false means the user opted out of that channel).
+//! CleverTap's user profiles. CleverTap's Profile Exports (to S3, GCS or
+//! Azure, as CSV, JSON...: <https://docs.clevertap.com/docs/profile-exports>)
+//! let you pick, rename and reorder the columns, so there is no fixed header;
+//! this preset reads the profile property names CleverTap itself uses, as
+//! documented for its Upload User Profiles API
+//! (<https://developer.clevertap.com/docs/upload-past-user-profiles>) and as
+//! public app code sets them through the SDK (`profileUpdate["Identity"]`,
+//! `["Email"]`, `["Name"]`, `["MSG-push"]`, `["MSG-email"]`): `Identity`
+//! (your own user id), `Name`, `Email`, `Phone` (E.164 with its country
+//! code), `Gender`, `DOB`, `City`, `Country`, `Timezone`, `Customer Type`,
+//! and the subscription flags `MSG-email`, `MSG-sms`, `MSG-push`,
+//! `MSG-whatsapp` (true/false: false means the user opted out of that
+//! channel). What an export writes when these columns are not renamed was
+//! not found in a public source: rename yours to these names, or map them by
+//! hand.
 
 use super::{Channel, Hint::*, IdRule, Known, Role::*, Tool};
 

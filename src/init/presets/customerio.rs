@@ -1,9 +1,13 @@
-//! Customer.io's people export (Customer.io docs: "Export people", People →
-//! Export to CSV, or the export API): `id` (blank for people identified by
-//! email only), `email`, `cio_id`, `created_at` in Unix seconds,
-//! `unsubscribed` as true/false (Customer.io mails everyone who has not
-//! unsubscribed, so false is a subscription), then your own attributes as you
-//! named them. Rows without an `id` fall back to the email as Custom ID.
+//! Customer.io's people export (People → Export to CSV, or the export API
+//! `POST /v1/exports/customers`: <https://docs.customer.io/integrations/api/app/tag/exports/exportPeopleData/>,
+//! whose extra columns are the attributes you ask for). `cio_id` is
+//! Customer.io's own id (<https://docs.customer.io/files/journeys-webhooks.json>:
+//! "a unique identifier set by Customer.io"). The rest is not confirmed by a
+//! public example of an export: `id` (blank for people identified by email
+//! only), `email`, `created_at` in Unix seconds, `unsubscribed` as
+//! true/false (Customer.io mails everyone who has not unsubscribed, so false
+//! is a subscription), then your own attributes as you named them. Rows
+//! without an `id` fall back to the email as Custom ID.
 
 use super::{Channel, Hint::*, IdRule, Known, Role::*, Tool};
 

@@ -1,13 +1,21 @@
 //! HubSpot's contacts export (HubSpot help: "Export your records", Contacts →
-//! Export, CSV): `Record ID` (HubSpot's own id), `First Name`, `Last Name`,
-//! `Email`, `Phone Number`, `Mobile Phone Number`, `Company Name`, `Job
-//! Title`, `City`, `State/Region`, `Country/Region` (a name: "France"),
-//! `Postal Code`, `Create Date` and `Last Activity Date` (`YYYY-MM-DD HH:MM`),
-//! `Lifecycle Stage`, `Lead Status`, `Marketing contact status`, and the
-//! opt-outs `Unsubscribed from all email` (true/false) and `Opted out of email:
-//! <subscription type>` columns. HubSpot has no plain opt-in column: the
-//! job sends $email_marketing = unsubscribed where an opt-out is set, nothing
-//! elsewhere.
+//! Export, CSV): one column per exported property, headed by the property's
+//! *label*. Labels checked against a public dump of a real portal's contact
+//! properties (hairsolutionsco/automations_hub
+//! `hubspot/objects/contacts/properties.md`, 636 properties): `Record ID`,
+//! `First Name`, `Last Name`, `Email`, `Phone Number`, `Mobile Phone Number`,
+//! `Company Name`, `Job Title`, `Street Address`, `City`, `State/Region`,
+//! `Postal Code`, `Country/Region` (as typed: "France"), `Create Date`, `Last
+//! Activity Date`, `Lifecycle Stage`, `Lead Status`, `Contact owner`,
+//! `Preferred language`, `Time Zone`, `Marketing contact status`, and the
+//! opt-outs `Unsubscribed from all email` (property `hs_email_optout`,
+//! true/false), `Opted out of email: <subscription type>` (one per type, e.g.
+//! `Opted out of email: Marketing Information`) and `Email hard bounce
+//! reason`. Their meaning: HubSpot's knowledge base on the unsubscribes
+//! export (<https://knowledge.hubspot.com/articles/kcs_article/contacts/what-do-the-columns-mean-in-csv-i-receive-when-i-export-unsubscribes-and-bounces>).
+//! Date formats of the export were not found in a public source (the
+//! sample decides). HubSpot has no plain opt-in column: the job sends
+//! $email_marketing = unsubscribed where an opt-out is set, nothing elsewhere.
 
 use super::{Channel, Hint::*, Known, Role::*, Tool};
 
@@ -33,6 +41,7 @@ pub static TOOL: Tool = Tool {
         Known { headers: &["Phone Number"], role: Attr("phone", Text), note: "HubSpot's main (often office) phone" },
         Known { headers: &["Company Name"], role: Attr("company", Text), note: "" },
         Known { headers: &["Job Title"], role: Attr("job_title", Text), note: "" },
+        Known { headers: &["Street Address"], role: Attr("address", Text), note: "" },
         Known { headers: &["City"], role: Attr("city", Text), note: "" },
         Known {
             headers: &["State/Region"],
@@ -56,6 +65,22 @@ pub static TOOL: Tool = Tool {
             note: "true = the contact opted out of all email: an opt-out for $email_marketing",
         },
         Known { headers: &["Preferred language"], role: Language, note: "" },
+        Known {
+            headers: &["Email hard bounce reason"],
+            role: Attr("email_hard_bounce_reason", Text),
+            note: "set when the address hard bounced: also an opt-out for $email_marketing",
+        },
+        Known { headers: &["Reason for opting out of email"], role: Attr("email_opt_out_reason", Text), note: "" },
+        Known {
+            headers: &["Marketing email confirmation status"],
+            role: Attr("email_confirmation_status", Text),
+            note: "HubSpot's double opt-in state: how the contact signed up, not a consent",
+        },
+        Known {
+            headers: &["Time Zone"],
+            role: Attr("hubspot_time_zone", Text),
+            note: "HubSpot's own time zone values (not checked to be IANA names): kept as text",
+        },
         Known { headers: &["Contact owner"], role: Attr("owner", Text), note: "" },
     ],
 };

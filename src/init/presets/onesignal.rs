@@ -1,14 +1,21 @@
-//! OneSignal's subscriptions export (OneSignal docs: "Export subscriptions
-//! CSV", one row per subscription: a device, an email or an SMS channel):
+//! OneSignal's subscriptions export ("Export subscriptions CSV",
+//! `POST /players/csv_export`, a gzipped CSV:
+//! <https://documentation.onesignal.com/reference/csv-export>), one row per
+//! subscription: a device, an email or an SMS channel. Default columns:
 //! `id`, `identifier` (the push token, or the email address when
 //! `device_type` is 11, or the phone number when it is 14), `session_count`,
 //! `language`, `timezone` (an offset in seconds), `game_version`,
 //! `device_os`, `device_type`, `device_model`, `ad_id`, `tags` (JSON),
 //! `last_active`, `playtime`, `amount_spent`, `created_at`,
-//! `invalid_identifier`, `badge_count`, `sdk`, `test_type`, `ip`,
-//! `external_user_id`; extra fields `country`, `timezone_id` (IANA),
-//! `notification_types` (1 subscribed; -2 unsubscribed; other negatives:
-//! never subscribed or errors), `rooted`, `location`, `web_auth`, `web_p256`.
+//! `invalid_identifier`, `badge_count`, `sdk`, `test_type`, `ip`; the
+//! `extra_fields` the request may add ("location, country, rooted,
+//! notification_types, ip, external_user_id, web_auth, and web_p256" in
+//! OneSignal's API models, e.g. `ExportSubscriptionsRequestBody` of
+//! onesignal-rust-api 5.5.0; the docs' example also asks `timezone_id`).
+//! `notification_types`: 1 subscribed; -2 unsubscribed; other negatives:
+//! never subscribed or errors (values from OneSignal's docs as read last
+//! session: not re-checked here). A person's opt-out on any of their rows
+//! wins over an opt-in on another (see `transform::optouts`).
 
 use super::{Channel, Hint::*, IdRule, Known, Role::*, Tool};
 
@@ -127,6 +134,7 @@ fn notes(_: &[String]) -> Vec<String> {
         "and two devices has four rows with the same external_user_id. The email row sets $email_address and".into(),
         "$email_marketing, the SMS row $phone_number and $sms_marketing, so channels do not overwrite each other;"
             .into(),
-        "per-device columns (device_os, session_count...) do: the last row of a user wins.".into(),
+        "per-device columns (device_os, session_count...) do: the last row of a user wins. An opt-out on any".into(),
+        "row of a user wins over an opt-in on another (the file is read once ahead to find them).".into(),
     ]
 }

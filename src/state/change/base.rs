@@ -6,17 +6,16 @@
 //! fences are kept on the heap (8 bytes per 64 ids: 12.5 MB at 100 M ids); a
 //! lookup binary-searches them, then reads one 1 KB block of the pairs.
 //!
-//! The pairs are memory-mapped (`MADV_RANDOM`: one page per fault, no read
-//! ahead), and each lookup thread drops the mapping's pages from the process
-//! (`MADV_DONTNEED`; they stay in the page cache) every `RELEASE_EVERY`
-//! lookups, so the mapped part of the RSS stays under a few MB whatever the
-//! index size. Measured on the 2-core VM: a random `pread` costs 2.9 µs (a
-//! syscall), a random read of the mapping 0.23 µs, faults included.
+//! Random lookups (`get`) are for inputs read once (objects): one `pread` of
+//! a block each. A local file is checked as a whole instead, by ranges
+//! (`pairs_between`, see `scan.rs`). The file is not memory-mapped: a mapping
+//! either grows the RSS to the index size or, with its pages dropped as it
+//! goes, costs a page fault per lookup (measured on the 2-core VM, 10 M ids:
+//! 6.8 µs a lookup and 147 MB of RSS with a mapping; see the README).
 //!
 //! The file is immutable: a merge writes a new one beside it and renames it in
 //! (see `change.rs`), so a reader never sees a half-written base.
 
-use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
@@ -28,10 +27,6 @@ pub(crate) const FENCE_EVERY: usize = 64;
 const HEADER: usize = 32;
 const MAGIC: &[u8; 8] = b"BPCHIDX1";
 
-/// Lookups per thread between two releases of the mapped pages: at most
-/// this many pages (4 MB) mapped per lookup thread.
-const RELEASE_EVERY: u32 = 1024;
-
 pub(crate) type Pair = (u64, u64);
 
 /// An open base file, shared by the lookup threads.
@@ -39,55 +34,6 @@ pub(crate) struct Base {
     file: File,
     count: u64,
     fences: Vec<u64>,
-    map: Option<Map>,
-}
-
-/// A read-only shared mapping of a whole file.
-struct Map {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-// SAFETY: the mapping is read-only and the file immutable (a new base is a
-// new file, renamed in): sharing reads across threads is sound.
-unsafe impl Send for Map {}
-unsafe impl Sync for Map {}
-
-impl Map {
-    fn new(file: &File, len: usize) -> io::Result<Map> {
-        // SAFETY: a fresh read-only mapping of `len` bytes of an open file.
-        let ptr =
-            unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, file.as_raw_fd(), 0) };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: advice on our own mapping; failure only costs speed.
-        unsafe { libc::madvise(ptr, len, libc::MADV_RANDOM) };
-        Ok(Map { ptr, len })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `len` readable bytes, mapped for as long as `self` lives.
-        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
-    }
-
-    /// Unmap the pages from this process (not from the page cache): the next
-    /// read of a page faults it back in, unchanged (the file is immutable).
-    fn release(&self) {
-        // SAFETY: our own read-only file mapping; its contents do not change.
-        unsafe { libc::madvise(self.ptr, self.len, libc::MADV_DONTNEED) };
-    }
-}
-
-impl Drop for Map {
-    fn drop(&mut self) {
-        // SAFETY: unmapping what `new` mapped, once.
-        unsafe { libc::munmap(self.ptr, self.len) };
-    }
-}
-
-thread_local! {
-    static LOOKUPS: Cell<u32> = const { Cell::new(0) };
 }
 
 fn invalid(what: impl Into<String>) -> io::Error {
@@ -96,6 +42,11 @@ fn invalid(what: impl Into<String>) -> io::Error {
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Pair `i` of raw pairs (as `Base::blocks_for` returns them).
+pub(crate) fn pair_at(raw: &[u8], i: usize) -> Pair {
+    (u64_at(raw, i * PAIR), u64_at(raw, i * PAIR + 8))
 }
 
 impl Base {
@@ -113,39 +64,39 @@ impl Base {
         if file.metadata()?.len() != expect_len {
             return Err(invalid(format!("length is not {expect_len} bytes for {count} pairs")));
         }
-        let mut raw = vec![0u8; n_fences as usize * 8];
         file.seek(SeekFrom::Start(HEADER as u64 + count * PAIR as u64))?;
-        file.read_exact(&mut raw)?;
-        if xxhash_rust::xxh3::xxh3_64(&raw) != u64_at(&head, 16) {
+        let mut r = BufReader::with_capacity(64 << 10, &file);
+        let mut sum = xxhash_rust::xxh3::Xxh3::new();
+        let mut fences = Vec::with_capacity(n_fences as usize);
+        let mut b = [0u8; 8];
+        for _ in 0..n_fences {
+            r.read_exact(&mut b)?;
+            sum.update(&b);
+            fences.push(u64::from_le_bytes(b));
+        }
+        drop(r);
+        if sum.digest() != u64_at(&head, 16) {
             return Err(invalid("its fences do not match their checksum"));
         }
-        let fences = raw.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
-        let map = if count > 0 { Some(Map::new(&file, expect_len as usize)?) } else { None };
-        Ok(Base { file, count, fences, map })
+        Ok(Base { file, count, fences })
     }
 
     pub(crate) fn len(&self) -> u64 {
         self.count
     }
 
-    /// The op hash recorded for `id`, if any.
+    /// The op hash recorded for `id`, if any: one `pread` of its block.
     pub(crate) fn get(&self, id: u64) -> io::Result<Option<u64>> {
+        use std::os::unix::fs::FileExt;
         let block = self.fences.partition_point(|&f| f <= id);
         if block == 0 {
             return Ok(None);
         }
-        let Some(map) = &self.map else { return Ok(None) };
         let first = (block - 1) * FENCE_EVERY;
         let n = (self.count as usize - first).min(FENCE_EVERY);
-        let at = HEADER + first * PAIR;
-        let buf = &map.bytes()[at..at + n * PAIR];
-        LOOKUPS.with(|c| {
-            let k = c.get() + 1;
-            c.set(if k >= RELEASE_EVERY { 0 } else { k });
-            if k >= RELEASE_EVERY {
-                map.release();
-            }
-        });
+        let mut raw = [0u8; FENCE_EVERY * PAIR];
+        let buf = &mut raw[..n * PAIR];
+        self.file.read_exact_at(buf, (HEADER + first * PAIR) as u64)?;
         let (mut lo, mut hi) = (0, n);
         while lo < hi {
             let mid = (lo + hi) / 2;
@@ -166,13 +117,15 @@ impl Base {
         start..end.max(start)
     }
 
-    /// How many blocks `pairs_between(lo, hi)` reads.
+    /// How many blocks `blocks_for(lo, hi)` reads.
     pub(crate) fn blocks_between(&self, lo: u64, hi: Option<u64>) -> usize {
         self.block_range(lo, hi).len()
     }
 
-    /// The pairs with ids in `[lo, hi)`, in order, read in one `pread`.
-    pub(crate) fn pairs_between(&self, lo: u64, hi: Option<u64>) -> io::Result<Vec<Pair>> {
+    /// The pairs of the blocks that may hold ids in `[lo, hi)`, in order,
+    /// raw (16 bytes each, as in the file: see `pair_at`), read in one
+    /// `pread`. Some may lie outside the range, at both ends.
+    pub(crate) fn blocks_for(&self, lo: u64, hi: Option<u64>) -> io::Result<Vec<u8>> {
         use std::os::unix::fs::FileExt;
         let blocks = self.block_range(lo, hi);
         if blocks.is_empty() {
@@ -182,11 +135,7 @@ impl Base {
         let n = (blocks.end * FENCE_EVERY).min(self.count as usize) - first;
         let mut raw = vec![0u8; n * PAIR];
         self.file.read_exact_at(&mut raw, (HEADER + first * PAIR) as u64)?;
-        Ok(raw
-            .chunks_exact(PAIR)
-            .map(|p| (u64_at(p, 0), u64_at(p, 8)))
-            .filter(|&(id, _)| id >= lo && hi.is_none_or(|hi| id < hi))
-            .collect())
+        Ok(raw)
     }
 
     /// Every pair in id order, read sequentially with a small buffer.
@@ -266,15 +215,17 @@ impl Writer {
     /// Write the fences and the header, and make the file durable.
     pub(crate) fn finish(self) -> io::Result<u64> {
         let Writer { mut out, count, fences, .. } = self;
-        let mut raw = Vec::with_capacity(fences.len() * 8);
+        // Streamed: at 100 M ids the fences are 12.5 MB, not to be copied.
+        let mut sum = xxhash_rust::xxh3::Xxh3::new();
         for f in &fences {
-            raw.extend_from_slice(&f.to_le_bytes());
+            out.write_all(&f.to_le_bytes())?;
+            sum.update(&f.to_le_bytes());
         }
-        out.write_all(&raw)?;
+        drop(fences);
         let mut head = [0u8; HEADER];
         head[..8].copy_from_slice(MAGIC);
         head[8..16].copy_from_slice(&count.to_le_bytes());
-        head[16..24].copy_from_slice(&xxhash_rust::xxh3::xxh3_64(&raw).to_le_bytes());
+        head[16..24].copy_from_slice(&sum.digest().to_le_bytes());
         let mut file = out.into_inner().map_err(|e| e.into_error())?;
         file.seek(SeekFrom::Start(0))?;
         file.write_all(&head)?;
@@ -319,7 +270,12 @@ mod tests {
                 .map(|i| (10 + i * 7, i))
                 .filter(|&(id, _)| id >= lo && hi.is_none_or(|h| id < h))
                 .collect();
-            assert_eq!(b.pairs_between(lo, hi).unwrap(), want, "[{lo}, {hi:?})");
+            let raw = b.blocks_for(lo, hi).unwrap();
+            let got: Vec<(u64, u64)> = (0..raw.len() / PAIR)
+                .map(|i| pair_at(&raw, i))
+                .filter(|&(id, _)| id >= lo && hi.is_none_or(|h| id < h))
+                .collect();
+            assert_eq!(got, want, "[{lo}, {hi:?})");
             assert!(b.blocks_between(lo, hi) * FENCE_EVERY >= want.len());
         }
     }

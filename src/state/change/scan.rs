@@ -27,18 +27,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use super::base::{Base, Pair};
+use super::base::{Base, PAIR, Pair, pair_at};
 use super::{StateError, io_err};
 
 /// Partitions of the spill, by the top `SCAN_BITS` bits of the id hash.
-const SCAN_BITS: u32 = 8;
+const SCAN_BITS: u32 = 9;
 const SCAN_PARTS: usize = 1 << SCAN_BITS;
 /// Rows per checksum window: the pipeline's chunk, so a chunk checks whole windows.
 pub const WINDOW: u64 = crate::pipeline::CHUNK_ROWS as u64;
 /// An entry in a spill file: id hash, op hash, row number from the first.
 const ENTRY: usize = 20;
 /// Bytes of spill buffer per partition.
-const SPILL_BUFFER: usize = 16 << 10;
+const SPILL_BUFFER: usize = 8 << 10;
 
 /// A row's contribution to its window's checksum. Rows without a pair (the
 /// transform rejects them) count too, so the row count is checked.
@@ -76,7 +76,7 @@ impl Scan {
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let mut spill = Vec::with_capacity(SCAN_PARTS);
         for p in 0..SCAN_PARTS {
-            let path = dir.join(format!("{p:03}"));
+            let path = dir.join(format!("{p:04}"));
             spill.push(BufWriter::with_capacity(SPILL_BUFFER, File::create(&path).map_err(io_err(&path))?));
         }
         Ok(Scan { base, dir, spill, counts: vec![0; SCAN_PARTS], first: None, next: 0, windows: Vec::new() })
@@ -145,21 +145,20 @@ fn join_part(base: &Base, dir: &Path, p: usize, count: u64, bits: &[AtomicU64]) 
     if count == 0 {
         return Ok(());
     }
-    let path = dir.join(format!("{p:03}"));
-    let mut raw = Vec::with_capacity(count as usize * ENTRY);
-    BufReader::new(File::open(&path).map_err(io_err(&path))?).read_to_end(&mut raw).map_err(io_err(&path))?;
+    let path = dir.join(format!("{p:04}"));
+    let mut r = BufReader::with_capacity(64 << 10, File::open(&path).map_err(io_err(&path))?);
+    let mut entries: Vec<(u64, u64, u32)> = Vec::with_capacity(count as usize);
+    let mut e = [0u8; ENTRY];
+    for _ in 0..count {
+        r.read_exact(&mut e).map_err(io_err(&path))?;
+        entries.push((
+            u64::from_le_bytes(e[..8].try_into().expect("8 bytes")),
+            u64::from_le_bytes(e[8..16].try_into().expect("8 bytes")),
+            u32::from_le_bytes(e[16..].try_into().expect("4 bytes")),
+        ));
+    }
+    drop(r);
     let _ = fs::remove_file(&path);
-    let mut entries: Vec<(u64, u64, u32)> = raw
-        .chunks_exact(ENTRY)
-        .map(|e| {
-            (
-                u64::from_le_bytes(e[..8].try_into().expect("8 bytes")),
-                u64::from_le_bytes(e[8..16].try_into().expect("8 bytes")),
-                u32::from_le_bytes(e[16..].try_into().expect("4 bytes")),
-            )
-        })
-        .collect();
-    drop(raw);
     let set = |rel: u32| {
         bits[rel as usize / 64].fetch_or(1 << (rel % 64), Ordering::Relaxed);
     };
@@ -176,13 +175,13 @@ fn join_part(base: &Base, dir: &Path, p: usize, count: u64, bits: &[AtomicU64]) 
         return Ok(());
     }
     entries.sort_unstable_by_key(|e| e.0);
-    let pairs = base.pairs_between(lo, hi).map_err(base_err)?;
-    let mut at = 0;
+    let raw = base.blocks_for(lo, hi).map_err(base_err)?;
+    let (n, mut at) = (raw.len() / PAIR, 0);
     for &(id, op, rel) in &entries {
-        while at < pairs.len() && pairs[at].0 < id {
+        while at < n && pair_at(&raw, at).0 < id {
             at += 1;
         }
-        if pairs.get(at) == Some(&(id, op)) {
+        if at < n && pair_at(&raw, at) == (id, op) {
             set(rel);
         }
     }

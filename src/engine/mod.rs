@@ -332,6 +332,8 @@ impl Engine<'_> {
         })
         .await?;
         let t = Transformer::bind(self.job, csv.headers(), path)?;
+        // Settling reads a plain local file's rows again where it needs them.
+        let t = if csv.rereadable() { t.without_records() } else { t };
         {
             let mut acc = self.accounts();
             acc.rejects.set_source(csv.raw_headers(), csv.delimiter());

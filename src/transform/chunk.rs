@@ -122,7 +122,8 @@ impl Transformer {
         }
         match self.map_fields(&row.cells) {
             Ok((key, attrs, event)) => {
-                Ok(Op { key, pos: row.pos, attrs, event, record: row.cells.to_byte_record(), change: None })
+                let record = if self.keep_records { row.cells.to_byte_record() } else { csv::ByteRecord::new() };
+                Ok(Op { key, pos: row.pos, attrs, event, record, change: None })
             }
             Err((column, reason)) => Err(reject(row, column, reason)),
         }

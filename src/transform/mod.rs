@@ -151,9 +151,21 @@ pub struct Transformer {
     event: Option<BoundEvent>,
     /// People with an opt-out row, when their rows span several lines (see `optouts`).
     opt_outs: Option<optouts::OptOuts>,
+    /// Whether an operation keeps a copy of its source row. Not needed when
+    /// the file can be read again at the row's offset (settling does, for the
+    /// few rows that end in a report): the copy was most of an operation's
+    /// allocations.
+    keep_records: bool,
 }
 
 impl Transformer {
+    /// Operations from now on carry an empty source row: the caller reads
+    /// the row again at its offset if it ever needs it.
+    pub fn without_records(mut self) -> Self {
+        self.keep_records = false;
+        self
+    }
+
     /// Bind `job`'s mapping to `headers` of `csv`: every mapped column must
     /// exist once. A job whose people span several rows (see `optouts`)
     /// reads `csv` whole first, for who opted out.
@@ -214,6 +226,7 @@ impl Transformer {
             hashed: Vec::new(),
             fingerprint: 0,
             keys_len: 0,
+            keep_records: true,
             id: native::BoundId { fields: vec![(Field { index: key.index, header: key.header.clone() }, false)] },
             key,
             key_label,

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use base::{Base, Pair};
-use log::{LogFile, PARTS, log_name, logs, open_frame, part_of, read_log, seal};
+use log::{PARTS, log_name, logs, open_frame, part_of, seal};
 use merge::merge;
 
 use super::{StateError, Store};
@@ -247,16 +247,19 @@ impl ChangeIndex {
         let mut log = self.shared.log.lock().expect("no panic while holding the lock");
         log.files.iter_mut().for_each(|f| *f = None);
         let dir = &self.shared.dir;
-        let mut logs = logs(dir)?;
+        let logs = logs(dir)?;
         if logs.is_empty() {
             return Ok(());
         }
-        if logs.iter().any(|l| l.part.is_none()) {
-            logs = self.partition_old_logs(&mut log, logs)?;
-        }
+        // In write order. A log of an earlier version (one file for every
+        // partition, left by a killed run) is read for each partition, its
+        // other pairs skipped: once, after an upgrade.
         let mut by_part: Vec<Vec<&Path>> = vec![Vec::new(); PARTS];
         for l in &logs {
-            by_part[l.part.expect("partitioned above")].push(&l.path);
+            match l.part {
+                Some(p) => by_part[p].push(&l.path),
+                None => by_part.iter_mut().for_each(|paths| paths.push(&l.path)),
+            }
         }
         let tmp = dir.join("base.idx.tmp");
         let old = self.lookup().base;
@@ -276,35 +279,6 @@ impl ChangeIndex {
         log.generation += 1;
         drop(log);
         self.load_base()
-    }
-
-    /// Logs of an earlier version (one file, every partition) rewritten as
-    /// partition logs of a new generation, in order, then removed. Killed
-    /// half way, both are read again next time: the same pairs in the same
-    /// order, so the same result.
-    fn partition_old_logs(&self, log: &mut Log, found: Vec<LogFile>) -> Result<Vec<LogFile>, StateError> {
-        let generation = found.iter().map(|l| l.generation).max().unwrap_or(0) + 1;
-        let mut pairs = Vec::new();
-        for l in found.iter().filter(|l| l.part.is_none()) {
-            read_log(&l.path, |p| {
-                pairs.push(p);
-                Ok(())
-            })?;
-        }
-        for l in found.iter().filter(|l| l.part.is_some()) {
-            // Partition logs older than the new generation: keep their order first.
-            read_log(&l.path, |p| {
-                pairs.push(p);
-                Ok(())
-            })?;
-        }
-        self.append(log, generation, &pairs)?;
-        log.files.iter_mut().for_each(|f| *f = None);
-        for l in &found {
-            fs::remove_file(&l.path).map_err(io_err(&l.path))?;
-        }
-        log.generation = generation;
-        logs(&self.shared.dir)
     }
 
     /// The number of IDs in the index, as of the last commit.
@@ -418,12 +392,21 @@ mod tests {
         }
         seal(&mut frame);
         fs::write(path.join("acked-0000000004.log"), &frame).unwrap();
+        // A later log of the same form overrides the first ids: later pairs win.
+        let later: Vec<Pair> = pairs[..10].iter().map(|&(id, op)| (id, op + 1000)).collect();
+        open_frame(&mut frame);
+        for (id, op) in &later {
+            frame.extend_from_slice(&id.to_le_bytes());
+            frame.extend_from_slice(&op.to_le_bytes());
+        }
+        seal(&mut frame);
+        fs::write(path.join("acked-0000000005.log"), &frame).unwrap();
         let idx = ChangeIndex::open(path.clone(), None).unwrap();
         assert_eq!(idx.len(), 500);
-        assert!(pairs.iter().all(|&(id, op)| idx.is_unchanged(id, op).unwrap()));
+        assert!(later.iter().chain(&pairs[10..]).all(|&(id, op)| idx.is_unchanged(id, op).unwrap()));
         assert_eq!(logs(&path).unwrap().len(), 0);
         // New records go to a later generation than the old logs'.
         idx.record_acked(&pairs[..1]).unwrap();
-        assert!(logs(&path).unwrap().iter().all(|l| l.generation > 4 && l.part.is_some()));
+        assert!(logs(&path).unwrap().iter().all(|l| l.generation > 5 && l.part.is_some()));
     }
 }

@@ -8,7 +8,7 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::path::Path;
 
 use super::base::{self, Base, Pair, PairReader};
-use super::log::{PART_BITS, PARTS, read_log};
+use super::log::{PART_BITS, PARTS, part_of, read_log};
 use super::{StateError, io_err};
 
 /// One source of sorted pairs for a partition's merge.
@@ -76,6 +76,10 @@ pub(super) fn merge(
         chunk.clear();
         for path in paths {
             read_log(path, |pair| {
+                if part_of(pair.0) != p {
+                    // An earlier version's log holds every partition.
+                    return Ok(());
+                }
                 chunk.push(pair);
                 if chunk.len() >= cap {
                     sort_dedup(&mut chunk);

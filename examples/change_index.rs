@@ -93,10 +93,11 @@ fn main() {
     let t = Instant::now();
     let mut scan = idx.lookup().scan().unwrap().expect("a full index");
     for i in 0..n {
-        scan.push(i, Some(pair(i, 0))).unwrap();
+        let pos = batchport::internals::source::Position { line: i + 2, byte: 1 + i * 100, record: i };
+        scan.push(pos, Some(pair(i, 0))).unwrap();
     }
     let spilled = t.elapsed().as_secs_f64();
-    let delta = scan.finish().unwrap();
+    let delta = scan.finish(true).unwrap();
     let check = t.elapsed().as_secs_f64();
     assert_eq!(delta.unchanged_count(), n);
     println!(

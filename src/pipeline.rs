@@ -10,7 +10,7 @@
 //! rows that changed being transformed.
 
 use crate::source::{Block, BlockRow, CsvSource, Position, SourceError};
-use crate::state::{Delta, Lookup};
+use crate::state::{Delta, Lookup, Skip};
 use crate::transform::{Mapped, Reject, Transformer};
 use rayon::prelude::*;
 use std::sync::mpsc::{channel, sync_channel};
@@ -57,8 +57,8 @@ pub fn for_each_checked<T: Send>(
     blocks(src, |b| Ok(t.check_block(b, &inspect)), f)
 }
 
-/// A row's record number and change pair (none: never skipped).
-type RowPair = (u64, Option<(u64, u64)>);
+/// A row's position and change pair (none: never skipped).
+type RowPair = (Position, Option<(u64, u64)>);
 
 /// The first read of a `changed_only` run over a file that can be read
 /// twice: every row's change pair, joined with `index` at once. `None` when
@@ -80,15 +80,15 @@ pub fn scan_changes(
                 || Vec::with_capacity(256),
                 |buf, i| {
                     let r = b.row(i);
-                    (r.pos.record, pair_of(t, r, buf))
+                    (r.pos, pair_of(t, r, buf))
                 },
             )
             .collect())
     };
     let mut failed = None;
     let read = blocks(src, pairs, |chunk| {
-        for &(record, pair) in &chunk.results {
-            if let Err(e) = scan.push(record, pair) {
+        for &(pos, pair) in &chunk.results {
+            if let Err(e) = scan.push(pos, pair) {
                 failed = Some(e);
                 return false;
             }
@@ -101,10 +101,10 @@ pub fn scan_changes(
     if !go_on() {
         return Ok(None);
     }
-    if let Err(e) = read {
+    if let Err(e) = &read {
         tracing::debug!("the change scan stopped at a read error, met again by the import: {e}");
     }
-    Ok(Some(scan.finish()?))
+    Ok(Some(scan.finish(read.is_ok())?))
 }
 
 /// A row's change pair, unless the reader flagged it (then it is rejected,
@@ -115,13 +115,28 @@ fn pair_of(t: &Transformer, r: BlockRow<'_>, buf: &mut Vec<u8>) -> Option<(u64, 
 
 /// The second read of a scanned file: rows `delta` found unchanged come as
 /// `Mapped::Unchanged`, untransformed, if their window reads as in the scan.
+///
+/// With `seek_past` (a seekable file, nothing of it settled by an earlier
+/// attempt), a window of 2,048 rows the scan found all unchanged is not read
+/// at all: the reader seeks past it and it comes as one
+/// `Mapped::UnchangedRun`. Its rows are then not checked against a second
+/// read; a file changed since it was opened is still caught, by the reader's
+/// check at its end (size, time, first bytes), which fails the run.
 pub fn for_each_chunk_delta(
     src: CsvSource,
     t: &Transformer,
     delta: &Delta,
+    seek_past: bool,
     f: impl FnMut(Chunk) -> bool,
 ) -> Result<(), SourceError> {
-    blocks(src, |b| Ok::<_, SourceError>(map_block_delta(t, b, delta)), f)
+    let seek_past = seek_past && src.seekable();
+    blocks_skipping(
+        src,
+        |b| Ok::<_, SourceError>(map_block_delta(t, b, delta)),
+        |next| if seek_past { delta.skippable(next) } else { None },
+        |w| vec![Mapped::UnchangedRun { first: w.first, last: w.last, rows: w.rows }],
+        f,
+    )
 }
 
 fn map_block_delta(t: &Transformer, b: &Block, delta: &Delta) -> Vec<Mapped> {
@@ -169,22 +184,54 @@ fn map_block_delta(t: &Transformer, b: &Block, delta: &Delta) -> Vec<Mapped> {
 }
 
 fn blocks<T: Send, E: From<SourceError> + Send>(
+    src: CsvSource,
+    map: impl Fn(&Block) -> Result<Vec<T>, E> + Sync,
+    f: impl FnMut(Chunk<T>) -> bool,
+) -> Result<(), E> {
+    blocks_skipping(src, map, |_| None, |_| Vec::new(), f)
+}
+
+/// What the reader hands the mapper.
+enum Read {
+    Rows(Block),
+    /// A window the reader sought past, and the bytes read so far.
+    Skipped(Skip, u64),
+}
+
+/// `blocks`, with windows `skip` names (by the record they start at) sought
+/// past unread, `on_skip` standing for their rows.
+fn blocks_skipping<T: Send, E: From<SourceError> + Send>(
     mut src: CsvSource,
     map: impl Fn(&Block) -> Result<Vec<T>, E> + Sync,
+    skip: impl Fn(u64) -> Option<Skip> + Send,
+    on_skip: impl Fn(&Skip) -> Vec<T> + Sync,
     mut f: impl FnMut(Chunk<T>) -> bool,
 ) -> Result<(), E> {
-    let (raw_tx, raw_rx) = sync_channel::<Result<Block, SourceError>>(2);
+    let (raw_tx, raw_rx) = sync_channel::<Result<Read, SourceError>>(2);
     let (done_tx, done_rx) = sync_channel::<Result<Chunk<T>, E>>(2);
     // Mapped blocks return to the reader (never more than are in flight).
     let (spare_tx, spare_rx) = channel::<Block>();
     std::thread::scope(|s| {
         s.spawn(move || {
             loop {
+                if let Some(window) = skip(src.next_record()) {
+                    let sent = match src.skip_to(window.next) {
+                        Ok(()) => raw_tx.send(Ok(Read::Skipped(window, src.bytes_read()))),
+                        Err(e) => {
+                            let _ = raw_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    if sent.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 let mut block = spare_rx.try_recv().unwrap_or_default();
                 block.clear();
                 match src.read_block(CHUNK_ROWS, &mut block) {
                     Ok(more) => {
-                        if !block.is_empty() && raw_tx.send(Ok(block)).is_err() {
+                        if !block.is_empty() && raw_tx.send(Ok(Read::Rows(block))).is_err() {
                             return;
                         }
                         if !more {
@@ -198,15 +245,20 @@ fn blocks<T: Send, E: From<SourceError> + Send>(
                 }
             }
         });
-        let map = &map;
+        let (map, on_skip) = (&map, &on_skip);
         s.spawn(move || {
             for msg in raw_rx.iter() {
-                let mapped = msg.map_err(E::from).and_then(|block| {
-                    let results = map(&block)?;
-                    let last = block.last_pos().unwrap_or_default();
-                    let bytes_read = block.bytes_read;
-                    let _ = spare_tx.send(block);
-                    Ok(Chunk { results, last, bytes_read })
+                let mapped = msg.map_err(E::from).and_then(|read| match read {
+                    Read::Rows(block) => {
+                        let results = map(&block)?;
+                        let last = block.last_pos().unwrap_or_default();
+                        let bytes_read = block.bytes_read;
+                        let _ = spare_tx.send(block);
+                        Ok(Chunk { results, last, bytes_read })
+                    }
+                    Read::Skipped(window, bytes_read) => {
+                        Ok(Chunk { results: on_skip(&window), last: window.last, bytes_read })
+                    }
                 });
                 let failed = mapped.is_err();
                 if done_tx.send(mapped).is_err() || failed {

@@ -226,16 +226,39 @@ fn a_file_rewritten_between_the_scan_and_the_import_has_its_rows_sent() {
     let scan = |p: &std::path::Path| source::CsvSource::open(p, &opts).unwrap();
     let delta = pipeline::scan_changes(scan(&path), &t, &lookup, || true).unwrap().unwrap();
     assert_eq!(delta.unchanged_count(), 9_999);
+    // Read as it is, seeking past whole unchanged windows: of the five
+    // windows (2,048 rows; the last 1,808), the 1st, 2nd and 4th are not read
+    // (u5000 is in the 3rd; the last one is always read).
+    let (mut runs, mut skipped, mut seen) = (Vec::new(), 0, Vec::new());
+    pipeline::for_each_chunk_delta(scan(&path), &t, &delta, true, |chunk| {
+        for r in chunk.results {
+            match r {
+                transform::Mapped::UnchangedRun { first, last, rows } => {
+                    runs.push((first.record, last.record, first.line, last.line));
+                    skipped += rows;
+                }
+                transform::Mapped::Unchanged(p) => seen.push(p.record),
+                transform::Mapped::Op(op) => assert_eq!(op.key, "u5000"),
+                transform::Mapped::Reject(r) => panic!("{r:?}"),
+            }
+        }
+        true
+    })
+    .unwrap();
+    assert_eq!(runs, vec![(0, 2_047, 2, 2_049), (2_048, 4_095, 2_050, 4_097), (6_144, 8_191, 6_146, 8_193)]);
+    assert_eq!(skipped + seen.len() as u64 + 1, 10_000);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]) && seen.first() == Some(&4_096));
     // ...then rewritten before the import reads it: u7 and u9999 changed too.
     file(&[5_000, 7, 9_999]);
     let mut sent = Vec::new();
     let mut unchanged = 0;
-    pipeline::for_each_chunk_delta(scan(&path), &t, &delta, |chunk| {
+    // (Read row by row: windows sought past unread are the next test's.)
+    pipeline::for_each_chunk_delta(scan(&path), &t, &delta, false, |chunk| {
         for r in chunk.results {
             match r {
                 transform::Mapped::Op(op) => sent.push(op.key),
                 transform::Mapped::Unchanged(_) => unchanged += 1,
-                transform::Mapped::Reject(r) => panic!("{r:?}"),
+                other => panic!("{other:?}"),
             }
         }
         true
@@ -269,4 +292,31 @@ fn a_gzipped_nightly_sends_only_what_changed() {
     let s = json(&run(dir.path(), &[]));
     assert_eq!((n(&s, "rows_sent"), n(&s, "rows_unchanged")), (2, 2_998), "{s}");
     assert_eq!(emu.profile("u2999").unwrap()["attributes"]["plan"], "premium");
+}
+
+/// A nightly where whole windows of 2,048 rows are unchanged: the import
+/// seeks past them unread and counts them; rows around a change are read.
+#[test]
+fn unchanged_windows_are_sought_past_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(Faults::default());
+    job(dir.path(), &emu.base_url(), "users.csv");
+    write(dir.path(), "users.csv", rows(10_000, &[], &[], &[]));
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!(n(&s, "rows_sent"), 10_000, "{s}");
+    // One change in the third window (rows 4,096 to 6,143), one in the last.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write(dir.path(), "users.csv", rows(10_000, &[5_000, 9_999], &[], &[]));
+    let requests = emu.stats().requests;
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!((n(&s, "rows_read"), n(&s, "rows_sent"), n(&s, "rows_unchanged")), (10_000, 2, 9_998), "{s}");
+    assert_eq!(emu.stats().requests, requests + 1);
+    assert_eq!(emu.profile("u5000").unwrap()["attributes"]["plan"], "premium");
+    assert_eq!(emu.profile("u9999").unwrap()["attributes"]["plan"], "premium");
+    // The same rows again: every window but the last is sought past; the run
+    // resumes nothing and sends nothing.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    write(dir.path(), "users.csv", rows(10_000, &[5_000, 9_999], &[], &[]));
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!((n(&s, "rows_read"), n(&s, "rows_sent"), n(&s, "rows_unchanged")), (10_000, 0, 10_000), "{s}");
 }

@@ -159,6 +159,12 @@ pub enum Row {
     /// Acknowledged by an earlier attempt of this run.
     SkipAcked(Position),
     Unchanged(Position),
+    /// Consecutive unchanged rows, not read (`Mapped::UnchangedRun`).
+    UnchangedRun {
+        first: Position,
+        last: Position,
+        rows: u64,
+    },
     /// An event this destination already acknowledged (event index).
     Duplicate(Position),
     Held(Op),
@@ -169,7 +175,7 @@ impl Row {
         match self {
             Row::Op(o) | Row::Held(o) => o.pos,
             Row::Reject(r) => r.pos,
-            Row::SkipAcked(p) | Row::Unchanged(p) | Row::Duplicate(p) => *p,
+            Row::SkipAcked(p) | Row::Unchanged(p) | Row::Duplicate(p) | Row::UnchangedRun { first: p, .. } => *p,
         }
     }
 }
@@ -228,11 +234,16 @@ impl Batcher {
         }
         self.cur.last = pos;
         self.cur.rows += 1;
+        if let Row::UnchangedRun { last, rows, .. } = row {
+            self.cur.last = last;
+            self.cur.rows += rows - 1;
+        }
         match row {
             Row::Op(op) => self.cur.ops.push(op),
             Row::Reject(r) => self.cur.rejects.push(r),
             Row::SkipAcked(_) => self.cur.skipped_acked += 1,
             Row::Unchanged(_) => self.cur.unchanged += 1,
+            Row::UnchangedRun { rows, .. } => self.cur.unchanged += rows,
             Row::Duplicate(_) => self.cur.duplicate += 1,
             Row::Held(op) => self.cur.held.push(op),
         }

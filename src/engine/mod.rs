@@ -356,6 +356,7 @@ impl Engine<'_> {
         // then read again); an object is read once, each row looked up.
         let lookup = self.accounts().change.as_ref().map(|ci| ci.lookup());
         let again = (!source::is_remote(path)).then(|| (path.to_path_buf(), options.clone(), plan.after));
+        let no_replays = plan.ranges.is_empty();
         let reader = tokio::task::spawn_blocking(move || match (lookup, again) {
             (Some(index), Some((path, opts, after))) if !index.is_empty() => {
                 tracing::info!(path = %path.display(), "checking every row against the change index");
@@ -365,7 +366,9 @@ impl Engine<'_> {
                 }?;
                 match pipeline::scan_changes(first, &t, &index, || !tx.is_closed())? {
                     Some(delta) => {
-                        Ok(pipeline::for_each_chunk_delta(csv, &t, &delta, |chunk| tx.blocking_send(chunk).is_ok())?)
+                        // Windows are sought past only where no row has a fate from an earlier attempt.
+                        let send = |chunk| tx.blocking_send(chunk).is_ok();
+                        Ok(pipeline::for_each_chunk_delta(csv, &t, &delta, no_replays, send)?)
                     }
                     None => Ok(()),
                 }
@@ -387,6 +390,8 @@ impl Engine<'_> {
                     (_, Mapped::Reject(rej)) => Row::Reject(rej),
                     // Batch already has this exact operation: nothing is uncertain.
                     (_, Mapped::Unchanged(pos)) => Row::Unchanged(pos),
+                    // Only when nothing of the file was settled before (no fate).
+                    (_, Mapped::UnchangedRun { first, last, rows }) => Row::UnchangedRun { first, last, rows },
                     (None, Mapped::Op(op)) => match known.get(i) {
                         Some(state::Known::Sent) => Row::Duplicate(op.pos),
                         Some(state::Known::Held) => Row::Held(op),

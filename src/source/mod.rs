@@ -428,6 +428,37 @@ impl CsvSource {
         self.seekable && self.rereadable
     }
 
+    /// The record number of the next row read.
+    pub fn next_record(&self) -> u64 {
+        self.next_record
+    }
+
+    /// Continue at `next`, a row start this reader (or another reader of the
+    /// same file) returned, skipping the rows before it unread. Only for a
+    /// seekable file; the end-of-file check still tells if it changed.
+    pub fn skip_to(&mut self, next: Position) -> Result<(), SourceError> {
+        if !self.seekable {
+            return Err(SourceError::Resume {
+                path: self.path.clone(),
+                record: next.record,
+                line: next.line,
+                reason: "the file cannot seek".into(),
+            });
+        }
+        let start = Start { line: next.line, byte: next.byte };
+        self.parser.seek(start).map_err(|reason| SourceError::Resume {
+            path: self.path.clone(),
+            record: next.record,
+            line: next.line,
+            reason,
+        })?;
+        self.next_record = next.record;
+        // Progress: a plain file's bytes read are its offset; the rows sought
+        // past count as read.
+        self.counter.store(next.byte, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Size on disk, for progress and ETA.
     pub fn file_size(&self) -> u64 {
         self.file_size

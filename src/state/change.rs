@@ -28,7 +28,7 @@ mod log;
 mod merge;
 mod scan;
 
-pub use scan::{Delta, Scan, row_sum};
+pub use scan::{Delta, Scan, Skip, row_sum};
 
 use std::fs::{self, File};
 use std::io::{self, Write};

@@ -42,14 +42,22 @@ pub enum Mapped {
     Op(Op),
     Reject(Reject),
     Unchanged(Position),
+    /// `rows` consecutive unchanged rows, from `first` to `last`, not read
+    /// (see `pipeline::for_each_chunk_delta`).
+    UnchangedRun {
+        first: Position,
+        last: Position,
+        rows: u64,
+    },
 }
 
 impl Mapped {
+    /// Where the row (a run: its first row) starts.
     pub fn pos(&self) -> Position {
         match self {
             Mapped::Op(o) => o.pos,
             Mapped::Reject(r) => r.pos,
-            Mapped::Unchanged(p) => *p,
+            Mapped::Unchanged(p) | Mapped::UnchangedRun { first: p, .. } => *p,
         }
     }
 }

@@ -165,6 +165,7 @@ fn check(input: &Input, picks: &[(usize, usize)], id: usize, events: bool, delim
             last_record = Some(record);
             match r {
                 Mapped::Op(_) | Mapped::Unchanged(_) => ops += 1,
+                Mapped::UnchangedRun { .. } => unreachable!("no change index here"),
                 Mapped::Reject(rej) => {
                     rejects.write(&rej).unwrap();
                     rejected += 1;

@@ -29,6 +29,7 @@ use rayon::prelude::*;
 
 use super::base::{Base, PAIR, Pair, pair_at};
 use super::{StateError, io_err};
+use crate::source::Position;
 
 /// Partitions of the spill, by the top `SCAN_BITS` bits of the id hash.
 const SCAN_BITS: u32 = 9;
@@ -58,6 +59,8 @@ pub struct Scan {
     first: Option<u64>,
     next: u64,
     windows: Vec<(u64, u32)>,
+    /// Where each window's first and last rows are.
+    spans: Vec<(Position, Position)>,
 }
 
 /// What the scan found: which rows Batch already has exactly.
@@ -66,6 +69,20 @@ pub struct Delta {
     rows: u64,
     bits: Vec<u64>,
     windows: Vec<(u64, u32)>,
+    spans: Vec<(Position, Position)>,
+    /// The scan read the file to its end (no read error).
+    complete: bool,
+}
+
+/// A window of rows Batch already has, all of them: the second read seeks
+/// past it instead of reading it.
+#[derive(Debug, Clone, Copy)]
+pub struct Skip {
+    pub first: Position,
+    pub last: Position,
+    pub rows: u64,
+    /// Where the next window starts.
+    pub next: Position,
 }
 
 impl Scan {
@@ -79,12 +96,22 @@ impl Scan {
             let path = dir.join(format!("{p:04}"));
             spill.push(BufWriter::with_capacity(SPILL_BUFFER, File::create(&path).map_err(io_err(&path))?));
         }
-        Ok(Scan { base, dir, spill, counts: vec![0; SCAN_PARTS], first: None, next: 0, windows: Vec::new() })
+        Ok(Scan {
+            base,
+            dir,
+            spill,
+            counts: vec![0; SCAN_PARTS],
+            first: None,
+            next: 0,
+            windows: Vec::new(),
+            spans: Vec::new(),
+        })
     }
 
-    /// The next row of the file, in order: its record number and its
+    /// The next row of the file, in order: its position and its
     /// (id hash, op hash) if it has a usable key and no flaw.
-    pub fn push(&mut self, record: u64, pair: Option<Pair>) -> Result<(), StateError> {
+    pub fn push(&mut self, pos: Position, pair: Option<Pair>) -> Result<(), StateError> {
+        let record = pos.record;
         let first = *self.first.get_or_insert(record);
         if record != first + self.next || self.next >= u32::MAX as u64 {
             // Not the next row (cannot happen with one reader), or past what
@@ -96,7 +123,9 @@ impl Scan {
         let w = (rel / WINDOW) as usize;
         if w == self.windows.len() {
             self.windows.push((0, 0));
+            self.spans.push((pos, pos));
         }
+        self.spans[w].1 = pos;
         let win = &mut self.windows[w];
         win.0 = win.0.wrapping_add(row_sum(record, pair));
         win.1 += 1;
@@ -113,7 +142,8 @@ impl Scan {
     }
 
     /// Join the spilled rows with the base: the rows Batch already has.
-    pub fn finish(mut self) -> Result<Delta, StateError> {
+    /// `complete`: the file was read to its end.
+    pub fn finish(mut self, complete: bool) -> Result<Delta, StateError> {
         for w in &mut self.spill {
             w.flush().map_err(io_err(&self.dir))?;
         }
@@ -128,6 +158,8 @@ impl Scan {
             rows: self.next,
             bits: bits.into_iter().map(AtomicU64::into_inner).collect(),
             windows: std::mem::take(&mut self.windows),
+            spans: std::mem::take(&mut self.spans),
+            complete,
         })
     }
 }
@@ -212,6 +244,25 @@ impl Delta {
 
     pub fn window_matches(&self, window: usize, sum: u64, rows: u32) -> bool {
         self.windows.get(window) == Some(&(sum, rows))
+    }
+
+    /// The window starting at record `next` when Batch has every one of its
+    /// rows, and another window follows it (the last one is always read:
+    /// the reader then meets the end of the file as usual).
+    pub fn skippable(&self, next: u64) -> Option<Skip> {
+        if !self.complete || !self.covers(next) || (next - self.first) % WINDOW != 0 {
+            return None;
+        }
+        let w = ((next - self.first) / WINDOW) as usize;
+        let (first, last) = *self.spans.get(w)?;
+        let (following, _) = *self.spans.get(w + 1)?;
+        if u64::from(self.windows[w].1) != WINDOW {
+            return None;
+        }
+        // A whole window is whole words of bits (WINDOW is a multiple of 64).
+        let words = (WINDOW / 64) as usize;
+        let all = self.bits[w * words..][..words].iter().all(|&b| b == u64::MAX);
+        all.then_some(Skip { first, last, rows: WINDOW, next: following })
     }
 
     /// Rows the scan found unchanged.

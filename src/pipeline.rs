@@ -73,17 +73,7 @@ pub fn scan_changes(
 ) -> anyhow::Result<Option<Delta>> {
     let Some(mut scan) = index.scan()? else { return Ok(None) };
     let pairs = |b: &Block| -> Result<Vec<RowPair>, SourceError> {
-        Ok((0..b.len())
-            .into_par_iter()
-            .with_min_len(256)
-            .map_init(
-                || Vec::with_capacity(256),
-                |buf, i| {
-                    let r = b.row(i);
-                    (r.pos, pair_of(t, r, buf))
-                },
-            )
-            .collect())
+        Ok(block_pairs(t, b).into_iter().enumerate().map(|(i, pair)| (b.row(i).pos, pair)).collect())
     };
     let mut failed = None;
     let read = blocks(src, pairs, |chunk| {
@@ -105,6 +95,15 @@ pub fn scan_changes(
         tracing::debug!("the change scan stopped at a read error, met again by the import: {e}");
     }
     Ok(Some(scan.finish(read.is_ok())?))
+}
+
+/// Every row's change pair, in order, hashed on the rayon workers.
+fn block_pairs(t: &Transformer, b: &Block) -> Vec<Option<(u64, u64)>> {
+    (0..b.len())
+        .into_par_iter()
+        .with_min_len(256)
+        .map_init(|| Vec::with_capacity(256), |buf, i| pair_of(t, b.row(i), buf))
+        .collect()
 }
 
 /// A row's change pair, unless the reader flagged it (then it is rejected,
@@ -140,11 +139,7 @@ pub fn for_each_chunk_delta(
 }
 
 fn map_block_delta(t: &Transformer, b: &Block, delta: &Delta) -> Vec<Mapped> {
-    let pairs: Vec<Option<(u64, u64)>> = (0..b.len())
-        .into_par_iter()
-        .with_min_len(256)
-        .map_init(|| Vec::with_capacity(256), |buf, i| pair_of(t, b.row(i), buf))
-        .collect();
+    let pairs = block_pairs(t, b);
     // The windows this chunk holds, with this read's sums: trusted if equal.
     let mut windows: Vec<(usize, u64, u32)> = Vec::new();
     for (i, pair) in pairs.iter().enumerate() {

@@ -326,11 +326,7 @@ impl Engine<'_> {
     ) -> Result<()> {
         let (owned, opts, after) = (path.to_path_buf(), options.clone(), plan.after);
         // Opening may decompress a whole `.gz` prefix: not on an async worker.
-        let csv = blocking(move || match after {
-            Some(after) => CsvSource::open_after(&owned, &opts, after),
-            None => CsvSource::open(&owned, &opts),
-        })
-        .await?;
+        let csv = blocking(move || CsvSource::open_from(&owned, &opts, after)).await?;
         let t = Transformer::bind(self.job, csv.headers(), path)?;
         // Settling reads a plain local file's rows again where it needs them.
         let t = if csv.rereadable() { t.without_records() } else { t };
@@ -360,10 +356,7 @@ impl Engine<'_> {
         let reader = tokio::task::spawn_blocking(move || match (lookup, again) {
             (Some(index), Some((path, opts, after))) if !index.is_empty() => {
                 tracing::info!(path = %path.display(), "checking every row against the change index");
-                let first = match after {
-                    Some(after) => CsvSource::open_after(&path, &opts, after),
-                    None => CsvSource::open(&path, &opts),
-                }?;
+                let first = CsvSource::open_from(&path, &opts, after)?;
                 match pipeline::scan_changes(first, &t, &index, || !tx.is_closed())? {
                     Some(delta) => {
                         // Windows are sought past only where no row has a fate from an earlier attempt.

@@ -342,6 +342,14 @@ impl CsvSource {
         Ok(src)
     }
 
+    /// `open`, or `open_after` when part of the file is already done.
+    pub fn open_from(path: &Path, opts: &SourceOptions, after: Option<Position>) -> Result<Self, SourceError> {
+        match after {
+            Some(after) => Self::open_after(path, opts, after),
+            None => Self::open(path, opts),
+        }
+    }
+
     /// Read the next record into the parser; map errors to `SourceError`.
     fn next(&mut self) -> Result<Option<Read1>, SourceError> {
         self.parser.next_record().map_err(|e| match e {

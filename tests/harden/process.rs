@@ -121,8 +121,14 @@ fn requests_are_counted_across_kills() {
         c
     };
     for _ in 0..KILLS {
+        // Killed while it sends (a fixed delay missed the sending on a loaded
+        // machine): once a few more requests have reached the emulator.
+        let before = emu.stats()["requests"].as_u64().unwrap();
         let mut child = importer().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(900));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while emu.stats()["requests"].as_u64().unwrap() < before + 5 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
     }

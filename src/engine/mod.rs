@@ -435,17 +435,16 @@ impl Engine<'_> {
             self.settle_next().await?;
         }
         // Per-ID order: wait while an earlier batch holding one of its IDs is unsettled.
-        let keys = order::keys(&batch.ops);
-        if self.keys.conflicts(&keys) {
+        if self.keys.conflicts(&batch.keys) {
             self.keys.waits += 1;
-            while self.keys.conflicts(&keys) {
+            while self.keys.conflicts(&batch.keys) {
                 self.settle_next().await?;
             }
         }
         let record = batch.record(state::BatchState::Planned, state::Tally::default());
         let (store, id, planned) = (self.store.clone(), self.run_id.clone(), record.clone());
         blocking(move || store.plan_batch(&id, &planned)).await?;
-        self.keys.add(&keys);
+        self.keys.add(&batch.keys);
         let (endpoint, kind) = self.sender.target();
         let reread = self.accounts().sources.get(batch.file).is_some_and(|s| s.seekable);
         let (batch, body) = blocking(move || {
@@ -474,7 +473,7 @@ impl Engine<'_> {
     async fn settle_next(&mut self) -> Result<()> {
         match self.inflight.join_next().await {
             Some(Ok((batch, sent))) => {
-                self.keys.remove(&order::sent_keys(&batch.ops));
+                self.keys.remove(&batch.keys);
                 self.settle(batch, sent).await
             }
             Some(Err(e)) => Err(anyhow::anyhow!("a sending task failed: {e}")),

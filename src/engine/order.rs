@@ -5,33 +5,17 @@
 //! earlier batch holding one of its IDs is unsettled: it waits for it, as it
 //! would for a concurrency slot. Files are drained one after the other.
 
-use crate::dispatch::send::SentOp;
-use crate::transform::Op;
+use crate::dispatch::batch::ByHash;
 use std::collections::HashMap;
 
-/// The IDs of the batches in flight.
+/// The IDs of the batches in flight, by the hashes the batcher collected
+/// (`Batch::keys`).
 #[derive(Debug, Default)]
 pub struct InFlight {
-    counts: HashMap<u64, u32>,
+    /// Keyed by xxh3 hashes, already uniform: not hashed again.
+    counts: HashMap<u64, u32, ByHash>,
     /// Batches that had to wait for an earlier one holding one of their IDs.
     pub waits: u64,
-}
-
-/// The distinct ID hashes of a batch's operations.
-pub fn keys(ops: &[Op]) -> Vec<u64> {
-    distinct(ops.iter().map(|o| o.key.as_str()))
-}
-
-/// [`keys`] of a batch in flight.
-pub fn sent_keys(ops: &[SentOp]) -> Vec<u64> {
-    distinct(ops.iter().map(|o| o.key.as_str()))
-}
-
-fn distinct<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<u64> {
-    let mut k: Vec<u64> = ids.map(|id| xxhash_rust::xxh3::xxh3_64(id.as_bytes())).collect();
-    k.sort_unstable();
-    k.dedup();
-    k
 }
 
 impl InFlight {

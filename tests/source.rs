@@ -665,6 +665,57 @@ proptest! {
             rows[k + 1..].iter().map(|r| (r.pos, fields(r))).collect::<Vec<_>>()
         );
     }
+
+    /// Hand-written lines, quoting right and wrong (`""`, text after a
+    /// closing quote, a quote inside a plain cell, quoted line breaks), LF or
+    /// CRLF, blank lines: the fields are csv-core's (through the csv crate),
+    /// whichever way the reader split each line, and each record starts where
+    /// its position says, on the line that many LFs down.
+    #[test]
+    fn hand_written_lines_read_as_csv_core_reads_them(
+        lines in prop::collection::vec(
+            prop::collection::vec(
+                prop_oneof![
+                    4 => "[a-z0-9 .@|+-]{0,8}",
+                    3 => "[a-z ,]{0,6}".prop_map(|c| format!("\"{c}\"")),
+                    1 => "[a-z,\n\"]{0,6}".prop_map(|c| format!("\"{}\"", c.replace('"', "\"\""))),
+                    1 => "[a-z]{1,3}\"[a-z]{0,3}",
+                    1 => "\"[a-z]{0,3}\"[a-z]{1,3}",
+                ],
+                1..6,
+            ),
+            1..25,
+        ),
+        crlf in any::<bool>(),
+        blank_every in 2usize..9,
+    ) {
+        let eol = if crlf { "\r\n" } else { "\n" };
+        let mut data = format!("h1,h2{eol}");
+        for (i, cells) in lines.iter().enumerate() {
+            if i % blank_every == 1 {
+                data.push_str(eol);
+            }
+            data.push_str(&cells.join(","));
+            data.push_str(eol);
+        }
+        let mut want = Vec::new();
+        let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(data.as_bytes());
+        for rec in rdr.byte_records() {
+            let rec = rec.unwrap();
+            want.push(rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect::<Vec<_>>());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "h.csv", data.as_bytes());
+        let opts = SourceOptions { delimiter: Delimiter::Byte(b','), ..auto() };
+        let (_, rows) = open_all(&path, &opts);
+        prop_assert_eq!(rows.iter().map(fields).collect::<Vec<_>>(), want[1..].to_vec());
+        let bytes = data.as_bytes();
+        for row in &rows {
+            let at = row.pos.byte as usize;
+            prop_assert!(matches!(bytes[at - 1], b'\n' | b'\r') && !matches!(bytes[at], b'\n' | b'\r'));
+            prop_assert_eq!(row.pos.line, 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64);
+        }
+    }
 }
 
 #[test]

@@ -78,6 +78,9 @@ pub(crate) struct Parser {
     ends: Vec<usize>,
     nfields: usize,
     nends: usize,
+    /// csv-core has read a record: it has made its one check for a BOM, so a
+    /// record may now be split without it (`split_plain`).
+    core_used: bool,
 }
 
 impl Parser {
@@ -107,6 +110,7 @@ impl Parser {
             ends: vec![0; 64],
             nfields: 0,
             nends: 0,
+            core_used: false,
         }
     }
 
@@ -207,7 +211,11 @@ impl Parser {
         }
         let at = Start { line: self.line, byte: self.byte };
         let cr = self.cr_lines == Some(true);
+        if !cr && self.split_plain() {
+            return Ok(Some(Read1 { at, flaw: None }));
+        }
         self.core.set_line(self.line);
+        self.core_used = true;
         self.quotes.reset();
         let (mut nout, mut nend) = (0, 0);
         loop {
@@ -274,6 +282,59 @@ impl Parser {
             Some(e) => Err(ReadError::Io(e)),
             None => Ok(None),
         }
+    }
+
+    /// The record at `start`, if it is a whole line in the buffer whose
+    /// fields are plain (no `"`) or wholly quoted (`"..."`, no `""` inside,
+    /// no line break): its fields are then exactly what csv-core would give,
+    /// found with `memchr` instead of csv-core's byte-at-a-time machine (a
+    /// fifth of `validate`). Anything else (a doubled quote, text after a
+    /// closing quote, a quote inside a plain field, a quoted line break) is
+    /// left to csv-core, which then reads the record from its start. csv-core
+    /// stays at a record boundary meanwhile. Lines ended by CRs only keep to it.
+    fn split_plain(&mut self) -> bool {
+        if !self.core_used {
+            return false;
+        }
+        let input = &self.buf[self.start..self.end];
+        let Some(len) = memchr::memchr2(b'\n', b'\r', input) else { return false };
+        let line = &input[..len];
+        if self.fields.len() < len {
+            self.fields.resize(len.next_power_of_two(), 0);
+        }
+        let (d, mut nout, mut nend, mut i) = (self.delimiter, 0, 0, 0);
+        loop {
+            let (field, next) = if line.get(i) == Some(&b'"') {
+                let Some(k) = line[i + 1..].iter().position(|&b| b == b'"') else { return false };
+                let close = i + 1 + k;
+                (&line[i + 1..close], close + 1)
+            } else {
+                // Cells are short: a plain loop beats memchr's set-up here.
+                let k = line[i..].iter().position(|&b| b == d || b == b'"').map_or(len, |k| i + k);
+                (&line[i..k], k)
+            };
+            self.fields[nout..nout + field.len()].copy_from_slice(field);
+            nout += field.len();
+            if nend == self.ends.len() {
+                self.ends.resize(self.ends.len() * 2, 0);
+            }
+            self.ends[nend] = nout;
+            nend += 1;
+            match line.get(next) {
+                None => break,
+                Some(&b) if b == d => i = next + 1,
+                // `""`, text after a closing quote, a quote in a plain field.
+                Some(_) => return false,
+            }
+        }
+        // The terminator is consumed with the record, as csv-core does; the LF
+        // of a CRLF is skipped (and counted) before the next record.
+        self.line += u64::from(input[len] == b'\n');
+        self.start += len + 1;
+        self.byte += len as u64 + 1;
+        self.nfields = nout;
+        self.nends = nend;
+        true
     }
 
     /// After csv-core consumed input: take its line count (LF files).
@@ -343,6 +404,7 @@ impl Parser {
         self.byte = next.byte;
         self.line = next.line;
         self.core.reset();
+        self.core_used = false;
         self.core.set_line(next.line);
         let flaw = format!(
             "quote opened at line {} is never closed; this line is rejected and the lines after it are read on their own",
@@ -392,6 +454,7 @@ impl Parser {
         self.byte = at.byte;
         self.line = at.line;
         self.core.reset();
+        self.core_used = false;
         self.core.set_line(at.line);
         Ok(())
     }

@@ -43,8 +43,9 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// The first byte of `bytes` that needs escaping. Eight bytes at a time
-/// (one word: is any byte a control character, `"` or `\\`?), then byte by
-/// byte in the word that has one and in the tail.
+/// (one word: is any byte a control character, `"` or `\\`?), the last word
+/// overlapping the one before, then byte by byte only in a word that has
+/// one, and in strings under eight bytes.
 #[inline]
 fn find_escape(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -53,18 +54,27 @@ fn find_escape(bytes: &[u8]) -> Option<usize> {
     // tricks: may flag a byte after a real match, never misses one, and a
     // flagged word is scanned byte by byte.
     let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let mut i = 0;
-    while i + 8 <= bytes.len() {
+    let flagged = |at: usize| {
         let mut w = [0u8; 8];
-        w.copy_from_slice(&bytes[i..i + 8]);
+        w.copy_from_slice(&bytes[at..at + 8]);
         let x = u64::from_le_bytes(w);
-        let flagged = x.wrapping_sub(ONES * 0x20) & !x & HIGHS
+        x.wrapping_sub(ONES * 0x20) & !x & HIGHS
             | has_zero(x ^ (ONES * u64::from(b'"')))
-            | has_zero(x ^ (ONES * u64::from(b'\\')));
-        if flagged != 0 {
-            break;
+            | has_zero(x ^ (ONES * u64::from(b'\\')))
+            != 0
+    };
+    let mut i = 0;
+    if bytes.len() >= 8 {
+        while i + 8 <= bytes.len() {
+            if flagged(i) {
+                break;
+            }
+            i += 8;
         }
-        i += 8;
+        // The tail, as the last eight bytes: most values end clean here.
+        if i + 8 > bytes.len() && !flagged(bytes.len() - 8) {
+            return None;
+        }
     }
     bytes[i..].iter().position(|&b| ESCAPE[b as usize]).map(|k| i + k)
 }

@@ -513,7 +513,7 @@ mod tests {
                         line[at - 1] = [b'"', b','][k];
                     }
                     for from in 0..=at {
-                        let want = if from < at && at > 0 && from <= at - 1 { at - 1 } else { at };
+                        let want = if from < at { at - 1 } else { at };
                         assert_eq!(next_of(&line, from, b',', b'"'), want, "{line:?} from {from}");
                     }
                     assert_eq!(next_of(&line, at + 1, b',', b'"'), len, "nothing after {at} in {len}");

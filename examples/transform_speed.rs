@@ -88,15 +88,10 @@ fn main() {
         let src = CsvSource::open(&csv, &opts).unwrap();
         let t = Transformer::bind(&job, src.headers(), &csv).unwrap();
         let mut n = 0u64;
-        pipeline::for_each_checked(
-            src,
-            &t,
-            |attrs| attrs.len(),
-            |chunk| {
-                n += chunk.results.len() as u64;
-                true
-            },
-        )
+        pipeline::for_each_checked(src, &t, |chunk| {
+            n += chunk.results.len() as u64;
+            true
+        })
         .unwrap();
         n
     });

@@ -11,7 +11,7 @@
 
 use crate::source::{Block, BlockRow, CsvSource, Position, SourceError};
 use crate::state::{Delta, Lookup, Skip};
-use crate::transform::{Mapped, Reject, Transformer};
+use crate::transform::{Mapped, Reject, Subscriptions, Transformer};
 use rayon::prelude::*;
 use std::sync::mpsc::{channel, sync_channel};
 
@@ -46,15 +46,14 @@ pub fn for_each_chunk_changed(
 }
 
 /// `validate`'s pass: every row checked as `for_each_chunk` would map it,
-/// without keeping the operations; a valid row gives what `inspect` makes of
-/// its attributes object (see [`Transformer::check_block`]).
-pub fn for_each_checked<T: Send>(
+/// without writing the operations; a valid row gives the subscriptions it
+/// would send (see [`Transformer::check_block`]).
+pub fn for_each_checked(
     src: CsvSource,
     t: &Transformer,
-    inspect: impl Fn(&[u8]) -> T + Sync,
-    f: impl FnMut(Chunk<Result<T, Reject>>) -> bool,
+    f: impl FnMut(Chunk<Result<Subscriptions, Reject>>) -> bool,
 ) -> Result<(), SourceError> {
-    blocks(src, |b| Ok(t.check_block(b, &inspect)), f)
+    blocks(src, |b| Ok(t.check_block(b)), f)
 }
 
 /// A row's position and change pair (none: never skipped).
@@ -332,7 +331,7 @@ mod tests {
         }
         let src = CsvSource::open(&csv, opts).unwrap();
         let mut checked = Vec::new();
-        for_each_checked(src, &t, <[u8]>::to_vec, |c| {
+        for_each_checked(src, &t, |c| {
             checked.extend(c.results);
             true
         })
@@ -340,7 +339,11 @@ mod tests {
         assert_eq!(checked.len(), want.len());
         for (c, w) in checked.iter().zip(&want) {
             match (c, w) {
-                (Ok(attrs), Ok(op)) => assert_eq!(attrs, &op.attrs),
+                (Ok(subs), Ok(op)) => {
+                    use crate::report::forecast::Consent;
+                    let sent = (Consent::sent(subs.email), Consent::sent(subs.sms));
+                    assert_eq!(sent, Consent::both(&op.attrs));
+                }
                 (Err(c), Err(w)) => assert_eq!((c.pos, &c.reason, &c.record), (w.pos, &w.reason, &w.record)),
                 _ => panic!("{c:?} against {w:?}"),
             }

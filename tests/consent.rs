@@ -3,8 +3,9 @@
 //! carries an opt-out signal is sent as `subscribed` by the job `init` writes.
 
 use batchport::internals::init::{self, Preset};
-use batchport::internals::source::{CsvSource, SourceOptions};
-use batchport::internals::transform::Transformer;
+use batchport::internals::report::forecast::Consent;
+use batchport::internals::source::{Block, CsvSource, SourceOptions};
+use batchport::internals::transform::{Mapped, Transformer};
 use proptest::prelude::*;
 
 /// A consent column: header, the values it takes, and for each value whether
@@ -137,6 +138,21 @@ proptest! {
                 None => (e, s),
             }
         };
+        // `validate` (the same mapping, its JSON written nowhere) refuses the
+        // same rows and counts the subscriptions the import sends.
+        let mut block = Block::default();
+        let mut again = CsvSource::open(&path, &SourceOptions::default()).unwrap();
+        again.read_block(100, &mut block).unwrap();
+        for (checked, mapped) in t.check_block(&block).into_iter().zip(t.map_block(&block)) {
+            match (checked, mapped) {
+                (Ok(subs), Mapped::Op(op)) => {
+                    let from_json = Consent::both(&op.attrs);
+                    prop_assert_eq!((Consent::sent(subs.email), Consent::sent(subs.sms)), from_json, "{}", csv);
+                }
+                (Err(a), Mapped::Reject(b)) => prop_assert_eq!((a.column, a.reason), (b.column, b.reason)),
+                (c, m) => prop_assert!(false, "validate and import disagree: {:?} / {:?}", c, m),
+            }
+        }
         let mut sent = Vec::new();
         for (r, row) in raw.into_iter().enumerate() {
             let Ok(op) = t.map_row(row) else { continue };

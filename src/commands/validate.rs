@@ -51,12 +51,12 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
         let mut write_err = None;
         // Only the consent values of a valid row are kept: the operations
         // themselves are never built.
-        pipeline::for_each_checked(csv, &t, Consent::both, |chunk| {
+        pipeline::for_each_checked(csv, &t, |chunk| {
             for r in chunk.results {
                 summary.rows_read += 1;
                 match r {
-                    Ok((email, sms)) => {
-                        forecast.add_consent(email, sms);
+                    Ok(subs) => {
+                        forecast.add_consent(Consent::sent(subs.email), Consent::sent(subs.sms));
                         *summary.rows_valid.get_or_insert(0) += 1
                     }
                     Err(rej) => {

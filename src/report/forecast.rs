@@ -211,6 +211,16 @@ impl Consent {
         (email.unwrap_or(Consent::NotSent), sms.unwrap_or(Consent::NotSent))
     }
 
+    /// What a row sends of one subscription (`transform::Subscriptions`):
+    /// nothing or `null` is not sent; the same reading as [`Consent::both`].
+    pub fn sent(value: Option<Option<&str>>) -> Consent {
+        match value.flatten() {
+            Some("subscribed") => Consent::Subscribed,
+            Some("unsubscribed") => Consent::Unsubscribed,
+            _ => Consent::NotSent,
+        }
+    }
+
     fn value(rest: &[u8]) -> Consent {
         if rest.starts_with(b"subscribed\"") {
             Consent::Subscribed

@@ -1,13 +1,20 @@
 //! Many rows at once, in parallel on rayon, results in input order: rows
 //! on their own (`RawRow`) or a reader's [`Block`]. A block's rows are mapped
 //! where they lie; only what leaves the block (an operation's or a reject's
-//! source row) is copied out. `check_block` is `validate`'s path: nothing per
-//! row outlives the mapping, so the attributes are written into one reused
-//! buffer and only what the caller inspects of them is kept.
+//! source row) is copied out. `check_block` is `validate`'s path: the same
+//! mapping, its JSON written nowhere, only the subscriptions kept.
 
-use super::{Mapped, Op, Reject, Transformer};
+use super::{Mapped, Op, Reject, Transformer, json};
 use crate::source::{Block, BlockRow, Cells, RawRow};
 use rayon::prelude::*;
+
+/// What a valid row would send of the email and SMS subscriptions: `None`
+/// where it sends no such member, `Some(None)` where it sends `null`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Subscriptions {
+    pub email: Option<Option<&'static str>>,
+    pub sms: Option<Option<&'static str>>,
+}
 
 /// A minimum task length amortises rayon's per-task cost over many small rows.
 const MIN_LEN: usize = 256;
@@ -91,26 +98,24 @@ impl Transformer {
     }
 
     /// Check every row of a block as `map_block` would map it, without
-    /// keeping the operations: a valid row gives what `inspect` makes of its
-    /// attributes object, a bad one its reject.
-    pub fn check_block<T: Send>(&self, block: &Block, inspect: impl Fn(&[u8]) -> T + Sync) -> Vec<Result<T, Reject>> {
+    /// writing the operations (the same code, writing to [`json::Discard`]):
+    /// a valid row gives the email and SMS subscription values it would send
+    /// (`None` inside: `null`), a bad one its reject.
+    pub fn check_block(&self, block: &Block) -> Vec<Result<Subscriptions, Reject>> {
         (0..block.len())
             .into_par_iter()
             .with_min_len(MIN_LEN)
-            .map_init(
-                || Vec::with_capacity(1024),
-                |attrs, i| {
-                    let row = block.row(i);
-                    if let Some(flaw) = row.flaw {
-                        return Err(reject(row, String::new(), flaw.to_string()));
-                    }
-                    attrs.clear();
-                    match self.write_fields(&row.cells, attrs) {
-                        Ok(_) => Ok(inspect(attrs)),
-                        Err((column, reason)) => Err(reject(row, column, reason)),
-                    }
-                },
-            )
+            .map(|i| {
+                let row = block.row(i);
+                if let Some(flaw) = row.flaw {
+                    return Err(reject(row, String::new(), flaw.to_string()));
+                }
+                let mut out = json::Discard::default();
+                match self.write_fields(&row.cells, &mut out) {
+                    Ok(_) => Ok(Subscriptions { email: out.email, sms: out.sms }),
+                    Err((column, reason)) => Err(reject(row, column, reason)),
+                }
+            })
             .collect()
     }
 

@@ -3,6 +3,7 @@
 //! parallel on rayon, in chunks, and come back in input order.
 
 mod chunk;
+pub use chunk::Subscriptions;
 pub mod json;
 mod native;
 mod optouts;
@@ -415,10 +416,10 @@ impl Transformer {
 
     /// The row's key, its attributes object written into `attrs`, and its
     /// event object (events jobs).
-    fn write_fields<'r>(
+    fn write_fields<'r, O: json::Out>(
         &self,
         rec: &'r impl Cells,
-        attrs: &mut Vec<u8>,
+        attrs: &mut O,
     ) -> Result<(std::borrow::Cow<'r, str>, Option<Vec<u8>>), Problem> {
         let reject = |column: &str, reason: String| (column.to_string(), reason);
         if rec.len() != self.width {
@@ -494,10 +495,10 @@ impl Transformer {
         }
     }
 
-    fn write_attrs<'r>(
+    fn write_attrs<'r, O: json::Out>(
         &self,
         list: &[BoundAttr],
-        obj: &mut json::Object<'_>,
+        obj: &mut json::Object<'_, O>,
         cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
         reject: &impl Fn(&str, String) -> Problem,
     ) -> Result<(), Problem> {

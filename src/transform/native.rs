@@ -57,11 +57,11 @@ pub fn is_set(cell: &str) -> bool {
 /// Write every native of the row into `obj`. `held`: (email, SMS) this
 /// person opted out on another row of the file (see `optouts`): their
 /// `subscribed` is sent as `unsubscribed`.
-pub(super) fn write<'r>(
+pub(super) fn write<'r, O: json::Out>(
     natives: &[BoundNative],
     blank: Blank,
     held: (bool, bool),
-    obj: &mut json::Object<'_>,
+    obj: &mut json::Object<'_, O>,
     cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
     reject: &impl Fn(&str, String) -> Problem,
 ) -> Result<(), Problem> {
@@ -73,13 +73,23 @@ pub(super) fn write<'r>(
             }
         }
         if let NativeKind::EmailMarketing(v) | NativeKind::SmsMarketing(v) = &n.kind {
+            let email = matches!(n.kind, NativeKind::EmailMarketing(_));
+            // Written, and told to the output (`validate` counts consent so).
+            let mut set = |value: Option<&'static str>| {
+                let out = obj.raw_key(&n.key);
+                match value {
+                    Some(s) => json::string(out, s),
+                    None => out.extend_from_slice(b"null"),
+                }
+                out.subscription(email, value);
+            };
             // An opt-out anywhere wins: checked before the opt-in column.
             let mut suppressed = false;
             for f in &n.suppressed_by {
                 suppressed |= is_set(cell(f)?);
             }
             if suppressed {
-                json::string(obj.raw_key(&n.key), "unsubscribed");
+                set(Some("unsubscribed"));
                 continue;
             }
             let c = match (&n.constant, &n.field) {
@@ -89,14 +99,14 @@ pub(super) fn write<'r>(
             };
             if c.is_empty() {
                 if blank == Blank::Clear && n.field.is_some() {
-                    obj.raw_key(&n.key).extend_from_slice(b"null");
+                    set(None);
                 }
                 continue;
             }
             let header = n.field.as_ref().map(|f| f.header.as_str()).unwrap_or("");
             if let Some(s) = value::subscription_of(v, c).map_err(|m| reject(header, m))? {
-                let held = if matches!(n.kind, NativeKind::EmailMarketing(_)) { held.0 } else { held.1 };
-                json::string(obj.raw_key(&n.key), if held { "unsubscribed" } else { s });
+                let held = if email { held.0 } else { held.1 };
+                set(Some(if held { "unsubscribed" } else { s }));
             }
             continue;
         }

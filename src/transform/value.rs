@@ -6,7 +6,6 @@ use super::json;
 use crate::api::rules;
 use crate::job::{ArrayMode, NativeKind, SubscriptionValues, ValueType};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
-use std::io::Write;
 
 /// Text limits that differ between profile attributes, catalog item attributes
 /// and the reserved event attributes (all from [`rules::TABLE`], in characters).
@@ -33,7 +32,7 @@ pub const TAGS_STRINGS: StringRules =
     StringRules { max_chars: rules::MAX_TAG_CHARS, max_items: rules::MAX_TAGS, max_item_chars: rules::MAX_TAG_CHARS };
 
 /// Write `cell` (already trimmed, not blank) as a value of type `ty`.
-pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> Result<(), String> {
+pub fn typed<O: json::Out>(ty: &ValueType, cell: &str, sr: StringRules, out: &mut O) -> Result<(), String> {
     // Numbers and dates only: in text, a leading apostrophe may be the user's.
     let cell =
         if matches!(ty, ValueType::Int | ValueType::Float | ValueType::Date { .. }) { unformula(cell) } else { cell };
@@ -125,14 +124,14 @@ pub fn typed(ty: &ValueType, cell: &str, sr: StringRules, out: &mut Vec<u8>) -> 
             let v: crate::api::value::Val =
                 serde_json::from_str(cell).map_err(|e| format!("`{}` is not JSON ({e})", clip(cell)))?;
             crate::api::check::event_json(&v)?;
-            serde_json::to_writer(out, &v.to_json()).map_err(|e| e.to_string())?;
+            serde_json::to_writer(&mut *out, &v.to_json()).map_err(|e| e.to_string())?;
         }
     }
     Ok(())
 }
 
 /// Write a native attribute's value, normalised.
-pub fn native(kind: &NativeKind, cell: &str, out: &mut Vec<u8>) -> Result<(), String> {
+pub fn native<O: json::Out>(kind: &NativeKind, cell: &str, out: &mut O) -> Result<(), String> {
     match kind {
         NativeKind::Email => {
             if !rules::is_valid_email(cell) {
@@ -299,7 +298,7 @@ pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
 
 /// `fast_date` written straight into `out` as a JSON string; false if the
 /// cell is not in one of its shapes (nothing written then).
-fn fast_date_into(cell: &str, format: Option<&str>, out: &mut Vec<u8>) -> bool {
+fn fast_date_into<O: json::Out>(cell: &str, format: Option<&str>, out: &mut O) -> bool {
     match fast_date_shape(cell, format) {
         Some(plain) => {
             out.push(b'"');

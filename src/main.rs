@@ -19,7 +19,8 @@ use cli::{Cli, Command};
 
 // mimalloc: rows are mapped on the rayon workers and their buffers freed on
 // the sending side; glibc's malloc spent a fifth of an import in malloc/free
-// (cross-thread frees, consolidation). The library leaves the choice to its users.
+// (cross-thread frees, consolidation): a 10 M-row import into a null API took
+// 35.6 s with it, 19.8 s with mimalloc. The library leaves the choice to its users.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -27,7 +28,7 @@ fn main() {
     // Before anything else: a signal from now on exits 130, a panic exits 1.
     process::install_early_signals();
     process::install_panic_exit();
-    limit_malloc_arenas();
+    tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -84,17 +85,14 @@ fn wants_json(c: &Command) -> bool {
     }
 }
 
-/// glibc gives each thread that allocates its own arena; rows are allocated on
-/// rayon threads and freed on tokio threads, which leaves freed memory stranded
-/// in many arenas. Two arenas keep the peak close to what is live (measured:
-/// about 15% less peak memory at the same speed).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas() {
-    // SAFETY: mallopt only sets a tuning parameter, before any thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
+/// mimalloc's `purge_delay` (option 15 in mimalloc.h): freed memory goes
+/// back to the OS at once instead of after 10 ms. Batches of megabytes are
+/// allocated and freed many times a second; with the delay the peak RSS of a
+/// 10 M-row nightly was 64 MB (glibc: 53 MB), without it 48 MB, for about
+/// 0.6 CPU-s more per million rows sent (still half glibc's time).
+fn tune_allocator() {
+    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: sets one allocator option, before any thread is spawned
+    // (mimalloc's options are not thread safe to set).
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
 }
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}

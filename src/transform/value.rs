@@ -157,7 +157,9 @@ pub fn native<O: json::Out>(kind: &NativeKind, cell: &str, out: &mut O) -> Resul
         }
         NativeKind::Timezone => json::string(out, super::places::timezone(cell)?),
         NativeKind::EmailMarketing(v) | NativeKind::SmsMarketing(v) => {
-            json::string(out, subscription(v, cell)?);
+            let s = subscription(v, cell)?;
+            json::string(out, s);
+            out.subscription(matches!(kind, NativeKind::EmailMarketing(_)), Some(s));
         }
     }
     Ok(())

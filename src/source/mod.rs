@@ -23,6 +23,7 @@ mod quotes;
 mod reader;
 mod remote;
 mod sniff;
+mod split;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

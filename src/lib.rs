@@ -38,12 +38,12 @@ mod facade;
 // The modules live in `internals` (hidden) so that batchport's own binary,
 // benches and white-box tests can reach them; inside the crate they keep
 // their short paths (`crate::state`, ...).
-#[cfg(feature = "emulator")]
-use internals::emulator;
 use internals::{
-    api, catalog, dispatch, engine, exit, export, job, objstore, pipeline, process, report, run, schedule, source,
-    state, transform,
+    api, catalog, dispatch, engine, exit, export, job, objstore, pipeline, report, run, schedule, source, state,
+    transform,
 };
+#[cfg(feature = "emulator")]
+use internals::{emulator, process};
 
 pub use exit::Status;
 pub use facade::{Error, Event, Job, Keys, RunOptions, load_job, run_job};

@@ -94,10 +94,12 @@ fn wants_json(c: &Command) -> bool {
 }
 
 /// mimalloc's `purge_delay` (option 15 in mimalloc.h): freed memory goes
-/// back to the OS at once instead of after 10 ms. Batches of megabytes are
-/// allocated and freed many times a second; with the delay the peak RSS of a
-/// 10 M-row nightly was 64 MB (glibc: 53 MB), without it 48 MB, for about
-/// 0.6 CPU-s more per million rows sent (still half glibc's time).
+/// back to the OS at once instead of after a second (mimalloc 3's default).
+/// Batches of megabytes are allocated and freed many times a second; with the
+/// delay the peak RSS of a 10 M-row 1% nightly was 64–66 MB (glibc: 53 MB),
+/// without it 48 MB, and a 1 M-row import 75–83 MB against 55 MB, for about
+/// 0.7 s of system time more per million rows sent (page faults); the import
+/// still takes about half glibc's time.
 fn tune_allocator() {
     const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
     // mimalloc's own variable, when set, wins (for measuring the trade-off).

@@ -288,8 +288,8 @@ impl Parser {
     /// The record at `start`, if it is a whole line in the buffer whose
     /// fields are plain (no `"`) or wholly quoted (`"..."`, no `""` inside,
     /// no line break): its fields are then exactly what csv-core would give,
-    /// found with `memchr` instead of csv-core's byte-at-a-time machine (a
-    /// fifth of `validate`). Anything else (a doubled quote, text after a
+    /// found a word at a time (`split::next_of`) instead of by csv-core's
+    /// byte-at-a-time machine (a fifth of `validate`). Anything else (a doubled quote, text after a
     /// closing quote, a quote inside a plain field, a quoted line break) is
     /// left to csv-core, which then reads the record from its start. csv-core
     /// stays at a record boundary meanwhile. Lines ended by CRs only keep to it.

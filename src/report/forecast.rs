@@ -211,7 +211,7 @@ impl Consent {
         (email.unwrap_or(Consent::NotSent), sms.unwrap_or(Consent::NotSent))
     }
 
-    /// What a row sends of one subscription (`transform::Subscriptions`):
+    /// What a row sends of one subscription (`transform::json::Subscriptions`):
     /// nothing or `null` is not sent; the same reading as [`Consent::both`].
     pub fn sent(value: Option<Option<&str>>) -> Consent {
         match value.flatten() {

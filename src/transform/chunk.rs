@@ -4,17 +4,10 @@
 //! source row) is copied out. `check_block` is `validate`'s path: the same
 //! mapping, its JSON written nowhere, only the subscriptions kept.
 
-use super::{Mapped, Op, Reject, Transformer, json};
+use super::json::{Discard, Subscriptions};
+use super::{Mapped, Op, Reject, Transformer};
 use crate::source::{Block, BlockRow, Cells, RawRow};
 use rayon::prelude::*;
-
-/// What a valid row would send of the email and SMS subscriptions: `None`
-/// where it sends no such member, `Some(None)` where it sends `null`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Subscriptions {
-    pub email: Option<Option<&'static str>>,
-    pub sms: Option<Option<&'static str>>,
-}
 
 /// A minimum task length amortises rayon's per-task cost over many small rows.
 const MIN_LEN: usize = 256;
@@ -32,20 +25,10 @@ impl Transformer {
             .map_init(
                 || Vec::with_capacity(256),
                 |buf, r| {
-                    // A row the reader flagged is rejected, never skipped as unchanged.
-                    let pair = if r.flaw.is_none() { self.change_pair(&r.record, buf) } else { None };
-                    if let Some((id, op)) = pair
-                        && index.is_unchanged(id, op)?
-                    {
+                    let Some(pair) = self.pair_if_changed(&r.record, r.flaw.is_some(), buf, index)? else {
                         return Ok(Mapped::Unchanged(r.pos));
-                    }
-                    Ok(match self.map_row(r) {
-                        Ok(mut op) => {
-                            op.change = pair;
-                            Mapped::Op(op)
-                        }
-                        Err(rej) => Mapped::Reject(rej),
-                    })
+                    };
+                    Ok(with_pair(self.map_row(r), pair))
                 },
             )
             .collect()
@@ -78,27 +61,17 @@ impl Transformer {
                 || Vec::with_capacity(256),
                 |buf, i| {
                     let row = block.row(i);
-                    // A row the reader flagged is rejected, never skipped as unchanged.
-                    let pair = if row.flaw.is_none() { self.change_pair(&row.cells, buf) } else { None };
-                    if let Some((id, op)) = pair
-                        && index.is_unchanged(id, op)?
-                    {
+                    let Some(pair) = self.pair_if_changed(&row.cells, row.flaw.is_some(), buf, index)? else {
                         return Ok(Mapped::Unchanged(row.pos));
-                    }
-                    Ok(match self.map_block_row(row) {
-                        Ok(mut op) => {
-                            op.change = pair;
-                            Mapped::Op(op)
-                        }
-                        Err(rej) => Mapped::Reject(rej),
-                    })
+                    };
+                    Ok(with_pair(self.map_block_row(row), pair))
                 },
             )
             .collect()
     }
 
     /// Check every row of a block as `map_block` would map it, without
-    /// writing the operations (the same code, writing to [`json::Discard`]):
+    /// writing the operations (the same code, writing to [`Discard`]):
     /// a valid row gives the email and SMS subscription values it would send
     /// (`None` inside: `null`), a bad one its reject.
     pub fn check_block(&self, block: &Block) -> Vec<Result<Subscriptions, Reject>> {
@@ -110,13 +83,32 @@ impl Transformer {
                 if let Some(flaw) = row.flaw {
                     return Err(reject(row, String::new(), flaw.to_string()));
                 }
-                let mut out = json::Discard::default();
+                let mut out = Discard::default();
                 match self.write_fields(&row.cells, &mut out) {
-                    Ok(_) => Ok(Subscriptions { email: out.email, sms: out.sms }),
+                    Ok(_) => Ok(out.0),
                     Err((column, reason)) => Err(reject(row, column, reason)),
                 }
             })
             .collect()
+    }
+
+    /// `changed_only`: `None` if `index` knows this row's operation
+    /// unchanged, else the row's change pair (itself `None` for a row without
+    /// one). A row the reader flagged is rejected, never skipped as unchanged.
+    fn pair_if_changed(
+        &self,
+        cells: &impl Cells,
+        flawed: bool,
+        buf: &mut Vec<u8>,
+        index: &crate::state::Lookup,
+    ) -> Result<Option<Option<(u64, u64)>>, crate::state::StateError> {
+        let pair = if flawed { None } else { self.change_pair(cells, buf) };
+        if let Some((id, op)) = pair
+            && index.is_unchanged(id, op)?
+        {
+            return Ok(None);
+        }
+        Ok(Some(pair))
     }
 
     /// `map_row` for a row of a block.
@@ -132,6 +124,17 @@ impl Transformer {
             }
             Err((column, reason)) => Err(reject(row, column, reason)),
         }
+    }
+}
+
+/// A changed row's mapping, the operation carrying its change pair.
+fn with_pair(mapped: Result<Op, Reject>, pair: Option<(u64, u64)>) -> Mapped {
+    match mapped {
+        Ok(mut op) => {
+            op.change = pair;
+            Mapped::Op(op)
+        }
+        Err(rej) => Mapped::Reject(rej),
     }
 }
 

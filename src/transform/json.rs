@@ -32,13 +32,18 @@ impl Out for Vec<u8> {
     }
 }
 
-/// Writes nothing; keeps the first email and SMS subscription values
-/// written, as a reader of the JSON would find them.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Discard {
+/// What a row sends of the email and SMS subscriptions: `None` where it
+/// sends no such member, `Some(None)` where it sends `null`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Subscriptions {
     pub email: Option<Option<&'static str>>,
     pub sms: Option<Option<&'static str>>,
 }
+
+/// Writes nothing; keeps the first email and SMS subscription values
+/// written, as a reader of the JSON would find them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Discard(pub Subscriptions);
 
 impl Write for Discard {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -57,7 +62,7 @@ impl Out for Discard {
     #[inline]
     fn string(&mut self, _: &str) {}
     fn subscription(&mut self, email: bool, value: Option<&'static str>) {
-        let slot = if email { &mut self.email } else { &mut self.sms };
+        let slot = if email { &mut self.0.email } else { &mut self.0.sms };
         slot.get_or_insert(value);
     }
 }

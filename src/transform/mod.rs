@@ -3,7 +3,7 @@
 //! parallel on rayon, in chunks, and come back in input order.
 
 mod chunk;
-pub use chunk::Subscriptions;
+pub use json::Subscriptions;
 pub mod json;
 mod native;
 mod optouts;

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use base::{Base, Pair};
-use log::{PARTS, log_name, logs, open_frame, part_of, seal};
+use log::{PARTS, log_name, logs, open_frame, part_of, push_pair, seal};
 use merge::merge;
 
 use super::{StateError, Store};
@@ -217,10 +217,8 @@ impl ChangeIndex {
         let Log { files, frames, .. } = log;
         for part in pairs.chunks(CHUNK_PAIRS) {
             frames.iter_mut().for_each(open_frame);
-            for &(id, op) in part {
-                let f = &mut frames[part_of(id)];
-                f.extend_from_slice(&id.to_le_bytes());
-                f.extend_from_slice(&op.to_le_bytes());
+            for &pair in part {
+                push_pair(&mut frames[part_of(pair.0)], pair);
             }
             for (p, frame) in frames.iter_mut().enumerate() {
                 if frame.len() == 12 {
@@ -384,23 +382,20 @@ mod tests {
         let path = dir.path().join("i");
         fs::create_dir_all(&path).unwrap();
         let pairs: Vec<Pair> = (0..500u64).map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15), i)).collect();
-        let mut frame = Vec::new();
-        open_frame(&mut frame);
-        for (id, op) in &pairs {
-            frame.extend_from_slice(&id.to_le_bytes());
-            frame.extend_from_slice(&op.to_le_bytes());
-        }
-        seal(&mut frame);
-        fs::write(path.join("acked-0000000004.log"), &frame).unwrap();
+        // One frame of `pairs`, as the one-file form wrote it.
+        let write_log = |name: &str, pairs: &[Pair]| {
+            let mut frame = Vec::new();
+            open_frame(&mut frame);
+            for &pair in pairs {
+                push_pair(&mut frame, pair);
+            }
+            seal(&mut frame);
+            fs::write(path.join(name), &frame).unwrap();
+        };
+        write_log("acked-0000000004.log", &pairs);
         // A later log of the same form overrides the first ids: later pairs win.
         let later: Vec<Pair> = pairs[..10].iter().map(|&(id, op)| (id, op + 1000)).collect();
-        open_frame(&mut frame);
-        for (id, op) in &later {
-            frame.extend_from_slice(&id.to_le_bytes());
-            frame.extend_from_slice(&op.to_le_bytes());
-        }
-        seal(&mut frame);
-        fs::write(path.join("acked-0000000005.log"), &frame).unwrap();
+        write_log("acked-0000000005.log", &later);
         let idx = ChangeIndex::open(path.clone(), None).unwrap();
         assert_eq!(idx.len(), 500);
         assert!(later.iter().chain(&pairs[10..]).all(|&(id, op)| idx.is_unchanged(id, op).unwrap()));

@@ -49,6 +49,15 @@ pub(crate) fn pair_at(raw: &[u8], i: usize) -> Pair {
     (u64_at(raw, i * PAIR), u64_at(raw, i * PAIR + 8))
 }
 
+/// A pair as every index file stores it: id hash, then op hash, little endian
+/// (the inverse of [`pair_at`]).
+pub(crate) fn pair_bytes((id, op): Pair) -> [u8; PAIR] {
+    let mut b = [0u8; PAIR];
+    b[..8].copy_from_slice(&id.to_le_bytes());
+    b[8..].copy_from_slice(&op.to_le_bytes());
+    b
+}
+
 impl Base {
     /// Open a base file written by [`Writer`], reading its header and fences.
     pub(crate) fn open(path: &Path) -> io::Result<Base> {
@@ -197,8 +206,7 @@ impl Writer {
             self.fences.push(id);
         }
         self.last = Some(id);
-        self.out.write_all(&id.to_le_bytes())?;
-        self.out.write_all(&op.to_le_bytes())?;
+        self.out.write_all(&pair_bytes((id, op)))?;
         self.count += 1;
         let end = HEADER as u64 + self.count * PAIR as u64;
         if end - self.written_back >= WRITE_BACK_EVERY {

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use super::base::{PAIR, Pair};
+use super::base::{PAIR, Pair, pair_bytes};
 use super::{CHUNK_PAIRS, StateError, io_err};
 
 /// The acked log's partitions, by the top `PART_BITS` bits of the id hash.
@@ -99,6 +99,11 @@ pub(super) fn read_log(path: &Path, mut each: impl FnMut(Pair) -> Result<(), Sta
 pub(super) fn open_frame(frame: &mut Vec<u8>) {
     frame.clear();
     frame.extend_from_slice(&[0u8; 12]);
+}
+
+/// One (id hash, op hash) pair into an open frame.
+pub(super) fn push_pair(frame: &mut Vec<u8>, pair: Pair) {
+    frame.extend_from_slice(&pair_bytes(pair));
 }
 
 pub(super) fn seal(frame: &mut [u8]) {

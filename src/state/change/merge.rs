@@ -7,7 +7,7 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Write};
 use std::path::Path;
 
-use super::base::{self, Base, Pair, PairReader};
+use super::base::{self, Base, Pair, PairReader, pair_bytes};
 use super::log::{PART_BITS, PARTS, part_of, read_log};
 use super::{StateError, io_err};
 
@@ -167,8 +167,8 @@ fn next_old(old: &mut Option<PairReader<BufReader<File>>>) -> io::Result<Option<
 /// A sorted run of pairs, raw, for a partition too big to sort at once.
 fn write_run(path: &Path, pairs: &[Pair]) -> Result<(), StateError> {
     let mut w = BufWriter::with_capacity(256 * 1024, File::create(path).map_err(io_err(path))?);
-    for (id, op) in pairs {
-        w.write_all(&id.to_le_bytes()).and_then(|()| w.write_all(&op.to_le_bytes())).map_err(io_err(path))?;
+    for &pair in pairs {
+        w.write_all(&pair_bytes(pair)).map_err(io_err(path))?;
     }
     w.flush().map_err(io_err(path))
 }

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use super::base::{Base, PAIR, Pair, pair_at};
+use super::base::{Base, PAIR, Pair, pair_at, pair_bytes};
 use super::{StateError, io_err};
 use crate::source::Position;
 
@@ -129,11 +129,10 @@ impl Scan {
         let win = &mut self.windows[w];
         win.0 = win.0.wrapping_add(row_sum(record, pair));
         win.1 += 1;
-        if let Some((id, op)) = pair {
-            let p = (id >> (64 - SCAN_BITS)) as usize;
+        if let Some(pair) = pair {
+            let p = (pair.0 >> (64 - SCAN_BITS)) as usize;
             let mut e = [0u8; ENTRY];
-            e[..8].copy_from_slice(&id.to_le_bytes());
-            e[8..16].copy_from_slice(&op.to_le_bytes());
+            e[..PAIR].copy_from_slice(&pair_bytes(pair));
             e[16..].copy_from_slice(&(rel as u32).to_le_bytes());
             self.spill[p].write_all(&e).map_err(io_err(&self.dir))?;
             self.counts[p] += 1;

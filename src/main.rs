@@ -28,6 +28,7 @@ fn main() {
     // Before anything else: a signal from now on exits 130, a panic exits 1.
     process::install_early_signals();
     process::install_panic_exit();
+    process::raise_open_files();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -166,6 +166,9 @@ fn map_block_delta(t: &Transformer, b: &Block, delta: &Delta) -> Vec<Mapped> {
             if known && pair.is_some() && delta.is_unchanged(r.pos.record) {
                 return Mapped::Unchanged(r.pos);
             }
+            if let Some((id, _)) = pair {
+                delta.mark_sent(id);
+            }
             match t.map_block_row(r) {
                 Ok(mut op) => {
                     op.change = pair;

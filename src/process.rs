@@ -10,6 +10,9 @@
 //!   ends the process with exit 1. Waiting for the other threads could hang
 //!   (a channel nobody drains, a store flushing on drop); the ledger makes an
 //!   abrupt end as safe as a kill.
+//! - Open files: the soft limit is raised to the hard one (`raise_open_files`):
+//!   a `changed_only` rerun's scan spills to 512 files at once, past macOS's
+//!   default soft limit of 256.
 //! - Logs: `BATCHPORT_LOG` sets the filter (default `warn`); colours only on
 //!   a terminal and never with `NO_COLOR`; a write to a closed stderr (`2>&1 |
 //!   head`) is dropped, never a panic.
@@ -22,6 +25,28 @@ static HANDLED: AtomicBool = AtomicBool::new(false);
 
 /// Exit code of an interrupted command (JOBS.md).
 const INTERRUPTED: i32 = 130;
+
+/// Raise the soft limit on open files to the hard limit (on macOS, at most
+/// `OPEN_MAX`, which `setrlimit` caps it to). Best effort: a limit that cannot
+/// be raised stays, and a scan that meets it says what to do.
+pub fn raise_open_files() {
+    #[cfg(unix)]
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 || lim.rlim_cur >= lim.rlim_max {
+            return;
+        }
+        let mut want = lim.rlim_max;
+        if cfg!(target_os = "macos") {
+            want = want.min(10_240);
+        }
+        if want > lim.rlim_cur {
+            lim.rlim_cur = want;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
 
 /// Install the early SIGINT/SIGTERM handler. Call before anything else.
 pub fn install_early_signals() {

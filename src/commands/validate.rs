@@ -44,9 +44,11 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
     summary.rows_valid = Some(0);
     let mut rejects = RejectsWriter::new(rejects_dir, &format!("{}-{run_id}-rejects", job.name));
     let mut forecast = crate::report::forecast::Tally::new(job);
+    // Who opted out over every file, as `run` reads it ahead.
+    let opt_outs = crate::transform::optouts::of_run(job, &files)?;
     for file in &files {
         let csv = CsvSource::open(file, &src.options)?;
-        let t = Transformer::bind(job, csv.headers(), file)?;
+        let t = Transformer::bind_rows(job, csv.headers(), file)?.with_opt_outs(opt_outs.clone());
         rejects.set_source(csv.raw_headers(), csv.delimiter());
         let mut write_err = None;
         // Only the consent values of a valid row are kept: the operations

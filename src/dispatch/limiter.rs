@@ -322,6 +322,19 @@ impl Limiter {
         }
     }
 
+    /// A request was answered without being accepted (a refusal, or an
+    /// outcome held as unknown): its grant is done with, its updates are
+    /// not counted as accepted. Not a sign of congestion either.
+    pub fn on_refused(&self) {
+        let mut s = self.lock();
+        let now = Instant::now();
+        s.tally.answer(now);
+        if let Some(l) = &mut s.limit {
+            l.settle(now);
+            l.control.grow(now);
+        }
+    }
+
     /// The effective rate now, in updates/s (in requests/s for an endpoint
     /// limited by requests only); infinite when unlimited.
     pub fn current_rate(&self) -> f64 {

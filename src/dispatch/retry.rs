@@ -97,6 +97,11 @@ pub enum Action<T, E> {
     /// Finished: the call site acts on `T` (an answer, or a decision such as
     /// split, reject or hold that needs no other attempt of the same request).
     Done(T),
+    /// Finished, but Batch did not accept the call (refused it whole, or its
+    /// outcome is unknown): the call site acts on `T`; its updates are not
+    /// counted as accepted, neither in the summary's rate nor by the rate
+    /// controller.
+    Refused(T),
     /// Try the same request again after a wait.
     Retry(Transient),
     /// Stop with the call site's error; no retry will help.
@@ -280,6 +285,11 @@ impl Attempts<'_> {
             Action::Done(out) => {
                 d.reached.store(true, Relaxed);
                 d.limiter.on_success();
+                return Ok(Some(out));
+            }
+            Action::Refused(out) => {
+                d.reached.store(true, Relaxed);
+                d.limiter.on_refused();
                 return Ok(Some(out));
             }
             Action::Fail(e) => {

@@ -158,14 +158,14 @@ impl RetryLogic for BatchLogic {
             Outcome::Rejected { status: 404, .. } if self.catalog => {
                 Action::Fail(SendError::CatalogNotFound(String::new()))
             }
-            Outcome::Rejected { status: 400 | 413, .. } if self.elements > 1 => Action::Done(Step::Split),
+            Outcome::Rejected { status: 400 | 413, .. } if self.elements > 1 => Action::Refused(Step::Split),
             // One operation over the body limit: that row is rejected, the run goes on.
-            Outcome::Rejected { status: 413, error, body } => Action::Done(Step::RejectAll(format!(
+            Outcome::Rejected { status: 413, error, body } => Action::Refused(Step::RejectAll(format!(
                 "Batch refused the request as too large (413) with this operation alone: {}",
                 api_message(error.as_ref(), &body)
             ))),
             Outcome::Rejected { status: 400, error, body } => {
-                Action::Done(Step::RejectAll(format!("Batch refused it: {}", api_message(error.as_ref(), &body))))
+                Action::Refused(Step::RejectAll(format!("Batch refused it: {}", api_message(error.as_ref(), &body))))
             }
             Outcome::Rejected { status, error, body } => Action::Fail(SendError::Permanent {
                 status,
@@ -173,7 +173,7 @@ impl RetryLogic for BatchLogic {
                 message: api_message(error.as_ref(), &body),
             }),
             Outcome::Unknown { reason } if self.hold_unknown => {
-                Action::Done(Step::HoldAll(format!("outcome unknown ({reason}): held, not resent")))
+                Action::Refused(Step::HoldAll(format!("outcome unknown ({reason}): held, not resent")))
             }
             other => Action::Retry(transient(other)),
         }

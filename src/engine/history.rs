@@ -23,8 +23,8 @@ pub struct Seen {
 }
 
 impl Seen {
-    /// Mark the files `scope` already imported unchanged as done in
-    /// `files_done`, and list the changed ones.
+    /// Mark the files `scope` already imported unchanged (under the same
+    /// mapping) as done in `files_done`, and list the changed ones.
     /// An audience replace is the whole input, never the files that are new:
     /// it skips nothing.
     pub async fn check(
@@ -46,7 +46,7 @@ impl Seen {
         for (i, (p, rec)) in prints.iter().zip(records).enumerate() {
             match rec {
                 _ if files_done[i] => {}
-                Some(rec) if rec.print == *p => {
+                Some(rec) if rec.is(p, &job.mapping_print) => {
                     files_done[i] = true;
                     seen.skipped.push(p.path.clone());
                 }
@@ -83,10 +83,12 @@ impl Seen {
     }
 }
 
-/// Record that the run read `print`'s file to its end for `scope`.
-pub async fn imported(store: &Store, scope: &str, print: &Fingerprint, run_id: &str) -> Result<()> {
-    let (s, scope, print, id) = (store.clone(), scope.to_string(), print.clone(), run_id.to_string());
-    blocking(move || s.record_imported(&scope, &print, &id)).await
+/// Record that the run read `print`'s file to its end for `scope`, under
+/// the mapping `mapping`.
+pub async fn imported(store: &Store, scope: &str, print: &Fingerprint, run_id: &str, mapping: &str) -> Result<()> {
+    let (s, scope, print, id, mapping) =
+        (store.clone(), scope.to_string(), print.clone(), run_id.to_string(), mapping.to_string());
+    blocking(move || s.record_imported(&scope, &print, &id, Some(&mapping))).await
 }
 
 /// What the event index knows of each operation of `chunk` (`New` for rejects).

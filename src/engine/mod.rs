@@ -146,8 +146,14 @@ impl Import {
             sender.replace.resumed_after_send();
         }
         let (base, cancel) = (acc.counters.clone(), cx.options.cancel.clone());
+        // Read ahead once over every file, done or not: an opt-out in any of
+        // them holds for the person's rows in all of them.
+        let (j, files) = (job.clone(), self.files.clone());
+        let opt_outs = blocking(move || Ok::<_, anyhow::Error>(crate::transform::optouts::of_run(&j, &files)?)).await?;
         let mut eng = Engine {
             job,
+            files: self.files.len(),
+            opt_outs,
             store: store.clone(),
             sender,
             acc: Arc::new(Mutex::new(acc)),
@@ -186,7 +192,7 @@ impl Import {
             }
             if !cancel.is_cancelled() {
                 files_done[i] = true;
-                history::imported(&store, &cx.scope, &self.prints[i], &run.id).await?;
+                history::imported(&store, &cx.scope, &self.prints[i], &run.id, &job.mapping_print).await?;
             }
             save(run, &eng, &base, &files_done, true).await?;
         }
@@ -255,7 +261,8 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
     run.counters.send_ms = base.send_ms + (sending.seconds * 1e3) as u64;
     run.next_seq = eng.batcher.next_seq();
     let marks_sent = matches!(&run.progress, RunProgress::Import(p) if p.marks_sent);
-    run.progress = RunProgress::Import(state::ImportProgress { files_done: files_done.to_vec(), marks_sent });
+    let mapping = run.mapping().map(str::to_string);
+    run.progress = RunProgress::Import(state::ImportProgress { files_done: files_done.to_vec(), marks_sent, mapping });
     let (store, record) = (eng.store.clone(), run.clone());
     blocking(move || {
         store.save_run(&record)?;
@@ -282,6 +289,11 @@ type Sent = (Batch<SentOp>, Result<(), SendError>);
 
 struct Engine<'a> {
     job: &'a Job,
+    /// How many input files the run has.
+    files: usize,
+    /// Who opted out over the run's whole input, for jobs whose people span
+    /// several rows (`transform::optouts`).
+    opt_outs: Option<Arc<crate::transform::optouts::OptOuts>>,
     store: Store,
     sender: Sender,
     /// Only the engine's task uses it; behind a mutex so that settling (file
@@ -327,7 +339,7 @@ impl Engine<'_> {
         let (owned, opts, after) = (path.to_path_buf(), options.clone(), plan.after);
         // Opening may decompress a whole `.gz` prefix: not on an async worker.
         let csv = blocking(move || CsvSource::open_from(&owned, &opts, after)).await?;
-        let t = Transformer::bind(self.job, csv.headers(), path)?;
+        let t = Transformer::bind_rows(self.job, csv.headers(), path)?.with_opt_outs(self.opt_outs.clone());
         // Settling reads a plain local file's rows again where it needs them.
         let t = if csv.rereadable() { t.without_records() } else { t };
         {
@@ -350,7 +362,8 @@ impl Engine<'_> {
         // With `changed_only`, unchanged rows are not transformed: a local
         // file is scanned first (every row checked against the index at once,
         // then read again); an object is read once, each row looked up.
-        let lookup = self.accounts().change.as_ref().map(|ci| ci.lookup());
+        let last = index + 1 == self.files;
+        let lookup = self.accounts().change.as_ref().map(|ci| if last { ci.lookup().last_file() } else { ci.lookup() });
         let again = (!source::is_remote(path)).then(|| (path.to_path_buf(), options.clone(), plan.after));
         let no_replays = plan.ranges.is_empty();
         let reader = tokio::task::spawn_blocking(move || match (lookup, again) {

@@ -191,7 +191,11 @@ mod tests {
     fn only_batches_whose_request_left_are_held() {
         use BatchState::*;
         let mut r = run();
-        r.progress = RunProgress::Import(crate::state::ImportProgress { files_done: vec![false], marks_sent: true });
+        r.progress = RunProgress::Import(crate::state::ImportProgress {
+            files_done: vec![false],
+            marks_sent: true,
+            mapping: None,
+        });
         let ledger = [b(0, 0, 9, Acked), b(1, 10, 19, Planned), b(2, 20, 29, Sent), b(3, 30, 39, Planned)];
         let p = plan(&r, &ledger, true);
         assert_eq!(p.files[0].after.map(|a| a.record), Some(9));

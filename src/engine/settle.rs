@@ -74,18 +74,24 @@ impl Accounts {
                 Fate::Rejected { column, reason } => {
                     rejects.push(Reject { pos: op.pos, column, reason, record: op.record })
                 }
-                // Acknowledged (never resent), but not whole in the change index.
+                // Acknowledged (never resent), but Batch holds only part of
+                // it: the ID's next row is sent whatever it says.
                 Fate::Partial { column, reason } => {
                     tally.sent += 1;
+                    acked_pairs.extend(op.change.map(unknown));
+                    acked_events.extend(op.event);
                     partial.push(Reject { pos: op.pos, column, reason, record: op.record });
                 }
+                // Batch may or may not hold it: likewise.
                 Fate::Held { reason } => {
+                    acked_pairs.extend(op.change.map(unknown));
                     held_events.extend(op.event);
                     held.push(Reject { pos: op.pos, column: String::new(), reason, record: op.record })
                 }
             }
         }
         for op in batch.held {
+            acked_pairs.extend(op.change.map(unknown));
             held.push(Reject {
                 pos: op.pos,
                 column: String::new(),
@@ -145,6 +151,13 @@ impl Accounts {
         record.count_into(&mut self.counters);
         Ok(())
     }
+}
+
+/// The change-index pair of an operation Batch may hold only in part (or not
+/// at all): its ID with an operation hash no row has, so that the ID's next
+/// row is sent even if it equals the last one acknowledged whole.
+fn unknown((id, _): (u64, u64)) -> (u64, u64) {
+    (id, state::UNKNOWN_OP)
 }
 
 /// Fill in the source rows that were dropped while the batch was in flight,

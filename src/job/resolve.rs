@@ -31,7 +31,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Job, JobError> {
     })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let r = Resolver { lines: &lines, base_dir };
-    r.job(raw)
+    let mut job = r.job(raw)?;
+    job.mapping_print = mapping_print(text, job.kind);
+    Ok(job)
+}
+
+/// The print of what a job sends for a row: the kind and its `[mapping]`
+/// table (with `[audience]` and `[catalog]`, which say what is done with a
+/// row), as sorted JSON, hashed. Comments, layout and key order do not count;
+/// any change of a key or value does.
+pub fn mapping_print(text: &str, kind: Kind) -> String {
+    let tables =
+        toml::from_str::<toml::Table>(text).ok().map(|mut t| ["mapping", "audience", "catalog"].map(|k| t.remove(k)));
+    let canonical = serde_json::to_string(&tables).unwrap_or_default();
+    let print = xxhash_rust::xxh3::xxh3_64(format!("{}|{canonical}", kind.as_str()).as_bytes());
+    format!("{print:016x}")
 }
 
 /// The dotted key whose value starts at `offset` (`api.batch_size`), read
@@ -150,6 +164,7 @@ impl Resolver<'_> {
             mapping,
             file: self.lines.path.to_path_buf(),
             custom_id_trim: raw.mapping.custom_id_trim.as_ref().is_some_and(|t| *t.get_ref()),
+            mapping_print: String::new(),
         })
     }
 

@@ -297,4 +297,9 @@ pub struct Job {
     pub file: PathBuf,
     /// `[mapping] custom_id_trim`: trim Custom IDs instead of rejecting them.
     pub custom_id_trim: bool,
+    /// What the job sends for a row, as a print (the kind and the `[mapping]`
+    /// table, keys sorted, comments and layout ignored): a run records it, so
+    /// that an edited mapping never resumes a run or counts as "already
+    /// imported" (see `job::resolve::mapping_print`).
+    pub mapping_print: String,
 }

@@ -280,13 +280,27 @@ async fn open_or_resume(store: &Store, job: &Job, work: &Work, dest: &str, event
     let (s, name) = (store.clone(), job.name.clone());
     let scope = crate::state::scope(&job.name, dest);
     let prints = work.inputs();
+    let mapping = job.mapping_print.clone();
     let (unfinished, last, imported_by) = blocking(move || {
-        let imported_by = imported_by(&s, &scope, &prints)?;
+        let imported_by = imported_by(&s, &scope, &prints, &mapping)?;
         Ok::<_, crate::state::StateError>((s.unfinished_run(&name)?, s.last_run(&name)?, imported_by))
     })
     .await?;
     let same_dest = |r: &Run| r.destination.as_deref().is_none_or(|d| d == dest);
     let run = match unfinished {
+        Some(r) if same_dest(&r) && work.continues(&r) && !r.same_mapping(&job.mapping_print) => {
+            // Half the rows one way and half the other is never what anyone
+            // wants: the user decides.
+            return Err(crate::exit::UsageError(format!(
+                "the [mapping] of {} changed since its unfinished run {} stopped ({} rows sent under the old mapping): \
+                 run the job file as it was to finish that run, or `batchport reset {}` to start over under the new mapping",
+                job.name,
+                r.id,
+                r.counters.rows_sent,
+                job.file.display()
+            ))
+            .into());
+        }
         Some(mut r) if same_dest(&r) && work.continues(&r) => {
             tracing::info!(run = %r.id, "resuming");
             r.destination = Some(dest.to_string());
@@ -313,6 +327,7 @@ async fn open_or_resume(store: &Store, job: &Job, work: &Work, dest: &str, event
                     && last.is_finished()
                     && !last.reset
                     && last.destination.as_deref() == Some(dest)
+                    && last.same_mapping(&job.mapping_print)
                     && work.resumes(&last)
                 {
                     return Ok(Opened::AlreadyDone(last));
@@ -334,11 +349,12 @@ fn imported_by(
     store: &Store,
     scope: &str,
     prints: &[crate::state::Fingerprint],
+    mapping: &str,
 ) -> Result<Option<Run>, crate::state::StateError> {
     let mut by: Option<Run> = None;
     for p in prints {
         match store.imported(scope, &p.path)? {
-            Some(rec) if rec.print == *p => {
+            Some(rec) if rec.is(p, mapping) => {
                 let Some(run) = store.run(&rec.run_id)? else { return Ok(None) };
                 if by.as_ref().is_none_or(|b| run.started > b.started) {
                     by = Some(run);
@@ -352,9 +368,9 @@ fn imported_by(
 
 async fn create(store: &Store, job: &Job, work: &Work, dest: &str) -> Result<Run> {
     let (s, name, kind, inputs) = (store.clone(), job.name.clone(), job.kind, work.inputs());
-    let dest = Some(dest.to_string());
+    let (dest, mapping) = (Some(dest.to_string()), Some(job.mapping_print.clone()));
     // Creating a run flushes sled: off the async workers like every fsync.
-    blocking(move || s.create_run_for(&name, kind, inputs, dest)).await
+    blocking(move || s.create_run_for(&name, kind, inputs, dest, mapping)).await
 }
 
 /// The summary of `run` as it stands.

@@ -27,8 +27,10 @@ mod base;
 mod log;
 mod merge;
 mod scan;
+mod sent;
 
 pub use scan::{Delta, Scan, Skip, row_sum};
+pub use sent::Sent;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -40,6 +42,11 @@ use log::{PARTS, log_name, logs, open_frame, part_of, push_pair, seal};
 use merge::merge;
 
 use super::{StateError, Store};
+
+/// The operation hash recorded for an ID whose last operation Batch may hold
+/// only in part (partially applied, or an outcome unknown): no row hashes to
+/// it (but with odds of 2^-64), so the ID's next row is always sent.
+pub const UNKNOWN_OP: u64 = 0x756e_6b6e_6f77_6e21;
 
 /// Pairs sorted in memory at once at commit (16 MB of pairs); a partition
 /// past it is sorted in chunks spilled to run files and merged.
@@ -61,6 +68,8 @@ struct Shared {
     log: Mutex<Log>,
     /// What happened to an index found in an older form, for the run's note.
     replaced: Option<String>,
+    /// The IDs this handle's run sent (a handle is opened per attempt).
+    sent: Arc<Sent>,
 }
 
 struct Log {
@@ -83,6 +92,10 @@ impl Log {
 pub struct Lookup {
     base: Option<Arc<Base>>,
     dir: PathBuf,
+    sent: Arc<Sent>,
+    /// Whether a scanned file's second read marks the IDs it sends: only
+    /// files after it need them.
+    later_files: bool,
 }
 
 impl Lookup {
@@ -99,11 +112,26 @@ impl Lookup {
         Ok(self.get(id_hash)? == Some(op_hash))
     }
 
+    /// No file of the run follows this one: a scanned read need not mark
+    /// the IDs it sends.
+    pub fn last_file(mut self) -> Lookup {
+        self.later_files = false;
+        self
+    }
+
+    /// The IDs sent so far by this run (see [`Sent`]): a row of one of them
+    /// is never skipped as unchanged.
+    pub fn sent(&self) -> &Sent {
+        &self.sent
+    }
+
     /// A whole-file check (`scan.rs`) against this snapshot, or `None` when
     /// the index is empty (every row is then sent).
     pub fn scan(&self) -> Result<Option<Scan>, StateError> {
         match &self.base {
-            Some(b) if b.len() > 0 => Scan::new(b.clone(), self.dir.join(SCAN_DIR)).map(Some),
+            Some(b) if b.len() > 0 => {
+                Scan::new(b.clone(), self.sent.clone(), self.later_files, self.dir.join(SCAN_DIR)).map(Some)
+            }
             _ => Ok(None),
         }
     }
@@ -141,7 +169,13 @@ impl ChangeIndex {
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let _ = fs::remove_dir_all(dir.join(SCAN_DIR));
         let generation = logs(&dir)?.last().map_or(0, |l| l.generation + 1);
-        let shared = Shared { dir, base: Mutex::new(None), log: Mutex::new(Log::new(generation)), replaced };
+        let shared = Shared {
+            dir,
+            base: Mutex::new(None),
+            log: Mutex::new(Log::new(generation)),
+            replaced,
+            sent: Arc::default(),
+        };
         let idx = ChangeIndex { shared: Arc::new(shared) };
         idx.load_base()?;
         idx.commit()?;
@@ -184,7 +218,7 @@ impl ChangeIndex {
     /// A snapshot for lookups (the base as of the last commit).
     pub fn lookup(&self) -> Lookup {
         let base = self.shared.base.lock().expect("no panic while holding the lock").clone();
-        Lookup { base, dir: self.shared.dir.clone() }
+        Lookup { base, dir: self.shared.dir.clone(), sent: self.shared.sent.clone(), later_files: true }
     }
 
     /// Is this operation the one Batch acknowledged last, as of the last commit?
@@ -198,7 +232,8 @@ impl ChangeIndex {
         pairs.iter().map(|&(id, op)| l.is_unchanged(id, op)).collect()
     }
 
-    /// Record operations Batch acknowledged. Call only after the ack. The
+    /// Record operations Batch acknowledged (or, with [`UNKNOWN_OP`], may
+    /// hold in part). Call only after the answer. The
     /// pairs reach the OS (not the disk) before this returns: they survive a
     /// killed process; `commit` makes them durable.
     pub fn record_acked(&self, pairs: &[(u64, u64)]) -> Result<(), StateError> {

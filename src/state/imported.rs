@@ -20,6 +20,17 @@ pub struct Imported {
     pub print: Fingerprint,
     /// The run that read it to its end.
     pub run_id: String,
+    /// The mapping print of that run (absent: a batchport that did not keep it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<String>,
+}
+
+impl Imported {
+    /// Imported as `print` is now, under the mapping `mapping` (a record
+    /// without a mapping print is taken to be).
+    pub fn is(&self, print: &Fingerprint, mapping: &str) -> bool {
+        self.print == *print && self.mapping.as_deref().is_none_or(|m| m == mapping)
+    }
 }
 
 fn file_key(scope: &str, path: &Path) -> Vec<u8> {
@@ -41,9 +52,15 @@ impl Store {
 
     /// Record that run `run_id` read `print`'s file to its end, every batch
     /// of it settled. Not flushed: the run's next save is.
-    pub fn record_imported(&self, scope: &str, print: &Fingerprint, run_id: &str) -> Result<(), StateError> {
+    pub fn record_imported(
+        &self,
+        scope: &str,
+        print: &Fingerprint,
+        run_id: &str,
+        mapping: Option<&str>,
+    ) -> Result<(), StateError> {
         let inner = &self.inner;
-        let rec = Imported { print: print.clone(), run_id: run_id.to_string() };
+        let rec = Imported { print: print.clone(), run_id: run_id.to_string(), mapping: mapping.map(str::to_string) };
         let value = serde_json::to_vec(&rec).expect("a record always serialises");
         inner.runs.insert(file_key(scope, &print.path), value).map_err(|e| inner.err(e))?;
         Ok(())

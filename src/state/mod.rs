@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use change::{ChangeIndex, Delta, Lookup, Scan, Skip, row_sum as change_row_sum};
+pub use change::{ChangeIndex, Delta, Lookup, Scan, Skip, UNKNOWN_OP, row_sum as change_row_sum};
 pub use error::StateError;
 pub use events::{EventIndex, Known};
 pub use fingerprint::{Fingerprint, fingerprint};

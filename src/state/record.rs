@@ -39,7 +39,9 @@ impl RunProgress {
     pub fn new(kind: Kind, inputs: usize) -> RunProgress {
         match kind {
             Kind::Export => RunProgress::Export(ExportProgress::default()),
-            _ => RunProgress::Import(ImportProgress { files_done: vec![false; inputs], marks_sent: true }),
+            _ => {
+                RunProgress::Import(ImportProgress { files_done: vec![false; inputs], marks_sent: true, mapping: None })
+            }
         }
     }
 }
@@ -54,6 +56,11 @@ pub struct ImportProgress {
     /// `BatchState::Sent`). Runs started before that was kept did not: all
     /// their planned batches may have been sent.
     pub marks_sent: bool,
+    /// The job's mapping print when the run started (`Job::mapping_print`):
+    /// a run is resumed, or its input "already imported", only under the
+    /// same mapping. Absent in runs of a batchport that did not keep it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<String>,
 }
 
 /// An export's progress: which export, which parts are in the temp file.
@@ -210,7 +217,7 @@ fn migrate_v0(kind: Kind, inputs: usize, extra: &Value) -> (RunProgress, bool) {
             let mut files_done: Vec<bool> =
                 extra.get("files_done").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
             files_done.resize(inputs, false);
-            RunProgress::Import(ImportProgress { files_done, marks_sent: false })
+            RunProgress::Import(ImportProgress { files_done, marks_sent: false, mapping: None })
         }
     };
     (progress, reset)
@@ -244,7 +251,7 @@ mod tests {
         assert_eq!((run.kind, run.status, run.next_seq), (Kind::Events, RunStatus::Interrupted, 4));
         assert_eq!(
             run.progress,
-            RunProgress::Import(ImportProgress { files_done: vec![true, false], marks_sent: false })
+            RunProgress::Import(ImportProgress { files_done: vec![true, false], marks_sent: false, mapping: None })
         );
         assert!(!run.reset);
         assert_eq!(run.counters.requests, 1);
@@ -254,13 +261,13 @@ mod tests {
         // One flag per input, whatever the bag held.
         assert_eq!(
             run.progress,
-            RunProgress::Import(ImportProgress { files_done: vec![true, false], marks_sent: false })
+            RunProgress::Import(ImportProgress { files_done: vec![true, false], marks_sent: false, mapping: None })
         );
 
         let run: Run = serde_json::from_value(v0("catalog", Value::Null)).unwrap();
         assert_eq!(
             run.progress,
-            RunProgress::Import(ImportProgress { files_done: vec![false, false], marks_sent: false })
+            RunProgress::Import(ImportProgress { files_done: vec![false, false], marks_sent: false, mapping: None })
         );
     }
 

@@ -107,6 +107,20 @@ impl Run {
     pub fn is_finished(&self) -> bool {
         self.status.is_finished()
     }
+
+    /// The mapping print the run started under, if it kept one.
+    pub fn mapping(&self) -> Option<&str> {
+        match &self.progress {
+            RunProgress::Import(p) => p.mapping.as_deref(),
+            RunProgress::Export(_) => None,
+        }
+    }
+
+    /// Whether the run was made under `print` (a run that kept no print
+    /// is taken to have been).
+    pub fn same_mapping(&self, print: &str) -> bool {
+        self.mapping().is_none_or(|m| m == print)
+    }
 }
 
 /// Row and request counts of a run.
@@ -171,7 +185,7 @@ impl Store {
     /// unfinished earlier run of the job (which the caller chose not to
     /// resume) becomes `abandoned` in the same atomic write.
     pub fn create_run(&self, job: &str, kind: Kind, inputs: Vec<Fingerprint>) -> Result<Run, StateError> {
-        self.create_run_for(job, kind, inputs, None)
+        self.create_run_for(job, kind, inputs, None, None)
     }
 
     /// [`Store::create_run`] for a run that sends to `destination`.
@@ -181,6 +195,7 @@ impl Store {
         kind: Kind,
         inputs: Vec<Fingerprint>,
         destination: Option<String>,
+        mapping: Option<String>,
     ) -> Result<Run, StateError> {
         let inner = &self.inner;
         let now = chrono::Utc::now();
@@ -192,11 +207,15 @@ impl Store {
                 break;
             }
         }
+        let mut progress = RunProgress::new(kind, inputs.len());
+        if let RunProgress::Import(p) = &mut progress {
+            p.mapping = mapping;
+        }
         let run = Run {
             id: id.clone(),
             job: job.to_string(),
             kind,
-            progress: RunProgress::new(kind, inputs.len()),
+            progress,
             inputs,
             status: RunStatus::Running,
             started: started.clone(),
@@ -349,7 +368,10 @@ mod tests {
 
         let run = store.unfinished_run("nightly").unwrap().expect("the old run is found and unfinished");
         assert_eq!((run.kind, run.status, run.next_seq), (Kind::Profiles, RunStatus::Interrupted, 3));
-        assert_eq!(run.progress, RunProgress::Import(ImportProgress { files_done: vec![true], marks_sent: false }));
+        assert_eq!(
+            run.progress,
+            RunProgress::Import(ImportProgress { files_done: vec![true], marks_sent: false, mapping: None })
+        );
         assert_eq!((run.counters.rows_sent, run.counters.http_429), (98, 1));
         assert_eq!(run.rejects_file.as_deref(), Some(std::path::Path::new("rejects/nightly-rejects.csv")));
 

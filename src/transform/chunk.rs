@@ -20,18 +20,21 @@ impl Transformer {
         rows: Vec<RawRow>,
         index: &crate::state::Lookup,
     ) -> Result<Vec<Mapped>, crate::state::StateError> {
-        rows.into_par_iter()
+        let looked: Vec<_> = rows
+            .par_iter()
             .with_min_len(MIN_LEN)
-            .map_init(
-                || Vec::with_capacity(256),
-                |buf, r| {
-                    let Some(pair) = self.pair_if_changed(&r.record, r.flaw.is_some(), buf, index)? else {
-                        return Ok(Mapped::Unchanged(r.pos));
-                    };
-                    Ok(with_pair(self.map_row(r), pair))
-                },
-            )
-            .collect()
+            .map_init(|| Vec::with_capacity(256), |buf, r| self.look_up(&r.record, r.flaw.is_some(), buf, index))
+            .collect();
+        let decided = decide(looked, index)?;
+        Ok(rows
+            .into_par_iter()
+            .zip(decided)
+            .with_min_len(MIN_LEN)
+            .map(|(r, d)| match d {
+                None => Mapped::Unchanged(r.pos),
+                Some(pair) => with_pair(self.map_row(r), pair),
+            })
+            .collect())
     }
 
     /// Map a chunk of rows in parallel; the result is in input order.
@@ -54,20 +57,30 @@ impl Transformer {
         block: &Block,
         index: &crate::state::Lookup,
     ) -> Result<Vec<Mapped>, crate::state::StateError> {
-        (0..block.len())
+        let looked: Vec<_> = (0..block.len())
             .into_par_iter()
             .with_min_len(MIN_LEN)
             .map_init(
                 || Vec::with_capacity(256),
                 |buf, i| {
                     let row = block.row(i);
-                    let Some(pair) = self.pair_if_changed(&row.cells, row.flaw.is_some(), buf, index)? else {
-                        return Ok(Mapped::Unchanged(row.pos));
-                    };
-                    Ok(with_pair(self.map_block_row(row), pair))
+                    self.look_up(&row.cells, row.flaw.is_some(), buf, index)
                 },
             )
-            .collect()
+            .collect();
+        let decided = decide(looked, index)?;
+        Ok((0..block.len())
+            .into_par_iter()
+            .zip(decided)
+            .with_min_len(MIN_LEN)
+            .map(|(i, d)| {
+                let row = block.row(i);
+                match d {
+                    None => Mapped::Unchanged(row.pos),
+                    Some(pair) => with_pair(self.map_block_row(row), pair),
+                }
+            })
+            .collect())
     }
 
     /// Check every row of a block as `map_block` would map it, without
@@ -92,23 +105,22 @@ impl Transformer {
             .collect()
     }
 
-    /// `changed_only`: `None` if `index` knows this row's operation
-    /// unchanged, else the row's change pair (itself `None` for a row without
-    /// one). A row the reader flagged is rejected, never skipped as unchanged.
-    fn pair_if_changed(
+    /// `changed_only`: the row's change pair (none for a row the reader
+    /// flagged: it is rejected, never skipped) and whether `index`'s base
+    /// holds exactly it.
+    fn look_up(
         &self,
         cells: &impl Cells,
         flawed: bool,
         buf: &mut Vec<u8>,
         index: &crate::state::Lookup,
-    ) -> Result<Option<Option<(u64, u64)>>, crate::state::StateError> {
+    ) -> Result<Looked, crate::state::StateError> {
         let pair = if flawed { None } else { self.change_pair(cells, buf) };
-        if let Some((id, op)) = pair
-            && index.is_unchanged(id, op)?
-        {
-            return Ok(None);
-        }
-        Ok(Some(pair))
+        let same = match pair {
+            Some((id, op)) => index.is_unchanged(id, op)?,
+            None => false,
+        };
+        Ok((pair, same))
     }
 
     /// `map_row` for a row of a block.
@@ -125,6 +137,42 @@ impl Transformer {
             Err((column, reason)) => Err(reject(row, column, reason)),
         }
     }
+}
+
+/// A row's change pair, and whether the index's base holds it.
+type Looked = (Option<(u64, u64)>, bool);
+/// A row's fate: `None` unchanged, else sent with its change pair (if any).
+type Decided = Option<Option<(u64, u64)>>;
+
+/// A read-once stream's rows, in input order: `None` for a row Batch already
+/// has (its pair is the base's and no earlier row of its ID was sent in this
+/// run), else the row's pair. A row that is sent marks its ID, so that a
+/// later row of the same ID, even one equal to the base, follows it: the
+/// last row of an ID always ends in Batch. (A file read twice decides by each
+/// ID's last row instead: `state::change::scan`.)
+fn decide(
+    looked: Vec<Result<Looked, crate::state::StateError>>,
+    index: &crate::state::Lookup,
+) -> Result<Vec<Decided>, crate::state::StateError> {
+    // With an empty base nothing is unchanged: no ID needs marking.
+    let marking = !index.is_empty();
+    let sent = index.sent();
+    looked
+        .into_iter()
+        .map(|l| {
+            let (pair, same) = l?;
+            match pair {
+                Some((id, _)) if same && !sent.contains(id) => Ok(None),
+                Some((id, _)) => {
+                    if marking {
+                        sent.mark(id);
+                    }
+                    Ok(Some(pair))
+                }
+                None => Ok(Some(None)),
+            }
+        })
+        .collect()
 }
 
 /// A changed row's mapping, the operation carrying its change pair.

@@ -6,7 +6,7 @@ mod chunk;
 pub use json::Subscriptions;
 pub mod json;
 mod native;
-mod optouts;
+pub mod optouts;
 pub mod places;
 pub mod value;
 mod zones;
@@ -159,7 +159,7 @@ pub struct Transformer {
     attrs: Vec<BoundAttr>,
     event: Option<BoundEvent>,
     /// People with an opt-out row, when their rows span several lines (see `optouts`).
-    opt_outs: Option<optouts::OptOuts>,
+    opt_outs: Option<std::sync::Arc<optouts::OptOuts>>,
     /// Whether an operation keeps a copy of its source row. Not needed when
     /// the file can be read again at the row's offset (settling does, for the
     /// few rows that end in a report): the copy was most of an operation's
@@ -177,23 +177,19 @@ impl Transformer {
 
     /// Bind `job`'s mapping to `headers` of `csv`: every mapped column must
     /// exist once. A job whose people span several rows (see `optouts`)
-    /// reads `csv` whole first, for who opted out.
+    /// reads `csv` whole first, for who opted out; a run over several files
+    /// reads them all once instead (`optouts::of_run`, then
+    /// [`Transformer::bind_rows`] and [`Transformer::with_opt_outs`]).
     pub fn bind(job: &Job, headers: &[String], csv: &Path) -> Result<Transformer, JobError> {
-        let mut t = Self::bind_mapping(job, headers, csv)?;
-        let per_person = match &job.mapping {
-            Mapping::Profiles(p) => p.opt_outs_per_person,
-            Mapping::Events(e) => e.profile.opt_outs_per_person,
-            _ => false,
-        };
-        if optouts::needed(&t, per_person) {
-            let opts = job.source.as_ref().map(|s| s.options.clone()).unwrap_or_default();
-            let held = optouts::scan(&t, csv, &opts).map_err(|e| JobError::File {
-                path: csv.to_path_buf(),
-                message: format!("reading the file ahead for its opt-outs: {e}"),
-            })?;
-            t.opt_outs = Some(held);
-        }
-        Ok(t)
+        let t = Self::bind_mapping(job, headers, csv)?;
+        let held = optouts::of_file(job, csv)?;
+        Ok(t.with_opt_outs(held))
+    }
+
+    /// Use `held` (who opted out over the run's whole input, see `optouts`).
+    pub fn with_opt_outs(mut self, held: Option<std::sync::Arc<optouts::OptOuts>>) -> Transformer {
+        self.opt_outs = held;
+        self
     }
 
     /// `bind` without reading the file ahead for opt-outs: each row is mapped
@@ -366,13 +362,19 @@ impl Transformer {
         if rec.len() != self.width {
             return None;
         }
-        // The first non-blank id column, as the transform picks it.
-        let key = self
+        // The first non-blank id column, as the transform picks it, and as it
+        // is sent (lowercased if its column says so): one person, one pair.
+        let (key, lower) = self
             .id
             .fields
             .iter()
-            .map(|(f, _)| trim(std::str::from_utf8(rec.field(f.index)).unwrap_or("")))
-            .find(|k| !k.is_empty())?;
+            .map(|(f, lower)| (trim(std::str::from_utf8(rec.field(f.index)).unwrap_or("")), *lower))
+            .find(|(k, _)| !k.is_empty())?;
+        let key: std::borrow::Cow<str> = if lower && (key.bytes().any(|b| b.is_ascii_uppercase()) || !key.is_ascii()) {
+            key.to_lowercase().into()
+        } else {
+            key.into()
+        };
         buf.clear();
         for &i in &self.hashed {
             let cell = rec.field(i);
@@ -382,15 +384,13 @@ impl Transformer {
         // Whether another row of this person opted out changes the operation.
         let seed = match &self.opt_outs {
             Some(o) => {
-                let lower =
-                    self.id.fields.iter().find(|(f, _)| !rec.field(f.index).is_empty()).is_some_and(|(_, l)| *l);
-                let (e, s) = if lower { o.held(&key.to_lowercase()) } else { o.held(key) };
+                let (e, s) = o.held(&key);
                 self.fingerprint ^ (u64::from(e) | u64::from(s) << 1)
             }
             None => self.fingerprint,
         };
         let row = xxhash_rust::xxh3::xxh3_64_with_seed(buf, seed);
-        Some((crate::state::ChangeIndex::id_hash(key), row))
+        Some((crate::state::ChangeIndex::id_hash(&key), row))
     }
 
     /// Map one row; the row's record moves into the operation or the reject.

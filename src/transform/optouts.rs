@@ -4,26 +4,30 @@
 //! after an opt-out row would subscribe someone who opted out. For such jobs
 //! (`[mapping] opt_outs = "person"`, which `init` writes when sampled rows
 //! repeat a Custom ID, or a subscription told by a type column: `when`/`is`)
-//! the file is read once
-//! before the run: every Custom ID with an opt-out row, per channel, is kept
+//! the run's whole input (every file of a glob) is read once before the run:
+//! every Custom ID with an opt-out row, per channel, is kept
 //! (8 bytes each, a hash), and any row of theirs that would send `subscribed`
 //! sends `unsubscribed` instead. Reading ahead makes this independent of row
-//! order, of batches sent concurrently and of a resume part way: the file
-//! decides, not what this process happened to see. A hash collision can only
+//! order, of batches sent concurrently and of a resume part way: the input
+//! decides, not what this process happened to see. The pre-read maps each row
+//! with the consent part of the mapping alone (Custom ID and subscriptions),
+//! so a row the run rejects for an unrelated cell still says its person
+//! opted out. A hash collision can only
 //! turn a subscription into an opt-out, never the reverse: the safe side.
 
 use super::Transformer;
-use crate::job::NativeKind;
-use crate::source::{CsvSource, SourceOptions};
+use crate::job::{Job, JobError, Mapping, NativeKind};
+use crate::source::CsvSource;
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Rows read per pass of the pre-read.
 const CHUNK: usize = 16_384;
 
-/// The Custom IDs (hashed) with an opt-out row, per channel.
+/// The Custom IDs (hashed) with an opt-out row, per channel, over a run's input.
 #[derive(Debug, Default)]
-pub(super) struct OptOuts {
+pub struct OptOuts {
     email: HashSet<u64>,
     sms: HashSet<u64>,
 }
@@ -39,23 +43,72 @@ impl OptOuts {
     }
 }
 
-/// True when the job maps a subscription and its people span several rows:
-/// it says so (`opt_outs = "person"`) or reads consent by a type column.
-pub(super) fn needed(t: &Transformer, per_person: bool) -> bool {
-    t.native.iter().any(|n| {
-        matches!(n.kind, NativeKind::EmailMarketing(_) | NativeKind::SmsMarketing(_))
-            && (per_person || n.when.is_some())
-    })
+/// The consent part of `job`'s mapping alone: its Custom ID columns and its
+/// email and SMS subscriptions (with the columns their rules read), as a
+/// profiles job. `None` when the job maps no subscription.
+fn consent_only(job: &Job) -> Option<Job> {
+    let profile = match &job.mapping {
+        Mapping::Profiles(p) => p,
+        Mapping::Events(e) => &e.profile,
+        _ => return None,
+    };
+    let mut p = profile.clone();
+    p.native.retain(|n| matches!(n.kind, NativeKind::EmailMarketing(_) | NativeKind::SmsMarketing(_)));
+    p.attributes.clear();
+    if p.native.is_empty() {
+        return None;
+    }
+    let mut j = job.clone();
+    j.kind = crate::job::Kind::Profiles;
+    j.mapping = Mapping::Profiles(p);
+    Some(j)
 }
 
-/// Read `csv` whole and collect who opted out, each row mapped exactly as the
-/// run maps it (`t` holds nothing yet). Rejected rows count for nothing: they
-/// are not sent either.
-pub(super) fn scan(t: &Transformer, csv: &Path, opts: &SourceOptions) -> Result<OptOuts, String> {
+/// Who opted out, over every file of the run (`files`, in any order), when
+/// `job` maps a subscription and its people span several rows: it says so
+/// (`opt_outs = "person"`) or reads consent by a type column (`when`/`is`);
+/// `None` otherwise.
+pub fn of_run(job: &Job, files: &[PathBuf]) -> Result<Option<Arc<OptOuts>>, JobError> {
+    let Some(consent) = consent_only(job) else { return Ok(None) };
+    // From the job alone: no file is opened for a job that reads no opt-outs ahead.
+    let per_person = per_person(job);
+    let natives = match &consent.mapping {
+        Mapping::Profiles(p) => &p.native,
+        _ => return Ok(None),
+    };
+    if !natives.iter().any(|n| per_person || n.rule.when.is_some()) {
+        return Ok(None);
+    }
+    let opts = job.source.as_ref().map(|s| s.options.clone()).unwrap_or_default();
+    let mut out = OptOuts::default();
+    for csv in files {
+        let bad = |e: String| JobError::File {
+            path: csv.clone(),
+            message: format!("reading the file ahead for its opt-outs: {e}"),
+        };
+        let src = CsvSource::open(csv, &opts).map_err(|e| bad(e.to_string()))?;
+        let t = Transformer::bind_rows(&consent, src.headers(), csv)?;
+        scan(&t, src, &mut out).map_err(bad)?;
+    }
+    Ok(Some(Arc::new(out)))
+}
+
+/// `opt_outs = "person"`.
+pub(super) fn per_person(job: &Job) -> bool {
+    match &job.mapping {
+        Mapping::Profiles(p) => p.opt_outs_per_person,
+        Mapping::Events(e) => e.profile.opt_outs_per_person,
+        _ => false,
+    }
+}
+
+/// Read `src` whole and add who opted out to `out`, each row mapped by `t`
+/// (the consent part of the mapping, holding nothing yet): a row rejected
+/// by the consent part (a bad Custom ID, an unreadable consent value) says
+/// nothing, as it sends nothing either.
+fn scan(t: &Transformer, mut src: CsvSource, out: &mut OptOuts) -> Result<(), String> {
     let email_out = [super::json::key_bytes("$email_marketing"), b"\"unsubscribed\"".to_vec()].concat();
     let sms_out = [super::json::key_bytes("$sms_marketing"), b"\"unsubscribed\"".to_vec()].concat();
-    let mut src = CsvSource::open(csv, opts).map_err(|e| e.to_string())?;
-    let mut out = OptOuts::default();
     loop {
         let mut rows = Vec::with_capacity(CHUNK);
         let more = src.read_chunk(CHUNK, &mut rows).map_err(|e| e.to_string())?;
@@ -69,15 +122,20 @@ pub(super) fn scan(t: &Transformer, csv: &Path, opts: &SourceOptions) -> Result<
             }
         }
         if !more {
-            return Ok(out);
+            return Ok(());
         }
     }
+}
+
+/// `of_run` over one file.
+pub(super) fn of_file(job: &Job, csv: &Path) -> Result<Option<Arc<OptOuts>>, JobError> {
+    of_run(job, &[csv.to_path_buf()])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::CsvSource;
+    use crate::source::{CsvSource, SourceOptions};
 
     /// A mapped row: its key, attributes and change-index pair.
     type Row = (String, serde_json::Value, Option<(u64, u64)>);

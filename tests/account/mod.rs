@@ -3,7 +3,11 @@
 //! process: rehearse then go live, the fix-the-rejects workflow, a glob of
 //! daily files, a file that grew, held rows and the exit status.
 
+mod edited;
+mod optouts;
 mod order;
+mod partial;
+mod repeats;
 mod reports;
 
 use crate::common::{bin, csv_rows, json, write};

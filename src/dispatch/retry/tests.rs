@@ -172,3 +172,33 @@ async fn retries_end_after_the_policy_s_attempts() {
     let (got, _) = drive(&d, vec![Err(t.clone()), Err(t.clone()), Err(t)]).await;
     assert_eq!(got, Err(Stop::GaveUp { attempts: 3, last: "HTTP 500".into() }));
 }
+
+/// A logic whose answers Batch refused (`Err`): done, never accepted.
+struct Refusing;
+
+impl RetryLogic for Refusing {
+    type Input = Result<u32, u32>;
+    type Output = u32;
+    type Error = String;
+    fn classify(&self, input: Self::Input) -> Action<u32, String> {
+        match input {
+            Ok(v) => Action::Done(v),
+            Err(v) => Action::Refused(v),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn refused_calls_are_not_counted_as_accepted_updates() {
+    let cancel = CancellationToken::new();
+    let d = std::sync::Arc::new(driver(&cancel));
+    // A call of 1,024 updates refused (then split), a half refused, the other accepted.
+    // Each in a task of its own, as the sender's calls are (grants are per task).
+    for (cost, answer) in [(1_024, Err(0)), (512, Err(1)), (511, Ok(2))] {
+        let d = d.clone();
+        let got = tokio::spawn(async move { d.call(&Refusing, cost, || async { answer }).await }).await.unwrap();
+        assert_eq!(got, Ok(answer.unwrap_or_else(|v| v)));
+    }
+    assert_eq!(d.limiter().sending().unwrap().updates, 511);
+    assert_eq!(d.stats().requests.load(Relaxed), 3, "every call is still a request");
+}

@@ -52,6 +52,9 @@ pub fn row_sum(record: u64, pair: Option<Pair>) -> u64 {
 /// The first read of a file, in progress.
 pub struct Scan {
     base: std::sync::Arc<Base>,
+    /// IDs already sent by this run (earlier files): never unchanged.
+    sent: std::sync::Arc<super::Sent>,
+    later_files: bool,
     dir: PathBuf,
     spill: Vec<BufWriter<File>>,
     counts: Vec<u64>,
@@ -72,6 +75,8 @@ pub struct Delta {
     spans: Vec<(Position, Position)>,
     /// The scan read the file to its end (no read error).
     complete: bool,
+    /// The run's sent IDs, which the second read adds to when a file follows.
+    sent: Option<std::sync::Arc<super::Sent>>,
 }
 
 /// A window of rows Batch already has, all of them: the second read seeks
@@ -88,16 +93,35 @@ pub struct Skip {
 impl Scan {
     /// Start a scan against `base`, spilling under `dir` (removed at the end,
     /// and by the next open of the index if the process is killed).
-    pub(super) fn new(base: std::sync::Arc<Base>, dir: PathBuf) -> Result<Scan, StateError> {
+    pub(super) fn new(
+        base: std::sync::Arc<Base>,
+        sent: std::sync::Arc<super::Sent>,
+        later_files: bool,
+        dir: PathBuf,
+    ) -> Result<Scan, StateError> {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let mut spill = Vec::with_capacity(SCAN_PARTS);
         for p in 0..SCAN_PARTS {
             let path = dir.join(format!("{p:04}"));
-            spill.push(BufWriter::with_capacity(SPILL_BUFFER, File::create(&path).map_err(io_err(&path))?));
+            let file = File::create(&path).map_err(|e| {
+                if e.raw_os_error() == Some(libc::EMFILE) {
+                    // Said plainly: the fix is the user's shell, not the data.
+                    let msg = format!(
+                        "too many open files: the change scan keeps {SCAN_PARTS} spill files open; \
+                         raise the limit (`ulimit -n 1024`) and run again"
+                    );
+                    io_err(&path)(std::io::Error::other(msg))
+                } else {
+                    io_err(&path)(e)
+                }
+            })?;
+            spill.push(BufWriter::with_capacity(SPILL_BUFFER, file));
         }
         Ok(Scan {
             base,
+            sent,
+            later_files,
             dir,
             spill,
             counts: vec![0; SCAN_PARTS],
@@ -149,8 +173,11 @@ impl Scan {
         self.spill.clear();
         let words = self.next.div_ceil(64) as usize;
         let bits: Vec<AtomicU64> = (0..words).map(|_| AtomicU64::new(0)).collect();
-        let (base, dir, counts) = (&self.base, &self.dir, &self.counts);
-        (0..SCAN_PARTS).into_par_iter().with_max_len(1).try_for_each(|p| join_part(base, dir, p, counts[p], &bits))?;
+        let (base, dir, counts, sent) = (&*self.base, &self.dir, &self.counts, &*self.sent);
+        (0..SCAN_PARTS)
+            .into_par_iter()
+            .with_max_len(1)
+            .try_for_each(|p| join_part(Join { base, sent, dir }, p, counts[p], &bits))?;
         let _ = fs::remove_dir_all(&self.dir);
         Ok(Delta {
             first: self.first.unwrap_or(0),
@@ -159,6 +186,7 @@ impl Scan {
             windows: std::mem::take(&mut self.windows),
             spans: std::mem::take(&mut self.spans),
             complete,
+            sent: self.later_files.then(|| self.sent.clone()),
         })
     }
 }
@@ -171,11 +199,27 @@ impl Drop for Scan {
     }
 }
 
+/// What a partition is joined with.
+#[derive(Clone, Copy)]
+struct Join<'a> {
+    base: &'a Base,
+    sent: &'a super::Sent,
+    dir: &'a Path,
+}
+
 /// Join partition `p`'s entries with the base's pairs of the same id range.
-fn join_part(base: &Base, dir: &Path, p: usize, count: u64, bits: &[AtomicU64]) -> Result<(), StateError> {
+///
+/// An ID's last row in the file decides for all its rows: if Batch already
+/// has that row's operation (and no earlier file of the run sent the ID),
+/// every row of the ID is unchanged; otherwise every row of it is sent, in
+/// order, as on the first night. Deciding row by row would send an earlier
+/// row (different from the last acknowledged one) and skip the last
+/// (equal to it): the ID would flip between its rows night after night.
+fn join_part(j: Join<'_>, p: usize, count: u64, bits: &[AtomicU64]) -> Result<(), StateError> {
     if count == 0 {
         return Ok(());
     }
+    let dir = j.dir;
     let path = dir.join(format!("{p:04}"));
     let mut r = BufReader::with_capacity(64 << 10, File::open(&path).map_err(io_err(&path))?);
     let mut entries: Vec<(u64, u64, u32)> = Vec::with_capacity(count as usize);
@@ -190,30 +234,36 @@ fn join_part(base: &Base, dir: &Path, p: usize, count: u64, bits: &[AtomicU64]) 
     }
     drop(r);
     let _ = fs::remove_file(&path);
-    let set = |rel: u32| {
-        bits[rel as usize / 64].fetch_or(1 << (rel % 64), Ordering::Relaxed);
+    // By id, each id's rows in file order: the last of a run of equal ids decides.
+    entries.sort_unstable_by_key(|e| (e.0, e.2));
+    let set_group = |group: &[(u64, u64, u32)]| {
+        for &(_, _, rel) in group {
+            bits[rel as usize / 64].fetch_or(1 << (rel % 64), Ordering::Relaxed);
+        }
     };
+    let groups = || entries.chunk_by(|a, b| a.0 == b.0);
     let lo = (p as u64) << (64 - SCAN_BITS);
     let hi = (p + 1 < SCAN_PARTS).then(|| ((p + 1) as u64) << (64 - SCAN_BITS));
     let base_err = |e| io_err(dir)(e);
-    if base.blocks_between(lo, hi) > entries.len() * 8 {
+    if j.base.blocks_between(lo, hi) > entries.len() * 8 {
         // Few rows for this range: a lookup each reads less than the range.
-        for &(id, op, rel) in &entries {
-            if base.get(id).map_err(base_err)? == Some(op) {
-                set(rel);
+        for group in groups() {
+            let &(id, op, _) = group.last().expect("a group is never empty");
+            if !j.sent.contains(id) && j.base.get(id).map_err(base_err)? == Some(op) {
+                set_group(group);
             }
         }
         return Ok(());
     }
-    entries.sort_unstable_by_key(|e| e.0);
-    let raw = base.blocks_for(lo, hi).map_err(base_err)?;
+    let raw = j.base.blocks_for(lo, hi).map_err(base_err)?;
     let (n, mut at) = (raw.len() / PAIR, 0);
-    for &(id, op, rel) in &entries {
+    for group in groups() {
+        let &(id, op, _) = group.last().expect("a group is never empty");
         while at < n && pair_at(&raw, at).0 < id {
             at += 1;
         }
-        if at < n && pair_at(&raw, at) == (id, op) {
-            set(rel);
+        if at < n && pair_at(&raw, at) == (id, op) && !j.sent.contains(id) {
+            set_group(group);
         }
     }
     Ok(())
@@ -262,6 +312,14 @@ impl Delta {
         let words = (WINDOW / 64) as usize;
         let all = self.bits[w * words..][..words].iter().all(|&b| b == u64::MAX);
         all.then_some(Skip { first, last, rows: WINDOW, next: following })
+    }
+
+    /// The IDs this run sent: the second read marks the rows it sends, for
+    /// the files after this one.
+    pub fn mark_sent(&self, id_hash: u64) {
+        if let Some(s) = &self.sent {
+            s.mark(id_hash);
+        }
     }
 
     /// Rows the scan found unchanged.

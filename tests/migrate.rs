@@ -320,3 +320,38 @@ fn json_lines_keys_seen_late_are_columns() {
     let out = run_in(dir.path(), &["init", "dump.ndjson"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("profile.plan"), "init sees the late key");
 }
+
+/// Issue 26, point 7: the subscribed export's job says "subscribed" for every
+/// row; the unsubscribed (or cleaned) export dropped at the same path next
+/// week is refused before anything is sent, never imported as subscribed.
+#[test]
+fn a_mailchimp_subscribed_job_refuses_the_unsubscribed_export_at_its_path() {
+    let m = migrate("mailchimp_subscribed_members_export.csv", "mailchimp");
+    assert!(m.job.contains("unless_columns = [\"UNSUB_TIME\", \"CLEAN_TIME\"]"), "{}", m.job);
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/migrate");
+    for other in ["mailchimp_unsubscribed_members_export.csv", "mailchimp_cleaned_members_export.csv"] {
+        let requests = m.emu.stats().requests;
+        let body = std::fs::read(data.join(other)).unwrap();
+        let path = write(m.dir.path(), "mailchimp_subscribed_members_export.csv", body);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+            .unwrap();
+        for command in ["run", "validate"] {
+            let out = bin()
+                .args([command, "job.toml", "--state"])
+                .arg(m.dir.path().join("state"))
+                .current_dir(m.dir.path())
+                .env("BATCH_REST_KEY", "emulator_rest_key")
+                .env("BATCH_PROJECT_KEY", "project_emulator")
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command} {other}: {err}");
+            assert!(err.contains("email_marketing") && err.contains("another export"), "{err}");
+        }
+        assert_eq!(m.emu.stats().requests, requests, "nothing sent");
+    }
+}

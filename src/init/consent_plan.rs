@@ -98,6 +98,10 @@ impl Plan {
             let typed = m.extra.when.is_some() && d.column.is_none() && !d.maps();
             m.notes.splice(0..0, d.notes.iter().filter(|n| !(typed && n.contains(": not sent:"))).cloned());
             m.extra.constant = d.constant.map(str::to_string);
+            if d.constant == Some("subscribed") {
+                m.extra.unless_columns =
+                    tool.map(|t| t.file_consent_unless.iter().map(|c| c.to_string()).collect()).unwrap_or_default();
+            }
             m.extra.suppressed_by = d.suppressed_by.clone();
             if m.extra.when.is_none()
                 && let Some((type_column, e, s)) = tool.and_then(|t| t.consent_by_type)

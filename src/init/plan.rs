@@ -44,6 +44,8 @@ pub struct Mapped {
 pub struct Extra {
     /// `value = "..."` instead of a column.
     pub constant: Option<String>,
+    /// `unless_columns = [...]` with a "subscribed" constant.
+    pub unless_columns: Vec<String>,
     pub suppressed_by: Vec<String>,
     /// `when = "column", is = [...]`.
     pub when: Option<(String, Vec<String>)>,

@@ -179,6 +179,9 @@ pub fn line(m: &Mapped) -> String {
                     let mut parts = Vec::new();
                     if let Some(c) = &x.constant {
                         parts.push(format!("value = {}", q(c)));
+                        if !x.unless_columns.is_empty() {
+                            parts.push(format!("unless_columns = [{}]", list(&x.unless_columns)));
+                        }
                     } else if !m.column.is_empty() {
                         parts.push(format!("column = {col}"));
                         parts.push(format!("subscribed = [{}]", list(&v.subscribed)));

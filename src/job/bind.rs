@@ -38,6 +38,34 @@ pub fn find(headers: &[String], col: &Column, job_file: &Path, csv: &Path) -> Re
     }
 }
 
+/// A constant subscription guarded by `unless_columns`: refused when the
+/// header has one of them (the file is another export than the one the
+/// constant was read from).
+pub fn check_unless(
+    headers: &[String],
+    n: &super::settings::NativeMap,
+    job_file: &Path,
+    csv: &Path,
+) -> Result<(), JobError> {
+    let (Some(value), unless) = (&n.rule.constant, &n.rule.unless_columns) else { return Ok(()) };
+    let Some(found) = headers.iter().find(|h| unless.iter().any(|u| normalise(h) == normalise(u))) else {
+        return Ok(());
+    };
+    Err(JobError::At {
+        path: job_file.to_path_buf(),
+        line: n.column.line,
+        message: format!(
+            "{}: the constant value \"{value}\" holds only for a file without {}, and {} has `{}`: it is another \
+             export than the one this job was written for; point the job at the right file, or write a job for \
+             this one (`batchport init`)",
+            n.column.key,
+            unless.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(" or "),
+            csv.display(),
+            printable(found)
+        ),
+    })
+}
+
 /// A header as it can be shown on a terminal: control characters escaped
 /// (a binary file's "header" must not drive the terminal), long ones cut.
 fn printable(h: &str) -> String {

@@ -155,6 +155,11 @@ pub struct SubscriptionTable {
     pub when: Option<String>,
     #[serde(default)]
     pub is: Vec<String>,
+    /// With a constant `value`: a file whose header has one of these columns
+    /// is refused (another export than the one the constant was read from,
+    /// e.g. Mailchimp's unsubscribed file under a "subscribed" constant).
+    #[serde(default)]
+    pub unless_columns: Vec<String>,
 }
 
 /// `time = { column = "time", format = "..." }` of events.

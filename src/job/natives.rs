@@ -167,6 +167,9 @@ impl Resolver<'_> {
             .iter()
             .map(|c| self.named(&format!("{key}.suppressed_by"), c, v))
             .collect::<Result<_, _>>()?;
+        if !t.unless_columns.is_empty() && constant.is_none() {
+            return self.err(v.span(), format!("{key}: `unless_columns` guards a constant `value`; there is none"));
+        }
         let rule = NativeRule {
             constant: constant.map(|c| c.trim().to_lowercase()),
             when: self.when(key, line, t.when, t.is, v)?,
@@ -174,6 +177,7 @@ impl Resolver<'_> {
             region: None,
             region_column: None,
             only_suppressions,
+            unless_columns: t.unless_columns,
         };
         Ok(NativeMap { kind: kind(values), column, rule })
     }

@@ -182,6 +182,10 @@ pub struct NativeRule {
     pub region_column: Option<Column>,
     /// A subscription decided by `suppressed_by` alone: no column is read.
     pub only_suppressions: bool,
+    /// With `constant`: a file whose header has one of these columns is
+    /// refused (named as the job file wrote them; compared ignoring case,
+    /// spaces and punctuation).
+    pub unless_columns: Vec<String>,
 }
 
 /// A Custom ID column; `lowercase` folds emails used as ids.

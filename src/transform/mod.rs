@@ -219,6 +219,9 @@ impl Transformer {
             list.iter().map(|a| bound(a, &a.wire_name)).collect()
         };
         let natives = |p: &job::ProfileMapping| -> Result<Vec<native::BoundNative>, JobError> {
+            for n in &p.native {
+                job::bind::check_unless(headers, n, &job.file, csv)?;
+            }
             p.native.iter().map(|n| native::BoundNative::bind(n, &field)).collect()
         };
         let ids = |cols: &[job::IdColumn]| -> Result<native::BoundId, JobError> {

@@ -33,6 +33,7 @@ pub static TOOL: Tool = Tool {
     native_hint: "",
     opt_out_channel: Channel::Email,
     file_consent,
+    file_consent_unless: &["UNSUB_TIME", "CLEAN_TIME"],
     consent_by_type: None,
 };
 

@@ -52,6 +52,11 @@ pub struct Tool {
     /// `$email_marketing` value for every row and why; `None` when the file
     /// does not say.
     pub file_consent: FileConsent,
+    /// Columns whose presence says a file is *not* the export a "subscribed"
+    /// `file_consent` was read from (Mailchimp's `UNSUB_TIME`): the job file
+    /// says `unless_columns`, so that another export dropped at the same path
+    /// is refused at run time instead of imported as subscribed.
+    pub file_consent_unless: &'static [&'static str],
     /// Exports with one row per channel: the type column and its values for
     /// email and SMS rows; consent columns then apply to their channel's rows.
     pub consent_by_type: Option<TypeColumn>,

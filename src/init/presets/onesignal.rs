@@ -41,6 +41,7 @@ pub static TOOL: Tool = Tool {
     native_hint: "",
     opt_out_channel: Channel::Both,
     file_consent: super::no_file_consent,
+    file_consent_unless: &[],
     consent_by_type: None,
     columns: &[
         Known {

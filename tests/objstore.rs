@@ -32,6 +32,8 @@ enum Mode {
     Stall,
     /// Break the connection mid-body, once.
     Cut,
+    /// Break it every `step` bytes served (a flaky network over a long read).
+    CutEvery,
 }
 
 /// Counts and controls the object bytes the server sends (whole chunks only:
@@ -39,6 +41,8 @@ enum Mode {
 struct Gate {
     served: AtomicU64,
     limit: AtomicU64,
+    /// `Mode::CutEvery`'s distance between cuts.
+    step: AtomicU64,
     mode: watch::Sender<Mode>,
     held: AtomicBool,
 }
@@ -51,6 +55,10 @@ impl Gate {
             let mode = *rx.borrow_and_update();
             if mode == Mode::Open || self.served.load(SeqCst) < self.limit.load(SeqCst) {
                 return true;
+            }
+            if mode == Mode::CutEvery {
+                self.limit.fetch_add(self.step.load(SeqCst), SeqCst);
+                return false;
             }
             self.held.store(true, SeqCst);
             if mode == Mode::Cut {
@@ -84,8 +92,13 @@ impl S3 {
         std::fs::create_dir_all(root.path().join(bucket)).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let (mode, _) = watch::channel(Mode::Open);
-        let gate =
-            Arc::new(Gate { served: AtomicU64::new(0), limit: AtomicU64::new(u64::MAX), mode, held: false.into() });
+        let gate = Arc::new(Gate {
+            served: AtomicU64::new(0),
+            limit: AtomicU64::new(u64::MAX),
+            step: AtomicU64::new(0),
+            mode,
+            held: false.into(),
+        });
         let seen = Arc::new(Mutex::new(Vec::new()));
         let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
         let mut b = s3s::service::S3ServiceBuilder::new(fs);
@@ -358,6 +371,29 @@ fn a_run_killed_mid_object_resumes_with_a_range_read_of_the_rest() {
     let head = 128 * 1024;
     assert!(s3.served() <= 2 * head + (size - rest), "served {} for a rest of {}", s3.served(), size - rest);
     assert!(s3.served() < size * 7 / 10, "served {} of {size}", s3.served());
+}
+
+/// Issue 26, point 10: a long read over a flaky network. Each broken
+/// connection resumes with a range read; one that made progress starts the
+/// retry count afresh, so more drops than the retry limit (10) over the
+/// whole object do not fail the run.
+#[test]
+fn an_object_read_through_many_dropped_connections_is_imported_whole() {
+    let s3 = S3::start("dumps");
+    let emu = emulator();
+    let csv = profiles(30_000, 5);
+    let size = csv.len() as u64;
+    s3.put("dumps", "users.csv", &csv);
+    let dir = tempfile::tempdir().unwrap();
+    job(dir.path(), "flaky", "s3://dumps/users.csv", &s3, &emu.base_url());
+    s3.gate.step.store(size / 14, SeqCst);
+    s3.gate_at(size / 14, Mode::CutEvery);
+    let out = run(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = json(&out);
+    assert_eq!(s["rows_sent"], 30_000, "{s}");
+    let ranged = s3.seen().iter().filter(|(m, _, r)| m == "GET" && r.is_some()).count();
+    assert!(ranged >= 12, "the connection was cut at least 12 times ({ranged} range reads)");
 }
 
 #[test]

@@ -200,6 +200,7 @@ impl Get {
                 let opts = GetOptions { if_match: self.obj.etag.clone(), range: Some(range), ..Default::default() };
                 let got = self.store.inner.get_opts(&self.store.path(&self.key), opts).await;
                 let Some(got) = tries.judge(logic.classify(got)).await? else { continue };
+                let started_at = at;
                 let mut stream = got.into_stream();
                 let mut failed = None;
                 while let Some(next) = stream.next().await {
@@ -223,6 +224,13 @@ impl Get {
                     Some(_) => {}
                 }
                 let reason = failed.unwrap_or_default();
+                // A connection that delivered bytes before it broke is not
+                // one more failure of the same attempt: the retry budget is
+                // for a store that gives nothing, not for a long read over a
+                // network that drops now and then.
+                if at > started_at {
+                    tries = driver.attempts(1);
+                }
                 tries.judge::<(), StoreError>(Action::Retry(transient(reason))).await?;
             }
         }

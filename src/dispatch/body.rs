@@ -163,18 +163,22 @@ fn events(ops: &[Op], mut bytes: Vec<u8>) -> Body {
                 let _ = serde_json::to_writer(&mut bytes, &merged);
             }
         }
-        bytes.extend_from_slice(br#","events":["#);
-        let mut first_event = true;
-        for &i in rows {
-            if let Some(e) = &ops[i].event {
-                if !first_event {
-                    bytes.push(b',');
+        // A row whose event Batch already has carries only its attributes.
+        if rows.iter().any(|&i| ops[i].event.is_some()) {
+            bytes.extend_from_slice(br#","events":["#);
+            let mut first_event = true;
+            for &i in rows {
+                if let Some(e) = &ops[i].event {
+                    if !first_event {
+                        bytes.push(b',');
+                    }
+                    first_event = false;
+                    bytes.extend_from_slice(e);
                 }
-                first_event = false;
-                bytes.extend_from_slice(e);
             }
+            bytes.push(b']');
         }
-        bytes.extend_from_slice(b"]}");
+        bytes.push(b'}');
         elements.push(start..bytes.len());
     }
     bytes.push(b']');

@@ -174,7 +174,20 @@ pub async fn inherit_held(job: &Job, store: &Store, run: &Run, events: &EventInd
     blocking(move || {
         let mut held = Vec::new();
         for (file, group) in ranges.chunk_by(|a, b| a.0 == b.0).map(|g| (g[0].0, g)) {
-            let Some(path) = prev.inputs.get(file).map(|p| p.path.clone()) else { continue };
+            let Some(print) = prev.inputs.get(file) else { continue };
+            let path = print.path.clone();
+            // Rewritten since: its rows are no longer at the record numbers the
+            // ledger knows; reading there would hold other events and leave the
+            // ones in flight to be sent again. Nothing of it is told apart.
+            if !state::still_begins_as(print) {
+                tracing::warn!(
+                    run = %prev.id,
+                    path = %path.display(),
+                    "events were in flight when the abandoned run stopped, and the file was rewritten since: \
+                     they cannot be found in it; if the new file holds them, they are sent again"
+                );
+                continue;
+            }
             // Gone or unreadable: nothing of it can be read again either.
             let Ok(csv) = CsvSource::open(&path, &opts) else { continue };
             let t = Transformer::bind(&job, csv.headers(), &path)?;

@@ -398,7 +398,13 @@ impl Engine<'_> {
                     (_, Mapped::Unchanged(pos)) => Row::Unchanged(pos),
                     // Only when nothing of the file was settled before (no fate).
                     (_, Mapped::UnchangedRun { first, last, rows }) => Row::UnchangedRun { first, last, rows },
-                    (None, Mapped::Op(op)) => match known.get(i) {
+                    (None, Mapped::Op(mut op)) => match known.get(i) {
+                        // The event is Batch's already, but the row's profile
+                        // part (consent above all) is still sent, without it.
+                        Some(state::Known::Sent) if op.attrs.len() > 2 => {
+                            op.event = None;
+                            Row::Op(op)
+                        }
                         Some(state::Known::Sent) => Row::Duplicate(op.pos),
                         Some(state::Known::Held) => Row::Held(op),
                         _ => Row::Op(op),
@@ -467,7 +473,8 @@ impl Engine<'_> {
             // row itself only where the file cannot be read again at that position).
             let batch = batch.map_ops(|op| {
                 let change = op.change;
-                let event = events.then(|| event_hash(&op));
+                // An operation whose event was a duplicate carries none: nothing to index.
+                let event = (events && op.event.is_some()).then(|| event_hash(&op));
                 SentOp { event, ..SentOp::new(op, !reread, change) }
             });
             Ok::<_, std::convert::Infallible>((batch, body))

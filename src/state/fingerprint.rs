@@ -26,6 +26,26 @@ pub struct Fingerprint {
     pub etag: Option<String>,
 }
 
+/// Whether the file at `old.path` still begins with what `old` described:
+/// no smaller, and the same first bytes (as many as `old`'s head hash
+/// covered). True for a file that only grew; false for one rewritten, whose
+/// rows no longer sit at the record numbers an earlier run knew them by.
+/// An object (no head hash) is the same only under the same ETag.
+pub fn still_begins_as(old: &Fingerprint) -> bool {
+    if old.etag.is_some() || old.head_hash == 0 {
+        return false;
+    }
+    let Ok(file) = std::fs::File::open(&old.path) else { return false };
+    if file.metadata().map(|m| m.len()).unwrap_or(0) < old.size {
+        return false;
+    }
+    let mut head = Vec::with_capacity(HEAD_BYTES as usize);
+    if file.take(HEAD_BYTES.min(old.size)).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    xxhash_rust::xxh3::xxh3_64(&head) == old.head_hash
+}
+
 /// The fingerprint of a file on disk.
 pub fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
     let file = std::fs::File::open(path)?;
@@ -44,4 +64,26 @@ pub fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
         head_hash: xxhash_rust::xxh3::xxh3_64(&head),
         etag: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_grew_still_begins_as_before_and_a_rewritten_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.csv");
+        std::fs::write(&path, "id,event\nu1,a\nu2,b\n").unwrap();
+        let old = fingerprint(&path).unwrap();
+        assert!(still_begins_as(&old));
+        std::fs::write(&path, "id,event\nu1,a\nu2,b\nu3,c\n").unwrap();
+        assert!(still_begins_as(&old), "appended");
+        std::fs::write(&path, "id,event\nu2,b\nu1,a\nu3,c\n").unwrap();
+        assert!(!still_begins_as(&old), "rewritten in another order");
+        std::fs::write(&path, "id,event\nu1,a\n").unwrap();
+        assert!(!still_begins_as(&old), "cut short");
+        std::fs::remove_file(&path).unwrap();
+        assert!(!still_begins_as(&old), "gone");
+    }
 }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 pub use change::{ChangeIndex, Delta, Lookup, Scan, Skip, UNKNOWN_OP, row_sum as change_row_sum};
 pub use error::StateError;
 pub use events::{EventIndex, Known};
-pub use fingerprint::{Fingerprint, fingerprint};
+pub use fingerprint::{Fingerprint, fingerprint, still_begins_as};
 pub use imported::Imported;
 pub use ledger::{BatchRecord, BatchState, Tally};
 pub use runs::{Counters, ExportProgress, ImportProgress, PartDone, RUN_FORMAT, Run, RunProgress, RunStatus};

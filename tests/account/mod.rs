@@ -4,6 +4,7 @@
 //! daily files, a file that grew, held rows and the exit status.
 
 mod edited;
+mod events;
 mod optouts;
 mod order;
 mod partial;

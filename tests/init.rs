@@ -120,7 +120,10 @@ fn klaviyo_export() {
     let consent = native(&job, "email_marketing").unwrap();
     assert_eq!(consent["column"].as_str(), Some("Email Marketing Consent"));
     let unsub: Vec<&str> = consent["unsubscribed"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
-    assert!(unsub.contains(&"never_subscribed"), "{unsub:?}");
+    assert!(unsub.contains(&"unsubscribed"), "{unsub:?}");
+    // Never asked is no opt-out (issue 34): it sends nothing.
+    let undecided: Vec<&str> = consent["undecided"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert_eq!(undecided, ["never_subscribed"]);
     assert_eq!(native(&job, "sms_marketing").unwrap()["column"].as_str(), Some("SMS Consent"));
     assert_eq!(native_col(&job, "phone_number"), Some("Phone Number"));
     // "United States" is a country name: read as US.

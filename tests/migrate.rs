@@ -106,7 +106,7 @@ fn klaviyo_suppressions_win_and_states_are_not_countries() {
     assert!(rejects.contains("ext@example.com") && rejects.contains("extension"), "{rejects}");
     assert_eq!(m.consent("u-1001", "$email_marketing").as_deref(), Some("subscribed"));
     assert_eq!(m.consent("u-1002", "$email_marketing").as_deref(), Some("unsubscribed"));
-    assert_eq!(m.consent("u-1003", "$email_marketing").as_deref(), Some("unsubscribed"), "never subscribed");
+    assert_eq!(m.consent("u-1003", "$email_marketing"), None, "never subscribed: no opt-out, nothing sent");
     for suppressed in ["u-1004", "u-1005"] {
         assert_eq!(m.consent(suppressed, "$email_marketing").as_deref(), Some("unsubscribed"), "{suppressed}");
     }
@@ -116,6 +116,42 @@ fn klaviyo_suppressions_win_and_states_are_not_countries() {
     assert_eq!(m.attrs("u-1005")["$region"], "US", "IN is Indiana, not India");
     assert_eq!(m.attrs("u-1002")["$region"], "GB", "a country name becomes its code");
     assert_eq!(m.consent("u-1003", "$sms_marketing").as_deref(), Some("subscribed"));
+}
+
+/// Issue 34: two columns speak of email consent. Klaviyo's documented
+/// state decides the opt-ins; `Accepts Marketing = FALSE` is an opt-out too;
+/// nobody is subscribed to SMS without a phone.
+#[test]
+fn klaviyo_with_accepts_marketing_keeps_every_opt_out_and_every_opt_in() {
+    let m = migrate("klaviyo_profiles_accepts_marketing.csv", "klaviyo");
+    let email = |id: &str| m.consent(id, "$email_marketing");
+    assert_eq!(email("u-1001").as_deref(), Some("subscribed"), "{}", m.job);
+    assert_eq!(email("u-1002").as_deref(), Some("unsubscribed"));
+    assert_eq!(email("u-1003").as_deref(), Some("unsubscribed"), "Accepts Marketing = FALSE");
+    assert_eq!(email("u-1004").as_deref(), Some("unsubscribed"), "a hard bounce");
+    assert_eq!(email("u-1005").as_deref(), Some("unsubscribed"), "a spam complaint");
+    assert_eq!(email("u-1007").as_deref(), Some("unsubscribed"), "subscribed, but declined marketing");
+    assert_eq!(email("u-1008"), None, "never subscribed: nothing claimed");
+    assert_eq!(email("u-1009").as_deref(), Some("subscribed"));
+    assert_eq!(m.consent("u-1003", "$sms_marketing").as_deref(), Some("subscribed"), "with a phone");
+    assert_eq!(m.consent("u-1009", "$sms_marketing"), None, "SUBSCRIBED to SMS without a phone: not sent");
+}
+
+/// Issue 34: Brevo's blacklist flags are opt-outs, never opt-ins; `OPT_IN`
+/// says who opted in; no SMS subscription without a number.
+#[test]
+fn brevo_blacklists_are_opt_outs_and_opt_in_decides_the_rest() {
+    let m = migrate("brevo_contacts_opt_in.csv", "brevo");
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    let consent = |id: &str, k: &str| m.consent(id, k);
+    assert_eq!(consent("jane@example.com", "$email_marketing").as_deref(), Some("subscribed"), "{}", m.job);
+    assert_eq!(consent("joe@example.org", "$email_marketing").as_deref(), Some("unsubscribed"), "blacklisted");
+    assert_eq!(consent("ana@example.net", "$email_marketing").as_deref(), Some("unsubscribed"), "OPT_IN = No");
+    assert_eq!(consent("sam@example.com", "$email_marketing").as_deref(), Some("subscribed"));
+    assert_eq!(consent("ana@example.net", "$sms_marketing").as_deref(), Some("unsubscribed"), "SMS blacklisted");
+    for id in ["jane@example.com", "joe@example.org", "sam@example.com"] {
+        assert_ne!(consent(id, "$sms_marketing").as_deref(), Some("subscribed"), "{id}: not blacklisted is no opt-in");
+    }
 }
 
 #[test]
@@ -200,10 +236,12 @@ fn hubspot_opt_outs_only() {
 fn brevo_blacklist_is_the_opt_out() {
     let m = migrate("brevo_contacts.csv", "brevo");
     assert_eq!(rejected(&m), 0, "{}", m.job);
-    assert_eq!(m.consent("jane@example.com", "$email_marketing").as_deref(), Some("subscribed"));
+    // Not being blacklisted is not consent (issue 34): nothing is claimed.
+    assert_eq!(m.consent("jane@example.com", "$email_marketing"), None);
     assert_eq!(m.consent("joe@example.org", "$email_marketing").as_deref(), Some("unsubscribed"));
     assert_eq!(m.consent("ana@example.net", "$sms_marketing").as_deref(), Some("unsubscribed"));
-    assert_eq!(m.consent("ana@example.net", "$email_marketing").as_deref(), Some("subscribed"));
+    assert_eq!(m.consent("ana@example.net", "$email_marketing"), None);
+    assert_eq!(m.consent("jane@example.com", "$sms_marketing"), None);
     // Yes/No flags and day-first times, as public code reading Brevo exports shows them.
     assert_eq!(m.attrs("joe@example.org")["date(added_at)"], "2023-02-25T10:00:00Z");
 }

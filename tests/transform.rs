@@ -174,3 +174,44 @@ tags = { column = "tags", type = "array", separator = "|" }
     assert!(c.get("$email_address").is_none() && c.get("$phone_number").is_none(), "a push row");
     assert!(got[3].as_ref().unwrap_err().contains("blank in every id column (id, email)"), "{:?}", got[3]);
 }
+
+/// Issue 34: no subscription without its channel's address (where the job
+/// maps the address); an opt-out always goes; `suppressed_by` entries with
+/// values are opt-outs beside the column that decides.
+#[test]
+fn consent_needs_an_address_and_every_opt_out_counts() {
+    let mapping = r#"
+[mapping]
+custom_id = "id"
+[mapping.native]
+email_address = "email"
+phone_number = "phone"
+email_marketing = { column = "news", subscribed = ["yes"], unsubscribed = ["no"], suppressed_by = [{ column = "accepts", is = ["false"] }] }
+sms_marketing = { column = "sms", subscribed = ["yes"], unsubscribed = ["no"] }
+"#;
+    let header = ["id", "email", "phone", "news", "accepts", "sms"];
+    let got = map_with(
+        mapping,
+        &header,
+        &[
+            &["u1", "a@x.co", "+33639981337", "yes", "true", "yes"],
+            &["u2", "", "", "yes", "true", "yes"],
+            &["u3", "", "", "no", "", "no"],
+            &["c@x.co", "", "", "yes", "", ""],
+            &["u5", "e@x.co", "", "yes", "FALSE", ""],
+        ],
+    );
+    let v = |i: usize, k: &str| got[i].as_ref().unwrap().get(k).and_then(|v| v.as_str()).map(str::to_string);
+    assert_eq!(
+        (v(0, "$email_marketing").as_deref(), v(0, "$sms_marketing").as_deref()),
+        (Some("subscribed"), Some("subscribed"))
+    );
+    assert_eq!((v(1, "$email_marketing"), v(1, "$sms_marketing")), (None, None), "no address: no subscription");
+    assert_eq!(
+        (v(2, "$email_marketing").as_deref(), v(2, "$sms_marketing").as_deref()),
+        (Some("unsubscribed"), Some("unsubscribed")),
+        "an opt-out needs no address"
+    );
+    assert_eq!(v(3, "$email_marketing").as_deref(), Some("subscribed"), "the Custom ID is the email");
+    assert_eq!(v(4, "$email_marketing").as_deref(), Some("unsubscribed"), "accepts = FALSE is an opt-out");
+}

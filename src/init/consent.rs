@@ -264,6 +264,10 @@ pub struct Decision {
     pub constant: Option<&'static str>,
     /// Opt-out columns: set means unsubscribed, whatever else the row says.
     pub suppressed_by: Vec<String>,
+    /// Other opt-in columns beside the one that decides: their "no" words
+    /// are opt-outs too (several signals are a union, never a reason to
+    /// read none).
+    pub suppressed_when: Vec<(String, Vec<String>)>,
     /// Why, for the job file; when nothing is sent, why not.
     pub notes: Vec<String>,
 }
@@ -271,7 +275,10 @@ pub struct Decision {
 impl Decision {
     /// Something is sent for this channel on some rows.
     pub fn maps(&self) -> bool {
-        self.column.is_some() || self.constant.is_some() || !self.suppressed_by.is_empty()
+        self.column.is_some()
+            || self.constant.is_some()
+            || !self.suppressed_by.is_empty()
+            || !self.suppressed_when.is_empty()
     }
 }
 
@@ -280,6 +287,9 @@ impl Decision {
 pub struct Found {
     pub header: String,
     pub signal: Signal,
+    /// The tool documents this column as its consent state (a preset's
+    /// subscription role), not a guess from its name and values.
+    pub documented: bool,
 }
 
 /// Combine the signals of every column into one decision per channel.
@@ -307,22 +317,30 @@ pub fn decide(found: &[Found], ch: Channel, constant: Option<(&'static str, Stri
         for f in &opt_ins {
             d.notes.push(format!("{name}: `{}` is not read: the file itself says unsubscribed", f.header));
         }
-    } else {
-        match opt_ins.as_slice() {
-            [] => {}
-            [one] => {
-                if let Signal::OptIn { subscribed, unsubscribed, undecided, .. } = &one.signal {
-                    d.column = Some((one.header.clone(), subscribed.clone(), unsubscribed.clone(), undecided.clone()));
-                    d.notes.push(format!("{name} from `{}`", one.header));
-                }
-            }
-            many => {
-                let cols: Vec<String> = many.iter().map(|f| format!("`{}`", f.header)).collect();
+    } else if !opt_ins.is_empty() {
+        // One column decides the opt-in: the tool's documented consent state
+        // if there is one, else the first. The others' "no" words are
+        // opt-outs beside it: no opt-out is lost because two columns speak.
+        let decider = opt_ins.iter().position(|f| f.documented).unwrap_or(0);
+        let one = opt_ins[decider];
+        if let Signal::OptIn { subscribed, unsubscribed, undecided, .. } = &one.signal {
+            d.column = Some((one.header.clone(), subscribed.clone(), unsubscribed.clone(), undecided.clone()));
+            let why = if one.documented { " (the tool's documented consent state)" } else { "" };
+            d.notes.push(format!("{name} from `{}`{why}", one.header));
+        }
+        for f in opt_ins.iter().enumerate().filter(|(i, _)| *i != decider).map(|(_, f)| f) {
+            if let Signal::OptIn { unsubscribed, .. } = &f.signal
+                && !unsubscribed.is_empty()
+            {
+                d.suppressed_when.push((f.header.clone(), unsubscribed.clone()));
                 d.notes.push(format!(
-                    "{name}: NOT SENT from an opt-in column: {} all say consent and a job reads one; \
-                     pick the one that is right and map it by hand",
-                    cols.join(", ")
+                    "{name} = unsubscribed also where `{}` is {} (its opt-ins are not read: `{}` decides those)",
+                    f.header,
+                    unsubscribed.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(" or "),
+                    one.header
                 ));
+            } else {
+                d.notes.push(format!("{name}: `{}` is not read: `{}` decides the opt-ins", f.header, one.header));
             }
         }
     }
@@ -379,14 +397,22 @@ mod tests {
 
     #[test]
     fn an_opt_out_wins_and_two_opt_ins_send_nothing() {
-        let found = |h: &str, v: &[&str]| Found { header: h.into(), signal: classify(h, v).unwrap() };
+        let found =
+            |h: &str, v: &[&str]| Found { header: h.into(), signal: classify(h, v).unwrap(), documented: false };
         let d = decide(&[found("optin", &["yes"]), found("unsubscribed", &["true"])], Channel::Email, None);
         assert_eq!(d.column.as_ref().unwrap().0, "optin");
         assert_eq!(d.suppressed_by, vec!["unsubscribed".to_string()]);
         let sms = decide(&[found("optin", &["yes"]), found("unsubscribed", &["true"])], Channel::Sms, None);
         assert_eq!((sms.column, sms.suppressed_by.len()), (None, 1), "a generic opt-out suppresses SMS too");
+        // Two opt-in columns: the first decides, the other's "no" is an opt-out too.
         let two = decide(&[found("optin", &["yes"]), found("newsletter", &["no"])], Channel::Email, None);
-        assert!(!two.maps());
-        assert!(two.notes[0].contains("NOT SENT"), "{:?}", two.notes);
+        assert_eq!(two.column.as_ref().unwrap().0, "optin");
+        assert_eq!(two.suppressed_when, vec![("newsletter".to_string(), vec!["no".to_string()])]);
+        // A documented consent state decides, wherever it is.
+        let mut state = found("Email Marketing Consent", &["SUBSCRIBED", "UNSUBSCRIBED"]);
+        state.documented = true;
+        let d = decide(&[found("Accepts Marketing", &["true", "false"]), state], Channel::Email, None);
+        assert_eq!(d.column.as_ref().unwrap().0, "Email Marketing Consent");
+        assert_eq!(d.suppressed_when[0].0, "Accepts Marketing");
     }
 }

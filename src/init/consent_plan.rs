@@ -103,6 +103,7 @@ impl Plan {
                     tool.map(|t| t.file_consent_unless.iter().map(|c| c.to_string()).collect()).unwrap_or_default();
             }
             m.extra.suppressed_by = d.suppressed_by.clone();
+            m.extra.suppressed_when = d.suppressed_when.clone();
             if m.extra.when.is_none()
                 && let Some((type_column, e, s)) = tool.and_then(|t| t.consent_by_type)
             {

@@ -47,6 +47,8 @@ pub struct Extra {
     /// `unless_columns = [...]` with a "subscribed" constant.
     pub unless_columns: Vec<String>,
     pub suppressed_by: Vec<String>,
+    /// `suppressed_by` entries `{ column = "...", is = [...] }`.
+    pub suppressed_when: Vec<(String, Vec<String>)>,
     /// `when = "column", is = [...]`.
     pub when: Option<(String, Vec<String>)>,
     /// Phones: `region_column`.
@@ -388,17 +390,17 @@ pub(super) fn consent_signal(
         other => other,
     };
     match known.map(|k| &k.role) {
-        Some(Role::EmailMarketing(s, u)) => Some(Signal::OptIn {
+        Some(Role::EmailMarketing(s, u, n)) => Some(Signal::OptIn {
             channel: Channel::Email,
             subscribed: s.iter().map(|w| w.to_string()).collect(),
             unsubscribed: u.iter().map(|w| w.to_string()).collect(),
-            undecided: Vec::new(),
+            undecided: n.iter().map(|w| w.to_string()).collect(),
         }),
-        Some(Role::SmsMarketing(s, u)) => Some(Signal::OptIn {
+        Some(Role::SmsMarketing(s, u, n)) => Some(Signal::OptIn {
             channel: Channel::Sms,
             subscribed: s.iter().map(|w| w.to_string()).collect(),
             unsubscribed: u.iter().map(|w| w.to_string()).collect(),
-            undecided: Vec::new(),
+            undecided: n.iter().map(|w| w.to_string()).collect(),
         }),
         Some(Role::SubscriptionBy { .. }) => None,
         // A documented column is read for consent only when it is an opt-out:
@@ -429,9 +431,13 @@ pub(super) fn signals(sample: &Sample, tool: Option<&Tool>) -> Vec<(usize, Found
                 && values.iter().all(|v| !crate::transform::is_set(v) || consent::is_flag(v))
             {
                 let other = if *channel == Channel::Email { Channel::Sms } else { Channel::Email };
-                out.push((i, Found { header: header.clone(), signal: Signal::OptOut { channel: other } }));
+                out.push((
+                    i,
+                    Found { header: header.clone(), signal: Signal::OptOut { channel: other }, documented: false },
+                ));
             }
-            out.push((i, Found { header: header.clone(), signal }));
+            let documented = known.is_some_and(|k| matches!(k.role, Role::EmailMarketing(..) | Role::SmsMarketing(..)));
+            out.push((i, Found { header: header.clone(), signal, documented }));
         }
     }
     out

@@ -190,8 +190,14 @@ pub fn line(m: &Mapped) -> String {
                             parts.push(format!("undecided = [{}]", list(&v.undecided)));
                         }
                     }
-                    if !x.suppressed_by.is_empty() {
-                        parts.push(format!("suppressed_by = [{}]", list(&x.suppressed_by)));
+                    if !x.suppressed_by.is_empty() || !x.suppressed_when.is_empty() {
+                        let mut entries: Vec<String> = x.suppressed_by.iter().map(|c| q(c)).collect();
+                        entries.extend(
+                            x.suppressed_when
+                                .iter()
+                                .map(|(c, is)| format!("{{ column = {}, is = [{}] }}", q(c), list(is))),
+                        );
+                        parts.push(format!("suppressed_by = [{}]", entries.join(", ")));
                     }
                     format!("{key} = {{ {}{when} }}", parts.join(", "))
                 }

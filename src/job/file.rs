@@ -149,9 +149,11 @@ pub struct SubscriptionTable {
     #[serde(default)]
     pub undecided: Vec<String>,
     /// Columns that, when set (not blank, not false/0/no), mean an opt-out or a
-    /// suppression: they win over `column` and `value`.
+    /// suppression: they win over `column` and `value`. An entry
+    /// `{ column = "...", is = [...] }` means an opt-out when the cell is one
+    /// of `is` (an opt-in column's "no", beside the column that decides).
     #[serde(default)]
-    pub suppressed_by: Vec<String>,
+    pub suppressed_by: Vec<Suppression>,
     pub when: Option<String>,
     #[serde(default)]
     pub is: Vec<String>,
@@ -160,6 +162,23 @@ pub struct SubscriptionTable {
     /// e.g. Mailchimp's unsubscribed file under a "subscribed" constant).
     #[serde(default)]
     pub unless_columns: Vec<String>,
+}
+
+/// One `suppressed_by` entry: a column whose being set is an opt-out, or a
+/// column and the values that are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Suppression {
+    Set(String),
+    Values { column: String, is: Vec<String> },
+}
+
+impl Suppression {
+    pub fn column(&self) -> &str {
+        match self {
+            Suppression::Set(c) | Suppression::Values { column: c, .. } => c,
+        }
+    }
 }
 
 /// `time = { column = "time", format = "..." }` of events.

@@ -5,7 +5,7 @@
 //! (`suppressed_by`: an opt-out anywhere in the row wins).
 
 use super::error::JobError;
-use super::file::{IdTable, NativeTable, SubscriptionTable};
+use super::file::{IdTable, NativeTable, SubscriptionTable, Suppression};
 use super::resolve::Resolver;
 use super::settings::*;
 use toml::Spanned;
@@ -153,7 +153,8 @@ impl Resolver<'_> {
             }
         }
         let (column, constant) = if only_suppressions {
-            (Column { name: format!("suppressed_by {:?}", t.suppressed_by), key: key.to_string(), line }, None)
+            let names: Vec<&str> = t.suppressed_by.iter().map(Suppression::column).collect();
+            (Column { name: format!("suppressed_by {names:?}"), key: key.to_string(), line }, None)
         } else {
             self.column_or_value(key, line, t.column, t.value, v)?
         };
@@ -162,11 +163,17 @@ impl Resolver<'_> {
         {
             return self.err(v.span(), format!("{key}: value `{c}` is not \"subscribed\" or \"unsubscribed\""));
         }
-        let suppressed_by = t
-            .suppressed_by
-            .iter()
-            .map(|c| self.named(&format!("{key}.suppressed_by"), c, v))
-            .collect::<Result<_, _>>()?;
+        let (mut suppressed_by, mut suppressed_when) = (Vec::new(), Vec::new());
+        for e in &t.suppressed_by {
+            let col = self.named(&format!("{key}.suppressed_by"), e.column(), v)?;
+            match e {
+                Suppression::Set(_) => suppressed_by.push(col),
+                Suppression::Values { is, .. } if is.is_empty() => {
+                    return self.err(v.span(), format!("{key}.suppressed_by: `is` lists no value of `{}`", e.column()));
+                }
+                Suppression::Values { is, .. } => suppressed_when.push((col, lower(is))),
+            }
+        }
         if !t.unless_columns.is_empty() && constant.is_none() {
             return self.err(v.span(), format!("{key}: `unless_columns` guards a constant `value`; there is none"));
         }
@@ -174,6 +181,7 @@ impl Resolver<'_> {
             constant: constant.map(|c| c.trim().to_lowercase()),
             when: self.when(key, line, t.when, t.is, v)?,
             suppressed_by,
+            suppressed_when,
             region: None,
             region_column: None,
             only_suppressions,

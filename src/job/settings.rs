@@ -177,6 +177,9 @@ pub struct NativeRule {
     /// Subscriptions: any of these columns set means unsubscribed, whatever
     /// the column or constant says (an opt-out wins).
     pub suppressed_by: Vec<Column>,
+    /// Subscriptions: columns whose cell being one of these values
+    /// (lowercased) means unsubscribed, like `suppressed_by`.
+    pub suppressed_when: Vec<(Column, Vec<String>)>,
     /// Phones: the region national numbers are read in (`FR`), or its column.
     pub region: Option<String>,
     pub region_column: Option<Column>,

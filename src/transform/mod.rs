@@ -328,6 +328,11 @@ impl Transformer {
                 let _ = write!(fp, ":when{values:?}");
             }
             let _ = write!(fp, ":s{}", n.suppressed_by.len());
+            // Only when used: the fingerprint of every other job stays as it was.
+            for (f, values) in &n.suppressed_when {
+                let _ = write!(fp, ":sw{values:?}");
+                self.hashed.push(f.index);
+            }
         }
         let attrs = |fp: &mut String, hashed: &mut Vec<usize>, list: &[BoundAttr]| {
             for b in list {
@@ -477,7 +482,7 @@ impl Transformer {
         };
         let mut obj = json::Object::open(attrs);
         let held = self.opt_outs.as_ref().map_or((false, false), |o| o.held(&key));
-        native::write(&self.native, self.blank, held, &mut obj, &cell, &reject)?;
+        native::write(&self.native, self.blank, held, &key, &mut obj, &cell, &reject)?;
         self.write_attrs(&self.attrs, &mut obj, &cell, &reject)?;
         obj.close();
         let event = match &self.event {

@@ -18,6 +18,8 @@ pub(super) struct BoundNative {
     pub constant: Option<String>,
     pub when: Option<(Field, Vec<String>)>,
     pub suppressed_by: Vec<Field>,
+    /// Columns whose cell (lowercased) being one of the values is an opt-out.
+    pub suppressed_when: Vec<(Field, Vec<String>)>,
     pub region: Option<String>,
     pub region_field: Option<Field>,
 }
@@ -38,6 +40,11 @@ impl BoundNative {
                 None => None,
             },
             suppressed_by: r.suppressed_by.iter().map(field).collect::<Result<_, _>>()?,
+            suppressed_when: r
+                .suppressed_when
+                .iter()
+                .map(|(c, v)| Ok((field(c)?, v.clone())))
+                .collect::<Result<_, crate::job::JobError>>()?,
             region: r.region.clone(),
             region_field: r.region_column.as_ref().map(field).transpose()?,
         })
@@ -54,13 +61,50 @@ pub fn is_set(cell: &str) -> bool {
             .any(|w| c.eq_ignore_ascii_case(w)))
 }
 
+/// Whether the row sends an address for the channel (`email`: an email,
+/// else a phone), or `None` when the job maps no address for it.
+fn address_sent<'r>(
+    natives: &[BoundNative],
+    email: bool,
+    cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
+) -> Result<Option<bool>, Problem> {
+    let mut mapped = None;
+    for n in natives {
+        if !matches!((&n.kind, email), (NativeKind::Email, true) | (NativeKind::Phone, false)) {
+            continue;
+        }
+        mapped = Some(false);
+        if let Some((f, values)) = &n.when {
+            let c = cell(f)?;
+            if !values.iter().any(|v| v.eq_ignore_ascii_case(c)) {
+                continue;
+            }
+        }
+        let sent = match (&n.constant, &n.field) {
+            (Some(_), _) => true,
+            (None, Some(f)) => !cell(f)?.trim().is_empty(),
+            (None, None) => false,
+        };
+        if sent {
+            return Ok(Some(true));
+        }
+    }
+    Ok(mapped)
+}
+
 /// Write every native of the row into `obj`. `held`: (email, SMS) this
 /// person opted out on another row of the file (see `optouts`): their
-/// `subscribed` is sent as `unsubscribed`.
+/// `subscribed` is sent as `unsubscribed`. `key`: the row's Custom ID.
+///
+/// No subscription without its address: where the job maps the channel's
+/// address (`email_address`, `phone_number`), a row that sends none (and,
+/// for email, whose Custom ID is not an email) sends no `subscribed` for
+/// the channel; an opt-out is always sent (it is never noise).
 pub(super) fn write<'r, O: json::Out>(
     natives: &[BoundNative],
     blank: Blank,
     held: (bool, bool),
+    key: &str,
     obj: &mut json::Object<'_, O>,
     cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
     reject: &impl Fn(&str, String) -> Problem,
@@ -88,6 +132,10 @@ pub(super) fn write<'r, O: json::Out>(
             for f in &n.suppressed_by {
                 suppressed |= is_set(cell(f)?);
             }
+            for (f, values) in &n.suppressed_when {
+                let c = cell(f)?.trim();
+                suppressed |= values.iter().any(|v| v.eq_ignore_ascii_case(c));
+            }
             if suppressed {
                 set(Some("unsubscribed"));
                 continue;
@@ -106,7 +154,14 @@ pub(super) fn write<'r, O: json::Out>(
             let header = n.field.as_ref().map(|f| f.header.as_str()).unwrap_or("");
             if let Some(s) = value::subscription_of(v, c).map_err(|m| reject(header, m))? {
                 let held = if email { held.0 } else { held.1 };
-                set(Some(if held { "unsubscribed" } else { s }));
+                let s = if held { "unsubscribed" } else { s };
+                if s == "subscribed" {
+                    let by_id = email && key.contains('@');
+                    if !by_id && address_sent(natives, email, cell)? == Some(false) {
+                        continue;
+                    }
+                }
+                set(Some(s));
             }
             continue;
         }

@@ -77,7 +77,7 @@ pub static TOOL: Tool = Tool {
         },
         Known {
             headers: &["email_subscribe"],
-            role: EmailMarketing(&["opted_in", "subscribed"], &["unsubscribed"]),
+            role: EmailMarketing(&["opted_in", "subscribed"], &["unsubscribed"], &[]),
             note: "Braze: opted_in (explicit) and subscribed (the default) → subscribed; unsubscribed → unsubscribed",
         },
         Known {

@@ -11,15 +11,14 @@
 //! EMAIL_BLACKLISTED;SMS_BLACKLISTED;ADDED_TIME;MODIFIED_TIME`, `;`-separated,
 //! flags as Yes/No, times as `12-04-2022 09:30`; the index does not name the
 //! repository); no Brevo page listing the CSV header was found, so
-//! `LANDLINE_NUMBER` and `DOUBLE_OPT-IN` are unconfirmed. Brevo mails every
-//! contact that is not blacklisted ("subscribed & unsubscribed (blacklisted
-//! via any means)" in the export API), so the blacklist flags are the
-//! consent; `DOUBLE_OPT-IN` only says how the contact signed up.
+//! `LANDLINE_NUMBER` and `DOUBLE_OPT-IN` are unconfirmed. The blacklist
+//! flags are opt-outs, not consent: Brevo mails every contact that is not
+//! blacklisted, but "not opted out" is not an opt-in, so a flag set gives
+//! `unsubscribed` and a flag unset sends nothing (a column that states an
+//! opt-in, such as `OPT_IN`, decides those). `DOUBLE_OPT-IN` only says how
+//! the contact signed up.
 
 use super::{Channel, Hint::*, Known, Role::*, Tool};
-
-const NOT_BLACKLISTED: &[&str] = &["false", "no", "0"];
-const BLACKLISTED: &[&str] = &["true", "yes", "1"];
 
 pub static TOOL: Tool = Tool {
     name: "Brevo",
@@ -39,14 +38,15 @@ pub static TOOL: Tool = Tool {
         Known { headers: &["LANDLINE_NUMBER"], role: Attr("landline", Text), note: "" },
         Known {
             headers: &["EMAIL_BLACKLISTED"],
-            role: EmailMarketing(NOT_BLACKLISTED, BLACKLISTED),
-            note: "Brevo's opt-out: blacklisted (true) → unsubscribed; not blacklisted → subscribed, \
-                   as Brevo itself mails every contact that is not blacklisted",
+            role: Attr("email_blacklisted", Bool),
+            note: "Brevo's email opt-out: blacklisted (Yes) → $email_marketing unsubscribed. Not being \
+                   blacklisted is not consent: it subscribes nobody",
         },
         Known {
             headers: &["SMS_BLACKLISTED"],
-            role: SmsMarketing(NOT_BLACKLISTED, BLACKLISTED),
-            note: "Brevo's SMS opt-out: blacklisted (true) → unsubscribed; not blacklisted → subscribed",
+            role: Attr("sms_blacklisted", Bool),
+            note: "Brevo's SMS opt-out: blacklisted (Yes) → $sms_marketing unsubscribed; not blacklisted \
+                   subscribes nobody",
         },
         Known {
             headers: &["DOUBLE_OPT-IN"],

@@ -42,12 +42,12 @@ pub static TOOL: Tool = Tool {
         Known { headers: &["Customer Type"], role: Attr("customer_type", Text), note: "" },
         Known {
             headers: &["MSG-email"],
-            role: EmailMarketing(&["true", "yes", "1"], &["false", "no", "0"]),
+            role: EmailMarketing(&["true", "yes", "1"], &["false", "no", "0"], &[]),
             note: "CleverTap: MSG-email false = opted out of email → unsubscribed; true → subscribed",
         },
         Known {
             headers: &["MSG-sms"],
-            role: SmsMarketing(&["true", "yes", "1"], &["false", "no", "0"]),
+            role: SmsMarketing(&["true", "yes", "1"], &["false", "no", "0"], &[]),
             note: "CleverTap: MSG-sms false = opted out of SMS → unsubscribed; true → subscribed",
         },
         Known {

@@ -47,7 +47,7 @@ pub static TOOL: Tool = Tool {
         },
         Known {
             headers: &["unsubscribed"],
-            role: EmailMarketing(&["false"], &["true"]),
+            role: EmailMarketing(&["false"], &["true"], &[]),
             note: "Customer.io's flag is inverted: unsubscribed = true → unsubscribed, false → subscribed",
         },
         Known { headers: &["first_name"], role: Attr("first_name", Text), note: "" },

@@ -16,9 +16,10 @@
 
 use super::{Channel, Hint::*, IdRule, Known, Role::*, Tool};
 
-const UNSUB: &[&str] = &["unsubscribed", "never_subscribed", "suppressed"];
-const CONSENT: &str = "Klaviyo consent: SUBSCRIBED → subscribed; UNSUBSCRIBED and NEVER_SUBSCRIBED → unsubscribed \
-(Batch has no \"never asked\" state, and not mailing someone who never agreed is the safe side)";
+const UNSUB: &[&str] = &["unsubscribed", "suppressed"];
+const NEVER: &[&str] = &["never_subscribed"];
+const CONSENT: &str = "Klaviyo consent: SUBSCRIBED → subscribed; UNSUBSCRIBED → unsubscribed; NEVER_SUBSCRIBED \
+sends nothing (never asked is no opt-out: whatever Batch holds stays)";
 
 pub static TOOL: Tool = Tool {
     name: "Klaviyo",
@@ -78,12 +79,12 @@ pub static TOOL: Tool = Tool {
         },
         Known {
             headers: &["Email Marketing Consent", "Email Consent"],
-            role: EmailMarketing(&["subscribed"], UNSUB),
+            role: EmailMarketing(&["subscribed"], UNSUB, NEVER),
             note: CONSENT,
         },
         Known {
             headers: &["SMS Marketing Consent", "SMS Consent"],
-            role: SmsMarketing(&["subscribed"], UNSUB),
+            role: SmsMarketing(&["subscribed"], UNSUB, NEVER),
             note: CONSENT,
         },
         Known {

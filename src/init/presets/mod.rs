@@ -96,9 +96,10 @@ pub enum Role {
     Language,
     Region,
     Timezone,
-    /// The tool's own words for subscribed / unsubscribed.
-    EmailMarketing(&'static [&'static str], &'static [&'static str]),
-    SmsMarketing(&'static [&'static str], &'static [&'static str]),
+    /// The tool's documented consent state: its words for subscribed /
+    /// unsubscribed / neither (sends nothing: "never asked" is no opt-out).
+    EmailMarketing(&'static [&'static str], &'static [&'static str], &'static [&'static str]),
+    SmsMarketing(&'static [&'static str], &'static [&'static str], &'static [&'static str]),
     /// A custom attribute with this name.
     Attr(&'static str, Hint),
     /// Documented, deliberately not sent; the note says why.
@@ -184,8 +185,9 @@ mod tests {
                 if let Role::Attr(n, _) = c.role {
                     assert!(crate::api::rules::is_valid_name(n), "{name}: `{n}`");
                 }
-                if let Role::EmailMarketing(s, u) | Role::SmsMarketing(s, u) = c.role {
-                    assert!(s.iter().all(|w| !u.contains(w)), "{name}: a word in both lists");
+                if let Role::EmailMarketing(s, u, n) | Role::SmsMarketing(s, u, n) = c.role {
+                    assert!(s.iter().all(|w| !u.contains(w) && !n.contains(w)), "{name}: a word in two lists");
+                    assert!(u.iter().all(|w| !n.contains(w)), "{name}: a word in two lists");
                 }
             }
         }

@@ -44,12 +44,12 @@ pub static TOOL: Tool = Tool {
         Known { headers: &["Last Name"], role: Attr("last_name", Text), note: "" },
         Known {
             headers: &["Accepts Email Marketing", "Accepts Marketing"],
-            role: EmailMarketing(&["yes", "true"], &["no", "false"]),
+            role: EmailMarketing(&["yes", "true"], &["no", "false"], &[]),
             note: "Shopify: yes → subscribed; no → unsubscribed",
         },
         Known {
             headers: &["Accepts SMS Marketing"],
-            role: SmsMarketing(&["yes", "true"], &["no", "false"]),
+            role: SmsMarketing(&["yes", "true"], &["no", "false"], &[]),
             note: "Shopify: yes → subscribed; no → unsubscribed",
         },
         Known {

@@ -186,7 +186,7 @@ custom_id = "id"
 [mapping.native]
 email_address = "email"
 phone_number = "phone"
-email_marketing = { column = "news", subscribed = ["yes"], unsubscribed = ["no"], suppressed_by = [{ column = "accepts", is = ["false"] }] }
+email_marketing = { column = "news", subscribed = ["yes"], unsubscribed = ["no"], suppressed_by = [{ column = "accepts", not = ["true"] }] }
 sms_marketing = { column = "sms", subscribed = ["yes"], unsubscribed = ["no"] }
 "#;
     let header = ["id", "email", "phone", "news", "accepts", "sms"];

@@ -138,7 +138,7 @@ pub fn is_valid_email(s: &str) -> bool {
     let spaced = if s.is_ascii() {
         s.bytes().any(|b| b <= b' ' || b == 0x7f)
     } else {
-        s.chars().any(|c| c.is_whitespace() || c.is_control())
+        s.chars().any(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
     };
     if s.len() > 254 || spaced {
         return false;
@@ -156,30 +156,71 @@ pub fn is_valid_email(s: &str) -> bool {
     domain.split(|&c| c == b'.').all(|l| !l.is_empty() && l[0] != b'-' && l[l.len() - 1] != b'-')
 }
 
-/// E.164: `+`, a non-zero digit, at most 15 digits in all.
+/// A character that shows nothing and is no space: zero-width spaces and
+/// joiners, direction marks, the soft hyphen, the word joiner, a BOM. Pasted
+/// from web pages and spreadsheets into addresses, never part of one.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// E.164: `+`, a country calling code that is assigned (libphonenumber's
+/// metadata: `+999...` is no one's), at most 15 digits in all.
 pub fn is_valid_e164(s: &str) -> bool {
     let Some(digits) = s.strip_prefix('+') else {
         return false;
     };
-    (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+    (2..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+        && has_calling_code(digits)
 }
 
-/// ISO 639-1: two lowercase letters.
-pub fn is_valid_language(s: &str) -> bool {
-    s.len() == 2 && s.bytes().all(|b| b.is_ascii_lowercase())
+/// Whether `digits` (after the `+`) start with an assigned country calling
+/// code (1 to 3 digits; codes are prefix-free).
+fn has_calling_code(digits: &str) -> bool {
+    static CODES: std::sync::LazyLock<Vec<bool>> = std::sync::LazyLock::new(|| {
+        (0..1000u16).map(|c| c > 0 && phonenumber::metadata::DATABASE.by_code(&c).is_some()).collect()
+    });
+    (1..=3.min(digits.len())).any(|n| digits[..n].parse::<usize>().is_ok_and(|c| CODES[c]))
 }
+
+/// ISO 639-1: two lowercase letters, one of the codes the standard assigns.
+pub fn is_valid_language(s: &str) -> bool {
+    // A table of the 676 two-letter words, built once: this runs on every row.
+    static CODES: std::sync::LazyLock<[bool; 676]> = std::sync::LazyLock::new(|| {
+        let mut t = [false; 676];
+        ISO_639_1.split(' ').for_each(|c| t[letters(c.as_bytes())] = true);
+        t
+    });
+    fn letters(b: &[u8]) -> usize {
+        usize::from(b[0] - b'a') * 26 + usize::from(b[1] - b'a')
+    }
+    s.len() == 2 && s.bytes().all(|b| b.is_ascii_lowercase()) && CODES[letters(s.as_bytes())]
+}
+
+/// Every ISO 639-1 code (184, `bh` included: withdrawn, but still in data).
+const ISO_639_1: &str = "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv \
+cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii \
+ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms \
+mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn \
+so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu";
 
 /// ISO 3166-1 alpha-2: two uppercase letters.
 pub fn is_valid_region(s: &str) -> bool {
     s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
 }
 
-/// An IANA zone name by shape (`Area/Location[/More]`, `UTC`, `Etc/GMT+3`):
-/// the tz database changes, a shape check does not go stale.
+/// An IANA zone name: the shape (`Area/Location[/More]`, `UTC`, `Etc/GMT+3`),
+/// then a name of the tz database (`chrono-tz`'s copy, links included):
+/// `Europe/Pariss` or `Etc/GMT+15` are no zone.
 pub fn is_valid_timezone(s: &str) -> bool {
     if s == "UTC" || s == "GMT" {
         return true;
     }
+    is_zone_shaped(s) && s.parse::<chrono_tz::Tz>().is_ok()
+}
+
+fn is_zone_shaped(s: &str) -> bool {
     // One pass over the bytes: this runs on every row that maps a time zone.
     let b = s.as_bytes();
     if !b.first().is_some_and(u8::is_ascii_uppercase) {
@@ -233,6 +274,29 @@ pub fn is_valid_subscription(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 25: values that are shaped right but name nothing.
+    #[test]
+    fn zones_languages_phones_and_addresses_must_exist() {
+        for tz in ["Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+12", "Etc/GMT-14", "US/Eastern", "UTC"] {
+            assert!(is_valid_timezone(tz), "{tz}");
+        }
+        for tz in ["Mars/Olympus", "Europe/Pariss", "Etc/GMT+15", "europe/paris", "Europe/"] {
+            assert!(!is_valid_timezone(tz), "{tz}");
+        }
+        assert!(is_valid_language("en") && is_valid_language("zh") && is_valid_language("he"));
+        assert!(!is_valid_language("zz") && !is_valid_language("qq") && !is_valid_language("EN"));
+        for p in ["+33639981337", "+14155552671", "+447911123456", "+5511912345678", "+79161234567", "+8613912345678"] {
+            assert!(is_valid_e164(p), "{p}");
+        }
+        for p in ["+999999999999999", "+0639981337", "+2", "+8099999999"] {
+            assert!(!is_valid_e164(p), "{p}");
+        }
+        assert!(is_valid_email("jane@example.com") && is_valid_email("zoë@example.fr"));
+        assert!(!is_valid_email("jane\u{200B}@example.com"), "a zero-width space");
+        assert!(!is_valid_email("\u{FEFF}jane@example.com"), "a BOM");
+        assert!(!is_valid_email("jane@exam\u{00AD}ple.com"), "a soft hyphen");
+    }
 
     #[test]
     fn custom_ids() {

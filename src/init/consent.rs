@@ -264,10 +264,12 @@ pub struct Decision {
     pub constant: Option<&'static str>,
     /// Opt-out columns: set means unsubscribed, whatever else the row says.
     pub suppressed_by: Vec<String>,
-    /// Other opt-in columns beside the one that decides: their "no" words
-    /// are opt-outs too (several signals are a union, never a reason to
-    /// read none).
-    pub suppressed_when: Vec<(String, Vec<String>)>,
+    /// Other opt-in columns beside the one that decides, with their opt-in
+    /// and undecided words: any other value of theirs is an opt-out
+    /// (several signals are a union, never a reason to read none).
+    /// (column, words, except): `except` lists the words that do not opt
+    /// out (any other value does), else the words that do.
+    pub suppressed_when: Vec<(String, Vec<String>, bool)>,
     /// Why, for the job file; when nothing is sent, why not.
     pub notes: Vec<String>,
 }
@@ -329,19 +331,21 @@ pub fn decide(found: &[Found], ch: Channel, constant: Option<(&'static str, Stri
             d.notes.push(format!("{name} from `{}`{why}", one.header));
         }
         for f in opt_ins.iter().enumerate().filter(|(i, _)| *i != decider).map(|(_, f)| f) {
-            if let Signal::OptIn { unsubscribed, .. } = &f.signal
-                && !unsubscribed.is_empty()
-            {
-                d.suppressed_when.push((f.header.clone(), unsubscribed.clone()));
-                d.notes.push(format!(
-                    "{name} = unsubscribed also where `{}` is {} (its opt-ins are not read: `{}` decides those)",
-                    f.header,
-                    unsubscribed.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(" or "),
-                    one.header
-                ));
+            let Signal::OptIn { subscribed, unsubscribed, undecided, .. } = &f.signal else { continue };
+            let words = |w: &[String]| w.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(" or ");
+            let not: Vec<String> = subscribed.iter().chain(undecided).cloned().collect();
+            let (entry, says) = if !not.is_empty() {
+                ((f.header.clone(), not.clone(), true), format!("set to anything but {}", words(&not)))
+            } else if !unsubscribed.is_empty() {
+                ((f.header.clone(), unsubscribed.clone(), false), words(unsubscribed))
             } else {
-                d.notes.push(format!("{name}: `{}` is not read: `{}` decides the opt-ins", f.header, one.header));
-            }
+                continue;
+            };
+            d.notes.push(format!(
+                "{name} = unsubscribed also where `{}` is {says} (its opt-ins are not read: `{}` decides those)",
+                f.header, one.header
+            ));
+            d.suppressed_when.push(entry);
         }
     }
     if !d.suppressed_by.is_empty() {
@@ -396,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn an_opt_out_wins_and_two_opt_ins_send_nothing() {
+    fn an_opt_out_wins_and_a_second_opt_in_column_adds_its_opt_outs() {
         let found =
             |h: &str, v: &[&str]| Found { header: h.into(), signal: classify(h, v).unwrap(), documented: false };
         let d = decide(&[found("optin", &["yes"]), found("unsubscribed", &["true"])], Channel::Email, None);
@@ -407,12 +411,12 @@ mod tests {
         // Two opt-in columns: the first decides, the other's "no" is an opt-out too.
         let two = decide(&[found("optin", &["yes"]), found("newsletter", &["no"])], Channel::Email, None);
         assert_eq!(two.column.as_ref().unwrap().0, "optin");
-        assert_eq!(two.suppressed_when, vec![("newsletter".to_string(), vec!["no".to_string()])]);
+        assert_eq!(two.suppressed_when, vec![("newsletter".to_string(), vec!["yes".to_string()], true)]);
         // A documented consent state decides, wherever it is.
         let mut state = found("Email Marketing Consent", &["SUBSCRIBED", "UNSUBSCRIBED"]);
         state.documented = true;
         let d = decide(&[found("Accepts Marketing", &["true", "false"]), state], Channel::Email, None);
         assert_eq!(d.column.as_ref().unwrap().0, "Email Marketing Consent");
-        assert_eq!(d.suppressed_when[0].0, "Accepts Marketing");
+        assert_eq!(d.suppressed_when, vec![("Accepts Marketing".to_string(), vec!["true".to_string()], true)]);
     }
 }

@@ -152,8 +152,9 @@ fn consent_summary(plan: &plan::Plan) -> Vec<String> {
                 if !m.extra.suppressed_by.is_empty() {
                     parts.push(format!("unsubscribed wherever {} is set", m.extra.suppressed_by.join(" / ")));
                 }
-                for (c, is) in &m.extra.suppressed_when {
-                    parts.push(format!("unsubscribed wherever {c} is {}", is.join(" / ")));
+                for (c, w, except) in &m.extra.suppressed_when {
+                    let but = if *except { "set but not " } else { "" };
+                    parts.push(format!("unsubscribed wherever {c} is {but}{}", w.join(" / ")));
                 }
                 if m.column.is_empty() && m.extra.constant.is_none() {
                     parts.push("nothing sent on other rows".into());

@@ -47,8 +47,9 @@ pub struct Extra {
     /// `unless_columns = [...]` with a "subscribed" constant.
     pub unless_columns: Vec<String>,
     pub suppressed_by: Vec<String>,
-    /// `suppressed_by` entries `{ column = "...", is = [...] }`.
-    pub suppressed_when: Vec<(String, Vec<String>)>,
+    /// `suppressed_by` entries `{ column = "...", not = [...] }` (true) or
+    /// `{ column = "...", is = [...] }`.
+    pub suppressed_when: Vec<(String, Vec<String>, bool)>,
     /// `when = "column", is = [...]`.
     pub when: Option<(String, Vec<String>)>,
     /// Phones: `region_column`.

@@ -192,11 +192,10 @@ pub fn line(m: &Mapped) -> String {
                     }
                     if !x.suppressed_by.is_empty() || !x.suppressed_when.is_empty() {
                         let mut entries: Vec<String> = x.suppressed_by.iter().map(|c| q(c)).collect();
-                        entries.extend(
-                            x.suppressed_when
-                                .iter()
-                                .map(|(c, is)| format!("{{ column = {}, is = [{}] }}", q(c), list(is))),
-                        );
+                        entries.extend(x.suppressed_when.iter().map(|(c, w, except)| {
+                            let key = if *except { "not" } else { "is" };
+                            format!("{{ column = {}, {key} = [{}] }}", q(c), list(w))
+                        }));
                         parts.push(format!("suppressed_by = [{}]", entries.join(", ")));
                     }
                     format!("{key} = {{ {}{when} }}", parts.join(", "))

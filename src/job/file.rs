@@ -151,7 +151,8 @@ pub struct SubscriptionTable {
     /// Columns that, when set (not blank, not false/0/no), mean an opt-out or a
     /// suppression: they win over `column` and `value`. An entry
     /// `{ column = "...", is = [...] }` means an opt-out when the cell is one
-    /// of `is` (an opt-in column's "no", beside the column that decides).
+    /// of `is`; `{ column = "...", not = [...] }` when it is set to anything
+    /// else than one of `not` (an opt-in column beside the one that decides).
     #[serde(default)]
     pub suppressed_by: Vec<Suppression>,
     pub when: Option<String>,
@@ -164,19 +165,38 @@ pub struct SubscriptionTable {
     pub unless_columns: Vec<String>,
 }
 
-/// One `suppressed_by` entry: a column whose being set is an opt-out, or a
-/// column and the values that are.
+/// One `suppressed_by` entry: a column whose being set is an opt-out; a
+/// column and the values that are (`is`); or a column and the values that
+/// are not (`not`: any other non-blank value is an opt-out, the fail-safe
+/// reading of a second consent column).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum Suppression {
     Set(String),
-    Values { column: String, is: Vec<String> },
+    Values(SuppressionValues),
+    Except(SuppressionExcept),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionValues {
+    pub column: String,
+    pub is: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionExcept {
+    pub column: String,
+    pub not: Vec<String>,
 }
 
 impl Suppression {
     pub fn column(&self) -> &str {
         match self {
-            Suppression::Set(c) | Suppression::Values { column: c, .. } => c,
+            Suppression::Set(c) => c,
+            Suppression::Values(v) => &v.column,
+            Suppression::Except(e) => &e.column,
         }
     }
 }

@@ -166,13 +166,20 @@ impl Resolver<'_> {
         let (mut suppressed_by, mut suppressed_when) = (Vec::new(), Vec::new());
         for e in &t.suppressed_by {
             let col = self.named(&format!("{key}.suppressed_by"), e.column(), v)?;
-            match e {
-                Suppression::Set(_) => suppressed_by.push(col),
-                Suppression::Values { is, .. } if is.is_empty() => {
-                    return self.err(v.span(), format!("{key}.suppressed_by: `is` lists no value of `{}`", e.column()));
+            let (values, except) = match e {
+                Suppression::Set(_) => {
+                    suppressed_by.push(col);
+                    continue;
                 }
-                Suppression::Values { is, .. } => suppressed_when.push((col, lower(is))),
+                Suppression::Values(x) => (&x.is, false),
+                Suppression::Except(x) => (&x.not, true),
+            };
+            if values.is_empty() {
+                let which = if except { "not" } else { "is" };
+                return self
+                    .err(v.span(), format!("{key}.suppressed_by: `{which}` lists no value of `{}`", e.column()));
             }
+            suppressed_when.push(ValueSuppression { column: col, values: lower(values), except });
         }
         if !t.unless_columns.is_empty() && constant.is_none() {
             return self.err(v.span(), format!("{key}: `unless_columns` guards a constant `value`; there is none"));

@@ -167,6 +167,25 @@ pub struct NativeMap {
     pub rule: NativeRule,
 }
 
+/// A column whose value says "opted out": one of `values`, or (`except`)
+/// any non-blank value but those.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueSuppression {
+    pub column: Column,
+    /// Lowercased.
+    pub values: Vec<String>,
+    pub except: bool,
+}
+
+impl ValueSuppression {
+    /// Whether `cell` opts out.
+    pub fn opts_out(&self, cell: &str) -> bool {
+        let c = cell.trim();
+        let listed = self.values.iter().any(|v| v.eq_ignore_ascii_case(c));
+        if self.except { !c.is_empty() && !listed } else { listed }
+    }
+}
+
 /// What a native mapping does besides reading its column.
 #[derive(Debug, Clone, Default)]
 pub struct NativeRule {
@@ -177,9 +196,9 @@ pub struct NativeRule {
     /// Subscriptions: any of these columns set means unsubscribed, whatever
     /// the column or constant says (an opt-out wins).
     pub suppressed_by: Vec<Column>,
-    /// Subscriptions: columns whose cell being one of these values
-    /// (lowercased) means unsubscribed, like `suppressed_by`.
-    pub suppressed_when: Vec<(Column, Vec<String>)>,
+    /// Subscriptions: columns whose cell's value (lowercased) means
+    /// unsubscribed, like `suppressed_by`.
+    pub suppressed_when: Vec<ValueSuppression>,
     /// Phones: the region national numbers are read in (`FR`), or its column.
     pub region: Option<String>,
     pub region_column: Option<Column>,

@@ -329,8 +329,8 @@ impl Transformer {
             }
             let _ = write!(fp, ":s{}", n.suppressed_by.len());
             // Only when used: the fingerprint of every other job stays as it was.
-            for (f, values) in &n.suppressed_when {
-                let _ = write!(fp, ":sw{values:?}");
+            for (f, w) in &n.suppressed_when {
+                let _ = write!(fp, ":sw{}{:?}", w.except, w.values);
                 self.hashed.push(f.index);
             }
         }

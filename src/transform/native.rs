@@ -18,8 +18,8 @@ pub(super) struct BoundNative {
     pub constant: Option<String>,
     pub when: Option<(Field, Vec<String>)>,
     pub suppressed_by: Vec<Field>,
-    /// Columns whose cell (lowercased) being one of the values is an opt-out.
-    pub suppressed_when: Vec<(Field, Vec<String>)>,
+    /// Columns whose value is an opt-out (`job::ValueSuppression`).
+    pub suppressed_when: Vec<(Field, crate::job::ValueSuppression)>,
     pub region: Option<String>,
     pub region_field: Option<Field>,
 }
@@ -43,7 +43,7 @@ impl BoundNative {
             suppressed_when: r
                 .suppressed_when
                 .iter()
-                .map(|(c, v)| Ok((field(c)?, v.clone())))
+                .map(|w| Ok((field(&w.column)?, w.clone())))
                 .collect::<Result<_, crate::job::JobError>>()?,
             region: r.region.clone(),
             region_field: r.region_column.as_ref().map(field).transpose()?,
@@ -132,9 +132,8 @@ pub(super) fn write<'r, O: json::Out>(
             for f in &n.suppressed_by {
                 suppressed |= is_set(cell(f)?);
             }
-            for (f, values) in &n.suppressed_when {
-                let c = cell(f)?.trim();
-                suppressed |= values.iter().any(|v| v.eq_ignore_ascii_case(c));
+            for (f, w) in &n.suppressed_when {
+                suppressed |= w.opts_out(cell(f)?);
             }
             if suppressed {
                 set(Some("unsubscribed"));

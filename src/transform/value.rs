@@ -43,7 +43,8 @@ pub fn typed<O: json::Out>(ty: &ValueType, cell: &str, sr: StringRules, out: &mu
         }
         ValueType::Int => {
             let v = parse_int(cell)?;
-            if is_plain_number(cell, false) {
+            // `-0` is 0 (as JSON text it would read back as the float -0.0).
+            if is_plain_number(cell, false) && v != 0 {
                 // Already the JSON text of `v`: no formatting.
                 out.extend_from_slice(cell.as_bytes());
             } else {
@@ -52,7 +53,7 @@ pub fn typed<O: json::Out>(ty: &ValueType, cell: &str, sr: StringRules, out: &mu
         }
         ValueType::Float => {
             let v = parse_float(cell)?;
-            if is_plain_number(cell, true) {
+            if is_plain_number(cell, true) && v != 0.0 {
                 out.extend_from_slice(cell.as_bytes());
             } else {
                 let _ = write!(out, "{v}");
@@ -149,6 +150,17 @@ pub fn native<O: json::Out>(kind: &NativeKind, cell: &str, out: &mut O) -> Resul
             }
             lang.copy_from_slice(code);
             lang.make_ascii_lowercase();
+            // The codes ISO withdrew, still written by older systems (Java's
+            // Locale wrote `iw` for Hebrew): to the ones that replaced them.
+            let lang = match &lang {
+                b"iw" => *b"he",
+                b"in" => *b"id",
+                b"ji" => *b"yi",
+                _ => lang,
+            };
+            if !rules::is_valid_language(std::str::from_utf8(&lang).unwrap_or("")) {
+                return Err(format!("`{}` is not an ISO 639-1 language code (e.g. en, fr)", clip(cell)));
+            }
             out.extend_from_slice(&[b'"', lang[0], lang[1], b'"']);
         }
         NativeKind::Region => {
@@ -225,7 +237,12 @@ pub fn parse_float(cell: &str) -> Result<f64, String> {
     if !v.is_finite() {
         return Err(format!("`{}` is not a finite number", clip(cell)));
     }
-    Ok(v)
+    // Too small for a double: it would arrive as 0, which the cell does not say.
+    if v == 0.0 && cell.split(['e', 'E']).next().is_some_and(|m| m.bytes().any(|b| (b'1'..=b'9').contains(&b))) {
+        return Err(format!("`{}` is too close to 0 for a number (it would be sent as 0)", clip(cell)));
+    }
+    // `-0` and `-0.0` are 0.
+    Ok(if v == 0.0 { 0.0 } else { v })
 }
 
 pub fn parse_bool(cell: &str) -> Result<bool, String> {
@@ -498,6 +515,10 @@ mod tests {
     fn numbers_and_bools() {
         assert_eq!(w(&ValueType::Int, "42").unwrap(), "42");
         assert_eq!(w(&ValueType::Int, "-7").unwrap(), "-7");
+        assert_eq!(w(&ValueType::Int, "-0").unwrap(), "0", "never -0 (read back as the float -0.0)");
+        assert_eq!(w(&ValueType::Float, "-0.0").unwrap(), "0");
+        assert!(w(&ValueType::Float, "1e-400").unwrap_err().contains("too close to 0"));
+        assert_eq!(w(&ValueType::Float, "0e-400").unwrap(), "0");
         assert!(w(&ValueType::Int, "4.2").is_err());
         assert_eq!(w(&ValueType::Float, "3.5").unwrap(), "3.5");
         assert_eq!(w(&ValueType::Float, "3,5").unwrap(), "3.5");
@@ -566,6 +587,14 @@ mod tests {
         assert!(phone("06 39 98 13 37", None).unwrap_err().contains("national"));
         assert!(phone("+1 415 555 2671 ext. 12", None).unwrap_err().contains("extension"));
         assert!(phone("12", Some("FR")).is_err());
+        // Issue 25: shaped right, naming nothing.
+        assert!(phone("+999999999999999", None).is_err());
+        assert!(n(&NativeKind::Language, "zz").is_err());
+        assert_eq!(n(&NativeKind::Language, "iw").unwrap(), "\"he\"", "a withdrawn code, as Java wrote it");
+        assert_eq!(n(&NativeKind::Language, "pt-BR").unwrap(), "\"pt\"");
+        assert!(n(&NativeKind::Timezone, "Europe/Pariss").is_err());
+        assert!(n(&NativeKind::Timezone, "Etc/GMT+15").is_err());
+        assert!(n(&NativeKind::Email, "jane\u{200B}@example.com").is_err());
         assert_eq!(n(&NativeKind::Timezone, "Eastern Time (US & Canada)").unwrap(), "\"America/New_York\"");
         assert_eq!(n(&NativeKind::Language, "EN").unwrap(), "\"en\"");
         assert_eq!(n(&NativeKind::Language, "en-US").unwrap(), "\"en\"");

@@ -51,7 +51,10 @@ fn an_import_runs_through_the_facade_on_a_current_thread_runtime() {
 
     // The same input again: nothing to do; the status of the run that did it.
     let again = rt.block_on(batchport::run_job(&job, &options)).unwrap();
-    assert_eq!((again.status, again.rows_sent), (Status::DoneWithRejects, 299));
+    // This call sent nothing; the run that did is named with its figures.
+    assert_eq!((again.status, again.rows_sent, again.requests), (Status::DoneWithRejects, 0, 0));
+    let by = again.imported_by.as_ref().unwrap();
+    assert_eq!((by.run_id.as_str(), by.rows_sent, by.rows_rejected), (summary.run_id.as_str(), 299, 1));
     assert!(again.note.unwrap().contains("nothing to do"));
 }
 

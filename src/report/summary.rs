@@ -67,6 +67,11 @@ pub struct Summary {
     /// The input was already imported: the command did nothing.
     #[serde(skip)]
     pub nothing_to_do: bool,
+    /// When the input was already imported: what the run that imported it
+    /// did. This command's own counts are then all 0, so that a monitor
+    /// summing `rows_sent` counts each row once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imported_by: Option<ImportedBy>,
     /// Why a failed run stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -75,7 +80,44 @@ pub struct Summary {
     pub forecast: Option<super::forecast::Forecast>,
 }
 
+/// The counts of the earlier run an "already imported" summary names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportedBy {
+    /// The run that imported the input.
+    pub run_id: String,
+    /// Its `rows_read`, `rows_sent`... as its own summary gave them.
+    pub rows_read: u64,
+    pub rows_sent: u64,
+    pub rows_rejected: u64,
+    pub rows_unchanged: u64,
+    pub rows_uncertain: u64,
+    pub rows_partial: u64,
+    pub rows_duplicate: u64,
+    pub requests: u64,
+}
+
 impl Summary {
+    /// This summary as an "already imported" one: its counts move to
+    /// `imported_by`, this command's are 0 (status, files and run id stay).
+    pub fn as_already_imported(mut self) -> Summary {
+        self.imported_by = Some(ImportedBy {
+            run_id: self.run_id.clone(),
+            rows_read: self.rows_read,
+            rows_sent: self.rows_sent,
+            rows_rejected: self.rows_rejected,
+            rows_unchanged: self.rows_unchanged,
+            rows_uncertain: self.rows_uncertain,
+            rows_partial: self.rows_partial,
+            rows_duplicate: self.rows_duplicate,
+            requests: self.requests,
+        });
+        (self.rows_read, self.rows_sent, self.rows_rejected, self.rows_unchanged) = (0, 0, 0, 0);
+        (self.rows_uncertain, self.rows_partial, self.rows_duplicate) = (0, 0, 0);
+        (self.requests, self.retries, self.http_429, self.rate_achieved) = (0, 0, 0, None);
+        self.nothing_to_do = true;
+        self
+    }
+
     /// An empty summary of `run_id` of `job`, status `done`.
     pub fn new(job: &str, run_id: &str) -> Self {
         Summary {
@@ -104,6 +146,7 @@ impl Summary {
             destination: None,
             note: None,
             nothing_to_do: false,
+            imported_by: None,
             error: None,
             forecast: None,
         }

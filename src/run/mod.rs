@@ -213,8 +213,7 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
         Opened::AlreadyDone(last) => {
             // The original run's status, rejects and all: a rerun does not
             // turn a run with rejects or held rows into a clean one.
-            let mut s = summary_of(&last, work.files(&last), started);
-            s.nothing_to_do = true;
+            let mut s = summary_of(&last, work.files(&last), started).as_already_imported();
             s.destination = Some(dest);
             s.note = Some(format!(
                 "already imported to this destination by run {} (same files, unchanged): nothing to do; `batchport reset` first to import it again",

@@ -198,6 +198,9 @@ pub struct CsvSource {
     parser: Parser,
     headers: Vec<String>,
     raw_headers: csv::ByteRecord,
+    /// The line of a header repeated in another column order, read last:
+    /// the rows under it are rejected (`header_again`).
+    reordered: Option<u64>,
     delimiter: u8,
     encoding: &'static str,
     seekable: bool,
@@ -275,6 +278,7 @@ impl CsvSource {
             parser,
             headers: Vec::new(),
             raw_headers: csv::ByteRecord::new(),
+            reordered: None,
             delimiter,
             encoding: opened.detected.name(),
             seekable,
@@ -525,12 +529,12 @@ impl CsvSource {
             }) else {
                 return Ok(false);
             };
-            if flaw.is_none() {
-                let (fields, ends) = self.parser.record();
-                flaw = self.header_again(&RowCells::new(fields, ends));
-            }
             // JSON lines: the header line is synthetic, so record lines are one less.
             let line = at.line - u64::from(self.ndjson);
+            if flaw.is_none() {
+                let (fields, ends) = self.parser.record();
+                flaw = header_again(&self.raw_headers, &mut self.reordered, &RowCells::new(fields, ends), line);
+            }
             if self.ndjson && flaw.is_none() {
                 flaw = self.json_flaws.lock().unwrap_or_else(|e| e.into_inner()).remove(&line);
             }
@@ -539,24 +543,56 @@ impl CsvSource {
         }
         Ok(true)
     }
+}
 
-    /// A row that repeats the header (files concatenated, each with its
-    /// header, maybe its BOM) or starts with a BOM is not data. Cheap: most
-    /// rows differ from the header in their first bytes.
-    fn header_again(&self, record: &impl Cells) -> Option<String> {
-        if record.is_empty() {
-            return None;
-        }
-        let first = record.field(0);
-        let bom = first.starts_with(UTF8_BOM);
-        let first = if bom { &first[UTF8_BOM.len()..] } else { first };
-        let h = &self.raw_headers;
-        if record.len() == h.len() && h.get(0) == Some(first) && (1..h.len()).all(|i| h.get(i) == Some(record.field(i)))
-        {
+/// A row that repeats the header `h` (files concatenated, each with its
+/// header, maybe its BOM) or starts with a BOM is not data. Cheap: most rows
+/// differ from the header in their first bytes.
+///
+/// The same names in another case are the header too; in another column
+/// order, the rows after it would be read under the wrong columns: they are
+/// rejected, each saying why, until the header comes back in its own order
+/// (`reordered` keeps the line of such a header; a resume that starts past
+/// it does not know it).
+fn header_again(h: &csv::ByteRecord, reordered: &mut Option<u64>, record: &impl Cells, line: u64) -> Option<String> {
+    if record.is_empty() {
+        return None;
+    }
+    let first = record.field(0);
+    let bom = first.starts_with(UTF8_BOM);
+    let first = if bom { &first[UTF8_BOM.len()..] } else { first };
+    let same = |a: &[u8], b: &[u8]| a.trim_ascii().eq_ignore_ascii_case(b.trim_ascii());
+    let cell = |i: usize| if i == 0 { first } else { record.field(i) };
+    if record.len() == h.len() && h.iter().any(|name| same(name, first)) {
+        if (0..h.len()).all(|i| same(&h[i], cell(i))) {
+            *reordered = None;
             return Some("the header row again (files joined together?): not data".into());
         }
-        bom.then(|| {
-            "the row starts with a byte order mark (U+FEFF), as a file does: files joined together? Not imported".into()
-        })
+        // Every name once, in another order.
+        let mut unused: Vec<&[u8]> = h.iter().collect();
+        let permuted = (0..h.len()).all(|i| match unused.iter().position(|n| same(n, cell(i))) {
+            Some(at) => {
+                unused.swap_remove(at);
+                true
+            }
+            None => false,
+        });
+        if permuted {
+            *reordered = Some(line);
+            return Some(
+                "the header row again, its columns in another order (files joined together?): not data; \
+                     the rows under it are not imported (split the file here and import each part)"
+                    .into(),
+            );
+        }
     }
+    if let Some(at) = *reordered {
+        return Some(format!(
+            "under the header repeated at line {at} in another column order: read under the first \
+                 header, its cells would go to the wrong columns; not imported (split the file at line {at})"
+        ));
+    }
+    bom.then(|| {
+        "the row starts with a byte order mark (U+FEFF), as a file does: files joined together? Not imported".into()
+    })
 }

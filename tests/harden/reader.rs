@@ -103,6 +103,25 @@ fn a_repeated_header_row_with_a_bom_is_rejected_not_a_profile() {
     assert_eq!(rejects[1][2], "3");
 }
 
+/// Issue 25: files joined from exports with the header in another case or
+/// column order. A header row is never a profile, and no row is read under
+/// the wrong header: the rows under a reordered header are rejects, until
+/// the header comes back in its own order.
+#[test]
+fn a_repeated_header_in_another_order_or_case_never_reads_rows_under_the_wrong_columns() {
+    let data = b"id,name\nu1,A\nname,id\nB,u2\nC,u3\nID,Name\nu4,D\n NAME , Id \nE,u5\n";
+    let (s, rejects) = validate(data);
+    assert_eq!((s["rows_valid"].as_u64(), s["rows_rejected"].as_u64()), (Some(2), Some(6)), "{s}");
+    let by_line: Vec<(&str, &str)> = rejects[1..].iter().map(|r| (r[2].as_str(), r[4].as_str())).collect();
+    assert!(by_line[0].0 == "3" && by_line[0].1.contains("another order"), "{by_line:?}");
+    for (line, reason) in &by_line[1..3] {
+        assert!(reason.contains("under the header repeated at line 3"), "{line}: {reason}");
+    }
+    assert!(by_line[3].0 == "6" && by_line[3].1.contains("header row again"), "{by_line:?}");
+    assert!(by_line[4].0 == "8" && by_line[4].1.contains("another order"), "{by_line:?}");
+    assert!(by_line[5].1.contains("line 8"), "{by_line:?}");
+}
+
 #[test]
 fn a_quote_closed_in_the_middle_of_a_cell_is_rejected_not_dropped() {
     let (s, rejects) = validate(b"id,name\nu1,\"Bo\"b\nu2,\"ok \"\"quoted\"\"\"\nu3,5'11\"\n");

@@ -13,7 +13,8 @@
 //! `Flaws` entry the source attaches to that row; the line itself is the
 //! row's first cell, so the rejects file keeps it); the other lines go on.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::{Arc, Mutex};
@@ -146,26 +147,39 @@ impl<R: Read> Read for NdjsonToCsv<R> {
     }
 }
 
+/// A JSON object whose values are kept as their text: a number is read as
+/// written (`18446744073709551617` stays itself, never a rounded float).
+type Obj = std::collections::BTreeMap<String, Box<RawValue>>;
+
 /// One line as an object, or why it is not one.
-fn parse(line: &str) -> Result<Map<String, Value>, String> {
-    match serde_json::from_str::<Value>(line.trim_start_matches('\u{FEFF}')) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err("this JSON line is not an object: each line of an ndjson source is one {...}".into()),
+fn parse(line: &str) -> Result<Obj, String> {
+    let text = line.trim_start_matches('\u{FEFF}');
+    match serde_json::from_str::<Obj>(text) {
+        Ok(m) => Ok(m),
+        Err(_) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
+            Err("this JSON line is not an object: each line of an ndjson source is one {...}".into())
+        }
         Err(e) => Err(format!("this line is not valid JSON: {e}")),
     }
 }
 
-/// `{"a":{"b":1},"c":[1,2]}` → `a.b` = `1`, `c` = `[1,2]`.
-fn flatten(prefix: &str, obj: &Map<String, Value>, out: &mut Vec<(String, String)>) {
+/// `{"a":{"b":1},"c":[1,2]}` → `a.b` = `1`, `c` = `[1,2]`. Numbers keep their
+/// literal text (`1.0` stays `1.0`, `1e2` stays `1e2`).
+fn flatten(prefix: &str, obj: &Obj, out: &mut Vec<(String, String)>) {
     for (k, v) in obj {
         let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-        match v {
-            Value::Object(inner) if !inner.is_empty() => flatten(&key, inner, out),
-            Value::Null => out.push((key, String::new())),
-            Value::String(s) => out.push((key, s.clone())),
-            Value::Bool(b) => out.push((key, b.to_string())),
-            Value::Number(n) => out.push((key, n.to_string())),
-            other => out.push((key, other.to_string())),
+        let raw = v.get().trim();
+        match raw.as_bytes().first() {
+            Some(b'{') => match serde_json::from_str::<Obj>(raw) {
+                Ok(inner) if !inner.is_empty() => flatten(&key, &inner, out),
+                _ => out.push((key, "{}".into())),
+            },
+            Some(b'n') => out.push((key, String::new())),
+            Some(b'"') => out.push((key, serde_json::from_str::<String>(raw).unwrap_or_default())),
+            // Arrays in their compact form, as before.
+            Some(b'[') => out.push((key, serde_json::from_str::<Value>(raw).map(|v| v.to_string()).unwrap_or_default())),
+            // Numbers and booleans: as written.
+            _ => out.push((key, raw.to_string())),
         }
     }
 }
@@ -190,6 +204,15 @@ fn write_record<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = &'a str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 25: numbers past 64 bits were rounded to one float, merging
+    /// two people; numbers keep the text they were written with.
+    #[test]
+    fn numbers_keep_their_literal_text() {
+        let input = "{\"id\":18446744073709551616,\"n\":1.0}\n{\"id\":18446744073709551617,\"n\":1e2}\n";
+        let (got, _) = convert(input).unwrap();
+        assert_eq!(got, "id,n\n18446744073709551616,1.0\n18446744073709551617,1e2\n");
+    }
 
     fn convert(input: &str) -> io::Result<(String, Flaws)> {
         let keys = scan_keys(input.as_bytes())?;

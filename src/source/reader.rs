@@ -243,8 +243,7 @@ impl Parser {
                             // Most likely a quote never closed: step over it.
                             return self.unclosed(at).map(Some);
                         }
-                        self.sync_line();
-                        return Err(ReadError::TooLarge);
+                        return self.skip_record(at).map(Some);
                     }
                     let len = (self.fields.len() * 2).min(MAX_RECORD);
                     self.fields.resize(len, 0);
@@ -283,6 +282,44 @@ impl Parser {
             Some(e) => Err(ReadError::Io(e)),
             None => Ok(None),
         }
+    }
+
+    /// The rest of a record too long to hold (past `MAX_RECORD`), read to its
+    /// end and thrown away: it comes out as a row without cells, flagged with
+    /// why, and the rows after it are read as usual (one oversized cell is
+    /// one reject, not the end of the file).
+    fn skip_record(&mut self, at: Start) -> Result<Read1, ReadError> {
+        let cr = self.cr_lines == Some(true);
+        let (mut fields, mut ends) = (vec![0u8; 64 << 10], vec![0usize; 1 << 10]);
+        let mut skipped = self.fields.len() as u64;
+        loop {
+            if self.start == self.end && !self.eof {
+                self.fill()?;
+            }
+            let input = &self.buf[self.start..self.end];
+            let empty = input.is_empty();
+            let (res, nin, _, _) = self.core.read_record(input, &mut fields, &mut ends);
+            if cr {
+                self.line += self.count_lines(&input[..nin]);
+            }
+            self.start += nin;
+            self.byte += nin as u64;
+            skipped += nin as u64;
+            match res {
+                ReadRecordResult::InputEmpty if empty => break,
+                ReadRecordResult::Record | ReadRecordResult::End => break,
+                _ => {}
+            }
+        }
+        self.sync_line();
+        (self.nfields, self.nends) = (0, 0);
+        let flaw = format!(
+            "a row of {} MB, past the {} MB a row may hold: not imported (a cell that never ends? a file that is \
+             not CSV?)",
+            skipped >> 20,
+            MAX_RECORD >> 20
+        );
+        Ok(Read1 { at, flaw: Some(flaw) })
     }
 
     /// The record at `start`, if it is a whole line in the buffer whose

@@ -122,6 +122,19 @@ fn a_repeated_header_in_another_order_or_case_never_reads_rows_under_the_wrong_c
     assert!(by_line[5].1.contains("line 8"), "{by_line:?}");
 }
 
+/// Issue 25: one row past the 64 MB a row may hold is one reject; the rows
+/// after it are read (it used to stop the file on every run).
+#[test]
+fn an_oversized_row_is_one_reject_and_the_read_goes_on() {
+    let mut data = b"id,name\nu1,A\nu2,".to_vec();
+    data.extend(std::iter::repeat_n(b'x', 70 << 20));
+    data.extend_from_slice(b"\nu3,C\nu4,\"D\"\n");
+    let (s, rejects) = validate(&data);
+    assert_eq!((s["rows_valid"].as_u64(), s["rows_rejected"].as_u64()), (Some(3), Some(1)), "{s}");
+    assert_eq!(rejects[1][2], "3", "{:?}", &rejects[1][2..]);
+    assert!(rejects[1][4].contains("past the 64 MB"), "{:?}", &rejects[1][2..]);
+}
+
 #[test]
 fn a_quote_closed_in_the_middle_of_a_cell_is_rejected_not_dropped() {
     let (s, rejects) = validate(b"id,name\nu1,\"Bo\"b\nu2,\"ok \"\"quoted\"\"\"\nu3,5'11\"\n");

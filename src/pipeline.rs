@@ -171,7 +171,8 @@ fn map_block_delta(t: &Transformer, b: &Block, delta: &Delta) -> Vec<Mapped> {
             }
             match t.map_block_row(r) {
                 Ok(mut op) => {
-                    op.change = pair;
+                    // A row read differently from the scan records nothing: sent again next time.
+                    op.change = if known { delta.change_of(r.pos.record, pair) } else { None };
                     Mapped::Op(op)
                 }
                 Err(rej) => Mapped::Reject(rej),

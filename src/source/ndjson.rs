@@ -177,7 +177,9 @@ fn flatten(prefix: &str, obj: &Obj, out: &mut Vec<(String, String)>) {
             Some(b'n') => out.push((key, String::new())),
             Some(b'"') => out.push((key, serde_json::from_str::<String>(raw).unwrap_or_default())),
             // Arrays in their compact form, as before.
-            Some(b'[') => out.push((key, serde_json::from_str::<Value>(raw).map(|v| v.to_string()).unwrap_or_default())),
+            Some(b'[') => {
+                out.push((key, serde_json::from_str::<Value>(raw).map(|v| v.to_string()).unwrap_or_default()))
+            }
             // Numbers and booleans: as written.
             _ => out.push((key, raw.to_string())),
         }

@@ -77,6 +77,12 @@ pub struct Delta {
     complete: bool,
     /// The run's sent IDs, which the second read adds to when a file follows.
     sent: Option<std::sync::Arc<super::Sent>>,
+    /// Rows of an ID with several rows in the file, all sent, but for its
+    /// last: they record nothing in the index (1 bit per row).
+    earlier: Vec<u64>,
+    /// The last row of each such ID (row number from the first) and the
+    /// hash of all its rows, which it records: sorted by row.
+    groups: Vec<(u32, u64)>,
 }
 
 /// A window of rows Batch already has, all of them: the second read seeks
@@ -173,11 +179,18 @@ impl Scan {
         self.spill.clear();
         let words = self.next.div_ceil(64) as usize;
         let bits: Vec<AtomicU64> = (0..words).map(|_| AtomicU64::new(0)).collect();
+        let earlier: Vec<AtomicU64> = (0..words).map(|_| AtomicU64::new(0)).collect();
         let (base, dir, counts, sent) = (&*self.base, &self.dir, &self.counts, &*self.sent);
-        (0..SCAN_PARTS)
+        let join = Join { base, sent, dir, unchanged: &bits, earlier: &earlier };
+        let mut groups: Vec<(u32, u64)> = (0..SCAN_PARTS)
             .into_par_iter()
             .with_max_len(1)
-            .try_for_each(|p| join_part(Join { base, sent, dir }, p, counts[p], &bits))?;
+            .map(|p| join_part(join, p, counts[p]))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        groups.sort_unstable();
         let _ = fs::remove_dir_all(&self.dir);
         Ok(Delta {
             first: self.first.unwrap_or(0),
@@ -187,6 +200,8 @@ impl Scan {
             spans: std::mem::take(&mut self.spans),
             complete,
             sent: self.later_files.then(|| self.sent.clone()),
+            earlier: earlier.into_iter().map(AtomicU64::into_inner).collect(),
+            groups,
         })
     }
 }
@@ -199,25 +214,45 @@ impl Drop for Scan {
     }
 }
 
-/// What a partition is joined with.
+/// What a partition is joined with, and the bits it sets.
 #[derive(Clone, Copy)]
 struct Join<'a> {
     base: &'a Base,
     sent: &'a super::Sent,
     dir: &'a Path,
+    /// Rows Batch already has.
+    unchanged: &'a [AtomicU64],
+    /// Rows of a repeated ID sent before its last (see `Delta::earlier`).
+    earlier: &'a [AtomicU64],
 }
 
-/// Join partition `p`'s entries with the base's pairs of the same id range.
+/// The hash of all the rows of one ID in file order, as the index keeps it
+/// for the ID: a lone row's own hash (so an index written row by row still
+/// matches), else a fold of the rows' hashes.
+pub fn group_hash(ops: impl IntoIterator<Item = u64>) -> u64 {
+    let mut ops = ops.into_iter();
+    let first = ops.next().unwrap_or(0);
+    ops.fold(first, |h, op| xxhash_rust::xxh3::xxh3_64_with_seed(&op.to_le_bytes(), h) ^ 0x6772_6f75_7021)
+}
+
+fn set(bits: &[AtomicU64], rel: u32) {
+    bits[rel as usize / 64].fetch_or(1 << (rel % 64), Ordering::Relaxed);
+}
+
+/// Join partition `p`'s entries with the base's pairs of the same id range;
+/// the last rows of the repeated IDs that are sent, with their group hash.
 ///
-/// An ID's last row in the file decides for all its rows: if Batch already
-/// has that row's operation (and no earlier file of the run sent the ID),
-/// every row of the ID is unchanged; otherwise every row of it is sent, in
-/// order, as on the first night. Deciding row by row would send an earlier
-/// row (different from the last acknowledged one) and skip the last
-/// (equal to it): the ID would flip between its rows night after night.
-fn join_part(j: Join<'_>, p: usize, count: u64, bits: &[AtomicU64]) -> Result<(), StateError> {
+/// All the rows of an ID decide together: the ID is unchanged when the hash
+/// of all its rows in file order is the one the index holds for it (and no
+/// earlier file of the run sent it); then none of its rows is sent.
+/// Otherwise all are sent, in order, as on the first night, and the last
+/// one records the group's hash. Deciding row by row would send an earlier
+/// row and skip the last (equal to the index): the ID would flip between its
+/// rows night after night; deciding by the last row alone would miss a
+/// change in an earlier row whose value the last row leaves blank.
+fn join_part(j: Join<'_>, p: usize, count: u64) -> Result<Vec<(u32, u64)>, StateError> {
     if count == 0 {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let dir = j.dir;
     let path = dir.join(format!("{p:04}"));
@@ -234,39 +269,37 @@ fn join_part(j: Join<'_>, p: usize, count: u64, bits: &[AtomicU64]) -> Result<()
     }
     drop(r);
     let _ = fs::remove_file(&path);
-    // By id, each id's rows in file order: the last of a run of equal ids decides.
+    // By id, each id's rows in file order.
     entries.sort_unstable_by_key(|e| (e.0, e.2));
-    let set_group = |group: &[(u64, u64, u32)]| {
-        for &(_, _, rel) in group {
-            bits[rel as usize / 64].fetch_or(1 << (rel % 64), Ordering::Relaxed);
-        }
-    };
-    let groups = || entries.chunk_by(|a, b| a.0 == b.0);
     let lo = (p as u64) << (64 - SCAN_BITS);
     let hi = (p + 1 < SCAN_PARTS).then(|| ((p + 1) as u64) << (64 - SCAN_BITS));
     let base_err = |e| io_err(dir)(e);
-    if j.base.blocks_between(lo, hi) > entries.len() * 8 {
-        // Few rows for this range: a lookup each reads less than the range.
-        for group in groups() {
-            let &(id, op, _) = group.last().expect("a group is never empty");
-            if !j.sent.contains(id) && j.base.get(id).map_err(base_err)? == Some(op) {
-                set_group(group);
-            }
-        }
-        return Ok(());
-    }
-    let raw = j.base.blocks_for(lo, hi).map_err(base_err)?;
+    let few = j.base.blocks_between(lo, hi) > entries.len() * 8;
+    // Few rows for this range: a lookup each reads less than the range.
+    let raw = if few { Vec::new() } else { j.base.blocks_for(lo, hi).map_err(base_err)? };
     let (n, mut at) = (raw.len() / PAIR, 0);
-    for group in groups() {
-        let &(id, op, _) = group.last().expect("a group is never empty");
-        while at < n && pair_at(&raw, at).0 < id {
-            at += 1;
-        }
-        if at < n && pair_at(&raw, at) == (id, op) && !j.sent.contains(id) {
-            set_group(group);
+    let mut groups = Vec::new();
+    for group in entries.chunk_by(|a, b| a.0 == b.0) {
+        let id = group[0].0;
+        let hash = group_hash(group.iter().map(|e| e.1));
+        let held = if few {
+            j.base.get(id).map_err(base_err)?
+        } else {
+            while at < n && pair_at(&raw, at).0 < id {
+                at += 1;
+            }
+            (at < n && pair_at(&raw, at).0 == id).then(|| pair_at(&raw, at).1)
+        };
+        if held == Some(hash) && !j.sent.contains(id) {
+            group.iter().for_each(|e| set(j.unchanged, e.2));
+        } else if let [before @ .., last] = group
+            && !before.is_empty()
+        {
+            before.iter().for_each(|e| set(j.earlier, e.2));
+            groups.push((last.2, hash));
         }
     }
-    Ok(())
+    Ok(groups)
 }
 
 impl Delta {
@@ -319,6 +352,25 @@ impl Delta {
     pub fn mark_sent(&self, id_hash: u64) {
         if let Some(s) = &self.sent {
             s.mark(id_hash);
+        }
+    }
+
+    /// What the row `record` (to be sent, with its own change pair `pair`)
+    /// records in the index once acknowledged: its own pair for an ID on one
+    /// row, the group's hash for the last row of a repeated ID, nothing for
+    /// the rows before it.
+    pub fn change_of(&self, record: u64, pair: Option<(u64, u64)>) -> Option<(u64, u64)> {
+        let (id, _) = pair?;
+        if !self.covers(record) {
+            return pair;
+        }
+        let rel = record - self.first;
+        if self.earlier[(rel / 64) as usize] & (1 << (rel % 64)) != 0 {
+            return None;
+        }
+        match self.groups.binary_search_by_key(&(rel as u32), |g| g.0) {
+            Ok(i) => Some((id, self.groups[i].1)),
+            Err(_) => pair,
         }
     }
 

@@ -194,3 +194,49 @@ fn tells_a_person_what_will_happen() {
     assert_eq!(f["rejects"][0]["count"], 6);
     assert_eq!(f["rejects"][0]["first_lines"], serde_json::json!([2, 3, 4, 5, 6]));
 }
+
+/// Issue 25: `validate` and `run` agree on what needs no API: a base URL
+/// with a user part is a bad job for both (exit 2, the secret not echoed), and
+/// an audience replace with nothing to send is refused by both (exit 3).
+#[test]
+fn validate_and_run_agree_on_user_info_urls_and_empty_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "users.csv", "id,name\nu1,A\n");
+    write(
+        dir.path(),
+        "job.toml",
+        "[job]\nname = \"ui\"\nkind = \"profiles\"\n[api]\nbase_url = \"https://me:s3cret@api.batch.com\"\n[source]\npath = \"users.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nname = \"name\"\n",
+    );
+    for command in ["validate", "run"] {
+        let out = crate::common::bin()
+            .args([command, "job.toml", "--state"])
+            .arg(dir.path().join("state"))
+            .current_dir(dir.path())
+            .env("BATCH_REST_KEY", "k")
+            .env("BATCH_PROJECT_KEY", "p")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        assert!(err.contains("user name or password") && !err.contains("s3cret"), "{command}: {err}");
+    }
+    write(dir.path(), "empty.csv", "custom_id\n  \n");
+    write(
+        dir.path(),
+        "replace.toml",
+        "[job]\nname = \"aud\"\nkind = \"audience\"\n[api]\nbase_url = \"emulator\"\n[source]\npath = \"empty.csv\"\n[audience]\nname = \"vip\"\ndisplay_name = \"VIP\"\ncreate = true\nmode = \"replace\"\n[mapping]\ncustom_id = \"custom_id\"\n",
+    );
+    let out = run_in(dir.path(), &["validate", "replace.toml", "--json"]);
+    let s = json(&out);
+    assert_eq!((out.status.code(), s["status"].as_str()), (Some(3), Some("refused")), "{s}");
+    assert!(s["note"].as_str().unwrap().contains("allow_empty"), "{s}");
+    let out = crate::common::bin()
+        .args(["run", "replace.toml", "--json", "--state"])
+        .arg(dir.path().join("state"))
+        .current_dir(dir.path())
+        .env("BATCH_REST_KEY", "emulator_rest_key")
+        .env("BATCH_PROJECT_KEY", "project_emulator")
+        .output()
+        .unwrap();
+    assert_eq!((out.status.code(), json(&out)["status"].as_str()), (Some(3), Some("refused")));
+}

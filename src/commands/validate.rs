@@ -82,6 +82,19 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
     summary.rejects_file = rejects.paths.first().cloned();
     summary.forecast = Some(forecast.finish());
     summary.status = if summary.rows_rejected > 0 { Status::DoneWithRejects } else { Status::Done };
+    // What `run` would refuse, `validate` says it would (issue 25: they agree).
+    if let crate::job::Mapping::Audience(a) = &job.mapping
+        && a.mode == crate::job::AudienceMode::Replace
+        && !a.allow_empty
+        && summary.rows_valid == Some(0)
+    {
+        summary.status = Status::Refused;
+        summary.note = Some(format!(
+            "audience `{}`: mode = \"replace\" with no row to send ({} read, {} rejected): run would refuse and leave \
+             the audience as it is; fix the input, or set allow_empty = true in [audience] to empty it",
+            a.name, summary.rows_read, summary.rows_rejected
+        ));
+    }
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok(summary)
 }

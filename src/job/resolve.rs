@@ -223,6 +223,18 @@ impl Resolver<'_> {
             Some(u) if u.get_ref() == "emulator" => BaseUrl::Emulator,
             Some(u) => {
                 let url = u.get_ref().trim_end_matches('/').to_string();
+                // `http://127.0.0.1:1@api.batch.com` is api.batch.com, its user
+                // `127.0.0.1`: no user or password in the URL (nor keys: they
+                // come from the environment).
+                let authority = url.split_once("://").map_or("", |(_, r)| r).split(['/', '?', '#']).next();
+                if authority.is_some_and(|a| a.contains('@')) {
+                    return self.err(
+                        u.span(),
+                        // Not echoed: the part before `@` may be a password.
+                        "api.base_url holds a user name or password (`…@` before the host): give the host alone; \
+                         keys come from the environment",
+                    );
+                }
                 if let Some(rest) = url.strip_prefix("http://") {
                     if !is_loopback_host(rest) {
                         return self.err(u.span(), format!("api.base_url `{url}`: plain http is allowed only to this machine (127.0.0.1, localhost); use https"));

@@ -249,11 +249,24 @@ impl Drop for Emulator {
 pub fn serve_cli(config: EmulatorConfig, port: u16) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
+        let (rest, project) = (config.rest_key.clone(), config.project_key.clone());
         let emulator = Emulator::start(config, ([127, 0, 0, 1], port).into()).await?;
         {
+            // The first line is what scripts read; the rest is for a person
+            // rehearsing: the stand-in's own keys (never a real project's).
+            // Best effort: a reader that closed the pipe after the first line
+            // must not stop the server.
+            let url = emulator.base_url();
             let mut out = std::io::stdout().lock();
-            writeln!(out, "batchport emulator listening on {}", emulator.base_url())?;
-            out.flush()?;
+            let _ = writeln!(out, "batchport emulator listening on {url}").and_then(|()| out.flush());
+            let _ = writeln!(
+                out,
+                "its keys (a stand-in's, not a Batch project's): in the shell that runs batchport,\n  \
+                 export BATCH_REST_KEY={rest} BATCH_PROJECT_KEY={project}\n\
+                 and in the job file: [api] base_url = \"{url}\"\n\
+                 what it holds: curl -s {url}/_emulator/stats; Ctrl-C stops it"
+            )
+            .and_then(|()| out.flush());
         }
         wait_for_signal().await?;
         emulator.shutdown();

@@ -201,6 +201,9 @@ pub struct CsvSource {
     /// The line of a header repeated in another column order, read last:
     /// the rows under it are rejected (`header_again`).
     reordered: Option<u64>,
+    /// The first bytes (ASCII-lowercased, after spaces) of the header's names:
+    /// a row whose first cell starts otherwise is no header, without more work.
+    header_firsts: [bool; 256],
     delimiter: u8,
     encoding: &'static str,
     seekable: bool,
@@ -279,6 +282,7 @@ impl CsvSource {
             headers: Vec::new(),
             raw_headers: csv::ByteRecord::new(),
             reordered: None,
+            header_firsts: [false; 256],
             delimiter,
             encoding: opened.detected.name(),
             seekable,
@@ -300,6 +304,12 @@ impl CsvSource {
             Some(_) => {}
         }
         src.raw_headers = src.parser.to_byte_record();
+        for name in src.raw_headers.iter() {
+            let name = name.strip_prefix(UTF8_BOM).unwrap_or(name).trim_ascii();
+            if let Some(&b) = name.first() {
+                src.header_firsts[usize::from(b.to_ascii_lowercase())] = true;
+            }
+        }
         src.headers = src
             .raw_headers
             .iter()
@@ -533,7 +543,13 @@ impl CsvSource {
             let line = at.line - u64::from(self.ndjson);
             if flaw.is_none() {
                 let (fields, ends) = self.parser.record();
-                flaw = header_again(&self.raw_headers, &mut self.reordered, &RowCells::new(fields, ends), line);
+                let cells = RowCells::new(fields, ends);
+                // Most rows: neither under a reordered header nor starting like a header name or a BOM.
+                let first = if cells.is_empty() { None } else { cells.field(0).trim_ascii_start().first() };
+                let first = first.map_or(0, u8::to_ascii_lowercase);
+                if self.reordered.is_some() || self.header_firsts[usize::from(first)] || first == UTF8_BOM[0] {
+                    flaw = header_again(&self.raw_headers, &mut self.reordered, &cells, line);
+                }
             }
             if self.ndjson && flaw.is_none() {
                 flaw = self.json_flaws.lock().unwrap_or_else(|e| e.into_inner()).remove(&line);

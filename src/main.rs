@@ -9,7 +9,7 @@ mod commands;
 #[cfg(feature = "emulator")]
 use batchport::internals::emulator;
 use batchport::internals::{
-    exit, init, job, paths, pipeline, process, report, run, schedule, source, state, testdata, transform,
+    engine, exit, init, job, paths, pipeline, process, report, run, schedule, source, state, testdata, transform,
 };
 // Printing that never panics on a closed stdout/stderr, as `crate::say!` / `crate::out!`.
 #[allow(unused_imports)]

@@ -239,3 +239,40 @@ fn killed_events_runs_never_send_an_event_twice() {
         assert!(seen.contains_key(&label) || held.contains(&label), "{label} is neither received nor held");
     }
 }
+
+/// Issue 25: `status` of a run killed with SIGKILL shows what its ledger
+/// knows (the rows of every acknowledged batch), and never `running` once no
+/// process holds the store.
+#[test]
+fn status_of_a_killed_run_shows_its_ledger_and_not_running() {
+    let emu = EmulatorProcess::start(&["--latency-ms", "40"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = Vec::new();
+    testdata::write_profiles(&mut csv, 20_000, 5, 0).unwrap();
+    write(dir.path(), "users.csv", csv);
+    let api = format!("base_url = \"{}\"\nbatch_size = 100\nconcurrency = 1", emu.url);
+    write(dir.path(), "job.toml", testdata::profiles_job("killed", "users.csv", &api));
+    let mut child = importer(dir.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Killed once at least 10 batches were received (well before the end).
+    let t0 = std::time::Instant::now();
+    while emu.received().len() < 1_000 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "the importer never sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let received = emu.received().len() as u64;
+    let out = bin()
+        .args(["status", "job.toml", "--json", "--state"])
+        .arg(dir.path().join("state"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let all = json(&out);
+    let run = &all[0]["runs"][0];
+    assert_eq!(run["status"], "interrupted", "{run}");
+    let sent = run["counters"]["rows_sent"].as_u64().unwrap();
+    // Every acknowledged batch is in the ledger; the ones in flight at the kill are not.
+    assert!(sent >= 1_000 && sent <= received && received - sent <= 200, "status says {sent}, Batch has {received}");
+    assert_eq!(run["counters"]["rows_read"].as_u64().unwrap(), sent, "{run}");
+}

@@ -33,8 +33,10 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
         }
         match open_store(&state, name) {
             Ok(store) => {
-                let runs: Vec<serde_json::Value> =
-                    store.runs()?.into_iter().filter(|r| &r.job == name).map(|r| with_rate(&r)).collect();
+                let mut runs = Vec::new();
+                for r in store.runs()?.into_iter().filter(|r| &r.job == name) {
+                    runs.push(with_rate(&as_known(&store, r)?));
+                }
                 all.push(serde_json::json!({ "job": name, "in_use": false, "runs": runs }));
             }
             Err(e) if matches!(e.downcast_ref::<StateError>(), Some(StateError::Locked { .. })) => {
@@ -96,6 +98,30 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// A run as the store knows it now. The store opened, no process holds it:
+/// a run still marked `running` was stopped without a word (killed) and is
+/// shown `interrupted`. An unfinished import's row counts come from its
+/// ledger (every settled batch), which a killed run kept and its record may
+/// not have caught up with.
+fn as_known(store: &crate::state::Store, mut r: Run) -> Result<Run> {
+    if r.status == crate::state::RunStatus::Running {
+        r.status = crate::state::RunStatus::Interrupted;
+    }
+    if !r.is_finished() && matches!(r.progress, crate::state::RunProgress::Import(_)) {
+        let ledger = store.batches(&r.id)?;
+        let known = crate::engine::resume::plan(&r, &ledger, false).counters;
+        let c = &mut r.counters;
+        c.rows_read = c.rows_read.max(known.rows_read);
+        c.rows_sent = c.rows_sent.max(known.rows_sent);
+        c.rows_rejected = c.rows_rejected.max(known.rows_rejected);
+        c.rows_unchanged = c.rows_unchanged.max(known.rows_unchanged);
+        c.rows_uncertain = c.rows_uncertain.max(known.rows_uncertain);
+        c.rows_duplicate = c.rows_duplicate.max(known.rows_duplicate);
+        c.rows_partial = c.rows_partial.max(known.rows_partial);
+    }
+    Ok(r)
 }
 
 /// A run as JSON, its counters with the achieved rate (updates/s, null before

@@ -29,6 +29,7 @@ fn main() {
     process::install_early_signals();
     process::install_panic_exit();
     process::raise_open_files();
+    process::private_files();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

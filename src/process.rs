@@ -10,6 +10,7 @@
 //!   ends the process with exit 1. Waiting for the other threads could hang
 //!   (a channel nobody drains, a store flushing on drop); the ledger makes an
 //!   abrupt end as safe as a kill.
+//! - Files: created private to their owner (`private_files`: umask 077).
 //! - Open files: the soft limit is raised to the hard one (`raise_open_files`):
 //!   a `changed_only` rerun's scan spills to 512 files at once, past macOS's
 //!   default soft limit of 256.
@@ -25,6 +26,19 @@ static HANDLED: AtomicBool = AtomicBool::new(false);
 
 /// Exit code of an interrupted command (JOBS.md).
 const INTERRUPTED: i32 = 130;
+
+/// Make every file and folder this process creates private to its owner
+/// (umask 077: folders 0700, files 0600): the state folder, rejects,
+/// uncertain and partial files, spills and exports hold people's rows, and
+/// the usual umask 022 would let every local account read them. Called first
+/// thing in `main`, before any thread starts (the mask is process-wide).
+pub fn private_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file mode creation mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
 
 /// Raise the soft limit on open files to the hard limit (on macOS, at most
 /// `OPEN_MAX`, which `setrlimit` caps it to). Best effort: a limit that cannot

@@ -407,10 +407,31 @@ fn summary_of(run: &Run, files: Vec<PathBuf>, started: Instant) -> Summary {
     s
 }
 
+/// A state folder others can read or enter holds people's rows for them
+/// to read: say so, with the fix, and change nothing (it is the user's).
+fn warn_if_shared(state_dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(state_dir)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                "the state folder {} is open to other accounts (mode {:o}): it holds people's rows (rejects, \
+                 the ledger); make it private with `chmod -R go-rwx {}`",
+                state_dir.display(),
+                meta.permissions().mode() & 0o777,
+                state_dir.display()
+            );
+        }
+    }
+}
+
 /// The state store of one job: one sled database per job, so that its lock is
 /// the job's run lock and different jobs can run side by side. Blocking: call
 /// from sync code, or through [`open_store`].
 pub fn open_store_blocking(state_dir: &Path, job: &str) -> Result<Store> {
+    warn_if_shared(state_dir);
     let dir = state_dir.join("jobs").join(job);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the state folder {}", dir.display()))?;
     Ok(Store::open(&dir, true)?)

@@ -5,6 +5,7 @@ mod docs;
 mod fuzz;
 mod jobs;
 mod output;
+mod private;
 mod process;
 mod reader;
 mod schedule;

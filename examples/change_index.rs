@@ -91,7 +91,7 @@ fn main() {
     let idx = store.change_index("nightly").unwrap();
     // The check of a whole local file: every row's pair spilled, then joined.
     let t = Instant::now();
-    let mut scan = idx.lookup().scan().unwrap().expect("a full index");
+    let mut scan = idx.lookup().scan(0).unwrap().expect("a full index");
     for i in 0..n {
         let pos = batchport::internals::source::Position { line: i + 2, byte: 1 + i * 100, record: i };
         scan.push(pos, Some(pair(i, 0))).unwrap();

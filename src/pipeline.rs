@@ -60,7 +60,10 @@ pub fn for_each_checked(
 type RowPair = (Position, Option<(u64, u64)>);
 
 /// The first read of a `changed_only` run over a file that can be read
-/// twice: every row's change pair, joined with `index` at once. `None` when
+/// twice: every row's change pair, joined with `index` at once. `src` reads
+/// the whole file, also on a resume (`from`: the first record the second
+/// read reads): an ID's rows are decided together, those already settled
+/// included. `None` when
 /// the index is empty or `go_on` turned false. A read error ends the scan
 /// early: the rows after it are simply not covered (the second read meets
 /// the same error and reports it).
@@ -68,9 +71,10 @@ pub fn scan_changes(
     src: CsvSource,
     t: &Transformer,
     index: &Lookup,
+    from: u64,
     go_on: impl Fn() -> bool,
 ) -> anyhow::Result<Option<Delta>> {
-    let Some(mut scan) = index.scan()? else { return Ok(None) };
+    let Some(mut scan) = index.scan(from)? else { return Ok(None) };
     let pairs = |b: &Block| -> Result<Vec<RowPair>, SourceError> {
         Ok(block_pairs(t, b).into_iter().enumerate().map(|(i, pair)| (b.row(i).pos, pair)).collect())
     };

@@ -224,7 +224,7 @@ fn a_file_rewritten_between_the_scan_and_the_import_has_its_rows_sent() {
     file(&[5_000]);
     let lookup = index.lookup();
     let scan = |p: &std::path::Path| source::CsvSource::open(p, &opts).unwrap();
-    let delta = pipeline::scan_changes(scan(&path), &t, &lookup, || true).unwrap().unwrap();
+    let delta = pipeline::scan_changes(scan(&path), &t, &lookup, 0, || true).unwrap().unwrap();
     assert_eq!(delta.unchanged_count(), 9_999);
     // Read as it is, seeking past whole unchanged windows: of the five
     // windows (2,048 rows; the last 1,808), the 1st, 2nd and 4th are not read

@@ -369,8 +369,11 @@ impl Engine<'_> {
         let reader = tokio::task::spawn_blocking(move || match (lookup, again) {
             (Some(index), Some((path, opts, after))) if !index.is_empty() => {
                 tracing::info!(path = %path.display(), "checking every row against the change index");
-                let first = CsvSource::open_from(&path, &opts, after)?;
-                match pipeline::scan_changes(first, &t, &index, || !tx.is_closed())? {
+                // The whole file, also on a resume: an ID with rows on both sides
+                // of what an earlier attempt settled is decided by all of them.
+                let first = CsvSource::open(&path, &opts)?;
+                let from = after.map_or(0, |a| a.record + 1);
+                match pipeline::scan_changes(first, &t, &index, from, || !tx.is_closed())? {
                     Some(delta) => {
                         // Windows are sought past only where no row has a fate from an earlier attempt.
                         let send = |chunk| tx.blocking_send(chunk).is_ok();

@@ -126,11 +126,12 @@ impl Lookup {
     }
 
     /// A whole-file check (`scan.rs`) against this snapshot, or `None` when
-    /// the index is empty (every row is then sent).
-    pub fn scan(&self) -> Result<Option<Scan>, StateError> {
+    /// the index is empty (every row is then sent). `from`: the first record
+    /// the import will read (the file is scanned whole all the same).
+    pub fn scan(&self, from: u64) -> Result<Option<Scan>, StateError> {
         match &self.base {
             Some(b) if b.len() > 0 => {
-                Scan::new(b.clone(), self.sent.clone(), self.later_files, self.dir.join(SCAN_DIR)).map(Some)
+                Scan::new(b.clone(), self.sent.clone(), self.later_files, from, self.dir.join(SCAN_DIR)).map(Some)
             }
             _ => Ok(None),
         }

@@ -127,3 +127,56 @@ fn a_rerun_scan_works_under_a_soft_limit_of_256_open_files() {
     assert_eq!((s["rows_sent"].as_u64(), s["rows_unchanged"].as_u64()), (Some(1), Some(2_999)), "{s}");
     assert_eq!(held(&emu, "u7").0, "silver");
 }
+
+/// A rerun killed after an ID's first row was sent and before its last: the
+/// resumed attempt decides the ID with all its rows, those the killed attempt
+/// settled included (it once scanned only past them, saw the last row alone
+/// equal to the index, and skipped it: the ID ended on its first row).
+#[test]
+fn a_rerun_killed_between_an_id_s_rows_still_ends_on_its_last_row() {
+    use std::process::Stdio;
+    let emu = crate::resume::EmulatorProcess::start(&["--latency-ms", "20"]);
+    let dir = tempfile::tempdir().unwrap();
+    nightly_job(dir.path(), &emu.url, "users.csv", "\"id\"");
+    let job = std::fs::read_to_string(dir.path().join("job.toml")).unwrap();
+    write(dir.path(), "job.toml", job.replace("batch_size = 2", "batch_size = 100\nconcurrency = 1"));
+    // Every ID twice, far apart: first `no`, then `yes` (the last row wins).
+    let ids = 3_000;
+    let mut text = String::from("id,tier,news\n");
+    (0..ids).for_each(|i| text.push_str(&format!("u{i},gold,no\n")));
+    (0..ids).for_each(|i| text.push_str(&format!("u{i},,yes\n")));
+    drop_file(dir.path(), "users.csv", &text, 0);
+    summary(&run(dir.path(), "job.toml"), 0);
+    // The same file tomorrow, the run killed half way through the first rows.
+    drop_file(dir.path(), "users.csv", &text, 1);
+    let total = || emu.received().values().sum::<u64>();
+    let before = total();
+    let mut child = crate::common::bin()
+        .args(["run", "job.toml", "--state", "state"])
+        .current_dir(dir.path())
+        .env("BATCH_REST_KEY", "emulator_rest_key")
+        .env("BATCH_PROJECT_KEY", "project_emulator")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while total() < before + 1_000 {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(60), "the rerun never sent");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    summary(&run(dir.path(), "job.toml"), 0);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let wrong: Vec<String> = (0..ids)
+        .map(|i| format!("u{i}"))
+        .filter(|id| {
+            let p: serde_json::Value = rt.block_on(async {
+                reqwest::get(format!("{}/_emulator/profiles/{id}", emu.url)).await.unwrap().json().await.unwrap()
+            });
+            p["attributes"]["$email_marketing"] != "subscribed"
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{} IDs ended on their first row: {:?}", wrong.len(), &wrong[..wrong.len().min(5)]);
+}

@@ -60,6 +60,10 @@ pub struct Scan {
     counts: Vec<u64>,
     /// Record number of the first row.
     first: Option<u64>,
+    /// The first record the second read will read (past what an earlier
+    /// attempt settled): windows start there. The rows before it are scanned
+    /// too, for the IDs that have rows on both sides.
+    from: u64,
     next: u64,
     windows: Vec<(u64, u32)>,
     /// Where each window's first and last rows are.
@@ -69,6 +73,8 @@ pub struct Scan {
 /// What the scan found: which rows Batch already has exactly.
 pub struct Delta {
     first: u64,
+    /// Where the windows start (`Scan::from`).
+    wfirst: u64,
     rows: u64,
     bits: Vec<u64>,
     windows: Vec<(u64, u32)>,
@@ -103,6 +109,7 @@ impl Scan {
         base: std::sync::Arc<Base>,
         sent: std::sync::Arc<super::Sent>,
         later_files: bool,
+        from: u64,
         dir: PathBuf,
     ) -> Result<Scan, StateError> {
         let _ = fs::remove_dir_all(&dir);
@@ -132,6 +139,7 @@ impl Scan {
             spill,
             counts: vec![0; SCAN_PARTS],
             first: None,
+            from,
             next: 0,
             windows: Vec::new(),
             spans: Vec::new(),
@@ -150,15 +158,17 @@ impl Scan {
         }
         let rel = self.next;
         self.next += 1;
-        let w = (rel / WINDOW) as usize;
-        if w == self.windows.len() {
-            self.windows.push((0, 0));
-            self.spans.push((pos, pos));
+        if record >= self.from {
+            let w = ((record - self.from) / WINDOW) as usize;
+            if w == self.windows.len() {
+                self.windows.push((0, 0));
+                self.spans.push((pos, pos));
+            }
+            self.spans[w].1 = pos;
+            let win = &mut self.windows[w];
+            win.0 = win.0.wrapping_add(row_sum(record, pair));
+            win.1 += 1;
         }
-        self.spans[w].1 = pos;
-        let win = &mut self.windows[w];
-        win.0 = win.0.wrapping_add(row_sum(record, pair));
-        win.1 += 1;
         if let Some(pair) = pair {
             let p = (pair.0 >> (64 - SCAN_BITS)) as usize;
             let mut e = [0u8; ENTRY];
@@ -194,6 +204,7 @@ impl Scan {
         let _ = fs::remove_dir_all(&self.dir);
         Ok(Delta {
             first: self.first.unwrap_or(0),
+            wfirst: self.from.max(self.first.unwrap_or(0)),
             rows: self.next,
             bits: bits.into_iter().map(AtomicU64::into_inner).collect(),
             windows: std::mem::take(&mut self.windows),
@@ -321,7 +332,7 @@ impl Delta {
     /// The window of `record`, and whether the second read of it (`sum` over
     /// `rows` rows) is the first read's: then its bits can be trusted.
     pub fn window_of(&self, record: u64) -> Option<usize> {
-        self.covers(record).then(|| ((record - self.first) / WINDOW) as usize)
+        (self.covers(record) && record >= self.wfirst).then(|| ((record - self.wfirst) / WINDOW) as usize)
     }
 
     pub fn window_matches(&self, window: usize, sum: u64, rows: u32) -> bool {
@@ -332,18 +343,23 @@ impl Delta {
     /// rows, and another window follows it (the last one is always read:
     /// the reader then meets the end of the file as usual).
     pub fn skippable(&self, next: u64) -> Option<Skip> {
-        if !self.complete || !self.covers(next) || (next - self.first) % WINDOW != 0 {
+        if !self.complete || !self.covers(next) || next < self.wfirst || (next - self.wfirst) % WINDOW != 0 {
             return None;
         }
-        let w = ((next - self.first) / WINDOW) as usize;
+        let w = ((next - self.wfirst) / WINDOW) as usize;
         let (first, last) = *self.spans.get(w)?;
         let (following, _) = *self.spans.get(w + 1)?;
         if u64::from(self.windows[w].1) != WINDOW {
             return None;
         }
-        // A whole window is whole words of bits (WINDOW is a multiple of 64).
-        let words = (WINDOW / 64) as usize;
-        let all = self.bits[w * words..][..words].iter().all(|&b| b == u64::MAX);
+        let from = next - self.first;
+        let all = if from % 64 == 0 {
+            // Whole words of bits (WINDOW is a multiple of 64).
+            let words = (WINDOW / 64) as usize;
+            self.bits[(from / 64) as usize..][..words].iter().all(|&b| b == u64::MAX)
+        } else {
+            (from..from + WINDOW).all(|rel| self.bits[(rel / 64) as usize] & (1 << (rel % 64)) != 0)
+        };
         all.then_some(Skip { first, last, rows: WINDOW, next: following })
     }
 

@@ -197,6 +197,12 @@ impl Summary {
         {
             s.push_str(&format!("\n  uncertain (held, not resent): {}", p.display()));
         }
+        if let Some(by) = &self.imported_by {
+            s.push_str(&format!(
+                "\n  imported by run {}: read {}, sent {}, rejected {}, unchanged {}, uncertain {}",
+                by.run_id, by.rows_read, by.rows_sent, by.rows_rejected, by.rows_unchanged, by.rows_uncertain
+            ));
+        }
         if let Some(d) = &self.destination {
             s.push_str(&format!("\n  destination: {d}"));
         }

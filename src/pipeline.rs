@@ -11,7 +11,7 @@
 
 use crate::source::{Block, BlockRow, CsvSource, Position, SourceError};
 use crate::state::{Delta, Lookup, Skip};
-use crate::transform::{Mapped, Reject, Subscriptions, Transformer};
+use crate::transform::{Checked, Mapped, Reject, Transformer};
 use rayon::prelude::*;
 use std::sync::mpsc::{channel, sync_channel};
 
@@ -51,7 +51,7 @@ pub fn for_each_chunk_changed(
 pub fn for_each_checked(
     src: CsvSource,
     t: &Transformer,
-    f: impl FnMut(Chunk<Result<Subscriptions, Reject>>) -> bool,
+    f: impl FnMut(Chunk<Result<Checked, Reject>>) -> bool,
 ) -> Result<(), SourceError> {
     blocks(src, |b| Ok(t.check_block(b)), f)
 }
@@ -349,7 +349,7 @@ mod tests {
             match (c, w) {
                 (Ok(subs), Ok(op)) => {
                     use crate::report::forecast::Consent;
-                    let sent = (Consent::sent(subs.email), Consent::sent(subs.sms));
+                    let sent = (Consent::sent(subs.0.email), Consent::sent(subs.0.sms));
                     assert_eq!(sent, Consent::both(&op.attrs));
                 }
                 (Err(c), Err(w)) => assert_eq!((c.pos, &c.reason, &c.record), (w.pos, &w.reason, &w.record)),

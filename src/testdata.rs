@@ -72,6 +72,7 @@ path = "{csv_path}"
 
 [mapping]
 custom_id = "custom_id"
+on_bad_value = "reject_row"   # generated bad rows are rejects
 
 [mapping.native]
 email_address = "email"

@@ -147,7 +147,7 @@ proptest! {
             match (checked, mapped) {
                 (Ok(subs), Mapped::Op(op)) => {
                     let from_json = Consent::both(&op.attrs);
-                    prop_assert_eq!((Consent::sent(subs.email), Consent::sent(subs.sms)), from_json, "{}", csv);
+                    prop_assert_eq!((Consent::sent(subs.0.email), Consent::sent(subs.0.sms)), from_json, "{}", csv);
                 }
                 (Err(a), Mapped::Reject(b)) => prop_assert_eq!((a.column, a.reason), (b.column, b.reason)),
                 (c, m) => prop_assert!(false, "validate and import disagree: {:?} / {:?}", c, m),

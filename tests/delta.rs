@@ -20,7 +20,7 @@ fn job(dir: &Path, url: &str, path: &str) {
         dir,
         "job.toml",
         format!(
-            "[job]\nname = \"nightly\"\nkind = \"profiles\"\n[api]\nbase_url = \"{url}\"\nbatch_size = 500\n[source]\npath = \"{path}\"\n[mapping]\ncustom_id = \"id\"\nchanged_only = true\n[mapping.native]\nemail_address = \"email\"\n[mapping.attributes]\nplan = \"plan\"\n"
+            "[job]\nname = \"nightly\"\nkind = \"profiles\"\n[api]\nbase_url = \"{url}\"\nbatch_size = 500\n[source]\npath = \"{path}\"\n[mapping]\ncustom_id = \"id\"\nchanged_only = true\non_bad_value = \"reject_row\"\n[mapping.native]\nemail_address = \"email\"\n[mapping.attributes]\nplan = \"plan\"\n"
         ),
     );
 }

@@ -16,7 +16,7 @@ fn job(dir: &std::path::Path, base_url: &str, rows: u32) -> std::path::PathBuf {
         dir,
         "job.toml",
         format!(
-            "[job]\nname = \"lib\"\nkind = \"profiles\"\n[api]\nbase_url = \"{base_url}\"\nrest_key_env = \"BATCH_LIB_TEST_UNSET_REST\"\nproject_key_env = \"BATCH_LIB_TEST_UNSET_PROJECT\"\nbatch_size = 50\n[source]\npath = \"users.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.native]\nemail_address = \"email\"\n[mapping.attributes]\nplan = \"plan\"\n"
+            "[job]\nname = \"lib\"\nkind = \"profiles\"\n[api]\nbase_url = \"{base_url}\"\nrest_key_env = \"BATCH_LIB_TEST_UNSET_REST\"\nproject_key_env = \"BATCH_LIB_TEST_UNSET_PROJECT\"\nbatch_size = 50\n[source]\npath = \"users.csv\"\n[mapping]\ncustom_id = \"id\"\non_bad_value = \"reject_row\"\n[mapping.native]\nemail_address = \"email\"\n[mapping.attributes]\nplan = \"plan\"\n"
         ),
     )
 }

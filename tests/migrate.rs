@@ -99,9 +99,12 @@ fn mailchimp_unsubscribed_and_cleaned_files_are_opt_outs() {
 #[test]
 fn klaviyo_suppressions_win_and_states_are_not_countries() {
     let m = migrate("klaviyo_profiles.csv", "klaviyo");
-    // A phone with an extension: Batch stores a number only, the row is a reject.
-    assert_eq!(rejected(&m), 1, "{}", m.job);
-    assert!(m.emu.profile("u-1006").is_none());
+    // A phone with an extension: Batch stores a number only. The phone is left
+    // out, the rest of the row (consent first) is sent, the line reported.
+    assert_eq!(rejected(&m), 0, "{}", m.job);
+    assert_eq!(m.summary["values_dropped"], 1, "{}", m.summary);
+    assert!(m.attrs("u-1006").get("$phone_number").is_none());
+    assert_eq!(m.consent("u-1006", "$email_marketing").as_deref(), Some("subscribed"));
     let rejects = std::fs::read_to_string(m.dir.path().join(m.summary["rejects_file"].as_str().unwrap())).unwrap();
     assert!(rejects.contains("ext@example.com") && rejects.contains("extension"), "{rejects}");
     assert_eq!(m.consent("u-1001", "$email_marketing").as_deref(), Some("subscribed"));
@@ -320,10 +323,11 @@ fn json_lines_rejects_name_their_json_line() {
     write(dir.path(), "job.toml", job);
     let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
     let s = json(&out);
-    assert_eq!((s["rows_read"].as_u64(), s["rows_rejected"].as_u64()), (Some(3), Some(2)), "{s}");
-    let lines: Vec<u64> =
-        s["forecast"]["rejects"].as_array().unwrap().iter().map(|g| g["first_lines"][0].as_u64().unwrap()).collect();
-    assert_eq!(lines, [3, 4], "JSON line numbers, the blank line counted");
+    // A bad age is left out of u2's row (sent without it); a blank ID rejects its row.
+    assert_eq!((s["rows_read"].as_u64(), s["rows_rejected"].as_u64()), (Some(3), Some(1)), "{s}");
+    assert_eq!(s["values_dropped"], 1, "{s}");
+    let line = |k: &str| s["forecast"][k][0]["first_lines"][0].as_u64().unwrap();
+    assert_eq!((line("values_dropped"), line("rejects")), (3, 4), "JSON line numbers, the blank line counted");
     // A line that is not JSON is a reject with its line and reason; the next lines go on.
     write(dir.path(), "dump.jsonl", "{\"id\":\"u1\"}\nnot json\n[1,2]\n{\"id\":\"u4\",\"profile\":{\"age\":4}}\n");
     let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
@@ -392,4 +396,29 @@ fn a_mailchimp_subscribed_job_refuses_the_unsubscribed_export_at_its_path() {
         }
         assert_eq!(m.emu.stats().requests, requests, "nothing sent");
     }
+}
+
+/// Issue 25, point 1: a Mailchimp unsubscribed export whose `Phone Number`
+/// holds national numbers with no country in the row. The phone is left out,
+/// the opt-out arrives, the line is reported with its column and reason.
+#[test]
+fn an_unreadable_phone_never_costs_an_opt_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("Email Address,First Name,Phone Number,UNSUB_TIME\n");
+    for i in 0..12 {
+        text.push_str(&format!("p{i}@example.com,P,+3363998134{},2022-03-03 03:03:03\n", i % 10));
+    }
+    text.push_str("b@example.com,B,880.621.5931,2022-03-03 03:03:03\n");
+    write(dir.path(), "unsubscribed_members.csv", text);
+    let m = migrate_in(dir, "unsubscribed_members.csv", "mailchimp");
+    assert_eq!(rejected(&m), 0, "{}\n{}", m.summary, m.job);
+    for id in (0..12).map(|i| format!("p{i}@example.com")).chain(["b@example.com".to_string()]) {
+        assert_eq!(m.consent(&id, "$email_marketing").as_deref(), Some("unsubscribed"), "{id}\n{}", m.job);
+    }
+    assert_eq!(m.attrs("p1@example.com")["$phone_number"], "+33639981341", "{}", m.job);
+    assert!(m.attrs("b@example.com").get("$phone_number").is_none());
+    assert_eq!(m.summary["values_dropped"], 1, "{}", m.summary);
+    let rejects = crate::common::csv_rows(&m.dir.path().join(m.summary["rejects_file"].as_str().unwrap()));
+    assert_eq!(rejects.len(), 2, "one line per row with a value left out: {rejects:?}");
+    assert!(rejects[1].iter().any(|c| c == "Phone Number") && rejects[1].iter().any(|c| c.contains("left out")));
 }

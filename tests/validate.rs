@@ -12,6 +12,7 @@ rejects = "out"
 path = "users.csv"
 encoding = "utf-8"   # so a stray Latin-1 byte is a reject, not a sniffed encoding
 [mapping]
+on_bad_value = "reject_row"
 custom_id = "id"
 [mapping.native]
 email_address = "email"
@@ -117,13 +118,13 @@ fn a_clean_file_exits_zero_and_a_bad_job_exits_two() {
     let out = run_in(dir.path(), &["validate", "job.toml"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("job.toml:10:") && err.contains("custom_idd"), "{err}");
+    assert!(err.contains("job.toml:11:") && err.contains("custom_idd"), "{err}");
 
     write(dir.path(), "job.toml", JOB.replace("nickname = \"nick\"", "nickname = \"nik\""));
     let out = run_in(dir.path(), &["validate", "job.toml"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("job.toml:16:") && err.contains("`nik`") && err.contains("users.csv"), "{err}");
+    assert!(err.contains("job.toml:17:") && err.contains("`nik`") && err.contains("users.csv"), "{err}");
 }
 
 #[test]

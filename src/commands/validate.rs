@@ -57,9 +57,20 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
             for r in chunk.results {
                 summary.rows_read += 1;
                 match r {
-                    Ok(subs) => {
+                    Ok((subs, dropped, line)) => {
                         forecast.add_consent(Consent::sent(subs.email), Consent::sent(subs.sms));
-                        *summary.rows_valid.get_or_insert(0) += 1
+                        *summary.rows_valid.get_or_insert(0) += 1;
+                        // Sent without its bad values: each is forecast, the row reported once.
+                        if let Some(line) = line {
+                            for (column, reason) in &dropped {
+                                forecast.add_dropped(line.pos.line, column, reason);
+                            }
+                            summary.values_dropped += dropped.len() as u64;
+                            if let Err(e) = rejects.write(&line) {
+                                write_err = Some(e);
+                                return false;
+                            }
+                        }
                     }
                     Err(rej) => {
                         forecast.add_reject(&rej);
@@ -81,7 +92,8 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
     rejects.flush().context("cannot write the rejects file")?;
     summary.rejects_file = rejects.paths.first().cloned();
     summary.forecast = Some(forecast.finish());
-    summary.status = if summary.rows_rejected > 0 { Status::DoneWithRejects } else { Status::Done };
+    summary.status =
+        if summary.rows_rejected > 0 || summary.values_dropped > 0 { Status::DoneWithRejects } else { Status::Done };
     // What `run` would refuse, `validate` says it would (issue 25: they agree).
     if let crate::job::Mapping::Audience(a) = &job.mapping
         && a.mode == crate::job::AudienceMode::Replace

@@ -295,6 +295,7 @@ mod tests {
             event: None,
             record: csv::ByteRecord::new(),
             change: None,
+            dropped: Vec::new(),
         }
     }
 

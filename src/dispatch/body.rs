@@ -199,6 +199,7 @@ mod tests {
             event: event.map(|e| e.as_bytes().to_vec()),
             record: Default::default(),
             change: None,
+            dropped: Vec::new(),
         }
     }
 

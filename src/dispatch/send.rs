@@ -108,6 +108,8 @@ pub struct SentOp {
     pub event: Option<u64>,
     /// What became of it: `Acked` unless the API said otherwise.
     pub fate: Fate,
+    /// Bad values left out of it (`on_bad_value = "drop"`): reported once sent.
+    pub dropped: Vec<(String, String)>,
 }
 
 impl SentOp {
@@ -115,7 +117,7 @@ impl SentOp {
     /// be read again at its position (stdin-like or compressed input).
     pub fn new(op: Op, keep_record: bool, change: Option<(u64, u64)>) -> SentOp {
         let record = if keep_record { op.record } else { csv::ByteRecord::new() };
-        SentOp { key: op.key, pos: op.pos, record, change, event: None, fate: Fate::Acked }
+        SentOp { key: op.key, pos: op.pos, record, change, event: None, fate: Fate::Acked, dropped: op.dropped }
     }
 }
 

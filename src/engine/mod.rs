@@ -252,6 +252,7 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
         c.rows_uncertain = a.rows_uncertain;
         c.rows_duplicate = a.rows_duplicate;
         c.rows_partial = a.rows_partial;
+        c.values_dropped = a.values_dropped;
     }
     run.counters.requests = base.requests + stats.requests.load(Relaxed);
     run.counters.retries = base.retries + stats.retries.load(Relaxed);

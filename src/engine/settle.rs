@@ -61,10 +61,16 @@ impl Accounts {
         let mut rejects: Vec<Reject> = batch.rejects;
         let mut held: Vec<Reject> = Vec::new();
         let mut partial: Vec<Reject> = Vec::new();
+        // Sent rows whose bad values were left out: one rejects line each.
+        let mut dropped: Vec<Reject> = Vec::new();
         let mut acked_pairs = Vec::new();
         let mut acked_events = Vec::new();
         let mut held_events = batch.held_hashes;
         for op in batch.ops {
+            if !op.dropped.is_empty() && matches!(op.fate, Fate::Acked | Fate::Partial { .. }) {
+                tally.dropped += op.dropped.len() as u64;
+                dropped.push(crate::transform::dropped_line(op.pos, op.record.clone(), &op.dropped));
+            }
             match op.fate {
                 Fate::Acked => {
                     tally.sent += 1;
@@ -103,7 +109,7 @@ impl Accounts {
         rejects.sort_by_key(|r| r.pos.record);
         held.sort_by_key(|r| r.pos.record);
         if let Some(src) = self.sources.get(batch.file).filter(|s| s.seekable) {
-            reread(src, rejects.iter_mut().chain(held.iter_mut()).chain(partial.iter_mut()));
+            reread(src, rejects.iter_mut().chain(held.iter_mut()).chain(partial.iter_mut()).chain(dropped.iter_mut()));
         }
         tally.partial = partial.len() as u64;
         if let Some(w) = self.partial.as_mut() {
@@ -115,6 +121,9 @@ impl Accounts {
         }
         tally.rejected = rejects.len() as u64;
         tally.uncertain = held.len() as u64;
+        // In row order with the rejects: a row is either rejected or sent.
+        rejects.extend(dropped);
+        rejects.sort_by_key(|r| r.pos.record);
         for r in &rejects {
             self.rejects.write(r).map_err(Written::Rejects)?;
         }

@@ -80,6 +80,10 @@ pub struct MappingSection {
     /// `"row"` (the default) or `"person"`: an opt-out on any row of a
     /// Custom ID holds for all its rows.
     pub opt_outs: Option<Spanned<String>>,
+    /// `"drop"` (the default): a value that fails its type or rule is left
+    /// out of the row's operation and reported; `"reject_row"`: the whole row
+    /// is rejected, as before.
+    pub on_bad_value: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

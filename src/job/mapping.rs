@@ -28,6 +28,17 @@ impl Resolver<'_> {
                 other => return self.err(o.span(), format!("mapping.opt_outs {}", one_of(other, &["row", "person"]))),
             },
         };
+        let drop_bad_values = match &m.on_bad_value {
+            None => true,
+            Some(o) => match o.get_ref().as_str() {
+                "drop" => true,
+                "reject_row" => false,
+                other => {
+                    return self
+                        .err(o.span(), format!("mapping.on_bad_value {}", one_of(other, &["drop", "reject_row"])));
+                }
+            },
+        };
         let mut native = Vec::new();
         if let Some(n) = &m.native {
             let plain = [
@@ -75,6 +86,7 @@ impl Resolver<'_> {
             blank,
             changed_only: m.changed_only.unwrap_or(false),
             opt_outs_per_person,
+            drop_bad_values,
             native,
             attributes,
         })

@@ -228,6 +228,11 @@ pub struct ProfileMapping {
     /// `opt_outs = "person"`: an opt-out on any row of a Custom ID holds for
     /// every row of it (the file is read ahead for them).
     pub opt_outs_per_person: bool,
+    /// `on_bad_value = "drop"` (the default): a value that fails its type or
+    /// rule is left out of the operation (and reported), the rest of the row
+    /// is sent; only a bad identity (Custom ID, event name or time) rejects
+    /// the row. `"reject_row"`: any bad value rejects the row.
+    pub drop_bad_values: bool,
     pub native: Vec<NativeMap>,
     pub attributes: Vec<AttrMap>,
 }

@@ -32,6 +32,9 @@ pub struct Forecast {
     pub sms_marketing: ConsentCounts,
     /// The attributes the job sends (wire names), in mapping order.
     pub attributes: Vec<String>,
+    /// Values that would be left out of rows that are sent
+    /// (`on_bad_value = "drop"`), grouped like `rejects`.
+    pub values_dropped: Vec<RejectGroup>,
 }
 
 /// Rejects of one column for one reason.
@@ -66,6 +69,7 @@ pub struct ConsentCounts {
 pub struct Tally {
     forecast: Forecast,
     index: HashMap<(String, String), usize>,
+    dropped_index: HashMap<(String, String), usize>,
 }
 
 impl Tally {
@@ -83,7 +87,7 @@ impl Tally {
             .map(|n| n.kind.wire_name().to_string())
             .chain(attrs.iter().map(|a| a.wire_name.clone()))
             .collect();
-        Tally { forecast: Forecast { attributes, ..Forecast::default() }, index: HashMap::new() }
+        Tally { forecast: Forecast { attributes, ..Forecast::default() }, ..Tally::default() }
     }
 
     /// The forecast so far.
@@ -106,9 +110,26 @@ impl Tally {
 
     /// A row that would be rejected.
     pub fn add_reject(&mut self, r: &Reject) {
-        let rejects = &mut self.forecast.rejects;
-        let key = (r.column.clone(), generic(&r.reason));
-        let i = match self.index.get(&key) {
+        group(&mut self.forecast.rejects, &mut self.index, &r.column, &r.reason, r.pos.line);
+    }
+
+    /// A value a sent row would leave out, at `line`.
+    pub fn add_dropped(&mut self, line: u64, column: &str, reason: &str) {
+        group(&mut self.forecast.values_dropped, &mut self.dropped_index, column, reason, line);
+    }
+}
+
+/// Count one (column, reason) at `line` into `groups`, at most `MAX_GROUPS`.
+fn group(
+    rejects: &mut Vec<RejectGroup>,
+    index: &mut HashMap<(String, String), usize>,
+    column: &str,
+    reason: &str,
+    line: u64,
+) {
+    {
+        let key = (column.to_string(), generic(reason));
+        let i = match index.get(&key) {
             Some(&i) => i,
             None if rejects.len() < MAX_GROUPS => {
                 rejects.push(RejectGroup {
@@ -117,12 +138,12 @@ impl Tally {
                     count: 0,
                     first_lines: Vec::new(),
                 });
-                self.index.insert(key, rejects.len() - 1);
+                index.insert(key, rejects.len() - 1);
                 rejects.len() - 1
             }
             None => {
                 let other = ("".to_string(), "other reasons".to_string());
-                *self.index.entry(other.clone()).or_insert_with(|| {
+                *index.entry(other.clone()).or_insert_with(|| {
                     rejects.push(RejectGroup { column: other.0, reason: other.1, count: 0, first_lines: Vec::new() });
                     rejects.len() - 1
                 })
@@ -131,7 +152,7 @@ impl Tally {
         let g = &mut rejects[i];
         g.count += 1;
         if g.first_lines.len() < FIRST_LINES {
-            g.first_lines.push(r.pos.line);
+            g.first_lines.push(line);
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct Summary {
     /// Rows Batch applied but for a refused attribute or event (within
     /// `rows_sent`), listed in `partial_file`; never resend them.
     pub rows_partial: u64,
+    /// Values left out of rows that were sent (`on_bad_value = "drop"`): a
+    /// value that failed its type or rule. Each such row is in the rejects
+    /// file once, with the columns and reasons.
+    pub values_dropped: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partial_file: Option<PathBuf>,
     /// `validate` only: rows that would be sent.
@@ -130,6 +134,7 @@ impl Summary {
             rows_unchanged: 0,
             rows_uncertain: 0,
             rows_partial: 0,
+            values_dropped: 0,
             partial_file: None,
             rows_valid: None,
             requests: 0,

@@ -240,7 +240,9 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
         // Held rows first: a row whose outcome is unknown is not delivered.
         Ok(Ended::Done { .. }) if run.counters.rows_uncertain > 0 => RunStatus::DoneWithUncertain,
         // Partially applied rows are refusals too: the user has to look.
-        Ok(Ended::Done { .. }) if run.counters.rows_rejected > 0 || run.counters.rows_partial > 0 => {
+        Ok(Ended::Done { .. })
+            if run.counters.rows_rejected > 0 || run.counters.rows_partial > 0 || run.counters.values_dropped > 0 =>
+        {
             RunStatus::DoneWithRejects
         }
         Ok(Ended::Done { .. }) => RunStatus::Done,
@@ -382,6 +384,7 @@ fn summary_of(run: &Run, files: Vec<PathBuf>, started: Instant) -> Summary {
     s.rows_unchanged = c.rows_unchanged;
     s.rows_uncertain = c.rows_uncertain;
     s.rows_partial = c.rows_partial;
+    s.values_dropped = c.values_dropped;
     s.partial_file = run.partial_file.clone();
     s.requests = c.requests;
     s.retries = c.retries;

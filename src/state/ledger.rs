@@ -37,6 +37,7 @@ impl BatchRecord {
         c.rows_uncertain += t.uncertain;
         c.rows_duplicate += t.duplicate;
         c.rows_partial += t.partial;
+        c.values_dropped += t.dropped;
     }
 }
 
@@ -53,6 +54,8 @@ pub struct Tally {
     pub skipped: u64,
     /// Events skipped: acknowledged by an earlier run (the event index).
     pub duplicate: u64,
+    /// Bad values left out of the rows sent (`on_bad_value = "drop"`).
+    pub dropped: u64,
     /// Length of the first rejects and uncertain files (what records
     /// written before `rejects_lens` have).
     pub rejects_len: u64,

@@ -137,6 +137,8 @@ pub struct Counters {
     pub rows_duplicate: u64,
     /// Rows sent and applied but for a refused attribute or event (within `rows_sent`).
     pub rows_partial: u64,
+    /// Bad values left out of rows sent (`on_bad_value = "drop"`).
+    pub values_dropped: u64,
     pub requests: u64,
     pub retries: u64,
     pub http_429: u64,

@@ -9,6 +9,10 @@ use super::{Mapped, Op, Reject, Transformer};
 use crate::source::{Block, BlockRow, Cells, RawRow};
 use rayon::prelude::*;
 
+/// A valid row as `validate` sees it: the subscriptions it would send, the
+/// values it would leave out (column, reason), and then its rejects-file line.
+pub type Checked = (Subscriptions, Vec<(String, String)>, Option<Reject>);
+
 /// A minimum task length amortises rayon's per-task cost over many small rows.
 const MIN_LEN: usize = 256;
 
@@ -87,7 +91,7 @@ impl Transformer {
     /// writing the operations (the same code, writing to [`Discard`]):
     /// a valid row gives the email and SMS subscription values it would send
     /// (`None` inside: `null`), a bad one its reject.
-    pub fn check_block(&self, block: &Block) -> Vec<Result<Subscriptions, Reject>> {
+    pub fn check_block(&self, block: &Block) -> Vec<Result<Checked, Reject>> {
         (0..block.len())
             .into_par_iter()
             .with_min_len(MIN_LEN)
@@ -96,9 +100,13 @@ impl Transformer {
                 if let Some(flaw) = row.flaw {
                     return Err(reject(row, String::new(), flaw.to_string()));
                 }
-                let mut out = Discard::default();
-                match self.write_fields(&row.cells, &mut out) {
-                    Ok(_) => Ok(out.0),
+                let (mut out, mut dropped) = (Discard::default(), Vec::new());
+                match self.write_fields(&row.cells, &mut out, &mut dropped) {
+                    Ok(_) if dropped.is_empty() => Ok((out.0, dropped, None)),
+                    Ok(_) => {
+                        let line = super::dropped_line(row.pos, row.cells.to_byte_record(), &dropped);
+                        Ok((out.0, dropped, Some(line)))
+                    }
                     Err((column, reason)) => Err(reject(row, column, reason)),
                 }
             })
@@ -130,9 +138,9 @@ impl Transformer {
             return Err(reject(row, String::new(), flaw.to_string()));
         }
         match self.map_fields(&row.cells) {
-            Ok((key, attrs, event)) => {
+            Ok((key, attrs, event, dropped)) => {
                 let record = if self.keep_records { row.cells.to_byte_record() } else { csv::ByteRecord::new() };
-                Ok(Op { key, pos: row.pos, attrs, event, record, change: None })
+                Ok(Op { key, pos: row.pos, attrs, event, record, change: None, dropped })
             }
             Err((column, reason)) => Err(reject(row, column, reason)),
         }

@@ -15,6 +15,10 @@ pub trait Out: Write {
     /// The value of the email (`email`) or SMS subscription member just
     /// written (`None`: `null`).
     fn subscription(&mut self, _email: bool, _value: Option<&'static str>) {}
+    /// Bytes written so far, to go back to with `truncate` (a member whose
+    /// value turned out bad is taken back out).
+    fn written(&self) -> usize;
+    fn truncate(&mut self, len: usize);
 }
 
 impl Out for Vec<u8> {
@@ -29,6 +33,12 @@ impl Out for Vec<u8> {
     #[inline]
     fn string(&mut self, s: &str) {
         write_string(self, s)
+    }
+    fn written(&self) -> usize {
+        Vec::len(self)
+    }
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len)
     }
 }
 
@@ -65,6 +75,10 @@ impl Out for Discard {
         let slot = if email { &mut self.0.email } else { &mut self.0.sms };
         slot.get_or_insert(value);
     }
+    fn written(&self) -> usize {
+        0
+    }
+    fn truncate(&mut self, _: usize) {}
 }
 
 /// Bytes that need escaping inside a JSON string.
@@ -192,6 +206,17 @@ impl<'a, O: Out> Object<'a, O> {
 
     pub fn is_empty(&self) -> bool {
         self.first
+    }
+
+    /// Where the object stands, to `restore` if the next member goes bad.
+    pub fn checkpoint(&self) -> (usize, bool) {
+        (self.out.written(), self.first)
+    }
+
+    /// Take back everything written since `checkpoint`.
+    pub fn restore(&mut self, (len, first): (usize, bool)) {
+        self.out.truncate(len);
+        self.first = first;
     }
 
     pub fn close(self) {

@@ -3,6 +3,7 @@
 //! parallel on rayon, in chunks, and come back in input order.
 
 mod chunk;
+pub use chunk::Checked;
 pub use json::Subscriptions;
 pub mod json;
 mod native;
@@ -34,6 +35,9 @@ pub struct Op {
     /// `changed_only`: (id hash, row hash) to record in the change index once
     /// Batch acknowledges the operation (see [`Transformer::change_pair`]).
     pub change: Option<(u64, u64)>,
+    /// Values left out of the operation because they were bad (column,
+    /// reason), with `on_bad_value = "drop"`: reported once the row is sent.
+    pub dropped: Vec<(String, String)>,
 }
 
 /// What a row became: an operation, a reject, or (`changed_only`) nothing to
@@ -96,6 +100,16 @@ pub struct Reject {
     pub record: csv::ByteRecord,
 }
 
+/// The rejects-file line of a sent row whose bad values were left out
+/// (`on_bad_value = "drop"`): the columns and reasons, `; `-separated. The
+/// row was sent: re-importing the line once fixed sends it again whole.
+pub fn dropped_line(pos: Position, record: csv::ByteRecord, dropped: &[(String, String)]) -> Reject {
+    let column = dropped.iter().map(|d| d.0.as_str()).collect::<Vec<_>>().join("; ");
+    let reasons = dropped.iter().map(|d| d.1.as_str()).collect::<Vec<_>>().join("; ");
+    let reason = format!("sent without this value (left out: {reasons})");
+    Reject { pos, column, reason, record }
+}
+
 /// `str::trim`, without decoding when the cell starts and ends with a visible
 /// ASCII character (most cells of most files).
 fn trim(s: &str) -> &str {
@@ -108,8 +122,8 @@ fn trim(s: &str) -> &str {
 
 /// A row's fault: (column, reason).
 type Problem = (String, String);
-/// A row's key, attributes object and event object.
-type Fields = (String, Vec<u8>, Option<Vec<u8>>);
+/// A row's key, attributes object, event object and the values dropped.
+type Fields = (String, Vec<u8>, Option<Vec<u8>>, Vec<Problem>);
 
 struct Field {
     index: usize,
@@ -160,6 +174,9 @@ pub struct Transformer {
     event: Option<BoundEvent>,
     /// People with an opt-out row, when their rows span several lines (see `optouts`).
     opt_outs: Option<std::sync::Arc<optouts::OptOuts>>,
+    /// `on_bad_value = "drop"`: a bad native or attribute value is left out
+    /// of the operation, not the reason to reject the row.
+    drop_bad_values: bool,
     /// Whether an operation keeps a copy of its source row. Not needed when
     /// the file can be read again at the row's offset (settling does, for the
     /// few rows that end in a report): the copy was most of an operation's
@@ -244,12 +261,14 @@ impl Transformer {
             attrs: Vec::new(),
             event: None,
             opt_outs: None,
+            drop_bad_values: false,
         };
         let mut t = match &job.mapping {
             Mapping::Profiles(p) => Transformer {
                 id: ids(&p.id_columns)?,
                 native: natives(p)?,
                 attrs: attrs(&p.attributes)?,
+                drop_bad_values: p.drop_bad_values,
                 ..base(field(&p.custom_id)?, "Custom ID", p.blank)
             },
             Mapping::Events(e) => {
@@ -284,6 +303,7 @@ impl Transformer {
                     id: ids(&e.profile.id_columns)?,
                     native: natives(&e.profile)?,
                     attrs: attrs(&e.profile.attributes)?,
+                    drop_bad_values: e.profile.drop_bad_values,
                     event: Some(event),
                     ..base(field(&e.profile.custom_id)?, "Custom ID", e.profile.blank)
                 }
@@ -408,7 +428,9 @@ impl Transformer {
             return Err(Reject { pos: row.pos, column: String::new(), reason, record: row.record });
         }
         match self.map_fields(&row.record) {
-            Ok((key, attrs, event)) => Ok(Op { key, pos: row.pos, attrs, event, record: row.record, change: None }),
+            Ok((key, attrs, event, dropped)) => {
+                Ok(Op { key, pos: row.pos, attrs, event, record: row.record, change: None, dropped })
+            }
             Err((column, reason)) => Err(Reject { pos: row.pos, column, reason, record: row.record }),
         }
     }
@@ -418,8 +440,9 @@ impl Transformer {
         // Twice the row's bytes covers quotes, commas and dates grown to RFC
         // 3339 (at a quarter more, most rows still grew on their last array).
         let mut attrs = Vec::with_capacity(self.keys_len + 32 + rec.as_slice().len() * 2);
-        let (key, event) = self.write_fields(rec, &mut attrs)?;
-        Ok((key.into_owned(), attrs, event))
+        let mut dropped = Vec::new();
+        let (key, event) = self.write_fields(rec, &mut attrs, &mut dropped)?;
+        Ok((key.into_owned(), attrs, event, dropped))
     }
 
     /// The row's key, its attributes object written into `attrs`, and its
@@ -428,6 +451,7 @@ impl Transformer {
         &self,
         rec: &'r impl Cells,
         attrs: &mut O,
+        dropped: &mut Vec<Problem>,
     ) -> Result<(std::borrow::Cow<'r, str>, Option<Vec<u8>>), Problem> {
         let reject = |column: &str, reason: String| (column.to_string(), reason);
         if rec.len() != self.width {
@@ -482,8 +506,10 @@ impl Transformer {
         };
         let mut obj = json::Object::open(attrs);
         let held = self.opt_outs.as_ref().map_or((false, false), |o| o.held(&key));
-        native::write(&self.native, self.blank, held, &key, &mut obj, &cell, &reject)?;
-        self.write_attrs(&self.attrs, &mut obj, &cell, &reject)?;
+        let row = native::Row { blank: self.blank, held, key: &key };
+        let drop = self.drop_bad_values;
+        native::write(&self.native, row, &mut obj, &cell, &reject, drop.then_some(&mut *dropped))?;
+        self.write_attrs(&self.attrs, &mut obj, &cell, &reject, drop.then_some(&mut *dropped))?;
         obj.close();
         let event = match &self.event {
             Some(e) => Some(self.write_event(e, &cell, &reject)?),
@@ -503,18 +529,43 @@ impl Transformer {
         }
     }
 
+    /// The attributes of `list` into `obj`. A bad value fails the row, or,
+    /// with `dropped` (`on_bad_value = "drop"`), is left out and listed.
     fn write_attrs<'r, O: json::Out>(
         &self,
         list: &[BoundAttr],
         obj: &mut json::Object<'_, O>,
         cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
         reject: &impl Fn(&str, String) -> Problem,
+        mut dropped: Option<&mut Vec<Problem>>,
     ) -> Result<(), Problem> {
         for b in list {
+            let at = obj.checkpoint();
+            if let Err(p) = self.write_attr(b, obj, cell, reject) {
+                match dropped.as_deref_mut() {
+                    Some(list) => {
+                        obj.restore(at);
+                        list.push(p);
+                    }
+                    None => return Err(p),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn write_attr<'r, O: json::Out>(
+        &self,
+        b: &BoundAttr,
+        obj: &mut json::Object<'_, O>,
+        cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
+        reject: &impl Fn(&str, String) -> Problem,
+    ) -> Result<(), Problem> {
+        {
             let (c, header): (&str, &str) = match (&b.field, &b.attr.constant) {
                 (Some(f), _) => (cell(f)?, &f.header),
                 (None, Some(k)) => (k, ""),
-                (None, None) => continue,
+                (None, None) => return Ok(()),
             };
             if c.is_empty() || value::no_items(&b.attr.ty, c) {
                 // An empty add/remove has nothing to add or remove; null would
@@ -526,7 +577,7 @@ impl Transformer {
                 if self.blank == Blank::Clear && !edit && self.event.is_none() {
                     obj.raw_key(&b.key).extend_from_slice(b"null");
                 }
-                continue;
+                return Ok(());
             }
             value::typed(&b.attr.ty, c, b.strings, obj.raw_key(&b.key))
                 .map_err(|m| reject(header, format!("{}: {m}", b.attr.name)))?;
@@ -571,11 +622,11 @@ impl Transformer {
         if !e.attrs.is_empty() || !e.objects.is_empty() {
             let mut attrs = Vec::new();
             let mut inner = json::Object::open(&mut attrs);
-            self.write_attrs(&e.attrs, &mut inner, cell, reject)?;
+            self.write_attrs(&e.attrs, &mut inner, cell, reject, None)?;
             for (key, members) in &e.objects {
                 let mut members_json = Vec::new();
                 let mut o = json::Object::open(&mut members_json);
-                self.write_attrs(members, &mut o, cell, reject)?;
+                self.write_attrs(members, &mut o, cell, reject, None)?;
                 // An object whose cells are all blank is left out, like a blank cell.
                 if !o.is_empty() {
                     o.close();

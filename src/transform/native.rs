@@ -80,9 +80,22 @@ fn address_sent<'r>(
                 continue;
             }
         }
+        // Sent: set and valid (a bad address is dropped or rejects the row).
         let sent = match (&n.constant, &n.field) {
             (Some(_), _) => true,
-            (None, Some(f)) => !cell(f)?.trim().is_empty(),
+            (None, Some(f)) => {
+                let c = cell(f)?.trim();
+                !c.is_empty()
+                    && if email {
+                        crate::api::rules::is_valid_email(c)
+                    } else {
+                        let region = match &n.region_field {
+                            Some(f) => Some(cell(f)?).filter(|r| !r.is_empty()).and_then(country_code),
+                            None => None,
+                        };
+                        value::phone(c, region.as_deref().or(n.region.as_deref())).is_ok()
+                    }
+            }
             (None, None) => false,
         };
         if sent {
@@ -92,9 +105,11 @@ fn address_sent<'r>(
     Ok(mapped)
 }
 
-/// Write every native of the row into `obj`. `held`: (email, SMS) this
+/// Write every native of the row into `obj`. `row.held`: (email, SMS) this
 /// person opted out on another row of the file (see `optouts`): their
-/// `subscribed` is sent as `unsubscribed`. `key`: the row's Custom ID.
+/// `subscribed` is sent as `unsubscribed`. A native whose value is bad is
+/// left out and added to `dropped` when given (`on_bad_value = "drop"`),
+/// else it fails the row.
 ///
 /// No subscription without its address: where the job maps the channel's
 /// address (`email_address`, `phone_number`), a row that sends none (and,
@@ -102,91 +117,125 @@ fn address_sent<'r>(
 /// the channel; an opt-out is always sent (it is never noise).
 pub(super) fn write<'r, O: json::Out>(
     natives: &[BoundNative],
-    blank: Blank,
-    held: (bool, bool),
-    key: &str,
+    row: Row<'_>,
+    obj: &mut json::Object<'_, O>,
+    cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
+    reject: &impl Fn(&str, String) -> Problem,
+    dropped: Option<&mut Vec<Problem>>,
+) -> Result<(), Problem> {
+    let mut dropped = dropped;
+    for n in natives {
+        let at = obj.checkpoint();
+        if let Err(p) = write_one(natives, n, row, obj, cell, reject) {
+            match dropped.as_deref_mut() {
+                // The bad value is left out, the row's other values go on.
+                Some(list) => {
+                    obj.restore(at);
+                    list.push(p);
+                }
+                None => return Err(p),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `write` needs of the row beside its cells.
+#[derive(Clone, Copy)]
+pub(super) struct Row<'a> {
+    pub blank: Blank,
+    /// (email, SMS): this person opted out on another row (see `optouts`).
+    pub held: (bool, bool),
+    /// The row's Custom ID.
+    pub key: &'a str,
+}
+
+/// One native of the row into `obj`, or why its value is bad.
+fn write_one<'r, O: json::Out>(
+    natives: &[BoundNative],
+    n: &BoundNative,
+    row: Row<'_>,
     obj: &mut json::Object<'_, O>,
     cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
     reject: &impl Fn(&str, String) -> Problem,
 ) -> Result<(), Problem> {
-    for n in natives {
-        if let Some((f, values)) = &n.when {
-            let c = cell(f)?;
-            if !values.iter().any(|v| v.eq_ignore_ascii_case(c)) {
-                continue;
-            }
+    let (blank, held, key) = (row.blank, row.held, row.key);
+    if let Some((f, values)) = &n.when {
+        let c = cell(f)?;
+        if !values.iter().any(|v| v.eq_ignore_ascii_case(c)) {
+            return Ok(());
         }
-        if let NativeKind::EmailMarketing(v) | NativeKind::SmsMarketing(v) = &n.kind {
-            let email = matches!(n.kind, NativeKind::EmailMarketing(_));
-            // Written, and told to the output (`validate` counts consent so).
-            let mut set = |value: Option<&'static str>| {
-                let out = obj.raw_key(&n.key);
-                match value {
-                    Some(s) => json::string(out, s),
-                    None => out.extend_from_slice(b"null"),
-                }
-                out.subscription(email, value);
-            };
-            // An opt-out anywhere wins: checked before the opt-in column.
-            let mut suppressed = false;
-            for f in &n.suppressed_by {
-                suppressed |= is_set(cell(f)?);
+    }
+    if let NativeKind::EmailMarketing(v) | NativeKind::SmsMarketing(v) = &n.kind {
+        let email = matches!(n.kind, NativeKind::EmailMarketing(_));
+        // Written, and told to the output (`validate` counts consent so).
+        let mut set = |value: Option<&'static str>| {
+            let out = obj.raw_key(&n.key);
+            match value {
+                Some(s) => json::string(out, s),
+                None => out.extend_from_slice(b"null"),
             }
-            for (f, w) in &n.suppressed_when {
-                suppressed |= w.opts_out(cell(f)?);
-            }
-            if suppressed {
-                set(Some("unsubscribed"));
-                continue;
-            }
-            let c = match (&n.constant, &n.field) {
-                (Some(k), _) => k.as_str(),
-                (None, Some(f)) => cell(f)?,
-                (None, None) => continue,
-            };
-            if c.is_empty() {
-                if blank == Blank::Clear && n.field.is_some() {
-                    set(None);
-                }
-                continue;
-            }
-            let header = n.field.as_ref().map(|f| f.header.as_str()).unwrap_or("");
-            if let Some(s) = value::subscription_of(v, c).map_err(|m| reject(header, m))? {
-                let held = if email { held.0 } else { held.1 };
-                let s = if held { "unsubscribed" } else { s };
-                if s == "subscribed" {
-                    let by_id = email && key.contains('@');
-                    if !by_id && address_sent(natives, email, cell)? == Some(false) {
-                        continue;
-                    }
-                }
-                set(Some(s));
-            }
-            continue;
+            out.subscription(email, value);
+        };
+        // An opt-out anywhere wins: checked before the opt-in column.
+        let mut suppressed = false;
+        for f in &n.suppressed_by {
+            suppressed |= is_set(cell(f)?);
         }
-        let (c, header) = match (&n.constant, &n.field) {
-            (Some(k), _) => (k.as_str(), ""),
-            (None, Some(f)) => (cell(f)?, f.header.as_str()),
-            (None, None) => continue,
+        for (f, w) in &n.suppressed_when {
+            suppressed |= w.opts_out(cell(f)?);
+        }
+        if suppressed {
+            set(Some("unsubscribed"));
+            return Ok(());
+        }
+        let c = match (&n.constant, &n.field) {
+            (Some(k), _) => k.as_str(),
+            (None, Some(f)) => cell(f)?,
+            (None, None) => return Ok(()),
         };
         if c.is_empty() {
-            if blank == Blank::Clear {
-                obj.raw_key(&n.key).extend_from_slice(b"null");
+            if blank == Blank::Clear && n.field.is_some() {
+                set(None);
             }
-            continue;
+            return Ok(());
         }
-        if matches!(n.kind, NativeKind::Phone) {
-            let region = match &n.region_field {
-                Some(f) => Some(cell(f)?).filter(|r| !r.is_empty()).map(country_code),
-                None => None,
-            };
-            let region = region.flatten().or_else(|| n.region.clone());
-            let e164 = value::phone(c, region.as_deref()).map_err(|m| reject(header, m))?;
-            json::string(obj.raw_key(&n.key), &e164);
-            continue;
+        let header = n.field.as_ref().map(|f| f.header.as_str()).unwrap_or("");
+        if let Some(s) = value::subscription_of(v, c).map_err(|m| reject(header, m))? {
+            let held = if email { held.0 } else { held.1 };
+            let s = if held { "unsubscribed" } else { s };
+            if s == "subscribed" {
+                let by_id = email && key.contains('@');
+                if !by_id && address_sent(natives, email, cell)? == Some(false) {
+                    return Ok(());
+                }
+            }
+            set(Some(s));
         }
-        value::native(&n.kind, c, obj.raw_key(&n.key)).map_err(|m| reject(header, m))?;
+        return Ok(());
     }
+    let (c, header) = match (&n.constant, &n.field) {
+        (Some(k), _) => (k.as_str(), ""),
+        (None, Some(f)) => (cell(f)?, f.header.as_str()),
+        (None, None) => return Ok(()),
+    };
+    if c.is_empty() {
+        if blank == Blank::Clear {
+            obj.raw_key(&n.key).extend_from_slice(b"null");
+        }
+        return Ok(());
+    }
+    if matches!(n.kind, NativeKind::Phone) {
+        let region = match &n.region_field {
+            Some(f) => Some(cell(f)?).filter(|r| !r.is_empty()).map(country_code),
+            None => None,
+        };
+        let region = region.flatten().or_else(|| n.region.clone());
+        let e164 = value::phone(c, region.as_deref()).map_err(|m| reject(header, m))?;
+        json::string(obj.raw_key(&n.key), &e164);
+        return Ok(());
+    }
+    value::native(&n.kind, c, obj.raw_key(&n.key)).map_err(|m| reject(header, m))?;
     Ok(())
 }
 

@@ -97,7 +97,7 @@ fn rejects_of_every_file_of_a_glob_are_reported_and_cut_back_on_resume() {
         dir.path(),
         "job.toml",
         format!(
-            "[job]\nname = \"globrej\"\nkind = \"profiles\"\n[api]\nbase_url = \"{}\"\nbatch_size = 200\nconcurrency = 2\n[source]\npath = \"in/*.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nn = {{ column = \"n\", type = \"int\" }}\n",
+            "[job]\nname = \"globrej\"\nkind = \"profiles\"\n[api]\nbase_url = \"{}\"\nbatch_size = 200\nconcurrency = 2\n[source]\npath = \"in/*.csv\"\n[mapping]\ncustom_id = \"id\"\non_bad_value = \"reject_row\"\n[mapping.attributes]\nn = {{ column = \"n\", type = \"int\" }}\n",
             emu.base_url()
         ),
     );

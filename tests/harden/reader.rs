@@ -25,6 +25,7 @@ rejects = "out"
 [source]
 path = "users.csv"
 [mapping]
+on_bad_value = "reject_row"
 custom_id = "id"
 [mapping.attributes]
 name = "name"

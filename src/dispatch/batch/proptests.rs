@@ -47,6 +47,7 @@ fn row(kind: &Kind, record: u64) -> Row {
         event: None,
         record: csv::ByteRecord::new(),
         change: None,
+        dropped: Vec::new(),
     };
     match kind {
         Kind::Op { key, size } => Row::Op(op(format!("k{key}"), *size)),

@@ -197,10 +197,11 @@ fn tells_a_person_what_will_happen() {
 }
 
 /// Issue 25: `validate` and `run` agree on what needs no API: a base URL
-/// with a user part is a bad job for both (exit 2, the secret not echoed), and
-/// an audience replace with nothing to send is refused by both (exit 3).
+/// with a user part and a rejects path that is a file are bad jobs for both
+/// (exit 2, the secret not echoed), and an audience replace with nothing to
+/// send is refused by both (exit 3).
 #[test]
-fn validate_and_run_agree_on_user_info_urls_and_empty_replaces() {
+fn validate_and_run_agree_on_user_info_urls_rejects_paths_and_empty_replaces() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "users.csv", "id,name\nu1,A\n");
     write(
@@ -220,6 +221,26 @@ fn validate_and_run_agree_on_user_info_urls_and_empty_replaces() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command}: {err}");
         assert!(err.contains("user name or password") && !err.contains("s3cret"), "{command}: {err}");
+    }
+    // A rejects "folder" that is a file: a bad job for both, before anything is sent.
+    write(dir.path(), "taken", "a file");
+    write(
+        dir.path(),
+        "job.toml",
+        "[job]\nname = \"rf\"\nkind = \"profiles\"\nrejects = \"taken\"\n[api]\nbase_url = \"emulator\"\n[source]\npath = \"users.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nname = \"name\"\n",
+    );
+    for command in ["validate", "run"] {
+        let out = crate::common::bin()
+            .args([command, "job.toml", "--state"])
+            .arg(dir.path().join("state"))
+            .current_dir(dir.path())
+            .env("BATCH_REST_KEY", "emulator_rest_key")
+            .env("BATCH_PROJECT_KEY", "project_emulator")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        assert!(err.contains("job.rejects") && err.contains("is a file"), "{command}: {err}");
     }
     write(dir.path(), "empty.csv", "custom_id\n  \n");
     write(

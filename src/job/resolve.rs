@@ -136,6 +136,14 @@ impl Resolver<'_> {
             },
         };
         let rejects_dir = raw.job.rejects.as_deref().map(|p| self.base_dir.join(p));
+        // Found now, by `run` and `validate` alike (exit 2), not when the first
+        // reject is written part way through a run.
+        if let Some(d) = rejects_dir.as_ref().filter(|d| d.exists() && !d.is_dir()) {
+            return Err(self.lines.file(format!(
+                "job.rejects `{}` is a file: give a folder (the rejects, uncertain and partial files go in it)",
+                d.display()
+            )));
+        }
         let api = self.api(&raw.api, kind)?;
         let source = match (&raw.source, kind) {
             (None, Kind::Export) => None,

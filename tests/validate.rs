@@ -196,6 +196,19 @@ fn tells_a_person_what_will_happen() {
     assert_eq!(f["rejects"][0]["first_lines"], serde_json::json!([2, 3, 4, 5, 6]));
 }
 
+/// `batchport ARGS --state <dir>/state` with the emulator's keys in the environment.
+fn keyed(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    crate::common::bin()
+        .args(args)
+        .arg("--state")
+        .arg(dir.join("state"))
+        .current_dir(dir)
+        .env("BATCH_REST_KEY", "emulator_rest_key")
+        .env("BATCH_PROJECT_KEY", "project_emulator")
+        .output()
+        .unwrap()
+}
+
 /// Issue 25: `validate` and `run` agree on what needs no API: a base URL
 /// with a user part and a rejects path that is a file are bad jobs for both
 /// (exit 2, the secret not echoed), and an audience replace with nothing to
@@ -210,14 +223,7 @@ fn validate_and_run_agree_on_user_info_urls_rejects_paths_and_empty_replaces() {
         "[job]\nname = \"ui\"\nkind = \"profiles\"\n[api]\nbase_url = \"https://me:s3cret@api.batch.com\"\n[source]\npath = \"users.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nname = \"name\"\n",
     );
     for command in ["validate", "run"] {
-        let out = crate::common::bin()
-            .args([command, "job.toml", "--state"])
-            .arg(dir.path().join("state"))
-            .current_dir(dir.path())
-            .env("BATCH_REST_KEY", "k")
-            .env("BATCH_PROJECT_KEY", "p")
-            .output()
-            .unwrap();
+        let out = keyed(dir.path(), &[command, "job.toml"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command}: {err}");
         assert!(err.contains("user name or password") && !err.contains("s3cret"), "{command}: {err}");
@@ -230,14 +236,7 @@ fn validate_and_run_agree_on_user_info_urls_rejects_paths_and_empty_replaces() {
         "[job]\nname = \"rf\"\nkind = \"profiles\"\nrejects = \"taken\"\n[api]\nbase_url = \"emulator\"\n[source]\npath = \"users.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nname = \"name\"\n",
     );
     for command in ["validate", "run"] {
-        let out = crate::common::bin()
-            .args([command, "job.toml", "--state"])
-            .arg(dir.path().join("state"))
-            .current_dir(dir.path())
-            .env("BATCH_REST_KEY", "emulator_rest_key")
-            .env("BATCH_PROJECT_KEY", "project_emulator")
-            .output()
-            .unwrap();
+        let out = keyed(dir.path(), &[command, "job.toml"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command}: {err}");
         assert!(err.contains("job.rejects") && err.contains("is a file"), "{command}: {err}");
@@ -252,13 +251,6 @@ fn validate_and_run_agree_on_user_info_urls_rejects_paths_and_empty_replaces() {
     let s = json(&out);
     assert_eq!((out.status.code(), s["status"].as_str()), (Some(3), Some("refused")), "{s}");
     assert!(s["note"].as_str().unwrap().contains("allow_empty"), "{s}");
-    let out = crate::common::bin()
-        .args(["run", "replace.toml", "--json", "--state"])
-        .arg(dir.path().join("state"))
-        .current_dir(dir.path())
-        .env("BATCH_REST_KEY", "emulator_rest_key")
-        .env("BATCH_PROJECT_KEY", "project_emulator")
-        .output()
-        .unwrap();
+    let out = keyed(dir.path(), &["run", "replace.toml", "--json"]);
     assert_eq!((out.status.code(), json(&out)["status"].as_str()), (Some(3), Some("refused")));
 }

@@ -242,18 +242,9 @@ impl Import {
 /// Keep the attempt's progress in the run record; `flush` makes it durable now.
 async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_done: &[bool], flush: bool) -> Result<()> {
     let stats = eng.sender.driver.stats();
-    {
-        let acc = eng.accounts();
-        let (c, a) = (&mut run.counters, &acc.counters);
-        c.rows_read = a.rows_read;
-        c.rows_sent = a.rows_sent;
-        c.rows_rejected = a.rows_rejected;
-        c.rows_unchanged = a.rows_unchanged;
-        c.rows_uncertain = a.rows_uncertain;
-        c.rows_duplicate = a.rows_duplicate;
-        c.rows_partial = a.rows_partial;
-        c.values_dropped = a.values_dropped;
-    }
+    // The row counts as settled (a new counter cannot be forgotten here);
+    // the request counts, set below, from the driver.
+    run.counters = eng.accounts().counters.clone();
     run.counters.requests = base.requests + stats.requests.load(Relaxed);
     run.counters.retries = base.retries + stats.retries.load(Relaxed);
     run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);

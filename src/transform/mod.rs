@@ -100,6 +100,25 @@ pub struct Reject {
     pub record: csv::ByteRecord,
 }
 
+/// Write one member of `obj` with `write`. A bad value is taken back out and
+/// listed in `dropped` when given (`on_bad_value = "drop"`); else it fails
+/// the row.
+fn member<O: json::Out>(
+    obj: &mut json::Object<'_, O>,
+    dropped: &mut Option<&mut Vec<Problem>>,
+    write: impl FnOnce(&mut json::Object<'_, O>) -> Result<(), Problem>,
+) -> Result<(), Problem> {
+    let at = obj.checkpoint();
+    match (write(obj), dropped.as_deref_mut()) {
+        (Err(p), Some(list)) => {
+            obj.restore(at);
+            list.push(p);
+            Ok(())
+        }
+        (r, _) => r,
+    }
+}
+
 /// The rejects-file line of a sent row whose bad values were left out
 /// (`on_bad_value = "drop"`): the columns and reasons, `; `-separated. The
 /// row was sent: re-importing the line once fixed sends it again whole.
@@ -540,16 +559,7 @@ impl Transformer {
         mut dropped: Option<&mut Vec<Problem>>,
     ) -> Result<(), Problem> {
         for b in list {
-            let at = obj.checkpoint();
-            if let Err(p) = self.write_attr(b, obj, cell, reject) {
-                match dropped.as_deref_mut() {
-                    Some(list) => {
-                        obj.restore(at);
-                        list.push(p);
-                    }
-                    None => return Err(p),
-                }
-            }
+            member(obj, &mut dropped, |obj| self.write_attr(b, obj, cell, reject))?;
         }
         Ok(())
     }
@@ -561,27 +571,23 @@ impl Transformer {
         cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
         reject: &impl Fn(&str, String) -> Problem,
     ) -> Result<(), Problem> {
-        {
-            let (c, header): (&str, &str) = match (&b.field, &b.attr.constant) {
-                (Some(f), _) => (cell(f)?, &f.header),
-                (None, Some(k)) => (k, ""),
-                (None, None) => return Ok(()),
-            };
-            if c.is_empty() || value::no_items(&b.attr.ty, c) {
-                // An empty add/remove has nothing to add or remove; null would
-                // delete the whole array.
-                let edit = matches!(
-                    b.attr.ty,
-                    job::ValueType::Array { mode: job::ArrayMode::Add | job::ArrayMode::Remove, .. }
-                );
-                if self.blank == Blank::Clear && !edit && self.event.is_none() {
-                    obj.raw_key(&b.key).extend_from_slice(b"null");
-                }
-                return Ok(());
+        let (c, header): (&str, &str) = match (&b.field, &b.attr.constant) {
+            (Some(f), _) => (cell(f)?, &f.header),
+            (None, Some(k)) => (k, ""),
+            (None, None) => return Ok(()),
+        };
+        if c.is_empty() || value::no_items(&b.attr.ty, c) {
+            // An empty add/remove has nothing to add or remove; null would
+            // delete the whole array.
+            let edit =
+                matches!(b.attr.ty, job::ValueType::Array { mode: job::ArrayMode::Add | job::ArrayMode::Remove, .. });
+            if self.blank == Blank::Clear && !edit && self.event.is_none() {
+                obj.raw_key(&b.key).extend_from_slice(b"null");
             }
-            value::typed(&b.attr.ty, c, b.strings, obj.raw_key(&b.key))
-                .map_err(|m| reject(header, format!("{}: {m}", b.attr.name)))?;
+            return Ok(());
         }
+        value::typed(&b.attr.ty, c, b.strings, obj.raw_key(&b.key))
+            .map_err(|m| reject(header, format!("{}: {m}", b.attr.name)))?;
         Ok(())
     }
 

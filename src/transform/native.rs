@@ -121,21 +121,10 @@ pub(super) fn write<'r, O: json::Out>(
     obj: &mut json::Object<'_, O>,
     cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
     reject: &impl Fn(&str, String) -> Problem,
-    dropped: Option<&mut Vec<Problem>>,
+    mut dropped: Option<&mut Vec<Problem>>,
 ) -> Result<(), Problem> {
-    let mut dropped = dropped;
     for n in natives {
-        let at = obj.checkpoint();
-        if let Err(p) = write_one(natives, n, row, obj, cell, reject) {
-            match dropped.as_deref_mut() {
-                // The bad value is left out, the row's other values go on.
-                Some(list) => {
-                    obj.restore(at);
-                    list.push(p);
-                }
-                None => return Err(p),
-            }
-        }
+        super::member(obj, &mut dropped, |obj| write_one(natives, n, row, obj, cell, reject))?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! event is not sent again, but the row's profile part (its consent above
 //! all) still is.
 
-use super::{emulator, run, summary};
+use super::{drop_file, emulator, run, summary};
 use crate::common::write;
 use batchport::EmulatorConfig;
 
@@ -18,11 +18,7 @@ fn a_duplicate_event_never_takes_the_row_s_opt_out_with_it() {
             emu.base_url()
         ),
     );
-    let night = |text: &str, n: u64| {
-        let path = write(dir.path(), "events.csv", text);
-        let f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-        f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10 * n)).unwrap();
-    };
+    let night = |text: &str, n: u64| drop_file(dir.path(), "events.csv", text, n);
     let consent = |id: &str| emu.profile(id).unwrap()["attributes"]["$email_marketing"].as_str().map(str::to_string);
     night("id,event,news\nu1,app_open,yes\nu2,app_open,yes\n", 0);
     summary(&run(dir.path(), "job.toml"), 0);

@@ -48,6 +48,14 @@ pub fn summary(out: &Output, code: i32) -> serde_json::Value {
     json(out)
 }
 
+/// Write `text` to `name` with a modification time `night` × 10 s ahead, so
+/// that each night's file is a new input even within one second.
+pub fn drop_file(dir: &Path, name: &str, text: &str, night: u64) {
+    let path = write(dir, name, text);
+    let f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10 * night)).unwrap();
+}
+
 pub fn emulator(config: EmulatorConfig) -> Emulator {
     Emulator::start_background(config).unwrap()
 }

@@ -2,10 +2,9 @@
 //! never keeps an older operation for them, so a revert is sent; the event
 //! index keeps their events, so a rerun never sends them twice.
 
-use super::{emulator, labels, run, summary};
+use super::{drop_file, emulator, labels, run, summary};
 use crate::common::write;
 use batchport::{EmulatorConfig, Faults};
-use std::path::Path;
 
 /// An emulator that refuses every attribute named `bad` (a partial error).
 fn refusing() -> batchport::Emulator {
@@ -13,12 +12,6 @@ fn refusing() -> batchport::Emulator {
         faults: Faults { refuse_attribute: Some("bad".into()), ..Faults::default() },
         ..Default::default()
     })
-}
-
-fn touch(dir: &Path, name: &str, text: &str, night: u64) {
-    let path = write(dir, name, text);
-    let f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10 * night)).unwrap();
 }
 
 #[test]
@@ -34,21 +27,21 @@ fn a_partially_applied_row_never_hides_a_revert() {
         ),
     );
     let tier = |id: &str| emu.profile(id).unwrap()["attributes"]["tier"].as_str().unwrap().to_string();
-    touch(dir.path(), "users.csv", "id,tier,bad\nu1,gold,\nu2,gold,\n", 0);
+    drop_file(dir.path(), "users.csv", "id,tier,bad\nu1,gold,\nu2,gold,\n", 0);
     summary(&run(dir.path(), "job.toml"), 0);
     assert_eq!(tier("u1"), "gold");
     // Night 2: silver, with an attribute Batch refuses: Batch holds silver.
-    touch(dir.path(), "users.csv", "id,tier,bad\nu1,silver,x\nu2,gold,\n", 1);
+    drop_file(dir.path(), "users.csv", "id,tier,bad\nu1,silver,x\nu2,gold,\n", 1);
     let s = summary(&run(dir.path(), "job.toml"), 3);
     assert_eq!(s["rows_partial"], 1, "{s}");
     assert_eq!(tier("u1"), "silver");
     // Night 3: back to gold. Not the row acknowledged whole last, so it is sent.
-    touch(dir.path(), "users.csv", "id,tier,bad\nu1,gold,\nu2,gold,\n", 2);
+    drop_file(dir.path(), "users.csv", "id,tier,bad\nu1,gold,\nu2,gold,\n", 2);
     let s = summary(&run(dir.path(), "job.toml"), 0);
     assert_eq!(tier("u1"), "gold", "{s}");
     assert_eq!((s["rows_sent"].as_u64(), s["rows_unchanged"].as_u64()), (Some(1), Some(1)), "{s}");
     // Night 4: the same again: now unchanged.
-    touch(dir.path(), "users.csv", "id,tier,bad\nu1,gold,\nu2,gold,\n", 3);
+    drop_file(dir.path(), "users.csv", "id,tier,bad\nu1,gold,\nu2,gold,\n", 3);
     let s = summary(&run(dir.path(), "job.toml"), 0);
     assert_eq!(s["rows_unchanged"], 2, "{s}");
 }
@@ -72,14 +65,14 @@ fn events_applied_in_part_are_never_sent_again() {
         let bad = if i % 2 == 0 { "x" } else { "" };
         text.push_str(&format!("e{i},app_open,{},l{i},{bad}\n", at(60 - i)));
     }
-    touch(dir.path(), "events.csv", &text, 0);
+    drop_file(dir.path(), "events.csv", &text, 0);
     let s = summary(&run(dir.path(), "job.toml"), 3);
     assert_eq!(s["rows_partial"], 3, "{s}");
     // Tomorrow's file: yesterday's events and two more.
     for i in 6..8 {
         text.push_str(&format!("e{i},app_open,{},l{i},\n", at(60 - i)));
     }
-    touch(dir.path(), "events.csv", &text, 1);
+    drop_file(dir.path(), "events.csv", &text, 1);
     // The rows with a profile attribute send it again, without their event
     // (refused again: partial); the others are duplicates.
     let s = summary(&run(dir.path(), "job.toml"), 3);

@@ -2,7 +2,7 @@
 //! each ID, its last row in the run's input decides, whatever night it is,
 //! within one file, across the files of a glob, and for IDs lowercased.
 
-use super::{emulator, run, summary};
+use super::{drop_file, emulator, run, summary};
 use crate::common::write;
 use batchport::{Emulator, EmulatorConfig};
 use std::path::Path;
@@ -15,14 +15,6 @@ fn nightly_job(dir: &Path, url: &str, path: &str, id: &str) {
             "[job]\nname = \"repeats\"\nkind = \"profiles\"\n[api]\nbase_url = \"{url}\"\nbatch_size = 2\n[source]\npath = \"{path}\"\n[mapping]\ncustom_id = {id}\nchanged_only = true\n[mapping.native]\nemail_marketing = {{ column = \"news\", subscribed = [\"yes\"], unsubscribed = [\"no\"] }}\n[mapping.attributes]\ntier = \"tier\"\n"
         ),
     );
-}
-
-/// Write `text` to `name` with a modification time `night` seconds ahead, so
-/// that each night's file is a new input even within one second.
-fn drop_file(dir: &Path, name: &str, text: &str, night: u64) {
-    let path = write(dir, name, text);
-    let f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
-    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(10 * night)).unwrap();
 }
 
 /// What the emulator holds for `id`: (tier, email consent).

@@ -76,9 +76,9 @@ fn finish(child: Child) -> serde_json::Value {
 
 fn file(dir: &Path, name: &str, rows: u64, api: &str) {
     let mut w = BufWriter::new(std::fs::File::create(dir.join(format!("{name}.csv"))).unwrap());
-    batchport::internals::testdata::write_profiles(&mut w, rows, 3, 0).unwrap();
+    batchport_testdata::write_profiles(&mut w, rows, 3, 0).unwrap();
     drop(w);
-    let job = batchport::internals::testdata::profiles_job(name, &format!("{name}.csv"), api);
+    let job = batchport_testdata::profiles_job(name, &format!("{name}.csv"), api);
     std::fs::write(dir.join(format!("{name}.toml")), job).unwrap();
 }
 

@@ -113,8 +113,8 @@ fn n(s: &serde_json::Value, k: &str) -> u64 {
 
 fn jobs(dir: &Path, csv: &str, url: &str) {
     let api = format!("base_url = \"{url}\"\nrate = 0\nbatch_size = {BATCH}");
-    let plain = batchport::internals::testdata::profiles_job("plain", csv, &api);
-    let changed = batchport::internals::testdata::profiles_job("nightly", csv, &api)
+    let plain = batchport_testdata::profiles_job("plain", csv, &api);
+    let changed = batchport_testdata::profiles_job("nightly", csv, &api)
         .replace("custom_id = \"custom_id\"\n", "custom_id = \"custom_id\"\nchanged_only = true\n");
     std::fs::write(dir.join("plain.toml"), plain).unwrap();
     std::fs::write(dir.join("nightly.toml"), changed).unwrap();

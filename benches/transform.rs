@@ -3,9 +3,11 @@
 //!
 //! `cargo bench --bench transform`
 
-use batchport::internals::source::CsvSource;
-use batchport::internals::transform::Transformer;
-use batchport::internals::{job, pipeline, testdata};
+use batchport_engine::pipeline;
+use batchport_source::CsvSource;
+use batchport_testdata as testdata;
+use batchport_transform::Transformer;
+use batchport_transform::job;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::io::BufWriter;
 
@@ -31,11 +33,7 @@ fn bench(c: &mut Criterion) {
             let t = Transformer::bind(&job, src.headers(), &csv).unwrap();
             let mut ops = 0u64;
             pipeline::for_each_chunk(src, &t, |chunk| {
-                ops += chunk
-                    .results
-                    .iter()
-                    .filter(|r| matches!(r, batchport::internals::transform::Mapped::Op(_)))
-                    .count() as u64;
+                ops += chunk.results.iter().filter(|r| matches!(r, batchport_transform::Mapped::Op(_))).count() as u64;
                 true
             })
             .unwrap();

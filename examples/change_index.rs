@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use batchport::internals::state::{ChangeIndex, Store};
+use batchport_state::{ChangeIndex, Store};
 use rayon::prelude::*;
 
 fn peak_rss_mb() -> f64 {
@@ -93,7 +93,7 @@ fn main() {
     let t = Instant::now();
     let mut scan = idx.lookup().scan(0).unwrap().expect("a full index");
     for i in 0..n {
-        let pos = batchport::internals::source::Position { line: i + 2, byte: 1 + i * 100, record: i };
+        let pos = batchport_source::Position { line: i + 2, byte: 1 + i * 100, record: i };
         scan.push(pos, Some(pair(i, 0))).unwrap();
     }
     let spilled = t.elapsed().as_secs_f64();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use batchport::internals::emulator::{Emulator, EmulatorConfig};
+use batchport_emulator::{Emulator, EmulatorConfig};
 use serde_json::json;
 
 const OPS: usize = 10_000;

@@ -8,9 +8,11 @@
 //! (default 1,000,000 rows, written to a temp folder; a file is read as is
 //! and needs `file.toml` beside it, as `batchport generate` writes).
 
-use batchport::internals::source::CsvSource;
-use batchport::internals::transform::{Mapped, Transformer};
-use batchport::internals::{job, pipeline, testdata};
+use batchport_engine::pipeline;
+use batchport_source::CsvSource;
+use batchport_testdata as testdata;
+use batchport_transform::job;
+use batchport_transform::{Mapped, Transformer};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -62,7 +64,7 @@ fn main() {
     };
     measure("read only (one thread, blocks filled)", &|| {
         let mut src = CsvSource::open(&csv, &opts).unwrap();
-        let mut block = batchport::internals::source::Block::default();
+        let mut block = batchport_source::Block::default();
         let mut n = 0u64;
         loop {
             block.clear();

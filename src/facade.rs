@@ -1,6 +1,6 @@
 //! The library's front door: load a job, run it, get a typed summary or a
 //! typed error, and follow the run through its events. Everything here is a
-//! thin layer over the run lifecycle (`crate::run`).
+//! thin layer over the run lifecycle (`batchport_engine::run`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -8,13 +8,14 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::report::Summary;
-use crate::run;
+use batchport_engine::report::Summary;
+use batchport_engine::run;
+use batchport_engine::service::{Event, Events, Keys, Subscriber};
 
 /// A loaded, checked job file.
 #[derive(Debug, Clone)]
 pub struct Job {
-    pub(crate) inner: crate::job::Job,
+    pub(crate) inner: batchport_transform::job::Job,
 }
 
 impl Job {
@@ -38,56 +39,8 @@ impl Job {
 /// Read and check a job file (JOBS.md). Errors name the file and, where they
 /// can, the line.
 pub fn load_job(path: impl AsRef<Path>) -> Result<Job, Error> {
-    crate::job::load(path.as_ref()).map(|inner| Job { inner }).map_err(|e| Error::Job(e.to_string()))
+    batchport_transform::job::load(path.as_ref()).map(|inner| Job { inner }).map_err(|e| Error::Job(e.to_string()))
 }
-
-/// A project's two keys. `Debug` never prints them.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Keys {
-    pub(crate) rest_key: String,
-    pub(crate) project_key: String,
-}
-
-impl Keys {
-    /// The REST API key and the project key of the Batch project.
-    pub fn new(rest_key: impl Into<String>, project_key: impl Into<String>) -> Keys {
-        Keys { rest_key: rest_key.into(), project_key: project_key.into() }
-    }
-}
-
-impl fmt::Debug for Keys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Keys(***)")
-    }
-}
-
-/// Something that happened during a run, as it happens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// The run started, or resumed an unfinished run of the job.
-    Started {
-        /// The run's id (as in the summary and `batchport status`).
-        run_id: String,
-        /// An earlier, unfinished run is being resumed.
-        resumed: bool,
-    },
-    /// Something the user should know (an unfinished run abandoned because its
-    /// input changed, an export asked for again, ...).
-    Notice(String),
-    /// Rows so far (imports: settled rows; exports: records written).
-    Rows {
-        /// Rows read (exports: records written).
-        read: u64,
-        /// Rows Batch acknowledged.
-        sent: u64,
-        /// Rows refused (by the transform or by Batch).
-        rejected: u64,
-    },
-}
-
-/// Receives a run's events; called on the run's tasks, so keep it quick.
-pub(crate) type Subscriber = Arc<dyn Fn(&Event) + Send + Sync>;
 
 /// How to run a job.
 #[derive(Clone)]
@@ -163,7 +116,7 @@ pub async fn run_job(job: &Job, options: &RunOptions) -> Result<Summary, Error> 
         progress: options.progress_bar,
         cancel: options.cancel.clone(),
         keys: options.keys.clone(),
-        events: run::Events::new(options.subscriber.clone()),
+        events: Events::new(options.subscriber.clone()),
     };
     run::execute(&job.inner, &opts).await.map_err(Error::from_run)
 }
@@ -201,11 +154,14 @@ impl Error {
     }
 
     pub(crate) fn from_run(e: anyhow::Error) -> Error {
-        use crate::state::StateError;
+        use batchport_state::StateError;
         let message = format!("{e:#}");
-        if e.chain().any(|c| c.is::<crate::job::JobError>() || crate::exit::bad_input(c)) {
+        if e.chain().any(|c| c.is::<batchport_transform::job::JobError>() || crate::exit::bad_input(c)) {
             Error::Job(message)
-        } else if e.chain().any(|c| c.is::<crate::exit::UsageError>() || c.is::<crate::objstore::NoCredentials>()) {
+        } else if e
+            .chain()
+            .any(|c| c.is::<crate::exit::UsageError>() || c.is::<batchport_source::objstore::NoCredentials>())
+        {
             Error::Usage(message)
         } else if let Some(s) = e.chain().find_map(|c| c.downcast_ref::<StateError>()) {
             match s {

@@ -15,8 +15,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! A run goes through the one run lifecycle (see `src/run/mod.rs`): open or
-//! resume the job's run in its state folder, execute its kind, settle,
+//! A run goes through the one run lifecycle (`batchport_engine::run`): open
+//! or resume the job's run in its state folder, execute its kind, settle,
 //! summarise. It works on any tokio runtime (blocking work goes to the
 //! blocking pool) and stops cleanly when its [`CancellationToken`] is
 //! cancelled. Keys come from [`RunOptions::keys`], or else from the
@@ -25,38 +25,27 @@
 //! With the default `emulator` feature, [`Emulator`] runs a local stand-in of
 //! the API (what `base_url = "emulator"` and `batchport emulator` use).
 //!
-//! Source layout, top-down: `run` (the lifecycle), `engine` (imports), `export`,
-//! `dispatch` (batches, bodies, the limiter, the retry driver, sending),
-//! `state` (the sled store: runs, ledger, change index), `source` (CSV),
-//! `transform` (row → operation), `job` (job files), `api` (the HTTP client and
-//! the API's limits), `report`, `schedule`, `init`, `emulator`. The command
+//! The work is done by the workspace's crates, each depending only on those
+//! below it (the crate map is in README.md): `batchport-engine` (the run
+//! lifecycle and the kinds), `batchport-state` and `batchport-transform`,
+//! `batchport-source`, `batchport-dispatch`, `batchport-api`, and
+//! `batchport-emulator`. This crate is their facade, plus what only a
+//! person at a terminal needs ([`init`], [`schedule`], [`exit`]); the command
 //! line lives in the binary (`src/main.rs`, `src/cli.rs`, `src/commands/`).
-#![warn(missing_docs)]
 
 mod facade;
 
-// The modules live in `internals` (hidden) so that batchport's own binary,
-// benches and white-box tests can reach them; inside the crate they keep
-// their short paths (`crate::state`, ...).
-use internals::{
-    api, catalog, dispatch, engine, exit, export, job, objstore, pipeline, report, run, schedule, source, state,
-    transform,
-};
-#[cfg(feature = "emulator")]
-use internals::{emulator, process};
+pub mod exit;
+pub mod init;
+pub mod schedule;
 
-pub use exit::Status;
-pub use facade::{Error, Event, Job, Keys, RunOptions, load_job, run_job};
-pub use report::Summary;
+pub use batchport_engine::report::Summary;
 /// `validate`'s forecast, in [`Summary::forecast`]: plain data, part of the facade.
-pub use report::forecast::{ConsentCounts, Forecast, RejectGroup};
+pub use batchport_engine::report::forecast::{ConsentCounts, Forecast, RejectGroup};
+pub use batchport_engine::service::{Event, Keys};
+pub use exit::Status;
+pub use facade::{Error, Job, RunOptions, load_job, run_job};
 pub use tokio_util::sync::CancellationToken;
 
 #[cfg(feature = "emulator")]
-pub use emulator::{Emulator, EmulatorConfig, Faults};
-
-/// The modules behind the facade, for batchport's own binary, benches and
-/// white-box integration tests. Not a stable interface: anything here may
-/// change in any release.
-#[doc(hidden)]
-pub mod internals;
+pub use batchport_emulator::{Emulator, EmulatorConfig, Faults};

@@ -4,16 +4,12 @@
 
 mod cli;
 mod commands;
+mod paths;
+mod process;
 
-// The library's modules under their usual names, for `cli` and `commands`.
-#[cfg(feature = "emulator")]
-use batchport::internals::emulator;
-use batchport::internals::{
-    engine, exit, init, job, paths, pipeline, process, report, run, schedule, source, state, testdata, transform,
-};
-// Printing that never panics on a closed stdout/stderr, as `crate::say!` / `crate::out!`.
-#[allow(unused_imports)]
-use batchport::{out, say};
+// Under the names `crate::exit`, ... for `cli` and `commands`.
+use batchport::{exit, init, schedule};
+use batchport_testdata as testdata;
 use clap::Parser;
 use cli::{Cli, Command};
 

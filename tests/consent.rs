@@ -2,10 +2,10 @@
 //! columns (names and values from real tools), with any preset, no row that
 //! carries an opt-out signal is sent as `subscribed` by the job `init` writes.
 
-use batchport::internals::init::{self, Preset};
-use batchport::internals::report::forecast::Consent;
-use batchport::internals::source::{Block, CsvSource, SourceOptions};
-use batchport::internals::transform::{Mapped, Transformer};
+use batchport::init::{self, Preset};
+use batchport_engine::report::forecast::Consent;
+use batchport_source::{Block, CsvSource, SourceOptions};
+use batchport_transform::{Mapped, Transformer};
 use proptest::prelude::*;
 
 /// A consent column: header, the values it takes, and for each value whether
@@ -115,7 +115,7 @@ proptest! {
         let path = dir.path().join("export.csv");
         std::fs::write(&path, &csv).unwrap();
         let generated = init::generate(path.to_str().unwrap(), PRESETS[preset]).unwrap();
-        let job = batchport::internals::job::parse(&generated.text, &dir.path().join("job.toml")).unwrap();
+        let job = batchport_transform::job::parse(&generated.text, &dir.path().join("job.toml")).unwrap();
         let mut src = CsvSource::open(&path, &SourceOptions::default()).unwrap();
         let t = Transformer::bind(&job, src.headers(), &path).unwrap();
         let mut raw = Vec::new();

@@ -3,7 +3,7 @@
 
 use crate::common::{json, write};
 use crate::run::{emulator, run};
-use batchport::internals::emulator::Faults;
+use batchport_emulator::Faults;
 use std::path::Path;
 
 fn rows(n: u32, changed: &[u32], skip: &[u32], extra: &[u32]) -> String {
@@ -185,7 +185,11 @@ fn a_killed_nightly_delivers_every_change_and_forgets_none() {
 /// never skipped on the strength of the first read.
 #[test]
 fn a_file_rewritten_between_the_scan_and_the_import_has_its_rows_sent() {
-    use batchport::internals::{job as jobs, pipeline, source, state, transform};
+    use batchport_engine::pipeline;
+    use batchport_source as source;
+    use batchport_state as state;
+    use batchport_transform as transform;
+    use batchport_transform::job as jobs;
     let dir = tempfile::tempdir().unwrap();
     let job = jobs::parse(
         "[job]\nname = \"n\"\nkind = \"profiles\"\n[source]\npath = \"u.csv\"\n[mapping]\ncustom_id = \"id\"\nchanged_only = true\n[mapping.attributes]\nplan = \"plan\"\n",

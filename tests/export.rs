@@ -4,12 +4,12 @@
 
 use crate::common::{bin, csv_rows, json, write};
 use crate::resume::EmulatorProcess;
-use batchport::internals::api::Endpoint;
-use batchport::internals::api::client::{Client, Credentials};
-use batchport::internals::dispatch::{Driver, Limiter, RetryPolicy};
-use batchport::internals::emulator::{Emulator, EmulatorConfig};
-use batchport::internals::export::{self, Sink, output};
-use batchport::internals::testdata;
+use batchport_api::Endpoint;
+use batchport_api::client::{Client, Credentials};
+use batchport_dispatch::{Driver, Limiter, RetryPolicy};
+use batchport_emulator::{Emulator, EmulatorConfig};
+use batchport_engine::export::{self, Sink, output};
+use batchport_testdata as testdata;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::Path;
@@ -230,14 +230,14 @@ fn expired_link_is_renewed(expired_link_status: u16) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let creds = Credentials { rest_key: "emulator_rest_key".into(), project_key: "project_emulator".into() };
-        let client = Client::new(&emu.base_url(), batchport::internals::api::Version::CURRENT, creds).unwrap();
+        let client = Client::new(&emu.base_url(), batchport_api::Version::CURRENT, creds).unwrap();
         let body = serde_json::json!({"export_type": "ATTRIBUTES", "identifiers": ["custom_id"]});
         let driver =
             Driver::new(RetryPolicy::default(), Limiter::unlimited(), tokio_util::sync::CancellationToken::new());
         let id = export::request::create(&client, &body, &driver).await.unwrap();
         tokio::time::sleep(Duration::from_millis(150)).await;
         let view = client.get(Endpoint::ExportsView, &[("id", &id)]).await;
-        let batchport::internals::api::client::Outcome::Ok { body, .. } = view else { panic!("{view:?}") };
+        let batchport_api::client::Outcome::Ok { body, .. } = view else { panic!("{view:?}") };
         let view: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(view["status"], "SUCCESS");
         let file_id = view["files"][0]["id"].as_str().unwrap().to_string();

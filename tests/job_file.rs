@@ -1,6 +1,6 @@
 //! Job files: every mistake exits 2 with the key and its line.
 
-use batchport::internals::job::{self, ArrayMode, BaseUrl, JobError, Kind, Mapping, NativeKind, ValueType};
+use batchport_transform::job::{self, ArrayMode, BaseUrl, JobError, Kind, Mapping, NativeKind, ValueType};
 use std::path::Path;
 
 fn parse(text: &str) -> Result<job::Job, JobError> {

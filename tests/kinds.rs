@@ -2,7 +2,7 @@
 //! arrives once, within each call's limits, with the summary saying what Batch holds.
 
 use crate::common::{bin, json, write};
-use batchport::internals::emulator::{Emulator, EmulatorConfig};
+use batchport_emulator::{Emulator, EmulatorConfig};
 use std::path::Path;
 use std::process::Output;
 

@@ -5,8 +5,8 @@
 //! mid-run, missing credentials, an export uploaded in multipart.
 
 use crate::common::{bin, csv_rows, json, write};
-use batchport::internals::emulator::{Emulator, EmulatorConfig};
-use batchport::internals::testdata;
+use batchport_emulator::{Emulator, EmulatorConfig};
+use batchport_testdata as testdata;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, StreamBody, combinators::UnsyncBoxBody};
@@ -460,10 +460,8 @@ fn an_export_to_s3_is_one_multipart_upload_completed_at_the_end() {
             emu.base_url()
         ),
     );
-    let out = run(dir.path())
-        .env(batchport::internals::export::POLL_ENV, "50")
-        .env("AWS_ENDPOINT_URL", s3.endpoint())
-        .output();
+    let out =
+        run(dir.path()).env(batchport_engine::export::POLL_ENV, "50").env("AWS_ENDPOINT_URL", s3.endpoint()).output();
     let out = out.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let rows = csv_rows(&s3.root.path().join("exports/batch/profiles.csv"));

@@ -3,7 +3,7 @@
 //! emulator runs in its own process so it outlives every kill.
 
 use crate::common::{bin, csv_rows, json, write};
-use batchport::internals::testdata;
+use batchport_testdata as testdata;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -3,8 +3,8 @@
 //! file with their lines, bad keys fail fast.
 
 use crate::common::{bin, csv_rows, json, write};
-use batchport::internals::emulator::{Emulator, EmulatorConfig, Faults};
-use batchport::internals::testdata;
+use batchport_emulator::{Emulator, EmulatorConfig, Faults};
+use batchport_testdata as testdata;
 use std::path::Path;
 use std::process::Output;
 

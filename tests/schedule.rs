@@ -4,8 +4,8 @@
 //! the scheduler cleanly, mid-run too, with the run resumed at the next start.
 
 use crate::common::{bin, write};
-use batchport::internals::emulator::{Emulator, EmulatorConfig, Faults};
-use batchport::internals::testdata;
+use batchport_emulator::{Emulator, EmulatorConfig, Faults};
+use batchport_testdata as testdata;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

@@ -4,9 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use batchport::internals::source::{
-    CsvSource, Delimiter, Encoding, Position, RawRow, SourceError, SourceOptions, expand,
-};
+use batchport_source::{CsvSource, Delimiter, Encoding, Position, RawRow, SourceError, SourceOptions, expand};
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> PathBuf {

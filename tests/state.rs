@@ -7,9 +7,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use batchport::internals::job::Kind;
-use batchport::internals::source::Position;
-use batchport::internals::state::{BatchRecord, BatchState, RunStatus, StateError, Store, fingerprint};
+use batchport_source::Position;
+use batchport_state::{BatchRecord, BatchState, RunStatus, StateError, Store, fingerprint};
+use batchport_transform::job::Kind;
 
 fn pos(record: u64) -> Position {
     Position { line: record + 2, byte: record * 10 + 7, record }

@@ -1,8 +1,8 @@
 //! Row → operation: values round-trip, and no input makes the transform panic.
 
-use batchport::internals::job;
-use batchport::internals::source::{Position, RawRow};
-use batchport::internals::transform::Transformer;
+use batchport_source::{Position, RawRow};
+use batchport_transform::Transformer;
+use batchport_transform::job;
 use proptest::prelude::*;
 use std::path::Path;
 

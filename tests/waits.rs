@@ -5,7 +5,7 @@ use crate::common::{bin, json, write};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
-use batchport::internals::testdata;
+use batchport_testdata as testdata;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -110,10 +110,7 @@ fn a_server_that_is_not_there_fails_at_once_and_the_run_stays_resumable() {
     // URL is part of the destination: the run at the unreachable one is
     // abandoned (with a note), a new one starts for the new destination.
     let first = s["run_id"].as_str().unwrap().to_string();
-    let emu = batchport::internals::emulator::Emulator::start_background(
-        batchport::internals::emulator::EmulatorConfig::default(),
-    )
-    .unwrap();
+    let emu = batchport_emulator::Emulator::start_background(batchport_emulator::EmulatorConfig::default()).unwrap();
     job(dir.path(), &emu.base_url());
     // The job file changed, not the input: the same run is resumed.
     let out = command(dir.path())

@@ -19,8 +19,8 @@ mod outcome;
 pub use outcome::{Class, Outcome, classify, parse_retry_after};
 use outcome::{answer, transport_outcome};
 
-/// `bytes::Bytes`, through axum's re-export so the crate needs no extra dependency.
-pub use axum::body::Bytes;
+/// `bytes::Bytes`: the body type reqwest and axum share.
+pub use bytes::Bytes;
 
 /// Connection set-up is short: a server that does not answer a SYN in 10 s is down.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,9 +1,10 @@
 //! `batchport emulator`: serve the local Batch API until Ctrl-C or SIGTERM.
 
 use crate::cli::EmulatorArgs;
-use crate::emulator::{self, EmulatorConfig, Faults};
 use crate::exit::UsageError;
 use anyhow::Result;
+use batchport_emulator::{self as emulator, EmulatorConfig, Faults};
+use std::io::Write;
 use std::time::Duration;
 
 pub fn run(a: &EmulatorArgs) -> Result<i32> {
@@ -13,7 +14,7 @@ pub fn run(a: &EmulatorArgs) -> Result<i32> {
         }
     }
     let defaults = EmulatorConfig::default();
-    let event_max_age = match batchport::internals::api::check::parse_age(&a.event_max_age) {
+    let event_max_age = match batchport_api::check::parse_age(&a.event_max_age) {
         Ok(Some(d)) => d,
         Ok(None) => return Err(UsageError("--event-max-age: use --lax-event-time for no window".into()).into()),
         Err(m) => return Err(UsageError(format!("--event-max-age: {m}")).into()),
@@ -47,6 +48,53 @@ pub fn run(a: &EmulatorArgs) -> Result<i32> {
         shared_rate: a.shared_rate,
         ..defaults
     };
-    emulator::serve_cli(config, a.port)?;
+    serve(config, a.port)?;
     Ok(0)
+}
+
+/// The `batchport emulator` command: serve until SIGINT or SIGTERM.
+fn serve(config: EmulatorConfig, port: u16) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let (rest, project) = (config.rest_key.clone(), config.project_key.clone());
+        let emulator = emulator::Emulator::start(config, ([127, 0, 0, 1], port).into()).await?;
+        {
+            // The first line is what scripts read; the rest is for a person
+            // rehearsing: the stand-in's own keys (never a real project's).
+            // Best effort: a reader that closed the pipe after the first line
+            // must not stop the server.
+            let url = emulator.base_url();
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "batchport emulator listening on {url}").and_then(|()| out.flush());
+            let _ = writeln!(
+                out,
+                "its keys (a stand-in's, not a Batch project's): in the shell that runs batchport,\n  \
+                 export BATCH_REST_KEY={rest} BATCH_PROJECT_KEY={project}\n\
+                 and in the job file: [api] base_url = \"{url}\"\n\
+                 what it holds: curl -s {url}/_emulator/stats; Ctrl-C stops it"
+            )
+            .and_then(|()| out.flush());
+        }
+        wait_for_signal().await?;
+        emulator.shutdown();
+        anyhow::Ok(())
+    })
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        crate::process::signals_handled();
+        tokio::select! {
+            _ = int.recv() => Ok(()),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }

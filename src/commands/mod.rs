@@ -14,7 +14,7 @@ pub mod status;
 pub mod validate;
 
 use crate::exit::Status;
-use crate::report::Summary;
+use batchport_engine::report::Summary;
 
 /// Print a summary as the user asked: JSON on stdout, or lines on stderr
 /// (with `--quiet`, only when the run did not end `done`).
@@ -33,8 +33,8 @@ pub fn print_summary(summary: &Summary, json: bool, quiet: bool) {
 }
 
 /// The run's notices on stderr, as the binary has always said them.
-pub fn notices_to_stderr() -> crate::run::Events {
-    crate::run::Events::to(|event| {
+pub fn notices_to_stderr() -> batchport_engine::service::Events {
+    batchport_engine::service::Events::to(|event| {
         if let batchport::Event::Notice(message) = event {
             crate::say!("batchport: {message}");
         }

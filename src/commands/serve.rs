@@ -7,12 +7,12 @@
 //! one run's. A job that comes due while another runs starts when that one ends.
 
 use crate::exit::Status;
-use crate::job::Job;
-use crate::report::Summary;
-use crate::run::{self, Options};
 use crate::schedule::{self as scan, Notes, Scan, Scheduler};
-use crate::state::StateError;
 use anyhow::Result;
+use batchport_engine::report::Summary;
+use batchport_engine::run::{self, Options};
+use batchport_state::StateError;
+use batchport_transform::job::Job;
 use chrono::{DateTime, Local};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -140,7 +140,7 @@ fn log(line: &str) {
 async fn resume_unfinished(found: &Scan, sched: &mut Scheduler<Local>, now: &DateTime<Local>, s: &Settings) {
     for job in found.jobs.values() {
         let (dir, name) = (s.state_dir.clone(), job.name.clone());
-        match run::blocking(move || unfinished_run(&dir, &name)).await {
+        match batchport_engine::service::blocking(move || unfinished_run(&dir, &name)).await {
             Ok(Some(run)) => {
                 if !s.quiet {
                     log(&format!("{}: resuming its unfinished run {run}", job.name));

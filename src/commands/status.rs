@@ -2,10 +2,10 @@
 //! the state store knows, and forgetting it.
 
 use crate::cli::Common;
-use crate::job;
-use crate::run::open_store_blocking as open_store;
-use crate::state::{Run, StateError};
 use anyhow::Result;
+use batchport_engine::run::open_store_blocking as open_store;
+use batchport_state::{Run, StateError};
+use batchport_transform::job;
 use std::path::Path;
 
 pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
@@ -105,13 +105,13 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
 /// shown `interrupted`. An unfinished import's row counts come from its
 /// ledger (every settled batch), which a killed run kept and its record may
 /// not have caught up with.
-fn as_known(store: &crate::state::Store, mut r: Run) -> Result<Run> {
-    if r.status == crate::state::RunStatus::Running {
-        r.status = crate::state::RunStatus::Interrupted;
+fn as_known(store: &batchport_state::Store, mut r: Run) -> Result<Run> {
+    if r.status == batchport_state::RunStatus::Running {
+        r.status = batchport_state::RunStatus::Interrupted;
     }
-    if !r.is_finished() && matches!(r.progress, crate::state::RunProgress::Import(_)) {
+    if !r.is_finished() && matches!(r.progress, batchport_state::RunProgress::Import(_)) {
         let ledger = store.batches(&r.id)?;
-        let known = crate::engine::resume::plan(&r, &ledger, false).counters;
+        let known = batchport_engine::import::resume::plan(&r, &ledger, false).counters;
         let c = &mut r.counters;
         c.rows_read = c.rows_read.max(known.rows_read);
         c.rows_sent = c.rows_sent.max(known.rows_sent);
@@ -168,7 +168,7 @@ pub fn reset(job_path: &Path, delta: bool, common: &Common) -> Result<i32> {
             .runs()?
             .into_iter()
             .filter(|r| r.job == job.name)
-            .filter_map(|r| r.destination.map(|d| crate::state::scope(&job.name, &d)))
+            .filter_map(|r| r.destination.map(|d| batchport_state::scope(&job.name, &d)))
             .collect();
         scopes.sort();
         scopes.dedup();

@@ -3,13 +3,13 @@
 
 use crate::cli::Common;
 use crate::exit::Status;
-use crate::job::{self, Job};
-use crate::pipeline;
-use crate::report::forecast::Consent;
-use crate::report::{RejectsWriter, Summary};
-use crate::source::{self, CsvSource};
-use crate::transform::Transformer;
 use anyhow::{Context, Result};
+use batchport_engine::pipeline;
+use batchport_engine::report::forecast::Consent;
+use batchport_engine::report::{RejectsWriter, Summary};
+use batchport_source::{self as source, CsvSource};
+use batchport_transform::Transformer;
+use batchport_transform::job::{self, Job};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -43,9 +43,9 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
     let mut summary = Summary::new(&job.name, run_id);
     summary.rows_valid = Some(0);
     let mut rejects = RejectsWriter::new(rejects_dir, &format!("{}-{run_id}-rejects", job.name));
-    let mut forecast = crate::report::forecast::Tally::new(job);
+    let mut forecast = batchport_engine::report::forecast::Tally::new(job);
     // Who opted out over every file, as `run` reads it ahead.
-    let opt_outs = crate::transform::optouts::of_run(job, &files)?;
+    let opt_outs = batchport_transform::optouts::of_run(job, &files)?;
     for file in &files {
         let csv = CsvSource::open(file, &src.options)?;
         let t = Transformer::bind_rows(job, csv.headers(), file)?.with_opt_outs(opt_outs.clone());
@@ -95,8 +95,8 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
     summary.status =
         if summary.rows_rejected > 0 || summary.values_dropped > 0 { Status::DoneWithRejects } else { Status::Done };
     // What `run` would refuse, `validate` says it would (issue 25: they agree).
-    if let crate::job::Mapping::Audience(a) = &job.mapping
-        && a.mode == crate::job::AudienceMode::Replace
+    if let batchport_transform::job::Mapping::Audience(a) = &job.mapping
+        && a.mode == batchport_transform::job::AudienceMode::Replace
         && !a.allow_empty
         && summary.rows_valid == Some(0)
     {

@@ -5,7 +5,7 @@
 //! reject and hold.
 
 use super::retry::{Action, RetryLogic, Transient};
-use crate::api::client::{Bytes, Outcome};
+use batchport_api::client::{Bytes, Outcome};
 
 /// A refusal the API will repeat (4xx other than 408/429, or 401).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,7 +26,7 @@ pub struct ApiCall {
 }
 
 impl ApiCall {
-    pub fn new(endpoint: crate::api::Endpoint) -> ApiCall {
+    pub fn new(endpoint: batchport_api::Endpoint) -> ApiCall {
         ApiCall { name: &endpoint.path()[1..] }
     }
 }

@@ -20,7 +20,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
 
-use crate::api::limits::{Rate, RateUnit};
+use batchport_api::limits::{Rate, RateUnit};
 
 /// governor's clock, read from tokio's.
 #[derive(Debug, Clone, Copy)]

@@ -40,7 +40,7 @@ use tokio::time::Instant;
 
 use super::ceiling::Ceiling;
 use super::control::{Control, Grant, Verdict};
-use crate::api::limits::{Rate, RateUnit};
+use batchport_api::limits::{Rate, RateUnit};
 
 pub use super::control::MIN_FACTOR;
 

@@ -1,17 +1,14 @@
 //! Getting requests to the API within its limits: the shared rate limiter,
 //! the one retry driver (`retry.rs`) and the call sites' retry logics
-//! (`calls.rs` for plain calls, `send.rs` for import batches, which also
-//! split, reject and hold). Batching and request bodies build on these.
+//! (`calls.rs` for plain calls; an import's batches have their own in the
+//! engine's `sending::send`, which also splits, rejects and holds). Object
+//! store reads and every kind of the engine call through these.
 
-pub mod batch;
-pub mod body;
 pub mod calls;
 mod ceiling;
 pub mod control;
 pub mod limiter;
-pub mod replace;
 pub mod retry;
-pub mod send;
 
 pub use calls::{ApiCall, Refused};
 pub use limiter::Limiter;

@@ -197,8 +197,8 @@ impl Driver {
 
     /// The same driver under `endpoint`'s documented rates (look-ups and
     /// polls, which the import's own limiter does not count).
-    pub fn for_endpoint(&self, version: crate::api::Version, endpoint: crate::api::Endpoint) -> Driver {
-        let rates = crate::api::limits::limits(version, endpoint).map(|l| l.rates).unwrap_or(&[]);
+    pub fn for_endpoint(&self, version: batchport_api::Version, endpoint: batchport_api::Endpoint) -> Driver {
+        let rates = batchport_api::limits::limits(version, endpoint).map(|l| l.rates).unwrap_or(&[]);
         self.with_limiter(Limiter::new(rates, None))
     }
 

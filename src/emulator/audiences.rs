@@ -10,8 +10,8 @@ use axum::response::Response;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use crate::api::Endpoint;
-use crate::api::rules;
+use batchport_api::Endpoint;
+use batchport_api::rules;
 
 use super::server::{Call, accepted, bad_request, error, lock, named_body, ok, too_many_requests};
 use super::validate;

@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::api::check::{self, KeyKind};
-use crate::api::{Endpoint, rules};
+use batchport_api::check::{self, KeyKind};
+use batchport_api::{Endpoint, rules};
 
 use super::server::{Call, accepted, bad_request, error, lock, named_body, ok, too_many_requests};
 use super::value::Val;

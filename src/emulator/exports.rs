@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::api::Endpoint;
+use batchport_api::Endpoint;
 
 use super::server::{Call, Shared, accepted, bad_request, error, lock, ok};
 use super::value::Val;

@@ -16,7 +16,6 @@ mod stored;
 mod validate;
 mod value;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -242,52 +241,5 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.stop_now();
-    }
-}
-
-/// The `batchport emulator` command: serve until SIGINT or SIGTERM.
-pub fn serve_cli(config: EmulatorConfig, port: u16) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(async move {
-        let (rest, project) = (config.rest_key.clone(), config.project_key.clone());
-        let emulator = Emulator::start(config, ([127, 0, 0, 1], port).into()).await?;
-        {
-            // The first line is what scripts read; the rest is for a person
-            // rehearsing: the stand-in's own keys (never a real project's).
-            // Best effort: a reader that closed the pipe after the first line
-            // must not stop the server.
-            let url = emulator.base_url();
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "batchport emulator listening on {url}").and_then(|()| out.flush());
-            let _ = writeln!(
-                out,
-                "its keys (a stand-in's, not a Batch project's): in the shell that runs batchport,\n  \
-                 export BATCH_REST_KEY={rest} BATCH_PROJECT_KEY={project}\n\
-                 and in the job file: [api] base_url = \"{url}\"\n\
-                 what it holds: curl -s {url}/_emulator/stats; Ctrl-C stops it"
-            )
-            .and_then(|()| out.flush());
-        }
-        wait_for_signal().await?;
-        emulator.shutdown();
-        anyhow::Ok(())
-    })
-}
-
-async fn wait_for_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        crate::process::signals_handled();
-        tokio::select! {
-            _ = int.recv() => Ok(()),
-            _ = term.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
     }
 }

@@ -12,8 +12,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use axum::response::Response;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::api::Endpoint;
-use crate::api::wire::{PartialError, SUCCESS, SUCCESS_WITH_PARTIAL_ERRORS, UpdateAnswer};
+use batchport_api::Endpoint;
+use batchport_api::wire::{PartialError, SUCCESS, SUCCESS_WITH_PARTIAL_ERRORS, UpdateAnswer};
 
 use super::server::{Call, accepted, bad_request, error, too_many_requests};
 use super::stats::add;

@@ -14,9 +14,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 
-use crate::api::limits::{Limits, Rate, RateUnit};
-use crate::api::wire::{AUTHENTICATION_INVALID, ApiError};
-use crate::api::{Endpoint, Version};
+use batchport_api::limits::{Limits, Rate, RateUnit};
+use batchport_api::wire::{AUTHENTICATION_INVALID, ApiError};
+use batchport_api::{Endpoint, Version};
 
 use super::audiences::Audiences;
 use super::bucket::TokenBucket;
@@ -94,7 +94,7 @@ pub struct Buckets {
 impl Buckets {
     fn new(c: &EmulatorConfig, now: Instant) -> Buckets {
         let documented = |ep: Endpoint, unit: RateUnit| -> Option<Rate> {
-            let l = crate::api::limits::limits(Version::CURRENT, ep)?;
+            let l = batchport_api::limits::limits(Version::CURRENT, ep)?;
             l.rates.iter().find(|r| r.unit == unit).copied()
         };
         let make = |over: Option<(u32, u32)>, ep: Endpoint, unit: RateUnit| -> Option<TokenBucket> {
@@ -159,7 +159,7 @@ pub fn named_body<'a>(call: &Call<'a>) -> Result<(super::value::Val<'a>, String)
         Err(e) => return Err(bad_request(format!("malformed JSON: {e}"))),
     };
     let name = match body.get("name").and_then(Val::as_str) {
-        Some(n) if crate::api::rules::is_valid_audience_name(n) => n.to_string(),
+        Some(n) if batchport_api::rules::is_valid_audience_name(n) => n.to_string(),
         _ => return Err(bad_request("name must be [A-Za-z0-9_-], 1 to 255 characters")),
     };
     Ok((body, name))
@@ -250,7 +250,7 @@ fn handle(
     let Some(endpoint) = Endpoint::ALL.into_iter().find(|e| &e.path()[1..] == path) else {
         return not_found(format!("no endpoint /{path}"));
     };
-    let Some(limits) = crate::api::limits::limits(v, endpoint) else {
+    let Some(limits) = batchport_api::limits::limits(v, endpoint) else {
         return not_found(format!("/{path} does not exist in API version {v}"));
     };
     s.counters.endpoint(endpoint);

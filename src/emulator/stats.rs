@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::Endpoint;
+use batchport_api::Endpoint;
 
 /// A snapshot of the counters.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

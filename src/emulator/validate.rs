@@ -5,8 +5,8 @@
 
 use std::borrow::Cow;
 
-use crate::api::check::{self, KeyKind};
-use crate::api::rules;
+use batchport_api::check::{self, KeyKind};
+use batchport_api::rules;
 
 use super::value::Val;
 

@@ -8,7 +8,7 @@ use super::infer;
 use super::plan::{self, Mapped, Plan, Target};
 use super::presets::{Role, Tool};
 use super::sample::Sample;
-use crate::job::{NativeKind, SubscriptionValues};
+use batchport_transform::job::{NativeKind, SubscriptionValues};
 use std::collections::HashSet;
 
 impl Plan {
@@ -137,8 +137,8 @@ impl Plan {
             .iter()
             .filter(|(v, reg)| {
                 let region =
-                    crate::transform::places::country(reg).ok().map(|c| String::from_utf8_lossy(&c).into_owned());
-                crate::transform::value::phone(v, region.as_deref()).is_err()
+                    batchport_transform::places::country(reg).ok().map(|c| String::from_utf8_lossy(&c).into_owned());
+                batchport_transform::value::phone(v, region.as_deref()).is_err()
             })
             .map(|(v, _)| *v)
             .collect();

@@ -7,7 +7,7 @@
 use super::names;
 use super::presets::{Role, Tool};
 use super::sample::Sample;
-use crate::api::rules;
+use batchport_api::rules;
 
 /// Header spellings that name a user id in files without a preset.
 const ID_NAMES: &[&str] =

@@ -3,9 +3,9 @@
 //! the guess. Every guess is checked with the transform's own value functions:
 //! a type is proposed only if every sampled value passes it.
 
-use crate::api::rules;
-use crate::job::{NativeKind, ValueType};
-use crate::transform::value;
+use batchport_api::rules;
+use batchport_transform::job::{NativeKind, ValueType};
+use batchport_transform::value;
 
 /// What a column becomes.
 #[derive(Debug, Clone, PartialEq)]
@@ -279,7 +279,8 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
     // `["a","b"]`: a list exported as JSON (JSON lines sources write lists so).
     let json_list = |v: &&str| v.starts_with('[') && serde_json::from_str::<Vec<String>>(v).is_ok();
     if values.iter().all(json_list) {
-        let ty = ValueType::Array { separator: ",".into(), mode: crate::job::ArrayMode::Replace, json: true };
+        let ty =
+            ValueType::Array { separator: ",".into(), mode: batchport_transform::job::ArrayMode::Replace, json: true };
         if check_attr(&ty, values).is_ok() {
             return mk(Guess::Attr(ty), all("are JSON lists of text"));
         }
@@ -291,7 +292,7 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
             .filter(|s| values.iter().any(|v| v.contains(s)))
             .unwrap_or(",");
         let json = values.iter().all(|v| v.starts_with('"') || v.starts_with('['));
-        let ty = ValueType::Array { separator: sep.into(), mode: crate::job::ArrayMode::Replace, json };
+        let ty = ValueType::Array { separator: sep.into(), mode: batchport_transform::job::ArrayMode::Replace, json };
         if check_attr(&ty, values).is_ok() {
             return mk(Guess::Attr(ty), format!("a list by its name; items split on `{sep}`"));
         }
@@ -404,7 +405,11 @@ mod tests {
         assert_eq!(guess("site", &["https://a.example/x"]), Guess::Attr(ValueType::Url));
         assert_eq!(
             guess("interests", &["bikes|cinema", "cooking"]),
-            Guess::Attr(ValueType::Array { separator: "|".into(), mode: crate::job::ArrayMode::Replace, json: false })
+            Guess::Attr(ValueType::Array {
+                separator: "|".into(),
+                mode: batchport_transform::job::ArrayMode::Replace,
+                json: false
+            })
         );
     }
 }

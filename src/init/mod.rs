@@ -16,9 +16,9 @@ mod presets;
 mod render;
 mod sample;
 
-use crate::job;
-use crate::source::SourceError;
-use crate::transform::Transformer;
+use batchport_source::SourceError;
+use batchport_transform::Transformer;
+use batchport_transform::job;
 use std::path::Path;
 
 pub use sample::SAMPLE_ROWS;

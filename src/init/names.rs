@@ -2,7 +2,7 @@
 //! `first_name`, valid for Batch (`[a-z0-9_]`, at most 30 characters) and unique
 //! within one job, because two attributes with one name would overwrite each other.
 
-use crate::api::rules;
+use batchport_api::rules;
 use std::collections::HashSet;
 
 /// `Zip Code` → `zip_code`, `lastName` → `last_name`, `Prénom` → `prenom`.

@@ -9,8 +9,8 @@ use super::infer::{self, Guess};
 use super::names::Names;
 use super::presets::{Hint, Known, Role, Tool};
 use super::sample::Sample;
-use crate::api::rules;
-use crate::job::{ArrayMode, NativeKind, SubscriptionValues, ValueType};
+use batchport_api::rules;
+use batchport_transform::job::{ArrayMode, NativeKind, SubscriptionValues, ValueType};
 
 #[derive(Debug)]
 pub struct Plan {
@@ -429,7 +429,7 @@ pub(super) fn signals(sample: &Sample, tool: Option<&Tool>) -> Vec<(usize, Found
             // (`unsubscribed` = true/false) is an opt-out for the other channel too.
             if let Signal::OptIn { channel, .. } = &signal
                 && let Some(Signal::OptOut { channel: Channel::Both }) = consent::classify(header, &values)
-                && values.iter().all(|v| !crate::transform::is_set(v) || consent::is_flag(v))
+                && values.iter().all(|v| !batchport_transform::is_set(v) || consent::is_flag(v))
             {
                 let other = if *channel == Channel::Email { Channel::Sms } else { Channel::Email };
                 out.push((

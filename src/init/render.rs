@@ -3,7 +3,7 @@
 
 use super::plan::{Left, Mapped, Plan, Target};
 use super::sample::Sample;
-use crate::job::{ArrayMode, NativeKind, ValueType};
+use batchport_transform::job::{ArrayMode, NativeKind, ValueType};
 use std::fmt::Write;
 
 /// What the header of the file says about how it was made.

@@ -2,7 +2,7 @@
 //! `SAMPLE_ROWS` rows, read by the same `CsvSource` that `validate` and `run`
 //! use, so the guesses are made on the cells those commands will see.
 
-use crate::source::{CsvSource, RawRow, SourceError, SourceOptions};
+use batchport_source::{CsvSource, RawRow, SourceError, SourceOptions};
 use std::path::Path;
 
 /// Enough rows to see most shapes of a column, few enough to answer at once.
@@ -30,9 +30,9 @@ impl Sample {
     /// object (credentials and endpoint from the environment).
     pub fn read(path: &Path) -> Result<Sample, SourceError> {
         let first;
-        let path = match path.to_str().filter(|p| crate::objstore::is_url(p)) {
+        let path = match path.to_str().filter(|p| batchport_source::objstore::is_url(p)) {
             Some(url) => {
-                first = crate::source::expand_with(url, Path::new(""), &SourceOptions::default())?.remove(0);
+                first = batchport_source::expand_with(url, Path::new(""), &SourceOptions::default())?.remove(0);
                 first.as_path()
             }
             None => path,

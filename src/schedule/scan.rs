@@ -4,7 +4,7 @@
 //! wake, so added, removed and edited files are picked up without a restart.
 
 use super::scheduler::Planned;
-use crate::job::{self, Job};
+use batchport_transform::job::{self, Job};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 

@@ -9,7 +9,8 @@
 //! queued: when a job comes due its next time is counted from *now*, so a backlog
 //! collapses into one run. An import catches up on everything in one run anyway.
 
-use chrono::{DateTime, TimeZone, Timelike};
+use batchport_transform::job::cron::next_after;
+use chrono::{DateTime, TimeZone};
 use croner::Cron;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -62,27 +63,6 @@ impl<Tz: TimeZone> Default for Scheduler<Tz> {
     fn default() -> Self {
         Scheduler { jobs: BTreeMap::new() }
     }
-}
-
-/// Check a job's `schedule`: a cron expression that fires at least once.
-/// `0 0 30 2 *` parses but no date matches it; refused, not left to wait
-/// forever. The error reads after "`job.schedule `EXPR` ".
-pub fn check_cron(expr: &str) -> Result<(), String> {
-    let cron = Cron::new(expr).parse().map_err(|e| format!("is not a cron expression: {e}"))?;
-    if next_after(&cron, &chrono::Utc::now(), true).is_none() {
-        return Err("can never fire: no date matches it (such as 30 February); check the day and month fields".into());
-    }
-    Ok(())
-}
-
-/// Cron works in whole seconds; a sub-second `now` would make "at or after now"
-/// miss the very second a job is due.
-fn whole_second<Tz: TimeZone>(t: &DateTime<Tz>) -> DateTime<Tz> {
-    t.with_nanosecond(0).unwrap_or_else(|| t.clone())
-}
-
-fn next_after<Tz: TimeZone>(cron: &Cron, now: &DateTime<Tz>, inclusive: bool) -> Option<DateTime<Tz>> {
-    cron.find_next_occurrence(&whole_second(now), inclusive).ok()
 }
 
 impl<Tz: TimeZone> Scheduler<Tz> {

@@ -17,8 +17,10 @@
 mod block;
 mod encoding;
 mod error;
+pub mod fingerprint;
 mod glob;
 mod ndjson;
+pub mod objstore;
 mod quotes;
 mod reader;
 mod remote;
@@ -36,6 +38,12 @@ pub use glob::expand;
 pub use remote::is_remote;
 
 use reader::{Parser, Read1, ReadError, Start};
+
+/// Rows per chunk, the unit rows are read, mapped and handed on in: large
+/// enough to amortise the hand-off, small enough that a chunk in flight is a
+/// few megabytes. The change index's windows are chunks too, so the scan and
+/// the pipeline agree on it here, below both.
+pub const CHUNK_ROWS: usize = 2_048;
 
 /// The field delimiter: sniffed from the head of the file, or given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -136,11 +144,11 @@ pub fn expand_with(pattern: &str, base: &Path, opts: &SourceOptions) -> Result<V
 
 /// The fingerprint of an input: a file's size, mtime and head hash, or an
 /// object's ETag, size and last-modified.
-pub fn fingerprint(path: &Path, opts: &SourceOptions) -> Result<crate::state::Fingerprint, SourceError> {
+pub fn fingerprint(path: &Path, opts: &SourceOptions) -> Result<fingerprint::Fingerprint, SourceError> {
     if is_remote(path) {
         remote::fingerprint(path, opts)
     } else {
-        crate::state::fingerprint(path).map_err(|e| SourceError::open(path, e))
+        fingerprint::fingerprint(path).map_err(|e| SourceError::open(path, e))
     }
 }
 

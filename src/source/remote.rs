@@ -10,8 +10,8 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::{SourceError, SourceOptions};
+use crate::fingerprint::Fingerprint;
 use crate::objstore::{self, Access, Object, ObjectReader, StoreError};
-use crate::state::Fingerprint;
 
 /// True when the source path names objects.
 pub fn is_remote(path: &Path) -> bool {

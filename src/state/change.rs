@@ -193,8 +193,8 @@ impl ChangeIndex {
                 // Forgetting it is safe: its rows are sent again.
                 let aside = path.with_extension(format!("broken-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
                 fs::rename(&path, &aside).map_err(io_err(&path))?;
-                eprintln!(
-                    "batchport: the change index {} cannot be read ({e}); moved aside to {}: this run sends every row",
+                tracing::warn!(
+                    "the change index {} cannot be read ({e}); moved aside to {}: this run sends every row",
                     path.display(),
                     aside.display()
                 );

@@ -293,17 +293,17 @@ mod tests {
         let (a, b, c) = (EventIndex::event_hash("u1", b"{\"name\":\"x\"}"), 7u64 << 60, 1u64);
         {
             let store = Store::open(dir.path(), false).unwrap();
-            let idx = store.event_index(&crate::state::scope("j", "d1"), "run-1").unwrap();
+            let idx = store.event_index(&crate::scope("j", "d1"), "run-1").unwrap();
             idx.record_acked(&[a, b]).unwrap();
             assert_eq!(idx.sent_before(&[a, b, c]).unwrap(), vec![false, false, false], "its own events");
-            let other = store.event_index(&crate::state::scope("j", "d1"), "run-2").unwrap();
+            let other = store.event_index(&crate::scope("j", "d1"), "run-2").unwrap();
             assert_eq!(other.sent_before(&[a, b, c]).unwrap(), vec![true, true, false]);
-            let elsewhere = store.event_index(&crate::state::scope("j", "d2"), "run-2").unwrap();
+            let elsewhere = store.event_index(&crate::scope("j", "d2"), "run-2").unwrap();
             assert_eq!(elsewhere.sent_before(&[a, b]).unwrap(), vec![false, false], "another destination");
             store.flush().unwrap();
         }
         let store = Store::open(dir.path(), false).unwrap();
-        let idx = store.event_index(&crate::state::scope("j", "d1"), "run-3").unwrap();
+        let idx = store.event_index(&crate::scope("j", "d1"), "run-3").unwrap();
         assert_eq!(idx.sent_before(&[a, b, c]).unwrap(), vec![true, true, false], "the journal is read back");
         assert_eq!(idx.len().unwrap(), 2);
         assert_eq!(idx.sent_before(&[a, b, c]).unwrap(), vec![true, true, false], "and merged");
@@ -311,7 +311,7 @@ mod tests {
         let d = 99u64;
         assert_eq!(idx.known(&[a, c, d]).unwrap(), vec![Known::Sent, Known::Held, Known::New]);
         assert!(store.reset_event_index("j").unwrap());
-        assert!(store.event_index(&crate::state::scope("j", "d1"), "run-4").unwrap().is_empty().unwrap());
+        assert!(store.event_index(&crate::scope("j", "d1"), "run-4").unwrap().is_empty().unwrap());
     }
 
     #[test]
@@ -337,7 +337,7 @@ mod scale {
         let n: u64 = std::env::var("BATCHPORT_EVENTS_N").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), false).unwrap();
-        let scope = crate::state::scope("j", "d");
+        let scope = crate::scope("j", "d");
         let hashes: Vec<u64> = (0..n).map(|i| xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes())).collect();
         let t = std::time::Instant::now();
         let idx = store.event_index(&scope, "run-1").unwrap();

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{StateError, Store, name_key};
-use crate::source::Position;
+use batchport_source::Position;
 
 /// The ledger's record of one batch (`dispatch::batch::Batch`): which rows
 /// it covers and, once settled, what became of them.

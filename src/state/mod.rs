@@ -13,7 +13,6 @@
 mod change;
 mod error;
 mod events;
-mod fingerprint;
 mod imported;
 mod ledger;
 mod record;
@@ -24,10 +23,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use batchport_source::fingerprint::{Fingerprint, fingerprint, still_begins_as};
 pub use change::{ChangeIndex, Delta, Lookup, Scan, Skip, UNKNOWN_OP, row_sum as change_row_sum};
 pub use error::StateError;
 pub use events::{EventIndex, Known};
-pub use fingerprint::{Fingerprint, fingerprint, still_begins_as};
 pub use imported::Imported;
 pub use ledger::{BatchRecord, BatchState, Tally};
 pub use runs::{Counters, ExportProgress, ImportProgress, PartDone, RUN_FORMAT, Run, RunProgress, RunStatus};

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::Fingerprint;
 use super::runs::{Counters, Run, RunStatus};
-use crate::job::Kind;
+use batchport_api::Kind;
 
 /// The format this version writes.
 pub const RUN_FORMAT: u32 = 1;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{Fingerprint, StateError, Store, name_key, now_rfc3339};
-use crate::job::Kind;
+use batchport_api::Kind;
 
 pub use super::record::{ExportProgress, ImportProgress, PartDone, RUN_FORMAT, RunProgress};
 

@@ -6,12 +6,28 @@
 
 use super::json::{Discard, Subscriptions};
 use super::{Mapped, Op, Reject, Transformer};
-use crate::source::{Block, BlockRow, Cells, RawRow};
+use batchport_source::{Block, BlockRow, Cells, RawRow};
 use rayon::prelude::*;
 
 /// A valid row as `validate` sees it: the subscriptions it would send, the
 /// values it would leave out (column, reason), and then its rejects-file line.
 pub type Checked = (Subscriptions, Vec<(String, String)>, Option<Reject>);
+
+/// What `changed_only` asks of the change index, owned here so that the
+/// transform stays pure (the engine implements it over the state store's
+/// lookup). IDs and operations are the pair's hashes (`change_pair`).
+pub trait ChangeLookup: Sync {
+    /// The index's read error.
+    type Error: Send;
+    /// Whether the base holds exactly operation `op` for ID `id`.
+    fn is_unchanged(&self, id: u64, op: u64) -> Result<bool, Self::Error>;
+    /// Whether the base is empty (a first run: nothing is unchanged).
+    fn is_empty(&self) -> bool;
+    /// Whether a row of ID `id` was already sent in this run.
+    fn was_sent(&self, id: u64) -> bool;
+    /// Record that a row of ID `id` is sent in this run.
+    fn mark_sent(&self, id: u64);
+}
 
 /// A minimum task length amortises rayon's per-task cost over many small rows.
 const MIN_LEN: usize = 256;
@@ -19,11 +35,7 @@ const MIN_LEN: usize = 256;
 impl Transformer {
     /// `map_chunk` with `changed_only`: rows whose operation Batch already has
     /// (by `index`) are not transformed; the others carry their pair.
-    pub fn map_chunk_changed(
-        &self,
-        rows: Vec<RawRow>,
-        index: &crate::state::Lookup,
-    ) -> Result<Vec<Mapped>, crate::state::StateError> {
+    pub fn map_chunk_changed<L: ChangeLookup>(&self, rows: Vec<RawRow>, index: &L) -> Result<Vec<Mapped>, L::Error> {
         let looked: Vec<_> = rows
             .par_iter()
             .with_min_len(MIN_LEN)
@@ -56,11 +68,7 @@ impl Transformer {
     }
 
     /// `map_chunk_changed` over a block's rows.
-    pub fn map_block_changed(
-        &self,
-        block: &Block,
-        index: &crate::state::Lookup,
-    ) -> Result<Vec<Mapped>, crate::state::StateError> {
+    pub fn map_block_changed<L: ChangeLookup>(&self, block: &Block, index: &L) -> Result<Vec<Mapped>, L::Error> {
         let looked: Vec<_> = (0..block.len())
             .into_par_iter()
             .with_min_len(MIN_LEN)
@@ -116,13 +124,13 @@ impl Transformer {
     /// `changed_only`: the row's change pair (none for a row the reader
     /// flagged: it is rejected, never skipped) and whether `index`'s base
     /// holds exactly it.
-    fn look_up(
+    fn look_up<L: ChangeLookup>(
         &self,
         cells: &impl Cells,
         flawed: bool,
         buf: &mut Vec<u8>,
-        index: &crate::state::Lookup,
-    ) -> Result<Looked, crate::state::StateError> {
+        index: &L,
+    ) -> Result<Looked, L::Error> {
         let pair = if flawed { None } else { self.change_pair(cells, buf) };
         let same = match pair {
             Some((id, op)) => index.is_unchanged(id, op)?,
@@ -158,22 +166,18 @@ type Decided = Option<Option<(u64, u64)>>;
 /// later row of the same ID, even one equal to the base, follows it: the
 /// last row of an ID always ends in Batch. (A file read twice decides by each
 /// ID's last row instead: `state::change::scan`.)
-fn decide(
-    looked: Vec<Result<Looked, crate::state::StateError>>,
-    index: &crate::state::Lookup,
-) -> Result<Vec<Decided>, crate::state::StateError> {
+fn decide<L: ChangeLookup>(looked: Vec<Result<Looked, L::Error>>, index: &L) -> Result<Vec<Decided>, L::Error> {
     // With an empty base nothing is unchanged: no ID needs marking.
     let marking = !index.is_empty();
-    let sent = index.sent();
     looked
         .into_iter()
         .map(|l| {
             let (pair, same) = l?;
             match pair {
-                Some((id, _)) if same && !sent.contains(id) => Ok(None),
+                Some((id, _)) if same && !index.was_sent(id) => Ok(None),
                 Some((id, _)) => {
                     if marking {
-                        sent.mark(id);
+                        index.mark_sent(id);
                     }
                     Ok(Some(pair))
                 }

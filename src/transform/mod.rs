@@ -1,9 +1,14 @@
 //! Row → operation for every kind of job, or a reject with its column and reason.
 //! A `Transformer` is bound to one file's header once; rows are then mapped in
 //! parallel on rayon, in chunks, and come back in input order.
+//!
+//! The crate also reads job files ([`job`]): what a job maps is what the
+//! transform does, and checking a job's constants takes the transform's
+//! value rules, so the two live together.
 
 mod chunk;
-pub use chunk::Checked;
+pub mod job;
+pub use chunk::{ChangeLookup, Checked};
 pub use json::Subscriptions;
 pub mod json;
 mod native;
@@ -14,8 +19,8 @@ mod zones;
 
 pub use native::is_set;
 
-use crate::job::{self, AttrMap, Blank, Column, EventName, Job, JobError, Mapping};
-use crate::source::{Cells, Position, RawRow};
+use crate::job::{AttrMap, Blank, Column, EventName, Job, JobError, Mapping};
+use batchport_source::{Cells, Position, RawRow};
 use std::path::Path;
 use value::StringRules;
 
@@ -437,7 +442,9 @@ impl Transformer {
             None => self.fingerprint,
         };
         let row = xxhash_rust::xxh3::xxh3_64_with_seed(buf, seed);
-        Some((crate::state::ChangeIndex::id_hash(&key), row))
+        // The change index keys an ID by xxh3 of the ID as sent (state's
+        // `ChangeIndex::id_hash`; the stored indexes depend on it).
+        Some((xxhash_rust::xxh3::xxh3_64(key.as_bytes()), row))
     }
 
     /// Map one row; the row's record moves into the operation or the reject.
@@ -602,7 +609,7 @@ impl Transformer {
         let name = match &e.name {
             Ok(f) => {
                 let n = cell(f)?;
-                if !crate::api::rules::is_valid_name(n) {
+                if !batchport_api::rules::is_valid_name(n) {
                     return Err(reject(
                         &f.header,
                         format!("`{}` is not an event name (a-z, 0-9 and _, at most 30 characters)", value::clip(n)),
@@ -619,7 +626,7 @@ impl Transformer {
                 let time =
                     value::parse_date(t, format.as_deref()).map_err(|m| reject(&f.header, format!("time: {m}")))?;
                 if let Some(at) = chrono::DateTime::parse_from_rfc3339(&time).ok().filter(|_| e.max_age.is_some()) {
-                    crate::api::check::event_time(at.to_utc(), chrono::Utc::now(), e.max_age)
+                    batchport_api::check::event_time(at.to_utc(), chrono::Utc::now(), e.max_age)
                         .map_err(|m| reject(&f.header, m))?;
                 }
                 json::string(obj.key("time"), &time);
@@ -649,7 +656,7 @@ impl Transformer {
 
 /// How a Custom ID cell becomes the ID sent: kept as it is (Batch's IDs are
 /// whitespace sensitive) unless the job opts into trimming, then checked by
-/// [`crate::api::rules::check_custom_id`]. Takes the final cell value, so a
+/// [`batchport_api::rules::check_custom_id`]. Takes the final cell value, so a
 /// mapping that derives the ID (fallback columns, case) composes with it.
 #[derive(Debug, Clone, Copy)]
 pub struct CustomIdRule {
@@ -659,7 +666,7 @@ pub struct CustomIdRule {
 impl CustomIdRule {
     pub fn apply(self, cell: &str) -> Result<&str, String> {
         let id = if self.trim { cell.trim() } else { cell };
-        crate::api::rules::check_custom_id(id)?;
+        batchport_api::rules::check_custom_id(id)?;
         Ok(id)
     }
 }

@@ -87,7 +87,7 @@ fn address_sent<'r>(
                 let c = cell(f)?.trim();
                 !c.is_empty()
                     && if email {
-                        crate::api::rules::is_valid_email(c)
+                        batchport_api::rules::is_valid_email(c)
                     } else {
                         let region = match &n.region_field {
                             Some(f) => Some(cell(f)?).filter(|r| !r.is_empty()).and_then(country_code),

@@ -17,7 +17,7 @@
 
 use super::Transformer;
 use crate::job::{Job, JobError, Mapping, NativeKind};
-use crate::source::CsvSource;
+use batchport_source::CsvSource;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -135,7 +135,7 @@ pub(super) fn of_file(job: &Job, csv: &Path) -> Result<Option<Arc<OptOuts>>, Job
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::{CsvSource, SourceOptions};
+    use batchport_source::{CsvSource, SourceOptions};
 
     /// A mapped row: its key, attributes and change-index pair.
     type Row = (String, serde_json::Value, Option<(u64, u64)>);

@@ -9,7 +9,7 @@
 //! much more data (translations, geography) than a mapping needs.
 
 use super::value::clip;
-use crate::api::rules;
+use batchport_api::rules;
 
 /// Codes people write that are not ISO's own.
 const NOT_ISO: &[(&str, &str)] = &[("UK", "GB"), ("EL", "GR"), ("EN", "GB")];

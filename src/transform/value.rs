@@ -3,8 +3,8 @@
 //! punctuation); anything else that breaks a rule is an error with the reason.
 
 use super::json;
-use crate::api::rules;
 use crate::job::{ArrayMode, NativeKind, SubscriptionValues, ValueType};
+use batchport_api::rules;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 
 /// Text limits that differ between profile attributes, catalog item attributes
@@ -122,9 +122,9 @@ pub fn typed<O: json::Out>(ty: &ValueType, cell: &str, sr: StringRules, out: &mu
             }
         }
         ValueType::Json => {
-            let v: crate::api::value::Val =
+            let v: batchport_api::value::Val =
                 serde_json::from_str(cell).map_err(|e| format!("`{}` is not JSON ({e})", clip(cell)))?;
-            crate::api::check::event_json(&v)?;
+            batchport_api::check::event_json(&v)?;
             serde_json::to_writer(&mut *out, &v.to_json()).map_err(|e| e.to_string())?;
         }
     }

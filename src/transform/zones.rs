@@ -267,7 +267,7 @@ pub fn to_iana(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::rules;
+    use batchport_api::rules;
 
     #[test]
     fn every_target_is_a_valid_iana_name_and_names_are_unique() {

@@ -278,8 +278,9 @@ fn held_rows_end_done_with_uncertain_exit_4() {
 /// imported"); its unfinished run is resumed where it is run again.
 #[test]
 fn runs_recorded_without_a_destination_keep_working() {
-    use batchport::internals::state::{RunStatus, fingerprint};
-    use batchport::internals::{job::Kind, run::open_store_blocking};
+    use batchport_engine::run::open_store_blocking;
+    use batchport_state::{RunStatus, fingerprint};
+    use batchport_transform::job::Kind;
     let emu = emulator(EmulatorConfig::default());
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "users.csv", "id,plan\nu1,a\nu2,b\n");

@@ -9,9 +9,9 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use batchport::internals::api::client::{Client, ClientError, Credentials, Outcome};
-use batchport::internals::api::wire::ApiError;
-use batchport::internals::api::{Endpoint, Version};
+use batchport_api::client::{Client, ClientError, Credentials, Outcome};
+use batchport_api::wire::ApiError;
+use batchport_api::{Endpoint, Version};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 

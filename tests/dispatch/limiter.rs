@@ -5,9 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use batchport::internals::api::limits::{Rate, limits};
-use batchport::internals::api::{Endpoint, Version};
-use batchport::internals::dispatch::Limiter;
+use batchport_api::limits::{Rate, limits};
+use batchport_api::{Endpoint, Version};
+use batchport_dispatch::Limiter;
 use tokio::time::Instant;
 
 fn rates(endpoint: Endpoint) -> &'static [Rate] {

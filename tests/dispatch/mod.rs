@@ -7,7 +7,7 @@ mod sim;
 
 use std::time::Duration;
 
-use batchport::internals::dispatch::RetryPolicy;
+use batchport_dispatch::RetryPolicy;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -41,8 +41,8 @@ fn retry_after_is_a_floor_up_to_its_cap() {
     let long = Some(Duration::from_secs(86_400));
     let capped = policy.delay(9, long, &mut rng);
     assert!(
-        capped >= batchport::internals::dispatch::RETRY_AFTER_CAP.min(policy.cap)
-            && capped <= policy.cap.max(batchport::internals::dispatch::RETRY_AFTER_CAP),
+        capped >= batchport_dispatch::RETRY_AFTER_CAP.min(policy.cap)
+            && capped <= policy.cap.max(batchport_dispatch::RETRY_AFTER_CAP),
         "{capped:?}"
     );
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use batchport::internals::emulator::EmulatorConfig;
+use batchport_emulator::EmulatorConfig;
 use serde_json::json;
 
 use super::*;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use batchport::internals::emulator::{EmulatorConfig, Faults, Stats};
+use batchport_emulator::{EmulatorConfig, Faults, Stats};
 use serde_json::json;
 
 use super::*;

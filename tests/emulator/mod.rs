@@ -7,7 +7,7 @@ mod profiles;
 
 use std::time::Duration;
 
-use batchport::internals::emulator::{Emulator, EmulatorConfig};
+use batchport_emulator::{Emulator, EmulatorConfig};
 use reqwest::StatusCode;
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! `/profiles/update` and `/profiles/mass-update`: merge, validation, limits per
 //! version, auth and verbs, token buckets.
 
-use batchport::internals::emulator::EmulatorConfig;
+use batchport_emulator::EmulatorConfig;
 use serde_json::json;
 
 use super::*;

@@ -4,7 +4,7 @@
 
 use super::{cmd, emulator, job, summary};
 use crate::common::write;
-use batchport::internals::emulator::EmulatorConfig;
+use batchport_emulator::EmulatorConfig;
 
 const MAPPING: &str = "[mapping]\nitem_id = \"sku\"\n[mapping.attributes]\ntitle = \"title\"\nprice = { column = \"price\", type = \"float\" }\ntags = { column = \"tags\", type = \"array\", separator = \"|\" }\n";
 

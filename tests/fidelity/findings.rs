@@ -3,7 +3,7 @@
 
 use super::{cmd, emulator, job, report_rows, summary};
 use crate::common::write;
-use batchport::internals::emulator::{EmulatorConfig, Faults};
+use batchport_emulator::{EmulatorConfig, Faults};
 use serde_json::json;
 
 const PROFILE_MAPPING: &str = "[mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nname = \"name\"\n";

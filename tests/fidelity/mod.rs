@@ -8,7 +8,7 @@ mod rules;
 mod stubs;
 
 use crate::common::{bin, json, write};
-use batchport::internals::emulator::{Emulator, EmulatorConfig};
+use batchport_emulator::{Emulator, EmulatorConfig};
 use std::path::Path;
 use std::process::Output;
 

@@ -3,10 +3,10 @@
 //! The transform side is the library's `Transformer` on one CSV row; the
 //! emulator side is the same value in a request, over HTTP.
 
-use batchport::internals::emulator::{Emulator, EmulatorConfig};
-use batchport::internals::job;
-use batchport::internals::source::{Position, RawRow};
-use batchport::internals::transform::Transformer;
+use batchport_emulator::{Emulator, EmulatorConfig};
+use batchport_source::{Position, RawRow};
+use batchport_transform::Transformer;
+use batchport_transform::job;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::path::Path;

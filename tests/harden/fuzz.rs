@@ -9,10 +9,10 @@
 //! `BATCHPORT_FUZZ_CASES=200000 cargo test --test main harden::fuzz -- --nocapture`;
 //! `FUZZ_DEBUG=1` prints why cases stopped early (job, open or bind errors).
 
-use batchport::internals::pipeline;
-use batchport::internals::report::RejectsWriter;
-use batchport::internals::source::{CsvSource, Delimiter, SourceOptions};
-use batchport::internals::transform::{Mapped, Transformer};
+use batchport_engine::pipeline;
+use batchport_engine::report::RejectsWriter;
+use batchport_source::{CsvSource, Delimiter, SourceOptions};
+use batchport_transform::{Mapped, Transformer};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::io::Write;
@@ -119,7 +119,7 @@ fn check(input: &Input, picks: &[(usize, usize)], id: usize, events: bool, delim
     let path = dir.path().join("in.csv");
     std::fs::write(&path, &input.bytes).unwrap();
     let job_path = dir.path().join("job.toml");
-    let job = match batchport::internals::job::parse(&job_text(&input.header, picks, id, events), &job_path) {
+    let job = match batchport_transform::job::parse(&job_text(&input.header, picks, id, events), &job_path) {
         Ok(job) => job,
         Err(e) => {
             if std::env::var_os("FUZZ_DEBUG").is_some() {

@@ -32,7 +32,7 @@ fn json_is_always_one_object_with_status_and_error() {
     // The job's store held by another process (here: this one).
     write(dir.path(), "job.toml", EMU_JOB);
     write(dir.path(), "users.csv", "id,name\nu1,A\n");
-    let store = batchport::internals::run::open_store_blocking(&dir.path().join("state"), "quick").unwrap();
+    let store = batchport_engine::run::open_store_blocking(&dir.path().join("state"), "quick").unwrap();
     let out = run_in(dir.path(), &["run", "job.toml", "--json"]);
     assert!(one_failure(&out)["error"].as_str().unwrap().contains("in use"), "{out:?}");
     drop(store);

@@ -2,7 +2,7 @@
 //! quotes, truncated gzip, files changed while read, FIFOs.
 
 use crate::common::{csv_rows, json, run_in, write};
-use batchport::internals::source::{CsvSource, RawRow, SourceError, SourceOptions};
+use batchport_source::{CsvSource, RawRow, SourceError, SourceOptions};
 use std::io::Write;
 use std::path::Path;
 
@@ -318,7 +318,7 @@ fn a_fifo_source_is_refused_without_hanging() {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     let err = CsvSource::open(&fifo, &SourceOptions::default()).unwrap_err();
     assert!(err.to_string().contains("not a regular file"), "{err}");
-    let err = batchport::internals::source::expand("users.csv", dir.path()).unwrap_err();
+    let err = batchport_source::expand("users.csv", dir.path()).unwrap_err();
     assert!(err.to_string().contains("not a regular file"), "{err}");
     write(dir.path(), "job.toml", JOB);
     let out = run_in(dir.path(), &["validate", "job.toml"]);

@@ -1,7 +1,7 @@
 //! `schedule` takes every kind `run` takes, exports included.
 
 use crate::common::{bin, write};
-use batchport::internals::emulator::{Emulator, EmulatorConfig};
+use batchport_emulator::{Emulator, EmulatorConfig};
 use std::time::Duration;
 
 #[test]
@@ -25,7 +25,7 @@ fn schedule_runs_an_export_job() {
         .arg(dir.path().join("state"))
         .current_dir(dir.path())
         .env("TZ", "UTC")
-        .env(batchport::internals::export::POLL_ENV, "20")
+        .env(batchport_engine::export::POLL_ENV, "20")
         .env("BATCH_REST_KEY", "emulator_rest_key")
         .env("BATCH_PROJECT_KEY", "project_emulator")
         .output()

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-use batchport::internals::state::{ChangeIndex, Store};
+use batchport_state::{ChangeIndex, Store};
 use proptest::prelude::*;
 
 #[test]

@@ -9,8 +9,8 @@ use reqwest::StatusCode;
 use reqwest::header;
 
 use super::Bytes;
-use crate::api::limits::Endpoint;
-use crate::api::wire::ApiError;
+use crate::limits::Endpoint;
+use crate::wire::ApiError;
 
 /// Error bodies are kept for reports; a proxy's HTML page need not be kept whole.
 const MAX_ERROR_BODY: usize = 4096;

@@ -3,7 +3,7 @@
 //! error, and the policy's arithmetic with seeded RNGs.
 
 use super::*;
-use crate::api::limits::{Rate, RateUnit};
+use batchport_api::limits::{Rate, RateUnit};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::collections::VecDeque;

@@ -183,7 +183,7 @@ mod tests {
                     assert!(seen.insert(names::key(h)), "{name}: `{h}` listed twice");
                 }
                 if let Role::Attr(n, _) = c.role {
-                    assert!(crate::api::rules::is_valid_name(n), "{name}: `{n}`");
+                    assert!(batchport_api::rules::is_valid_name(n), "{name}: `{n}`");
                 }
                 if let Role::EmailMarketing(s, u, n) | Role::SmsMarketing(s, u, n) = c.role {
                     assert!(s.iter().all(|w| !u.contains(w) && !n.contains(w)), "{name}: a word in two lists");

@@ -29,13 +29,13 @@ use rayon::prelude::*;
 
 use super::base::{Base, PAIR, Pair, pair_at, pair_bytes};
 use super::{StateError, io_err};
-use crate::source::Position;
+use batchport_source::Position;
 
 /// Partitions of the spill, by the top `SCAN_BITS` bits of the id hash.
 const SCAN_BITS: u32 = 9;
 const SCAN_PARTS: usize = 1 << SCAN_BITS;
 /// Rows per checksum window: the pipeline's chunk, so a chunk checks whole windows.
-pub const WINDOW: u64 = crate::pipeline::CHUNK_ROWS as u64;
+pub const WINDOW: u64 = batchport_source::CHUNK_ROWS as u64;
 /// An entry in a spill file: id hash, op hash, row number from the first.
 const ENTRY: usize = 20;
 /// Bytes of spill buffer per partition.

@@ -1,0 +1,54 @@
+//! The progress bar on stderr (only on a terminal): bytes read of all input
+//! files, rows/s, and what became of the rows so far.
+
+use batchport_state::Counters;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// An import's progress bar (drawn only when enabled).
+pub struct ImportBar {
+    bar: Option<ProgressBar>,
+    pos: u64,
+}
+
+impl ImportBar {
+    pub fn new(enabled: bool, total_bytes: u64) -> Self {
+        let bar = enabled.then(|| {
+            let b = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ETA {eta} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            b
+        });
+        ImportBar { bar, pos: 0 }
+    }
+
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    pub fn set_position(&mut self, pos: u64) {
+        self.pos = pos;
+        if let Some(b) = &self.bar {
+            b.set_position(pos);
+        }
+    }
+
+    pub fn update(&self, c: &Counters) {
+        if let Some(b) = &self.bar {
+            let rate = c.rows_read as f64 / b.elapsed().as_secs_f64().max(0.001);
+            b.set_message(format!(
+                "{:.0} rows/s · sent {} · rejected {} · unchanged {}",
+                rate, c.rows_sent, c.rows_rejected, c.rows_unchanged
+            ));
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

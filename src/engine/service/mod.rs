@@ -1,0 +1,91 @@
+//! What a run gives the kinds it executes: its options and events, the
+//! connection (client, destination), the cancellation that stops it, the
+//! blocking pool, and how a kind tells the lifecycle it ended. These sit
+//! below the kinds (`crate::import`, `crate::export`, `crate::catalog`) and
+//! the lifecycle above them (`crate::run`) drives the kinds: nothing here
+//! calls up.
+
+mod connect;
+mod destination;
+mod events;
+
+pub use connect::Connection;
+pub use destination::Destination;
+pub use events::{Event, Events, Keys, Subscriber};
+
+use anyhow::Result;
+use batchport_dispatch::Driver;
+use batchport_state::Store;
+use batchport_transform::job::Job;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+/// How the caller wants the run done.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub state_dir: PathBuf,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+    /// Cancelled from outside (Ctrl-C, SIGTERM): stop reading, stop waiting,
+    /// settle what is in flight, keep progress.
+    pub cancel: CancellationToken,
+    /// The project's keys; `None`: from the environment variables the job names.
+    pub keys: Option<Keys>,
+    /// Where the run's events go (notices, progress).
+    pub events: Events,
+}
+
+/// How a kind's execution ended, when it did not fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Everything was done. `note`: what the user should know about it.
+    Done { note: Option<String> },
+    /// Stopped by the cancellation token after settling what was in flight.
+    Interrupted,
+    /// The run would do something the job did not allow (an audience replace
+    /// with nothing to send): nothing was changed; `reason` says what to do.
+    Refused { reason: String },
+}
+
+/// The run was cancelled while a kind waited (for the limiter, a retry, a
+/// poll): not a failure. The lifecycle turns it into [`Ended::Interrupted`].
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("stopped by a signal")]
+pub struct Interrupted;
+
+/// A driver's stop as the run's error: cancellation becomes [`Interrupted`],
+/// the rest say what was being done.
+pub fn stopped<E: std::fmt::Display>(stop: batchport_dispatch::Stop<E>, doing: &str) -> anyhow::Error {
+    match stop {
+        batchport_dispatch::Stop::Cancelled => Interrupted.into(),
+        other => anyhow::anyhow!("{doing}: {other}"),
+    }
+}
+
+/// What the lifecycle hands a kind to execute with.
+pub struct Context<'a> {
+    pub job: &'a Job,
+    pub options: &'a Options,
+    pub store: &'a Store,
+    pub connection: &'a Connection,
+    /// The key of the job's records at this run's destination (change index,
+    /// event index, per-file import records).
+    pub scope: String,
+    /// Every request of the run goes through it (or a `with_limiter` clone).
+    pub driver: Driver,
+}
+
+/// Run blocking work (sled, fsync, file I/O) on tokio's blocking pool and wait
+/// for it. The one way batchport leaves the async workers.
+pub async fn blocking<T, E, F>(f: F) -> Result<T>
+where
+    F: FnOnce() -> std::result::Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<anyhow::Error> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(anyhow::anyhow!("a blocking task was cancelled: {e}")),
+    }
+}

@@ -5,7 +5,8 @@
 //! Prints: rows/s with no rate limit and the importer's peak memory; then the
 //! achieved fraction of a 10,000 updates/s limit and the share of 429s.
 
-use std::io::{BufRead, BufReader, BufWriter};
+use batchport_testdata::harness::{EmulatorProcess, wait_measured};
+use std::io::BufWriter;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,33 +17,10 @@ fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-struct Emulator(std::process::Child, String);
-
-impl Emulator {
-    fn start(flags: &[&str]) -> Emulator {
-        let mut child = Command::new(BIN)
-            .args(["emulator", "--port", "0"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("emulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        Emulator(child, line.trim().rsplit(' ').next().unwrap().to_string())
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Run the importer; returns (summary, wall time, peak RSS in kB).
 fn import(dir: &Path, job: &str) -> (serde_json::Value, Duration, u64) {
     let started = Instant::now();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["run", job, "--json", "--state"])
         .arg(dir.join("state"))
         .current_dir(dir)
@@ -51,18 +29,7 @@ fn import(dir: &Path, job: &str) -> (serde_json::Value, Duration, u64) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak = 0;
-    while child.try_wait().unwrap().is_none() {
-        if let Ok(s) = std::fs::read_to_string(&status_file)
-            && let Some(l) = s.lines().find(|l| l.starts_with("VmHWM:"))
-        {
-            peak = peak.max(l.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let elapsed = started.elapsed();
-    let out = child.wait_with_output().unwrap();
+    let (out, elapsed, peak) = wait_measured(child, started);
     let summary = serde_json::from_slice(&out.stdout).unwrap_or_default();
     (summary, elapsed, peak)
 }
@@ -83,8 +50,8 @@ fn main() {
     }
     let dir = tempfile::tempdir().unwrap();
     let rows = env_u64("E2E_ROWS", 1_000_000);
-    let emu = Emulator::start(&["--unlimited"]);
-    file(dir.path(), "unlimited", rows, &format!("base_url = \"{}\"\nrate = 0", emu.1));
+    let emu = EmulatorProcess::start(BIN, &["--unlimited"]);
+    file(dir.path(), "unlimited", rows, &format!("base_url = \"{}\"\nrate = 0", emu.url));
     let size = std::fs::metadata(dir.path().join("unlimited.csv")).unwrap().len();
     let (s, t, peak) = import(dir.path(), "unlimited.toml");
     assert_eq!(s["rows_sent"].as_u64(), Some(rows), "{s}");
@@ -99,8 +66,8 @@ fn main() {
     drop(emu);
 
     let limited = env_u64("E2E_LIMITED_ROWS", 200_000);
-    let emu = Emulator::start(&[]);
-    file(dir.path(), "limited", limited, &format!("base_url = \"{}\"", emu.1));
+    let emu = EmulatorProcess::start(BIN, &[]);
+    file(dir.path(), "limited", limited, &format!("base_url = \"{}\"", emu.url));
     let (s, t, _) = import(dir.path(), "limited.toml");
     assert_eq!(s["rows_sent"].as_u64(), Some(limited), "{s}");
     let requests = s["requests"].as_u64().unwrap_or(0).max(1);

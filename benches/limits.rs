@@ -12,47 +12,29 @@
 //! whole run, startup included) and the share of calls answered 429, counted
 //! by the emulator.
 
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::net::TcpStream;
+use batchport_testdata::harness::EmulatorProcess;
+use std::io::BufWriter;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_batchport");
 
-struct Emulator(Child, String);
+/// `batchport emulator --jitter-ms 80` in its own process.
+struct Emulator(EmulatorProcess);
 
 impl Emulator {
     fn start(flags: &[&str]) -> Emulator {
-        let mut child = Command::new(BIN)
-            .args(["emulator", "--port", "0", "--jitter-ms", "80"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("emulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        Emulator(child, line.trim().rsplit(' ').next().unwrap().to_string())
+        let mut all = vec!["--jitter-ms", "80"];
+        all.extend_from_slice(flags);
+        Emulator(EmulatorProcess::start(BIN, &all))
     }
 
     /// `(updates, requests, http_429)` from `GET /_emulator/stats`.
     fn stats(&self) -> (u64, u64, u64) {
-        let addr = self.1.trim_start_matches("http://");
-        let mut s = TcpStream::connect(addr).unwrap();
-        write!(s, "GET /_emulator/stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).unwrap();
-        let body = text.split_once("\r\n\r\n").map_or("", |b| b.1);
-        let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let v = self.0.stats();
         let g = |k: &str| v[k].as_u64().unwrap_or(0);
         (g("updates"), g("requests"), g("http_429"))
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -86,7 +68,7 @@ fn file(dir: &Path, name: &str, rows: u64, api: &str) {
 /// against `limit` (updates/s) and returns the summary.
 fn scenario(dir: &Path, name: &str, rows: u64, api: &str, flags: &[&str], limit: f64) -> serde_json::Value {
     let emu = Emulator::start(flags);
-    file(dir, name, rows, &format!("base_url = \"{}\"\n{api}", emu.1));
+    file(dir, name, rows, &format!("base_url = \"{}\"\n{api}", emu.0.url));
     let started = Instant::now();
     let s = finish(importer(dir, &format!("{name}.toml")));
     let wall = started.elapsed().as_secs_f64();
@@ -108,7 +90,7 @@ fn scenario(dir: &Path, name: &str, rows: u64, api: &str, flags: &[&str], limit:
 fn resume(dir: &Path) {
     let emu = Emulator::start(&[]);
     let rows = 400_000;
-    file(dir, "resume", rows, &format!("base_url = \"{}\"", emu.1));
+    file(dir, "resume", rows, &format!("base_url = \"{}\"", emu.0.url));
     let mut first = importer(dir, "resume.toml");
     while emu.stats().0 < 100_000 {
         std::thread::sleep(Duration::from_millis(20));

@@ -8,6 +8,7 @@
 //! aiohttp`). Needs about 3 GB free in the temp folder at 10 M rows.
 //! `SCALE_SERVE_ONLY=1` serves the null API alone (for profiling by hand).
 
+use batchport_testdata::harness::dir_size;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -146,19 +147,6 @@ fn change_one_in_100(path: &Path) -> u64 {
     drop(w);
     std::fs::rename(&tmp, path).unwrap();
     changed
-}
-
-fn dir_size(p: &Path) -> u64 {
-    std::fs::read_dir(p)
-        .map(|rd| {
-            rd.map(|e| {
-                let e = e.unwrap();
-                let m = e.metadata().unwrap();
-                if m.is_dir() { dir_size(&e.path()) } else { m.len() }
-            })
-            .sum()
-        })
-        .unwrap_or(0)
 }
 
 fn verdict(ok: bool) -> &'static str {

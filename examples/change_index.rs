@@ -10,29 +10,11 @@
 use std::time::Instant;
 
 use batchport_state::{ChangeIndex, Store};
+use batchport_testdata::harness::{dir_size, peak_rss_kb};
 use rayon::prelude::*;
 
 fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
-}
-
-fn dir_size(p: &std::path::Path) -> u64 {
-    std::fs::read_dir(p)
-        .map(|rd| {
-            rd.map(|e| {
-                let e = e.unwrap();
-                let m = e.metadata().unwrap();
-                if m.is_dir() { dir_size(&e.path()) } else { m.len() }
-            })
-            .sum()
-        })
-        .unwrap_or(0)
+    peak_rss_kb() as f64 / 1024.0
 }
 
 /// The pair of id `u<i>` (salt 0: as first sent; 1: changed tonight).

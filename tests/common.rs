@@ -3,6 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_batchport");
+
+/// `batchport emulator --port 0 FLAGS...` in its own process (it outlives
+/// every kill of the importer); killed on drop.
+pub fn emulator_process(flags: &[&str]) -> batchport_testdata::harness::EmulatorProcess {
+    batchport_testdata::harness::EmulatorProcess::start(BIN, flags)
+}
+
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_batchport"));
     // Never let a developer's own state or keys leak into a test.
@@ -37,4 +46,41 @@ pub fn json(out: &Output) -> serde_json::Value {
 pub fn csv_rows(path: &Path) -> Vec<Vec<String>> {
     let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(path).unwrap();
     r.byte_records().map(|rec| rec.unwrap().iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect()).collect()
+}
+
+/// A loopback port where nothing listens, and stays so while the guard
+/// lives: a socket bound to it that never listens (connecting gets
+/// "connection refused"). A port merely found free could be taken by
+/// another test's server before use.
+pub struct ClosedPort {
+    fd: i32,
+    /// The port.
+    pub port: u16,
+}
+
+impl ClosedPort {
+    pub fn new() -> ClosedPort {
+        // SAFETY: plain socket calls on a socket this function owns; the
+        // address structures are zeroed and sized as the calls expect.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            assert!(fd >= 0, "a socket");
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            assert_eq!(libc::bind(fd, &addr as *const _ as *const libc::sockaddr, len), 0, "bind");
+            let mut got: libc::sockaddr_in = std::mem::zeroed();
+            let mut got_len = len;
+            assert_eq!(libc::getsockname(fd, &mut got as *mut _ as *mut libc::sockaddr, &mut got_len), 0);
+            ClosedPort { fd, port: u16::from_be(got.sin_port) }
+        }
+    }
+}
+
+impl Drop for ClosedPort {
+    fn drop(&mut self) {
+        // SAFETY: closes the socket `new` opened, once.
+        unsafe { libc::close(self.fd) };
+    }
 }

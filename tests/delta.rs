@@ -94,7 +94,7 @@ fn a_glob_is_one_run_over_its_files_in_order() {
 #[test]
 fn a_kill_never_marks_unsent_rows_as_sent() {
     use std::process::Stdio;
-    let emu = crate::resume::EmulatorProcess::start(&["--latency-ms", "30"]);
+    let emu = crate::common::emulator_process(&["--latency-ms", "30"]);
     let dir = tempfile::tempdir().unwrap();
     job(dir.path(), &emu.url, "users.csv");
     write(dir.path(), "users.csv", rows(20_000, &[], &[], &[]));
@@ -107,11 +107,18 @@ fn a_kill_never_marks_unsent_rows_as_sent() {
             .env("BATCH_PROJECT_KEY", "project_emulator");
         c
     };
-    for wait in [150, 300, 450] {
+    for more in [3, 6, 9] {
+        // Killed after a few more requests: mid-run on any machine.
         let mut child = importer().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(wait));
-        let _ = child.kill();
-        let _ = child.wait();
+        let before = emu.requests();
+        let landed = batchport_testdata::harness::kill_after_requests(
+            &mut child,
+            || emu.requests(),
+            before,
+            more,
+            std::time::Duration::from_secs(60),
+        );
+        assert!(landed, "the kill came after {more} more requests, while the run sent");
     }
     let out = importer().output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -130,7 +137,7 @@ fn a_kill_never_marks_unsent_rows_as_sent() {
 #[test]
 fn a_killed_nightly_delivers_every_change_and_forgets_none() {
     use std::process::Stdio;
-    let emu = crate::resume::EmulatorProcess::start(&["--latency-ms", "100", "--unlimited"]);
+    let emu = crate::common::emulator_process(&["--latency-ms", "100", "--unlimited"]);
     let dir = tempfile::tempdir().unwrap();
     job(dir.path(), &emu.url, "users.csv");
     let toml = std::fs::read_to_string(dir.path().join("job.toml")).unwrap();
@@ -159,11 +166,18 @@ fn a_killed_nightly_delivers_every_change_and_forgets_none() {
     assert_eq!(n(&s, "rows_sent"), total, "{s}");
     std::thread::sleep(std::time::Duration::from_millis(20));
     write(dir.path(), "users.csv", dump(true));
-    for wait in [150, 300, 450] {
+    for more in [2, 2, 2] {
+        // Killed after a few more requests: mid-run on any machine.
         let mut child = importer().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(wait));
-        let _ = child.kill();
-        let _ = child.wait();
+        let before = emu.requests();
+        let landed = batchport_testdata::harness::kill_after_requests(
+            &mut child,
+            || emu.requests(),
+            before,
+            more,
+            std::time::Duration::from_secs(60),
+        );
+        assert!(landed, "the kill came after {more} more requests, while the run sent");
     }
     let out = importer().output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

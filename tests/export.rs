@@ -3,7 +3,6 @@
 //! link is renewed; a killed run resumes the same export; ERROR exits 1.
 
 use crate::common::{bin, csv_rows, json, write};
-use crate::resume::EmulatorProcess;
 use batchport_api::Endpoint;
 use batchport_api::client::{Client, Credentials};
 use batchport_dispatch::{Driver, Limiter, RetryPolicy};
@@ -258,7 +257,8 @@ fn expired_link_is_renewed(expired_link_status: u16) {
 fn a_run_killed_while_downloading_resumes_the_same_export() {
     const N: u64 = 2_000;
     // 50 parts, each behind a 25 ms `exports/download`: over a second of downloading.
-    let emu = EmulatorProcess::start(&["--export-secs", "1", "--export-part-size", "40", "--latency-ms", "25"]);
+    let emu =
+        crate::common::emulator_process(&["--export-secs", "1", "--export-part-size", "40", "--latency-ms", "25"]);
     seed(&emu.url, N);
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "job.toml", export_job(&emu.url, "profiles.csv"));

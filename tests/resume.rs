@@ -6,59 +6,9 @@ use crate::common::{bin, csv_rows, json, write};
 use batchport_testdata as testdata;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
-
-/// `batchport emulator` in a child process; killed on drop.
-pub struct EmulatorProcess {
-    child: Child,
-    pub url: String,
-}
-
-impl EmulatorProcess {
-    pub fn start(flags: &[&str]) -> Self {
-        let mut child = bin()
-            .args(["emulator", "--port", "0"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("emulator starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().rsplit(' ').next().unwrap().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-        EmulatorProcess { child, url }
-    }
-
-    fn get(&self, path: &str) -> serde_json::Value {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            reqwest::get(format!("{}{path}", self.url)).await.unwrap().json::<serde_json::Value>().await.unwrap()
-        })
-    }
-
-    pub fn received(&self) -> HashMap<String, u64> {
-        serde_json::from_value(self.get("/_emulator/received")).unwrap()
-    }
-
-    pub fn stats(&self) -> serde_json::Value {
-        self.get("/_emulator/stats")
-    }
-
-    pub fn profile(&self, id: &str) -> serde_json::Value {
-        self.get(&format!("/_emulator/profiles/{id}"))
-    }
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn importer(dir: &Path) -> std::process::Command {
     let mut c = bin();
@@ -104,7 +54,7 @@ fn killed_anywhere_it_finishes_without_losing_or_doubling_acknowledged_rows() {
     const ROWS: u64 = 20_000;
     const BATCH: u64 = 250;
     const CONCURRENCY: u64 = 2;
-    let emu = EmulatorProcess::start(&["--latency-ms", "80", "--error-rate", "0.03", "--seed", "3"]);
+    let emu = crate::common::emulator_process(&["--latency-ms", "80", "--error-rate", "0.03", "--seed", "3"]);
     let dir = tempfile::tempdir().unwrap();
     let mut csv = Vec::new();
     testdata::write_profiles(&mut csv, ROWS, 5, 997).unwrap();
@@ -158,7 +108,7 @@ fn killed_anywhere_it_finishes_without_losing_or_doubling_acknowledged_rows() {
 
 #[test]
 fn lost_answers_are_resent_for_profiles_and_held_for_events() {
-    let emu = EmulatorProcess::start(&["--lost-answer-rate", "0.2", "--seed", "9"]);
+    let emu = crate::common::emulator_process(&["--lost-answer-rate", "0.2", "--seed", "9"]);
     // Profiles: an unknown outcome is resent; every row arrives, some twice.
     let dir = tempfile::tempdir().unwrap();
     let mut csv = Vec::new();
@@ -218,7 +168,7 @@ fn lost_answers_are_resent_for_profiles_and_held_for_events() {
 
 #[test]
 fn killed_events_runs_never_send_an_event_twice() {
-    let emu = EmulatorProcess::start(&["--latency-ms", "60", "--seed", "4"]);
+    let emu = crate::common::emulator_process(&["--latency-ms", "60", "--seed", "4"]);
     let dir = tempfile::tempdir().unwrap();
     // Profile attributes and one event per row, from the same CSV.
     let mut f = String::from("id,event,label,plan\n");
@@ -265,7 +215,7 @@ fn killed_events_runs_never_send_an_event_twice() {
 /// process holds the store.
 #[test]
 fn status_of_a_killed_run_shows_its_ledger_and_not_running() {
-    let emu = EmulatorProcess::start(&["--latency-ms", "40"]);
+    let emu = crate::common::emulator_process(&["--latency-ms", "40"]);
     let dir = tempfile::tempdir().unwrap();
     let mut csv = Vec::new();
     testdata::write_profiles(&mut csv, 20_000, 5, 0).unwrap();

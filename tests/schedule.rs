@@ -178,7 +178,7 @@ fn sigterm_stops_a_waiting_scheduler_at_once_with_0() {
     terminate(&child);
     let status = exit_within(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "{status:?}");
-    assert!(asked.elapsed() < Duration::from_secs(5), "prompt: {:?}", asked.elapsed());
+    assert!(asked.elapsed() < Duration::from_secs(10), "prompt: {:?}", asked.elapsed());
     wait_for(&rx, "stopped");
 }
 

@@ -72,7 +72,9 @@ fn sigterm_during_a_day_long_retry_after_exits_130_at_once() {
     let out = child.wait_with_output().unwrap();
     let took = signalled.elapsed();
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(took < Duration::from_secs(2), "exited {took:?} after SIGTERM");
+    // "At once" next to a day-long Retry-After: a loaded machine may take
+    // seconds to schedule the exit, never hours.
+    assert!(took < Duration::from_secs(20), "exited {took:?} after SIGTERM");
     let s = json(&out);
     assert_eq!(s["status"], "interrupted", "{s}");
     assert_eq!(s["rows_sent"], 0);
@@ -92,12 +94,14 @@ fn sigterm_during_a_day_long_retry_after_exits_130_at_once() {
 #[test]
 fn a_server_that_is_not_there_fails_at_once_and_the_run_stays_resumable() {
     let dir = tempfile::tempdir().unwrap();
-    // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Nothing listens there, and nothing can while the guard lives.
+    let closed = crate::common::ClosedPort::new();
+    let port = closed.port;
     job(dir.path(), &format!("http://127.0.0.1:{port}"));
     let started = Instant::now();
     let out = command(dir.path()).output().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    // No backoff (`retries` is 0 below); the bound only catches a retry loop.
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
     assert_eq!(out.status.code(), Some(1));
     let s = json(&out);
     assert_eq!(s["status"], "failed");
@@ -143,7 +147,8 @@ fn events_that_never_left_are_sent_on_resume_not_held() {
             "[job]\nname = \"ev\"\nkind = \"events\"\n[api]\nbase_url = \"{url}\"\nendpoint = \"update\"\nbatch_size = 10\nconcurrency = 4\n[source]\npath = \"events.csv\"\n[mapping]\ncustom_id = \"id\"\nevent = \"event\"\ntime = {{ column = \"when\" }}\n"
         )
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = crate::common::ClosedPort::new();
+    let port = closed.port;
     write(d, "job.toml", events_job(&format!("http://127.0.0.1:{port}")));
     let out = command(d).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));

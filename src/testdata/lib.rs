@@ -5,6 +5,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::io::Write;
 
+pub mod harness;
+
 pub const PROFILE_HEADER: &str = "custom_id,email,email_optin,phone,sms_optin,language,region,timezone,first_name,last_name,birthdate,is_premium,lifetime_value,orders,interests";
 
 const FIRST: &[&str] = &["Jane", "John", "Amélie", "Li", "Omar", "Sofia", "Noah", "Zoë", "Kenji", "Fatima"];

@@ -14,10 +14,11 @@ mod reports;
 
 use crate::common::{bin, csv_rows, json, write};
 use batchport::{Emulator, EmulatorConfig};
+use batchport_testdata::harness::EmulatorProcess;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
+use std::process::Output;
+use std::time::Duration;
 
 /// `batchport run JOB --json` with the emulator's keys (`project` for the project key).
 pub fn run_with(dir: &Path, job: &str, project: &str) -> Output {
@@ -83,43 +84,21 @@ pub fn labels(emu: &Emulator, ids: impl Iterator<Item = String>) -> HashMap<Stri
     seen
 }
 
-/// `batchport emulator` on `port` (0: any) with `project_key`, in its own process.
-struct EmulatorProcess {
-    child: Child,
-    url: String,
-}
-
-impl EmulatorProcess {
-    fn start(port: u16, project_key: &str) -> Self {
-        let mut child = bin()
-            .args(["emulator", "--port", &port.to_string(), "--project-key", project_key])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().rsplit(' ').next().unwrap().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-        EmulatorProcess { child, url }
-    }
-
-    fn port(&self) -> u16 {
-        self.url.rsplit(':').next().unwrap().parse().unwrap()
-    }
-
-    fn received(&self) -> HashMap<String, u64> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            reqwest::get(format!("{}/_emulator/received", self.url)).await.unwrap().json().await.unwrap()
-        })
-    }
-}
-
-impl Drop for EmulatorProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// `batchport emulator` on `port` (0: any) with `project_key`, in its own
+/// process. A port just given up can be taken for a moment by another test's
+/// connection (the OS hands out the same range): try again for a while
+/// rather than fail.
+fn emulator_on(port: u16, project_key: &str) -> EmulatorProcess {
+    let port = port.to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(e) =
+            EmulatorProcess::try_start(crate::common::BIN, &["--port", &port, "--project-key", project_key])
+        {
+            return e;
+        }
+        assert!(std::time::Instant::now() < deadline, "port {port} stayed taken");
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -140,7 +119,7 @@ fn rehearse_then_go_live_sends_everything_to_the_new_destination() {
     let dir = tempfile::tempdir().unwrap();
     let rows: String = (0..50).map(|i| format!("u{i},p{i}\n")).collect();
     write(dir.path(), "users.csv", format!("id,plan\n{rows}"));
-    let staging = EmulatorProcess::start(0, "project_staging");
+    let staging = emulator_on(0, "project_staging");
     profiles_job(dir.path(), &staging.url);
     let s = summary(&run_with(dir.path(), "job.toml", "project_staging"), 0);
     assert_eq!(s["rows_sent"], 50, "{s}");
@@ -150,14 +129,14 @@ fn rehearse_then_go_live_sends_everything_to_the_new_destination() {
     // Same base URL, another project: a different history.
     let port = staging.port();
     drop(staging);
-    let live = EmulatorProcess::start(port, "project_live");
+    let live = emulator_on(port, "project_live");
     let s = summary(&run_with(dir.path(), "job.toml", "project_live"), 0);
     assert_eq!((s["rows_sent"].as_u64(), s["rows_unchanged"].as_u64()), (Some(50), Some(0)), "{s}");
     assert_eq!(live.received().len(), 50);
     assert!(!s["destination"].as_str().unwrap().contains("project_live"), "the key never shows: {s}");
 
     // Same project key, another base URL.
-    let other = EmulatorProcess::start(0, "project_live");
+    let other = emulator_on(0, "project_live");
     profiles_job(dir.path(), &other.url);
     let s = summary(&run_with(dir.path(), "job.toml", "project_live"), 0);
     assert_eq!(s["rows_sent"], 50, "{s}");

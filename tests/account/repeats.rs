@@ -127,7 +127,7 @@ fn a_rerun_scan_works_under_a_soft_limit_of_256_open_files() {
 #[test]
 fn a_rerun_killed_between_an_id_s_rows_still_ends_on_its_last_row() {
     use std::process::Stdio;
-    let emu = crate::resume::EmulatorProcess::start(&["--latency-ms", "20"]);
+    let emu = crate::common::emulator_process(&["--latency-ms", "20"]);
     let dir = tempfile::tempdir().unwrap();
     nightly_job(dir.path(), &emu.url, "users.csv", "\"id\"");
     let job = std::fs::read_to_string(dir.path().join("job.toml")).unwrap();

@@ -105,10 +105,9 @@ fn no_colours_when_stderr_is_not_a_terminal() {
 
 #[test]
 fn requests_are_counted_across_kills() {
-    use crate::resume::EmulatorProcess;
     const KILLS: u64 = 2;
     const CONCURRENCY: u64 = 2;
-    let emu = EmulatorProcess::start(&["--latency-ms", "40"]);
+    let emu = crate::common::emulator_process(&["--latency-ms", "40"]);
     let dir = emulator_job(12_000);
     let job = EMU_JOB.replace(
         "base_url = \"emulator\"",

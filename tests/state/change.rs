@@ -3,8 +3,8 @@
 //! its cost at 1 M to 100 M IDs (ignored tests, run in release:
 //! `cargo test --release --test main -- --ignored --exact state::change::NAME --nocapture`).
 
+use batchport_testdata::harness::{dir_size, peak_rss_kb};
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Instant;
 
 use batchport_state::{ChangeIndex, Store};
@@ -142,27 +142,6 @@ proptest! {
         idx.commit().unwrap();
         prop_assert_eq!(idx.len(), recorded.len() as u64);
     }
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let m = e.metadata().unwrap();
-            if m.is_dir() { dir_size(&e.path()) } else { m.len() }
-        })
-        .sum()
-}
-
-/// Peak resident memory of this process, from /proc (Linux).
-fn peak_rss_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Record `n` IDs in 10,000-pair acks and commit (a first run), reopen, check

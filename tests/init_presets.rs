@@ -220,3 +220,43 @@ fn a_broken_preset_file_names_the_file_the_line_and_the_key() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A preset whose rows are told apart by a type column (Airship's
+/// `device_type`), on a file without it: the job loads (it used to be "does
+/// not load; please report this"), consent applies to every row, an address
+/// whose channel the type column tells is left out and said so. A type column
+/// spelled otherwise than in the preset is written as the file spells it.
+#[test]
+fn a_type_column_the_file_lacks_or_spells_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(data().join("init/braze.csv"), dir.path().join("braze.csv")).unwrap();
+    let out = run_in(dir.path(), &["init", "--preset", "airship", "braze.csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("when = "), "{text}");
+
+    write(dir.path(), "subs.csv", "external_id,identifier,notification_types,language\nu1,a@example.com,1,en\n");
+    let out = run_in(dir.path(), &["init", "--preset", "onesignal", "subs.csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "# - `identifier`: not sent: its channel is told by `device_type`, which this file does not have"
+        ),
+        "{text}"
+    );
+
+    write(
+        dir.path(),
+        "typed.toml",
+        "name = \"Typed\"\n[[ids]]\nheader = \"id\"\nwhy = \"ours\"\n[consent_by_type]\ntype_column = \"channel_type\"\nemail = [\"email\"]\nsms = [\"sms\"]\n[[columns]]\nheaders = [\"mail\"]\nrole = \"email\"\n",
+    );
+    write(dir.path(), "rows.csv", "id,Channel Type,mail,unsubscribed\nu1,email,a@example.com,true\nu1,sms,,false\n");
+    let out = run_in(dir.path(), &["init", "--preset-file", "typed.toml", "rows.csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("when = \"Channel Type\""), "{text}");
+    write(dir.path(), "job.toml", &text);
+    let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{text}", String::from_utf8_lossy(&out.stderr));
+}

@@ -78,6 +78,8 @@ pub struct Left {
 
 impl Plan {
     pub fn build(sample: &Sample, tool: Option<&Tool>, path: &str) -> Plan {
+        let tool = tool.map(|t| t.for_headers(&sample.headers));
+        let tool = tool.as_ref();
         let ids = super::ids::choose(sample, tool);
         let custom_id = ids.first();
         let mut plan = Plan {

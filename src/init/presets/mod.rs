@@ -197,6 +197,34 @@ impl Tool {
         self.columns.iter().find(|c| c.headers.iter().any(|h| names::key(h) == k))
     }
 
+    /// This tool for a file with `headers`: type columns spelled as the file
+    /// spells them (the job names them exactly). A column whose channel is
+    /// told by a type column the file lacks cannot be read by channel: it is
+    /// left out, and said so; without `consent_by_type`'s column, consent
+    /// applies to every row.
+    pub fn for_headers(&self, headers: &[String]) -> Tool {
+        let find = |c: &str| headers.iter().find(|h| names::key(h) == names::key(c)).cloned();
+        let mut t = self.clone();
+        t.consent_by_type = t.consent_by_type.take().and_then(|mut rows| {
+            rows.column = find(&rows.column)?;
+            Some(rows)
+        });
+        for k in &mut t.columns {
+            let (Role::ChannelBy(rows) | Role::SubscriptionBy(rows, _)) = &mut k.role else { continue };
+            match find(&rows.column) {
+                Some(h) => rows.column = h,
+                None => {
+                    k.note = format!(
+                        "its channel is told by `{}`, which this file does not have: map it by hand",
+                        rows.column
+                    );
+                    k.role = Role::Skip;
+                }
+            }
+        }
+        t
+    }
+
     /// The notes whose conditions the header meets, one line each.
     pub fn notes(&self, headers: &[String]) -> Vec<String> {
         let notes = self.notes.iter().filter(|n| {

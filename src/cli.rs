@@ -46,8 +46,11 @@ pub enum Command {
     /// Print a commented job file for FILE.csv, mapping a tool's export (or guessing types with `plain`)
     Init {
         /// The tool the file was exported from
-        #[arg(long, value_enum, default_value_t = Preset::Plain)]
+        #[arg(long, value_enum, default_value_t = Preset::Plain, conflicts_with = "preset_file")]
         preset: Preset,
+        /// A tool batchport does not ship: its export described in a TOML file, in the presets' format (README)
+        #[arg(long, value_name = "TOOL.toml")]
+        preset_file: Option<PathBuf>,
         /// The CSV file (its path goes into the job as given)
         file: PathBuf,
         #[command(flatten)]

@@ -9,6 +9,7 @@ mod export;
 mod fidelity;
 mod harden;
 mod init;
+mod init_presets;
 mod job_file;
 mod kinds;
 mod library;

@@ -1,20 +1,28 @@
-//! `batchport init --preset NAME FILE.csv`: print a job file for FILE.csv on
-//! stdout (so it can be redirected into place); what was guessed and what the
-//! sample check found go to stderr, for people.
+//! `batchport init --preset NAME FILE.csv` (or `--preset-file TOOL.toml`):
+//! print a job file for FILE.csv on stdout (so it can be redirected into
+//! place); what was guessed and what the sample check found go to stderr, for
+//! people. A preset file that cannot be used is a usage error (exit 2).
 
 use crate::cli::Common;
 use crate::exit::UsageError;
-use crate::init::{self, Preset};
+use crate::init::{self, InitError, Preset};
 use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
 
-pub fn run(file: &Path, preset: Preset, common: &Common) -> Result<i32> {
+pub fn run(file: &Path, preset: Preset, preset_file: Option<&Path>, common: &Common) -> Result<i32> {
     if common.json {
         return Err(UsageError("init prints a job file (TOML) on stdout; --json does not apply".into()).into());
     }
     let path = file.to_string_lossy();
-    let g = init::generate(&path, preset)?;
+    let g = match preset_file {
+        None => init::generate(&path, preset),
+        Some(p) => init::generate_with_file(&path, p),
+    };
+    let g = match g {
+        Err(InitError::Preset(e)) => return Err(UsageError(e.to_string()).into()),
+        g => g?,
+    };
     let mut out = std::io::stdout().lock();
     out.write_all(g.text.as_bytes())?;
     out.flush()?;

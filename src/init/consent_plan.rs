@@ -18,13 +18,11 @@ impl Plan {
         let found = plan::signals(sample, tool);
         let list: Vec<consent::Found> = found.iter().map(|(_, f)| f.clone()).collect();
         let index_of = |h: &str| found.iter().find(|(_, f)| f.header == h).map(|(i, _)| *i);
-        let constant = tool.and_then(|t| (t.file_consent)(&sample.headers, path));
+        let constant = tool.and_then(|t| t.file_consent(&sample.headers, path));
         // A subscription state column whose channel a type column tells (OneSignal).
         let by_type = tool.and_then(|t| {
             sample.headers.iter().enumerate().find_map(|(i, h)| match t.known(h).map(|k| &k.role) {
-                Some(Role::SubscriptionBy { type_column, email, sms, subscribed, unsubscribed }) => {
-                    Some((i, *type_column, *email, *sms, *subscribed, *unsubscribed))
-                }
+                Some(Role::SubscriptionBy(rows, words)) => Some((i, rows, words)),
                 _ => None,
             })
         });
@@ -58,12 +56,12 @@ impl Plan {
                 }
             }
             let by_type = by_type.filter(|_| !conflict && d.column.is_none());
-            let mut m = if let Some((i, type_column, e, s, sub, unsub)) = by_type {
-                let rows = if email { e } else { s };
+            let mut m = if let Some((i, type_rows, w)) = by_type {
+                let rows = if email { &type_rows.email } else { &type_rows.sms };
                 consumed.insert(i);
                 let mut m = Mapped::new(
                     &sample.headers[i],
-                    Target::Native(kind(plan::words(sub, unsub, &[]))),
+                    Target::Native(kind(plan::words(&w.subscribed[..], &w.unsubscribed[..], &[]))),
                     vec![format!(
                         "{wire} from `{}` on {} rows",
                         sample.headers[i],
@@ -71,7 +69,7 @@ impl Plan {
                     )],
                     true,
                 );
-                m.extra.when = Some((type_column.to_string(), rows.iter().map(|r| r.to_lowercase()).collect()));
+                m.extra.when = Some((type_rows.column.clone(), rows.iter().map(|r| r.to_lowercase()).collect()));
                 m
             } else if let Some((col, sub, unsub, und)) = &d.column {
                 if let Some(i) = index_of(col) {
@@ -81,7 +79,7 @@ impl Plan {
                     SubscriptionValues { subscribed: sub.clone(), unsubscribed: unsub.clone(), undecided: und.clone() };
                 let mut notes = Vec::new();
                 if let Some(k) = tool.and_then(|t| t.known(col)).filter(|k| !k.note.is_empty()) {
-                    notes.push(k.note.to_string());
+                    notes.push(k.note.clone());
                 }
                 if let Some(i) = index_of(col) {
                     notes.push(evidence(&sample.values(i), &values));
@@ -99,17 +97,17 @@ impl Plan {
             m.notes.splice(0..0, d.notes.iter().filter(|n| !(typed && n.contains(": not sent:"))).cloned());
             m.extra.constant = d.constant.map(str::to_string);
             if d.constant == Some("subscribed") {
-                m.extra.unless_columns =
-                    tool.map(|t| t.file_consent_unless.iter().map(|c| c.to_string()).collect()).unwrap_or_default();
+                let fc = tool.and_then(|t| t.file_consent.as_ref());
+                m.extra.unless_columns = fc.map(|f| f.unless_columns.clone()).unwrap_or_default();
             }
             m.extra.suppressed_by = d.suppressed_by.clone();
             m.extra.suppressed_when = d.suppressed_when.clone();
             if m.extra.when.is_none()
-                && let Some((type_column, e, s)) = tool.and_then(|t| t.consent_by_type)
+                && let Some(by) = tool.and_then(|t| t.consent_by_type.as_ref())
             {
-                let rows = if email { e } else { s };
-                m.extra.when = Some((type_column.to_string(), rows.iter().map(|r| r.to_lowercase()).collect()));
-                m.notes.push(format!("only on {} rows (`{type_column}` = {})", wire, rows.join(" or ")));
+                let rows = if email { &by.email } else { &by.sms };
+                m.extra.when = Some((by.column.clone(), rows.iter().map(|r| r.to_lowercase()).collect()));
+                m.notes.push(format!("only on {} rows (`{}` = {})", wire, by.column, rows.join(" or ")));
             }
             self.natives.push(m);
         }

@@ -56,9 +56,9 @@ pub fn choose(s: &Sample, tool: Option<&Tool>) -> Ids {
                 break;
             }
             for rule in t.ids.iter().filter(|r| r.after_email == after_email) {
-                let Some(i) = find(&names::key(rule.header)) else { continue };
+                let Some(i) = find(&names::key(&rule.header)) else { continue };
                 if pick.is_none() && mostly(i) {
-                    pick = Some((i, rule.why.to_string()));
+                    pick = Some((i, rule.why.clone()));
                 } else if pick.is_none() {
                     notes.push(format!(
                         "`{}` is blank in {} of {n} sampled rows, so it is not the Custom ID",
@@ -73,7 +73,9 @@ pub fn choose(s: &Sample, tool: Option<&Tool>) -> Ids {
     if pick.is_none()
         && let Some(e) = email_col.filter(|&e| mostly(e))
     {
-        let why = tool.map(|t| t.email_as_id).unwrap_or("no column is named like a user id and this one holds emails");
+        let why = tool
+            .map(|t| t.email_as_id.as_str())
+            .unwrap_or("no column is named like a user id and this one holds emails");
         pick = Some((e, format!("the email address is the Custom ID: {why}")));
         email_is_id = true;
         notes

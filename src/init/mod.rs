@@ -1,6 +1,7 @@
 //! `batchport init`: write a job file for an export from another tool. The
 //! header and a sample of rows are read (`sample`), each column is matched to
-//! the tool's documented export (`presets`) or guessed from its values
+//! the tool's documented export (`presets`: shipped TOML files, or the user's
+//! own with `--preset-file`) or guessed from its values
 //! (`infer`), checked against the sample and limited to what Batch takes
 //! (`plan`, `names`), then printed as a commented job file (`render`). The
 //! result is checked by parsing it as `validate` would and running the sample
@@ -21,6 +22,7 @@ use batchport_transform::Transformer;
 use batchport_transform::job;
 use std::path::Path;
 
+pub use presets::PresetError;
 pub use sample::SAMPLE_ROWS;
 
 /// The tools `--preset` knows; `plain` infers everything.
@@ -62,6 +64,9 @@ impl Preset {
 pub enum InitError {
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The `--preset-file` cannot be read or used (a usage error).
+    #[error(transparent)]
+    Preset(#[from] PresetError),
     #[error("{path}: no column besides the Custom ID `{id}`: a profiles job needs something to send")]
     NothingToSend { path: String, id: String },
     /// A bug in `init`: the job it wrote does not load. Never expected.
@@ -82,24 +87,37 @@ pub struct Generated {
     pub first_rejects: Vec<String>,
 }
 
-/// Write a job for `path` (as the user gave it: it goes into `[source] path`).
+/// Write a job for `path` (as the user gave it: it goes into `[source] path`)
+/// with a shipped preset (`plain`: none).
 pub fn generate(path: &str, preset: Preset) -> Result<Generated, InitError> {
+    let tool = presets::tool(preset.as_str());
+    write(path, tool.as_ref(), &format!("--preset {}", preset.as_str()))
+}
+
+/// Write a job for `path` with the user's preset file (`--preset-file`): a
+/// tool batchport does not ship, described in the shipped presets' format.
+pub fn generate_with_file(path: &str, preset_file: &Path) -> Result<Generated, InitError> {
+    let tool = presets::from_file(preset_file)?;
+    write(path, Some(&tool), &format!("--preset-file {}", preset_file.display()))
+}
+
+/// `how`: the flags that chose the preset, for the job file's first line.
+fn write(path: &str, tool: Option<&presets::Tool>, how: &str) -> Result<Generated, InitError> {
     let csv = Path::new(path);
     let sample = sample::Sample::read(csv)?;
-    let tool = presets::tool(preset.as_str());
     let plan = plan::Plan::build(&sample, tool, path);
     if plan.natives.is_empty() && plan.attrs.is_empty() {
         return Err(InitError::NothingToSend { path: path.into(), id: plan.custom_id[0].0.clone() });
     }
     let cx = render::Context {
-        preset: preset.as_str(),
-        tool: tool.map(|t| t.name),
+        how,
+        tool: tool.map(|t| t.name.as_str()),
         path,
         job_name: &names::job_name(csv),
         native_hint: if plan.natives.iter().any(|m| m.target.is_email_marketing()) {
             ""
         } else {
-            tool.map(|t| t.native_hint).unwrap_or("")
+            tool.map(|t| t.native_hint.as_str()).unwrap_or("")
         },
         consent: consent_summary(&plan),
     };

@@ -7,7 +7,7 @@
 use super::consent::{self, Channel, Found, Signal};
 use super::infer::{self, Guess};
 use super::names::Names;
-use super::presets::{Hint, Known, Role, Tool};
+use super::presets::{Hint, Known, Role, Tool, TypeRows};
 use super::sample::Sample;
 use batchport_api::rules;
 use batchport_transform::job::{ArrayMode, NativeKind, SubscriptionValues, ValueType};
@@ -78,6 +78,8 @@ pub struct Left {
 
 impl Plan {
     pub fn build(sample: &Sample, tool: Option<&Tool>, path: &str) -> Plan {
+        let tool = tool.map(|t| t.for_headers(&sample.headers));
+        let tool = tool.as_ref();
         let ids = super::ids::choose(sample, tool);
         let custom_id = ids.first();
         let mut plan = Plan {
@@ -86,7 +88,7 @@ impl Plan {
             natives: Vec::new(),
             attrs: Vec::new(),
             left: Vec::new(),
-            notes: tool.map(|t| (t.notes)(&sample.headers)).unwrap_or_default(),
+            notes: tool.map(|t| t.notes(&sample.headers)).unwrap_or_default(),
             region_col: None,
             id_repeats: ids.repeats,
         };
@@ -155,9 +157,9 @@ impl Plan {
             return outcome(header, index, infer::infer(header, values, &free), notes, false, names);
         };
         if !known.note.is_empty() {
-            notes.push(known.note.to_string());
+            notes.push(known.note.clone());
         }
-        let native = match known.role {
+        let native = match &known.role {
             Role::Skip => return Outcome::Leave(format!("not sent: {}", known.note)),
             Role::Email => Some(NativeKind::Email),
             Role::Phone => Some(NativeKind::Phone),
@@ -165,12 +167,10 @@ impl Plan {
             Role::Region => Some(NativeKind::Region),
             Role::Timezone => Some(NativeKind::Timezone),
             // Subscriptions are decided by `consent` over the whole row.
-            Role::EmailMarketing(..) | Role::SmsMarketing(..) | Role::SubscriptionBy { .. } => {
+            Role::EmailMarketing(..) | Role::SmsMarketing(..) | Role::SubscriptionBy(..) => {
                 return Outcome::Leave("read for consent: see $email_marketing / $sms_marketing".into());
             }
-            Role::ChannelBy { type_column, email, sms } => {
-                return self.channel_by(header, known, type_column, email, sms);
-            }
+            Role::ChannelBy(rows) => return self.channel_by(header, known, rows),
             Role::Attr(..) => None,
         };
         if let Some(kind) = native {
@@ -201,7 +201,7 @@ impl Plan {
             let others = |k: &NativeKind| free(k) && std::mem::discriminant(k) != std::mem::discriminant(&kind);
             return outcome(header, index, infer::infer(header, values, &others), notes, true, names);
         }
-        let Role::Attr(name, hint) = known.role else { unreachable!("natives and skips returned above") };
+        let Role::Attr(name, hint) = &known.role else { unreachable!("natives and skips returned above") };
         let proposed = match hint {
             Hint::Text => Some(infer::string(values)),
             Hint::Int => attr(ValueType::Int, values, "whole numbers"),
@@ -216,7 +216,7 @@ impl Plan {
             Hint::Date => infer::date_format(values)
                 .map(|(format, evidence)| infer::Inferred { guess: Guess::Attr(ValueType::Date { format }), evidence }),
             Hint::Array(sep) => {
-                let ty = ValueType::Array { separator: sep.into(), mode: ArrayMode::Replace, json: false };
+                let ty = ValueType::Array { separator: sep.clone(), mode: ArrayMode::Replace, json: false };
                 attr(ty, values, &format!("lists split on `{sep}`"))
             }
             Hint::JsonList => {
@@ -338,16 +338,17 @@ fn outcome(
 impl Plan {
     /// `identifier`-like columns: an email on the type column's email rows,
     /// a phone on its SMS rows; push rows send neither.
-    fn channel_by(&self, header: &str, known: &Known, type_column: &str, email: &[&str], sms: &[&str]) -> Outcome {
+    fn channel_by(&self, header: &str, known: &Known, rows: &TypeRows) -> Outcome {
         let mut out = Vec::new();
-        let lower = |l: &[&str]| l.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
-        for (kind, values, what) in [(NativeKind::Email, email, "email"), (NativeKind::Phone, sms, "SMS")] {
+        let type_column = &rows.column;
+        let lower = |l: &[String]| l.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
+        for (kind, values, what) in [(NativeKind::Email, &rows.email, "email"), (NativeKind::Phone, &rows.sms, "SMS")] {
             // A tool whose type column has no rows of this channel here.
             if values.is_empty() || !self.free(&kind) {
                 continue;
             }
             let notes = vec![
-                known.note.to_string(),
+                known.note.clone(),
                 format!("sent as {} only on {what} rows (`{type_column}` = {})", kind.wire_name(), values.join(" or ")),
             ];
             let mut m = Mapped::new(header, Target::Native(kind), notes, true);
@@ -372,8 +373,8 @@ impl Plan {
 }
 
 /// `SubscriptionValues` from a preset's own words.
-pub fn words(subscribed: &[&str], unsubscribed: &[&str], undecided: &[&str]) -> SubscriptionValues {
-    let own = |l: &[&str]| l.iter().map(|s| s.to_lowercase()).collect();
+pub fn words<S: AsRef<str>>(subscribed: &[S], unsubscribed: &[S], undecided: &[S]) -> SubscriptionValues {
+    let own = |l: &[S]| l.iter().map(|s| s.as_ref().to_lowercase()).collect();
     SubscriptionValues { subscribed: own(subscribed), unsubscribed: own(unsubscribed), undecided: own(undecided) }
 }
 
@@ -391,19 +392,19 @@ pub(super) fn consent_signal(
         other => other,
     };
     match known.map(|k| &k.role) {
-        Some(Role::EmailMarketing(s, u, n)) => Some(Signal::OptIn {
+        Some(Role::EmailMarketing(w)) => Some(Signal::OptIn {
             channel: Channel::Email,
-            subscribed: s.iter().map(|w| w.to_string()).collect(),
-            unsubscribed: u.iter().map(|w| w.to_string()).collect(),
-            undecided: n.iter().map(|w| w.to_string()).collect(),
+            subscribed: w.subscribed.clone(),
+            unsubscribed: w.unsubscribed.clone(),
+            undecided: w.undecided.clone(),
         }),
-        Some(Role::SmsMarketing(s, u, n)) => Some(Signal::OptIn {
+        Some(Role::SmsMarketing(w)) => Some(Signal::OptIn {
             channel: Channel::Sms,
-            subscribed: s.iter().map(|w| w.to_string()).collect(),
-            unsubscribed: u.iter().map(|w| w.to_string()).collect(),
-            undecided: n.iter().map(|w| w.to_string()).collect(),
+            subscribed: w.subscribed.clone(),
+            unsubscribed: w.unsubscribed.clone(),
+            undecided: w.undecided.clone(),
         }),
-        Some(Role::SubscriptionBy { .. }) => None,
+        Some(Role::SubscriptionBy(..)) => None,
         // A documented column is read for consent only when it is an opt-out:
         // an opt-out signal is never ignored, whatever the preset calls it.
         Some(_) => match consent::classify(header, values) {

@@ -8,7 +8,8 @@ use std::fmt::Write;
 
 /// What the header of the file says about how it was made.
 pub struct Context<'a> {
-    pub preset: &'a str,
+    /// How the preset was chosen (`--preset braze`, `--preset-file mine.toml`).
+    pub how: &'a str,
     /// The tool whose documented export columns were matched, if any.
     pub tool: Option<&'a str>,
     /// The CSV path as the user gave it.
@@ -22,7 +23,7 @@ pub struct Context<'a> {
 
 pub fn render(plan: &Plan, sample: &Sample, cx: &Context<'_>) -> String {
     let mut o = String::new();
-    comment(&mut o, &format!("batchport job for `{}`, written by `batchport init --preset {}`.", cx.path, cx.preset));
+    comment(&mut o, &format!("batchport job for `{}`, written by `batchport init {}`.", cx.path, cx.how));
     comment(
         &mut o,
         &format!(

@@ -1,7 +1,9 @@
 //! The state store: runs, the ledger, the run lock, damaged stores,
-//! fingerprints (here) and the change index (`state/change.rs`).
+//! fingerprints (here), the change index (`state/change.rs`), and state
+//! folders an older batchport left (`state/old_state.rs`).
 
 mod change;
+mod old_state;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

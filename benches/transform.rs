@@ -3,6 +3,9 @@
 //!
 //! `cargo bench --bench transform`
 
+// criterion_group! defines an undocumented `pub fn`.
+#![allow(missing_docs)]
+
 use batchport_engine::pipeline;
 use batchport_source::CsvSource;
 use batchport_testdata as testdata;

@@ -10,9 +10,13 @@ use chrono::{DateTime, Duration, Utc};
 /// What an attribute key says about its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind<'k> {
+    /// `$name`: a native attribute, named without its `$`.
     Native(&'k str),
+    /// `date(name)`: an RFC 3339 date.
     Date,
+    /// `url(name)`: a URL.
     Url,
+    /// `name`: a plain attribute, typed by its value.
     Plain,
 }
 
@@ -33,17 +37,19 @@ pub fn key_kind_with(key: &str, valid: fn(&str) -> bool) -> Option<KeyKind<'_>> 
     valid(name).then_some(kind)
 }
 
+/// [`key_kind_with`] for profile and event attributes: names are `[a-z0-9_]`,
+/// 1 to 30 characters (a `$` name is not checked).
 pub fn key_kind(key: &str) -> Option<KeyKind<'_>> {
     key_kind_with(key, rules::is_valid_name)
 }
 
 /// A string of 1 to `max` characters.
-pub fn text(s: &str, max: usize) -> bool {
+fn text(s: &str, max: usize) -> bool {
     !s.is_empty() && chars(s) <= max
 }
 
 /// An array of at most `max_items` strings of 1 to `max_chars` characters.
-pub fn string_array(a: &[Val], max_items: usize, max_chars: usize) -> bool {
+fn string_array(a: &[Val], max_items: usize, max_chars: usize) -> bool {
     a.len() <= max_items && a.iter().all(|x| x.as_str().is_some_and(|s| text(s, max_chars)))
 }
 
@@ -190,7 +196,7 @@ pub fn catalog_attribute(key: &str, v: &Val) -> Result<(), String> {
 }
 
 /// Clock skew allowed for "not in the future".
-pub const FUTURE_SKEW: Duration = Duration::minutes(1);
+const FUTURE_SKEW: Duration = Duration::minutes(1);
 
 /// Events older than `max_age` or in the future are refused (API.md: the
 /// Profile API is reported to take the last 24 h only). `None` = no window.
@@ -211,7 +217,7 @@ pub fn event_time(t: DateTime<Utc>, now: DateTime<Utc>, max_age: Option<Duration
 }
 
 /// `24 h`, `90 min`, `3 d`.
-pub fn human(d: Duration) -> String {
+fn human(d: Duration) -> String {
     let m = d.num_minutes();
     if m >= 2 * 24 * 60 && m % (24 * 60) == 0 || m >= 7 * 24 * 60 {
         format!("{} d", d.num_days())

@@ -23,14 +23,16 @@ use outcome::{answer, transport_outcome};
 pub use bytes::Bytes;
 
 /// Connection set-up is short: a server that does not answer a SYN in 10 s is down.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A mass-update of 10,000 operations can take a while to be accepted.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The two keys of a project. `Debug` prints `***` so a key never reaches a log.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// The REST API key, sent as `Authorization: Bearer`.
     pub rest_key: String,
+    /// The project key, sent as `X-Batch-Project`.
     pub project_key: String,
 }
 
@@ -43,15 +45,24 @@ impl fmt::Debug for Credentials {
 /// Why a client could not be built. None of these messages contains a key.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The base URL does not parse, or its scheme is not http(s).
     #[error("`{url}` is not a valid base URL: {reason}")]
-    BadUrl { url: String, reason: String },
+    BadUrl {
+        /// The base URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Plain http:// to a host that is not a loopback address.
     #[error(
         "refusing `{0}`: plain http:// would send the API key unencrypted; use https://, \
          or http:// only to a loopback address (127.0.0.1, ::1, localhost) such as the emulator"
     )]
     Insecure(String),
+    /// A key that an HTTP header cannot carry; names which key.
     #[error("the {0} contains characters that cannot be sent in an HTTP header")]
     BadCredentials(&'static str),
+    /// reqwest could not build its client.
     #[error("could not set up the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
 }
@@ -83,6 +94,8 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
+    /// A client of `base_url` (https, or http to a loopback address only) for
+    /// `version`, sending `creds` with every API request.
     pub fn new(base_url: &str, version: Version, creds: Credentials) -> Result<Client, ClientError> {
         let url = Url::parse(base_url)
             .map_err(|e| ClientError::BadUrl { url: base_url.to_string(), reason: e.to_string() })?;
@@ -139,7 +152,7 @@ impl Client {
     }
 
     /// The URL of `endpoint`, e.g. `https://api.batch.com/2.11/profiles/update`.
-    pub fn url(&self, endpoint: Endpoint) -> String {
+    fn url(&self, endpoint: Endpoint) -> String {
         format!("{}{}", self.inner.root, endpoint.path())
     }
 

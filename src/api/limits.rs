@@ -7,11 +7,12 @@ use std::str::FromStr;
 /// An API version such as `2.11`. Only 2.x exists for the Project APIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version {
-    pub major: u16,
-    pub minor: u16,
+    major: u16,
+    minor: u16,
 }
 
 impl Version {
+    /// The latest version batchport knows, used when a job names none.
     pub const CURRENT: Version = Version { major: 2, minor: 11 };
 }
 
@@ -44,26 +45,44 @@ impl FromStr for Version {
 /// Every endpoint batchport calls (and the emulator serves).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Endpoint {
+    /// `/profiles/update`: attributes, consent and events of profiles.
     ProfilesUpdate,
+    /// `/profiles/mass-update`: the same, in larger calls (2.4 and later).
     ProfilesMassUpdate,
+    /// `/audiences/create`: a new custom audience.
     AudiencesCreate,
+    /// `/audiences/update`: add or remove members of an audience.
     AudiencesUpdate,
+    /// `/audiences/replace`: an audience's whole member list.
     AudiencesReplace,
+    /// `/audiences/remove`: delete an audience.
     AudiencesRemove,
+    /// `/audiences/view`: one audience, and whether its indexing is done.
     AudiencesView,
+    /// `/audiences/list`: the project's audiences, a page at a time.
     AudiencesList,
+    /// `/catalogs/items/edit`: add, update or remove catalog items.
     CatalogItemsEdit,
+    /// `/catalogs/create`: a new catalog and its fields.
     CatalogsCreate,
+    /// `/catalogs/view`: one catalog, and whether its indexing is done.
     CatalogsView,
+    /// `/catalogs/list`: the project's catalogs.
     CatalogsList,
+    /// `/catalogs/remove`: delete a catalog.
     CatalogsRemove,
+    /// `/profiles/export`: start an export of profiles.
     ProfilesExport,
+    /// `/exports/view`: an export's state and its files.
     ExportsView,
+    /// `/exports/list`: the project's exports.
     ExportsList,
+    /// `/exports/download`: a file's download link, as a 307 redirect.
     ExportsDownload,
 }
 
 impl Endpoint {
+    /// Every endpoint, in declaration order.
     pub const ALL: [Endpoint; 17] = [
         Endpoint::ProfilesUpdate,
         Endpoint::ProfilesMassUpdate,
@@ -135,8 +154,11 @@ pub enum RateUnit {
 /// where the API documents no burst).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
+    /// What one token stands for.
     pub unit: RateUnit,
+    /// Tokens refilled per second.
     pub per_second: u32,
+    /// Capacity of the bucket.
     pub burst: u32,
 }
 

@@ -16,36 +16,55 @@ pub enum Unit {
 /// One documented limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
+    /// What is limited, in words.
     pub what: &'static str,
+    /// The largest value allowed, in `unit`.
     pub max: usize,
+    /// What `max` counts.
     pub unit: Unit,
     /// Where the number comes from (API.md's words).
     pub source: &'static str,
 }
 
+/// Custom attributes in one profile operation.
 pub const MAX_ATTRIBUTES: usize = 50;
+/// Events for one profile in one call.
 pub const MAX_EVENTS_PER_OPERATION: usize = 15;
+/// Attributes of one audience member.
 pub const MAX_AUDIENCE_ATTRIBUTES: usize = 15;
+/// Characters of a custom attribute or event name.
 pub const MAX_NAME_LEN: usize = 30;
+/// Characters of a string attribute value, and of each string of an array.
 pub const MAX_STRING_CHARS: usize = 300;
+/// Characters of a `url()` attribute value.
 pub const MAX_URL_CHARS: usize = 2_048;
+/// Characters of a string value of a catalog item.
 pub const MAX_CATALOG_STRING_CHARS: usize = 10_000;
-pub const MAX_AUDIENCE_NAME_LEN: usize = 255;
+const MAX_AUDIENCE_NAME_LEN: usize = 255;
 /// Batch's SDK docs: a Custom ID is under 1,024 characters, under 512 on the
 /// Web SDK. The stricter reading keeps an ID usable on every platform.
-pub const MAX_CUSTOM_ID_CHARS: usize = 511;
+const MAX_CUSTOM_ID_CHARS: usize = 511;
+/// Attributes of one event (objects inside it count their own).
 pub const MAX_EVENT_ATTRIBUTES: usize = 50;
+/// Characters of an event's `$label`.
 pub const MAX_LABEL_CHARS: usize = 200;
+/// Tags in an event's `$tags`.
 pub const MAX_TAGS: usize = 10;
+/// Characters of one event tag.
 pub const MAX_TAG_CHARS: usize = 64;
 /// Objects inside event attributes nest at most this deep (an object in an
 /// array of objects counts one level).
 pub const MAX_EVENT_OBJECT_DEPTH: usize = 3;
-pub const MAX_CATALOG_NAME_LEN: usize = 250;
+pub(crate) const MAX_CATALOG_NAME_LEN: usize = 250;
+/// Fields of one catalog.
 pub const MAX_CATALOG_FIELDS: usize = 25;
+/// Catalogs in one project.
 pub const MAX_CATALOGS: usize = 5;
+/// Strings in an array value of a catalog item.
 pub const MAX_CATALOG_ARRAY_ITEMS: usize = 15;
+/// Characters of each string in an array value of a catalog item.
 pub const MAX_CATALOG_ARRAY_ITEM_CHARS: usize = 64;
+/// Items in one catalog.
 pub const MAX_CATALOG_ITEMS: usize = 2_000_000;
 
 /// Every limit both sides enforce, with its unit.
@@ -72,7 +91,7 @@ pub const TABLE: &[Limit] = &[
 ];
 
 /// Text length as every rule counts it: characters, not bytes.
-pub fn chars(s: &str) -> usize {
+pub(crate) fn chars(s: &str) -> usize {
     // Byte length bounds the count from above: short strings need no count.
     if s.len() <= 64 && s.is_ascii() { s.len() } else { s.chars().count() }
 }
@@ -262,7 +281,7 @@ pub fn is_valid_url(s: &str) -> bool {
 }
 
 /// RFC 3339 with an offset, as `date()` attributes and event times take.
-pub fn is_valid_rfc3339(s: &str) -> bool {
+pub(crate) fn is_valid_rfc3339(s: &str) -> bool {
     chrono::DateTime::parse_from_rfc3339(s).is_ok()
 }
 

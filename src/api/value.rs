@@ -8,17 +8,26 @@ use std::marker::PhantomData;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
+/// A parsed JSON value, its strings borrowed from the body where they have no
+/// escapes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val<'a> {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A number, kept as serde_json parsed it.
     Num(Number),
+    /// A string, borrowed unless it had escapes.
     Str(Cow<'a, str>),
+    /// An array.
     Arr(Vec<Val<'a>>),
+    /// An object's pairs in body order, repeated keys included.
     Obj(Vec<(Cow<'a, str>, Val<'a>)>),
 }
 
 impl<'a> Val<'a> {
+    /// The text of a string; `None` for any other value.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Val::Str(s) => Some(s),
@@ -26,6 +35,7 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// The pairs of an object; `None` for any other value.
     pub fn as_obj(&self) -> Option<&[(Cow<'a, str>, Val<'a>)]> {
         match self {
             Val::Obj(o) => Some(o),
@@ -38,6 +48,7 @@ impl<'a> Val<'a> {
         self.as_obj()?.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// An owned copy as a `serde_json::Value` (a repeated key keeps its last value).
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match self {

@@ -11,9 +11,12 @@ use batchport_api::client::{Bytes, Outcome};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{endpoint} answered HTTP {status}{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
 pub struct Refused {
-    pub endpoint: &'static str,
+    endpoint: &'static str,
+    /// The HTTP status.
     pub status: u16,
+    /// Batch's error code, when the answer had Batch's error body.
     pub code: Option<String>,
+    /// Batch's error message, else the body.
     pub message: String,
 }
 
@@ -26,6 +29,7 @@ pub struct ApiCall {
 }
 
 impl ApiCall {
+    /// The logic of calls to `endpoint`.
     pub fn new(endpoint: batchport_api::Endpoint) -> ApiCall {
         ApiCall { name: &endpoint.path()[1..] }
     }

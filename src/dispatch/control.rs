@@ -52,41 +52,41 @@ use tokio::time::Instant;
 
 /// The rate never goes below this fraction of the plan: halving forever would
 /// stall a job on a storm that the pauses already absorb.
-pub const MIN_FACTOR: f64 = 1.0 / 16.0;
+const MIN_FACTOR: f64 = 1.0 / 16.0;
 /// Phase noise: the rate is multiplied by this.
-pub const NOISE_CUT: f64 = 0.95;
+const NOISE_CUT: f64 = 0.95;
 /// Additive increase towards the ceiling, as a fraction of the ceiling per
 /// second of success (0.95 → 1 in 2.5 s).
-pub const GROWTH: f64 = 0.02;
+const GROWTH: f64 = 0.02;
 /// A 429 within this of the previous decision continues a run.
-pub const RUN_WINDOW: Duration = Duration::from_secs(20);
+const RUN_WINDOW: Duration = Duration::from_secs(20);
 /// The ceiling is set to this fraction of the measured quota.
-pub const TARGET: f64 = 0.97;
+const TARGET: f64 = 0.97;
 /// Each further 429 of a run lowers the ceiling at least this much, so the
 /// ceiling converges under the real limit even if an estimate ran high.
-pub const CEILING_CUT: f64 = 0.98;
+const CEILING_CUT: f64 = 0.98;
 /// After a decision the rate restarts this far below the ceiling.
-pub const BELOW: f64 = 0.95;
+const BELOW: f64 = 0.95;
 /// A measurement over less than this is too coarse (one call is a large part of
 /// it): the ceiling is cut by [`BLIND_CUT`] instead.
-pub const MIN_SPAN: Duration = Duration::from_secs(1);
-pub const BLIND_CUT: f64 = 0.85;
+const MIN_SPAN: Duration = Duration::from_secs(1);
+const BLIND_CUT: f64 = 0.85;
 /// Quiet time before the ceiling creeps up again, and how fast (fraction of the
 /// plan per second). A probe that meets a 429 doubles the quiet time, up to
 /// [`CREEP_AFTER_MAX`]: a quota that stays put is probed less and less.
-pub const CREEP_AFTER: Duration = Duration::from_secs(60);
-pub const CREEP_AFTER_MAX: Duration = Duration::from_secs(16 * 60);
-pub const CREEP: f64 = 0.001;
+const CREEP_AFTER: Duration = Duration::from_secs(60);
+const CREEP_AFTER_MAX: Duration = Duration::from_secs(16 * 60);
+const CREEP: f64 = 0.001;
 /// Short pause after a noise or congestion 429 (jittered within it): long
 /// enough for the calls in flight to land, short next to a call's refill.
-pub const SHORT_PAUSE: (Duration, Duration) = (Duration::from_millis(50), Duration::from_millis(250));
+pub(crate) const SHORT_PAUSE: (Duration, Duration) = (Duration::from_millis(50), Duration::from_millis(250));
 /// Storm pause: doubles from the base with each 429 not followed by a success.
 const STORM_BASE: Duration = Duration::from_secs(1);
 const STORM_CAP: Duration = Duration::from_secs(32);
 
 /// What one 429 was taken for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Answers a call granted before the last decision: already accounted for.
     Stale,
     /// Isolated, within the documented rate.
@@ -103,7 +103,7 @@ pub enum Verdict {
 
 /// One call, as the controller saw it when it was granted.
 #[derive(Debug, Clone, Copy)]
-pub struct Grant {
+pub(crate) struct Grant {
     /// Cost in the reference unit (updates, or requests).
     pub cost: f64,
     pub at: Instant,
@@ -119,7 +119,7 @@ struct Episode {
 
 /// The controller. Rates are in the reference unit per second.
 #[derive(Debug, Clone)]
-pub struct Control {
+pub(crate) struct Control {
     planned: f64,
     documented: f64,
     share: f64,
@@ -163,7 +163,8 @@ impl Control {
         self.rate
     }
 
-    pub fn ceiling(&self) -> f64 {
+    #[cfg(test)]
+    fn ceiling(&self) -> f64 {
         self.ceiling
     }
 

@@ -42,8 +42,6 @@ use super::ceiling::Ceiling;
 use super::control::{Control, Grant, Verdict};
 use batchport_api::limits::{Rate, RateUnit};
 
-pub use super::control::MIN_FACTOR;
-
 /// The share of a rate counted in updates (100/s and more) that batchport
 /// plans to use, documented or set with `rate = N`: see `control`'s doc
 /// (measured: at 100% with 40–120 ms of jitter, 429s come back; at 99.5%, none).
@@ -208,6 +206,8 @@ impl Limiter {
         Limiter { inner: Arc::new(Mutex::new(Shared { limit: Some(limit), tally: Tally::default() })), ceiling }
     }
 
+    /// A limiter that never waits (`rate = 0`, and endpoints without a
+    /// documented rate); it still counts what was accepted.
     pub fn unlimited() -> Limiter {
         Limiter { inner: Arc::new(Mutex::new(Shared { limit: None, tally: Tally::default() })), ceiling: None }
     }
@@ -325,7 +325,7 @@ impl Limiter {
     /// A request was answered without being accepted (a refusal, or an
     /// outcome held as unknown): its grant is done with, its updates are
     /// not counted as accepted. Not a sign of congestion either.
-    pub fn on_refused(&self) {
+    pub(crate) fn on_refused(&self) {
         let mut s = self.lock();
         let now = Instant::now();
         s.tally.answer(now);

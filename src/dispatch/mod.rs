@@ -6,7 +6,7 @@
 
 pub mod calls;
 mod ceiling;
-pub mod control;
+mod control;
 pub mod limiter;
 pub mod retry;
 

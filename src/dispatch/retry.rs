@@ -55,7 +55,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The ceiling of the delay after `attempt` failed attempts:
     /// `min(cap, base * 2^(attempt - 1))`, so the first retry waits at most `base`.
-    pub fn ceiling(&self, attempt: u32) -> Duration {
+    fn ceiling(&self, attempt: u32) -> Duration {
         let doublings = attempt.saturating_sub(1).min(63);
         let factor = 1u64 << doublings;
         let nanos = (self.base.as_nanos()).saturating_mul(u128::from(factor));
@@ -86,6 +86,7 @@ pub struct Transient {
     pub status: Option<u16>,
     /// The server's `Retry-After`, uncapped (the driver caps it).
     pub retry_after: Option<Duration>,
+    /// What happened, for messages and for the error when attempts run out.
     pub reason: String,
     /// The connection could not be opened: the request surely did not leave.
     pub connect: bool,
@@ -117,16 +118,24 @@ pub trait RetryLogic {
     type Output;
     /// The call site's own error.
     type Error;
+    /// What one attempt's result means: done, refused, retry or fail.
     fn classify(&self, input: Self::Input) -> Action<Self::Output, Self::Error>;
 }
 
 /// Why a driven call ended without an output.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Stop<E> {
+    /// The call site's error ([`Action::Fail`]).
     #[error("{0}")]
     Fail(E),
+    /// The policy's attempts ran out.
     #[error("gave up after {attempts} attempts: {last}")]
-    GaveUp { attempts: u32, last: String },
+    GaveUp {
+        /// Attempts made, the first one included.
+        attempts: u32,
+        /// The reason of the last failure.
+        last: String,
+    },
     /// The run was cancelled (Ctrl-C, SIGTERM) during a wait.
     #[error("stopped by a signal while waiting to retry")]
     Cancelled,
@@ -134,7 +143,10 @@ pub enum Stop<E> {
     #[error(
         "cannot reach the API ({reason}); nothing was sent. Check base_url and the network; the run can be resumed with the same command"
     )]
-    Unreachable { reason: String },
+    Unreachable {
+        /// Why the connection could not be opened.
+        reason: String,
+    },
 }
 
 impl<E> Stop<E> {
@@ -152,8 +164,11 @@ impl<E> Stop<E> {
 /// Requests of a run, counted where they are made.
 #[derive(Debug, Default)]
 pub struct RequestStats {
+    /// Attempts sent, retries included.
     pub requests: AtomicU64,
+    /// Failed attempts that were to be tried again.
     pub retries: AtomicU64,
+    /// Answers that were 429.
     pub http_429: AtomicU64,
     /// Export download links that had expired and were asked for again.
     pub renewals: AtomicU64,
@@ -164,7 +179,7 @@ pub struct RequestStats {
 /// the server (whether it ever answered).
 #[derive(Clone)]
 pub struct Driver {
-    pub policy: RetryPolicy,
+    policy: RetryPolicy,
     limiter: Limiter,
     cancel: CancellationToken,
     stats: Arc<RequestStats>,
@@ -179,6 +194,7 @@ impl std::fmt::Debug for Driver {
 }
 
 impl Driver {
+    /// A driver with fresh counts that has not reached the server yet.
     pub fn new(policy: RetryPolicy, limiter: Limiter, cancel: CancellationToken) -> Driver {
         Driver {
             policy,
@@ -191,7 +207,7 @@ impl Driver {
 
     /// The same driver (counts, cancellation, server knowledge) for calls
     /// under another limiter (another endpoint's rates).
-    pub fn with_limiter(&self, limiter: Limiter) -> Driver {
+    fn with_limiter(&self, limiter: Limiter) -> Driver {
         Driver { limiter, ..self.clone() }
     }
 
@@ -208,14 +224,17 @@ impl Driver {
         Driver { stats: Arc::new(RequestStats::default()), ..self.clone() }
     }
 
+    /// The limiter every attempt waits for.
     pub fn limiter(&self) -> &Limiter {
         &self.limiter
     }
 
+    /// The counts of the requests made so far.
     pub fn stats(&self) -> &RequestStats {
         &self.stats
     }
 
+    /// The token that cancels the run's waits.
     pub fn cancel_token(&self) -> &CancellationToken {
         &self.cancel
     }

@@ -18,7 +18,7 @@ use super::validate;
 use super::value::Val;
 
 #[derive(Default)]
-pub struct Audiences {
+pub(crate) struct Audiences {
     map: BTreeMap<String, Audience>,
     seq: u64,
 }
@@ -91,7 +91,7 @@ fn not_found(name: &str) -> Response {
     error(StatusCode::NOT_FOUND, "AUDIENCE_NOT_FOUND", format!("no audience named `{name}`"))
 }
 
-pub fn handle(call: &Call) -> Response {
+pub(crate) fn handle(call: &Call) -> Response {
     let now = Instant::now();
     if call.endpoint.is_write() && !call.take(1) {
         return too_many_requests();

@@ -8,7 +8,7 @@ use std::time::Instant;
 /// `per_second` tokens a second up to `capacity`. A take larger than what is in
 /// the bucket is refused whole and consumes nothing.
 #[derive(Debug, Clone)]
-pub struct TokenBucket {
+pub(crate) struct TokenBucket {
     per_second: f64,
     /// Another client's steady consumption: it takes its share of each refill
     /// first (when the bucket is empty it gets nothing more than we do).
@@ -54,7 +54,8 @@ impl TokenBucket {
     }
 
     /// Tokens available at `now`.
-    pub fn available(&mut self, now: Instant) -> f64 {
+    #[cfg(test)]
+    fn available(&mut self, now: Instant) -> f64 {
         self.refill(now);
         self.tokens
     }

@@ -18,10 +18,10 @@ use super::server::{Call, accepted, bad_request, error, lock, named_body, ok, to
 use super::value::Val;
 
 /// The field types of a catalog schema (API.md).
-pub const FIELD_TYPES: [&str; 7] = ["array", "bool", "date", "float", "integer", "string", "url"];
+const FIELD_TYPES: [&str; 7] = ["array", "bool", "date", "float", "integer", "string", "url"];
 
 #[derive(Default)]
-pub struct Catalogs {
+pub(crate) struct Catalogs {
     map: BTreeMap<String, Catalog>,
     seq: u64,
 }
@@ -138,7 +138,7 @@ fn parse_items(body: &Val, max: usize, fields: &[(String, String)]) -> Result<Ve
         .collect()
 }
 
-pub fn handle(call: &Call) -> Response {
+pub(crate) fn handle(call: &Call) -> Response {
     match call.endpoint {
         Endpoint::CatalogsView => return view(call),
         Endpoint::CatalogsList => return list(call),

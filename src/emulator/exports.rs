@@ -19,7 +19,7 @@ use super::server::{Call, Shared, accepted, bad_request, error, lock, ok};
 use super::value::Val;
 
 #[derive(Default)]
-pub struct Exports {
+pub(crate) struct Exports {
     list: Vec<Export>,
     files: HashMap<String, Bytes>,
     links: HashMap<String, (String, Instant)>,
@@ -264,7 +264,7 @@ fn describe(exports: &mut Exports, index: usize, shared: &Shared, now: Instant) 
     v
 }
 
-pub fn handle(call: &Call) -> Response {
+pub(crate) fn handle(call: &Call) -> Response {
     let shared = call.shared;
     let now = Instant::now();
     if call.endpoint == Endpoint::ProfilesExport {
@@ -317,7 +317,7 @@ pub fn handle(call: &Call) -> Response {
 }
 
 /// `GET /_files/{token}`: the file behind a download link.
-pub fn file(shared: &Shared, token: &str) -> Response {
+pub(crate) fn file(shared: &Shared, token: &str) -> Response {
     let exports = lock(&shared.exports);
     let Some((file_id, expires)) = exports.links.get(token) else {
         return error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such download link");

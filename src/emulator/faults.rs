@@ -13,7 +13,7 @@ use super::Faults;
 
 /// What to do to one write call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     None,
     /// Answer this status without applying the call.
     Error(StatusCode),
@@ -21,7 +21,7 @@ pub enum Fault {
     Lost,
 }
 
-pub struct FaultState {
+pub(crate) struct FaultState {
     rng: StdRng,
     /// Jitter draws apart from the fault dice, so adding jitter keeps a seed's
     /// faults where they were.
@@ -78,7 +78,7 @@ impl FaultState {
 /// A response whose body fails before its first byte: hyper then drops the
 /// connection with the head still unflushed, so the client sees a connection
 /// error, never a status.
-pub fn lost_response() -> Response {
+pub(crate) fn lost_response() -> Response {
     let failing = futures_util::stream::once(async {
         Err::<Bytes, std::io::Error>(std::io::Error::other("emulator: answer lost on purpose"))
     });

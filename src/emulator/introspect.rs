@@ -17,7 +17,7 @@ use super::server::{Shared, bad_request, error, lock};
 
 type S = State<Arc<Shared>>;
 
-pub fn routes() -> Router<Arc<Shared>> {
+pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/_emulator/stats", get(|State(s): S| async move { Json(s.stats()) }))
         .route("/_emulator/profiles/{id}", get(profile))

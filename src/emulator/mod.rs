@@ -20,7 +20,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use bucket::TokenBucket;
 pub use stats::Stats;
 
 use server::Shared;

@@ -105,7 +105,7 @@ fn check<'v, 'a>(
     (Some(ident), rest)
 }
 
-pub fn handle(call: &Call) -> Response {
+pub(crate) fn handle(call: &Call) -> Response {
     let mass = call.endpoint == Endpoint::ProfilesMassUpdate;
     let ops: Vec<Val> = match serde_json::from_slice(call.body) {
         Ok(ops) => ops,

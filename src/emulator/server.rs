@@ -28,7 +28,7 @@ use super::store::Store;
 use super::{EmulatorConfig, audiences, catalogs, exports, introspect, profiles};
 
 /// Everything a running emulator holds.
-pub struct Shared {
+pub(crate) struct Shared {
     pub config: EmulatorConfig,
     pub base_url: String,
     pub store: Store,
@@ -40,7 +40,7 @@ pub struct Shared {
     pub exports: Mutex<Exports>,
 }
 
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -83,7 +83,7 @@ impl Shared {
 }
 
 /// The token buckets of the rate-limited endpoints (`None` = not enforced).
-pub struct Buckets {
+pub(crate) struct Buckets {
     update: Option<TokenBucket>,
     mass_update: Option<TokenBucket>,
     audience: Option<TokenBucket>,
@@ -143,7 +143,7 @@ impl Buckets {
 }
 
 /// An error answer with API.md's body.
-pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = ApiError { error_code: code.into(), error_message: message.into() };
     (status, axum::Json(body)).into_response()
 }
@@ -151,7 +151,7 @@ pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Resp
 /// A write body that must be a JSON object with a valid `name` (audiences and
 /// catalogs share the rule): the body and the name, or the 400 to answer.
 #[allow(clippy::result_large_err)] // the error is the 400 to answer, built once per bad call
-pub fn named_body<'a>(call: &Call<'a>) -> Result<(super::value::Val<'a>, String), Response> {
+pub(crate) fn named_body<'a>(call: &Call<'a>) -> Result<(super::value::Val<'a>, String), Response> {
     use super::value::Val;
     let body: Val = match serde_json::from_slice(call.body) {
         Ok(v @ Val::Obj(_)) => v,
@@ -165,24 +165,24 @@ pub fn named_body<'a>(call: &Call<'a>) -> Result<(super::value::Val<'a>, String)
     Ok((body, name))
 }
 
-pub fn bad_request(message: impl Into<String>) -> Response {
+pub(crate) fn bad_request(message: impl Into<String>) -> Response {
     error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
 }
 
-pub fn too_many_requests() -> Response {
+pub(crate) fn too_many_requests() -> Response {
     error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", "Too many requests: wait a few seconds before retrying")
 }
 
-pub fn ok(body: serde_json::Value) -> Response {
+pub(crate) fn ok(body: serde_json::Value) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-pub fn accepted(body: serde_json::Value) -> Response {
+pub(crate) fn accepted(body: serde_json::Value) -> Response {
     (StatusCode::ACCEPTED, axum::Json(body)).into_response()
 }
 
 /// One API call, as the endpoint modules see it.
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     pub shared: &'a Shared,
     pub endpoint: Endpoint,
     pub limits: Limits,
@@ -197,7 +197,7 @@ impl Call<'_> {
     }
 }
 
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(introspect::routes())
         .route("/{version}/{*path}", any(api))

@@ -17,15 +17,21 @@ pub struct Stats {
     pub updates: u64,
     /// Profile operations applied.
     pub operations: u64,
+    /// Calls answered 429 (rate limits and storms).
     pub http_429: u64,
+    /// Calls answered 400.
     pub http_400: u64,
+    /// Calls answered 401 (a wrong or missing key).
     pub http_401: u64,
+    /// Calls answered 500 or 503 by an injected fault.
     pub faults_5xx: u64,
+    /// Calls applied whose answer was dropped by an injected fault.
     pub lost_answers: u64,
     /// Operations refused: partial errors on update, dropped rows on mass-update.
     pub partial_errors: u64,
     /// Profiles stored.
     pub profiles: u64,
+    /// The most operations seen in one call.
     pub max_ops_in_call: u64,
     /// Calls per endpoint path (`profiles/update`, ...).
     pub per_endpoint: BTreeMap<String, u64>,

@@ -16,7 +16,7 @@ use super::stored::{Interner, SVal, SmallStr};
 use super::value::Val;
 
 const SHARD_BITS: u32 = 6;
-pub const SHARDS: usize = 1 << SHARD_BITS;
+const SHARDS: usize = 1 << SHARD_BITS;
 
 /// Installation-keyed profiles live beside Custom IDs under this prefix.
 const INSTALLATION_PREFIX: char = '\0';
@@ -34,7 +34,7 @@ struct Profile {
 /// Profiles are keyed by the 64-bit hash the caller already computed; this
 /// spreads it (the shard took its top bits) for the table.
 #[derive(Default)]
-pub struct Mix(u64);
+struct Mix(u64);
 
 impl std::hash::Hasher for Mix {
     fn finish(&self) -> u64 {
@@ -49,7 +49,7 @@ impl std::hash::Hasher for Mix {
 }
 
 #[derive(Default)]
-pub struct Shard {
+pub(crate) struct Shard {
     profiles: HashMap<u64, Profile, std::hash::BuildHasherDefault<Mix>>,
     /// Ids whose hash another id already holds (practically never).
     collided: Fast<Box<str>, Profile>,
@@ -57,7 +57,7 @@ pub struct Shard {
 
 /// What applying one operation changed, for the counters.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Applied {
+pub(crate) struct Applied {
     pub created: bool,
     /// The id has now been received exactly twice.
     pub became_duplicate: bool,
@@ -150,28 +150,28 @@ fn attributes_json(names: &Interner, p: &Profile) -> Map<String, Value> {
 }
 
 /// All profiles.
-pub struct Store {
+pub(crate) struct Store {
     shards: Box<[Mutex<Shard>]>,
     names: RwLock<Interner>,
 }
 
 /// The hash a profile is stored under.
-pub fn hash_id(key: &[u8]) -> u64 {
+pub(crate) fn hash_id(key: &[u8]) -> u64 {
     xxh3_64(key)
 }
 
 /// Which shard holds the profile of hash `hash`.
-pub fn shard_of_hash(hash: u64) -> usize {
+pub(crate) fn shard_of_hash(hash: u64) -> usize {
     (hash >> (64 - SHARD_BITS)) as usize
 }
 
 /// Which shard holds `key`.
-pub fn shard_of(key: &[u8]) -> usize {
+fn shard_of(key: &[u8]) -> usize {
     shard_of_hash(hash_id(key))
 }
 
 /// The store key of an installation-identified profile.
-pub fn installation_key(id: &str) -> String {
+pub(crate) fn installation_key(id: &str) -> String {
     format!("{INSTALLATION_PREFIX}{id}")
 }
 

@@ -10,7 +10,7 @@ type Fast<K, V> = HashMap<K, V, Xxh3DefaultBuilder>;
 
 /// A string stored inline up to 23 bytes, so most values cost no allocation.
 #[derive(Debug, Clone, PartialEq)]
-pub enum SmallStr {
+pub(crate) enum SmallStr {
     Inline(u8, [u8; 23]),
     Heap(Box<str>),
 }
@@ -37,7 +37,7 @@ impl SmallStr {
 
 /// A stored attribute value (`null` deletes, so there is none).
 #[derive(Debug, Clone, PartialEq)]
-pub enum SVal {
+pub(crate) enum SVal {
     Bool(bool),
     Num(Number),
     Str(SmallStr),
@@ -57,7 +57,7 @@ impl SVal {
 
 /// Attribute names, numbered.
 #[derive(Default)]
-pub struct Interner {
+pub(crate) struct Interner {
     pub ids: Fast<Box<str>, u32>,
     pub names: Vec<Box<str>>,
 }

@@ -12,7 +12,7 @@ use super::value::Val;
 
 /// Why one operation was refused; becomes a partial error on `/profiles/update`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct OpError {
+pub(crate) struct OpError {
     pub category: &'static str,
     pub reason: String,
     pub attribute: Option<String>,
@@ -29,7 +29,7 @@ impl OpError {
 
 /// An operation's identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ident<'a> {
+pub(crate) enum Ident<'a> {
     Custom(&'a str),
     Installation(&'a str),
 }
@@ -38,7 +38,7 @@ pub enum Ident<'a> {
 const MAX_INSTALLATION_LEN: usize = 512;
 
 /// `identifiers`: exactly one of `custom_id` and `installation`, a valid string.
-pub fn identifiers<'v>(v: Option<&'v Val<'_>>) -> Result<Ident<'v>, OpError> {
+pub(crate) fn identifiers<'v>(v: Option<&'v Val<'_>>) -> Result<Ident<'v>, OpError> {
     let bad = |r: &str| OpError::new("identifiers", r);
     let obj = v.and_then(Val::as_obj).ok_or_else(|| bad("identifiers must be an object"))?;
     let mut found = None;
@@ -64,7 +64,7 @@ pub fn identifiers<'v>(v: Option<&'v Val<'_>>) -> Result<Ident<'v>, OpError> {
 }
 
 /// One attribute of a profile operation (`natives` = `$` attributes allowed).
-pub fn attribute(key: &str, v: &Val, natives: bool) -> Result<(), OpError> {
+pub(crate) fn attribute(key: &str, v: &Val, natives: bool) -> Result<(), OpError> {
     match check::key_kind(key) {
         None => Err(OpError::attr(key, "attribute names are [a-z0-9_], at most 30 characters")),
         Some(KeyKind::Native(_)) if !natives => Err(OpError::attr(key, "native attributes are not allowed here")),
@@ -96,7 +96,7 @@ fn native_rule(name: &str) -> Option<(Rule, &'static str)> {
 
 /// What survives of a list once the refused entries are dropped: Batch applies
 /// the rest of the operation (API.md, "What a partial error means").
-pub type Kept<'v, T> = (Cow<'v, [T]>, Vec<OpError>);
+pub(crate) type Kept<'v, T> = (Cow<'v, [T]>, Vec<OpError>);
 type Pair<'a> = (Cow<'a, str>, Val<'a>);
 
 /// Keep the entries for which `refused` is `None`; borrowed when all are kept.
@@ -118,7 +118,7 @@ fn keep<'v, T: Clone>(all: &'v [T], mut refused: impl FnMut(usize, &T) -> Option
 
 /// The `attributes` object of an operation: the valid ones and one error per
 /// refused one. More than 50 refuses the whole operation.
-pub fn attributes<'v, 'a>(v: &'v Val<'a>) -> Result<Kept<'v, Pair<'a>>, OpError> {
+pub(crate) fn attributes<'v, 'a>(v: &'v Val<'a>) -> Result<Kept<'v, Pair<'a>>, OpError> {
     let obj = v.as_obj().ok_or_else(|| OpError::new("attributes", "attributes must be an object"))?;
     if obj.len() > rules::MAX_ATTRIBUTES {
         return Err(OpError::new("attributes", "at most 50 attributes per operation"));
@@ -129,7 +129,7 @@ pub fn attributes<'v, 'a>(v: &'v Val<'a>) -> Result<Kept<'v, Pair<'a>>, OpError>
 /// Which event rules the emulator enforces; strict by default, so rehearsals
 /// fail where production would.
 #[derive(Debug, Clone, Copy)]
-pub struct EventRules {
+pub(crate) struct EventRules {
     /// Events older than this or in the future are refused; `None` = any time.
     pub max_age: Option<chrono::Duration>,
     /// Event attribute values checked like profile ones ($label, $tags, objects).
@@ -138,7 +138,7 @@ pub struct EventRules {
 
 /// The `events` array of an operation: the valid events and one error per
 /// refused one. More than 15, or not an array, refuses the whole operation.
-pub fn events<'v, 'a>(v: &'v Val<'a>, r: EventRules) -> Result<Kept<'v, Val<'a>>, OpError> {
+pub(crate) fn events<'v, 'a>(v: &'v Val<'a>, r: EventRules) -> Result<Kept<'v, Val<'a>>, OpError> {
     let Val::Arr(list) = v else {
         return Err(OpError::new("events", "events must be an array"));
     };

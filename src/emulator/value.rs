@@ -1,4 +1,4 @@
 //! The emulator reads request bodies as [`Val`], which lives in `api` because
 //! the transform checks JSON cells with the same rules.
 
-pub use batchport_api::value::Val;
+pub(crate) use batchport_api::value::Val;

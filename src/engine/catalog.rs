@@ -13,7 +13,7 @@ use batchport_dispatch::{ApiCall, Driver, Refused, Stop};
 use batchport_transform::job::{AttrMap, CatalogSettings, Job, ValueType};
 
 /// The schema field type of a mapped attribute.
-pub fn field_type(ty: &ValueType) -> &'static str {
+fn field_type(ty: &ValueType) -> &'static str {
     match ty {
         ValueType::String | ValueType::Json => "string",
         ValueType::Int => "integer",
@@ -26,12 +26,12 @@ pub fn field_type(ty: &ValueType) -> &'static str {
 }
 
 /// The `fields` of `/catalogs/create` for a mapping.
-pub fn schema(attrs: &[AttrMap]) -> Vec<serde_json::Value> {
+fn schema(attrs: &[AttrMap]) -> Vec<serde_json::Value> {
     attrs.iter().map(|a| serde_json::json!({"name": a.name, "type": field_type(&a.ty)})).collect()
 }
 
 /// Where the mapping and an existing catalog's fields disagree, in words.
-pub fn mismatches(attrs: &[AttrMap], fields: &[serde_json::Value]) -> Vec<String> {
+fn mismatches(attrs: &[AttrMap], fields: &[serde_json::Value]) -> Vec<String> {
     let mut out = Vec::new();
     for a in attrs {
         let want = field_type(&a.ty);
@@ -77,7 +77,7 @@ fn missing(r: &Refused) -> bool {
 }
 
 /// Make sure the catalog exists with a schema the mapping fits.
-pub async fn prepare(job: &Job, c: &CatalogSettings, client: &Client, driver: &Driver) -> Result<()> {
+pub(crate) async fn prepare(job: &Job, c: &CatalogSettings, client: &Client, driver: &Driver) -> Result<()> {
     match call(job, client, driver, Endpoint::CatalogsView, &[("name", &c.name)], None).await {
         Ok(body) => {
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -121,7 +121,7 @@ async fn create(job: &Job, c: &CatalogSettings, client: &Client, driver: &Driver
 }
 
 /// Wait until Batch has applied the last edit, and say what the catalog holds.
-pub async fn finish(
+pub(crate) async fn finish(
     job: &Job,
     c: &CatalogSettings,
     client: &Client,

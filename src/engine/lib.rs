@@ -3,21 +3,24 @@
 //! - [`run`]: the lifecycle: connect, open or resume the job's run, execute
 //!   its kind, settle, summarise. It drives the kinds.
 //! - the kinds: [`import`] (profiles, events, audiences, catalogs),
-//!   [`export`], [`catalog`] (a catalog's creation); [`pipeline`] is the
-//!   reading-and-mapping stage they share and [`sending`] the batches, bodies
+//!   [`export`], `catalog` (a catalog's creation); [`pipeline`] is the
+//!   reading-and-mapping stage they share and `sending` the batches, bodies
 //!   and sender of imports.
 //! - [`service`]: what a run gives the kinds (options, events, connection,
 //!   cancellation, the blocking pool, how a kind ended), below them all;
 //!   [`report`] and [`status`]: the summary, rejects files and forecasts.
 //!
 //! Nothing calls up this list: a kind never reaches into the lifecycle.
+//!
+//! Public is what the `batchport` crate, its binary, benches and tests use;
+//! everything else is `pub(crate)` or private.
 
-pub mod catalog;
+pub(crate) mod catalog;
 pub mod export;
 pub mod import;
 pub mod pipeline;
 pub mod report;
 pub mod run;
-pub mod sending;
+pub(crate) mod sending;
 pub mod service;
 pub mod status;

@@ -17,13 +17,14 @@ use std::sync::mpsc::{channel, sync_channel};
 
 pub use batchport_source::CHUNK_ROWS;
 
+/// The results of one block of rows, handed to the consumer in file order.
 pub struct Chunk<T = Mapped> {
     /// In input order.
     pub results: Vec<T>,
     /// Position of the last row of the chunk.
     pub last: Position,
     /// Bytes of the file consumed so far, for progress.
-    pub bytes_read: u64,
+    pub(crate) bytes_read: u64,
 }
 
 /// Feed every chunk of `src`, mapped by `t`, to `f`, in order, until the end or
@@ -34,7 +35,7 @@ pub fn for_each_chunk(src: CsvSource, t: &Transformer, f: impl FnMut(Chunk) -> b
 
 /// `for_each_chunk` with `changed_only`: rows `index` knows unchanged come as
 /// `Mapped::Unchanged`, untransformed.
-pub fn for_each_chunk_changed(
+pub(crate) fn for_each_chunk_changed(
     src: CsvSource,
     t: &Transformer,
     index: &Lookup,

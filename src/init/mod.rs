@@ -28,21 +28,33 @@ pub use sample::SAMPLE_ROWS;
 /// The tools `--preset` knows; `plain` infers everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Preset {
+    /// No preset: every column's role is inferred from its name and values.
     #[default]
     Plain,
+    /// Mailchimp's audience exports (subscribed, unsubscribed, cleaned).
     Mailchimp,
+    /// Klaviyo's profile export.
     Klaviyo,
+    /// Braze's user exports (segment CSV, users NDJSON).
     Braze,
+    /// OneSignal's subscriptions export.
     Onesignal,
+    /// Customer.io's people export.
     Customerio,
+    /// HubSpot's contacts export.
     Hubspot,
+    /// Brevo's (Sendinblue's) contacts export.
     Brevo,
+    /// Shopify's customers export.
     Shopify,
+    /// Airship's channels export.
     Airship,
+    /// CleverTap's profiles export.
     Clevertap,
 }
 
 impl Preset {
+    /// The name `--preset` takes (and the embedded preset file's).
     pub fn as_str(self) -> &'static str {
         match self {
             Preset::Plain => "plain",
@@ -60,30 +72,49 @@ impl Preset {
     }
 }
 
+/// Why `init` wrote no job file.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
+    /// The file cannot be read as CSV or NDJSON.
     #[error(transparent)]
     Source(#[from] SourceError),
     /// The `--preset-file` cannot be read or used (a usage error).
     #[error(transparent)]
     Preset(#[from] PresetError),
+    /// Only the Custom ID column fits: a profiles job would send nothing.
     #[error("{path}: no column besides the Custom ID `{id}`: a profiles job needs something to send")]
-    NothingToSend { path: String, id: String },
+    NothingToSend {
+        /// The file, as the user named it.
+        path: String,
+        /// The column chosen as the Custom ID.
+        id: String,
+    },
     /// A bug in `init`: the job it wrote does not load. Never expected.
     #[error("the job file written for {path} does not load ({message}); please report this")]
-    Invalid { path: String, message: String },
+    Invalid {
+        /// The file, as the user named it.
+        path: String,
+        /// The job loader's error.
+        message: String,
+    },
 }
 
 /// A job file, and what the self-check found on the sample.
 #[derive(Debug)]
 pub struct Generated {
+    /// The job file's text, comments and all.
     pub text: String,
+    /// Columns mapped (Custom ID, natives, attributes, consent).
     pub mapped: usize,
+    /// Of them, native attributes (`$email_address`, ...).
     pub natives: usize,
+    /// Columns left out (listed, with why, in the job file).
     pub not_mapped: usize,
+    /// Rows sampled to choose and check the mapping.
     pub sampled: usize,
     /// Sampled rows the job would reject, with line, column and reason of the first few.
     pub rejected: usize,
+    /// The first of those rejects, as `line N, column: reason`.
     pub first_rejects: Vec<String>,
 }
 

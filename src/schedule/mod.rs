@@ -15,6 +15,5 @@
 mod scan;
 mod scheduler;
 
-pub use batchport_transform::job::cron::check_cron;
 pub use scan::{Notes, Scan, scan};
 pub use scheduler::{Due, Planned, Problem, Scheduler};

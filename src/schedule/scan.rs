@@ -20,6 +20,7 @@ pub struct Scan {
 }
 
 impl Scan {
+    /// The scheduled jobs as the [`Scheduler`](super::Scheduler) takes them.
     pub fn planned(&self) -> Vec<Planned> {
         self.jobs
             .values()

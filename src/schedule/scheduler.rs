@@ -18,10 +18,12 @@ use std::path::PathBuf;
 /// A job with a schedule, as the directory scan found it.
 #[derive(Debug, Clone)]
 pub struct Planned {
-    pub name: String,
-    pub path: PathBuf,
+    /// The job's name: what one run at a time holds for.
+    pub(crate) name: String,
+    /// Its job file.
+    pub(crate) path: PathBuf,
     /// The cron expression, already checked by `job::load`.
-    pub expr: String,
+    pub(crate) expr: String,
 }
 
 #[derive(Debug)]
@@ -48,7 +50,9 @@ pub struct Due {
 /// A job whose schedule cannot be followed, for the log.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// The job's name.
     pub name: String,
+    /// What is wrong with its schedule, for people.
     pub reason: String,
 }
 
@@ -66,6 +70,7 @@ impl<Tz: TimeZone> Default for Scheduler<Tz> {
 }
 
 impl<Tz: TimeZone> Scheduler<Tz> {
+    /// No jobs yet: [`sync`](Self::sync) brings them in.
     pub fn new() -> Self {
         Self::default()
     }
@@ -156,18 +161,22 @@ impl<Tz: TimeZone> Scheduler<Tz> {
         self.jobs.get(name).map(|e| &e.path)
     }
 
+    /// When `name` is next due, if ever.
     pub fn next_of(&self, name: &str) -> Option<DateTime<Tz>> {
         self.jobs.get(name).and_then(|e| e.next.clone())
     }
 
+    /// Whether a run of `name` started and has not `finished`.
     pub fn is_running(&self, name: &str) -> bool {
         self.jobs.get(name).is_some_and(|e| e.running)
     }
 
+    /// How many jobs it follows (running ones whose file went away included).
     pub fn len(&self) -> usize {
         self.jobs.len()
     }
 
+    /// It follows no job.
     pub fn is_empty(&self) -> bool {
         self.jobs.is_empty()
     }

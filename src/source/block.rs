@@ -11,6 +11,7 @@ use std::ops::Range;
 pub trait Cells {
     /// Number of fields.
     fn len(&self) -> usize;
+    /// Whether the record has no field at all.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -96,7 +97,9 @@ pub struct Block {
 /// One row of a block, borrowed.
 #[derive(Debug, Clone, Copy)]
 pub struct BlockRow<'a> {
+    /// Where the row starts in its file.
     pub pos: Position,
+    /// Its fields, in the block's buffers.
     pub cells: RowCells<'a>,
     /// What the reader found wrong with the row, as in `RawRow::flaw`.
     pub flaw: Option<&'a str>,
@@ -111,10 +114,12 @@ impl Block {
         self.bytes_read = 0;
     }
 
+    /// Number of rows.
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
+    /// Whether the block holds no row.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }

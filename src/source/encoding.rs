@@ -180,16 +180,16 @@ impl Read for Input {
 /// An opened file ready for parsing: `head` holds the first bytes of `input`
 /// already taken off it (UTF-8 text; the parser starts with them).
 pub(crate) struct Opened {
-    pub input: Input,
-    pub head: Vec<u8>,
+    pub(crate) input: Input,
+    pub(crate) head: Vec<u8>,
     /// Bytes at the start of `head` to skip (a UTF-8 BOM).
-    pub skip: usize,
-    pub detected: Detected,
-    pub seekable: bool,
+    pub(crate) skip: usize,
+    pub(crate) detected: Detected,
+    pub(crate) seekable: bool,
     /// A local file (settling may read rows again by position), not an object.
-    pub rereadable: bool,
-    pub file_size: u64,
-    pub counter: Arc<AtomicU64>,
+    pub(crate) rereadable: bool,
+    pub(crate) file_size: u64,
+    pub(crate) counter: Arc<AtomicU64>,
 }
 
 /// Read until `buf` is full or the stream ends; returns the length and whether

@@ -8,75 +8,174 @@ use std::path::PathBuf;
 /// file, says what is wrong and, where it helps, what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
+    /// The file does not exist.
     #[error("{path}: file not found; check the `path` in the [source] section of the job")]
-    NotFound { path: PathBuf },
+    NotFound {
+        /// The path looked for.
+        path: PathBuf,
+    },
 
+    /// A glob that matches no file.
     #[error(
         "no files match the glob `{pattern}` (relative to {base}); check the `path` in the [source] section of the job"
     )]
-    NoMatch { pattern: String, base: PathBuf },
+    NoMatch {
+        /// The glob as written in the job.
+        pattern: String,
+        /// The folder a relative glob is taken from.
+        base: PathBuf,
+    },
 
+    /// The glob does not parse.
     #[error("invalid glob `{pattern}`: {reason}; use `*`, `?` and `[...]` as in shell globs")]
-    BadPattern { pattern: String, reason: String },
+    BadPattern {
+        /// The glob as written in the job.
+        pattern: String,
+        /// The glob crate's complaint.
+        reason: String,
+    },
 
+    /// The file exists but this user may not read it.
     #[error("{path}: permission denied; make the file readable by this user")]
-    PermissionDenied { path: PathBuf },
+    PermissionDenied {
+        /// The file.
+        path: PathBuf,
+    },
 
+    /// The path names a directory.
     #[error("{path}: is a directory, not a file; give a file or a glob such as `dir/*.csv`")]
-    NotAFile { path: PathBuf },
+    NotAFile {
+        /// The directory.
+        path: PathBuf,
+    },
 
+    /// Opening the file (or reading its metadata) failed otherwise.
     // The io::Error is in the message and not a `source`: printed with its
     // chain, it would otherwise appear twice.
     #[error("{path}: cannot open: {error}")]
-    Open { path: PathBuf, error: io::Error },
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        error: io::Error,
+    },
 
+    /// A FIFO, socket or device: it cannot be read twice.
     #[error(
         "{path}: is not a regular file (a FIFO, socket or device?); batchport reads a file twice (fingerprint, then data): write the data to a file first"
     )]
-    NotRegular { path: PathBuf },
+    NotRegular {
+        /// The FIFO, socket or device.
+        path: PathBuf,
+    },
 
+    /// The file has no header row.
     #[error("{path}: the file is empty (no header row); a CSV source needs a first row naming the columns")]
-    Empty { path: PathBuf },
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
 
+    /// A `.gz` name over content that is not gzip.
     #[error("{path}: the name ends in .gz but the content is not gzip data; rename the file or compress it with gzip")]
-    NotGzip { path: PathBuf },
+    NotGzip {
+        /// The file.
+        path: PathBuf,
+    },
 
+    /// Decoded, the head still has NUL bytes: not text.
     #[error(
         "{path}: does not look like a CSV file: it has NUL bytes near the start (a binary file, or compressed in a format other than gzip?)"
     )]
-    Binary { path: PathBuf },
+    Binary {
+        /// The file.
+        path: PathBuf,
+    },
 
+    /// The header row has a flaw a data row would be rejected for.
     #[error("{path}: the header row is not valid CSV: {reason}")]
-    BadHeader { path: PathBuf, reason: String },
+    BadHeader {
+        /// The file.
+        path: PathBuf,
+        /// The flaw, as a reject would give it.
+        reason: String,
+    },
 
+    /// The data stops decoding part way: a truncated or corrupt file.
     #[error(
         "{path}: cannot read the data at line {line}: {error}; the file is truncated or corrupt (the rows before line {line} were read)"
     )]
-    Corrupt { path: PathBuf, line: u64, error: io::Error },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The line the reader had reached.
+        line: u64,
+        /// What the decoder said.
+        error: io::Error,
+    },
 
+    /// Reading failed for a reason that says nothing of the content.
     #[error("{path}: I/O error at line {line}: {error}")]
-    Io { path: PathBuf, line: u64, error: io::Error },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The line the reader had reached.
+        line: u64,
+        /// What the OS said.
+        error: io::Error,
+    },
 
+    /// A quote never closed, in a stream that cannot go back past it.
     #[error(
         "{path}: a quote opened at line {line} is never closed, so every line after it would be read as one cell; \
          the rows before line {line} were read; fix the quote (a plain, uncompressed UTF-8 file is read past it, that row rejected)"
     )]
-    Unclosed { path: PathBuf, line: u64 },
+    Unclosed {
+        /// The file.
+        path: PathBuf,
+        /// The line the quote opens on.
+        line: u64,
+    },
 
+    /// The end-of-file check found the file shrunk, rewritten or gone.
     #[error(
         "{path}: the file changed while it was read ({what}); the rows read so far were kept: run again once the file is complete"
     )]
-    Changed { path: PathBuf, what: String },
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// How it changed.
+        what: String,
+    },
 
+    /// A record larger than the reader will hold, where it cannot be skipped.
     #[error(
         "{path}: the record starting at line {line} is larger than {limit} bytes; is this really a CSV file (an unbalanced quote can swallow the rest of the file)?"
     )]
-    RecordTooLarge { path: PathBuf, line: u64, limit: usize },
+    RecordTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The line the record starts on.
+        line: u64,
+        /// The most bytes a record may have.
+        limit: usize,
+    },
 
+    /// The reader cannot continue at a position of an earlier read (the file
+    /// changed, or cannot seek).
     #[error(
         "{path}: cannot resume after record {record} (line {line}): {reason}; the file changed since the last run: reset the job's state to start over"
     )]
-    Resume { path: PathBuf, record: u64, line: u64, reason: String },
+    Resume {
+        /// The file.
+        path: PathBuf,
+        /// The record number of that position.
+        record: u64,
+        /// Its line.
+        line: u64,
+        /// Why the reader cannot continue there.
+        reason: String,
+    },
 
     /// An object store URL could not be listed or read.
     #[error(transparent)]

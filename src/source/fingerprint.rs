@@ -11,11 +11,14 @@ use serde::{Deserialize, Serialize};
 /// How much of the head is hashed.
 const HEAD_BYTES: u64 = 64 * 1024;
 
+/// An input as a run found it: a run resumes only over inputs whose
+/// fingerprints still match, and a file is "already imported" only as it was.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
     /// Absolute when it could be made so: a run started from another working
     /// directory still matches.
     pub path: PathBuf,
+    /// Length in bytes (on disk: compressed for a `.gz`).
     pub size: u64,
     /// Nanoseconds since the Unix epoch (negative before it).
     pub mtime_ns: i128,

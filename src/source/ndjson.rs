@@ -86,7 +86,7 @@ pub(crate) struct NdjsonToCsv<R: Read> {
 
 impl<R: Read> NdjsonToCsv<R> {
     /// A converter writing `keys` (from `scan_keys`) as the header line.
-    pub fn new(input: R, keys: Vec<String>, flaws: Flaws) -> Self {
+    pub(crate) fn new(input: R, keys: Vec<String>, flaws: Flaws) -> Self {
         let lines = BufReader::with_capacity(256 * 1024, input);
         let columns = keys.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect();
         let mut out = Vec::new();

@@ -26,8 +26,8 @@ pub(crate) const MAX_RECORD: usize = 64 * 1024 * 1024;
 /// Where a record starts.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Start {
-    pub line: u64,
-    pub byte: u64,
+    pub(crate) line: u64,
+    pub(crate) byte: u64,
 }
 
 /// Why a record could not be read.
@@ -46,8 +46,8 @@ pub(crate) enum ReadError {
 /// saw something the fields alone do not show.
 #[derive(Debug, Clone)]
 pub(crate) struct Read1 {
-    pub at: Start,
-    pub flaw: Option<String>,
+    pub(crate) at: Start,
+    pub(crate) flaw: Option<String>,
 }
 
 impl From<io::Error> for ReadError {

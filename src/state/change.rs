@@ -30,7 +30,7 @@ mod scan;
 mod sent;
 
 pub use scan::{Delta, Scan, Skip, row_sum};
-pub use sent::Sent;
+pub(crate) use sent::Sent;
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -100,7 +100,7 @@ pub struct Lookup {
 
 impl Lookup {
     /// The op hash Batch last acknowledged for `id_hash`, if any.
-    pub fn get(&self, id_hash: u64) -> Result<Option<u64>, StateError> {
+    pub(crate) fn get(&self, id_hash: u64) -> Result<Option<u64>, StateError> {
         match &self.base {
             None => Ok(None),
             Some(b) => b.get(id_hash).map_err(|source| StateError::Io { path: self.dir.join(BASE), source }),
@@ -119,7 +119,7 @@ impl Lookup {
         self
     }
 
-    /// The IDs sent so far by this run (see [`Sent`]): a row of one of them
+    /// The IDs sent so far by this run (see `Sent`): a row of one of them
     /// is never skipped as unchanged.
     pub fn sent(&self) -> &Sent {
         &self.sent
@@ -320,6 +320,7 @@ impl ChangeIndex {
         self.lookup().base.map_or(0, |b| b.len())
     }
 
+    /// Whether the index holds no ID, as of the last commit.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

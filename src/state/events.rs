@@ -238,6 +238,7 @@ impl EventIndex {
         Ok(n)
     }
 
+    /// Whether the index holds no event.
     pub fn is_empty(&self) -> Result<bool, StateError> {
         Ok(self.len()? == 0)
     }

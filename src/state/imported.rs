@@ -17,12 +17,12 @@ const FILE: u8 = b'f';
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Imported {
     /// The file as it was read.
-    pub print: Fingerprint,
+    pub(crate) print: Fingerprint,
     /// The run that read it to its end.
     pub run_id: String,
     /// The mapping print of that run (absent: a batchport that did not keep it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mapping: Option<String>,
+    pub(crate) mapping: Option<String>,
 }
 
 impl Imported {

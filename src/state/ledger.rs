@@ -14,12 +14,17 @@ use batchport_source::Position;
 /// it covers and, once settled, what became of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchRecord {
+    /// Its sequence number in the run (taken from `Run::next_seq`).
     pub seq: u64,
     /// Index into the run's `inputs`.
     pub file: usize,
+    /// Where its first row starts.
     pub first: Position,
+    /// Where its last row starts.
     pub last: Position,
+    /// Rows it covers, `first` to `last`.
     pub rows: u64,
+    /// Where it stands.
     pub state: BatchState,
     /// What became of the segment's rows, once settled.
     #[serde(default)]
@@ -46,9 +51,13 @@ impl BatchRecord {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Tally {
+    /// Rows Batch acknowledged (applied in part included).
     pub sent: u64,
+    /// Rows rejected: not sent, each a line of the rejects file.
     pub rejected: u64,
+    /// Rows not sent because Batch already has them (`changed_only`).
     pub unchanged: u64,
+    /// Rows whose outcome is unknown: held in the uncertain file, not resent.
     pub uncertain: u64,
     /// Rows re-read on resume that an earlier attempt had settled.
     pub skipped: u64,
@@ -56,18 +65,21 @@ pub struct Tally {
     pub duplicate: u64,
     /// Bad values left out of the rows sent (`on_bad_value = "drop"`).
     pub dropped: u64,
-    /// Length of the first rejects and uncertain files (what records
-    /// written before `rejects_lens` have).
+    /// Length of the first rejects file (what records written before
+    /// `rejects_lens` have).
     pub rejects_len: u64,
+    /// Length of the first uncertain file, as `rejects_len`.
     pub uncertain_len: u64,
     /// Rows applied with a part refused (counted in `sent` too).
     #[serde(default)]
     pub partial: u64,
+    /// Length of the partial file.
     #[serde(default)]
     pub partial_len: u64,
     /// Length of every rejects (uncertain) file, one per source header.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rejects_lens: Vec<u64>,
+    /// Length of every uncertain file, as `rejects_lens`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub uncertain_lens: Vec<u64>,
 }
@@ -80,6 +92,7 @@ impl Tally {
     }
 }
 
+/// Where a batch stands in the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BatchState {
     /// Planned, its request not handed to the HTTP client yet (waiting for a
@@ -89,7 +102,9 @@ pub enum BatchState {
     /// until settled. (Only events batches record it: for the other kinds
     /// a batch in flight is resent either way.)
     Sent,
+    /// Settled: its tally says what became of its rows.
     Acked,
+    /// Settled with every row held as uncertain (none sent, none rejected).
     Held,
 }
 

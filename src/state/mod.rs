@@ -29,7 +29,7 @@ pub use error::StateError;
 pub use events::{EventIndex, Known};
 pub use imported::Imported;
 pub use ledger::{BatchRecord, BatchState, Tally};
-pub use runs::{Counters, ExportProgress, ImportProgress, PartDone, RUN_FORMAT, Run, RunProgress, RunStatus};
+pub use runs::{Counters, ExportProgress, ImportProgress, PartDone, Run, RunProgress, RunStatus};
 
 /// sled's page cache. Its default (1 GB) would blow the 64 MB memory target;
 /// the hot data (a run, the batches in flight, the buckets being checked) is
@@ -268,7 +268,7 @@ pub(crate) fn name_key(tag: u8, name: &str, n: Option<u64>) -> Vec<u8> {
 
 /// The key a job's per-destination records are kept under: the job name and
 /// a hash of the destination's text. Every scope of one job has the same
-/// length, so [`scopes_prefix`] finds them all.
+/// length, so `scopes_prefix` finds them all.
 pub fn scope(job: &str, destination: &str) -> String {
     format!("{job}#{:016x}", xxhash_rust::xxh3::xxh3_64(destination.as_bytes()))
 }

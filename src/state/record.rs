@@ -22,7 +22,7 @@ use super::runs::{Counters, Run, RunStatus};
 use batchport_api::Kind;
 
 /// The format this version writes.
-pub const RUN_FORMAT: u32 = 1;
+pub(crate) const RUN_FORMAT: u32 = 1;
 
 /// What a run's kind keeps to resume it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,7 +36,7 @@ pub enum RunProgress {
 
 impl RunProgress {
     /// The progress of a new run of `kind` over `inputs` files.
-    pub fn new(kind: Kind, inputs: usize) -> RunProgress {
+    pub(crate) fn new(kind: Kind, inputs: usize) -> RunProgress {
         match kind {
             Kind::Export => RunProgress::Export(ExportProgress::default()),
             _ => {
@@ -70,6 +70,8 @@ pub struct ExportProgress {
     /// The request and output the run was started for: a job edited since
     /// starts a new run instead of resuming an export of other attributes.
     pub key: String,
+    /// The export requested from Batch: a resumed run polls it rather than
+    /// asking for another.
     pub export_id: Option<String>,
     /// An export Batch reported as ERROR: the next run asks for a new one.
     pub failed_export_id: Option<String>,
@@ -89,10 +91,14 @@ impl ExportProgress {
 /// One export part written and synced to the temp file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartDone {
+    /// The part's number in the export.
     pub part: u64,
+    /// The id Batch gave the part's file (a resume keeps the finished parts
+    /// only while they are still the export's first files).
     pub file_id: String,
     /// Length of the temp file once this part was written and synced.
     pub end: u64,
+    /// Records the part held.
     pub records: u64,
 }
 

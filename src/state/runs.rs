@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{Fingerprint, StateError, Store, name_key, now_rfc3339};
 use batchport_api::Kind;
 
-pub use super::record::{ExportProgress, ImportProgress, PartDone, RUN_FORMAT, RunProgress};
+pub use super::record::{ExportProgress, ImportProgress, PartDone, RunProgress};
 
 /// Where a run stands. Stored as its snake_case name (`running`, `done`, ...),
 /// the strings earlier versions wrote.
@@ -25,7 +25,10 @@ pub enum RunStatus {
     Interrupted,
     /// Stopped by an error: resumable once the cause is fixed.
     Failed,
+    /// Finished, every row sent, unchanged or a duplicate.
     Done,
+    /// Finished, but some rows were rejected, applied in part, or sent
+    /// without a bad value: the rejects (and partial) files say which.
     DoneWithRejects,
     /// Finished, but some rows' outcome is unknown (held in the uncertain
     /// file, not resent): not every row is known to be delivered.
@@ -55,7 +58,7 @@ impl RunStatus {
     }
 
     /// Finished runs are never resumed.
-    pub fn is_finished(self) -> bool {
+    pub(crate) fn is_finished(self) -> bool {
         matches!(self, RunStatus::Done | RunStatus::DoneWithRejects | RunStatus::DoneWithUncertain)
     }
 }
@@ -70,23 +73,32 @@ impl std::fmt::Display for RunStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "super::record::Stored", into = "super::record::Stored")]
 pub struct Run {
+    /// `<job>-<UTC start>-<random>`, unique in the store.
     pub id: String,
+    /// The job's name.
     pub job: String,
-    pub kind: Kind,
+    pub(crate) kind: Kind,
+    /// The input files (or objects) as the run found them, in read order.
     pub inputs: Vec<Fingerprint>,
+    /// Where the run stands.
     pub status: RunStatus,
     /// RFC 3339, UTC. `updated` is stamped by the store on every save.
     pub started: String,
-    pub updated: String,
+    pub(crate) updated: String,
     /// The next batch sequence number.
     pub next_seq: u64,
+    /// Rows and requests so far.
     pub counters: Counters,
+    /// Why the run last failed or was refused, for `status`.
     pub last_error: Option<String>,
+    /// The first rejects file.
     pub rejects_file: Option<PathBuf>,
+    /// The first uncertain file (rows held, outcome unknown).
     pub uncertain_file: Option<PathBuf>,
     /// Every rejects file of the run (one per source header), the first
     /// being `rejects_file`.
     pub rejects_files: Vec<PathBuf>,
+    /// Every uncertain file, as `rejects_files`.
     pub uncertain_files: Vec<PathBuf>,
     /// Where the run sends (see `crate::run::Destination`): base URL, a hash
     /// of the project key, endpoint. `None`: written by a batchport that did
@@ -127,10 +139,15 @@ impl Run {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Counters {
+    /// Rows read from the inputs, each once (an export: records written).
     pub rows_read: u64,
+    /// Rows Batch acknowledged.
     pub rows_sent: u64,
+    /// Rows rejected (the rejects file).
     pub rows_rejected: u64,
+    /// Rows not sent because Batch already has them (`changed_only`).
     pub rows_unchanged: u64,
+    /// Rows whose outcome is unknown (the uncertain file).
     pub rows_uncertain: u64,
     /// Events skipped because this destination acknowledged them in an
     /// earlier run (the event index).
@@ -139,13 +156,17 @@ pub struct Counters {
     pub rows_partial: u64,
     /// Bad values left out of rows sent (`on_bad_value = "drop"`).
     pub values_dropped: u64,
+    /// API requests made (retries included).
     pub requests: u64,
+    /// Attempts that were retries.
     pub retries: u64,
+    /// Answers that were 429 Too Many Requests.
     pub http_429: u64,
     /// Updates Batch accepted (distinct Custom IDs per call, summed), and the
     /// milliseconds spent sending them (each attempt's first call to its last
     /// answer): the achieved rate is their ratio.
     pub updates_accepted: u64,
+    /// See `updates_accepted`.
     pub send_ms: u64,
 }
 
@@ -336,6 +357,7 @@ fn encode(run: &Run) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::RUN_FORMAT;
 
     #[test]
     fn job_index_keys_sort_by_creation_and_do_not_mix_jobs() {

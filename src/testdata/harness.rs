@@ -27,7 +27,7 @@ pub fn dir_size(dir: &Path) -> u64 {
 
 /// Peak resident memory of process `pid` in kB, from `/proc` (Linux; 0 elsewhere
 /// or once the process is gone).
-pub fn peak_rss_kb_of(pid: u32) -> u64 {
+fn peak_rss_kb_of(pid: u32) -> u64 {
     vm_hwm(&format!("/proc/{pid}/status"))
 }
 
@@ -102,7 +102,7 @@ impl EmulatorProcess {
     }
 
     /// `GET path` (an introspection route), its JSON body.
-    pub fn get(&self, path: &str) -> serde_json::Value {
+    fn get(&self, path: &str) -> serde_json::Value {
         let addr = self.url.trim_start_matches("http://");
         let mut s = TcpStream::connect(addr).expect("the emulator answers");
         write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("a request");

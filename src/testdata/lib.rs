@@ -7,6 +7,8 @@ use std::io::Write;
 
 pub mod harness;
 
+/// The header line of [`write_profiles`]'s files: the 15 columns of a
+/// typical CRM export.
 pub const PROFILE_HEADER: &str = "custom_id,email,email_optin,phone,sms_optin,language,region,timezone,first_name,last_name,birthdate,is_premium,lifetime_value,orders,interests";
 
 const FIRST: &[&str] = &["Jane", "John", "Amélie", "Li", "Omar", "Sofia", "Noah", "Zoë", "Kenji", "Fatima"];

@@ -96,7 +96,7 @@ impl Transformer {
     }
 
     /// Check every row of a block as `map_block` would map it, without
-    /// writing the operations (the same code, writing to [`Discard`]):
+    /// writing the operations (the same code, writing to `Discard`):
     /// a valid row gives the email and SMS subscription values it would send
     /// (`None` inside: `null`), a bad one its reject.
     pub fn check_block(&self, block: &Block) -> Vec<Result<Checked, Reject>> {

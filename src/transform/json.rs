@@ -1,6 +1,6 @@
 //! A small JSON writer for the hot path: operations are written straight into
 //! byte buffers, without building a `serde_json::Value` per row. What it
-//! writes to is an [`Out`]: a byte buffer for an import, or [`Discard`] for
+//! writes to is an [`Out`]: a byte buffer for an import, or `Discard` for
 //! `validate`, which runs the very same checks but keeps none of the JSON
 //! (writing it was a fifth of `validate`'s time).
 
@@ -8,7 +8,9 @@ use std::io::Write;
 
 /// Where the transform writes a row's JSON.
 pub trait Out: Write {
+    /// Append one byte.
     fn push(&mut self, b: u8);
+    /// Append bytes as they are (JSON already).
     fn extend_from_slice(&mut self, b: &[u8]);
     /// Append `s` as a JSON string (quotes included).
     fn string(&mut self, s: &str);
@@ -18,6 +20,7 @@ pub trait Out: Write {
     /// Bytes written so far, to go back to with `truncate` (a member whose
     /// value turned out bad is taken back out).
     fn written(&self) -> usize;
+    /// Go back to `len` bytes written.
     fn truncate(&mut self, len: usize);
 }
 
@@ -46,14 +49,16 @@ impl Out for Vec<u8> {
 /// sends no such member, `Some(None)` where it sends `null`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Subscriptions {
+    /// `$email_marketing`.
     pub email: Option<Option<&'static str>>,
+    /// `$sms_marketing`.
     pub sms: Option<Option<&'static str>>,
 }
 
 /// Writes nothing; keeps the first email and SMS subscription values
 /// written, as a reader of the JSON would find them.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Discard(pub Subscriptions);
+pub(crate) struct Discard(pub Subscriptions);
 
 impl Write for Discard {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -164,7 +169,7 @@ fn find_escape(bytes: &[u8]) -> Option<usize> {
 }
 
 /// `"k":`, rendered once per mapping instead of once per row.
-pub fn key_bytes(k: &str) -> Vec<u8> {
+pub(crate) fn key_bytes(k: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(k.len() + 3);
     string(&mut out, k);
     out.push(b':');
@@ -178,6 +183,7 @@ pub struct Object<'a, O: Out = Vec<u8>> {
 }
 
 impl<'a, O: Out> Object<'a, O> {
+    /// Write `{` to `out`: the object's members follow.
     pub fn open(out: &'a mut O) -> Self {
         out.push(b'{');
         Object { out, first: true }
@@ -195,7 +201,7 @@ impl<'a, O: Out> Object<'a, O> {
     }
 
     /// Like `key`, with the key already written as `"name":` by [`key_bytes`].
-    pub fn raw_key(&mut self, k: &[u8]) -> &mut O {
+    pub(crate) fn raw_key(&mut self, k: &[u8]) -> &mut O {
         if !self.first {
             self.out.push(b',');
         }
@@ -204,21 +210,22 @@ impl<'a, O: Out> Object<'a, O> {
         self.out
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.first
     }
 
     /// Where the object stands, to `restore` if the next member goes bad.
-    pub fn checkpoint(&self) -> (usize, bool) {
+    pub(crate) fn checkpoint(&self) -> (usize, bool) {
         (self.out.written(), self.first)
     }
 
     /// Take back everything written since `checkpoint`.
-    pub fn restore(&mut self, (len, first): (usize, bool)) {
+    pub(crate) fn restore(&mut self, (len, first): (usize, bool)) {
         self.out.truncate(len);
         self.first = first;
     }
 
+    /// Write `}`: the object is complete.
     pub fn close(self) {
         self.out.push(b'}');
     }

@@ -34,7 +34,7 @@ pub struct OptOuts {
 
 impl OptOuts {
     /// (email, SMS): whether this person opted out on some row of the file.
-    pub fn held(&self, key: &str) -> (bool, bool) {
+    pub(crate) fn held(&self, key: &str) -> (bool, bool) {
         if self.email.is_empty() && self.sms.is_empty() {
             return (false, false);
         }

@@ -65,7 +65,7 @@ fn two(code: &str) -> [u8; 2] {
 }
 
 /// An IANA zone as is, or the IANA zone a Rails / Windows name stands for.
-pub fn timezone(cell: &str) -> Result<&str, String> {
+pub(crate) fn timezone(cell: &str) -> Result<&str, String> {
     if rules::is_valid_timezone(cell) {
         return Ok(cell);
     }
@@ -76,7 +76,7 @@ pub fn timezone(cell: &str) -> Result<&str, String> {
 
 /// `1,234.5` → `1234.5`, `1.234,5` → `1234.5`, `1,000` → `1000`, `3,14` →
 /// `3.14`; `None` when separators are not in groups of three.
-pub fn ungroup(cell: &str) -> Option<String> {
+pub(crate) fn ungroup(cell: &str) -> Option<String> {
     let (sign, body) = match cell.strip_prefix('-') {
         Some(b) => ("-", b),
         None => ("", cell.strip_prefix('+').unwrap_or(cell)),

@@ -260,7 +260,7 @@ const WINDOWS: &[(&str, &str)] = &[
 
 /// The IANA zone a Rails or Windows name stands for; exact names, ASCII case
 /// ignored (exports keep the names as the tool wrote them).
-pub fn to_iana(name: &str) -> Option<&'static str> {
+pub(crate) fn to_iana(name: &str) -> Option<&'static str> {
     RAILS.iter().chain(WINDOWS).find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, iana)| *iana)
 }
 

@@ -19,27 +19,56 @@ const MAX_ERROR_BODY: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// 2xx: the raw body (callers parse UpdateAnswer / IndexingAnswer / etc.).
-    Ok { status: u16, body: Bytes },
+    Ok {
+        /// The HTTP status.
+        status: u16,
+        /// The body, unparsed.
+        body: Bytes,
+    },
     /// Worth retrying: 429, 408, 5xx, or a connection that could not be opened, so
     /// the request was surely not sent. `retry_after` comes from a `Retry-After`
     /// header (seconds or HTTP date) when the server gave one.
-    Retry { status: Option<u16>, retry_after: Option<Duration>, reason: String },
+    Retry {
+        /// The HTTP status; `None` when no connection could be opened.
+        status: Option<u16>,
+        /// How long the server asked to wait.
+        retry_after: Option<Duration>,
+        /// What happened, for messages.
+        reason: String,
+    },
     /// The request may have reached the server but no answer came (connection
     /// closed after sending, timeout waiting for the answer). Resend idempotent
     /// kinds; hold events.
-    Unknown { reason: String },
+    Unknown {
+        /// What happened, for messages.
+        reason: String,
+    },
     /// Permanent: 400 and the other 4xx except 401, 408 and 429.
-    Rejected { status: u16, error: Option<ApiError>, body: String },
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The error body, when it is Batch's JSON.
+        error: Option<ApiError>,
+        /// The body as text, cut after 4,096 bytes.
+        body: String,
+    },
     /// 401: the key is not valid for the project. Fail the job fast.
-    Unauthorized { error: Option<ApiError> },
+    Unauthorized {
+        /// The error body, when it is Batch's JSON.
+        error: Option<ApiError>,
+    },
 }
 
 /// The class of an HTTP status, before the body is looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
+    /// 2xx.
     Success,
+    /// 408, 429 and 5xx: worth another attempt.
     Retry,
+    /// 401.
     Unauthorized,
+    /// Any other status: permanent.
     Rejected,
 }
 
@@ -54,6 +83,8 @@ const CLASSES: &[(u16, u16, Class)] = &[
     (500, 599, Class::Retry),
 ];
 
+/// The class of `status`: 2xx success, 401 unauthorized, 408, 429 and 5xx
+/// worth a retry, anything else rejected.
 pub fn classify(status: u16) -> Class {
     CLASSES.iter().find(|(lo, hi, _)| (*lo..=*hi).contains(&status)).map_or(Class::Rejected, |(_, _, class)| *class)
 }

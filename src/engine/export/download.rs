@@ -26,6 +26,7 @@ const MAX_RENEWALS: u32 = 5;
 /// Records are handed to it on the blocking pool (it may write files), one
 /// chunk of the download at a time.
 pub trait Sink: Send + 'static {
+    /// Take the part's next record.
     fn record(&mut self, record: &Value) -> Result<()>;
     /// Forget the records of the part so far: it is downloaded again.
     fn restart(&mut self) -> Result<()>;

@@ -20,7 +20,6 @@ mod split;
 
 pub use download::{Fetched, Sink, part as download_part};
 pub use request::POLL_ENV;
-pub use split::{SplitError, Splitter};
 
 use crate::service::{Context, Ended, Interrupted, blocking};
 use anyhow::{Context as _, Result};
@@ -37,7 +36,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 /// An export job ready to run: its request body and what identifies it.
-pub struct Export {
+pub(crate) struct Export {
     settings: ExportSettings,
     body: Value,
     /// The request and output: a run started for another key is not resumed.
@@ -45,7 +44,9 @@ pub struct Export {
 }
 
 impl Export {
-    pub fn prepare(job: &Job) -> Result<Export> {
+    /// The export `job` asks for: its request body, and the key a run of it is
+    /// resumed by.
+    pub(crate) fn prepare(job: &Job) -> Result<Export> {
         let Mapping::Export(settings) = &job.mapping else {
             anyhow::bail!("{} is not an export job", job.file.display());
         };
@@ -55,18 +56,18 @@ impl Export {
     }
 
     /// The run was started for this same request and output.
-    pub fn resumes(&self, run: &Run) -> bool {
+    pub(crate) fn resumes(&self, run: &Run) -> bool {
         matches!(&run.progress, RunProgress::Export(p) if p.key == self.key)
     }
 
     /// Where the export is written.
-    pub fn output(&self) -> &Path {
+    pub(crate) fn output(&self) -> &Path {
         &self.settings.output
     }
 
     /// One attempt at `run`: the same export if it already asked for one,
     /// finished parts skipped, the output renamed into place at the end.
-    pub async fn execute(&mut self, cx: &Context<'_>, run: &mut Run) -> Result<Ended> {
+    pub(crate) async fn execute(&mut self, cx: &Context<'_>, run: &mut Run) -> Result<Ended> {
         let mut saved = match &run.progress {
             RunProgress::Export(p) => p.clone(),
             RunProgress::Import(_) => ExportProgress::default(),

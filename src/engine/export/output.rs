@@ -14,13 +14,13 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+enum Format {
     Csv,
     Ndjson,
 }
 
 impl Format {
-    pub fn of(path: &Path) -> Format {
+    fn of(path: &Path) -> Format {
         if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ndjson")) { Format::Ndjson } else { Format::Csv }
     }
 }
@@ -42,14 +42,14 @@ enum Source {
 /// then the fields of the export type, then the requested attributes in the
 /// order the job gives them (or one `attributes` column when none is asked).
 #[derive(Debug, Clone)]
-pub struct Columns {
+pub(crate) struct Columns {
     names: Vec<String>,
     sources: Vec<Source>,
     escape: bool,
 }
 
 impl Columns {
-    pub fn of(s: &ExportSettings) -> Columns {
+    pub(crate) fn of(s: &ExportSettings) -> Columns {
         let mut cols: Vec<(String, Source)> = Vec::new();
         for id in super::request::identifiers(s) {
             cols.push((id.clone(), Source::Identifier(id)));
@@ -72,12 +72,12 @@ impl Columns {
         Columns { names, sources, escape: s.escape_formulas }
     }
 
-    pub fn names(&self) -> &[String] {
+    fn names(&self) -> &[String] {
         &self.names
     }
 
     /// One CSV row for `record`.
-    pub fn row(&self, record: &Value) -> Vec<String> {
+    fn row(&self, record: &Value) -> Vec<String> {
         let empty = Map::new();
         let attrs = record.get("attributes").and_then(Value::as_object).unwrap_or(&empty);
         self.sources
@@ -118,7 +118,7 @@ pub fn attribute<'a>(attrs: &'a Map<String, Value>, want: &str) -> Option<&'a Va
 /// A text cell a spreadsheet would run as a formula (it starts with `=`, `+`,
 /// `-`, `@`, a tab or a CR) gets a leading `'`, which spreadsheets show as
 /// text; a number such as `-5` or `+33612345678` is left alone.
-pub fn escape_formula(s: &str) -> String {
+fn escape_formula(s: &str) -> String {
     let risky = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
     if risky && s.trim().parse::<f64>().is_err() { format!("'{s}") } else { s.to_string() }
 }
@@ -134,7 +134,7 @@ pub fn cell(v: Option<&Value>) -> String {
 }
 
 /// The temp file being written.
-pub struct Output {
+pub(crate) struct Output {
     columns: Columns,
     tmp: PathBuf,
     target: PathBuf,
@@ -148,7 +148,7 @@ pub struct Output {
 /// `<output>.tmp`, next to the output so the final rename stays on one file system.
 /// For an object URL, a file in the temp folder named after the URL (see
 /// `batchport_source::objstore::upload`).
-pub fn temp_path(target: &Path) -> PathBuf {
+pub(crate) fn temp_path(target: &Path) -> PathBuf {
     if let Some(url) = target.to_str().filter(|t| batchport_source::objstore::is_url(t)) {
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         return std::env::temp_dir()
@@ -163,7 +163,7 @@ impl Output {
     /// Open the temp file, keeping its first `keep` bytes (the parts already
     /// finished); `None` starts it afresh with the CSV header. `Ok(None)` when
     /// the temp file is shorter than `keep`: it was lost, start over.
-    pub fn open(target: &Path, columns: Columns, keep: Option<u64>) -> io::Result<Option<Output>> {
+    pub(crate) fn open(target: &Path, columns: Columns, keep: Option<u64>) -> io::Result<Option<Output>> {
         let tmp = temp_path(target);
         if let Some(dir) = tmp.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
@@ -191,7 +191,7 @@ impl Output {
         Ok(Some(out))
     }
 
-    pub fn write(&mut self, record: &Value) -> io::Result<()> {
+    pub(crate) fn write(&mut self, record: &Value) -> io::Result<()> {
         match (self.csv.as_mut(), self.plain.as_mut()) {
             (Some(w), _) => w.write_record(self.columns.row(record)).map_err(io::Error::other),
             (None, Some(w)) => {
@@ -225,20 +225,20 @@ impl Output {
     }
 
     /// The part written since the last commit is durable: returns where it ends.
-    pub fn commit_part(&mut self) -> io::Result<u64> {
+    pub(crate) fn commit_part(&mut self) -> io::Result<u64> {
         self.part_start = self.sync()?;
         Ok(self.part_start)
     }
 
     /// Drop what was written since the last commit (a download that failed midway).
-    pub fn rewind_part(&mut self) -> io::Result<()> {
+    pub(crate) fn rewind_part(&mut self) -> io::Result<()> {
         let start = self.part_start;
         let Some(file) = self.flushed_file()? else { return Ok(()) };
         file.set_len(start)
     }
 
     /// Sync and rename the temp file over the output (or upload it).
-    pub fn finish(mut self) -> io::Result<()> {
+    pub(crate) fn finish(mut self) -> io::Result<()> {
         self.sync()?;
         drop((self.csv.take(), self.plain.take()));
         rename_into_place(&self.tmp, &self.target)
@@ -248,7 +248,7 @@ impl Output {
 /// Rename, then sync the folder so the rename itself survives a crash. An
 /// object URL gets the temp file as a multipart upload, completed only once
 /// the whole file is in; the temp file goes after that.
-pub fn rename_into_place(tmp: &Path, target: &Path) -> io::Result<()> {
+pub(crate) fn rename_into_place(tmp: &Path, target: &Path) -> io::Result<()> {
     if let Some(url) = target.to_str().filter(|t| batchport_source::objstore::is_url(t)) {
         batchport_source::objstore::upload::upload(tmp, url, &Default::default()).map_err(io::Error::other)?;
         return std::fs::remove_file(tmp);
@@ -262,7 +262,7 @@ pub fn rename_into_place(tmp: &Path, target: &Path) -> io::Result<()> {
 }
 
 /// Whether the output is in place: the file, or the object.
-pub fn exists(target: &Path) -> bool {
+pub(crate) fn exists(target: &Path) -> bool {
     match target.to_str().filter(|t| batchport_source::objstore::is_url(t)) {
         Some(url) => batchport_source::objstore::head(url, &Default::default()).is_ok(),
         None => target.exists(),

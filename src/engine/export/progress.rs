@@ -7,12 +7,12 @@ use std::time::Duration;
 
 /// An export's progress line (drawn only when enabled). Clones draw on the same line.
 #[derive(Clone)]
-pub struct ExportBar {
+pub(crate) struct ExportBar {
     bar: Option<ProgressBar>,
 }
 
 impl ExportBar {
-    pub fn new(enabled: bool) -> Self {
+    pub(crate) fn new(enabled: bool) -> Self {
         let bar = enabled.then(|| {
             let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             b.set_style(
@@ -26,20 +26,20 @@ impl ExportBar {
     }
 
     /// Polling: what Batch says of the export.
-    pub fn status(&self, id: &str, status: &str) {
+    pub(crate) fn status(&self, id: &str, status: &str) {
         if let Some(b) = &self.bar {
             b.set_message(format!("export {id}: {status}"));
         }
     }
 
     /// Downloading: part `part` of `parts`, records written so far.
-    pub fn part(&self, part: u64, parts: usize, records: u64) {
+    pub(crate) fn part(&self, part: u64, parts: usize, records: u64) {
         if let Some(b) = &self.bar {
             b.set_message(format!("downloading part {part}/{parts} · {records} records written"));
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

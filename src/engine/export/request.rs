@@ -19,14 +19,14 @@ pub const POLL_ENV: &str = "BATCHPORT_EXPORT_POLL_MS";
 
 /// The identifiers asked for: `custom_id` always (a CSV without it cannot be
 /// imported back), then the job's others in its order.
-pub fn identifiers(s: &ExportSettings) -> Vec<String> {
+pub(crate) fn identifiers(s: &ExportSettings) -> Vec<String> {
     let mut ids = vec!["custom_id".to_string()];
     ids.extend(s.identifiers.iter().filter(|i| *i != "custom_id").cloned());
     ids
 }
 
 /// The `profiles/export` body (API.md, Exports).
-pub fn body(s: &ExportSettings) -> Value {
+pub(crate) fn body(s: &ExportSettings) -> Value {
     let ty = match s.ty {
         ExportType::Attributes => "ATTRIBUTES",
         ExportType::Events => "EVENTS",
@@ -48,7 +48,7 @@ pub fn body(s: &ExportSettings) -> Value {
 /// Call until the answer is a success, through the run's driver (retries,
 /// limiter, cancellation). `Unknown` is retried too: the worst case of a
 /// `profiles/export` resent is one extra export, never wrong data.
-pub async fn call<F, Fut>(endpoint: Endpoint, driver: &Driver, f: F) -> Result<Bytes>
+pub(crate) async fn call<F, Fut>(endpoint: Endpoint, driver: &Driver, f: F) -> Result<Bytes>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Outcome>,
@@ -75,11 +75,11 @@ pub async fn create(client: &Client, body: &Value, driver: &Driver) -> Result<St
 
 /// One file part of a finished export.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-pub struct FilePart {
-    pub id: String,
-    pub part: u64,
+pub(crate) struct FilePart {
+    pub(crate) id: String,
+    pub(crate) part: u64,
     #[serde(default)]
-    pub size: Option<u64>,
+    pub(crate) size: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,7 +93,7 @@ struct View {
 
 /// How `poll` ended.
 #[derive(Debug)]
-pub enum Polled {
+pub(crate) enum Polled {
     Success(Vec<FilePart>),
     /// Batch gave up on the export; its error, when it says one.
     Failed(String),
@@ -116,7 +116,7 @@ fn intervals() -> impl FnMut() -> Duration {
 }
 
 /// Look at the export until it is done. Its parts come sorted by part number.
-pub async fn poll(client: &Client, id: &str, driver: &Driver, bar: &ExportBar) -> Result<Polled> {
+pub(crate) async fn poll(client: &Client, id: &str, driver: &Driver, bar: &ExportBar) -> Result<Polled> {
     let mut wait = intervals();
     let ep = Endpoint::ExportsView;
     loop {

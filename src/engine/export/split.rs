@@ -8,7 +8,7 @@
 
 /// Why a part is not a stream of JSON objects.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SplitError {
+pub(crate) enum SplitError {
     #[error("byte {offset}: expected a JSON object or array, found `{found}`")]
     Unexpected { offset: u64, found: char },
     #[error("the file ends inside a record (byte {offset}): it was cut")]
@@ -32,7 +32,7 @@ enum Shape {
 /// An incremental splitter: [`feed`](Splitter::feed) it chunks in order, then
 /// call [`finish`](Splitter::finish).
 #[derive(Debug)]
-pub struct Splitter {
+pub(crate) struct Splitter {
     shape: Shape,
     /// Open brackets of the record being read; 0 between records.
     depth: u32,
@@ -51,12 +51,12 @@ impl Default for Splitter {
 }
 
 impl Splitter {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Splitter { shape: Shape::Start, depth: 0, in_string: false, escaped: false, record: Vec::new(), offset: 0 }
     }
 
     /// Scan `chunk`; `emit` gets each complete record's bytes (one JSON object).
-    pub fn feed<E>(&mut self, chunk: &[u8], mut emit: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E>
+    pub(crate) fn feed<E>(&mut self, chunk: &[u8], mut emit: impl FnMut(&[u8]) -> Result<(), E>) -> Result<(), E>
     where
         E: From<SplitError>,
     {
@@ -136,7 +136,7 @@ impl Splitter {
     }
 
     /// The part ended: was it whole?
-    pub fn finish(&self) -> Result<(), SplitError> {
+    pub(crate) fn finish(&self) -> Result<(), SplitError> {
         if self.depth > 0 {
             Err(SplitError::Truncated { offset: self.offset })
         } else if self.shape == Shape::Array {

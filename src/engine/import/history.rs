@@ -15,11 +15,11 @@ use std::path::PathBuf;
 
 /// The files a run found already imported to its destination.
 #[derive(Debug, Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// Imported unchanged: not read again.
-    pub skipped: Vec<PathBuf>,
+    skipped: Vec<PathBuf>,
     /// Imported, then changed (grew, rewritten): read again.
-    pub changed: Vec<PathBuf>,
+    changed: Vec<PathBuf>,
 }
 
 impl Seen {
@@ -27,7 +27,7 @@ impl Seen {
     /// mapping) as done in `files_done`, and list the changed ones.
     /// An audience replace is the whole input, never the files that are new:
     /// it skips nothing.
-    pub async fn check(
+    pub(crate) async fn check(
         job: &Job,
         store: &Store,
         scope: &str,
@@ -58,7 +58,7 @@ impl Seen {
     }
 
     /// What the summary says about them, before the kind's own `note`.
-    pub fn note(&self, events: bool, note: Option<String>) -> Option<String> {
+    pub(crate) fn note(&self, events: bool, note: Option<String>) -> Option<String> {
         let names = |v: &[PathBuf]| {
             v.iter().map(|p| p.file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned()).collect::<Vec<_>>()
         };
@@ -85,14 +85,20 @@ impl Seen {
 
 /// Record that the run read `print`'s file to its end for `scope`, under
 /// the mapping `mapping`.
-pub async fn imported(store: &Store, scope: &str, print: &Fingerprint, run_id: &str, mapping: &str) -> Result<()> {
+pub(crate) async fn imported(
+    store: &Store,
+    scope: &str,
+    print: &Fingerprint,
+    run_id: &str,
+    mapping: &str,
+) -> Result<()> {
     let (s, scope, print, id, mapping) =
         (store.clone(), scope.to_string(), print.clone(), run_id.to_string(), mapping.to_string());
     blocking(move || s.record_imported(&scope, &print, &id, Some(&mapping))).await
 }
 
 /// What the event index knows of each operation of `chunk` (`New` for rejects).
-pub async fn duplicates(events: Option<EventIndex>, chunk: Chunk) -> Result<(Chunk, Vec<Known>)> {
+pub(crate) async fn duplicates(events: Option<EventIndex>, chunk: Chunk) -> Result<(Chunk, Vec<Known>)> {
     let Some(ev) = events else { return Ok((chunk, Vec::new())) };
     blocking(move || {
         let hashes: Vec<u64> = chunk
@@ -116,7 +122,7 @@ pub async fn duplicates(events: Option<EventIndex>, chunk: Chunk) -> Result<(Chu
 
 /// The event index of an events run at its destination; a new run first
 /// takes over what the unfinished run it replaced had in flight.
-pub async fn open_events(job: &Job, store: &Store, scope: &str, run: &Run, fresh: bool) -> Result<EventIndex> {
+pub(crate) async fn open_events(job: &Job, store: &Store, scope: &str, run: &Run, fresh: bool) -> Result<EventIndex> {
     let (s, scope, id) = (store.clone(), scope.to_string(), run.id.clone());
     let events = blocking(move || s.event_index(&scope, &id)).await?;
     if fresh && run.counters.rows_read == 0 {
@@ -126,13 +132,13 @@ pub async fn open_events(job: &Job, store: &Store, scope: &str, run: &Run, fresh
 }
 
 /// The event-index hash of an events job's operation.
-pub fn event_hash(op: &batchport_transform::Op) -> u64 {
+pub(crate) fn event_hash(op: &batchport_transform::Op) -> u64 {
     EventIndex::event_hash(&op.key, op.event.as_deref().unwrap_or_default())
 }
 
 /// The hand-off of a planned events batch: marked `Sent` in the ledger,
 /// durably, just before its first request leaves.
-pub fn handoff(store: Store, run_id: String, record: state::BatchRecord) -> crate::sending::send::HandOff {
+pub(crate) fn handoff(store: Store, run_id: String, record: state::BatchRecord) -> crate::sending::send::HandOff {
     Box::new(move || {
         Box::pin(async move { blocking(move || store.mark_sent(&run_id, &record)).await.map_err(|e| format!("{e:#}")) })
     })
@@ -142,7 +148,7 @@ pub fn handoff(store: Store, run_id: String, record: state::BatchRecord) -> crat
 /// takes over what that run did not know the outcome of: the rows of its
 /// batches whose request had left are held in the event index, so this run
 /// holds them again instead of sending them a second time.
-pub async fn inherit_held(job: &Job, store: &Store, run: &Run, events: &EventIndex) -> Result<()> {
+async fn inherit_held(job: &Job, store: &Store, run: &Run, events: &EventIndex) -> Result<()> {
     let (s, id, dest) = (store.clone(), run.id.clone(), run.destination.clone());
     let Some((prev, batches)) = blocking(move || {
         let runs = s.runs()?;
@@ -215,7 +221,7 @@ impl super::Import {
     /// A run is continued over this input when every file it was about is
     /// still here, unchanged, and new files were added (a glob that grew):
     /// starting over would lose what it knows of the batches in flight.
-    pub fn extends(&self, run: &Run) -> bool {
+    pub(crate) fn extends(&self, run: &Run) -> bool {
         run.inputs.len() < self.prints.len() && run.inputs.iter().all(|p| self.prints.contains(p))
     }
 

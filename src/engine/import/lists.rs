@@ -39,7 +39,7 @@ async fn get(
 }
 
 /// Create the audience if it is missing and the job allows it.
-pub async fn prepare(job: &Job, client: &batchport_api::client::Client, driver: &Driver) -> Result<()> {
+pub(crate) async fn prepare(job: &Job, client: &batchport_api::client::Client, driver: &Driver) -> Result<()> {
     if let Mapping::Catalog(c) = &job.mapping {
         return crate::catalog::prepare(job, c, client, driver).await;
     }
@@ -62,7 +62,7 @@ pub async fn prepare(job: &Job, client: &batchport_api::client::Client, driver: 
 
 /// API.md does not document the answer for a missing audience (the OpenAPI
 /// lists no 404): a 400 that says "not found" means the same. Catalogs too.
-pub(crate) fn missing(r: &Refused) -> bool {
+fn missing(r: &Refused) -> bool {
     r.status == 404
         || r.status == 400
             && (r.code.as_deref().is_some_and(|c| c.contains("NOT_FOUND"))
@@ -91,7 +91,7 @@ async fn create(
 }
 
 /// Wait until Batch has applied the last write (audiences), and describe the result.
-pub async fn finish(
+pub(crate) async fn finish(
     job: &Job,
     client: &batchport_api::client::Client,
     driver: &Driver,
@@ -110,12 +110,12 @@ pub async fn finish(
 /// An audience or a catalog whose last write is followed until Batch applies it.
 pub(crate) struct Indexed<'a> {
     /// "audience" or "catalog", for messages.
-    pub what: &'a str,
-    pub name: &'a str,
+    pub(crate) what: &'a str,
+    pub(crate) name: &'a str,
     /// The view endpoint that tells the indexing state.
-    pub view: Endpoint,
+    pub(crate) view: Endpoint,
     /// The view's field holding what it now holds (`nb_ids`, `nb_items`).
-    pub count: &'a str,
+    pub(crate) count: &'a str,
 }
 
 /// Poll `x.view` with the indexing `token` until Batch says APPLIED (or
@@ -157,7 +157,7 @@ pub(crate) async fn follow(
 /// An audience replace that sent nothing would leave the old audience in
 /// place while the run said `done`: refused, unless the job allows emptying
 /// it (`allow_empty = true`: one replace call with no ids).
-pub async fn replace_nothing(
+pub(crate) async fn replace_nothing(
     job: &Job,
     sender: &crate::sending::send::Sender,
     counters: &batchport_state::Counters,

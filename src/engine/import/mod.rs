@@ -1,11 +1,16 @@
 //! The import engine: reads, transforms, batches, plans in the ledger, sends
 //! with limits and retries, settles, and resumes. It is the import kinds'
-//! part of the run lifecycle (`crate::run`): [`Import::execute`] runs one
+//! part of the run lifecycle (`crate::run`): `Import::execute` runs one
 //! attempt of a run. One task owns the state and the report files; requests
 //! run concurrently beside it; blocking work goes to the blocking pool.
+//!
+//! `execute` sets the attempt up (resume plan, report files, indexes, sender)
+//! and drives its engine (`attempt`) file by file; the engine's parts are
+//! `order` (per-ID order), `settle`, `history` (what the destination already
+//! has) and `progress`.
 
+mod attempt;
 mod history;
-use history::event_hash;
 pub(crate) mod lists;
 mod order;
 mod progress;
@@ -13,24 +18,23 @@ pub mod resume;
 mod sender;
 mod settle;
 
-use crate::pipeline::{self, Chunk};
 use crate::report::RejectsWriter;
-use crate::sending::batch::{Batch, BatchLimits, Batcher, Row};
+use crate::sending::batch::{BatchLimits, Batcher};
 use crate::sending::body::BodyKind;
-use crate::sending::send::{SendError, SendStats, Sender, SentOp};
+use crate::sending::send::SendStats;
 use crate::service::{Context, Ended, blocking};
 use anyhow::{Context as _, Result};
+use attempt::Engine;
 use batchport_dispatch::Limiter;
 use batchport_source::{self as source, CsvSource};
-use batchport_state::{self as state, Fingerprint, Run, RunProgress, Store};
+use batchport_state::{self as state, Fingerprint, Run, RunProgress};
+use batchport_transform::Transformer;
 use batchport_transform::job::{Job, Kind, Mapping, OnUncertain};
-use batchport_transform::{Mapped, Transformer};
 use settle::Accounts;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 /// How long a failed attempt waits for its other batches in flight (whose
 /// waits it cancelled) before leaving them planned.
@@ -38,7 +42,7 @@ const DRAIN_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(
 
 /// A report file could not be written, or the store failed.
 #[derive(Debug, thiserror::Error)]
-pub enum Written {
+enum Written {
     #[error("cannot write the rejects file: {0}")]
     Rejects(std::io::Error),
     #[error("cannot write the uncertain file: {0}")]
@@ -48,7 +52,7 @@ pub enum Written {
 }
 
 /// An import job ready to run: its input files and their fingerprints.
-pub struct Import {
+pub(crate) struct Import {
     files: Vec<PathBuf>,
     prints: Vec<Fingerprint>,
 }
@@ -58,7 +62,7 @@ impl Import {
     /// that the job fits each file's header: a missing or doubled column, or
     /// a file that is not CSV at all, is a bad job for this input (exit 2),
     /// found before any run is recorded.
-    pub async fn prepare(job: &Job) -> Result<Import> {
+    pub(crate) async fn prepare(job: &Job) -> Result<Import> {
         let src = job.source.as_ref().context("this job reads no CSV")?.clone();
         let job = job.clone();
         blocking(move || {
@@ -78,17 +82,18 @@ impl Import {
     }
 
     /// A run is about this input when its files are the same, unchanged.
-    pub fn resumes(&self, run: &Run) -> bool {
+    pub(crate) fn resumes(&self, run: &Run) -> bool {
         run.inputs == self.prints
     }
 
-    pub fn inputs(&self) -> Vec<Fingerprint> {
+    /// What a new run records as its input: the files' fingerprints.
+    pub(crate) fn inputs(&self) -> Vec<Fingerprint> {
         self.prints.clone()
     }
 
     /// One attempt at `run`: resume from its ledger, read every file not
     /// done, send, settle. Progress is kept in `run` (and saved) as it goes.
-    pub async fn execute(&mut self, cx: &Context<'_>, run: &mut Run) -> Result<Ended> {
+    pub(crate) async fn execute(&mut self, cx: &Context<'_>, run: &mut Run) -> Result<Ended> {
         let job = cx.job;
         let src = job.source.as_ref().context("this job reads no CSV")?;
         let store = cx.store.clone();
@@ -268,6 +273,8 @@ async fn save(run: &mut Run, eng: &Engine<'_>, base: &state::Counters, files_don
     .await
 }
 
+/// The limits of the job's batches: its endpoint's, and how many rows a
+/// segment may keep in memory or span.
 fn batch_limits(job: &Job, changed_only: bool) -> BatchLimits {
     let max_rows = (job.api.batch_size as u64 * 4).max(10_000);
     BatchLimits {
@@ -279,301 +286,8 @@ fn batch_limits(job: &Job, changed_only: bool) -> BatchLimits {
     }
 }
 
-type Sent = (Batch<SentOp>, Result<(), SendError>);
-
-struct Engine<'a> {
-    job: &'a Job,
-    /// How many input files the run has.
-    files: usize,
-    /// Who opted out over the run's whole input, for jobs whose people span
-    /// several rows (`transform::optouts`).
-    opt_outs: Option<Arc<batchport_transform::optouts::OptOuts>>,
-    store: Store,
-    sender: Sender,
-    /// Only the engine's task uses it; behind a mutex so that settling (file
-    /// writes, sled, fsync) can run on the blocking pool.
-    acc: Arc<Mutex<Accounts>>,
-    inflight: JoinSet<Sent>,
-    batcher: Batcher,
-    progress: progress::ImportBar,
-    run_id: String,
-    cancel: CancellationToken,
-    /// The run record as of the file being read, and the request counts the
-    /// attempt started from: each settled batch writes the counts into it, in
-    /// the same flush as the batch, so a kill loses at most the requests of the
-    /// batches then in flight (the ledger does not count requests).
-    checkpoint: Option<(Run, state::Counters)>,
-    events: crate::service::Events,
-    /// The IDs of the batches in flight (per-ID order).
-    keys: order::InFlight,
-    /// Record in the ledger when a batch's first request leaves.
-    marks_sent: bool,
-}
-
-impl Engine<'_> {
-    fn accounts(&self) -> std::sync::MutexGuard<'_, Accounts> {
-        // A panic while settling ends the run; the counts it left are still the truth.
-        self.acc.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn show_progress(&mut self) {
-        let counters = self.accounts().counters.clone();
-        self.progress.update(&counters);
-        self.events.rows(&counters);
-    }
-
-    /// Read, transform and send one file, resuming where its plan says.
-    async fn file(
-        &mut self,
-        index: usize,
-        path: &std::path::Path,
-        plan: &resume::FilePlan,
-        options: &source::SourceOptions,
-    ) -> Result<()> {
-        let (owned, opts, after) = (path.to_path_buf(), options.clone(), plan.after);
-        // Opening may decompress a whole `.gz` prefix: not on an async worker.
-        let csv = blocking(move || CsvSource::open_from(&owned, &opts, after)).await?;
-        let t = Transformer::bind_rows(self.job, csv.headers(), path)?.with_opt_outs(self.opt_outs.clone());
-        // Settling reads a plain local file's rows again where it needs them.
-        let t = if csv.rereadable() { t.without_records() } else { t };
-        {
-            let mut acc = self.accounts();
-            acc.rejects.set_source(csv.raw_headers(), csv.delimiter());
-            acc.rejects.set_source_path(path);
-            acc.uncertain.set_source_path(path);
-            acc.set_source(
-                index,
-                settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.rereadable() },
-            );
-            acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
-            if let Some(p) = acc.partial.as_mut() {
-                p.set_source(csv.raw_headers(), csv.delimiter());
-            }
-        }
-        self.batcher.set_file(index);
-        let base_bytes = self.progress.position();
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(2);
-        // With `changed_only`, unchanged rows are not transformed: a local
-        // file is scanned first (every row checked against the index at once,
-        // then read again); an object is read once, each row looked up.
-        let last = index + 1 == self.files;
-        let lookup = self.accounts().change.as_ref().map(|ci| if last { ci.lookup().last_file() } else { ci.lookup() });
-        let again = (!source::is_remote(path)).then(|| (path.to_path_buf(), options.clone(), plan.after));
-        let no_replays = plan.ranges.is_empty();
-        let reader = tokio::task::spawn_blocking(move || match (lookup, again) {
-            (Some(index), Some((path, opts, after))) if !index.is_empty() => {
-                tracing::info!(path = %path.display(), "checking every row against the change index");
-                // The whole file, also on a resume: an ID with rows on both sides
-                // of what an earlier attempt settled is decided by all of them.
-                let first = CsvSource::open(&path, &opts)?;
-                let from = after.map_or(0, |a| a.record + 1);
-                match pipeline::scan_changes(first, &t, &index, from, || !tx.is_closed())? {
-                    Some(delta) => {
-                        // Windows are sought past only where no row has a fate from an earlier attempt.
-                        let send = |chunk| tx.blocking_send(chunk).is_ok();
-                        Ok(pipeline::for_each_chunk_delta(csv, &t, &delta, no_replays, send)?)
-                    }
-                    None => Ok(()),
-                }
-            }
-            (Some(index), _) => {
-                pipeline::for_each_chunk_changed(csv, &t, &index, |chunk| tx.blocking_send(chunk).is_ok())
-            }
-            (None, _) => Ok(pipeline::for_each_chunk(csv, &t, |chunk| tx.blocking_send(chunk).is_ok())?),
-        });
-        let mut cursor = 0usize;
-        while let Some(chunk) = rx.recv().await {
-            self.progress.set_position(base_bytes + chunk.bytes_read);
-            let events = self.accounts().events.clone();
-            let (chunk, known) = history::duplicates(events, chunk).await?;
-            for (i, r) in chunk.results.into_iter().enumerate() {
-                let row = match (plan.fate(r.pos().record, &mut cursor), r) {
-                    (Some(resume::Replay::Skip), r) => Row::SkipAcked(r.pos()),
-                    (Some(resume::Replay::Hold), Mapped::Op(op)) => Row::Held(op),
-                    (_, Mapped::Reject(rej)) => Row::Reject(rej),
-                    // Batch already has this exact operation: nothing is uncertain.
-                    (_, Mapped::Unchanged(pos)) => Row::Unchanged(pos),
-                    // Only when nothing of the file was settled before (no fate).
-                    (_, Mapped::UnchangedRun { first, last, rows }) => Row::UnchangedRun { first, last, rows },
-                    (None, Mapped::Op(mut op)) => match known.get(i) {
-                        // The event is Batch's already, but the row's profile
-                        // part (consent above all) is still sent, without it.
-                        Some(state::Known::Sent) if op.attrs.len() > 2 => {
-                            op.event = None;
-                            Row::Op(op)
-                        }
-                        Some(state::Known::Sent) => Row::Duplicate(op.pos),
-                        Some(state::Known::Held) => Row::Held(op),
-                        _ => Row::Op(op),
-                    },
-                };
-                if let Some(batch) = self.batcher.push(row) {
-                    self.dispatch(batch).await?;
-                }
-            }
-            self.show_progress();
-            if self.cancel.is_cancelled() {
-                break;
-            }
-        }
-        drop(rx);
-        if !self.cancel.is_cancelled() {
-            let read = reader.await.context("the reader stopped")?;
-            if let Some(batch) = self.batcher.close() {
-                self.dispatch(batch).await?;
-            }
-            read?;
-        } else {
-            // The partial segment is dropped unplanned: its rows are re-read on resume.
-            let _ = self.batcher.close();
-            let _ = reader.await;
-        }
-        Ok(())
-    }
-
-    /// Plan `batch` durably, then send it (or settle it at once if it sends nothing).
-    async fn dispatch(&mut self, mut batch: Batch) -> Result<()> {
-        let events = self.accounts().events.is_some();
-        if events {
-            // Held rows stay held for every later run: the index keeps them.
-            batch.held_hashes = batch.held.iter().map(event_hash).collect();
-        }
-        if batch.ops.is_empty() {
-            // Nothing leaves: no plan, no flush. Lost in a crash, the segment is
-            // simply read and settled again, its report lines cut back and rewritten.
-            return self.settle_off_thread(batch.map_ops(|op| SentOp::new(op, true, None)), false).await;
-        }
-        // A free slot first, then the plan: a failure met while waiting must
-        // not leave behind a batch planned but never sent (held on resume).
-        // Until an audience replace is accepted, nothing may overtake it.
-        let concurrency = if self.sender.replace.is_pending() { 1 } else { self.job.api.concurrency };
-        while self.inflight.len() >= concurrency {
-            self.settle_next().await?;
-        }
-        // Per-ID order: wait while an earlier batch holding one of its IDs is unsettled.
-        if self.keys.conflicts(&batch.keys) {
-            self.keys.waits += 1;
-            while self.keys.conflicts(&batch.keys) {
-                self.settle_next().await?;
-            }
-        }
-        let record = batch.record(state::BatchState::Planned, state::Tally::default());
-        let (store, id, planned) = (self.store.clone(), self.run_id.clone(), record.clone());
-        blocking(move || store.plan_batch(&id, &planned)).await?;
-        self.keys.add(&batch.keys);
-        let (endpoint, kind) = self.sender.target();
-        let reread = self.accounts().sources.get(batch.file).is_some_and(|s| s.seekable);
-        let (batch, body) = blocking(move || {
-            let body = crate::sending::body::build(&kind, &batch.ops);
-            // The body holds the attributes now: the operations in flight keep only
-            // what settling needs (key, position, the change-index pair; the source
-            // row itself only where the file cannot be read again at that position).
-            let batch = batch.map_ops(|op| {
-                let change = op.change;
-                // An operation whose event was a duplicate carries none: nothing to index.
-                let event = (events && op.event.is_some()).then(|| event_hash(&op));
-                SentOp { event, ..SentOp::new(op, !reread, change) }
-            });
-            Ok::<_, std::convert::Infallible>((batch, body))
-        })
-        .await?;
-        let sender = self.sender.clone();
-        let handoff = self.marks_sent.then(|| history::handoff(self.store.clone(), self.run_id.clone(), record));
-        self.inflight.spawn(async move {
-            let mut batch = batch;
-            let sent = sender.send(&mut batch.ops, &body, endpoint, handoff).await;
-            (batch, sent)
-        });
-        Ok(())
-    }
-
-    async fn settle_next(&mut self) -> Result<()> {
-        match self.inflight.join_next().await {
-            Some(Ok((batch, sent))) => {
-                self.keys.remove(&batch.keys);
-                self.settle(batch, sent).await
-            }
-            Some(Err(e)) => Err(anyhow::anyhow!("a sending task failed: {e}")),
-            None => Ok(()),
-        }
-    }
-
-    /// After a failure: settle every batch in flight that ends, whatever it
-    /// ends with (the first failure is the run's).
-    async fn drain_after_failure(&mut self) {
-        while let Some(joined) = self.inflight.join_next().await {
-            if let Ok((batch, sent)) = joined
-                && let Err(e) = self.settle(batch, sent).await
-            {
-                tracing::debug!("after the run's failure: {e:#}");
-            }
-        }
-    }
-
-    /// Wait for every batch in flight.
-    async fn drain(&mut self) -> Result<()> {
-        while !self.inflight.is_empty() {
-            self.settle_next().await?;
-        }
-        Ok(())
-    }
-
-    async fn settle(&mut self, batch: Batch<SentOp>, sent: Result<(), SendError>) -> Result<()> {
-        match sent {
-            Ok(()) => self.settle_off_thread(batch, true).await,
-            // Stopped while waiting to retry: nothing settled. A batch none of
-            // whose requests reached Batch is forgotten (its rows are read again
-            // on resume); one that was partly answered stays planned.
-            Err(SendError::Cancelled { answered }) => {
-                if !answered {
-                    self.unplan(&batch).await?;
-                }
-                Ok(())
-            }
-            // Nothing reached the server: the batch was surely not sent (not
-            // even for events, whose unknown outcomes are held on resume).
-            Err(e @ SendError::Unreachable(_)) => {
-                self.unplan(&batch).await?;
-                Err(e.into())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn unplan(&self, batch: &Batch<SentOp>) -> Result<()> {
-        let (store, id, seq) = (self.store.clone(), self.run_id.clone(), batch.seq);
-        blocking(move || store.unplan_batch(&id, seq)).await
-    }
-
-    async fn settle_off_thread(&mut self, batch: Batch<SentOp>, durable: bool) -> Result<()> {
-        let (acc, store, id) = (self.acc.clone(), self.store.clone(), self.run_id.clone());
-        let checkpoint = match (&self.checkpoint, durable) {
-            (Some((run, base)), true) => {
-                let stats = self.sender.driver.stats();
-                let mut run = run.clone();
-                run.counters.requests = base.requests + stats.requests.load(Relaxed);
-                run.counters.retries = base.retries + stats.retries.load(Relaxed);
-                run.counters.http_429 = base.http_429 + stats.http_429.load(Relaxed);
-                Some(run)
-            }
-            _ => None,
-        };
-        blocking(move || {
-            if let Some(run) = &checkpoint {
-                // Made durable by the settle's flush just below.
-                store.save_run(run).map_err(Written::State)?;
-            }
-            let mut acc = acc.lock().unwrap_or_else(|e| e.into_inner());
-            acc.settle(&store, &id, batch, durable)
-        })
-        .await?;
-        self.show_progress();
-        Ok(())
-    }
-}
-
 /// The body kind and endpoint of a job's batches.
-pub fn body_kind(job: &Job) -> BodyKind {
+fn body_kind(job: &Job) -> BodyKind {
     match &job.mapping {
         Mapping::Events(_) => BodyKind::Events,
         Mapping::Audience(a) => BodyKind::Audience {

@@ -11,27 +11,27 @@ use std::collections::HashMap;
 /// The IDs of the batches in flight, by the hashes the batcher collected
 /// (`Batch::keys`).
 #[derive(Debug, Default)]
-pub struct InFlight {
+pub(crate) struct InFlight {
     /// Keyed by xxh3 hashes, already uniform: not hashed again.
     counts: HashMap<u64, u32, ByHash>,
     /// Batches that had to wait for an earlier one holding one of their IDs.
-    pub waits: u64,
+    pub(crate) waits: u64,
 }
 
 impl InFlight {
     /// Does a batch in flight hold one of `keys`?
-    pub fn conflicts(&self, keys: &[u64]) -> bool {
+    pub(crate) fn conflicts(&self, keys: &[u64]) -> bool {
         !self.counts.is_empty() && keys.iter().any(|k| self.counts.contains_key(k))
     }
 
-    pub fn add(&mut self, keys: &[u64]) {
+    pub(crate) fn add(&mut self, keys: &[u64]) {
         for &k in keys {
             *self.counts.entry(k).or_default() += 1;
         }
     }
 
     /// A batch holding `keys` is settled (or given up).
-    pub fn remove(&mut self, keys: &[u64]) {
+    pub(crate) fn remove(&mut self, keys: &[u64]) {
         for k in keys {
             if let Some(c) = self.counts.get_mut(k) {
                 *c -= 1;

@@ -5,13 +5,13 @@ use batchport_state::Counters;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// An import's progress bar (drawn only when enabled).
-pub struct ImportBar {
+pub(crate) struct ImportBar {
     bar: Option<ProgressBar>,
     pos: u64,
 }
 
 impl ImportBar {
-    pub fn new(enabled: bool, total_bytes: u64) -> Self {
+    pub(crate) fn new(enabled: bool, total_bytes: u64) -> Self {
         let bar = enabled.then(|| {
             let b = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
             b.set_style(
@@ -25,18 +25,18 @@ impl ImportBar {
         ImportBar { bar, pos: 0 }
     }
 
-    pub fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         self.pos
     }
 
-    pub fn set_position(&mut self, pos: u64) {
+    pub(crate) fn set_position(&mut self, pos: u64) {
         self.pos = pos;
         if let Some(b) = &self.bar {
             b.set_position(pos);
         }
     }
 
-    pub fn update(&self, c: &Counters) {
+    pub(crate) fn update(&self, c: &Counters) {
         if let Some(b) = &self.bar {
             let rate = c.rows_read as f64 / b.elapsed().as_secs_f64().max(0.001);
             b.set_message(format!(
@@ -46,7 +46,7 @@ impl ImportBar {
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

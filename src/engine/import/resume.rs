@@ -8,26 +8,29 @@ use std::collections::BTreeMap;
 
 /// What an earlier attempt of the run left a row as, when it is read again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Replay {
+pub(crate) enum Replay {
     /// Settled by an earlier attempt: counted there, not sent again.
     Skip,
     /// In flight at the kill, outcome unknown, kind not idempotent: hold.
     Hold,
 }
 
+/// Where one input file is read again from, and the rows past that point
+/// whose fate an earlier attempt decided.
 #[derive(Debug, Clone, Default)]
-pub struct FilePlan {
+pub(crate) struct FilePlan {
     /// Everything up to and including this record is settled: seek past it.
-    pub after: Option<Position>,
+    pub(crate) after: Option<Position>,
     /// Record ranges (inclusive) past `after`, in order, with their fate. Rows
     /// not covered are new (or in flight and resent).
-    pub ranges: Vec<(u64, u64, Replay)>,
-    pub done: bool,
+    pub(crate) ranges: Vec<(u64, u64, Replay)>,
+    /// Read to its end and settled by an earlier attempt: not read again.
+    pub(crate) done: bool,
 }
 
 impl FilePlan {
     /// The fate of record `r`; `cursor` walks `ranges` as rows come in order.
-    pub fn fate(&self, r: u64, cursor: &mut usize) -> Option<Replay> {
+    pub(crate) fn fate(&self, r: u64, cursor: &mut usize) -> Option<Replay> {
         while let Some(&(_, last, _)) = self.ranges.get(*cursor) {
             if last < r {
                 *cursor += 1;
@@ -39,16 +42,22 @@ impl FilePlan {
     }
 }
 
+/// What an attempt resumes from: a plan per input file, and the counts and
+/// report file lengths of every batch already settled. `batchport status`
+/// takes an unfinished import's row counts from it (a killed run's record may
+/// be behind its ledger).
 #[derive(Debug, Default)]
 pub struct ResumePlan {
-    pub files: Vec<FilePlan>,
+    /// One per input file, in the run's order of files.
+    pub(crate) files: Vec<FilePlan>,
     /// Counts of every settled batch.
     pub counters: Counters,
     /// Lengths of the rejects and uncertain files as of the last settled batch:
     /// anything past them belongs to batches that will be redone.
-    pub rejects_lens: Vec<u64>,
-    pub uncertain_lens: Vec<u64>,
-    pub partial_len: u64,
+    pub(crate) rejects_lens: Vec<u64>,
+    pub(crate) uncertain_lens: Vec<u64>,
+    /// Length of the partial file as of the last settled batch.
+    pub(crate) partial_len: u64,
 }
 
 /// Read the ledger of `run`. `hold` is the job's rule for unknown outcomes.

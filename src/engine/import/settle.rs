@@ -13,33 +13,33 @@ use batchport_transform::Reject;
 
 /// Where a file's rows can be read again, for the rows the API refuses.
 #[derive(Debug, Clone)]
-pub struct Source {
-    pub path: std::path::PathBuf,
-    pub delimiter: u8,
-    pub seekable: bool,
+pub(crate) struct Source {
+    pub(crate) path: std::path::PathBuf,
+    pub(crate) delimiter: u8,
+    pub(crate) seekable: bool,
 }
 
 /// What an import attempt has settled so far, and where it writes it.
-pub struct Accounts {
+pub(crate) struct Accounts {
     /// Per input file, once it has been opened in this attempt.
-    pub sources: Vec<Source>,
-    pub rejects: RejectsWriter,
-    pub uncertain: RejectsWriter,
+    pub(crate) sources: Vec<Source>,
+    pub(crate) rejects: RejectsWriter,
+    pub(crate) uncertain: RejectsWriter,
     /// Rows applied but for a refused attribute (partial errors): apart from
     /// the rejects, so that re-importing the rejects never resends them.
-    pub partial: Option<RejectsWriter>,
-    pub counters: state::Counters,
-    pub change: Option<ChangeIndex>,
+    pub(crate) partial: Option<RejectsWriter>,
+    pub(crate) counters: state::Counters,
+    pub(crate) change: Option<ChangeIndex>,
     /// Events jobs: the events this destination acknowledged.
-    pub events: Option<EventIndex>,
+    pub(crate) events: Option<EventIndex>,
 }
 
 impl Accounts {
-    pub fn new(rejects: RejectsWriter, uncertain: RejectsWriter, counters: state::Counters) -> Self {
+    pub(crate) fn new(rejects: RejectsWriter, uncertain: RejectsWriter, counters: state::Counters) -> Self {
         Accounts { sources: Vec::new(), rejects, uncertain, partial: None, counters, change: None, events: None }
     }
 
-    pub fn set_source(&mut self, file: usize, s: Source) {
+    pub(crate) fn set_source(&mut self, file: usize, s: Source) {
         while self.sources.len() <= file {
             self.sources.push(s.clone());
         }
@@ -50,7 +50,13 @@ impl Accounts {
     /// `durable`: flush the record before returning. An acknowledged batch must
     /// never be sent again (invariant 2), so a batch that was sent is durable
     /// before the next is planned; one that sent nothing can be redone.
-    pub fn settle(&mut self, store: &Store, run_id: &str, batch: Batch<SentOp>, durable: bool) -> Result<(), Written> {
+    pub(crate) fn settle(
+        &mut self,
+        store: &Store,
+        run_id: &str,
+        batch: Batch<SentOp>,
+        durable: bool,
+    ) -> Result<(), Written> {
         let mut tally = Tally {
             skipped: batch.skipped_acked,
             unchanged: batch.unchanged,

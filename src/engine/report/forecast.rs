@@ -159,7 +159,7 @@ fn group(
 
 impl Forecast {
     /// For people, on stderr: the biggest groups first.
-    pub fn human(&self) -> String {
+    pub(crate) fn human(&self) -> String {
         let mut s = String::new();
         if !self.rejects.is_empty() {
             s.push_str("  rejects by column and reason:\n");
@@ -186,8 +186,11 @@ impl Forecast {
 /// What one row's operation says of one consent attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Consent {
+    /// The row sends `subscribed`.
     Subscribed,
+    /// The row sends `unsubscribed`.
     Unsubscribed,
+    /// The row sends nothing for it.
     NotSent,
 }
 

@@ -1,7 +1,7 @@
 //! What a run tells its user: the summary (human or `--json`), the rejects file.
 
 pub mod forecast;
-pub mod rejects;
+mod rejects;
 pub mod summary;
 
 pub use rejects::RejectsWriter;

@@ -17,7 +17,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 /// The columns a rejects file adds after the source's own.
-pub const EXTRA_COLUMNS: [&str; 4] = ["_line", "_column", "_reason", "_raw"];
+const EXTRA_COLUMNS: [&str; 4] = ["_line", "_column", "_reason", "_raw"];
 const EXTRA: [&str; 4] = EXTRA_COLUMNS;
 const FILE_COLUMN: &str = "_file";
 
@@ -27,6 +27,8 @@ struct Out {
     writer: Option<csv::Writer<BufWriter<File>>>,
 }
 
+/// Writes the rows of one report (rejects, uncertain or partial rows) to its
+/// files, one per source header, created at the first row.
 pub struct RejectsWriter {
     dir: PathBuf,
     stem: String,
@@ -41,6 +43,7 @@ pub struct RejectsWriter {
     current: Option<usize>,
     /// Every file written, in order (a glob whose headers differ gets several).
     pub paths: Vec<PathBuf>,
+    /// Rows written by this writer (not those an earlier attempt wrote).
     pub count: u64,
 }
 
@@ -62,7 +65,7 @@ impl RejectsWriter {
     }
 
     /// Name the source file of each row in a `_file` column.
-    pub fn with_file_column(mut self, on: bool) -> Self {
+    pub(crate) fn with_file_column(mut self, on: bool) -> Self {
         self.file_column = on;
         self
     }
@@ -75,10 +78,12 @@ impl RejectsWriter {
     }
 
     /// The path of the source the next rejects come from (`_file`).
-    pub fn set_source_path(&mut self, path: &Path) {
+    pub(crate) fn set_source_path(&mut self, path: &Path) {
         self.source = Some(path.to_path_buf());
     }
 
+    /// Write one row: its source cells, then `_line`, `_column`, `_reason`,
+    /// `_raw` (and `_file`), to the file of the current source header.
     pub fn write(&mut self, r: &Reject) -> std::io::Result<()> {
         let i = match self.current {
             Some(i) => i,
@@ -138,7 +143,7 @@ impl RejectsWriter {
     }
 
     /// Bytes in each file (flushed), in order, for the ledger.
-    pub fn lens(&self) -> Vec<u64> {
+    pub(crate) fn lens(&self) -> Vec<u64> {
         self.paths.iter().map(|p| std::fs::metadata(p).map_or(0, |m| m.len())).collect()
     }
 
@@ -147,6 +152,7 @@ impl RejectsWriter {
         self.lens().first().copied().unwrap_or(0)
     }
 
+    /// Nothing in the first file.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -155,7 +161,7 @@ impl RejectsWriter {
     /// to its length in `lens`, the lengths the ledger vouches for (what came
     /// after belongs to batches that will be redone), and append from there.
     /// Files past `lens` belong to batches that will be redone: removed.
-    pub fn resume(&mut self, lens: &[u64]) -> std::io::Result<()> {
+    pub(crate) fn resume(&mut self, lens: &[u64]) -> std::io::Result<()> {
         for (n, &len) in lens.iter().enumerate() {
             let path = self.name(n);
             if len == 0 || !path.exists() {
@@ -199,6 +205,8 @@ impl RejectsWriter {
         Ok(first.iter().take(keep).collect())
     }
 
+    /// Hand every file's buffered rows to the OS, so that the files' lengths
+    /// count them.
     pub fn flush(&mut self) -> std::io::Result<()> {
         for o in &mut self.outs {
             if let Some(w) = o.writer.as_mut() {

@@ -31,6 +31,7 @@ pub struct Summary {
     /// value that failed its type or rule. Each such row is in the rejects
     /// file once, with the columns and reasons.
     pub values_dropped: u64,
+    /// The partial file (rows applied but for a refused part), when there are any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partial_file: Option<PathBuf>,
     /// `validate` only: rows that would be sent.
@@ -89,21 +90,28 @@ pub struct Summary {
 pub struct ImportedBy {
     /// The run that imported the input.
     pub run_id: String,
-    /// Its `rows_read`, `rows_sent`... as its own summary gave them.
+    /// Rows it read. Its counts are as its own summary gave them.
     pub rows_read: u64,
+    /// Rows Batch acknowledged.
     pub rows_sent: u64,
+    /// Rows refused, by the transform or by Batch.
     pub rows_rejected: u64,
+    /// Rows not sent because they did not change since the run before it.
     pub rows_unchanged: u64,
+    /// Rows held, their outcome unknown.
     pub rows_uncertain: u64,
+    /// Rows Batch applied but for a refused attribute or event.
     pub rows_partial: u64,
+    /// Events not sent because an earlier run had sent them.
     pub rows_duplicate: u64,
+    /// Requests it made for the data.
     pub requests: u64,
 }
 
 impl Summary {
     /// This summary as an "already imported" one: its counts move to
     /// `imported_by`, this command's are 0 (status, files and run id stay).
-    pub fn as_already_imported(mut self) -> Summary {
+    pub(crate) fn into_already_imported(mut self) -> Summary {
         self.imported_by = Some(ImportedBy {
             run_id: self.run_id.clone(),
             rows_read: self.rows_read,

@@ -2,7 +2,7 @@
 //! whoever asks (`batchport run`, `batchport schedule`, the library).
 //!
 //! 1. **Connect**: keys and client first, so a missing key is reported before
-//!    anything is read (`connect.rs`).
+//!    anything is read (`service/connect.rs`).
 //! 2. **Identify the input**: what a run of this job is about (an import's
 //!    input fingerprints, an export's request and output).
 //! 3. **Open or resume**: the job's store; its unfinished run is resumed when
@@ -111,7 +111,7 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
         Opened::AlreadyDone(last) => {
             // The original run's status, rejects and all: a rerun does not
             // turn a run with rejects or held rows into a clean one.
-            let mut s = summary_of(&last, work.files(&last), started).as_already_imported();
+            let mut s = summary_of(&last, work.files(&last), started).into_already_imported();
             s.destination = Some(dest);
             s.note = Some(format!(
                 "already imported to this destination by run {} (same files, unchanged): nothing to do; `batchport reset` first to import it again",
@@ -330,7 +330,7 @@ fn warn_if_shared(state_dir: &Path) {
 
 /// The state store of one job: one sled database per job, so that its lock is
 /// the job's run lock and different jobs can run side by side. Blocking: call
-/// from sync code, or through [`open_store`].
+/// it from sync code (a run opens its store on the blocking pool).
 pub fn open_store_blocking(state_dir: &Path, job: &str) -> Result<Store> {
     warn_if_shared(state_dir);
     let dir = state_dir.join("jobs").join(job);
@@ -339,6 +339,6 @@ pub fn open_store_blocking(state_dir: &Path, job: &str) -> Result<Store> {
 }
 
 /// [`open_store_blocking`] on the blocking pool.
-pub async fn open_store(state_dir: PathBuf, job: String) -> Result<Store> {
+async fn open_store(state_dir: PathBuf, job: String) -> Result<Store> {
     blocking(move || open_store_blocking(&state_dir, &job)).await
 }

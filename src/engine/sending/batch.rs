@@ -1,7 +1,7 @@
 //! Rows → batches. A batch is a *segment* of the input: every row read since the
 //! previous batch, whatever became of it (operation, reject, skipped), so that
 //! batches tile each file and the ledger's records of them say exactly which
-//! rows are settled (see `engine::resume`). Only the operations are sent; the
+//! rows are settled (see `import::resume`). Only the operations are sent; the
 //! rest is accounted for when the batch settles.
 
 use batchport_source::Position;
@@ -19,33 +19,33 @@ const FRAME_BYTES: usize = 64;
 /// batching, a [`SentOp`](super::send::SentOp) once its body is built (the
 /// body holds the attributes; the operation keeps what settling needs).
 #[derive(Debug)]
-pub struct Batch<O = Op> {
-    pub seq: u64,
-    pub file: usize,
-    pub first: Position,
-    pub last: Position,
+pub(crate) struct Batch<O = Op> {
+    pub(crate) seq: u64,
+    pub(crate) file: usize,
+    pub(crate) first: Position,
+    pub(crate) last: Position,
     /// Rows in the segment, of any fate.
-    pub rows: u64,
-    pub ops: Vec<O>,
+    pub(crate) rows: u64,
+    pub(crate) ops: Vec<O>,
     /// Rows the transform refused, written to the rejects file at settling.
-    pub rejects: Vec<Reject>,
+    pub(crate) rejects: Vec<Reject>,
     /// Rows skipped: already acknowledged in an earlier attempt of this run, or
     /// unchanged since the last run (`changed_only`).
-    pub skipped_acked: u64,
-    pub unchanged: u64,
+    pub(crate) skipped_acked: u64,
+    pub(crate) unchanged: u64,
     /// Events this destination acknowledged in an earlier run: not sent.
-    pub duplicate: u64,
+    pub(crate) duplicate: u64,
     /// Rows whose earlier batch had an unknown outcome: held, not sent (events).
-    pub held: Vec<Op>,
+    pub(crate) held: Vec<Op>,
     /// Distinct keys among `ops`: what the rate limit counts.
-    pub updates: u32,
+    pub(crate) updates: u32,
     /// Estimated body size.
-    pub bytes: usize,
+    pub(crate) bytes: usize,
     /// Events: the event-index hash of each of `held`.
-    pub held_hashes: Vec<u64>,
-    /// The distinct ID hashes of `ops` (per-ID order, `engine::order`),
+    pub(crate) held_hashes: Vec<u64>,
+    /// The distinct ID hashes of `ops` (per-ID order, `import::order`),
     /// collected by the batcher as it counted `updates`.
-    pub keys: Vec<u64>,
+    pub(crate) keys: Vec<u64>,
 }
 
 impl<O> Default for Batch<O> {
@@ -72,7 +72,7 @@ impl<O> Default for Batch<O> {
 
 impl<O> Batch<O> {
     /// The batch's ledger record, in `state` with `tally`.
-    pub fn record(&self, state: BatchState, tally: Tally) -> BatchRecord {
+    pub(crate) fn record(&self, state: BatchState, tally: Tally) -> BatchRecord {
         BatchRecord {
             seq: self.seq,
             file: self.file,
@@ -85,7 +85,7 @@ impl<O> Batch<O> {
     }
 
     /// The same batch, each operation turned into the next stage's.
-    pub fn map_ops<P>(self, f: impl FnMut(O) -> P) -> Batch<P> {
+    pub(crate) fn map_ops<P>(self, f: impl FnMut(O) -> P) -> Batch<P> {
         Batch {
             seq: self.seq,
             file: self.file,
@@ -108,21 +108,21 @@ impl<O> Batch<O> {
 
 /// The limits one batch must respect.
 #[derive(Debug, Clone, Copy)]
-pub struct BatchLimits {
-    pub max_ops: usize,
-    pub max_bytes: usize,
+pub(crate) struct BatchLimits {
+    pub(crate) max_ops: usize,
+    pub(crate) max_bytes: usize,
     /// Events: at most this many events of one key per call.
-    pub max_events_per_key: Option<usize>,
+    pub(crate) max_events_per_key: Option<usize>,
     /// Close a segment once it holds this many rows in memory (operations,
     /// rejects, held rows), even if few are sent, so that the settled prefix
     /// (and a resume's seek point) moves through files that are mostly rejects
     /// and memory stays bounded.
-    pub max_rows: u64,
+    pub(crate) max_rows: u64,
     /// Close a segment after this many rows of any fate. With `changed_only`
     /// it is far above `max_rows`: unchanged rows cost no memory, and a long
     /// segment fills whole calls with the few changed rows (1% changed and
     /// 10,000 operations a call: a segment of a million rows).
-    pub max_segment_rows: u64,
+    pub(crate) max_segment_rows: u64,
 }
 
 /// Keys are counted by their xxh3 hash, already uniform: hashing it again
@@ -148,7 +148,7 @@ impl std::hash::Hasher for Prehashed {
 
 pub(crate) type ByHash = std::hash::BuildHasherDefault<Prehashed>;
 
-pub struct Batcher {
+pub(crate) struct Batcher {
     limits: BatchLimits,
     file: usize,
     next_seq: u64,
@@ -158,7 +158,7 @@ pub struct Batcher {
 }
 
 /// What a row became before batching.
-pub enum Row {
+pub(crate) enum Row {
     Op(Op),
     Reject(Reject),
     /// Acknowledged by an earlier attempt of this run.
@@ -186,7 +186,7 @@ impl Row {
 }
 
 impl Batcher {
-    pub fn new(limits: BatchLimits, next_seq: u64) -> Self {
+    pub(crate) fn new(limits: BatchLimits, next_seq: u64) -> Self {
         Batcher {
             limits,
             file: 0,
@@ -197,17 +197,17 @@ impl Batcher {
         }
     }
 
-    pub fn next_seq(&self) -> u64 {
+    pub(crate) fn next_seq(&self) -> u64 {
         self.next_seq
     }
 
     /// Rows from now on belong to input file `file`; call `close` before.
-    pub fn set_file(&mut self, file: usize) {
+    pub(crate) fn set_file(&mut self, file: usize) {
         self.file = file;
     }
 
     /// Add a row; returns the batch it closed, if adding it had to close one.
-    pub fn push(&mut self, row: Row) -> Option<Batch> {
+    pub(crate) fn push(&mut self, row: Row) -> Option<Batch> {
         let mut closed = None;
         if let Row::Op(op) = &row {
             let h = xxh3_64(op.key.as_bytes());
@@ -266,7 +266,7 @@ impl Batcher {
     }
 
     /// Close the current batch (end of file, or before a row that does not fit).
-    pub fn close(&mut self) -> Option<Batch> {
+    pub(crate) fn close(&mut self) -> Option<Batch> {
         if self.cur.rows == 0 {
             return None;
         }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 /// What the operations of a job become on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyKind {
+pub(crate) enum BodyKind {
     /// `/profiles/*update`: one operation per row.
     Profiles,
     /// `/profiles/*update`: rows of one Custom ID grouped into one operation.
@@ -21,16 +21,16 @@ pub enum BodyKind {
 /// (indexes into the batch) it carries: `bulk_index` in partial errors points
 /// into `elements`, and a refused body is split by element ranges without
 /// going back to the operations, whose attributes are dropped once built.
-pub struct Body {
+pub(crate) struct Body {
     /// Shared, so that each attempt sends it without a copy.
-    pub bytes: batchport_api::client::Bytes,
-    pub elements: Vec<std::ops::Range<usize>>,
-    pub members: Vec<Vec<usize>>,
+    pub(crate) bytes: batchport_api::client::Bytes,
+    pub(crate) elements: Vec<std::ops::Range<usize>>,
+    pub(crate) members: Vec<Vec<usize>>,
 }
 
 impl Body {
     /// A body with only `elems` of the elements, same framing.
-    pub fn subset(&self, elems: std::ops::Range<usize>) -> Vec<u8> {
+    pub(crate) fn subset(&self, elems: std::ops::Range<usize>) -> Vec<u8> {
         let (Some(first), Some(last)) = (self.elements.first(), self.elements.last()) else {
             return self.bytes.to_vec();
         };
@@ -50,7 +50,7 @@ impl Body {
     }
 }
 
-pub fn build(kind: &BodyKind, ops: &[Op]) -> Body {
+pub(crate) fn build(kind: &BodyKind, ops: &[Op]) -> Body {
     let mut bytes = Vec::with_capacity(ops.iter().map(|o| o.attrs.len() + o.key.len() + 48).sum::<usize>() + 64);
     let mut elements = Vec::with_capacity(ops.len());
     let one_each = |n: usize| (0..n).map(|i| vec![i]).collect();

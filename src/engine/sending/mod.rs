@@ -2,7 +2,7 @@
 //! written as request bodies ([`body`]), sent and their answers read
 //! ([`send`]), and an audience's replace ([`replace`]).
 
-pub mod batch;
-pub mod body;
-pub mod replace;
-pub mod send;
+pub(crate) mod batch;
+pub(crate) mod body;
+pub(crate) mod replace;
+pub(crate) mod send;

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Where a job's audience replace stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplaceState {
+enum ReplaceState {
     /// Not a replace job: every call adds (or removes).
     Adding,
     /// No replace accepted yet: the next call goes to `/audiences/replace`.
@@ -28,15 +28,15 @@ pub enum ReplaceState {
 
 /// The shared state (cheap to clone; clones share it).
 #[derive(Debug, Clone)]
-pub struct Replace(Arc<AtomicU8>);
+pub(crate) struct Replace(Arc<AtomicU8>);
 
 impl Replace {
     /// `replacing`: the job's mode is `replace`.
-    pub fn new(replacing: bool) -> Replace {
+    pub(crate) fn new(replacing: bool) -> Replace {
         Replace(Arc::new(AtomicU8::new(if replacing { PENDING } else { ADDING })))
     }
 
-    pub fn state(&self) -> ReplaceState {
+    fn state(&self) -> ReplaceState {
         match self.0.load(Ordering::Acquire) {
             PENDING => ReplaceState::Pending,
             REPLACED => ReplaceState::Replaced,
@@ -44,18 +44,18 @@ impl Replace {
         }
     }
 
-    pub fn is_pending(&self) -> bool {
+    pub(crate) fn is_pending(&self) -> bool {
         self.state() == ReplaceState::Pending
     }
 
     /// Batch answered a call to `/audiences/replace`.
-    pub fn accepted(&self) {
+    pub(crate) fn accepted(&self) {
         self.finish();
     }
 
     /// Resuming a run whose earlier attempt had rows accepted: its replace
     /// happened then, and is not redone.
-    pub fn resumed_after_send(&self) {
+    pub(crate) fn resumed_after_send(&self) {
         self.finish();
     }
 

@@ -19,7 +19,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fate {
+pub(crate) enum Fate {
     Acked,
     /// Refused by the API; `column` is the source column where it is known.
     Rejected {
@@ -41,7 +41,7 @@ pub enum Fate {
 /// Why a batch could not be settled: the run stops, keeps its progress, and
 /// says this.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum SendError {
+pub(crate) enum SendError {
     #[error(
         "Batch refused the keys (401 {0}): check the REST API key and project key in the environment variables the job names"
     )]
@@ -69,53 +69,54 @@ pub enum SendError {
 /// Called once, just before a batch's first request is handed to the HTTP
 /// client (after any wait for the limiter): events batches record it in the
 /// ledger, so that a batch killed while it waited is resent, not held.
-pub type HandOff = Box<dyn FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send>;
+pub(crate) type HandOff =
+    Box<dyn FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send>;
 
 /// What an import send keeps beyond the driver's counts.
 #[derive(Debug, Default)]
-pub struct SendStats {
+pub(crate) struct SendStats {
     /// The last `indexing_token` an audience or catalog write answered.
-    pub last_token: std::sync::Mutex<Option<String>>,
+    pub(crate) last_token: std::sync::Mutex<Option<String>>,
 }
 
 #[derive(Clone)]
-pub struct Sender {
-    pub client: Client,
-    pub driver: Driver,
-    pub endpoint: Endpoint,
-    pub kind: BodyKind,
+pub(crate) struct Sender {
+    pub(crate) client: Client,
+    pub(crate) driver: Driver,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) kind: BodyKind,
     /// Hold operations whose outcome is unknown instead of resending them.
-    pub hold_unknown: bool,
+    pub(crate) hold_unknown: bool,
     /// Batch attribute name → source column, for the rejects file.
-    pub columns: Arc<HashMap<String, String>>,
-    pub stats: Arc<SendStats>,
+    pub(crate) columns: Arc<HashMap<String, String>>,
+    pub(crate) stats: Arc<SendStats>,
     /// Audience `replace`: where it stands (see `replace.rs`).
-    pub replace: Replace,
+    pub(crate) replace: Replace,
 }
 
 /// An operation in flight: once its body is built, what settling needs.
 #[derive(Debug)]
-pub struct SentOp {
+pub(crate) struct SentOp {
     /// Custom ID or item id.
-    pub key: String,
-    pub pos: Position,
+    pub(crate) key: String,
+    pub(crate) pos: Position,
     /// The source row for the reports; empty where the file can be read
     /// again at `pos`.
-    pub record: csv::ByteRecord,
+    pub(crate) record: csv::ByteRecord,
     /// `changed_only`: (id hash, content hash), recorded once acknowledged.
-    pub change: Option<(u64, u64)>,
+    pub(crate) change: Option<(u64, u64)>,
     /// Events: the event-index hash, recorded once acknowledged (or held).
-    pub event: Option<u64>,
+    pub(crate) event: Option<u64>,
     /// What became of it: `Acked` unless the API said otherwise.
-    pub fate: Fate,
+    pub(crate) fate: Fate,
     /// Bad values left out of it (`on_bad_value = "drop"`): reported once sent.
-    pub dropped: Vec<(String, String)>,
+    pub(crate) dropped: Vec<(String, String)>,
 }
 
 impl SentOp {
     /// `op` once its attributes are in a body. `keep_record`: the file cannot
     /// be read again at its position (stdin-like or compressed input).
-    pub fn new(op: Op, keep_record: bool, change: Option<(u64, u64)>) -> SentOp {
+    pub(crate) fn new(op: Op, keep_record: bool, change: Option<(u64, u64)>) -> SentOp {
         let record = if keep_record { op.record } else { csv::ByteRecord::new() };
         SentOp { key: op.key, pos: op.pos, record, change, event: None, fate: Fate::Acked, dropped: op.dropped }
     }
@@ -123,7 +124,7 @@ impl SentOp {
 
 /// One request's conclusion for a range of operations.
 #[derive(Debug)]
-pub enum Step {
+enum Step {
     Answered(Bytes),
     Split,
     RejectAll(String),
@@ -132,12 +133,12 @@ pub enum Step {
 
 /// The import's retry rules for one request of `elements` body elements.
 #[derive(Debug, Clone, Copy)]
-pub struct BatchLogic {
-    pub endpoint: Endpoint,
-    pub elements: usize,
-    pub hold_unknown: bool,
+struct BatchLogic {
+    endpoint: Endpoint,
+    elements: usize,
+    hold_unknown: bool,
     /// A catalog edit: a 404 means the catalog is missing.
-    pub catalog: bool,
+    catalog: bool,
 }
 
 impl RetryLogic for BatchLogic {
@@ -185,7 +186,7 @@ impl RetryLogic for BatchLogic {
 impl Sender {
     /// The endpoint and body kind of the next batch: an audience replace goes to
     /// `/audiences/replace` until Batch has accepted one.
-    pub fn target(&self) -> (Endpoint, BodyKind) {
+    pub(crate) fn target(&self) -> (Endpoint, BodyKind) {
         match &self.kind {
             BodyKind::Audience { name, .. } if self.replace.is_pending() => {
                 (Endpoint::AudiencesReplace, BodyKind::Audience { name: name.clone(), action: None })
@@ -196,7 +197,7 @@ impl Sender {
 
     /// Send one planned batch, its `body` built by `body::build` for `ops`,
     /// splitting as needed; each op's `fate` says what became of it.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         ops: &mut [SentOp],
         body: &Body,

@@ -11,10 +11,11 @@ use batchport_emulator::{Emulator, EmulatorConfig};
 use batchport_transform::job::{BaseUrl, Job};
 
 /// The client of one run, and the emulator it talks to when the job says so.
-pub struct Connection {
-    pub client: Client,
+pub(crate) struct Connection {
+    /// The client every request of the run goes through.
+    pub(crate) client: Client,
     /// Where this run sends (a hash of the project key, never the key).
-    pub destination: super::Destination,
+    pub(crate) destination: super::Destination,
     /// Kept alive for the run when the job talks to the in-process emulator.
     #[cfg(feature = "emulator")]
     _emulator: Option<Emulator>,
@@ -23,7 +24,7 @@ pub struct Connection {
 impl Connection {
     /// Keys, then the emulator if asked for, then the client.
     /// `keys`: given by the caller; `None`: from the environment variables the job names.
-    pub async fn open(job: &Job, keys: Option<&Keys>) -> Result<Connection> {
+    pub(crate) async fn open(job: &Job, keys: Option<&Keys>) -> Result<Connection> {
         let key = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let given = |k: &str| Some(k.to_string()).filter(|v| !v.trim().is_empty());
         let (rest, project) = match keys {

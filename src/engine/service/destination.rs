@@ -9,16 +9,16 @@ use batchport_transform::job::{BaseUrl, Job, Mapping};
 /// One destination: its readable text (shown by `status`) and the short
 /// stable key the store's indexes are kept under.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Destination {
+pub(crate) struct Destination {
     /// e.g. `https://api.batch.com 2.9 project#1f0c9a2e7d4b6a11 /profiles/update`.
-    pub text: String,
+    pub(crate) text: String,
 }
 
 impl Destination {
     /// The destination of `job` sending with `project_key`. The in-process
     /// emulator (`base_url = "emulator"`) is one destination whatever port it
     /// gets: it starts empty each time, which a new history would not fix.
-    pub fn of(job: &Job, project_key: &str) -> Destination {
+    pub(crate) fn of(job: &Job, project_key: &str) -> Destination {
         let base = match &job.api.base_url {
             BaseUrl::Emulator => "emulator".to_string(),
             BaseUrl::Url(u) => u.trim_end_matches('/').to_string(),
@@ -35,7 +35,7 @@ impl Destination {
     }
 
     /// The key the per-destination indexes of one job are kept under.
-    pub fn scope(&self, job: &str) -> String {
+    pub(crate) fn scope(&self, job: &str) -> String {
         batchport_state::scope(job, &self.text)
     }
 }

@@ -65,6 +65,7 @@ impl std::fmt::Debug for Events {
 }
 
 impl Events {
+    /// Events to `subscriber`, or to no one.
     pub fn new(subscriber: Option<Subscriber>) -> Events {
         Events(subscriber)
     }
@@ -74,19 +75,22 @@ impl Events {
         Events(Some(std::sync::Arc::new(f)))
     }
 
-    pub fn send(&self, event: Event) {
+    /// Hand `event` to the subscriber, if any.
+    pub(crate) fn send(&self, event: Event) {
         if let Some(s) = &self.0 {
             s(&event);
         }
     }
 
-    pub fn notice(&self, message: impl Into<String>) {
+    /// An [`Event::Notice`] (its message built only when someone listens).
+    pub(crate) fn notice(&self, message: impl Into<String>) {
         if self.0.is_some() {
             self.send(Event::Notice(message.into()));
         }
     }
 
-    pub fn rows(&self, c: &batchport_state::Counters) {
+    /// An [`Event::Rows`] with the counts so far.
+    pub(crate) fn rows(&self, c: &batchport_state::Counters) {
         if self.0.is_some() {
             self.send(Event::Rows { read: c.rows_read, sent: c.rows_sent, rejected: c.rows_rejected });
         }

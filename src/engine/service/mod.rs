@@ -9,8 +9,8 @@ mod connect;
 mod destination;
 mod events;
 
-pub use connect::Connection;
-pub use destination::Destination;
+pub(crate) use connect::Connection;
+pub(crate) use destination::Destination;
 pub use events::{Event, Events, Keys, Subscriber};
 
 use anyhow::Result;
@@ -23,6 +23,8 @@ use tokio_util::sync::CancellationToken;
 /// How the caller wants the run done.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    /// The state folder: each job's store (runs, ledger, indexes) is kept
+    /// under it, and the rejects files unless the job names a folder.
     pub state_dir: PathBuf,
     /// Draw a progress bar on stderr.
     pub progress: bool,
@@ -37,7 +39,7 @@ pub struct Options {
 
 /// How a kind's execution ended, when it did not fail.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ended {
+pub(crate) enum Ended {
     /// Everything was done. `note`: what the user should know about it.
     Done { note: Option<String> },
     /// Stopped by the cancellation token after settling what was in flight.
@@ -51,11 +53,11 @@ pub enum Ended {
 /// poll): not a failure. The lifecycle turns it into [`Ended::Interrupted`].
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("stopped by a signal")]
-pub struct Interrupted;
+pub(crate) struct Interrupted;
 
 /// A driver's stop as the run's error: cancellation becomes [`Interrupted`],
 /// the rest say what was being done.
-pub fn stopped<E: std::fmt::Display>(stop: batchport_dispatch::Stop<E>, doing: &str) -> anyhow::Error {
+pub(crate) fn stopped<E: std::fmt::Display>(stop: batchport_dispatch::Stop<E>, doing: &str) -> anyhow::Error {
     match stop {
         batchport_dispatch::Stop::Cancelled => Interrupted.into(),
         other => anyhow::anyhow!("{doing}: {other}"),
@@ -63,16 +65,16 @@ pub fn stopped<E: std::fmt::Display>(stop: batchport_dispatch::Stop<E>, doing: &
 }
 
 /// What the lifecycle hands a kind to execute with.
-pub struct Context<'a> {
-    pub job: &'a Job,
-    pub options: &'a Options,
-    pub store: &'a Store,
-    pub connection: &'a Connection,
+pub(crate) struct Context<'a> {
+    pub(crate) job: &'a Job,
+    pub(crate) options: &'a Options,
+    pub(crate) store: &'a Store,
+    pub(crate) connection: &'a Connection,
     /// The key of the job's records at this run's destination (change index,
     /// event index, per-file import records).
-    pub scope: String,
+    pub(crate) scope: String,
     /// Every request of the run goes through it (or a `with_limiter` clone).
-    pub driver: Driver,
+    pub(crate) driver: Driver,
 }
 
 /// Run blocking work (sled, fsync, file I/O) on tokio's blocking pool and wait

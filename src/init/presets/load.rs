@@ -15,14 +15,37 @@ use toml::Spanned;
 /// A preset file that cannot be used, and where.
 #[derive(Debug, thiserror::Error)]
 pub enum PresetError {
+    /// The file cannot be read.
     #[error("cannot read preset file {path}: {error}")]
-    Read { path: String, error: std::io::Error },
+    Read {
+        /// The preset file.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A key's value is wrong, at a line of the file.
     #[error("{path}:{line}: {key}: {message}")]
-    At { path: String, line: usize, key: String, message: String },
+    At {
+        /// The preset file.
+        path: String,
+        /// Its line (from 1).
+        line: usize,
+        /// The key, dotted (`columns.role`).
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The file as a whole is wrong (no line to name).
     #[error("{path}: {message}")]
-    File { path: String, message: String },
+    File {
+        /// The preset file.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
+/// Read and check the preset file at `path`.
 pub fn read(path: &Path) -> Result<Tool, PresetError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|error| PresetError::Read { path: shown.clone(), error })?;

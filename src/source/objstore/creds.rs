@@ -17,7 +17,7 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey as K};
 /// No credentials anywhere in the chain (exit 2: the setup is wrong, not the data).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct NoCredentials(pub String);
+pub struct NoCredentials(pub(crate) String);
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -25,7 +25,7 @@ fn env(name: &str) -> Option<String> {
 
 /// Complete `b` (built from the environment) with profile-file keys, or say
 /// that there are none.
-pub fn aws(b: AmazonS3Builder) -> Result<AmazonS3Builder, NoCredentials> {
+pub(crate) fn aws(b: AmazonS3Builder) -> Result<AmazonS3Builder, NoCredentials> {
     let has = |k: K| b.get_config_value(&k).is_some_and(|v| !v.is_empty());
     let skip = b.get_config_value(&K::SkipSignature).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if skip

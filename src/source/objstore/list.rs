@@ -11,17 +11,17 @@ use super::{Access, Store, StoreError, connect};
 /// One object, as the run records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Object {
-    pub url: String,
-    pub size: u64,
+    pub(crate) url: String,
+    pub(crate) size: u64,
     /// Some stores list without it (then it is asked for with a HEAD); a
     /// store that never gives one is read without the change check.
-    pub etag: Option<String>,
-    pub last_modified: DateTime<Utc>,
+    pub(crate) etag: Option<String>,
+    pub(crate) last_modified: DateTime<Utc>,
 }
 
 /// The objects `pattern` names: a glob matches at least one object, a plain
 /// URL must exist.
-pub fn expand(pattern: &str, access: &Access) -> Result<Vec<Object>, StoreError> {
+pub(crate) fn expand(pattern: &str, access: &Access) -> Result<Vec<Object>, StoreError> {
     let store = connect(pattern, access)?;
     let key = store.loc.key.clone();
     let Some(first_glob) = key.find(['*', '?', '[']) else {

@@ -41,27 +41,58 @@ use batchport_dispatch::Limiter;
 use batchport_dispatch::retry::{Action, Driver, RetryLogic, RetryPolicy, Stop, Transient};
 
 pub use creds::NoCredentials;
-pub use list::{Object, expand, head};
-pub use read::ObjectReader;
+pub(crate) use list::expand;
+pub use list::{Object, head};
+pub(crate) use read::ObjectReader;
 pub use upload::Upload;
 
 /// Why an object could not be listed, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No S3 credentials anywhere in the chain, and the instance metadata
+    /// service ruled out (`AWS_EC2_METADATA_DISABLED`).
     #[error("no credentials for this store")]
     Credentials(#[source] NoCredentials),
+    /// The URL, or the store it names, cannot be used as given.
     #[error("{url}: {reason}")]
-    BadUrl { url: String, reason: String },
+    BadUrl {
+        /// The URL (or URL glob).
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The store has no object under this key.
     #[error("{url}: no such object")]
-    NotFound { url: String },
+    NotFound {
+        /// The object's URL.
+        url: String,
+    },
+    /// A URL glob whose listing has no matching key.
     #[error("{pattern}: no object matches")]
-    NoMatch { pattern: String },
+    NoMatch {
+        /// The URL glob.
+        pattern: String,
+    },
+    /// The object's ETag is no longer the one the run pinned.
     #[error(
         "{url} changed while the run read it (ETag {pinned} when the run started, {now} now); it is not read further: rerun to start over on the new version"
     )]
-    Changed { url: String, pinned: String, now: String },
+    Changed {
+        /// The object's URL.
+        url: String,
+        /// The ETag the run pinned.
+        pinned: String,
+        /// The ETag found now.
+        now: String,
+    },
+    /// A listing, read or upload failed for good.
     #[error("{url}: {reason}")]
-    Io { url: String, reason: String },
+    Io {
+        /// The URL of the object, or the glob listed.
+        url: String,
+        /// What failed, as the store, the retry driver or the file system said.
+        reason: String,
+    },
 }
 
 /// True when `s` names an object rather than a local path.
@@ -74,15 +105,16 @@ const SCHEMES: &[&str] = &["s3", "s3a", "gs", "az", "azure", "abfs", "abfss", "h
 
 /// A URL split into the store it lives in and the key inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
+pub(crate) struct Location {
     /// `s3://bucket`, `abfss://container@account.dfs.core.windows.net`, `https://host`.
-    pub base: String,
+    pub(crate) base: String,
     /// The object key, or a glob over keys; no leading `/`.
-    pub key: String,
+    pub(crate) key: String,
 }
 
 impl Location {
-    pub fn parse(url: &str) -> Result<Location, StoreError> {
+    /// Split `url` after its bucket, container or host.
+    pub(crate) fn parse(url: &str) -> Result<Location, StoreError> {
         let bad = |reason: &str| StoreError::BadUrl { url: url.to_string(), reason: reason.to_string() };
         let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("not a URL"))?;
         let (authority, key) = rest.split_once('/').unwrap_or((rest, ""));
@@ -92,7 +124,8 @@ impl Location {
         Ok(Location { base: format!("{}://{authority}", scheme.to_ascii_lowercase()), key: key.to_string() })
     }
 
-    pub fn url(&self, key: &str) -> String {
+    /// The URL of `key` in this store.
+    pub(crate) fn url(&self, key: &str) -> String {
         format!("{}/{key}", self.base)
     }
 
@@ -105,25 +138,26 @@ impl Location {
 /// Credentials are never here: they come from each cloud's own chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Access {
-    pub endpoint: Option<String>,
+    pub(crate) endpoint: Option<String>,
 }
 
 /// A connected store and the URL prefix its keys hang under.
 #[derive(Clone)]
-pub struct Store {
-    pub inner: Arc<dyn ObjectStore>,
-    pub loc: Location,
+pub(crate) struct Store {
+    pub(crate) inner: Arc<dyn ObjectStore>,
+    pub(crate) loc: Location,
 }
 
 impl Store {
-    pub fn path(&self, key: &str) -> ObjPath {
+    /// `key` as an `object_store` path.
+    pub(crate) fn path(&self, key: &str) -> ObjPath {
         ObjPath::from(key)
     }
 }
 
 /// Connect to the store of `url` (cached per store and endpoint, so a glob of
 /// a thousand parts resolves credentials once).
-pub fn connect(url: &str, access: &Access) -> Result<Store, StoreError> {
+pub(crate) fn connect(url: &str, access: &Access) -> Result<Store, StoreError> {
     type Cache = Mutex<HashMap<(String, Access), Arc<dyn ObjectStore>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let loc = Location::parse(url)?;
@@ -231,7 +265,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// Run `f` on the store runtime and wait for it from blocking code.
-pub fn block_on<F>(f: F) -> F::Output
+pub(crate) fn block_on<F>(f: F) -> F::Output
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,

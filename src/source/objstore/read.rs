@@ -29,12 +29,12 @@ use batchport_dispatch::retry::{Action, RetryLogic, Stop};
 
 /// The first GET of an object: enough for the encoding sniff (64 KiB of
 /// text) and the header row in all but odd files; more is fetched on demand.
-pub const HEAD_WINDOW: u64 = 128 * 1024;
+pub(crate) const HEAD_WINDOW: u64 = 128 * 1024;
 /// Network chunks read ahead of the parser.
 const READ_AHEAD: usize = 4;
 
 /// One object, read at the version the run pinned.
-pub struct ObjectReader {
+pub(crate) struct ObjectReader {
     store: Store,
     obj: Object,
     key: String,
@@ -50,13 +50,11 @@ pub struct ObjectReader {
 }
 
 impl ObjectReader {
-    pub fn new(store: Store, obj: Object) -> Result<ObjectReader, StoreError> {
+    /// A reader of `obj` (as listed or HEADed: its size and pinned ETag) in
+    /// `store`; nothing is fetched before the first read.
+    pub(crate) fn new(store: Store, obj: Object) -> Result<ObjectReader, StoreError> {
         let key = super::Location::parse(&obj.url)?.key;
         Ok(ObjectReader { store, obj, key, pos: 0, chunk: Bytes::new(), chunk_at: 0, body: None, started: false })
-    }
-
-    pub fn object(&self) -> &Object {
-        &self.obj
     }
 
     /// Start a GET of `[from, to)` (`to` = the end when `None`).

@@ -20,9 +20,9 @@ const IN_FLIGHT: usize = 2;
 /// A finished upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
-    pub url: String,
-    pub bytes: u64,
-    pub etag: Option<String>,
+    pub(crate) url: String,
+    pub(crate) bytes: u64,
+    pub(crate) etag: Option<String>,
 }
 
 /// Upload the file at `local` to `url`, completing the upload only when every

@@ -35,7 +35,7 @@ use batchport_source::Position;
 const SCAN_BITS: u32 = 9;
 const SCAN_PARTS: usize = 1 << SCAN_BITS;
 /// Rows per checksum window: the pipeline's chunk, so a chunk checks whole windows.
-pub const WINDOW: u64 = batchport_source::CHUNK_ROWS as u64;
+pub(crate) const WINDOW: u64 = batchport_source::CHUNK_ROWS as u64;
 /// An entry in a spill file: id hash, op hash, row number from the first.
 const ENTRY: usize = 20;
 /// Bytes of spill buffer per partition.
@@ -95,8 +95,11 @@ pub struct Delta {
 /// past it instead of reading it.
 #[derive(Debug, Clone, Copy)]
 pub struct Skip {
+    /// Where the window's first row starts.
     pub first: Position,
+    /// Where its last row starts.
     pub last: Position,
+    /// Rows in the window.
     pub rows: u64,
     /// Where the next window starts.
     pub next: Position,
@@ -240,7 +243,7 @@ struct Join<'a> {
 /// The hash of all the rows of one ID in file order, as the index keeps it
 /// for the ID: a lone row's own hash (so an index written row by row still
 /// matches), else a fold of the rows' hashes.
-pub fn group_hash(ops: impl IntoIterator<Item = u64>) -> u64 {
+pub(crate) fn group_hash(ops: impl IntoIterator<Item = u64>) -> u64 {
     let mut ops = ops.into_iter();
     let first = ops.next().unwrap_or(0);
     ops.fold(first, |h, op| xxhash_rust::xxh3::xxh3_64_with_seed(&op.to_le_bytes(), h) ^ 0x6772_6f75_7021)
@@ -315,7 +318,7 @@ fn join_part(j: Join<'_>, p: usize, count: u64) -> Result<Vec<(u32, u64)>, State
 
 impl Delta {
     /// Rows covered by the scan, from `first`.
-    pub fn covers(&self, record: u64) -> bool {
+    pub(crate) fn covers(&self, record: u64) -> bool {
         record >= self.first && record - self.first < self.rows
     }
 
@@ -329,12 +332,13 @@ impl Delta {
         self.bits[(rel / 64) as usize] & (1 << (rel % 64)) != 0
     }
 
-    /// The window of `record`, and whether the second read of it (`sum` over
-    /// `rows` rows) is the first read's: then its bits can be trusted.
+    /// The window of `record`, if the scan covers it from where windows start.
     pub fn window_of(&self, record: u64) -> Option<usize> {
         (self.covers(record) && record >= self.wfirst).then(|| ((record - self.wfirst) / WINDOW) as usize)
     }
 
+    /// Whether the second read of `window` (`sum` over `rows` rows) is the
+    /// first read's: then the bits of its rows can be trusted.
     pub fn window_matches(&self, window: usize, sum: u64, rows: u32) -> bool {
         self.windows.get(window) == Some(&(sum, rows))
     }

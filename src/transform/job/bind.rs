@@ -6,7 +6,7 @@ use super::settings::Column;
 use std::path::Path;
 
 /// The index of `col` in `headers`, or an error that says what is there instead.
-pub fn find(headers: &[String], col: &Column, job_file: &Path, csv: &Path) -> Result<usize, JobError> {
+pub(crate) fn find(headers: &[String], col: &Column, job_file: &Path, csv: &Path) -> Result<usize, JobError> {
     let mut hits = headers.iter().enumerate().filter(|(_, h)| **h == col.name).map(|(i, _)| i);
     let at = |message: String| JobError::At { path: job_file.to_path_buf(), line: col.line, message };
     match (hits.next(), hits.next()) {
@@ -41,7 +41,7 @@ pub fn find(headers: &[String], col: &Column, job_file: &Path, csv: &Path) -> Re
 /// A constant subscription guarded by `unless_columns`: refused when the
 /// header has one of them (the file is another export than the one the
 /// constant was read from).
-pub fn check_unless(
+pub(crate) fn check_unless(
     headers: &[String],
     n: &super::settings::NativeMap,
     job_file: &Path,

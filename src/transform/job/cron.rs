@@ -7,7 +7,7 @@ use croner::Cron;
 /// Check a job's `schedule`: a cron expression that fires at least once.
 /// `0 0 30 2 *` parses but no date matches it; refused, not left to wait
 /// forever. The error reads after "`job.schedule `EXPR` ".
-pub fn check_cron(expr: &str) -> Result<(), String> {
+pub(crate) fn check_cron(expr: &str) -> Result<(), String> {
     let cron = Cron::new(expr).parse().map_err(|e| format!("is not a cron expression: {e}"))?;
     if next_after(&cron, &chrono::Utc::now(), true).is_none() {
         return Err("can never fire: no date matches it (such as 30 February); check the day and month fields".into());

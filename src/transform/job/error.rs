@@ -2,20 +2,43 @@
 
 use std::path::PathBuf;
 
+/// What is wrong with a job file, and where: found reading it (`load`,
+/// `parse`) or binding its mapping to a CSV header.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     // The io::Error is in the message, not a `source`: shown with its chain
     // it would be printed twice.
+    /// The file cannot be read.
     #[error("cannot read job file {path}: {error}")]
-    Read { path: PathBuf, error: std::io::Error },
+    Read {
+        /// The job file.
+        path: PathBuf,
+        /// Why it cannot be read.
+        error: std::io::Error,
+    },
+    /// A key or value at a line of the file is wrong.
     #[error("{path}:{line}: {message}")]
-    At { path: PathBuf, line: usize, message: String },
+    At {
+        /// The job file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// The file as a whole is wrong (a section or key is missing), or a file
+    /// it names does not fit it.
     #[error("{path}: {message}")]
-    File { path: PathBuf, message: String },
+    File {
+        /// The job file, or the file it names.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Turns byte offsets into 1-based line numbers of one job file.
-pub struct Lines<'a> {
+pub(super) struct Lines<'a> {
     pub path: &'a std::path::Path,
     text: &'a str,
 }

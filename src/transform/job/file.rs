@@ -8,7 +8,7 @@ use toml::Spanned;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JobFile {
+pub(super) struct JobFile {
     pub job: JobSection,
     #[serde(default)]
     pub api: ApiSection,
@@ -22,7 +22,7 @@ pub struct JobFile {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JobSection {
+pub(super) struct JobSection {
     pub name: Spanned<String>,
     pub kind: Spanned<String>,
     pub schedule: Option<Spanned<String>>,
@@ -32,7 +32,7 @@ pub struct JobSection {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ApiSection {
+pub(super) struct ApiSection {
     pub base_url: Option<Spanned<String>>,
     pub version: Option<Spanned<String>>,
     pub endpoint: Option<Spanned<String>>,
@@ -47,7 +47,7 @@ pub struct ApiSection {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SourceSection {
+pub(super) struct SourceSection {
     pub path: Spanned<String>,
     pub delimiter: Option<Spanned<String>>,
     pub encoding: Option<Spanned<String>>,
@@ -60,7 +60,7 @@ pub struct SourceSection {
 /// `[mapping]` for every kind; which keys a kind accepts is checked in `resolve`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MappingSection {
+pub(super) struct MappingSection {
     /// A column, a table `{ column, lowercase }`, or a list of them tried in
     /// order (per-row fallbacks).
     pub custom_id: Option<Spanned<toml::Value>>,
@@ -88,7 +88,7 @@ pub struct MappingSection {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NativeSection {
+pub(super) struct NativeSection {
     pub email_address: Option<Spanned<toml::Value>>,
     pub email_marketing: Option<Spanned<toml::Value>>,
     pub phone_number: Option<Spanned<toml::Value>>,
@@ -101,7 +101,7 @@ pub struct NativeSection {
 /// The table form of a native attribute other than a subscription.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NativeTable {
+pub(super) struct NativeTable {
     pub column: Option<String>,
     /// A constant sent for every row instead of a column.
     pub value: Option<String>,
@@ -118,7 +118,7 @@ pub struct NativeTable {
 /// A Custom ID column in its table form.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IdTable {
+pub(super) struct IdTable {
     pub column: String,
     #[serde(default)]
     pub lowercase: bool,
@@ -127,7 +127,7 @@ pub struct IdTable {
 /// The table form of an attribute mapping.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AttrTable {
+pub(super) struct AttrTable {
     pub column: Option<String>,
     /// A constant sent for every row instead of a column.
     pub value: Option<String>,
@@ -141,7 +141,7 @@ pub struct AttrTable {
 /// The table form of a subscription mapping.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SubscriptionTable {
+pub(super) struct SubscriptionTable {
     pub column: Option<String>,
     /// A constant for every row (`"unsubscribed"`: a file of opt-outs).
     pub value: Option<String>,
@@ -175,7 +175,7 @@ pub struct SubscriptionTable {
 /// reading of a second consent column).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum Suppression {
+pub(super) enum Suppression {
     Set(String),
     Values(SuppressionValues),
     Except(SuppressionExcept),
@@ -183,14 +183,14 @@ pub enum Suppression {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SuppressionValues {
+pub(super) struct SuppressionValues {
     pub column: String,
     pub is: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SuppressionExcept {
+pub(super) struct SuppressionExcept {
     pub column: String,
     pub not: Vec<String>,
 }
@@ -208,14 +208,14 @@ impl Suppression {
 /// `time = { column = "time", format = "..." }` of events.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TimeTable {
+pub(super) struct TimeTable {
     pub column: String,
     pub format: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AudienceSection {
+pub(super) struct AudienceSection {
     pub name: Spanned<String>,
     pub display_name: Option<String>,
     #[serde(default)]
@@ -228,7 +228,7 @@ pub struct AudienceSection {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CatalogSection {
+pub(super) struct CatalogSection {
     pub name: Spanned<String>,
     /// Create the catalog (schema from the mapping's types) if it is missing.
     #[serde(default)]
@@ -239,7 +239,7 @@ pub struct CatalogSection {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExportSection {
+pub(super) struct ExportSection {
     #[serde(rename = "type")]
     pub kind: Spanned<String>,
     #[serde(default)]

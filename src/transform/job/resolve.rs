@@ -40,7 +40,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Job, JobError> {
 /// table (with `[audience]` and `[catalog]`, which say what is done with a
 /// row), as sorted JSON, hashed. Comments, layout and key order do not count;
 /// any change of a key or value does.
-pub fn mapping_print(text: &str, kind: Kind) -> String {
+fn mapping_print(text: &str, kind: Kind) -> String {
     let tables =
         toml::from_str::<toml::Table>(text).ok().map(|mut t| ["mapping", "audience", "catalog"].map(|k| t.remove(k)));
     let canonical = serde_json::to_string(&tables).unwrap_or_default();

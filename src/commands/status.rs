@@ -112,14 +112,7 @@ fn as_known(store: &batchport_state::Store, mut r: Run) -> Result<Run> {
     if !r.is_finished() && matches!(r.progress, batchport_state::RunProgress::Import(_)) {
         let ledger = store.batches(&r.id)?;
         let known = batchport_engine::import::resume::plan(&r, &ledger, false).counters;
-        let c = &mut r.counters;
-        c.rows_read = c.rows_read.max(known.rows_read);
-        c.rows_sent = c.rows_sent.max(known.rows_sent);
-        c.rows_rejected = c.rows_rejected.max(known.rows_rejected);
-        c.rows_unchanged = c.rows_unchanged.max(known.rows_unchanged);
-        c.rows_uncertain = c.rows_uncertain.max(known.rows_uncertain);
-        c.rows_duplicate = c.rows_duplicate.max(known.rows_duplicate);
-        c.rows_partial = c.rows_partial.max(known.rows_partial);
+        r.counters.at_least(&known);
     }
     Ok(r)
 }

@@ -20,6 +20,19 @@ pub struct Refused {
     pub message: String,
 }
 
+impl Refused {
+    /// Whether the API said the thing asked about does not exist: a 404, or a
+    /// 400 whose code or message says "not found". API.md does not document
+    /// the answer for a missing audience or catalog (the OpenAPI lists no
+    /// 404), so both readings count.
+    pub fn is_not_found(&self) -> bool {
+        self.status == 404
+            || self.status == 400
+                && (self.code.as_deref().is_some_and(|c| c.contains("NOT_FOUND"))
+                    || self.message.to_ascii_lowercase().contains("not found"))
+    }
+}
+
 /// The logic of a call whose resending does no harm: reads, and requests
 /// whose worst repeat is harmless (one export more).
 #[derive(Debug, Clone, Copy)]

@@ -68,14 +68,6 @@ async fn call(
     out.map(|b| b.to_vec())
 }
 
-/// A 404, or a 400 that says "not found" (the answer is not documented).
-fn missing(r: &Refused) -> bool {
-    r.status == 404
-        || r.status == 400
-            && (r.code.as_deref().is_some_and(|c| c.contains("NOT_FOUND"))
-                || r.message.to_ascii_lowercase().contains("not found"))
-}
-
 /// Make sure the catalog exists with a schema the mapping fits.
 pub(crate) async fn prepare(job: &Job, c: &CatalogSettings, client: &Client, driver: &Driver) -> Result<()> {
     match call(job, client, driver, Endpoint::CatalogsView, &[("name", &c.name)], None).await {
@@ -92,8 +84,8 @@ pub(crate) async fn prepare(job: &Job, c: &CatalogSettings, client: &Client, dri
             }
             Ok(())
         }
-        Err(Stop::Fail(r)) if missing(&r) && c.create && !c.remove => create(job, c, client, driver).await,
-        Err(Stop::Fail(r)) if missing(&r) => bail!(
+        Err(Stop::Fail(r)) if r.is_not_found() && c.create && !c.remove => create(job, c, client, driver).await,
+        Err(Stop::Fail(r)) if r.is_not_found() => bail!(
             "the catalog `{}` does not exist in this project: create it in Batch, or set create = true in [catalog]",
             c.name
         ),

@@ -246,7 +246,7 @@ impl EventIndex {
 
 impl Store {
     /// The event index of `scope` (a job at a destination, see
-    /// `crate::run::Destination::scope`), as seen from run `run_id`: its
+    /// the engine's `service::Destination::scope`), as seen from run `run_id`: its
     /// journal is read back from the store.
     pub fn event_index(&self, scope: &str, run_id: &str) -> Result<EventIndex, StateError> {
         let inner = &self.inner;

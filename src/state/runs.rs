@@ -100,7 +100,7 @@ pub struct Run {
     pub rejects_files: Vec<PathBuf>,
     /// Every uncertain file, as `rejects_files`.
     pub uncertain_files: Vec<PathBuf>,
-    /// Where the run sends (see `crate::run::Destination`): base URL, a hash
+    /// Where the run sends (see the engine's `service::Destination`): base URL, a hash
     /// of the project key, endpoint. `None`: written by a batchport that did
     /// not record it; such a run matches no destination when deciding what
     /// is "already imported" (see `Store::create_run_for`).
@@ -171,6 +171,39 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Each row count raised to at least `known`'s: a killed run's ledger
+    /// knows batches its record had not caught up with. Request counts are
+    /// the record's (the ledger does not keep them).
+    pub fn at_least(&mut self, known: &Counters) {
+        let Counters {
+            rows_read,
+            rows_sent,
+            rows_rejected,
+            rows_unchanged,
+            rows_uncertain,
+            rows_duplicate,
+            rows_partial,
+            values_dropped,
+            requests: _,
+            retries: _,
+            http_429: _,
+            updates_accepted: _,
+            send_ms: _,
+        } = *known;
+        for (mine, theirs) in [
+            (&mut self.rows_read, rows_read),
+            (&mut self.rows_sent, rows_sent),
+            (&mut self.rows_rejected, rows_rejected),
+            (&mut self.rows_unchanged, rows_unchanged),
+            (&mut self.rows_uncertain, rows_uncertain),
+            (&mut self.rows_duplicate, rows_duplicate),
+            (&mut self.rows_partial, rows_partial),
+            (&mut self.values_dropped, values_dropped),
+        ] {
+            *mine = (*mine).max(theirs);
+        }
+    }
+
     /// Updates/s achieved while sending; `None` before anything was accepted.
     pub fn rate_achieved(&self) -> Option<f64> {
         (self.send_ms > 0 && self.updates_accepted > 0)

@@ -47,8 +47,8 @@ pub(crate) async fn prepare(job: &Job, client: &batchport_api::client::Client, d
     let view = driver_for(job, driver, Endpoint::AudiencesView);
     match get(client, &view, Endpoint::AudiencesView, &[("name", &a.name)]).await {
         Ok(_) => Ok(()),
-        Err(Stop::Fail(r)) if missing(&r) && a.create => create(job, a, client, driver).await,
-        Err(Stop::Fail(r)) if missing(&r) => bail!(
+        Err(Stop::Fail(r)) if r.is_not_found() && a.create => create(job, a, client, driver).await,
+        Err(Stop::Fail(r)) if r.is_not_found() => bail!(
             "the audience `{}` does not exist in this project: create it in Batch, or set create = true in [audience]",
             a.name
         ),
@@ -58,15 +58,6 @@ pub(crate) async fn prepare(job: &Job, client: &batchport_api::client::Client, d
         Err(Stop::Fail(r)) => bail!("cannot look up the audience `{}`: {r}", a.name),
         Err(stop) => Err(stopped(stop, &format!("cannot look up the audience `{}`", a.name))),
     }
-}
-
-/// API.md does not document the answer for a missing audience (the OpenAPI
-/// lists no 404): a 400 that says "not found" means the same. Catalogs too.
-fn missing(r: &Refused) -> bool {
-    r.status == 404
-        || r.status == 400
-            && (r.code.as_deref().is_some_and(|c| c.contains("NOT_FOUND"))
-                || r.message.to_ascii_lowercase().contains("not found"))
 }
 
 async fn create(

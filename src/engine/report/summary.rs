@@ -2,6 +2,7 @@
 //! fields), or a few lines for people on stderr.
 
 use crate::status::Status;
+use batchport_state::Counters;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -123,11 +124,36 @@ impl Summary {
             rows_duplicate: self.rows_duplicate,
             requests: self.requests,
         });
-        (self.rows_read, self.rows_sent, self.rows_rejected, self.rows_unchanged) = (0, 0, 0, 0);
-        (self.rows_uncertain, self.rows_partial, self.rows_duplicate) = (0, 0, 0);
-        (self.requests, self.retries, self.http_429, self.rate_achieved) = (0, 0, 0, None);
+        // Zeroed through the one conversion: a count added to it is zeroed too.
+        self.count(&Counters::default());
         self.nothing_to_do = true;
         self
+    }
+
+    /// The run's counters as this summary's figures: the one place a run's
+    /// counts become the summary's (`rate_achieved` is derived from them).
+    pub fn count(&mut self, c: &Counters) {
+        let Counters {
+            rows_read,
+            rows_sent,
+            rows_rejected,
+            rows_unchanged,
+            rows_uncertain,
+            rows_duplicate,
+            rows_partial,
+            values_dropped,
+            requests,
+            retries,
+            http_429,
+            updates_accepted: _,
+            send_ms: _,
+        } = *c;
+        (self.rows_read, self.rows_sent, self.rows_rejected, self.rows_unchanged) =
+            (rows_read, rows_sent, rows_rejected, rows_unchanged);
+        (self.rows_uncertain, self.rows_duplicate, self.rows_partial, self.values_dropped) =
+            (rows_uncertain, rows_duplicate, rows_partial, values_dropped);
+        (self.requests, self.retries, self.http_429) = (requests, retries, http_429);
+        self.rate_achieved = c.rate_achieved();
     }
 
     /// An empty summary of `run_id` of `job`, status `done`.

@@ -275,24 +275,12 @@ async fn create(store: &Store, job: &Job, work: &Work, dest: &str) -> Result<Run
 /// The summary of `run` as it stands.
 fn summary_of(run: &Run, files: Vec<PathBuf>, started: Instant) -> Summary {
     let mut s = Summary::new(&run.job, &run.id);
-    let c = &run.counters;
-    s.rows_read = c.rows_read;
-    s.rows_sent = c.rows_sent;
-    s.rows_rejected = c.rows_rejected;
-    s.rows_unchanged = c.rows_unchanged;
-    s.rows_uncertain = c.rows_uncertain;
-    s.rows_partial = c.rows_partial;
-    s.values_dropped = c.values_dropped;
+    s.count(&run.counters);
     s.partial_file = run.partial_file.clone();
-    s.requests = c.requests;
-    s.retries = c.retries;
-    s.http_429 = c.http_429;
-    s.rate_achieved = c.rate_achieved();
     s.rejects_file = run.rejects_file.clone();
     s.uncertain_file = run.uncertain_file.clone();
     s.rejects_files = run.rejects_files.clone();
     s.uncertain_files = run.uncertain_files.clone();
-    s.rows_duplicate = c.rows_duplicate;
     s.destination = run.destination.clone();
     s.files = files;
     s.elapsed_s = started.elapsed().as_secs_f64();

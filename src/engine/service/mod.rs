@@ -73,7 +73,7 @@ pub(crate) struct Context<'a> {
     /// The key of the job's records at this run's destination (change index,
     /// event index, per-file import records).
     pub(crate) scope: String,
-    /// Every request of the run goes through it (or a `with_limiter` clone).
+    /// Every request of the run goes through it (or a clone of it for another endpoint: `Driver::for_endpoint`).
     pub(crate) driver: Driver,
 }
 

@@ -3,7 +3,10 @@
 //! name), a file that grew, or the fix-the-rejects workflow.
 //!
 //! An event is the xxh3 of its Custom ID and its event object (name, time,
-//! attributes). Each is kept with the run that sent it: a run never counts
+//! attributes); an event without a time (Batch stamps it on arrival, so two
+//! identical rows are two events) also of its place: its file and record
+//! (`event_hash_at`). An index written before places were hashed says so
+//! (`knows_unplaced`): its time-less events are known by their old hash. Each is kept with the run that sent it: a run never counts
 //! its own events as duplicates, so two identical rows of one file are sent
 //! as they were before (and the same whether or not the run was resumed),
 //! while any other run skips them.
@@ -31,6 +34,10 @@ const MERGE_AT: usize = 256 * 1024;
 const WRITE_BATCH_BYTES: usize = 4 * 1024 * 1024;
 const BUCKET: u8 = b'e';
 const JOURNAL: u8 = b'q';
+/// Marks an index whose time-less events are hashed with their place (every
+/// index begun since): its absence on an index that holds events means they
+/// were recorded without.
+const PLACED: u8 = b'p';
 
 /// The run of an event whose outcome is unknown (held, or in flight when an
 /// abandoned run stopped): never resent, held again by any run that meets it.
@@ -55,6 +62,8 @@ pub struct EventIndex {
     run: u64,
     /// The journal: event hash → run hash, not yet in the buckets.
     journal: Arc<Mutex<Journal>>,
+    /// Time-less events were recorded here without their place.
+    unplaced: bool,
 }
 
 #[derive(Default)]
@@ -124,6 +133,29 @@ impl EventIndex {
         h.update(b"\0");
         h.update(event);
         h.digest()
+    }
+
+    /// The hash an event without a time is indexed under: its Custom ID,
+    /// event object and `place` (the engine's hash of its file, record and
+    /// row), so that the same row read again (a rerun, a resume, a file that
+    /// grew) is known, and another row, even one with the same event, is a
+    /// new event.
+    pub fn event_hash_at(custom_id: &str, event: &[u8], place: u64) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(custom_id.as_bytes());
+        h.update(b"\0");
+        h.update(event);
+        h.update(b"\0at\0");
+        h.update(&place.to_le_bytes());
+        h.digest()
+    }
+
+    /// Whether this index holds time-less events recorded before places
+    /// were hashed (by an earlier batchport): such an event is also looked up
+    /// under its old [`EventIndex::event_hash`], so nothing sent then is sent
+    /// again.
+    pub fn knows_unplaced(&self) -> bool {
+        self.unplaced
     }
 
     /// For each event: was it acknowledged by another run (a duplicate)?
@@ -258,11 +290,21 @@ impl Store {
             }
             journal.keys.push(k);
         }
+        let placed = name_key(PLACED, scope, None);
+        let unplaced = !inner.events.contains_key(&placed).map_err(|e| inner.err(e))? && {
+            let any = |tag| inner.events.scan_prefix(name_key(tag, scope, None)).next().is_some();
+            any(BUCKET) || any(JOURNAL)
+        };
+        if !unplaced {
+            // Durable with the first batch this run records.
+            inner.events.insert(placed, &[1u8][..]).map_err(|e| inner.err(e))?;
+        }
         Ok(EventIndex {
             inner: inner.clone(),
             scope: scope.to_string(),
             run: xxhash_rust::xxh3::xxh3_64(run_id.as_bytes()),
             journal: Arc::new(Mutex::new(journal)),
+            unplaced,
         })
     }
 
@@ -272,7 +314,7 @@ impl Store {
         let inner = &self.inner;
         let mut batch = sled::Batch::default();
         let mut had = false;
-        for tag in [BUCKET, JOURNAL] {
+        for tag in [BUCKET, JOURNAL, PLACED] {
             for k in inner.events.scan_prefix(super::scopes_prefix(tag, job)).keys() {
                 batch.remove(k.map_err(|e| inner.err(e))?);
                 had = true;
@@ -287,6 +329,25 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_index_from_before_places_were_hashed_says_so_until_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let scope = crate::scope("j", "d1");
+        let idx = store.event_index(&scope, "run-1").unwrap();
+        assert!(!idx.knows_unplaced(), "a new index hashes places");
+        idx.record_acked(&[1, 2]).unwrap();
+        assert!(!store.event_index(&scope, "run-2").unwrap().knows_unplaced(), "and stays so");
+        // As an earlier batchport left it: events, no mark.
+        store.inner.events.remove(name_key(PLACED, &scope, None)).unwrap();
+        let old = store.event_index(&scope, "run-3").unwrap();
+        assert!(old.knows_unplaced());
+        assert_eq!(old.known(&[1, 3]).unwrap(), vec![Known::Sent, Known::New]);
+        assert!(store.event_index(&scope, "run-4").unwrap().knows_unplaced(), "opening does not mark it");
+        assert!(store.reset_event_index("j").unwrap());
+        assert!(!store.event_index(&scope, "run-5").unwrap().knows_unplaced(), "reset: a new index");
+    }
 
     #[test]
     fn events_are_duplicates_for_other_runs_only_and_survive_a_reopen() {

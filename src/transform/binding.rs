@@ -84,6 +84,7 @@ impl Transformer {
             event: None,
             opt_outs: None,
             drop_bad_values: false,
+            hash_rows: matches!(&job.mapping, Mapping::Events(e) if !e.has_time()),
         };
         let mut t = match &job.mapping {
             Mapping::Profiles(p) => Transformer {

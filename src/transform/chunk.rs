@@ -148,7 +148,8 @@ impl Transformer {
         match self.map_fields(&row.cells) {
             Ok((key, attrs, event, dropped)) => {
                 let record = if self.keep_records { row.cells.to_byte_record() } else { csv::ByteRecord::new() };
-                Ok(Op { key, pos: row.pos, attrs, event, record, change: None, dropped })
+                let hash = self.row_hash(&row.cells);
+                Ok(Op { key, pos: row.pos, attrs, event, record, change: None, dropped, row: hash })
             }
             Err((column, reason)) => Err(reject(row, column, reason)),
         }

@@ -46,6 +46,10 @@ pub struct Op {
     /// Values left out of the operation because they were bad (column,
     /// reason), with `on_bad_value = "drop"`: reported once the row is sent.
     pub dropped: Vec<(String, String)>,
+    /// A hash of the source row's fields, for events without a time (0
+    /// otherwise): Batch stamps such an event when it arrives, so the row it
+    /// came from is part of what tells it from another (the event index).
+    pub row: u64,
 }
 
 /// What a row became: an operation, a reject, or (`changed_only`) nothing to
@@ -208,4 +212,6 @@ pub struct Transformer {
     /// few rows that end in a report): the copy was most of an operation's
     /// allocations.
     keep_records: bool,
+    /// Events without a time: each operation carries its row's hash.
+    hash_rows: bool,
 }

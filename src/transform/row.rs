@@ -49,6 +49,20 @@ impl Transformer {
         Some((xxhash_rust::xxh3::xxh3_64(key.as_bytes()), row))
     }
 
+    /// `Op::row`: the row's fields and their bounds, hashed (0 unless the job's
+    /// events have no time).
+    pub(crate) fn row_hash(&self, cells: &impl Cells) -> u64 {
+        if !self.hash_rows {
+            return 0;
+        }
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(cells.as_slice());
+        for i in 0..cells.len() {
+            h.update(&(cells.range(i).map_or(0, |r| r.end) as u64).to_le_bytes());
+        }
+        h.digest()
+    }
+
     /// Map one row; the row's record moves into the operation or the reject.
     pub fn map_row(&self, row: RawRow) -> Result<Op, Reject> {
         if let Some(reason) = row.flaw {
@@ -57,7 +71,8 @@ impl Transformer {
         }
         match self.map_fields(&row.record) {
             Ok((key, attrs, event, dropped)) => {
-                Ok(Op { key, pos: row.pos, attrs, event, record: row.record, change: None, dropped })
+                let hash = self.row_hash(&row.record);
+                Ok(Op { key, pos: row.pos, attrs, event, record: row.record, change: None, dropped, row: hash })
             }
             Err((column, reason)) => Err(Reject { pos: row.pos, column, reason, record: row.record }),
         }

@@ -5,7 +5,7 @@
 //!
 //! [`Import::execute`]: super::Import::execute
 
-use super::history::{self, event_hash};
+use super::history::{self, EventKey};
 use super::settle::{self, Accounts};
 use super::{Written, order, progress, resume};
 use crate::pipeline::{self, Chunk};
@@ -79,6 +79,7 @@ impl Engine<'_> {
         // Opening may decompress a whole `.gz` prefix: not on an async worker.
         let csv = blocking(move || CsvSource::open_from(&owned, &opts, after)).await?;
         let t = Transformer::bind_rows(self.job, csv.headers(), path)?.with_opt_outs(self.opt_outs.clone());
+        let event_key = EventKey::of(self.job, path);
         // Settling reads a plain local file's rows again where it needs them.
         let t = if csv.rereadable() { t.without_records() } else { t };
         {
@@ -88,7 +89,12 @@ impl Engine<'_> {
             acc.uncertain.set_source_path(path);
             acc.set_source(
                 index,
-                settle::Source { path: path.to_path_buf(), delimiter: csv.delimiter(), seekable: csv.rereadable() },
+                settle::Source {
+                    path: path.to_path_buf(),
+                    event_key,
+                    delimiter: csv.delimiter(),
+                    seekable: csv.rereadable(),
+                },
             );
             acc.uncertain.set_source(csv.raw_headers(), csv.delimiter());
             if let Some(p) = acc.partial.as_mut() {
@@ -130,7 +136,7 @@ impl Engine<'_> {
         while let Some(chunk) = rx.recv().await {
             self.progress.set_position(base_bytes + chunk.bytes_read);
             let events = self.accounts().events.clone();
-            let (chunk, known) = history::duplicates(events, chunk).await?;
+            let (chunk, known) = history::duplicates(events, event_key, chunk).await?;
             for (i, r) in chunk.results.into_iter().enumerate() {
                 let row = match (plan.fate(r.pos().record, &mut cursor), r) {
                     (Some(resume::Replay::Skip), r) => Row::SkipAcked(r.pos()),
@@ -178,10 +184,13 @@ impl Engine<'_> {
 
     /// Plan `batch` durably, then send it (or settle it at once if it sends nothing).
     async fn dispatch(&mut self, mut batch: Batch) -> Result<()> {
-        let events = self.accounts().events.is_some();
-        if events {
+        let (events, key) = {
+            let acc = self.accounts();
+            (acc.events.is_some(), acc.sources.get(batch.file).map(|s| s.event_key))
+        };
+        if events && let Some(key) = key {
             // Held rows stay held for every later run: the index keeps them.
-            batch.held_hashes = batch.held.iter().map(event_hash).collect();
+            batch.held_hashes = batch.held.iter().map(|op| key.hash(op)).collect();
         }
         if batch.ops.is_empty() {
             // Nothing leaves: no plan, no flush. Lost in a crash, the segment is
@@ -216,7 +225,7 @@ impl Engine<'_> {
             let batch = batch.map_ops(|op| {
                 let change = op.change;
                 // An operation whose event was a duplicate carries none: nothing to index.
-                let event = (events && op.event.is_some()).then(|| event_hash(&op));
+                let event = key.filter(|_| events && op.event.is_some()).map(|k| k.hash(&op));
                 SentOp { event, ..SentOp::new(op, !reread, change) }
             });
             Ok::<_, std::convert::Infallible>((batch, body))

@@ -98,18 +98,27 @@ pub(crate) async fn imported(
 }
 
 /// What the event index knows of each operation of `chunk` (`New` for rejects).
-pub(crate) async fn duplicates(events: Option<EventIndex>, chunk: Chunk) -> Result<(Chunk, Vec<Known>)> {
+pub(crate) async fn duplicates(events: Option<EventIndex>, key: EventKey, chunk: Chunk) -> Result<(Chunk, Vec<Known>)> {
     let Some(ev) = events else { return Ok((chunk, Vec::new())) };
     blocking(move || {
-        let hashes: Vec<u64> = chunk
-            .results
-            .iter()
-            .map(|r| match r {
-                Mapped::Op(op) => EventIndex::event_hash(&op.key, op.event.as_deref().unwrap_or_default()),
-                _ => 0,
+        let ops = || {
+            chunk.results.iter().map(|r| match r {
+                Mapped::Op(op) => Some(op),
+                _ => None,
             })
-            .collect();
+        };
+        let hashes: Vec<u64> = ops().map(|op| op.map_or(0, |op| key.hash(op))).collect();
         let mut dup = ev.known(&hashes)?;
+        if ev.knows_unplaced()
+            && let Some(old) = ops().map(|op| op.and_then(|op| key.unplaced(op))).collect::<Option<Vec<u64>>>()
+        {
+            // Sent (or held) under the old hash by an earlier batchport: the same.
+            for (d, o) in dup.iter_mut().zip(ev.known(&old)?) {
+                if *d == Known::New {
+                    *d = o;
+                }
+            }
+        }
         for (d, r) in dup.iter_mut().zip(&chunk.results) {
             if !matches!(r, Mapped::Op(_)) {
                 *d = Known::New;
@@ -131,9 +140,54 @@ pub(crate) async fn open_events(job: &Job, store: &Store, scope: &str, run: &Run
     Ok(events)
 }
 
-/// The event-index hash of an events job's operation.
-pub(crate) fn event_hash(op: &batchport_transform::Op) -> u64 {
-    EventIndex::event_hash(&op.key, op.event.as_deref().unwrap_or_default())
+/// What names an event in the event index. With a time column, the event
+/// itself (Custom ID, name, time, attributes): the same event from any file
+/// or row is one. Without one, Batch stamps each event when it arrives, so
+/// tomorrow's `u1,app_open` is not yesterday's: the row's place (its file,
+/// its record, the row's fields) joins the hash. A rerun or resume of the
+/// same file, or a file that grew, knows its rows; a new file, or a new
+/// export at the same path whose row differs, brings new events. (A row
+/// byte for byte the same at the same place of a rewritten file is taken
+/// for the same event; a file moved or reordered brings new ones: map a
+/// time to avoid both.)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EventKey {
+    /// A hash of the file's path, for time-less events.
+    file: Option<u64>,
+}
+
+impl EventKey {
+    /// The key of `job`'s events read from `path` (a local file by its
+    /// canonical path, as the run's fingerprints name it).
+    pub(crate) fn of(job: &Job, path: &std::path::Path) -> EventKey {
+        let timed = matches!(&job.mapping, Mapping::Events(e) if e.has_time());
+        let file = (!timed).then(|| {
+            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            xxhash_rust::xxh3::xxh3_64(canonical.as_os_str().as_encoded_bytes())
+        });
+        EventKey { file }
+    }
+
+    /// The hash `op`'s event is indexed under.
+    pub(crate) fn hash(self, op: &batchport_transform::Op) -> u64 {
+        let event = op.event.as_deref().unwrap_or_default();
+        match self.file {
+            None => EventIndex::event_hash(&op.key, event),
+            Some(file) => {
+                let mut place = xxhash_rust::xxh3::Xxh3::new();
+                place.update(&file.to_le_bytes());
+                place.update(&op.pos.record.to_le_bytes());
+                place.update(&op.row.to_le_bytes());
+                EventIndex::event_hash_at(&op.key, event, place.digest())
+            }
+        }
+    }
+
+    /// The hash an index from before places were hashed knows a time-less
+    /// event by (`None` for a timed one: its hash did not change).
+    fn unplaced(self, op: &batchport_transform::Op) -> Option<u64> {
+        self.file.map(|_| EventIndex::event_hash(&op.key, op.event.as_deref().unwrap_or_default()))
+    }
 }
 
 /// The hand-off of a planned events batch: marked `Sent` in the ledger,
@@ -197,6 +251,7 @@ async fn inherit_held(job: &Job, store: &Store, run: &Run, events: &EventIndex) 
             // Gone or unreadable: nothing of it can be read again either.
             let Ok(csv) = CsvSource::open(&path, &opts) else { continue };
             let t = Transformer::bind(&job, csv.headers(), &path)?;
+            let key = EventKey::of(&job, &path);
             let last = group.iter().map(|r| r.2).max().unwrap_or(0);
             pipeline::for_each_chunk(csv, &t, |chunk| {
                 let mut past = false;
@@ -204,7 +259,7 @@ async fn inherit_held(job: &Job, store: &Store, run: &Run, events: &EventIndex) 
                     let r = op.pos.record;
                     past |= r > last;
                     if group.iter().any(|&(_, first, last)| first <= r && r <= last) {
-                        held.push(EventIndex::event_hash(&op.key, op.event.as_deref().unwrap_or_default()));
+                        held.push(key.hash(op));
                     }
                 }
                 !past

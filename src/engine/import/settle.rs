@@ -15,6 +15,8 @@ use batchport_transform::Reject;
 #[derive(Debug, Clone)]
 pub(crate) struct Source {
     pub(crate) path: std::path::PathBuf,
+    /// What its events are known by in the event index.
+    pub(crate) event_key: super::history::EventKey,
     pub(crate) delimiter: u8,
     pub(crate) seekable: bool,
 }

@@ -296,6 +296,7 @@ mod tests {
             record: csv::ByteRecord::new(),
             change: None,
             dropped: Vec::new(),
+            row: 0,
         }
     }
 

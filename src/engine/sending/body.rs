@@ -200,6 +200,7 @@ mod tests {
             record: Default::default(),
             change: None,
             dropped: Vec::new(),
+            row: 0,
         }
     }
 

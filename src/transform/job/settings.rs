@@ -305,6 +305,15 @@ pub struct EventMapping {
     pub attributes: Vec<AttrMap>,
 }
 
+impl EventMapping {
+    /// Whether the job maps the event's time (`[mapping] time`). Without one,
+    /// Batch stamps each event when it arrives: two identical rows are two
+    /// events.
+    pub fn has_time(&self) -> bool {
+        self.time.is_some()
+    }
+}
+
 /// `[audience] mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudienceMode {

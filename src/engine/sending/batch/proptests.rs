@@ -48,6 +48,7 @@ fn row(kind: &Kind, record: u64) -> Row {
         record: csv::ByteRecord::new(),
         change: None,
         dropped: Vec::new(),
+        row: 0,
     };
     match kind {
         Kind::Op { key, size } => Row::Op(op(format!("k{key}"), *size)),

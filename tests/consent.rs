@@ -1,6 +1,8 @@
 //! The consent rule as a property: for any export mixing opt-in and opt-out
-//! columns (names and values from real tools), with any preset, no row that
-//! carries an opt-out signal is sent as `subscribed` by the job `init` writes.
+//! columns (names and values from real tools), with any preset, every row
+//! that carries an opt-out signal is sent as `unsubscribed` by the job `init`
+//! writes (not merely "not subscribed": a dropped opt-out fails), and person
+//! by person where people span rows.
 
 use batchport::init::{self, Preset};
 use batchport_engine::report::forecast::Consent;
@@ -21,7 +23,8 @@ const COLS: &[Col] = &[
     Col { header: "newsletter_optin", values: &[("yes", false, false), ("no", true, false), ("", false, false)] },
     Col {
         header: "Email Marketing Consent",
-        values: &[("SUBSCRIBED", false, false), ("UNSUBSCRIBED", true, false), ("NEVER_SUBSCRIBED", true, false)],
+        // Klaviyo: never asked is no opt-out (and no opt-in): nothing is sent.
+        values: &[("SUBSCRIBED", false, false), ("UNSUBSCRIBED", true, false), ("NEVER_SUBSCRIBED", false, false)],
     },
     Col { header: "email_consent", values: &[("opted_in", false, false), ("opted_out", true, false)] },
     Col { header: "sms_optin", values: &[("true", false, false), ("false", false, true)] },
@@ -70,6 +73,11 @@ fn type_column(p: Preset) -> Option<(&'static str, [&'static str; 3])> {
     }
 }
 
+/// Cases per run: `BATCHPORT_CONSENT_CASES`, else 24 per preset.
+fn cases() -> u32 {
+    std::env::var("BATCHPORT_CONSENT_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24 * PRESETS.len() as u32)
+}
+
 /// Columns picked, rows (a value index per column, and a type index), preset.
 type Export = (Vec<usize>, Vec<(Vec<usize>, usize)>, usize);
 
@@ -83,7 +91,8 @@ fn export() -> impl Strategy<Value = Export> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // 24 exports per preset by default (`BATCHPORT_CONSENT_CASES` for a longer hunt).
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     /// Row by row: a row with an opt-out signal never sends `subscribed`.
     /// Person by person, for exports with one row per channel (ids repeat):
@@ -158,24 +167,73 @@ proptest! {
             let Ok(op) = t.map_row(row) else { continue };
             let attrs: serde_json::Value = serde_json::from_slice(&op.attrs).unwrap();
             let (email_out, sms_out) = says(r);
+            // Every explicit opt-out arrives as one (not merely "not subscribed").
             if email_out {
-                prop_assert_ne!(&attrs["$email_marketing"], "subscribed", "row {}\n{}\n{}", r, csv, generated.text);
+                prop_assert_eq!(&attrs["$email_marketing"], "unsubscribed", "row {}\n{}\n{}", r, csv, generated.text);
             }
             if sms_out {
-                prop_assert_ne!(&attrs["$sms_marketing"], "subscribed", "row {}\n{}\n{}", r, csv, generated.text);
+                prop_assert_eq!(&attrs["$sms_marketing"], "unsubscribed", "row {}\n{}\n{}", r, csv, generated.text);
             }
             sent.push((r, attrs));
         }
         if typed.is_some() {
-            for (r, attrs) in &sent {
-                let person: Vec<usize> = (0..rows.len()).filter(|&o| id(o) == id(*r)).collect();
-                if person.iter().any(|&o| says(o).0) {
-                    prop_assert_ne!(&attrs["$email_marketing"], "subscribed", "row {} (person {})\n{}\n{}", r, id(*r), csv, generated.text);
-                }
-                if person.iter().any(|&o| says(o).1) {
-                    prop_assert_ne!(&attrs["$sms_marketing"], "subscribed", "row {} (person {})\n{}\n{}", r, id(*r), csv, generated.text);
+            // Person by person: no row of someone who opted out on a channel
+            // sends that channel `subscribed`, and one of their rows sends
+            // `unsubscribed` (rows of another channel may say nothing).
+            for channel in ["$email_marketing", "$sms_marketing"] {
+                let out = |o: usize| if channel == "$email_marketing" { says(o).0 } else { says(o).1 };
+                for person in sent.iter().map(|(r, _)| id(*r)).collect::<std::collections::BTreeSet<_>>() {
+                    if !(0..rows.len()).any(|o| id(o) == person && out(o)) {
+                        continue;
+                    }
+                    let values: Vec<&serde_json::Value> =
+                        sent.iter().filter(|(r, _)| id(*r) == person).map(|(_, a)| &a[channel]).collect();
+                    prop_assert!(
+                        values.iter().all(|v| v.is_null() || *v == "unsubscribed")
+                            && values.iter().any(|v| *v == "unsubscribed"),
+                        "{} of {}: {:?}\n{}\n{}", channel, person, values, csv, generated.text
+                    );
                 }
             }
         }
     }
+}
+
+/// The operations the job `init --preset` writes for `csv` sends, row by row.
+fn sent(csv: &str, preset: Preset) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.csv");
+    std::fs::write(&path, csv).unwrap();
+    let generated = init::generate(path.to_str().unwrap(), preset).unwrap();
+    let job = batchport_transform::job::parse(&generated.text, &dir.path().join("job.toml")).unwrap();
+    let mut src = CsvSource::open(&path, &SourceOptions::default()).unwrap();
+    let t = Transformer::bind(&job, src.headers(), &path).unwrap();
+    let mut raw = Vec::new();
+    src.read_chunk(100, &mut raw).unwrap();
+    raw.into_iter().map(|r| serde_json::from_slice(&t.map_row(r).unwrap().attrs).unwrap()).collect()
+}
+
+/// OneSignal's own state decides; another opt-in column beside it no longer
+/// makes the preset drop the channel (and its opt-outs) whole.
+#[test]
+fn a_second_opt_in_column_beside_onesignal_s_state_keeps_its_opt_outs() {
+    let ops = sent(
+        "id,email,device_type,Accepts Email Marketing,notification_types\n\
+         u0,u0@example.com,11,yes,-2\n\
+         u1,u1@example.com,11,yes,1\n\
+         u2,u2@example.com,11,no,1\n",
+        Preset::Onesignal,
+    );
+    let email: Vec<&serde_json::Value> = ops.iter().map(|a| &a["$email_marketing"]).collect();
+    assert_eq!(email, ["unsubscribed", "subscribed", "unsubscribed"]);
+}
+
+/// A documented consent column whose values are not the tool's words (an
+/// export edited by hand): its opt-outs in the file's own words arrive.
+#[test]
+fn a_documented_consent_column_in_other_words_keeps_its_opt_outs() {
+    let ops =
+        sent("id,email,email_consent\nu0,u0@example.com,opted_out\nu1,u1@example.com,SUBSCRIBED\n", Preset::Klaviyo);
+    let email: Vec<&serde_json::Value> = ops.iter().map(|a| &a["$email_marketing"]).collect();
+    assert_eq!(email, ["unsubscribed", "subscribed"]);
 }

@@ -269,7 +269,7 @@ pub struct Decision {
     /// (several signals are a union, never a reason to read none).
     /// (column, words, except): `except` lists the words that do not opt
     /// out (any other value does), else the words that do.
-    pub suppressed_when: Vec<(String, Vec<String>, bool)>,
+    pub suppressed_when: Vec<Suppression>,
     /// Why, for the job file; when nothing is sent, why not.
     pub notes: Vec<String>,
 }
@@ -282,6 +282,31 @@ impl Decision {
             || !self.suppressed_by.is_empty()
             || !self.suppressed_when.is_empty()
     }
+}
+
+/// A `suppressed_when` entry: (column, words, except): `except` lists the
+/// words that do not opt out (any other value does), else the words that do.
+pub type Suppression = (String, Vec<String>, bool);
+
+/// An opt-in column that does not decide, read beside `decider` for its
+/// opt-outs only: the suppression entry (column, words, except) and the job
+/// file's note. `None` when the column has no word that opts out.
+pub fn suppression(f: &Found, decider: &str, name: &str) -> Option<(Suppression, String)> {
+    let Signal::OptIn { subscribed, unsubscribed, undecided, .. } = &f.signal else { return None };
+    let words = |w: &[String]| w.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(" or ");
+    let not: Vec<String> = subscribed.iter().chain(undecided).cloned().collect();
+    let (entry, says) = if !not.is_empty() {
+        ((f.header.clone(), not.clone(), true), format!("set to anything but {}", words(&not)))
+    } else if !unsubscribed.is_empty() {
+        ((f.header.clone(), unsubscribed.clone(), false), words(unsubscribed))
+    } else {
+        return None;
+    };
+    let note = format!(
+        "{name} = unsubscribed also where `{}` is {says} (its opt-ins are not read: `{decider}` decides those)",
+        f.header
+    );
+    Some((entry, note))
 }
 
 /// A column's consent signal as found (by a preset or by `classify`).
@@ -331,21 +356,10 @@ pub fn decide(found: &[Found], ch: Channel, constant: Option<(&'static str, Stri
             d.notes.push(format!("{name} from `{}`{why}", one.header));
         }
         for f in opt_ins.iter().enumerate().filter(|(i, _)| *i != decider).map(|(_, f)| f) {
-            let Signal::OptIn { subscribed, unsubscribed, undecided, .. } = &f.signal else { continue };
-            let words = |w: &[String]| w.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(" or ");
-            let not: Vec<String> = subscribed.iter().chain(undecided).cloned().collect();
-            let (entry, says) = if !not.is_empty() {
-                ((f.header.clone(), not.clone(), true), format!("set to anything but {}", words(&not)))
-            } else if !unsubscribed.is_empty() {
-                ((f.header.clone(), unsubscribed.clone(), false), words(unsubscribed))
-            } else {
-                continue;
-            };
-            d.notes.push(format!(
-                "{name} = unsubscribed also where `{}` is {says} (its opt-ins are not read: `{}` decides those)",
-                f.header, one.header
-            ));
-            d.suppressed_when.push(entry);
+            if let Some((entry, note)) = suppression(f, &one.header, name) {
+                d.notes.push(note);
+                d.suppressed_when.push(entry);
+            }
         }
     }
     if !d.suppressed_by.is_empty() {

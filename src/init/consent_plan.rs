@@ -33,29 +33,26 @@ impl Plan {
                 if email { NativeKind::EmailMarketing(v) } else { NativeKind::SmsMarketing(v) }
             };
             let mut d = consent::decide(&list, ch, if email { constant.clone() } else { None });
-            // The tool's own state column and another opt-in column could
-            // disagree: like two opt-in columns, neither is read (fail safe).
-            let others: Vec<&str> = list
+            // The tool's own state column (a type column tells its channel)
+            // decides; any other opt-in column is read beside it for its
+            // opt-outs only: no opt-out is lost because two columns speak.
+            let others: Vec<&consent::Found> = list
                 .iter()
                 .filter(|f| matches!(f.signal, consent::Signal::OptIn { channel, .. } if channel == ch || channel == Channel::Both))
-                .map(|f| f.header.as_str())
                 .collect();
-            let conflict = by_type.is_some() && !others.is_empty();
-            if let (true, Some((i, ..))) = (conflict, by_type) {
+            if let Some((i, ..)) = by_type.filter(|_| !others.is_empty() && d.constant.is_none()) {
+                let decider = &sample.headers[i];
                 d.column = None;
-                d.notes.retain(|n| !n.starts_with(&format!("{wire} from `")) && !n.contains("NOT SENT from an opt-in"));
-                d.notes.push(format!(
-                    "{wire}: NOT SENT from an opt-in column: `{}` (the tool's own state) and `{}` all say \
-                     consent and could disagree; pick the one that is right and map it by hand",
-                    sample.headers[i],
-                    others.join("`, `")
-                ));
-                if !d.maps() {
-                    self.notes.extend(d.notes.iter().cloned());
-                    continue;
+                d.suppressed_when.clear();
+                d.notes.retain(|n| !n.starts_with(&format!("{wire} from `")) && !n.contains(" also where `"));
+                for f in others {
+                    if let Some((entry, note)) = consent::suppression(f, decider, wire) {
+                        d.notes.push(note);
+                        d.suppressed_when.push(entry);
+                    }
                 }
             }
-            let by_type = by_type.filter(|_| !conflict && d.column.is_none());
+            let by_type = by_type.filter(|_| d.column.is_none() && d.constant.is_none());
             let mut m = if let Some((i, type_rows, w)) = by_type {
                 let rows = if email { &type_rows.email } else { &type_rows.sms };
                 consumed.insert(i);

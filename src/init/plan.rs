@@ -391,19 +391,36 @@ pub(super) fn consent_signal(
         }
         other => other,
     };
+    // The tool's documented consent words, and the words the file uses
+    // besides them where it uses others (an export edited, or from another
+    // version of the tool): an opt-out in the file's own words still arrives.
+    let documented = |channel: Channel, w: &super::presets::Words| {
+        let mut subscribed = w.subscribed.clone();
+        let mut unsubscribed = w.unsubscribed.clone();
+        let mut undecided = w.undecided.clone();
+        let listed = |v: &str, lists: [&Vec<String>; 3]| {
+            lists.iter().any(|l| l.iter().any(|x| x.eq_ignore_ascii_case(v.trim())))
+        };
+        let strangers = values
+            .iter()
+            .any(|v| batchport_transform::is_set(v) && !listed(v, [&subscribed, &unsubscribed, &undecided]));
+        if strangers
+            && let Some(Signal::OptIn { subscribed: s, unsubscribed: u, undecided: n, .. }) =
+                consent::classify(header, values)
+        {
+            for (to, from) in [(&mut subscribed, s), (&mut unsubscribed, u), (&mut undecided, n)] {
+                for word in from {
+                    if !listed(&word, [&w.subscribed, &w.unsubscribed, &w.undecided]) && !to.contains(&word) {
+                        to.push(word);
+                    }
+                }
+            }
+        }
+        Signal::OptIn { channel, subscribed, unsubscribed, undecided }
+    };
     match known.map(|k| &k.role) {
-        Some(Role::EmailMarketing(w)) => Some(Signal::OptIn {
-            channel: Channel::Email,
-            subscribed: w.subscribed.clone(),
-            unsubscribed: w.unsubscribed.clone(),
-            undecided: w.undecided.clone(),
-        }),
-        Some(Role::SmsMarketing(w)) => Some(Signal::OptIn {
-            channel: Channel::Sms,
-            subscribed: w.subscribed.clone(),
-            unsubscribed: w.unsubscribed.clone(),
-            undecided: w.undecided.clone(),
-        }),
+        Some(Role::EmailMarketing(w)) => Some(documented(Channel::Email, w)),
+        Some(Role::SmsMarketing(w)) => Some(documented(Channel::Sms, w)),
         Some(Role::SubscriptionBy(..)) => None,
         // A documented column is read for consent only when it is an opt-out:
         // an opt-out signal is never ignored, whatever the preset calls it.

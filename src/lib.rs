@@ -41,7 +41,7 @@ pub mod schedule;
 
 pub use batchport_engine::report::Summary;
 /// `validate`'s forecast, in [`Summary::forecast`]: plain data, part of the facade.
-pub use batchport_engine::report::forecast::{ConsentCounts, Forecast, RejectGroup};
+pub use batchport_engine::report::forecast::{ConsentCounts, ConsentValue, Forecast, RejectGroup};
 pub use batchport_engine::service::{Event, Keys};
 pub use exit::Status;
 pub use facade::{Error, Job, RunOptions, load_job, run_job};

@@ -254,3 +254,36 @@ fn validate_and_run_agree_on_user_info_urls_rejects_paths_and_empty_replaces() {
     let out = keyed(dir.path(), &["run", "replace.toml", "--json"]);
     assert_eq!((out.status.code(), json(&out)["status"].as_str()), (Some(3), Some("refused")));
 }
+
+/// `validate` says where each value of a consent column went, so a person
+/// checks the preset's reading in one look (issue 34).
+#[test]
+fn consent_is_forecast_per_source_value() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "job.toml",
+        "[job]\nname = \"c\"\nkind = \"profiles\"\n[api]\nbase_url = \"emulator\"\n[source]\npath = \"users.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.native]\nemail_address = \"email\"\nemail_marketing = { column = \"consent\", subscribed = [\"yes\"], unsubscribed = [\"no\"], suppressed_by = [\"bounced\"] }\n",
+    );
+    write(
+        dir.path(),
+        "users.csv",
+        "id,email,consent,bounced\nu1,a@example.com,yes,\nu2,b@example.com,no,\nu3,c@example.com,maybe,\nu4,d@example.com,yes,\nu5,e@example.com,yes,2024-01-01\nu6,f@example.com,,\n",
+    );
+    let s = json(&run_in(dir.path(), &["validate", "job.toml", "--json"]));
+    let values = s["forecast"]["consent_values"].as_array().unwrap();
+    let of = |v: &str| {
+        let e = values.iter().find(|e| e["value"] == v).unwrap_or_else(|| panic!("{v}: {values:?}"));
+        assert_eq!((e["channel"].as_str(), e["column"].as_str()), (Some("email"), Some("consent")));
+        (e["subscribed"].as_u64().unwrap(), e["unsubscribed"].as_u64().unwrap(), e["not_sent"].as_u64().unwrap())
+    };
+    assert_eq!(of("yes"), (2, 1, 0), "u5's bounce wins over its yes");
+    assert_eq!(of("no"), (0, 1, 0));
+    assert_eq!(of("maybe"), (0, 0, 1));
+    assert_eq!(of(""), (0, 0, 1));
+    assert_eq!(values.len(), 4, "{values:?}");
+    let text = String::from_utf8_lossy(&run_in(dir.path(), &["validate", "job.toml"]).stdout).to_string();
+    assert!(text.contains("email consent by value of `consent`:"), "{text}");
+    assert!(text.contains("`yes`") && text.contains("subscribed 2, unsubscribed 1"), "{text}");
+    assert!(text.contains("(blank)"), "{text}");
+}

@@ -57,8 +57,10 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<Summary> 
             for r in chunk.results {
                 summary.rows_read += 1;
                 match r {
-                    Ok((subs, dropped, line)) => {
-                        forecast.add_consent(Consent::sent(subs.email), Consent::sent(subs.sms));
+                    Ok((subs, dropped, line, cells)) => {
+                        let (email, sms) = (Consent::sent(subs.email), Consent::sent(subs.sms));
+                        forecast.add_consent(email, sms);
+                        forecast.add_consent_values(&cells, email, sms);
                         *summary.rows_valid.get_or_insert(0) += 1;
                         // Sent without its bad values: each is forecast, the row reported once.
                         if let Some(line) = line {

@@ -10,8 +10,10 @@ use batchport_source::{Block, BlockRow, Cells, RawRow};
 use rayon::prelude::*;
 
 /// A valid row as `validate` sees it: the subscriptions it would send, the
-/// values it would leave out (column, reason), and then its rejects-file line.
-pub type Checked = (Subscriptions, Vec<(String, String)>, Option<Reject>);
+/// values it would leave out (column, reason), then its rejects-file line,
+/// and the cells its email and SMS consent were read from (trimmed; `None`
+/// where the job maps no such column).
+pub type Checked = (Subscriptions, Vec<(String, String)>, Option<Reject>, [Option<String>; 2]);
 
 /// What `changed_only` asks of the change index, owned here so that the
 /// transform stays pure (the engine implements it over the state store's
@@ -110,15 +112,32 @@ impl Transformer {
                 }
                 let (mut out, mut dropped) = (Discard::default(), Vec::new());
                 match self.write_fields(&row.cells, &mut out, &mut dropped) {
-                    Ok(_) if dropped.is_empty() => Ok((out.0, dropped, None)),
+                    Ok(_) if dropped.is_empty() => Ok((out.0, dropped, None, self.consent_cells(&row.cells))),
                     Ok(_) => {
                         let line = super::dropped_line(row.pos, row.cells.to_byte_record(), &dropped);
-                        Ok((out.0, dropped, Some(line)))
+                        Ok((out.0, dropped, Some(line), self.consent_cells(&row.cells)))
                     }
                     Err((column, reason)) => Err(reject(row, column, reason)),
                 }
             })
             .collect()
+    }
+
+    /// The cells the row's email and SMS consent are read from (the opt-in
+    /// column each maps, trimmed), for `validate`'s table per source value.
+    fn consent_cells(&self, cells: &impl Cells) -> [Option<String>; 2] {
+        let mut out = [None, None];
+        for n in &self.native {
+            let slot = match n.kind {
+                crate::job::NativeKind::EmailMarketing(_) => 0,
+                crate::job::NativeKind::SmsMarketing(_) => 1,
+                _ => continue,
+            };
+            if let (None, Some(f)) = (&out[slot], &n.field) {
+                out[slot] = Some(String::from_utf8_lossy(cells.field(f.index)).trim().to_string());
+            }
+        }
+        out
     }
 
     /// `changed_only`: the row's change pair (none for a row the reader

@@ -8,7 +8,7 @@
 //! (re-exported at the crate root, reached through `Summary::forecast`);
 //! [`Tally`] is the counting behind them, internal.
 
-use batchport_transform::job::{Job, Mapping};
+use batchport_transform::job::{Job, Mapping, NativeKind};
 use batchport_transform::{Op, Reject};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -35,7 +35,34 @@ pub struct Forecast {
     /// Values that would be left out of rows that are sent
     /// (`on_bad_value = "drop"`), grouped like `rejects`.
     pub values_dropped: Vec<RejectGroup>,
+    /// Where each value of the consent columns went: per channel and source
+    /// value, how many rows sent subscribed, unsubscribed or nothing (an
+    /// opt-out in another column can make a row that says "yes" send
+    /// unsubscribed). At most 50 values per channel, the rest counted under
+    /// `(other values)`.
+    pub consent_values: Vec<ConsentValue>,
 }
+
+/// Rows whose consent column held one value, and what they would send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ConsentValue {
+    /// `email` or `sms`.
+    pub channel: &'static str,
+    /// The source column the channel's consent is read from.
+    pub column: String,
+    /// The value as written (trimmed); empty for a blank cell.
+    pub value: String,
+    /// Rows with it sending `subscribed`.
+    pub subscribed: u64,
+    /// Rows with it sending `unsubscribed`.
+    pub unsubscribed: u64,
+    /// Rows with it sending nothing for this channel.
+    pub not_sent: u64,
+}
+
+/// Distinct source values kept per consent channel.
+const MAX_CONSENT_VALUES: usize = 50;
 
 /// Rejects of one column for one reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,6 +97,10 @@ pub struct Tally {
     forecast: Forecast,
     index: HashMap<(String, String), usize>,
     dropped_index: HashMap<(String, String), usize>,
+    /// The email and SMS consent columns the job maps.
+    consent_columns: [Option<String>; 2],
+    /// Per channel: source value → its entry in `consent_values`.
+    values_index: [HashMap<String, usize>; 2],
 }
 
 impl Tally {
@@ -87,11 +118,59 @@ impl Tally {
             .map(|n| n.kind.wire_name().to_string())
             .chain(attrs.iter().map(|a| a.wire_name.clone()))
             .collect();
-        Tally { forecast: Forecast { attributes, ..Forecast::default() }, ..Tally::default() }
+        let mut consent_columns = [None, None];
+        for n in native {
+            let slot = match n.kind {
+                NativeKind::EmailMarketing(_) => 0,
+                NativeKind::SmsMarketing(_) => 1,
+                _ => continue,
+            };
+            if consent_columns[slot].is_none() && !n.column.name.is_empty() {
+                consent_columns[slot] = Some(n.column.name.clone());
+            }
+        }
+        Tally { forecast: Forecast { attributes, ..Forecast::default() }, consent_columns, ..Tally::default() }
     }
 
-    /// The forecast so far.
-    pub fn finish(self) -> Forecast {
+    /// What a valid row with these consent cells (`Checked`'s last member)
+    /// would send, per source value.
+    pub fn add_consent_values(&mut self, cells: &[Option<String>; 2], email: Consent, sms: Consent) {
+        for (slot, outcome) in [(0, email), (1, sms)] {
+            let (Some(value), Some(column)) = (&cells[slot], &self.consent_columns[slot]) else { continue };
+            let index = &mut self.values_index[slot];
+            let values = &mut self.forecast.consent_values;
+            let i = match index.get(value.as_str()) {
+                Some(&i) => i,
+                None => {
+                    let value =
+                        if index.len() < MAX_CONSENT_VALUES { value.clone() } else { "(other values)".to_string() };
+                    *index.entry(value.clone()).or_insert_with(|| {
+                        values.push(ConsentValue {
+                            channel: if slot == 0 { "email" } else { "sms" },
+                            column: column.clone(),
+                            value,
+                            subscribed: 0,
+                            unsubscribed: 0,
+                            not_sent: 0,
+                        });
+                        values.len() - 1
+                    })
+                }
+            };
+            let v = &mut values[i];
+            match outcome {
+                Consent::Subscribed => v.subscribed += 1,
+                Consent::Unsubscribed => v.unsubscribed += 1,
+                Consent::NotSent => v.not_sent += 1,
+            }
+        }
+    }
+
+    /// The forecast so far (consent values: email first, then by rows).
+    pub fn finish(mut self) -> Forecast {
+        self.forecast
+            .consent_values
+            .sort_by_key(|v| (v.channel != "email", std::cmp::Reverse(v.subscribed + v.unsubscribed + v.not_sent)));
         self.forecast
     }
 
@@ -178,6 +257,22 @@ impl Forecast {
         s.push_str("  consent          subscribed  unsubscribed    not sent\n");
         for (name, c) in [("email", self.email_marketing), ("SMS", self.sms_marketing)] {
             s.push_str(&format!("    {name:<13}{:>12}{:>14}{:>12}\n", c.subscribed, c.unsubscribed, c.not_sent));
+        }
+        let mut column = None;
+        for v in &self.consent_values {
+            if column != Some((v.channel, &v.column)) {
+                column = Some((v.channel, &v.column));
+                let channel = if v.channel == "email" { "email" } else { "SMS" };
+                s.push_str(&format!("  {channel} consent by value of `{}`:\n", v.column));
+            }
+            let went: Vec<String> =
+                [("subscribed", v.subscribed), ("unsubscribed", v.unsubscribed), ("not sent", v.not_sent)]
+                    .iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(what, n)| format!("{what} {n}"))
+                    .collect();
+            let value = if v.value.is_empty() { "(blank)".to_string() } else { format!("`{}`", v.value) };
+            s.push_str(&format!("    {value:<24} → {}\n", went.join(", ")));
         }
         s.trim_end().to_string()
     }

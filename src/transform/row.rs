@@ -155,7 +155,7 @@ impl Transformer {
         self.write_attrs(&self.attrs, &mut obj, &cell, &reject, drop.then_some(&mut *dropped))?;
         obj.close();
         let event = match &self.event {
-            Some(e) => Some(self.write_event(e, &cell, &reject)?),
+            Some(e) => Some(self.write_event(e, &cell, &reject, drop.then_some(&mut *dropped))?),
             None => None,
         };
         Ok((key, event))
@@ -215,11 +215,15 @@ impl Transformer {
         Ok(())
     }
 
+    /// The event object; a bad event attribute fails the row, or, with
+    /// `dropped`, is left out of the event and listed (the event's identity,
+    /// its name and time, always fails it).
     fn write_event<'r>(
         &self,
         e: &BoundEvent,
         cell: &impl Fn(&Field) -> Result<&'r str, Problem>,
         reject: &impl Fn(&str, String) -> Problem,
+        mut dropped: Option<&mut Vec<Problem>>,
     ) -> Result<Vec<u8>, Problem> {
         let mut out = Vec::with_capacity(64);
         let mut obj = json::Object::open(&mut out);
@@ -252,11 +256,11 @@ impl Transformer {
         if !e.attrs.is_empty() || !e.objects.is_empty() {
             let mut attrs = Vec::new();
             let mut inner = json::Object::open(&mut attrs);
-            self.write_attrs(&e.attrs, &mut inner, cell, reject, None)?;
+            self.write_attrs(&e.attrs, &mut inner, cell, reject, dropped.as_deref_mut())?;
             for (key, members) in &e.objects {
                 let mut members_json = Vec::new();
                 let mut o = json::Object::open(&mut members_json);
-                self.write_attrs(members, &mut o, cell, reject, None)?;
+                self.write_attrs(members, &mut o, cell, reject, dropped.as_deref_mut())?;
                 // An object whose cells are all blank is left out, like a blank cell.
                 if !o.is_empty() {
                     o.close();

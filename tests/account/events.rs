@@ -82,3 +82,33 @@ fn an_event_without_a_time_is_never_taken_for_another_row_s() {
     let s = summary(&run(dir.path(), "job.toml"), 0);
     assert_eq!(events("u2"), 2, "another file's row is another event: {s}");
 }
+
+/// A bad event attribute costs that attribute, not the event (issue 25): the
+/// event is sent without it and the row is reported once.
+#[test]
+fn a_bad_event_attribute_is_left_out_of_its_event() {
+    let emu = emulator(EmulatorConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "job.toml",
+        format!(
+            "[job]\nname = \"ev\"\nkind = \"events\"\n[api]\nbase_url = \"{}\"\n[source]\npath = \"events.csv\"\n[mapping]\ncustom_id = \"id\"\nevent = \"event\"\n[mapping.event_attributes]\nqty = {{ column = \"qty\", type = \"int\" }}\nlabel = \"label\"\n",
+            emu.base_url()
+        ),
+    );
+    write(dir.path(), "events.csv", "id,event,qty,label\nu1,purchase,2,a\nu2,purchase,two,b\n");
+    let s = summary(&run(dir.path(), "job.toml"), 3);
+    assert_eq!(
+        (s["rows_sent"].as_u64(), s["values_dropped"].as_u64(), s["rows_rejected"].as_u64()),
+        (Some(2), Some(1), Some(0)),
+        "{s}"
+    );
+    let event = |id: &str| emu.profile(id).unwrap()["events"][0]["attributes"].clone();
+    assert_eq!(event("u1")["qty"], 2);
+    assert!(event("u2").get("qty").is_none_or(|v| v.is_null()), "{}", event("u2"));
+    assert_eq!(event("u2")["label"], "b");
+    let rejects = crate::common::csv_rows(std::path::Path::new(s["rejects_file"].as_str().unwrap()));
+    assert_eq!(rejects.len(), 2, "the header and u2's row: {rejects:?}");
+    assert!(rejects[1].join(",").contains("qty"), "{rejects:?}");
+}

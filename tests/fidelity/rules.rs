@@ -64,7 +64,7 @@ fn transform_accepts(job_text: &str, header: &[&str], cells: &[&str]) -> bool {
 }
 
 const PROFILES: &str = "[job]\nname = \"p\"\nkind = \"profiles\"\n[source]\npath = \"x.csv\"\n[mapping]\ncustom_id = \"id\"\non_bad_value = \"reject_row\"\n[mapping.attributes]\ns = \"s\"\nw = { column = \"w\", type = \"url\" }\nd = { column = \"d\", type = \"date\" }\n";
-const EVENTS: &str = "[job]\nname = \"e\"\nkind = \"events\"\n[source]\npath = \"x.csv\"\n[mapping]\ncustom_id = \"id\"\nevent_name = \"e\"\ntime = { column = \"time\" }\n[mapping.event_attributes]\n\"$label\" = \"label\"\n\"$tags\" = { column = \"tags\", type = \"array\", separator = \"|\" }\no = { column = \"o\", type = \"json\" }\n";
+const EVENTS: &str = "[job]\nname = \"e\"\nkind = \"events\"\n[source]\npath = \"x.csv\"\n[mapping]\ncustom_id = \"id\"\non_bad_value = \"reject_row\"\nevent_name = \"e\"\ntime = { column = \"time\" }\n[mapping.event_attributes]\n\"$label\" = \"label\"\n\"$tags\" = { column = \"tags\", type = \"array\", separator = \"|\" }\no = { column = \"o\", type = \"json\" }\n";
 const CATALOG: &str = "[job]\nname = \"c\"\nkind = \"catalog\"\n[catalog]\nname = \"c\"\n[source]\npath = \"x.csv\"\n[mapping]\nitem_id = \"id\"\n[mapping.attributes]\nt = { column = \"t\", type = \"array\", separator = \"|\" }\n";
 
 /// Text of `n` characters drawn from ASCII, 2-byte and 4-byte characters, so

@@ -214,4 +214,13 @@ sms_marketing = { column = "sms", subscribed = ["yes"], unsubscribed = ["no"] }
     );
     assert_eq!(v(3, "$email_marketing").as_deref(), Some("subscribed"), "the Custom ID is the email");
     assert_eq!(v(4, "$email_marketing").as_deref(), Some("unsubscribed"), "accepts = FALSE is an opt-out");
+
+    // The job says otherwise: the addresses are already in Batch.
+    let lax = mapping.replace("custom_id = \"id\"", "custom_id = \"id\"\nsubscribed_needs_address = false");
+    let got = map_with(&lax, &header, &[&["u2", "", "", "yes", "true", "yes"]]);
+    let row = got[0].as_ref().unwrap();
+    assert_eq!(
+        (row["$email_marketing"].as_str(), row["$sms_marketing"].as_str()),
+        (Some("subscribed"), Some("subscribed"))
+    );
 }

@@ -84,6 +84,7 @@ impl Transformer {
             event: None,
             opt_outs: None,
             drop_bad_values: false,
+            needs_address: true,
             hash_rows: matches!(&job.mapping, Mapping::Events(e) if !e.has_time()),
         };
         let mut t = match &job.mapping {
@@ -92,6 +93,7 @@ impl Transformer {
                 native: natives(p)?,
                 attrs: attrs(&p.attributes)?,
                 drop_bad_values: p.drop_bad_values,
+                needs_address: p.subscribed_needs_address,
                 ..base(field(&p.custom_id)?, "Custom ID", p.blank)
             },
             Mapping::Events(e) => {
@@ -127,6 +129,7 @@ impl Transformer {
                     native: natives(&e.profile)?,
                     attrs: attrs(&e.profile.attributes)?,
                     drop_bad_values: e.profile.drop_bad_values,
+                    needs_address: e.profile.subscribed_needs_address,
                     event: Some(event),
                     ..base(field(&e.profile.custom_id)?, "Custom ID", e.profile.blank)
                 }

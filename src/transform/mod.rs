@@ -207,6 +207,8 @@ pub struct Transformer {
     /// `on_bad_value = "drop"`: a bad native or attribute value is left out
     /// of the operation, not the reason to reject the row.
     drop_bad_values: bool,
+    /// `subscribed_needs_address`: no `subscribed` without the address.
+    needs_address: bool,
     /// Whether an operation keeps a copy of its source row. Not needed when
     /// the file can be read again at the row's offset (settling does, for the
     /// few rows that end in a report): the copy was most of an operation's

@@ -137,6 +137,8 @@ pub(super) struct Row<'a> {
     pub held: (bool, bool),
     /// The row's Custom ID.
     pub key: &'a str,
+    /// `subscribed_needs_address`.
+    pub needs_address: bool,
 }
 
 /// One native of the row into `obj`, or why its value is bad.
@@ -193,7 +195,7 @@ fn write_one<'r, O: json::Out>(
         if let Some(s) = value::subscription_of(v, c).map_err(|m| reject(header, m))? {
             let held = if email { held.0 } else { held.1 };
             let s = if held { "unsubscribed" } else { s };
-            if s == "subscribed" {
+            if s == "subscribed" && row.needs_address {
                 let by_id = email && key.contains('@');
                 if !by_id && address_sent(natives, email, cell)? == Some(false) {
                     return Ok(());

@@ -149,7 +149,7 @@ impl Transformer {
         };
         let mut obj = json::Object::open(attrs);
         let held = self.opt_outs.as_ref().map_or((false, false), |o| o.held(&key));
-        let row = native::Row { blank: self.blank, held, key: &key };
+        let row = native::Row { blank: self.blank, held, key: &key, needs_address: self.needs_address };
         let drop = self.drop_bad_values;
         native::write(&self.native, row, &mut obj, &cell, &reject, drop.then_some(&mut *dropped))?;
         self.write_attrs(&self.attrs, &mut obj, &cell, &reject, drop.then_some(&mut *dropped))?;

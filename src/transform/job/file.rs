@@ -84,6 +84,11 @@ pub(super) struct MappingSection {
     /// out of the row's operation and reported; `"reject_row"`: the whole row
     /// is rejected, as before.
     pub on_bad_value: Option<Spanned<String>>,
+    /// `true` (the default): `subscribed` is sent only on a row that also
+    /// sends the channel's address, where the job maps one; `false`: also on
+    /// rows whose address is blank or invalid (the person's address is
+    /// already in Batch).
+    pub subscribed_needs_address: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

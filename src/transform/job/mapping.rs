@@ -87,6 +87,7 @@ impl Resolver<'_> {
             changed_only: m.changed_only.unwrap_or(false),
             opt_outs_per_person,
             drop_bad_values,
+            subscribed_needs_address: m.subscribed_needs_address.unwrap_or(true),
             native,
             attributes,
         })

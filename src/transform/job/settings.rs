@@ -277,6 +277,9 @@ pub struct ProfileMapping {
     /// is sent; only a bad identity (Custom ID, event name or time) rejects
     /// the row. `"reject_row"`: any bad value rejects the row.
     pub(crate) drop_bad_values: bool,
+    /// `subscribed_needs_address` (default true): no `subscribed` on a row
+    /// without the channel's address, where the job maps one.
+    pub(crate) subscribed_needs_address: bool,
     /// `[mapping.native]`: addresses, language, region and time zone, then
     /// the subscriptions.
     pub native: Vec<NativeMap>,

@@ -302,3 +302,26 @@ fn an_export_in_error_exits_1_and_the_next_run_asks_again() {
         assert_eq!(emu.stats().per_endpoint.get("profiles/export"), Some(&attempt), "a failed export is not resumed");
     }
 }
+
+/// The output holds people's profiles: private to its owner by default;
+/// `[export] mode` opens it to a group that reads it (issue 36).
+#[cfg(unix)]
+#[test]
+fn the_output_is_private_unless_the_job_gives_a_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let emu = emulator(50, false);
+    seed(&emu.base_url(), 20);
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &str| std::fs::metadata(dir.path().join(p)).unwrap().permissions().mode() & 0o777;
+    write(dir.path(), "exp.toml", export_job(&emu.base_url(), "out.csv"));
+    run_ok(dir.path(), "exp.toml");
+    assert_eq!(mode("out.csv"), 0o600);
+    let with_mode = export_job(&emu.base_url(), "shared.csv").replace("[export]\n", "[export]\nmode = \"0640\"\n");
+    write(dir.path(), "shared.toml", with_mode.replace("name = \"exp\"", "name = \"shared\""));
+    run_ok(dir.path(), "shared.toml");
+    assert_eq!(mode("shared.csv"), 0o640);
+    write(dir.path(), "bad.toml", with_mode.replace("0640", "0999"));
+    let out = batchport(dir.path(), "bad.toml").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("export.mode `0999`"), "{}", stderr(&out));
+}

@@ -161,8 +161,8 @@ impl Exporter<'_> {
         }
         let columns = Columns::of(self.settings);
         let keep = self.saved.parts.last().map(|p| p.end);
-        let (t, cols) = (target.clone(), columns.clone());
-        let out = match blocking(move || Output::open(&t, cols, keep)).await? {
+        let (t, cols, mode) = (target.clone(), columns.clone(), self.settings.mode);
+        let out = match blocking(move || Output::open(&t, cols, keep, mode)).await? {
             Some(out) => out,
             None => {
                 self.events.notice(format!(
@@ -171,7 +171,7 @@ impl Exporter<'_> {
                 ));
                 self.saved.parts.clear();
                 let t = target.clone();
-                blocking(move || Output::open(&t, columns, None))
+                blocking(move || Output::open(&t, columns, None, mode))
                     .await?
                     .context("cannot start the output's temp file")?
             }

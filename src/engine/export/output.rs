@@ -163,13 +163,27 @@ impl Output {
     /// Open the temp file, keeping its first `keep` bytes (the parts already
     /// finished); `None` starts it afresh with the CSV header. `Ok(None)` when
     /// the temp file is shorter than `keep`: it was lost, start over.
-    pub(crate) fn open(target: &Path, columns: Columns, keep: Option<u64>) -> io::Result<Option<Output>> {
+    /// `mode`: the permissions the output gets (the temp file has them from
+    /// the start, the rename keeps them); `None`: as created (private).
+    pub(crate) fn open(
+        target: &Path,
+        columns: Columns,
+        keep: Option<u64>,
+        mode: Option<u32>,
+    ) -> io::Result<Option<Output>> {
         let tmp = temp_path(target);
         if let Some(dir) = tmp.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
         // Append mode: after a truncation (rewind), writes land at the new end.
         let file = OpenOptions::new().create(true).append(true).open(&tmp)?;
+        #[cfg(unix)]
+        if let Some(bits) = mode.filter(|_| !batchport_source::objstore::is_url(&target.to_string_lossy())) {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(bits))?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
         let len = file.metadata()?.len();
         let keep = match keep {
             Some(k) if k > len => return Ok(None),
@@ -276,6 +290,7 @@ mod tests {
 
     fn settings(ty: ExportType, attributes: &[&str], identifiers: &[&str]) -> ExportSettings {
         ExportSettings {
+            mode: None,
             escape_formulas: true,
             ty,
             attributes: attributes.iter().map(|s| s.to_string()).collect(),
@@ -330,7 +345,7 @@ mod tests {
         let target = dir.path().join("sub/out.csv");
         let cols = || Columns::of(&settings(ExportType::Attributes, &["a"], &[]));
         let rec = |id: &str| json!({"identifiers": {"custom_id": id}, "attributes": {"a": 1}});
-        let mut out = Output::open(&target, cols(), None).unwrap().unwrap();
+        let mut out = Output::open(&target, cols(), None, None).unwrap().unwrap();
         out.write(&rec("u1")).unwrap();
         let end = out.commit_part().unwrap();
         out.write(&rec("junk")).unwrap();
@@ -340,8 +355,8 @@ mod tests {
         out.write(&rec("cut")).unwrap();
         drop(out);
         // Resume after the first part: u2 and the cut record go.
-        assert!(Output::open(&target, cols(), Some(u64::MAX)).unwrap().is_none());
-        let mut out = Output::open(&target, cols(), Some(end)).unwrap().unwrap();
+        assert!(Output::open(&target, cols(), Some(u64::MAX), None).unwrap().is_none());
+        let mut out = Output::open(&target, cols(), Some(end), None).unwrap().unwrap();
         out.write(&rec("u3")).unwrap();
         out.finish().unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "custom_id,a\nu1,1\nu3,1\n");

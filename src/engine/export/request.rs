@@ -156,6 +156,7 @@ mod tests {
     #[test]
     fn the_body_follows_the_job() {
         let s = ExportSettings {
+            mode: None,
             escape_formulas: true,
             ty: ExportType::Events,
             attributes: vec!["$label".into()],

@@ -256,4 +256,6 @@ pub(super) struct ExportSection {
     pub output: Spanned<String>,
     /// CSV output: prefix cells a spreadsheet would run as a formula with `'`.
     pub escape_formulas: Option<bool>,
+    /// The output's permissions, in octal (`"0640"`); default private (0600).
+    pub mode: Option<Spanned<String>>,
 }

@@ -402,6 +402,21 @@ impl Resolver<'_> {
         if !(out.ends_with(".csv") || out.ends_with(".ndjson")) {
             return self.err(e.output.span(), format!("export.output `{out}` must end in .csv or .ndjson"));
         }
+        let mode = match &e.mode {
+            None => None,
+            Some(m) => {
+                let text = m.get_ref().trim();
+                match u32::from_str_radix(text, 8) {
+                    Ok(bits) if (3..=4).contains(&text.len()) && bits <= 0o777 => Some(bits),
+                    _ => {
+                        return self.err(
+                            m.span(),
+                            format!("export.mode `{text}` is not a file mode: give permission bits in octal, such as \"0640\""),
+                        );
+                    }
+                }
+            }
+        };
         Ok(ExportSettings {
             ty,
             attributes: e.attributes.clone(),
@@ -411,6 +426,7 @@ impl Resolver<'_> {
             // An object URL (s3://...) is kept as it is: uploaded at the end.
             output: if batchport_source::objstore::is_url(out) { out.into() } else { self.base_dir.join(out) },
             escape_formulas: e.escape_formulas.unwrap_or(true),
+            mode,
         })
     }
 }

@@ -395,6 +395,9 @@ pub struct ExportSettings {
     /// CSV output: text cells starting with `=`, `+`, `-`, `@`, tab or CR
     /// (and not a number) get a leading `'` (default true).
     pub escape_formulas: bool,
+    /// `mode`: the output file's permissions (octal `"0640"`, for a group that
+    /// reads it); `None`: private to its owner (0600), as every file of rows.
+    pub mode: Option<u32>,
 }
 
 /// What the rows of a job become.

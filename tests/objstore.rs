@@ -472,3 +472,42 @@ fn an_export_to_s3_is_one_multipart_upload_completed_at_the_end() {
     let complete = seen.iter().position(|(m, p, _)| m == "POST" && p.contains("uploadId="));
     assert!(matches!((create, complete), (Some(a), Some(b)) if a < b), "{seen:?}");
 }
+
+/// A failed upload leaves no copy of the export behind in the temp folder
+/// (issue 36): the rows are people's profiles.
+#[test]
+fn a_failed_export_upload_leaves_no_temp_file() {
+    let s3 = S3::start("exports");
+    let emu = emulator();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "users.csv", profiles(50, 5));
+    write(
+        dir.path(),
+        "seed.toml",
+        testdata::profiles_job("seed", "users.csv", &format!("base_url = \"{}\"", emu.base_url())),
+    );
+    let seed = aws(dir.path(), false).args(["run", "seed.toml", "--state"]).arg(dir.path().join("state")).output();
+    assert_eq!(seed.unwrap().status.code(), Some(0));
+    write(
+        dir.path(),
+        "job.toml",
+        format!(
+            "[job]\nname = \"exp\"\nkind = \"export\"\n[api]\nbase_url = \"{}\"\n[export]\ntype = \"attributes\"\n\
+             identifiers = [\"custom_id\"]\nattributes = [\"first_name\"]\noutput = \"s3://exports/profiles.csv\"\n",
+            emu.base_url()
+        ),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(dir.path())
+        .env(batchport_engine::export::POLL_ENV, "50")
+        .env("AWS_ENDPOINT_URL", s3.endpoint())
+        .env("TMPDIR", tmp.path())
+        // The store refuses the upload (a wrong secret: 403).
+        .env("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!s3.root.path().join("exports/profiles.csv").exists());
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

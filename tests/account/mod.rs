@@ -8,6 +8,7 @@ mod events;
 mod optouts;
 mod order;
 mod partial;
+mod presets;
 mod promise;
 mod repeats;
 mod reports;

@@ -264,8 +264,13 @@ impl Output {
 /// the whole file is in; the temp file goes after that.
 pub(crate) fn rename_into_place(tmp: &Path, target: &Path) -> io::Result<()> {
     if let Some(url) = target.to_str().filter(|t| batchport_source::objstore::is_url(t)) {
-        batchport_source::objstore::upload::upload(tmp, url, &Default::default()).map_err(io::Error::other)?;
-        return std::fs::remove_file(tmp);
+        let uploaded = batchport_source::objstore::upload::upload(tmp, url, &Default::default());
+        // The temp file holds people's profiles in the shared temp folder:
+        // gone whether the upload worked or not (a failed one costs the next
+        // run a new download, never a copy of the rows left lying around).
+        let removed = std::fs::remove_file(tmp);
+        uploaded.map_err(io::Error::other)?;
+        return removed;
     }
     std::fs::rename(tmp, target)?;
     #[cfg(unix)]

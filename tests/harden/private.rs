@@ -86,3 +86,45 @@ fn a_state_folder_open_to_others_is_named_with_the_fix() {
     let mode = std::fs::metadata(dir.join("state")).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o755);
 }
+
+/// `[job] keep_reports_days`: each run deletes the job's report files older
+/// than that (they hold people's rows), and only the job's own.
+#[test]
+fn old_reports_of_the_job_are_deleted_when_it_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    write(dir, "users.csv", "id,name\nu1,A\n");
+    let job = "[job]\nname = \"kept\"\nkind = \"profiles\"\nkeep_reports_days = 30\n[api]\nbase_url = \"emulator\"\n[source]\npath = \"users.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nname = \"name\"\n";
+    write(dir, "job.toml", job);
+    let reports = dir.join("state/rejects");
+    std::fs::create_dir_all(&reports).unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(40 * 86_400);
+    for name in [
+        "kept-20260101T000000Z-0001-rejects.csv",
+        "kept-validate-20260101T000000Z-rejects.csv",
+        "kept-b-20260101T000000Z-0002-rejects.csv",
+    ] {
+        std::fs::write(reports.join(name), "id,_line\n").unwrap();
+        std::fs::OpenOptions::new().append(true).open(reports.join(name)).unwrap().set_modified(old).unwrap();
+    }
+    std::fs::write(reports.join("kept-20261201T000000Z-0003-partial.csv"), "id\n").unwrap();
+    let out = bin()
+        .args(["run", "job.toml", "--state", "state"])
+        .current_dir(dir)
+        .env("BATCH_REST_KEY", "emulator_rest_key")
+        .env("BATCH_PROJECT_KEY", "project_emulator")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("deleted 2 report file(s) of kept older than 30 days"), "{err}");
+    let mut left: Vec<String> =
+        std::fs::read_dir(&reports).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, ["kept-20261201T000000Z-0003-partial.csv", "kept-b-20260101T000000Z-0002-rejects.csv"]);
+
+    write(dir, "bad.toml", job.replace("= 30", "= 0"));
+    let out = bin().args(["validate", "bad.toml"]).current_dir(dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keep_reports_days"));
+}

@@ -2,6 +2,7 @@
 
 pub mod forecast;
 mod rejects;
+pub(crate) mod retention;
 pub mod summary;
 
 pub use rejects::RejectsWriter;

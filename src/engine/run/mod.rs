@@ -107,8 +107,12 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     let store = open_store(opts.state_dir.clone(), job.name.clone()).await?;
     let dest = connection.destination.text.clone();
     let mut run = match open_or_resume(&store, job, &work, &dest, &opts.events).await? {
-        Opened::Run(run) => run,
+        Opened::Run(run) => {
+            prune_reports(job, opts, &run.id).await;
+            run
+        }
         Opened::AlreadyDone(last) => {
+            prune_reports(job, opts, &last.id).await;
             // The original run's status, rejects and all: a rerun does not
             // turn a run with rejects or held rows into a clean one.
             let mut s = summary_of(&last, work.files(&last), started).into_already_imported();
@@ -294,6 +298,33 @@ fn summary_of(run: &Run, files: Vec<PathBuf>, started: Instant) -> Summary {
     };
     s.error = run.last_error.clone();
     s
+}
+
+/// `[job] keep_reports_days`: the job's older rejects, uncertain and partial
+/// files go (never those of run `keep`, which is under way or is the one a
+/// summary names); what went is told as a notice.
+async fn prune_reports(job: &Job, opts: &Options, keep: &str) {
+    let Some(days) = job.keep_reports_days else { return };
+    let dir = job.rejects_dir.clone().unwrap_or_else(|| opts.state_dir.join("rejects"));
+    let (name, keep) = (job.name.clone(), keep.to_string());
+    let gone = blocking(move || {
+        Ok::<_, std::convert::Infallible>(crate::report::retention::prune(
+            &dir,
+            &name,
+            &keep,
+            days,
+            std::time::SystemTime::now(),
+        ))
+    })
+    .await
+    .unwrap_or_default();
+    if !gone.is_empty() {
+        opts.events.notice(format!(
+            "deleted {} report file(s) of {} older than {days} days (keep_reports_days)",
+            gone.len(),
+            job.name
+        ));
+    }
 }
 
 /// A state folder others can read or enter holds people's rows for them

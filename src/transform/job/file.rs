@@ -28,6 +28,9 @@ pub(super) struct JobSection {
     pub schedule: Option<Spanned<String>>,
     pub rejects: Option<String>,
     pub on_uncertain: Option<Spanned<String>>,
+    /// Days the rejects, uncertain and partial files of the job's runs are
+    /// kept; older ones are deleted when the job runs.
+    pub keep_reports_days: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

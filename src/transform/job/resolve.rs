@@ -161,11 +161,19 @@ impl Resolver<'_> {
             Kind::Catalog => Mapping::Catalog(self.catalog(&raw)?),
             Kind::Export => Mapping::Export(self.export(&raw)?),
         };
+        let keep_reports_days = match &raw.job.keep_reports_days {
+            None => None,
+            Some(d) => match u32::try_from(*d.get_ref()) {
+                Ok(days) if days >= 1 => Some(days),
+                _ => return self.err(d.span(), "job.keep_reports_days must be a whole number of days, at least 1"),
+            },
+        };
         Ok(Job {
             name,
             kind,
             schedule,
             rejects_dir,
+            keep_reports_days,
             on_uncertain,
             api,
             source,

@@ -428,6 +428,10 @@ pub struct Job {
     /// `[job] rejects`, relative to the job file's folder; `None`: the state
     /// folder's `rejects`.
     pub rejects_dir: Option<PathBuf>,
+    /// `[job] keep_reports_days`: the job's rejects, uncertain and partial
+    /// files older than this are deleted when it runs (they hold people's
+    /// rows); `None`: kept until deleted by hand.
+    pub keep_reports_days: Option<u32>,
     /// `[job] on_uncertain`.
     pub on_uncertain: OnUncertain,
     /// `[api]`.

@@ -118,6 +118,7 @@ fn a_missing_folder_is_bad_usage() {
     let dir = tempfile::tempdir().unwrap();
     let out = schedule(dir.path(), &[]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("jobs"), "the message names the folder: {}", stderr(&out));
 }
 
 /// Lines of the child's stderr, as they come.

@@ -92,6 +92,16 @@ fn debug_logs_into_a_closed_pipe_neither_panic_nor_hang() {
     drop(child.stdout.take());
     let status = wait(&mut child, 60);
     assert_eq!(status.code(), Some(0), "{status:?}");
+    // And the import itself went through: every row is recorded as sent.
+    let out = bin()
+        .args(["status", "job.toml", "--json", "--state"])
+        .arg(dir.path().join("state"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = &runs[0]["runs"][0];
+    assert_eq!((run["status"].as_str(), run["counters"]["rows_sent"].as_u64()), (Some("done"), Some(3000)), "{runs}");
 }
 
 #[test]

@@ -130,6 +130,8 @@ fn the_emulator_does_not_need_the_users_keys() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["rows_sent"], 10, "{s}");
 }
 
 #[test]

@@ -284,3 +284,18 @@ fn a_nightly_over_an_older_change_index_sends_only_what_changed() {
     assert_eq!((n(&s, "rows_sent"), n(&s, "rows_unchanged")), (0, 1_010), "{s}");
     assert_eq!(emu.emu.stats().operations, want.len() as u64);
 }
+
+/// An event index written before time-less events were known by their place
+/// (no "placed" mark): the same events again, from another file, are all
+/// taken for the ones it sent, also in a chunk that holds a rejected row.
+#[test]
+fn an_older_event_index_still_knows_its_time_less_events() {
+    let dir = copy_fixture("events_legacy");
+    std::fs::copy(fixture("events_legacy").join("events.csv"), dir.path().join("events.csv")).unwrap();
+    let emu = FixedEmulator::start(job_port(&dir.path().join("job.toml")));
+    let out = importer(dir.path());
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let s = json(&out);
+    assert_eq!((n(&s, "rows_duplicate"), n(&s, "rows_rejected"), n(&s, "rows_sent")), (3, 1, 0), "{s}");
+    assert!(emu.emu.received_all().is_empty(), "no event sent twice: {:?}", emu.emu.received_all());
+}

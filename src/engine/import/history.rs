@@ -109,9 +109,9 @@ pub(crate) async fn duplicates(events: Option<EventIndex>, key: EventKey, chunk:
         };
         let hashes: Vec<u64> = ops().map(|op| op.map_or(0, |op| key.hash(op))).collect();
         let mut dup = ev.known(&hashes)?;
-        if ev.knows_unplaced()
-            && let Some(old) = ops().map(|op| op.and_then(|op| key.unplaced(op))).collect::<Option<Vec<u64>>>()
-        {
+        if ev.knows_unplaced() && key.file.is_some() {
+            // Rows that are no operation look up 0: they end `New` below.
+            let old: Vec<u64> = ops().map(|op| op.and_then(|op| key.unplaced(op)).unwrap_or(0)).collect();
             // Sent (or held) under the old hash by an earlier batchport: the same.
             for (d, o) in dup.iter_mut().zip(ev.known(&old)?) {
                 if *d == Known::New {

@@ -91,13 +91,22 @@ pub fn choose(s: &Sample, tool: Option<&Tool>) -> Ids {
         let v = s.values(i);
         v.len() == n && v.iter().collect::<std::collections::HashSet<_>>().len() == n
     };
+    // A column named like an id but blank in most rows (an unused
+    // `external_id` beside a filled `id`) would reject most rows: a filled
+    // one first, then any column of distinct values, and only then a blank one.
     if pick.is_none() {
-        pick = ID_NAMES.iter().find_map(|k| find(k)).map(|i| (i, "named like a user id".to_string()));
+        pick = ID_NAMES
+            .iter()
+            .find_map(|k| find(k).filter(|&i| mostly(i)))
+            .map(|i| (i, "named like a user id".to_string()));
     }
     if pick.is_none() {
         pick = (0..s.headers.len())
             .find(|&i| usable(i) && unique(i))
             .map(|i| (i, "the first column whose sampled values are all filled and distinct".to_string()));
+    }
+    if pick.is_none() {
+        pick = ID_NAMES.iter().find_map(|k| find(k)).map(|i| (i, "named like a user id".to_string()));
     }
     let (i, why) = pick.unwrap_or_else(|| {
         let i = (0..s.headers.len()).find(|&i| usable(i)).unwrap_or(0);

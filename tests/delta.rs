@@ -93,7 +93,6 @@ fn a_glob_is_one_run_over_its_files_in_order() {
 
 #[test]
 fn a_kill_never_marks_unsent_rows_as_sent() {
-    use std::process::Stdio;
     let emu = crate::common::emulator_process(&["--latency-ms", "30"]);
     let dir = tempfile::tempdir().unwrap();
     job(dir.path(), &emu.url, "users.csv");
@@ -108,17 +107,7 @@ fn a_kill_never_marks_unsent_rows_as_sent() {
         c
     };
     for more in [3, 6, 9] {
-        // Killed after a few more requests: mid-run on any machine.
-        let mut child = importer().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let before = emu.requests();
-        let landed = batchport_testdata::harness::kill_after_requests(
-            &mut child,
-            || emu.requests(),
-            before,
-            more,
-            std::time::Duration::from_secs(60),
-        );
-        assert!(landed, "the kill came after {more} more requests, while the run sent");
+        kill_mid_run(importer(), &emu, more);
     }
     let out = importer().output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -136,7 +125,6 @@ fn a_kill_never_marks_unsent_rows_as_sent() {
 /// ends knowing every row, so the same dump again sends nothing.
 #[test]
 fn a_killed_nightly_delivers_every_change_and_forgets_none() {
-    use std::process::Stdio;
     let emu = crate::common::emulator_process(&["--latency-ms", "100", "--unlimited"]);
     let dir = tempfile::tempdir().unwrap();
     job(dir.path(), &emu.url, "users.csv");
@@ -167,17 +155,7 @@ fn a_killed_nightly_delivers_every_change_and_forgets_none() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     write(dir.path(), "users.csv", dump(true));
     for more in [2, 2, 2] {
-        // Killed after a few more requests: mid-run on any machine.
-        let mut child = importer().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let before = emu.requests();
-        let landed = batchport_testdata::harness::kill_after_requests(
-            &mut child,
-            || emu.requests(),
-            before,
-            more,
-            std::time::Duration::from_secs(60),
-        );
-        assert!(landed, "the kill came after {more} more requests, while the run sent");
+        kill_mid_run(importer(), &emu, more);
     }
     let out = importer().output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -337,4 +315,20 @@ fn unchanged_windows_are_sought_past_and_counted() {
     write(dir.path(), "users.csv", rows(10_000, &[5_000, 9_999], &[], &[]));
     let s = json(&run(dir.path(), &[]));
     assert_eq!((n(&s, "rows_read"), n(&s, "rows_sent"), n(&s, "rows_unchanged")), (10_000, 0, 10_000), "{s}");
+}
+
+/// Start `importer` and SIGKILL it once `emu` answered `more` more requests:
+/// mid-run on any machine (the test fails if the run ended first).
+fn kill_mid_run(mut importer: std::process::Command, emu: &batchport_testdata::harness::EmulatorProcess, more: u64) {
+    use std::process::Stdio;
+    let mut child = importer.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let before = emu.requests();
+    let landed = batchport_testdata::harness::kill_after_requests(
+        &mut child,
+        || emu.requests(),
+        before,
+        more,
+        std::time::Duration::from_secs(60),
+    );
+    assert!(landed, "the kill came after {more} more requests, while the run sent");
 }

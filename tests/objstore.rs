@@ -437,22 +437,15 @@ fn missing_credentials_exit_2_with_a_clear_message() {
     assert!(s3.seen().is_empty(), "nothing reached the server");
 }
 
-#[test]
-fn an_export_to_s3_is_one_multipart_upload_completed_at_the_end() {
-    let s3 = S3::start("exports");
-    let emu = emulator();
-    let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "users.csv", profiles(300, 5));
-    write(
-        dir.path(),
-        "seed.toml",
-        testdata::profiles_job("seed", "users.csv", &format!("base_url = \"{}\"", emu.base_url())),
-    );
-    let seed = aws(dir.path(), false).args(["run", "seed.toml", "--state"]).arg(dir.path().join("state")).output();
+/// `rows` generated profiles imported into `emu`, then `job.toml`: an export
+/// of their `first_name` to `url`.
+fn export_job(dir: &Path, emu: &Emulator, rows: u64, url: &str) {
+    write(dir, "users.csv", profiles(rows, 5));
+    write(dir, "seed.toml", testdata::profiles_job("seed", "users.csv", &format!("base_url = \"{}\"", emu.base_url())));
+    let seed = aws(dir, false).args(["run", "seed.toml", "--state"]).arg(dir.join("state")).output();
     assert_eq!(seed.unwrap().status.code(), Some(0));
-    let url = "s3://exports/batch/profiles.csv";
     write(
-        dir.path(),
+        dir,
         "job.toml",
         format!(
             "[job]\nname = \"exp\"\nkind = \"export\"\n[api]\nbase_url = \"{}\"\n[export]\ntype = \"attributes\"\n\
@@ -460,6 +453,14 @@ fn an_export_to_s3_is_one_multipart_upload_completed_at_the_end() {
             emu.base_url()
         ),
     );
+}
+
+#[test]
+fn an_export_to_s3_is_one_multipart_upload_completed_at_the_end() {
+    let s3 = S3::start("exports");
+    let emu = emulator();
+    let dir = tempfile::tempdir().unwrap();
+    export_job(dir.path(), &emu, 300, "s3://exports/batch/profiles.csv");
     let out =
         run(dir.path()).env(batchport_engine::export::POLL_ENV, "50").env("AWS_ENDPOINT_URL", s3.endpoint()).output();
     let out = out.unwrap();
@@ -480,23 +481,7 @@ fn a_failed_export_upload_leaves_no_temp_file() {
     let s3 = S3::start("exports");
     let emu = emulator();
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "users.csv", profiles(50, 5));
-    write(
-        dir.path(),
-        "seed.toml",
-        testdata::profiles_job("seed", "users.csv", &format!("base_url = \"{}\"", emu.base_url())),
-    );
-    let seed = aws(dir.path(), false).args(["run", "seed.toml", "--state"]).arg(dir.path().join("state")).output();
-    assert_eq!(seed.unwrap().status.code(), Some(0));
-    write(
-        dir.path(),
-        "job.toml",
-        format!(
-            "[job]\nname = \"exp\"\nkind = \"export\"\n[api]\nbase_url = \"{}\"\n[export]\ntype = \"attributes\"\n\
-             identifiers = [\"custom_id\"]\nattributes = [\"first_name\"]\noutput = \"s3://exports/profiles.csv\"\n",
-            emu.base_url()
-        ),
-    );
+    export_job(dir.path(), &emu, 50, "s3://exports/profiles.csv");
     let tmp = tempfile::tempdir().unwrap();
     let out = run(dir.path())
         .env(batchport_engine::export::POLL_ENV, "50")

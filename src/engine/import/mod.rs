@@ -199,9 +199,14 @@ impl Import {
             }
             if !cancel.is_cancelled() {
                 files_done[i] = true;
-                history::imported(&store, &cx.scope, &self.prints[i], &run.id, &job.mapping_print).await?;
+                outcome = history::imported(&store, &cx.scope, &self.prints[i], &run.id, &job.mapping_print).await;
             }
-            save(run, &eng, &base, &files_done, true).await?;
+            if outcome.is_ok() {
+                outcome = save(run, &eng, &base, &files_done, true).await;
+            }
+            if outcome.is_err() {
+                break;
+            }
         }
         if eng.keys.waits > 0 {
             tracing::info!(waits = eng.keys.waits, "batches waited for an earlier batch holding one of their IDs");
@@ -216,9 +221,9 @@ impl Import {
         }
         // What was acknowledged, whatever the outcome, into the index's base.
         let change = eng.accounts().change.clone();
-        let change_note = match change {
-            Some(ci) => blocking(move || ci.commit().map(|()| ci.replaced_note().map(str::to_string))).await?,
-            None => None,
+        let committed = match change {
+            Some(ci) => blocking(move || ci.commit().map(|()| ci.replaced_note().map(str::to_string))).await,
+            None => Ok(None),
         };
         eng.progress.finish();
         {
@@ -229,8 +234,14 @@ impl Import {
             run.uncertain_files = acc.uncertain.paths.clone();
             run.partial_file = acc.partial.as_ref().and_then(|p| p.paths.first().cloned());
         }
-        save(run, &eng, &base, &files_done, false).await?;
+        // The counts of what was sent are kept whatever failed (a full disk
+        // fails the commit, and maybe this save: the run's record then keeps
+        // its last counts, the summary these). The first failure is the one
+        // reported; a commit that failed leaves its logs for the next open.
+        let saved = save(run, &eng, &base, &files_done, false).await;
         outcome?;
+        let change_note = committed?;
+        saved?;
         if cancel.is_cancelled() {
             return Ok(Ended::Interrupted);
         }

@@ -156,7 +156,16 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     };
     let finished = run.clone();
     let store2 = store.clone();
-    blocking(move || store2.finish_run(&finished)).await?;
+    if let Err(e) = blocking(move || store2.finish_run(&finished)).await {
+        // The run's record keeps its last saved state (and `status` the
+        // ledger's counts); the summary still says what was sent.
+        run.status = RunStatus::Failed;
+        let unsaved = format!("the run's record could not be saved: {e:#}");
+        run.last_error = Some(match run.last_error.take() {
+            Some(first) => format!("{first}; {unsaved}"),
+            None => unsaved,
+        });
+    }
 
     // Summarise.
     let mut s = summary_of(&run, work.files(&run), started);

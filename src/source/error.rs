@@ -183,6 +183,23 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// The input is not a file of the job's kind at all: empty, a directory,
+    /// a device or FIFO, not the gzip its name says, binary, or a header row
+    /// that cannot be read. Running again will not help: it is a setup
+    /// mistake, like a job naming a column the file does not have (exit 2).
+    /// A file that is missing, unreadable or breaks part way is not this.
+    pub fn is_wrong_kind(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Empty { .. }
+                | SourceError::NotGzip { .. }
+                | SourceError::NotAFile { .. }
+                | SourceError::NotRegular { .. }
+                | SourceError::Binary { .. }
+                | SourceError::BadHeader { .. }
+        )
+    }
+
     /// Classify an error from opening `path` (or reading its metadata).
     pub(crate) fn open(path: &std::path::Path, e: io::Error) -> Self {
         let path = path.to_path_buf();

@@ -354,3 +354,44 @@ fn no_duplicated_os_error_in_messages() {
         assert_eq!(err.matches("os error").count(), 1, "{err}");
     }
 }
+
+/// Inputs that are not the job's kind of file (issue 25): one exit code, 2
+/// (a setup mistake, as JOBS.md says of a binary file), the same from `run`
+/// and `validate`, with the file named; a missing file stays 1 (a nightly
+/// dump that has not arrived yet: run again later).
+#[test]
+fn inputs_that_are_not_the_job_s_kind_of_file_all_exit_2() {
+    let cases: [(&str, &str, &[u8]); 6] = [
+        ("empty", "users.csv", b""),
+        ("blank lines only", "users.csv", b"\n\n\n"),
+        ("not gzip", "users.csv.gz", b"id,name\nu1,a\n"),
+        ("binary", "users.csv", b"\x7fELF\x02\x01\x01\x00\x00\x00\x00,x\n\x00\x00"),
+        ("a directory", "users.csv", b""),
+        ("missing", "users.csv", b""),
+    ];
+    for (what, name, bytes) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        match what {
+            "a directory" => std::fs::create_dir(dir.path().join(name)).unwrap(),
+            "missing" => {}
+            _ => drop(write(dir.path(), name, bytes)),
+        }
+        let job = JOB.replace("users.csv", name).replace("[source]", "[api]\nbase_url = \"emulator\"\n[source]");
+        write(dir.path(), "job.toml", job);
+        let (want, says) = match what {
+            "empty" | "blank lines only" => (2, "the file is empty"),
+            "not gzip" => (2, "not gzip data"),
+            "binary" => (2, "does not look like a CSV file"),
+            "a directory" => (2, "is a directory"),
+            _ => (1, "file not found"),
+        };
+        for cmd in ["run", "validate"] {
+            let out = run_in(dir.path(), &[cmd, "job.toml", "--json"]);
+            let s = json(&out);
+            assert_eq!(out.status.code(), Some(want), "{what}, {cmd}: {s}");
+            assert_eq!(s["exit_code"], want, "{what}, {cmd}: {s}");
+            let error = s["error"].as_str().unwrap();
+            assert!(error.contains(name) && error.contains(says), "{what}, {cmd}: {error}");
+        }
+    }
+}

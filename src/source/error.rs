@@ -70,7 +70,9 @@ pub enum SourceError {
     },
 
     /// The file has no header row.
-    #[error("{path}: the file is empty (no header row); a CSV source needs a first row naming the columns")]
+    #[error(
+        "{path}: the file is empty (no header row, no JSON line); a CSV source needs a first row naming the columns"
+    )]
     Empty {
         /// The file.
         path: PathBuf,
@@ -88,6 +90,15 @@ pub enum SourceError {
         "{path}: does not look like a CSV file: it has NUL bytes near the start (a binary file, or compressed in a format other than gzip?)"
     )]
     Binary {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// Read as JSON lines (by its name or `format`), no line is an object.
+    #[error(
+        "{path}: no line is a JSON object with a field, so this is not JSON lines (one object per line); for a CSV file set `format = \"csv\"` in the [source] section"
+    )]
+    NotJson {
         /// The file.
         path: PathBuf,
     },
@@ -196,6 +207,7 @@ impl SourceError {
                 | SourceError::NotAFile { .. }
                 | SourceError::NotRegular { .. }
                 | SourceError::Binary { .. }
+                | SourceError::NotJson { .. }
                 | SourceError::BadHeader { .. }
         )
     }

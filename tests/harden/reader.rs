@@ -361,8 +361,11 @@ fn no_duplicated_os_error_in_messages() {
 /// dump that has not arrived yet: run again later).
 #[test]
 fn inputs_that_are_not_the_job_s_kind_of_file_all_exit_2() {
-    let cases: [(&str, &str, &[u8]); 6] = [
+    let cases: [(&str, &str, &[u8]); 8] = [
         ("empty", "users.csv", b""),
+        ("empty JSON lines", "users.ndjson", b"\n"),
+        // Named as JSON lines: read as such (not as a one-column CSV).
+        ("not JSON lines", "users.jsonl", b"not json\nat all\n"),
         ("blank lines only", "users.csv", b"\n\n\n"),
         ("not gzip", "users.csv.gz", b"id,name\nu1,a\n"),
         ("binary", "users.csv", b"\x7fELF\x02\x01\x01\x00\x00\x00\x00,x\n\x00\x00"),
@@ -379,7 +382,8 @@ fn inputs_that_are_not_the_job_s_kind_of_file_all_exit_2() {
         let job = JOB.replace("users.csv", name).replace("[source]", "[api]\nbase_url = \"emulator\"\n[source]");
         write(dir.path(), "job.toml", job);
         let (want, says) = match what {
-            "empty" | "blank lines only" => (2, "the file is empty"),
+            "empty" | "blank lines only" | "empty JSON lines" => (2, "the file is empty"),
+            "not JSON lines" => (2, "not JSON lines"),
             "not gzip" => (2, "not gzip data"),
             "binary" => (2, "does not look like a CSV file"),
             "a directory" => (2, "is a directory"),

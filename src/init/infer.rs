@@ -228,7 +228,10 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
         b.len() > 1 && b[0] == b'0' && b[1].is_ascii_digit()
     });
     let id_name = name_has(header, &["id", "uid", "uuid", "zip", "postal", "postcode", "code"]);
-    if values.iter().all(|v| value::parse_int(v).is_ok()) {
+    // `2.0` and `1,000` are read as whole numbers, but a column written so
+    // (`10.00`) is more likely amounts: guessed as decimals, as before.
+    let whole = |v: &str| value::parse_int(v).is_ok() && !v.contains(['.', ',']);
+    if values.iter().all(|v| whole(v)) {
         if leading_zero || id_name || values.iter().any(|v| v.starts_with('+')) {
             return mk(
                 Guess::Attr(ValueType::String),
@@ -247,8 +250,8 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
     }
     if !leading_zero
         && !id_name
-        && !values.iter().any(|v| value::parse_int(v).is_err() && value::parse_float(v).is_ok())
-        && let Some(bad) = mostly(values, |v| value::parse_int(v).is_ok())
+        && !values.iter().any(|v| !whole(v) && value::parse_float(v).is_ok())
+        && let Some(bad) = mostly(values, whole)
         && bad > 0
     {
         return mk(Guess::Attr(ValueType::Int), some(bad, "are whole numbers"));

@@ -128,10 +128,11 @@ impl CsvSource {
         if nuls >= 2 && nuls * 100 >= sample.len() {
             return Err(SourceError::Binary { path: path.to_path_buf() });
         }
+        let excel_sep = if ndjson { None } else { sniff::excel_sep_line(sample) };
         let delimiter = match opts.delimiter {
             _ if ndjson => b',',
             Delimiter::Byte(b) => b,
-            Delimiter::Auto => sniff::sniff_delimiter(sample, complete),
+            Delimiter::Auto => excel_sep.unwrap_or_else(|| sniff::sniff_delimiter(sample, complete)),
         };
         parser.set_delimiter(delimiter);
         let mut src = CsvSource {
@@ -154,6 +155,10 @@ impl CsvSource {
             ndjson,
             json_flaws,
         };
+        // Excel's `sep=;` line names the delimiter; the header follows it.
+        if excel_sep.is_some() {
+            src.next()?;
+        }
         match src.next()? {
             None => return Err(SourceError::Empty { path: path.to_path_buf() }),
             Some(Read1 { flaw: Some(reason), .. }) => {

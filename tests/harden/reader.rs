@@ -399,3 +399,18 @@ fn inputs_that_are_not_the_job_s_kind_of_file_all_exit_2() {
         }
     }
 }
+
+/// Excel's `sep=;` first line (written by Excel and by tools that target it)
+/// names the delimiter: it is never the header, and lines keep their numbers.
+#[test]
+fn an_excel_sep_line_names_the_delimiter() {
+    for data in [&b"sep=;\nid;name\nu1;Ann\n\"\";Bob\n"[..], b"\xef\xbb\xbfsep=;\r\nid;name\r\nu1;Ann\r\n\"\";Bob\r\n"]
+    {
+        let (s, rejects) = validate(data);
+        assert_eq!((s["rows_read"].as_u64(), s["rows_valid"].as_u64()), (Some(2), Some(1)), "{s}");
+        // In the file's own delimiter (to be fixed and imported again): the
+        // header row, then the blank-ID row at line 4.
+        assert_eq!(rejects[0][0], "id;name;_line;_column;_reason;_raw", "{rejects:?}");
+        assert!(rejects[1][0].starts_with(";Bob;4;id;"), "{rejects:?}");
+    }
+}

@@ -65,6 +65,46 @@ fn dates() {
     assert_eq!(w(&t, "07/20/1989 13:45").unwrap(), "\"1989-07-20T13:45:00Z\"");
 }
 
+/// What databases and warehouses write for a timestamp, with no `format`.
+#[test]
+fn sql_timestamps() {
+    let d = ValueType::Date { format: None };
+    for (cell, want) in [
+        ("2023-04-19 22:20", "2023-04-19T22:20:00Z"),
+        ("2023-04-19T22:20", "2023-04-19T22:20:00Z"),
+        ("2023-04-19 22:20:05.123", "2023-04-19T22:20:05.123Z"),
+        ("2023-04-19T22:20:05.123456", "2023-04-19T22:20:05.123456Z"),
+        // PostgreSQL's timestamptz, BigQuery's TIMESTAMP.
+        ("2023-04-19 22:20:05+00", "2023-04-19T22:20:05Z"),
+        ("2023-04-19 22:20:05.5+05:30", "2023-04-19T16:50:05.500Z"),
+        ("2023-04-19 22:20:05 UTC", "2023-04-19T22:20:05Z"),
+    ] {
+        assert_eq!(w(&d, cell).unwrap(), format!("\"{want}\""), "{cell}");
+    }
+    for bad in ["2023-04-19 25:00", "2023-04-19 22:20:05 CET", "2023-04-19 22", "2023-04-19 22:20:05+99"] {
+        assert!(w(&d, bad).is_err(), "{bad}");
+    }
+}
+
+/// Whole numbers as spreadsheets and dataframes write them.
+#[test]
+fn whole_numbers_in_their_written_forms() {
+    for (cell, want) in [
+        ("2.0", "2"),
+        ("-3.00", "-3"),
+        ("-0.0", "0"),
+        ("1,234", "1234"),
+        ("1,234,567", "1234567"),
+        ("2,0", "2"),
+        ("9007199254740993.0", "9007199254740993"),
+    ] {
+        assert_eq!(w(&ValueType::Int, cell).unwrap(), want, "{cell}");
+    }
+    for bad in ["1.5", "1e3", "1.234", "99999999999999999999", "NaN", "inf", "2.0.0", "1,5", ".0", ""] {
+        assert!(w(&ValueType::Int, bad).is_err(), "{bad}");
+    }
+}
+
 #[test]
 fn urls_and_arrays() {
     assert_eq!(w(&ValueType::Url, "https://e.com/x").unwrap(), "\"https://e.com/x\"");

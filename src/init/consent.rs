@@ -191,7 +191,7 @@ pub fn classify(header: &str, values: &[&str]) -> Option<Signal> {
     if values.is_empty() {
         return Some(Signal::Unreadable { channel, why: format!("`{header}` is blank in every sampled row") });
     }
-    status_words(values, channel).or_else(|| {
+    status_words(values, channel).or_else(|| mostly_words(values, channel)).or_else(|| {
         let odd: Vec<&str> = values.iter().copied().filter(|v| !known(v)).take(3).collect();
         Some(Signal::Unreadable {
             channel,
@@ -215,6 +215,38 @@ fn is_bool_word(v: &str) -> bool {
 fn known(v: &str) -> bool {
     let w = word(v);
     in_list(YES_WORDS, &w) || in_list(NO_WORDS, &w) || in_list(UNDECIDED_WORDS, &w)
+}
+
+/// Most distinct odd words a consent column may hold beside its yes/no words
+/// and still be read: more is free text, not a few undecidable answers.
+const MAX_ODD_WORDS: usize = 20;
+
+/// A consent column whose values mostly say yes or no, with a few that say
+/// neither (`unknown`, `maybe`, `?`): read as `status_words` would, the odd
+/// words undecided (those rows send nothing for the channel; an opt-out is
+/// never lost because some neighbours' answers are unclear). `None` unless at
+/// least half the values clearly decide.
+fn mostly_words(values: &[&str], channel: Channel) -> Option<Signal> {
+    let decides = |v: &&str| {
+        let w = word(v);
+        in_list(YES_WORDS, &w) || in_list(NO_WORDS, &w)
+    };
+    if values.iter().filter(|v| decides(v)).count() * 2 < values.len() {
+        return None;
+    }
+    let mut odd: Vec<String> = values.iter().filter(|v| !known(v)).map(|v| v.trim().to_lowercase()).collect();
+    odd.sort();
+    odd.dedup();
+    if odd.len() > MAX_ODD_WORDS {
+        return None;
+    }
+    let known_values: Vec<&str> = values.iter().copied().filter(|v| known(v)).collect();
+    let Some(Signal::OptIn { channel, subscribed, unsubscribed, mut undecided }) = status_words(&known_values, channel)
+    else {
+        return None;
+    };
+    undecided.extend(odd);
+    Some(Signal::OptIn { channel, subscribed, unsubscribed, undecided })
 }
 
 /// An opt-in signal when every value is a known word, with the words the
@@ -384,6 +416,21 @@ mod tests {
 
     fn is_opt_out(h: &str, v: &[&str]) -> bool {
         matches!(classify(h, v), Some(Signal::OptOut { .. }))
+    }
+
+    #[test]
+    fn a_few_undecidable_answers_do_not_drop_the_column() {
+        let mut v = vec!["yes"; 10];
+        v.extend(["no"; 6]);
+        v.extend(["maybe", "unknown", "?"]);
+        let Some(Signal::OptIn { subscribed, unsubscribed, undecided, .. }) = classify("Subscribed", &v) else {
+            panic!("read as opt-in: {:?}", classify("Subscribed", &v))
+        };
+        assert_eq!((subscribed, unsubscribed), (vec!["yes".to_string()], vec!["no".to_string()]));
+        assert!(["maybe", "unknown", "?"].iter().all(|w| undecided.contains(&w.to_string())), "{undecided:?}");
+        // Mostly other words: not a yes/no column at all.
+        let tiers = ["gold", "silver", "yes", "bronze", "no", "gold"];
+        assert!(matches!(classify("newsletter", &tiers), Some(Signal::Unreadable { .. })));
     }
 
     #[test]

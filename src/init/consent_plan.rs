@@ -158,5 +158,11 @@ fn evidence(values: &[&str], v: &SubscriptionValues) -> String {
     let is = |l: &[String], x: &str| l.iter().any(|w| w.eq_ignore_ascii_case(x.trim()));
     let sub = values.iter().filter(|x| is(&v.subscribed, x)).count();
     let unsub = values.iter().filter(|x| is(&v.unsubscribed, x)).count();
-    format!("{n} sampled values: {sub} say subscribed, {unsub} unsubscribed, {} decide nothing", n - sub - unsub)
+    let mut seen: Vec<String> =
+        values.iter().filter(|x| is(&v.undecided, x)).map(|x| format!("`{}`", x.trim().to_lowercase())).collect();
+    seen.sort();
+    seen.dedup();
+    let which =
+        if seen.is_empty() { String::new() } else { format!(" ({}: nothing is sent for them)", seen.join(", ")) };
+    format!("{n} sampled values: {sub} say subscribed, {unsub} unsubscribed, {} decide nothing{which}", n - sub - unsub)
 }

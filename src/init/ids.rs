@@ -7,7 +7,6 @@
 use super::names;
 use super::presets::{Role, Tool};
 use super::sample::Sample;
-use batchport_api::rules;
 
 /// Header spellings that name a user id in files without a preset.
 const ID_NAMES: &[&str] =
@@ -40,10 +39,7 @@ pub fn choose(s: &Sample, tool: Option<&Tool>) -> Ids {
         usable(i)
             && match tool.and_then(|t| t.known(&s.headers[i])) {
                 Some(k) => matches!(k.role, Role::Email),
-                None => {
-                    let v = s.values(i);
-                    !v.is_empty() && v.iter().all(|v| rules::is_valid_email(v))
-                }
+                None => super::infer::emails(&s.values(i)).is_some(),
             }
     });
     let mut pick: Option<(usize, String)> = None;

@@ -150,9 +150,16 @@ pub fn minority(bad: usize, n: usize) -> bool {
 /// "12/200 sampled rows would be rejected (e.g. `x`)", for job comments.
 pub fn rejects_note(bad: usize, n: usize, first: &str, what: &str) -> String {
     format!(
-        "{bad}/{n} sampled values do not fit {what} (e.g. `{first}`): those rows would be rejected, \
-         with the reason, into the rejects file (fix them there and re-import)"
+        "{bad}/{n} sampled values do not fit {what} (e.g. `{first}`): those values would be left out of \
+         their rows (the rest of each row is sent) and reported, with the reason, in the rejects file \
+         (fix them there and re-import)"
     )
+}
+
+/// The values are email addresses, all but a minority (typos and
+/// placeholders in a contact list): how many are not.
+pub fn emails(values: &[&str]) -> Option<usize> {
+    (!values.is_empty()).then(|| mostly(values, |v| rules::is_valid_email(v))).flatten()
 }
 
 /// Every value passes `f`, or all but a minority; the evidence says which.
@@ -176,15 +183,19 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
     let some = |bad: usize, what: &str| match bad {
         0 => all(what),
         _ => format!(
-            "{}/{n} sampled values {what}; {bad} do not: those rows would be rejected into the rejects file",
+            "{}/{n} sampled values {what}; {bad} do not: those values would be left out of their rows \
+             (the rest of each row is sent) and reported in the rejects file",
             n - bad
         ),
     };
-    if values.iter().all(|v| rules::is_valid_email(v)) {
-        if native_fits(&NativeKind::Email) {
-            return mk(Guess::Native(NativeKind::Email), all("are email addresses"));
+    if let Some(bad) = emails(values) {
+        if free(&NativeKind::Email) {
+            return mk(Guess::Native(NativeKind::Email), some(bad, "are email addresses"));
         }
-        return mk(Guess::Attr(ValueType::String), all("are email addresses (the native email is already mapped)"));
+        return mk(
+            Guess::Attr(ValueType::String),
+            some(bad, "are email addresses (the native email is already mapped)"),
+        );
     }
     // `00` is the international prefix only on long numbers; `00501` is a zip code.
     let intl = |v: &&str| v.starts_with('+') || (v.starts_with("00") && v.len() >= 10);
@@ -376,13 +387,13 @@ mod tests {
     }
 
     #[test]
-    fn a_minority_of_odd_values_becomes_rejects() {
+    fn a_minority_of_odd_values_is_left_out_of_its_rows() {
         let mut v: Vec<String> = (0..90).map(|i| (1_600_000_000 + i).to_string()).collect();
         v.extend((0..10).map(|_| "2021-03-04".to_string()));
         let refs: Vec<&str> = v.iter().map(String::as_str).collect();
         let got = infer("created_at", &refs, &|_| true);
         assert_eq!(got.guess, Guess::Attr(ValueType::Date { format: Some("%s".into()) }));
-        assert!(got.evidence.contains("90/100") && got.evidence.contains("rejected"), "{}", got.evidence);
+        assert!(got.evidence.contains("90/100") && got.evidence.contains("left out"), "{}", got.evidence);
         let mut w: Vec<String> = (0..95).map(|i| i.to_string()).collect();
         w.extend((0..5).map(|_| "n/a".to_string()));
         let refs: Vec<&str> = w.iter().map(String::as_str).collect();

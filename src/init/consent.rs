@@ -31,6 +31,8 @@ pub enum Signal {
     OptIn { channel: Channel, subscribed: Vec<String>, unsubscribed: Vec<String>, undecided: Vec<String> },
     /// Set (not blank, not false/0/no) means opted out or suppressed.
     OptOut { channel: Channel },
+    /// Set means opted in: a column of opt-in dates (`opted_in_at`).
+    OptInWhenSet { channel: Channel },
     /// Named like consent, but its values cannot be read either way.
     Unreadable { channel: Channel, why: String },
 }
@@ -147,8 +149,13 @@ fn opt_out_name(header: &str) -> bool {
 
 fn opt_in_name(header: &str) -> bool {
     let k = names::key(header);
-    // `DOUBLE_OPT-IN` says how someone signed up, not whether they may be mailed.
-    !opt_out_name(header) && !k.contains("double") && OPT_IN_NAMES.iter().any(|w| k.contains(w))
+    // `DOUBLE_OPT-IN` says how someone signed up, not whether they may be
+    // mailed; a transactional opt-in (receipts, Airship's
+    // `transactional_opted_in`) is no consent to marketing.
+    !opt_out_name(header)
+        && !k.contains("double")
+        && !k.contains("transactional")
+        && OPT_IN_NAMES.iter().any(|w| k.contains(w))
 }
 
 /// Lowercase, `-`/space as `_`: `Opted In` → `opted_in`.
@@ -190,6 +197,11 @@ pub fn classify(header: &str, values: &[&str]) -> Option<Signal> {
     let channel = ch.unwrap_or(Channel::Email);
     if values.is_empty() {
         return Some(Signal::Unreadable { channel, why: format!("`{header}` is blank in every sampled row") });
+    }
+    // `opt_in_date`: a date says when the person opted in.
+    let date = |v: &str| batchport_transform::value::parse_date(v, None).is_ok();
+    if values.iter().filter(|v| date(v)).count() * 2 >= values.len() && values.iter().any(|v| date(v)) {
+        return Some(Signal::OptInWhenSet { channel });
     }
     status_words(values, channel).or_else(|| mostly_words(values, channel)).or_else(|| {
         let odd: Vec<&str> = values.iter().copied().filter(|v| !known(v)).take(3).collect();
@@ -304,6 +316,8 @@ pub struct Decision {
     pub suppressed_when: Vec<Suppression>,
     /// Why, for the job file; when nothing is sent, why not.
     pub notes: Vec<String>,
+    /// The deciding column opts in wherever it is set (`when_set`).
+    pub when_set: bool,
 }
 
 impl Decision {
@@ -360,7 +374,7 @@ pub fn decide(found: &[Found], ch: Channel, constant: Option<(&'static str, Stri
     for f in found {
         match &f.signal {
             Signal::OptOut { channel } if applies(*channel) => d.suppressed_by.push(f.header.clone()),
-            Signal::OptIn { channel, .. } if applies(*channel) => opt_ins.push(f),
+            Signal::OptIn { channel, .. } | Signal::OptInWhenSet { channel } if applies(*channel) => opt_ins.push(f),
             Signal::Unreadable { channel, why } if applies(*channel) => {
                 d.notes.push(format!("{name}: {why}: not read (map it by hand if it says consent)"));
             }
@@ -382,10 +396,21 @@ pub fn decide(found: &[Found], ch: Channel, constant: Option<(&'static str, Stri
         // opt-outs beside it: no opt-out is lost because two columns speak.
         let decider = opt_ins.iter().position(|f| f.documented).unwrap_or(0);
         let one = opt_ins[decider];
-        if let Signal::OptIn { subscribed, unsubscribed, undecided, .. } = &one.signal {
-            d.column = Some((one.header.clone(), subscribed.clone(), unsubscribed.clone(), undecided.clone()));
-            let why = if one.documented { " (the tool's documented consent state)" } else { "" };
-            d.notes.push(format!("{name} from `{}`{why}", one.header));
+        let why = if one.documented { " (the tool's documented consent state)" } else { "" };
+        match &one.signal {
+            Signal::OptIn { subscribed, unsubscribed, undecided, .. } => {
+                d.column = Some((one.header.clone(), subscribed.clone(), unsubscribed.clone(), undecided.clone()));
+                d.notes.push(format!("{name} from `{}`{why}", one.header));
+            }
+            Signal::OptInWhenSet { .. } => {
+                d.column = Some((one.header.clone(), Vec::new(), Vec::new(), Vec::new()));
+                d.when_set = true;
+                d.notes.push(format!(
+                    "{name} = subscribed where `{}` is set (an opt-in date); other rows send nothing{why}",
+                    one.header
+                ));
+            }
+            _ => {}
         }
         for f in opt_ins.iter().enumerate().filter(|(i, _)| *i != decider).map(|(_, f)| f) {
             if let Some((entry, note)) = suppression(f, &one.header, name) {

@@ -72,8 +72,12 @@ impl Plan {
                 if let Some(i) = index_of(col) {
                     consumed.insert(i);
                 }
-                let values =
-                    SubscriptionValues { subscribed: sub.clone(), unsubscribed: unsub.clone(), undecided: und.clone() };
+                let values = SubscriptionValues {
+                    subscribed: sub.clone(),
+                    unsubscribed: unsub.clone(),
+                    undecided: und.clone(),
+                    when_set: d.when_set,
+                };
                 let mut notes = Vec::new();
                 if let Some(k) = tool.and_then(|t| t.known(col)).filter(|k| !k.note.is_empty()) {
                     notes.push(k.note.clone());
@@ -155,6 +159,10 @@ impl Plan {
 /// `120/120 sampled values are subscription words...`
 fn evidence(values: &[&str], v: &SubscriptionValues) -> String {
     let n = values.len();
+    if v.when_set {
+        let set = values.iter().filter(|x| batchport_transform::is_set(x)).count();
+        return format!("{n} sampled values: {set} set (subscribed), {} say nothing", n - set);
+    }
     let is = |l: &[String], x: &str| l.iter().any(|w| w.eq_ignore_ascii_case(x.trim()));
     let sub = values.iter().filter(|x| is(&v.subscribed, x)).count();
     let unsub = values.iter().filter(|x| is(&v.unsubscribed, x)).count();

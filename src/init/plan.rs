@@ -375,7 +375,12 @@ impl Plan {
 /// `SubscriptionValues` from a preset's own words.
 pub fn words<S: AsRef<str>>(subscribed: &[S], unsubscribed: &[S], undecided: &[S]) -> SubscriptionValues {
     let own = |l: &[S]| l.iter().map(|s| s.as_ref().to_lowercase()).collect();
-    SubscriptionValues { subscribed: own(subscribed), unsubscribed: own(unsubscribed), undecided: own(undecided) }
+    SubscriptionValues {
+        subscribed: own(subscribed),
+        unsubscribed: own(unsubscribed),
+        undecided: own(undecided),
+        when_set: false,
+    }
 }
 
 /// What consent the columns carry, for `consent_plan`.

@@ -183,6 +183,9 @@ pub fn line(m: &Mapped) -> String {
                         if !x.unless_columns.is_empty() {
                             parts.push(format!("unless_columns = [{}]", list(&x.unless_columns)));
                         }
+                    } else if !m.column.is_empty() && v.when_set {
+                        parts.push(format!("column = {col}"));
+                        parts.push("when_set = \"subscribed\"".to_string());
                     } else if !m.column.is_empty() {
                         parts.push(format!("column = {col}"));
                         parts.push(format!("subscribed = [{}]", list(&v.subscribed)));

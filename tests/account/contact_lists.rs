@@ -66,6 +66,12 @@ const SHAPES: &[Shape] = &[
         rows: &[("2024-03-01", UNSUB, UNSUB), ("", None, None), ("2023-11-20 10:00:00", UNSUB, UNSUB)],
     },
     Shape {
+        // An opt-in date is consent; a blank one says nothing.
+        name: "opt_in_date dates",
+        header: "email,opt_in_date",
+        rows: &[("2023-01-05", SUB, None), ("", None, None), ("2022-12-31 23:59:59", SUB, None)],
+    },
+    Shape {
         name: "Subscribed yes/no/unknown/maybe (the issue's contact list)",
         header: "email,first_name,Subscribed,signup",
         rows: &[

@@ -160,6 +160,9 @@ pub(super) struct SubscriptionTable {
     /// Values that decide nothing: the row sends no subscription.
     #[serde(default)]
     pub undecided: Vec<String>,
+    /// `"subscribed"`: a set cell the lists do not name is an opt-in (a
+    /// column of opt-in dates); an unset one sends nothing.
+    pub when_set: Option<String>,
     /// Columns that, when set (not blank, not false/0/no), mean an opt-out or a
     /// suppression: they win over `column` and `value`. An entry
     /// `{ column = "...", is = [...] }` means an opt-out when the cell is one

@@ -149,7 +149,7 @@ pub struct AttrMap {
 }
 
 /// The user's words for subscribed / unsubscribed, lowercased.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SubscriptionValues {
     /// Values that mean subscribed (a plain column: `subscribed`, `yes`,
     /// `true`, `1`).
@@ -159,6 +159,10 @@ pub struct SubscriptionValues {
     pub unsubscribed: Vec<String>,
     /// Values that send no subscription at all (consent not given either way).
     pub undecided: Vec<String>,
+    /// `when_set = "subscribed"`: any other set cell (not blank, not
+    /// false/0/no) means subscribed, and an unset one sends nothing: an
+    /// opt-in date or timestamp column.
+    pub when_set: bool,
 }
 
 /// Which native attribute a `[mapping.native]` key maps.

@@ -158,8 +158,22 @@ fn natives() {
         subscribed: vec!["yes".into(), "1".into()],
         unsubscribed: vec!["no".into()],
         undecided: vec![],
+        when_set: false,
     };
     assert_eq!(n(&NativeKind::EmailMarketing(v.clone()), "YES").unwrap(), "\"subscribed\"");
     assert_eq!(n(&NativeKind::SmsMarketing(v.clone()), "no").unwrap(), "\"unsubscribed\"");
     assert!(n(&NativeKind::EmailMarketing(v), "maybe").unwrap_err().contains("maybe"));
+}
+
+/// `when_set = "subscribed"`: an opt-in date is an opt-in; a cell that says
+/// no (or nothing) sends nothing, never an opt-out.
+#[test]
+fn an_opt_in_date_column() {
+    let v = SubscriptionValues { when_set: true, ..Default::default() };
+    for cell in ["2023-04-19", "2023-04-19 10:00:00", "yes", "x"] {
+        assert_eq!(super::natives::subscription_of(&v, cell).unwrap(), Some("subscribed"), "{cell}");
+    }
+    for cell in ["no", "false", "0", "FALSE"] {
+        assert_eq!(super::natives::subscription_of(&v, cell).unwrap(), None, "{cell}");
+    }
 }

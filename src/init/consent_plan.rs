@@ -69,7 +69,8 @@ impl Plan {
                 m.extra.when = Some((type_rows.column.clone(), rows.iter().map(|r| r.to_lowercase()).collect()));
                 m
             } else if let Some((col, sub, unsub, und)) = &d.column {
-                if let Some(i) = index_of(col) {
+                // An opt-in date is also data (when they opted in): kept.
+                if let Some(i) = index_of(col).filter(|_| !d.when_set) {
                     consumed.insert(i);
                 }
                 let values = SubscriptionValues {

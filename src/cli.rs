@@ -48,7 +48,7 @@ pub enum Command {
         /// The tool the file was exported from
         #[arg(long, value_enum, default_value_t = Preset::Plain, conflicts_with = "preset_file")]
         preset: Preset,
-        /// A tool batchport does not ship: its export described in a TOML file, in the presets' format (README)
+        /// A tool batchport does not ship: its export described in a TOML file, in the presets' format (docs/guide.md, "Presets as data")
         #[arg(long, value_name = "TOOL.toml")]
         preset_file: Option<PathBuf>,
         /// The CSV file (its path goes into the job as given)

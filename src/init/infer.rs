@@ -159,7 +159,7 @@ pub fn rejects_note(bad: usize, n: usize, first: &str, what: &str) -> String {
 /// The values are email addresses, all but a minority (typos and
 /// placeholders in a contact list): how many are not.
 pub fn emails(values: &[&str]) -> Option<usize> {
-    (!values.is_empty()).then(|| mostly(values, |v| rules::is_valid_email(v))).flatten()
+    (!values.is_empty()).then(|| mostly(values, rules::is_valid_email)).flatten()
 }
 
 /// Every value passes `f`, or all but a minority; the evidence says which.

@@ -7,7 +7,6 @@
 use super::{emulator, run};
 use crate::common::{bin, write};
 use batchport::{Emulator, EmulatorConfig};
-use std::path::Path;
 
 /// One shape: its header, then for each row its cells after the email and
 /// what Batch should hold for the row's email and SMS consent.
@@ -101,9 +100,12 @@ const SHAPES: &[Shape] = &[
     },
 ];
 
+/// What Batch should hold per Custom ID: (id, email consent, SMS consent).
+type Want = Vec<(String, Option<&'static str>, Option<&'static str>)>;
+
 /// 24 rows of `shape`, each a person `p{i}@example.com` (two malformed
 /// addresses in the email list), through `init` then `run`.
-fn import(shape: &Shape, emu: &Emulator) -> (String, Vec<(String, Option<&'static str>, Option<&'static str>)>) {
+fn import(shape: &Shape, emu: &Emulator) -> (String, Want) {
     let dir = tempfile::tempdir().unwrap();
     let mut csv = format!("{}\n", shape.header);
     let mut want = Vec::new();
@@ -134,8 +136,7 @@ fn import(shape: &Shape, emu: &Emulator) -> (String, Vec<(String, Option<&'stati
     (job, want)
 }
 
-fn check(emu: &Emulator, shape: &Shape, job: &str, want: &[(String, Option<&str>, Option<&str>)], dir: &Path) {
-    let _ = dir;
+fn check(emu: &Emulator, shape: &Shape, job: &str, want: &Want) {
     for (id, email, sms) in want {
         let p = emu.profile(id).unwrap_or_else(|| panic!("{}: {id} not in Batch\n{job}", shape.name));
         let a = &p["attributes"];
@@ -153,6 +154,6 @@ fn every_contact_list_shape_ends_as_its_file_says() {
     for shape in SHAPES {
         let emu = emulator(EmulatorConfig::default());
         let (job, want) = import(shape, &emu);
-        check(&emu, shape, &job, &want, Path::new("."));
+        check(&emu, shape, &job, &want);
     }
 }

@@ -102,6 +102,13 @@ impl Import {
         let (s, id) = (store.clone(), run.id.clone());
         let ledger = blocking(move || s.batches(&id)).await?;
         let plan = resume::plan(run, &ledger, hold);
+        if !ledger.is_empty() {
+            let c = &plan.counters;
+            cx.options.events.notice(format!(
+                "resuming run {}: {} rows already acknowledged, {} rejected, {} held: none is sent again",
+                run.id, c.rows_sent, c.rows_rejected, c.rows_uncertain
+            ));
+        }
         // Sequence numbers key the ledger: never reuse one an earlier attempt planned.
         run.next_seq = run.next_seq.max(ledger.iter().map(|b| b.seq + 1).max().unwrap_or(0));
         let rejects_dir = job.rejects_dir.clone().unwrap_or_else(|| cx.options.state_dir.join("rejects"));
@@ -136,6 +143,9 @@ impl Import {
             let (s, key) = (store.clone(), cx.scope.clone());
             acc.change = Some(blocking(move || s.change_index(&key)).await?);
         }
+        // The first `changed_only` run to a destination has nothing to diff
+        // against: it sends every row, and says so.
+        let index_was_empty = acc.change.as_ref().is_some_and(|c| c.is_empty());
         if job.kind == Kind::Events {
             acc.events = Some(history::open_events(job, &store, &cx.scope, run, hold && ledger.is_empty()).await?);
         }
@@ -240,7 +250,13 @@ impl Import {
         // reported; a commit that failed leaves its logs for the next open.
         let saved = save(run, &eng, &base, &files_done, false).await;
         outcome?;
-        let change_note = committed?;
+        let change_note = committed?.or_else(|| {
+            index_was_empty.then(|| {
+                "the change index was empty (the first changed_only run to this destination): no row was skipped as unchanged; \
+                 the next run sends only what changed"
+                    .to_string()
+            })
+        });
         saved?;
         if cancel.is_cancelled() {
             return Ok(Ended::Interrupted);

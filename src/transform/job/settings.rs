@@ -149,7 +149,7 @@ pub struct AttrMap {
 }
 
 /// The user's words for subscribed / unsubscribed, lowercased.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SubscriptionValues {
     /// Values that mean subscribed (a plain column: `subscribed`, `yes`,
     /// `true`, `1`).
@@ -163,6 +163,23 @@ pub struct SubscriptionValues {
     /// false/0/no) means subscribed, and an unset one sends nothing: an
     /// opt-in date or timestamp column.
     pub when_set: bool,
+}
+
+/// As `#[derive(Debug)]` wrote it before `when_set` existed, which is then
+/// added only when set: the change index's row-hash fingerprint is made of
+/// this text, and a different text would make every row of every existing
+/// nightly "changed" (all resent once) after an upgrade.
+impl std::fmt::Debug for SubscriptionValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("SubscriptionValues");
+        d.field("subscribed", &self.subscribed)
+            .field("unsubscribed", &self.unsubscribed)
+            .field("undecided", &self.undecided);
+        if self.when_set {
+            d.field("when_set", &self.when_set);
+        }
+        d.finish()
+    }
 }
 
 /// Which native attribute a `[mapping.native]` key maps.

@@ -160,6 +160,12 @@ fn natives() {
         undecided: vec![],
         when_set: false,
     };
+    // The row-hash fingerprint is made of this text: as it always was, or
+    // every existing nightly would resend every row once after an upgrade.
+    assert_eq!(
+        format!("{v:?}"),
+        r#"SubscriptionValues { subscribed: ["yes", "1"], unsubscribed: ["no"], undecided: [] }"#
+    );
     assert_eq!(n(&NativeKind::EmailMarketing(v.clone()), "YES").unwrap(), "\"subscribed\"");
     assert_eq!(n(&NativeKind::SmsMarketing(v.clone()), "no").unwrap(), "\"unsubscribed\"");
     assert!(n(&NativeKind::EmailMarketing(v), "maybe").unwrap_err().contains("maybe"));

@@ -313,3 +313,14 @@ fn large_files_are_sampled_and_say_so() {
     assert!(text.contains("checked against the first 1000 rows"), "{text}");
     assert_eq!(attr_field(&job, "visits", "type"), Some("int"));
 }
+
+/// Issue 33: IDs with spaces around them get `custom_id_trim = true` (every
+/// row accepted, not 2 of 4 rejected), and a spreadsheet's `TRUE`/`FALSE`
+/// beside `1`/`0` is a bool.
+#[test]
+fn padded_ids_are_trimmed_and_spreadsheet_booleans_are_bools() {
+    let csv = "user_id,name,active\n u1,A,TRUE\nu2 ,B,0\nu3,C,1\nu4,D,FALSE\n";
+    let (text, job) = init_and_validate("sheet.csv", Some(csv), "plain");
+    assert_eq!(job["mapping"]["custom_id_trim"].as_bool(), Some(true), "{text}");
+    assert_eq!(attr_field(&job, "active", "type"), Some("bool"), "{text}");
+}

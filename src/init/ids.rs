@@ -20,6 +20,8 @@ pub struct Ids {
     pub notes: Vec<String>,
     /// Sampled rows repeat a Custom ID: people span several rows.
     pub repeats: bool,
+    /// Sampled IDs have spaces around them (`custom_id_trim = true`).
+    pub trim: bool,
 }
 
 impl Ids {
@@ -136,6 +138,20 @@ pub fn choose(s: &Sample, tool: Option<&Tool>) -> Ids {
             filled(i) - distinct
         ));
     }
+    // ` jane@example.com`: a job without `custom_id_trim` rejects the row.
+    // (The sample's cells are trimmed: the rows as read say it.)
+    let padded = s
+        .rows
+        .iter()
+        .filter(|r| r.record.len() == s.headers.len())
+        .flat_map(|r| columns.iter().filter_map(move |&(c, _)| r.record.get(c)))
+        .filter(|v| v.trim_ascii().len() != v.len() && !v.trim_ascii().is_empty())
+        .count();
+    if padded > 0 {
+        all.push(format!(
+            "{padded} sampled Custom IDs have spaces around them: custom_id_trim = true trims them (without it those rows are rejects)."
+        ));
+    }
     all.extend(notes);
-    Ids { columns, notes: all, repeats }
+    Ids { columns, notes: all, repeats, trim: padded > 0 }
 }

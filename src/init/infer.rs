@@ -218,8 +218,12 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
     if country_name(header) && native_fits(&NativeKind::Region) {
         return mk(Guess::Native(NativeKind::Region), all("are countries (ISO 3166-1 codes or English names)"));
     }
-    if lower.iter().all(|v| matches!(v.as_str(), "true" | "false" | "yes" | "no")) {
-        return mk(Guess::Attr(ValueType::Bool), all("are true/false or yes/no"));
+    // `TRUE`/`FALSE` beside `1`/`0` (a spreadsheet's booleans, some typed
+    // as numbers) are still booleans, once one value is a word.
+    let word = |v: &String| matches!(v.as_str(), "true" | "false" | "yes" | "no");
+    if lower.iter().all(|v| word(v) || v == "1" || v == "0") && lower.iter().any(word) {
+        let digits = if lower.iter().all(word) { "" } else { " (or 1/0)" };
+        return mk(Guess::Attr(ValueType::Bool), all(&format!("are true/false or yes/no{digits}")));
     }
     let flag_name = name_has(header, &["is", "has", "opt", "flag", "enabled", "active", "verified"]);
     if flag_name && lower.iter().all(|v| v == "0" || v == "1") {
@@ -339,6 +343,13 @@ mod tests {
 
     fn guess(header: &str, values: &[&str]) -> Guess {
         infer(header, values, &|_| true).guess
+    }
+
+    #[test]
+    fn spreadsheet_booleans_mixed_with_digits_are_bools() {
+        assert_eq!(guess("active", &["TRUE", "FALSE", "1", "0", "TRUE"]), Guess::Attr(ValueType::Bool));
+        // Digits alone are numbers (or a flag, by its name).
+        assert_eq!(guess("count", &["1", "0", "1"]), Guess::Attr(ValueType::Int));
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Plan {
     pub region_col: Option<String>,
     /// Sampled rows repeat a Custom ID.
     pub id_repeats: bool,
+    /// Sampled Custom IDs have spaces around them.
+    pub id_trim: bool,
 }
 
 #[derive(Debug)]
@@ -91,6 +93,7 @@ impl Plan {
             notes: tool.map(|t| t.notes(&sample.headers)).unwrap_or_default(),
             region_col: None,
             id_repeats: ids.repeats,
+            id_trim: ids.trim,
         };
         plan.region_col = region_column(sample, tool);
         let mut names = Names::default();

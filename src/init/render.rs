@@ -99,6 +99,9 @@ pub fn render(plan: &Plan, sample: &Sample, cx: &Context<'_>) -> String {
     }
     o.push_str("\n[mapping]\n");
     let _ = writeln!(o, "custom_id = {}", custom_id(&plan.custom_id));
+    if plan.id_trim {
+        o.push_str("custom_id_trim = true           # sampled IDs have spaces around them\n");
+    }
     o.push_str("blank = \"ignore\"                # a blank cell sends nothing; \"clear\" deletes the attribute\n");
     let consent = plan
         .natives

@@ -287,3 +287,28 @@ fn consent_is_forecast_per_source_value() {
     assert!(text.contains("`yes`") && text.contains("subscribed 2, unsubscribed 1"), "{text}");
     assert!(text.contains("(blank)"), "{text}");
 }
+
+/// A national phone whose row's country cell is blank or not a country: the
+/// reason names that cell, not "give the job a region_column" to a job that
+/// has one (issue 33).
+#[test]
+fn a_phone_left_out_names_its_row_s_country_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "ph.csv",
+        "id,phone,country\nu1,06 12 34 56 78,FR\nu2,06 12 34 56 79,\nu3,06 12 34 56 70,Narnia\n",
+    );
+    write(
+        dir.path(),
+        "job.toml",
+        "[job]\nname = \"ph\"\nkind = \"profiles\"\n[source]\npath = \"ph.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.native]\nphone_number = { column = \"phone\", region_column = \"country\" }\n",
+    );
+    let s = json(&run_in(dir.path(), &["validate", "job.toml", "--json"]));
+    let reasons: Vec<&str> =
+        s["forecast"]["values_dropped"].as_array().unwrap().iter().map(|g| g["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons.len(), 2, "{s}");
+    assert!(reasons.iter().any(|r| r.ends_with("this row's `country` is blank")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.ends_with("this row's `country` is not a country")), "{reasons:?}");
+    assert!(reasons.iter().all(|r| !r.contains("region_column")), "{reasons:?}");
+}

@@ -324,3 +324,17 @@ fn padded_ids_are_trimmed_and_spreadsheet_booleans_are_bools() {
     assert_eq!(job["mapping"]["custom_id_trim"].as_bool(), Some(true), "{text}");
     assert_eq!(attr_field(&job, "active", "type"), Some("bool"), "{text}");
 }
+
+/// A date column in two formats (a file stitched from two systems) is a date
+/// with both formats, each counted in the job file, not text (issue 33).
+#[test]
+fn a_date_column_in_two_formats_keeps_both() {
+    let mut csv = String::from("user_id,signup\n");
+    for i in 0..12 {
+        csv.push_str(&format!("u{i},{}\n", if i % 3 == 0 { "2019-04-19 22:20" } else { "23/04/2023" }));
+    }
+    let (text, job) = init_and_validate("two.csv", Some(&csv), "plain");
+    let format = job["mapping"]["attributes"]["signup"]["format"].as_array().unwrap();
+    assert_eq!(format.iter().map(|f| f.as_str().unwrap()).collect::<Vec<_>>(), ["%d/%m/%Y", "%Y-%m-%d %H:%M"]);
+    assert!(text.contains("8 in `%d/%m/%Y`, 4 in `%Y-%m-%d %H:%M`"), "{text}");
+}

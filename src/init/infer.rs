@@ -104,7 +104,33 @@ pub fn date_format(values: &[&str]) -> Option<(Option<String>, String)> {
     if parses(None) {
         return Some((None, format!("{n}/{n} sampled values are RFC 3339 or YYYY-MM-DD dates")));
     }
-    None
+    two_date_formats(values)
+}
+
+/// A column in two formats (`23/04/2023` and `2019-04-19 22:20`: a file
+/// stitched from two systems): the pair that reads every value, each first
+/// where it reads the most, with how many each reads.
+fn two_date_formats(values: &[&str]) -> Option<(Option<String>, String)> {
+    let n = values.len();
+    let reads = |f: &str| values.iter().filter(|v| value::parse_date(v, Some(f)).is_ok()).count();
+    let counted: Vec<(&str, usize)> = DATE_FORMATS.iter().map(|f| (*f, reads(f))).filter(|(_, c)| *c > 0).collect();
+    let mut best: Option<(&str, &str, usize)> = None;
+    for (i, &(a, ca)) in counted.iter().enumerate() {
+        for &(b, _) in &counted[i + 1..] {
+            let both =
+                values.iter().all(|v| value::parse_date(v, Some(a)).is_ok() || value::parse_date(v, Some(b)).is_ok());
+            if both && best.is_none_or(|(_, _, c)| ca > c) {
+                best = Some((a, b, ca));
+            }
+        }
+    }
+    let (a, b, _) = best?;
+    // The format that reads more values first.
+    let (a, b) = if reads(b) > reads(a) { (b, a) } else { (a, b) };
+    let ca = reads(a);
+    let only_b = n - ca;
+    let joined = format!("{a}{}{b}", value::FORMAT_SEPARATOR);
+    Some((Some(joined), format!("{n}/{n} sampled values are dates in two formats: {ca} in `{a}`, {only_b} in `{b}`")))
 }
 
 /// The format most values parse with, when the others are a minority:

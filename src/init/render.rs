@@ -225,6 +225,10 @@ pub fn line(m: &Mapped) -> String {
                 ValueType::Url => table("type = \"url\""),
                 ValueType::Json => table("type = \"json\""),
                 ValueType::Date { format: None } => table("type = \"date\""),
+                ValueType::Date { format: Some(f) } if f.contains(batchport_transform::value::FORMAT_SEPARATOR) => {
+                    let list: Vec<String> = f.split(batchport_transform::value::FORMAT_SEPARATOR).map(q).collect();
+                    table(&format!("type = \"date\", format = [{}]", list.join(", ")))
+                }
                 ValueType::Date { format: Some(f) } => table(&format!("type = \"date\", format = {}", q(f))),
                 ValueType::Array { separator, mode, json } => {
                     let mode = match mode {

@@ -141,9 +141,37 @@ pub(super) struct AttrTable {
     pub value: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
-    pub format: Option<String>,
+    /// A date's strftime pattern, or several tried in order; `"json"` for an
+    /// array.
+    pub format: Option<Formats>,
     pub separator: Option<String>,
     pub mode: Option<String>,
+}
+
+/// `format = "..."` or `format = ["...", "..."]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum Formats {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Formats {
+    /// The one format, if there is exactly one.
+    pub fn one(&self) -> Option<&str> {
+        match self {
+            Formats::One(f) => Some(f),
+            Formats::Many(l) if l.len() == 1 => Some(&l[0]),
+            Formats::Many(_) => None,
+        }
+    }
+
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Formats::One(f) => vec![f.clone()],
+            Formats::Many(l) => l.clone(),
+        }
+    }
 }
 
 /// The table form of a subscription mapping.

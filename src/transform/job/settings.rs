@@ -115,7 +115,8 @@ pub enum ValueType {
     Bool,
     /// `format` is a strftime pattern; `None` accepts RFC 3339 and `YYYY-MM-DD`.
     Date {
-        /// The attribute's `format`.
+        /// The attribute's `format`; several (`format = [...]`, tried in
+        /// order) joined by `value::FORMAT_SEPARATOR`.
         format: Option<String>,
     },
     /// `url`: a URL, sent as `url(name)`.

@@ -5,12 +5,24 @@ use super::clip;
 use crate::json;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 
+/// Joins the formats of `format = [...]` in `ValueType::Date`'s one text: a
+/// newline never appears in a strftime pattern (the job refuses one), and a
+/// single format keeps its text (the change index's fingerprint is made of it).
+pub const FORMAT_SEPARATOR: char = '\n';
+
 /// A date as RFC 3339 UTC. With a strftime `format`, the cell must match it (a
 /// value without a zone is taken as UTC); without one, RFC 3339, `YYYY-MM-DD`
 /// and the timestamps databases write (`sql_timestamp`).
 pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
     if let Some(fast) = fast_date(cell, format) {
         return Ok(fast);
+    }
+    // `format = ["%d/%m/%Y", "%Y-%m-%d %H:%M"]`: the first that reads the cell.
+    if let Some(formats) = format.filter(|f| f.contains(FORMAT_SEPARATOR)) {
+        return formats.split(FORMAT_SEPARATOR).find_map(|f| parse_date(cell, Some(f)).ok()).ok_or_else(|| {
+            let list: Vec<String> = formats.split(FORMAT_SEPARATOR).map(|f| format!("`{f}`")).collect();
+            format!("`{}` does not match any of the date formats {}", clip(cell), list.join(", "))
+        });
     }
     let utc: Option<DateTime<Utc>> = match format {
         Some(f) => NaiveDateTime::parse_from_str(cell, f)

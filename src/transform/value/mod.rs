@@ -14,7 +14,7 @@ mod phones;
 mod tests;
 mod text;
 
-pub use dates::parse_date;
+pub use dates::{FORMAT_SEPARATOR, parse_date};
 pub use natives::native;
 pub(crate) use natives::subscription_of;
 pub use numbers::{parse_float, parse_int};

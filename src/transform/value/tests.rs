@@ -65,6 +65,17 @@ fn dates() {
     assert_eq!(w(&t, "07/20/1989 13:45").unwrap(), "\"1989-07-20T13:45:00Z\"");
 }
 
+/// `format = ["%d/%m/%Y", "%Y-%m-%d %H:%M"]`: the first that reads the cell.
+#[test]
+fn several_date_formats() {
+    let f = format!("%d/%m/%Y{}%Y-%m-%d %H:%M", crate::value::FORMAT_SEPARATOR);
+    let d = ValueType::Date { format: Some(f) };
+    assert_eq!(w(&d, "23/04/2023").unwrap(), "\"2023-04-23T00:00:00Z\"");
+    assert_eq!(w(&d, "2019-04-19 22:20").unwrap(), "\"2019-04-19T22:20:00Z\"");
+    let e = w(&d, "April 1st").unwrap_err();
+    assert!(e.contains("any of the date formats `%d/%m/%Y`, `%Y-%m-%d %H:%M`"), "{e}");
+}
+
 /// What databases and warehouses write for a timestamp, with no `format`.
 #[test]
 fn sql_timestamps() {

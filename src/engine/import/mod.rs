@@ -176,7 +176,8 @@ impl Import {
             acc: Arc::new(Mutex::new(acc)),
             inflight: JoinSet::new(),
             batcher: Batcher::new(batch_limits(job, changed_only), run.next_seq),
-            progress: progress::ImportBar::new(cx.options.progress, self.prints.iter().map(|f| f.size).sum()),
+            progress: progress::ImportBar::new(cx.options.progress, self.prints.iter().map(|f| f.size).sum())
+                .after(base.rows_read),
             run_id: run.id.clone(),
             cancel: cancel.clone(),
             checkpoint: None,

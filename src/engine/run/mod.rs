@@ -129,6 +129,7 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     let driver = Driver::new(RetryPolicy::default(), crate::import::limiter(job), opts.cancel.child_token());
     let scope = connection.destination.scope(&job.name);
     let cx = Context { job, options: opts, store: &store, connection: &connection, scope, driver };
+    let read_before = run.counters.rows_read;
     let ended = match work.execute(&cx, &mut run).await {
         Err(e) if e.is::<Interrupted>() => Ok(Ended::Interrupted),
         other => other,
@@ -169,6 +170,7 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
 
     // Summarise.
     let mut s = summary_of(&run, work.files(&run), started);
+    s.rows_read_before = read_before;
     if let Ok(Ended::Done { note }) = ended {
         s.note = note;
     }

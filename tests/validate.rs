@@ -312,3 +312,28 @@ fn a_phone_left_out_names_its_row_s_country_cell() {
     assert!(reasons.iter().any(|r| r.ends_with("this row's `country` is not a country")), "{reasons:?}");
     assert!(reasons.iter().all(|r| !r.contains("region_column")), "{reasons:?}");
 }
+
+/// Event names as other tools write them (`Viewed Product`) are refused with
+/// a hint, and sent in snake case under `event_case = "snake"` (issue 33).
+#[test]
+fn event_names_can_be_put_in_snake_case() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ev.csv", "user_id,event\nu1,Viewed Product\nu2,Added To Cart\nu3,purchase\nu4,!!!\n");
+    let job = |case: &str| {
+        format!(
+            "[job]\nname = \"ev\"\nkind = \"events\"\n[source]\npath = \"ev.csv\"\n[mapping]\ncustom_id = \"user_id\"\nevent = \"event\"\n{case}"
+        )
+    };
+    write(dir.path(), "job.toml", job(""));
+    let s = json(&run_in(dir.path(), &["validate", "job.toml", "--json"]));
+    assert_eq!((s["rows_valid"].as_u64(), s["rows_rejected"].as_u64()), (Some(1), Some(3)), "{s}");
+    assert!(s["forecast"]["rejects"].to_string().contains("event_case"), "{s}");
+    write(dir.path(), "job.toml", job("event_case = \"snake\"\n"));
+    let s = json(&run_in(dir.path(), &["validate", "job.toml", "--json"]));
+    // `!!!` has no letter to keep: still a reject.
+    assert_eq!((s["rows_valid"].as_u64(), s["rows_rejected"].as_u64()), (Some(3), Some(1)), "{s}");
+    write(dir.path(), "job.toml", job("event_case = \"kebab\"\n"));
+    let out = run_in(dir.path(), &["validate", "job.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("job.toml:9: mapping.event_case"), "{out:?}");
+}

@@ -75,6 +75,9 @@ pub(super) struct MappingSection {
     pub attributes: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     pub event: Option<Spanned<String>>,
     pub event_name: Option<Spanned<String>>,
+    /// `"as_is"` (the default) or `"snake"`: `Viewed Product` is sent as
+    /// `viewed_product` (Batch takes `[a-z0-9_]` only).
+    pub event_case: Option<Spanned<String>>,
     pub time: Option<Spanned<toml::Value>>,
     pub event_attributes: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     pub item_id: Option<Spanned<String>>,

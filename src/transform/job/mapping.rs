@@ -261,6 +261,20 @@ impl Resolver<'_> {
                     .file("an events job needs mapping.event (the column with the event name) or mapping.event_name"));
             }
         };
+        let snake_case = match m.event_case.as_ref().map(|c| (c.get_ref().as_str(), c.span())) {
+            None | Some(("as_is", _)) => false,
+            Some(("snake", _)) if matches!(name, EventName::Column(_)) => true,
+            Some(("snake", span)) => {
+                return self
+                    .err(span, "mapping.event_case: a constant event_name is written as Batch takes it already");
+            }
+            Some((other, span)) => {
+                return self.err(
+                    span,
+                    format!("mapping.event_case = \"{}\": use \"as_is\" or \"snake\"", other.escape_debug()),
+                );
+            }
+        };
         let time = match &m.time {
             None => None,
             Some(v) => {
@@ -287,7 +301,7 @@ impl Resolver<'_> {
                 rules::MAX_EVENT_ATTRIBUTES
             )));
         }
-        Ok(EventMapping { profile, name, time, attributes })
+        Ok(EventMapping { profile, name, snake_case, time, attributes })
     }
 
     pub(super) fn audience(&self, raw: &JobFile) -> Result<AudienceSettings, JobError> {

@@ -200,6 +200,7 @@ impl Resolver<'_> {
             ("mapping.item_id", m.item_id.as_ref().map(|s| s.span()), &[Kind::Catalog]),
             ("mapping.event", m.event.as_ref().map(|s| s.span()), &[Kind::Events]),
             ("mapping.event_name", m.event_name.as_ref().map(|s| s.span()), &[Kind::Events]),
+            ("mapping.event_case", m.event_case.as_ref().map(|s| s.span()), &[Kind::Events]),
             ("mapping.time", m.time.as_ref().map(|s| s.span()), &[Kind::Events]),
             (
                 "mapping.custom_id",

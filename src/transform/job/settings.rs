@@ -324,6 +324,8 @@ pub struct EventMapping {
     /// The profile part: a job may map attributes and one event per row.
     pub profile: ProfileMapping,
     pub(crate) name: EventName,
+    /// `event_case = "snake"`: a column's event names are put in snake case.
+    pub(crate) snake_case: bool,
     pub(crate) time: Option<(Column, Option<String>)>,
     /// `[mapping.event_attributes]`, in the file's order (`object.member`
     /// names are members of an object attribute).

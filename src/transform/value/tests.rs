@@ -65,6 +65,20 @@ fn dates() {
     assert_eq!(w(&t, "07/20/1989 13:45").unwrap(), "\"1989-07-20T13:45:00Z\"");
 }
 
+#[test]
+fn event_names_in_snake_case() {
+    for (name, want) in [
+        ("Viewed Product", "viewed_product"),
+        ("Added-To-Cart!", "added_to_cart"),
+        ("  order  completed ", "order_completed"),
+        ("purchase", "purchase"),
+        ("Été", "t"),
+        ("!!!", ""),
+    ] {
+        assert_eq!(crate::value::snake_case(name), want, "{name}");
+    }
+}
+
 /// `format = ["%d/%m/%Y", "%Y-%m-%d %H:%M"]`: the first that reads the cell.
 #[test]
 fn several_date_formats() {

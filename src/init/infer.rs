@@ -156,6 +156,11 @@ pub fn unix_seconds(values: &[&str]) -> bool {
     !values.is_empty() && values.iter().all(|v| v.parse::<i64>().is_ok_and(|n| UNIX_RANGE.contains(&n)))
 }
 
+/// A column named like a phone number (`Phone`, `mobile`, `tel`).
+pub fn phone_name(header: &str) -> bool {
+    name_has(header, &["phone", "mobile", "tel", "telephone", "cell", "msisdn", "phonenumber"])
+}
+
 fn name_has(header: &str, words: &[&str]) -> bool {
     let h = super::names::snake_case(header);
     words.iter().any(|w| h == *w || h.split('_').any(|p| p == *w) || (w.len() > 4 && h.contains(w)))

@@ -157,7 +157,26 @@ impl Plan {
         let free = |k: &NativeKind| self.free(k);
         let mut notes = Vec::new();
         let Some(known) = known else {
-            return outcome(header, index, infer::infer(header, values, &free), notes, false, names);
+            // National numbers (`06 12 34 56 78`) under a phone-named column
+            // beside a country column: read in each row's country
+            // (`phone_region` then checks them row by row).
+            let digits = |v: &&str| v.chars().filter(char::is_ascii_digit).count() >= 6;
+            let national = |v: &&str| !v.starts_with('+') && !v.starts_with("00");
+            let inferred = infer::infer(header, values, &free);
+            if !matches!(inferred.guess, Guess::Native(_))
+                && infer::phone_name(header)
+                && free(&NativeKind::Phone)
+                && self.region_source().is_some()
+                && !values.is_empty()
+                && values.iter().all(digits)
+                && values.iter().any(national)
+            {
+                notes.push(
+                    "a phone column beside a country column: national numbers are read in their row's country".into(),
+                );
+                return Outcome::Map(Box::new(Mapped::new(header, Target::Native(NativeKind::Phone), notes, false)));
+            }
+            return outcome(header, index, inferred, notes, false, names);
         };
         if !known.note.is_empty() {
             notes.push(known.note.clone());

@@ -144,6 +144,11 @@ fn check(emu: &Emulator, shape: &Shape, job: &str, want: &Want) {
         assert_eq!(a["$sms_marketing"].as_str(), *sms, "{}: {id}'s SMS consent: {p}\n{job}", shape.name);
         // The email column is the person's address wherever it is one.
         let address = if id.contains('@') { Some(id.as_str()) } else { None };
+        // National numbers beside a country column are read in it (E.164).
+        if shape.header.contains(",phone,") {
+            let phone = a["$phone_number"].as_str().unwrap_or_default();
+            assert!(phone.starts_with('+'), "{}: {id}'s phone: {p}\n{job}", shape.name);
+        }
         let stored = a["$email_address"].as_str().map(str::to_lowercase);
         assert_eq!(stored.as_deref(), address, "{}: {id}'s address: {p}\n{job}", shape.name);
     }

@@ -11,6 +11,7 @@ mod init;
 mod init_presets;
 mod kinds;
 mod library;
+mod messages;
 mod migrate;
 mod objstore;
 mod old_state;

@@ -34,6 +34,13 @@ pub enum Command {
     /// Run the job; resume its unfinished run over the same input if there is one
     Run {
         job: PathBuf,
+        /// Accept this guard's refusal once, for this run (repeatable)
+        #[arg(long = "override-guard", value_name = "NAME",
+              value_parser = clap::builder::PossibleValuesParser::new(batchport_transform::job::GUARD_NAMES))]
+        override_guard: Vec<String>,
+        /// Write the run's Prometheus text here at its end (node_exporter's textfile collector; wins over [job] metrics_file)
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -60,6 +67,9 @@ pub enum Command {
     Status {
         /// Only this job's runs
         job: Option<PathBuf>,
+        /// The job's last N runs as a table (status, counts, duration, rate, guard); N defaults to 10
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "10", requires = "job")]
+        history: Option<usize>,
         #[command(flatten)]
         common: Common,
     },

@@ -46,7 +46,9 @@ fn main() {
     process::init_logging();
     let result = match &cli.command {
         Command::Validate { job, common } => commands::validate::run(job, common),
-        Command::Run { job, common } => commands::run::run(job, common),
+        Command::Run { job, override_guard, metrics_file, common } => {
+            commands::run::run(job, override_guard, metrics_file.as_deref(), common)
+        }
         Command::Schedule { dir, once, now, common } => commands::schedule::run(dir, *once, now.as_deref(), common),
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => commands::emulator::run(args),
@@ -55,7 +57,10 @@ fn main() {
             Err(exit::UsageError("this batchport was built without the `emulator` feature".into()).into())
         }
         Command::Generate { out, rows, bad_every, seed } => commands::generate::run(out, *rows, *bad_every, *seed),
-        Command::Status { job, common } => commands::status::run(job.as_deref(), common),
+        Command::Status { job, history, common } => match history {
+            Some(n) => commands::history::run(job.as_deref(), *n, common),
+            None => commands::status::run(job.as_deref(), common),
+        },
         Command::Reset { job, delta, common } => commands::status::reset(job, *delta, common),
         Command::Init { preset, preset_file, file, common } => {
             commands::init::run(file, *preset, preset_file.as_deref(), common)

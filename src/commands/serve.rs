@@ -174,6 +174,10 @@ async fn run_one(job: &Job, s: &Settings) -> Summary {
         cancel: s.cancel.clone(),
         keys: None,
         events: super::notices_to_stderr(),
+        // Nobody is there to look at a refusal: a guard is overridden by hand only.
+        override_guards: Vec::new(),
+        // `[job] metrics_file` of each job.
+        metrics_file: None,
     };
     let owned = job.clone();
     // In its own task, so that even a panic in one import is a failed run, not

@@ -99,13 +99,80 @@ impl Work {
 
 /// Run `job` to its end (or resume its unfinished run): the whole lifecycle.
 /// An `Err` is a run that could not start (keys, input, store); a run that
-/// started and failed is an `Ok` summary with `Status::Failed`.
+/// started and failed is an `Ok` summary with `Status::Failed`. Either way
+/// the job's webhook is told (`[notify]`), and the metrics file written
+/// once there is a summary.
 pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
+    let secrets = secrets(job, opts);
+    match lifecycle(job, opts).await {
+        Ok((mut s, after)) => {
+            if let Some(n) = &job.notify
+                && let Some(told) = crate::notify::send(n, &s, after.prior, &secrets).await
+            {
+                if let Some(e) = &told.error {
+                    opts.events.notice(format!("the notification could not be delivered: {e}"));
+                }
+                s.notifications.push(told);
+            }
+            if let Some(path) = opts.metrics_file.clone().or_else(|| job.metrics_file.clone()) {
+                let finished = chrono::Utc::now().timestamp_millis() as f64 / 1e3;
+                let text = crate::report::metrics::render(&s, finished, after.last_success);
+                let p = path.clone();
+                match blocking(move || crate::report::metrics::write(&p, &text)).await {
+                    Ok(()) => s.metrics_file = Some(path),
+                    Err(e) => opts.events.notice(format!("cannot write the metrics file {}: {e:#}", path.display())),
+                }
+            }
+            Ok(s)
+        }
+        Err(e) => {
+            // A nightly that cannot even start (its dump missing, a key
+            // unset) is the failure its owner most needs to hear of.
+            if let Some(n) = &job.notify {
+                let mut s = Summary::new(&job.name, "");
+                s.status = Status::Failed;
+                s.error = Some(format!("{e:#}"));
+                if let Some(told) = crate::notify::send(n, &s, None, &secrets).await
+                    && let Some(err) = &told.error
+                {
+                    opts.events.notice(format!("the notification could not be delivered: {err}"));
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// What the end of a run needs besides its summary.
+struct After {
+    /// The status of the job's run before this attempt (`recovered`).
+    prior: Option<RunStatus>,
+    /// When the job last succeeded to this destination (Unix seconds).
+    last_success: Option<f64>,
+}
+
+/// The values that must never leave in a notification: the keys the run
+/// uses, whether given or from the environment.
+fn secrets(job: &Job, opts: &Options) -> Vec<String> {
+    let mut out: Vec<String> = opts.keys.iter().flat_map(|k| [k.rest_key.clone(), k.project_key.clone()]).collect();
+    for name in [&job.api.rest_key_env, &job.api.project_key_env] {
+        if let Ok(v) = std::env::var(name)
+            && !v.trim().is_empty()
+        {
+            out.push(v);
+        }
+    }
+    out
+}
+
+async fn lifecycle(job: &Job, opts: &Options) -> Result<(Summary, After)> {
     let started = Instant::now();
     let connection = Connection::open(job, opts.keys.as_ref()).await?;
     let mut work = Work::prepare(job).await?;
     let store = open_store(opts.state_dir.clone(), job.name.clone()).await?;
     let dest = connection.destination.text.clone();
+    let (s, name) = (store.clone(), job.name.clone());
+    let prior = blocking(move || s.last_run(&name)).await?.map(|r| r.status);
     let mut run = match open_or_resume(&store, job, &work, &dest, &opts.events).await? {
         Opened::Run(run) => {
             prune_reports(job, opts, &run.id).await;
@@ -116,22 +183,56 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
             // The original run's status, rejects and all: a rerun does not
             // turn a run with rejects or held rows into a clean one.
             let mut s = summary_of(&last, work.files(&last), started).into_already_imported();
-            s.destination = Some(dest);
+            s.destination = Some(dest.clone());
             s.note = Some(format!(
                 "already imported to this destination by run {} (same files, unchanged): nothing to do; `batchport reset` first to import it again",
                 last.id
             ));
-            return Ok(s);
+            let last_success = last_success(&store, job, &dest).await;
+            return Ok((s, After { prior, last_success }));
         }
     };
     // A child of the run's token: a kind that fails can stop its own waits
     // (to settle what is in flight) without the run counting as interrupted.
     let driver = Driver::new(RetryPolicy::default(), crate::import::limiter(job), opts.cancel.child_token());
     let scope = connection.destination.scope(&job.name);
+    // The guards, before the first request: only a run that has sent nothing
+    // yet (a resumed run that had sent batches passed them, or was accepted,
+    // on its first attempt).
+    let mut checks = Vec::new();
+    let preflight = match &work {
+        Work::Import(w) if run.next_seq == 0 && run.counters.requests == 0 => {
+            let (files, cancel) = (w.files().to_vec(), &opts.cancel);
+            crate::guard::preflight::before_sending(
+                job,
+                &store,
+                &connection.destination,
+                &files,
+                &run.id,
+                &opts.override_guards,
+                cancel,
+            )
+            .await
+        }
+        _ => Ok(Some(Vec::new())),
+    };
     let cx = Context { job, options: opts, store: &store, connection: &connection, scope, driver };
-    let ended = match work.execute(&cx, &mut run).await {
-        Err(e) if e.is::<Interrupted>() => Ok(Ended::Interrupted),
-        other => other,
+    let ended = match preflight {
+        Err(e) => Err(e.context("the guards' preflight read failed")),
+        Ok(None) => Ok(Ended::Interrupted),
+        Ok(Some(judged)) => {
+            checks = judged;
+            run.guards = crate::guard::notes(&checks);
+            let audience_replace = matches!(&job.mapping, batchport_transform::job::Mapping::Audience(a)
+                if a.mode == batchport_transform::job::AudienceMode::Replace);
+            match crate::guard::refusal(&checks, audience_replace) {
+                Some(reason) => Ok(Ended::Refused { reason }),
+                None => match work.execute(&cx, &mut run).await {
+                    Err(e) if e.is::<Interrupted>() => Ok(Ended::Interrupted),
+                    other => other,
+                },
+            }
+        }
     };
 
     // Settle: the status from how the kind ended, durably.
@@ -163,9 +264,18 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     if let Ok(Ended::Done { note }) = ended {
         s.note = note;
     }
-    s.destination = Some(dest);
+    s.guards = checks;
+    s.destination = Some(dest.clone());
     drop(connection);
-    Ok(s)
+    let last_success = last_success(&store, job, &dest).await;
+    Ok((s, After { prior, last_success }))
+}
+
+/// When `job` last succeeded to `dest`, in Unix seconds (metrics).
+async fn last_success(store: &Store, job: &Job, dest: &str) -> Option<f64> {
+    let (s, name, dest) = (store.clone(), job.name.clone(), dest.to_string());
+    let run = blocking(move || s.last_success(&name, Some(&dest), "")).await.ok().flatten()?;
+    chrono::DateTime::parse_from_rfc3339(run.updated()).ok().map(|t| t.timestamp_millis() as f64 / 1e3)
 }
 
 enum Opened {

@@ -52,10 +52,12 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<(Summary,
     let mut forecast = batchport_engine::report::forecast::Tally::new(job);
     // What the guards measure, from this same pass (`validate` reads once).
     let mut clears = 0u64;
+    let mut fixup = !files.is_empty();
     // Who opted out over every file, as `run` reads it ahead.
     let opt_outs = batchport_transform::optouts::of_run(job, &files)?;
     for file in &files {
         let csv = CsvSource::open(file, &src.options)?;
+        fixup &= batchport_engine::guard::is_report_header(csv.headers());
         let t = Transformer::bind_rows(job, csv.headers(), file)?.with_opt_outs(opt_outs.clone());
         rejects.set_source(csv.raw_headers(), csv.delimiter());
         let mut write_err = None;
@@ -125,6 +127,7 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<(Summary,
         clears,
         mapped: summary.rows_valid.unwrap_or(0) * per_row,
         partial: false,
+        fixup,
     });
     summary.elapsed_s = started.elapsed().as_secs_f64();
     Ok((summary, measured))

@@ -140,6 +140,8 @@ pub(super) struct Stored {
     /// Guards that tripped (absent before guards existed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     guards: Vec<GuardNote>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    fixup: bool,
     /// Format 0 only; never written.
     #[serde(default, skip_serializing)]
     extra: Value,
@@ -184,6 +186,7 @@ impl TryFrom<Stored> for Run {
             reset,
             progress,
             guards: s.guards,
+            fixup: s.fixup,
         })
     }
 }
@@ -211,6 +214,7 @@ impl From<Run> for Stored {
             reset: r.reset,
             progress: Some(r.progress),
             guards: r.guards,
+            fixup: r.fixup,
             extra: Value::Null,
         }
     }

@@ -115,6 +115,9 @@ pub struct Run {
     /// Guards that refused the run, or that a person overrode for it
     /// (`--override-guard`), as judged before its first request.
     pub guards: Vec<GuardNote>,
+    /// The run imported batchport's own rejects (or uncertain) files again,
+    /// fixed: a fix-up, never what the guards compare a night with.
+    pub fixup: bool,
 }
 
 /// A guard that tripped on a run: its name, its limit and what the run
@@ -310,6 +313,7 @@ impl Store {
             partial_file: None,
             reset: false,
             guards: Vec::new(),
+            fixup: false,
         };
         let mut batch = sled::Batch::default();
         if let Some(mut old) = self.unfinished_run(job)? {
@@ -357,13 +361,14 @@ impl Store {
 
     /// The latest finished run of `job` (done, with rejects or with held
     /// rows) to `destination` (to any when `None`), `except` the run under
-    /// way: what the guards compare a new run with. A run that `reset` made
-    /// forgettable still counts: its rows were sent.
+    /// way and fix-ups (see `Run::fixup`): what the guards compare a new run
+    /// with. A run that `reset` made forgettable still counts: its rows were sent.
     pub fn last_success(&self, job: &str, destination: Option<&str>, except: &str) -> Result<Option<Run>, StateError> {
         Ok(self.runs()?.into_iter().find(|r| {
             r.job == job
                 && r.id != except
                 && r.is_finished()
+                && !r.fixup
                 && destination.is_none_or(|d| r.destination.as_deref() == Some(d))
         }))
     }

@@ -26,13 +26,24 @@ pub struct Measured {
     pub mapped: u64,
     /// The pass stopped once it had the rows `Need::RowsUpTo` asked for.
     pub partial: bool,
+    /// Every input is a rejects (or uncertain) file of batchport's, fixed
+    /// and imported again: a fix-up (see [`is_report_header`]).
+    pub fixup: bool,
+}
+
+/// Whether a header is that of a rejects, uncertain or partial file (the
+/// source's columns plus `_line`, `_column`, `_reason`, `_raw`): importing one
+/// is the README's fix-up, small by nature and never acknowledged before.
+pub fn is_report_header(headers: &[String]) -> bool {
+    crate::report::REPORT_COLUMNS.iter().all(|c| headers.iter().any(|h| h == c))
 }
 
 /// How much of the input the guards to judge need read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
     /// Only whether it has this many rows (no baseline: only `refuse_empty`
-    /// and `min_rows` are judged), so a first import is not read twice.
+    /// and `min_rows` are judged), so a first import is not read twice; the
+    /// rows are counted, not transformed (their rejects are not measured).
     RowsUpTo(u64),
     /// Every row.
     Everything,
@@ -43,11 +54,32 @@ pub enum Need {
 pub fn measure(job: &Job, files: &[PathBuf], need: Need, go_on: &dyn Fn() -> bool) -> Result<Option<Measured>> {
     let src = job.source.as_ref().context("this job reads no input")?;
     let per_row = job.mapping.profile().map_or(0, |p| p.mapped_values()) as u64;
-    let mut m = Measured::default();
+    let mut m = Measured { fixup: !files.is_empty(), ..Measured::default() };
     for file in files {
-        let csv = CsvSource::open(file, &src.options)?;
+        let mut csv = CsvSource::open(file, &src.options)?;
+        m.fixup &= is_report_header(csv.headers());
+        if let Need::RowsUpTo(n) = need {
+            // Only a count: the reader alone, no transform, no read-ahead
+            // (an object is not streamed further than the rows asked for).
+            let mut rows = Vec::new();
+            while m.rows < n && go_on() {
+                rows.clear();
+                let more = csv.read_chunk((n - m.rows).min(4096) as usize, &mut rows)?;
+                m.rows += rows.len() as u64;
+                if !more {
+                    break;
+                }
+            }
+            if !go_on() {
+                return Ok(None);
+            }
+            if m.rows >= n {
+                m.partial = true;
+                break;
+            }
+            continue;
+        }
         let t = Transformer::bind_rows(job, csv.headers(), file)?;
-        let mut enough = false;
         pipeline::for_each_checked(csv, &t, |chunk| {
             for r in chunk.results {
                 m.rows += 1;
@@ -59,15 +91,10 @@ pub fn measure(job: &Job, files: &[PathBuf], need: Need, go_on: &dyn Fn() -> boo
                     Err(_) => m.rejects += 1,
                 }
             }
-            enough = matches!(need, Need::RowsUpTo(n) if m.rows >= n);
-            !enough && go_on()
+            go_on()
         })?;
         if !go_on() {
             return Ok(None);
-        }
-        if enough {
-            m.partial = true;
-            break;
         }
     }
     Ok(Some(m))

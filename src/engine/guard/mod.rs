@@ -21,7 +21,7 @@ mod measure;
 pub(crate) mod preflight;
 
 pub use judge::judge;
-pub use measure::{Measured, Need, count_unchanged, measure};
+pub use measure::{Measured, Need, count_unchanged, is_report_header, measure};
 pub use preflight::for_validate;
 
 pub use crate::report::guards::{GuardCheck, Verdict};

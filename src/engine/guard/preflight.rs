@@ -9,8 +9,26 @@ use batchport_transform::job::Job;
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
+/// What the preflight of a run found.
+pub(crate) struct Judged {
+    /// Every guard on, judged.
+    pub(crate) checks: Vec<GuardCheck>,
+    /// `refuse_empty` is left to what the run reads (nothing was read
+    /// ahead: an empty input sends nothing anyway): see [`empty_after`].
+    pub(crate) empty_after: bool,
+}
+
+/// `refuse_empty` judged on what a run read, when no preflight read ahead
+/// (a run with no baseline and no `min_rows`): `None` when it was judged
+/// before, or is off.
+pub(crate) fn empty_after(judged: &Judged, rows_read: u64, overrides: &[String]) -> Option<GuardCheck> {
+    judged.empty_after.then(|| super::judge::empty_check(rows_read, false, overrides))
+}
+
 /// Judge a new run of `job` before its first request: the baseline from the
-/// store, the input read as much as the guards on need. `None`: cancelled.
+/// store, the input read as much as the guards on need. Without a baseline
+/// and `min_rows`, nothing is read ahead (a first import is read once):
+/// `refuse_empty` is then judged on what the run reads. `None`: cancelled.
 pub(crate) async fn before_sending(
     job: &Job,
     store: &Store,
@@ -19,21 +37,25 @@ pub(crate) async fn before_sending(
     run_id: &str,
     overrides: &[String],
     cancel: &CancellationToken,
-) -> Result<Option<Vec<GuardCheck>>> {
+) -> Result<Option<Judged>> {
     let g = &job.guard;
     let any_share = g.min_rows_share.is_some()
         || g.max_rejects_share.is_some()
         || g.max_changed_share.is_some()
         || g.max_clears_share.is_some();
     if !g.refuse_empty && g.min_rows.is_none() && !any_share {
-        return Ok(Some(Vec::new()));
+        return Ok(Some(Judged { checks: Vec::new(), empty_after: false }));
     }
     let (s, name, dest, id) = (store.clone(), job.name.clone(), destination.text.clone(), run_id.to_string());
     let baseline = blocking(move || s.last_success(&name, Some(&dest), &id)).await?;
-    let need = match (&baseline, any_share) {
-        (Some(_), true) => Need::Everything,
+    let need = match (&baseline, any_share, g.min_rows) {
+        (Some(_), true, _) => Need::Everything,
         // Nothing to compare with: only the row count up to what the guards ask.
-        _ => Need::RowsUpTo(g.min_rows.unwrap_or(1).max(1)),
+        (_, _, Some(n)) => Need::RowsUpTo(n),
+        (_, _, None) => {
+            let checks = if baseline.is_none() { super::judge::without_baseline(job) } else { Vec::new() };
+            return Ok(Some(Judged { checks, empty_after: g.refuse_empty }));
+        }
     };
     let (j, f, c) = (job.clone(), files.to_vec(), cancel.clone());
     let scope = destination.scope(&job.name);
@@ -55,7 +77,7 @@ pub(crate) async fn before_sending(
         return Ok(None);
     }
     let Some((m, unchanged)) = measured else { return Ok(None) };
-    Ok(Some(judge(job, &m, unchanged, baseline.as_ref(), overrides)))
+    Ok(Some(Judged { checks: judge(job, &m, unchanged, baseline.as_ref(), overrides), empty_after: false }))
 }
 
 /// The guards as `run` would judge an input `validate` measured: against

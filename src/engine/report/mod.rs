@@ -7,5 +7,5 @@ mod rejects;
 pub(crate) mod retention;
 pub mod summary;
 
-pub use rejects::RejectsWriter;
+pub use rejects::{REPORT_COLUMNS, RejectsWriter};
 pub use summary::Summary;

@@ -264,7 +264,8 @@ impl Summary {
         if let Some(e) = &self.error {
             s.push_str(&format!("\n  error: {e}"));
         }
-        for g in self.guards.iter().filter(|g| g.verdict != super::guards::Verdict::Skipped) {
+        // Only the guards past their limit: the rest is in `--json`.
+        for g in self.guards.iter().filter(|g| g.past_limit()) {
             let verdict = serde_json::to_value(g.verdict).ok().and_then(|v| v.as_str().map(String::from));
             s.push_str(&format!("\n  guard {}: {} ({})", g.name, verdict.unwrap_or_default(), g.detail));
         }

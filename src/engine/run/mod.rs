@@ -200,8 +200,14 @@ async fn lifecycle(job: &Job, opts: &Options) -> Result<(Summary, After)> {
     // yet (a resumed run that had sent batches passed them, or was accepted,
     // on its first attempt).
     let mut checks = Vec::new();
+    let (s, id) = (store.clone(), run.id.clone());
+    let untouched = run.next_seq == 0
+        && run.counters.requests == 0
+        && run.counters.rows_sent == 0
+        && !blocking(move || s.has_batches(&id)).await?;
     let preflight = match &work {
-        Work::Import(w) if run.next_seq == 0 && run.counters.requests == 0 => {
+        Work::Import(w) if untouched => {
+            run.fixup = w.fixup();
             let (files, cancel) = (w.files().to_vec(), &opts.cancel);
             crate::guard::preflight::before_sending(
                 job,
@@ -214,14 +220,14 @@ async fn lifecycle(job: &Job, opts: &Options) -> Result<(Summary, After)> {
             )
             .await
         }
-        _ => Ok(Some(Vec::new())),
+        _ => Ok(Some(crate::guard::preflight::Judged { checks: Vec::new(), empty_after: false })),
     };
     let cx = Context { job, options: opts, store: &store, connection: &connection, scope, driver };
     let ended = match preflight {
         Err(e) => Err(e.context("the guards' preflight read failed")),
         Ok(None) => Ok(Ended::Interrupted),
         Ok(Some(judged)) => {
-            checks = judged;
+            checks = judged.checks.clone();
             run.guards = crate::guard::notes(&checks);
             let audience_replace = matches!(&job.mapping, batchport_transform::job::Mapping::Audience(a)
                 if a.mode == batchport_transform::job::AudienceMode::Replace);
@@ -229,6 +235,22 @@ async fn lifecycle(job: &Job, opts: &Options) -> Result<(Summary, After)> {
                 Some(reason) => Ok(Ended::Refused { reason }),
                 None => match work.execute(&cx, &mut run).await {
                     Err(e) if e.is::<Interrupted>() => Ok(Ended::Interrupted),
+                    // An empty input sent nothing: refused now if the guard says so.
+                    Ok(Ended::Done { note }) => match crate::guard::preflight::empty_after(
+                        &judged,
+                        run.counters.rows_read,
+                        &opts.override_guards,
+                    ) {
+                        Some(check) => {
+                            checks.insert(0, check);
+                            run.guards = crate::guard::notes(&checks);
+                            match crate::guard::refusal(&checks, audience_replace) {
+                                Some(reason) => Ok(Ended::Refused { reason }),
+                                None => Ok(Ended::Done { note }),
+                            }
+                        }
+                        None => Ok(Ended::Done { note }),
+                    },
                     other => other,
                 },
             }

@@ -34,6 +34,7 @@ pub(super) struct GuardSection {
     pub max_rejects_share: Option<Spanned<toml::Value>>,
     pub max_changed_share: Option<Spanned<toml::Value>>,
     pub max_clears_share: Option<Spanned<toml::Value>>,
+    pub min_rows_for_shares: Option<Spanned<i64>>,
 }
 
 /// `[notify]` as written.

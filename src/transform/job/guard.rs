@@ -33,6 +33,10 @@ pub struct GuardSettings {
     /// `max_clears_share` (default 0.5, `blank = "clear"` jobs): more values
     /// sent as `null` than this share of the values the rows map are refused.
     pub max_clears_share: Option<f64>,
+    /// `min_rows_for_shares` (default 100): the shares are judged only for
+    /// an input (for `min_rows_share`: a baseline) of at least this many
+    /// rows; a share of a handful of rows is chance.
+    pub min_rows_for_shares: u64,
 }
 
 impl GuardSettings {
@@ -47,6 +51,7 @@ impl GuardSettings {
             max_rejects_share: Some(0.5),
             max_changed_share: Some(0.5),
             max_clears_share: Some(0.5),
+            min_rows_for_shares: 100,
         }
     }
 }
@@ -126,12 +131,18 @@ impl Resolver<'_> {
                     .flatten()
                     .map(|s| s.span())
                     .chain(g.refuse_empty.as_ref().map(|s| s.span()))
+                    .chain(g.min_rows_for_shares.as_ref().map(|s| s.span()))
                     .next()
                     .unwrap_or(0..0);
             return self.err(span, "[guard] is for jobs that read an input; an export job sends nothing");
         }
         if let Some(e) = &g.refuse_empty {
             out.refuse_empty = *e.get_ref();
+        }
+        if let Some(n) = &g.min_rows_for_shares {
+            out.min_rows_for_shares = u64::try_from(*n.get_ref()).or_else(|_| {
+                self.err(n.span(), "guard.min_rows_for_shares must be a whole number of rows, 0 or more")
+            })?;
         }
         if let Some(v) = &g.min_rows {
             out.min_rows = match v.get_ref() {

@@ -252,3 +252,61 @@ fn guard_and_notify_tables_are_checked_like_the_rest_of_the_job_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("min_rows_share"));
 }
+
+/// The README's fix-the-rejects workflow: a copy of the job (same name)
+/// imports the fixed rejects file. It is small by nature: not refused, and
+/// never the night the next one is compared with.
+#[test]
+fn a_fixed_rejects_file_is_a_fixup_not_a_night() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(Faults::default());
+    job(dir.path(), &emu.base_url(), "", "");
+    let bad: Vec<u32> = (0..20).collect();
+    dump(dir.path(), &users(1_000, "free", &bad, &[]));
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!((s["status"].as_str(), s["rows_rejected"].as_u64()), (Some("done_with_rejects"), Some(20)), "{s}");
+    let rejects = std::fs::read_to_string(dir.path().join(s["rejects_file"].as_str().unwrap())).unwrap();
+    let fixed: String = rejects
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l}\n")
+            } else {
+                l.replacen("not-an-email", &format!("fixed{i}@example.com"), 1) + "\n"
+            }
+        })
+        .collect();
+    write(dir.path(), "fixed.csv", fixed);
+    let main_job = std::fs::read_to_string(dir.path().join("job.toml")).unwrap();
+    write(dir.path(), "job.toml", main_job.replace("path = \"users.csv\"", "path = \"fixed.csv\""));
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!((s["status"].as_str(), s["rows_sent"].as_u64()), (Some("done"), Some(20)), "{s}");
+    let g = guard(&s, "min_rows_share");
+    assert_eq!(g["verdict"], "skipped", "{s}");
+    assert!(g["detail"].as_str().unwrap().contains("rejects"), "{g}");
+
+    // Tomorrow's dump is cut at 300 rows: compared with the 1,000-row night.
+    write(dir.path(), "job.toml", main_job);
+    dump(dir.path(), &users(300, "free", &[], &[]));
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!(s["status"], "refused", "{s}");
+    assert!(guard(&s, "min_rows_share")["detail"].as_str().unwrap().contains("read 1000 rows"), "{s}");
+}
+
+#[test]
+fn min_rows_judges_a_first_run_before_it_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator(Faults::default());
+    job(dir.path(), &emu.base_url(), "", "[guard]\nmin_rows = 500\n");
+    dump(dir.path(), &users(499, "free", &[], &[]));
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!(s["status"], "refused", "{s}");
+    let g = guard(&s, "min_rows");
+    assert_eq!((g["measured"].as_f64(), g["limit"].as_f64()), (Some(499.0), Some(500.0)), "{g}");
+    assert_eq!(emu.stats().requests, 0);
+    dump(dir.path(), &users(500, "free", &[], &[]));
+    let s = json(&run(dir.path(), &[]));
+    assert_eq!((s["status"].as_str(), s["rows_sent"].as_u64()), (Some("done"), Some(500)), "{s}");
+    assert_eq!(guard(&s, "min_rows")["verdict"], "passed", "{s}");
+}

@@ -8,18 +8,24 @@
 //! 3. **Open or resume**: the job's store; its unfinished run is resumed when
 //!    it was about the same input, abandoned (with a note) otherwise; an
 //!    import whose unchanged input was already imported has nothing to do.
-//! 4. **Execute the kind**: imports (`crate::import`) and exports
+//! 4. **Guards**: a run that has sent nothing yet is judged before its first
+//!    request (`crate::guard`); one that trips is refused, nothing sent.
+//! 5. **Execute the kind**: imports (`crate::import`) and exports
 //!    (`crate::export`) plug in here, with the run record to keep their
 //!    progress in and the run's retry driver.
-//! 5. **Settle**: the run's status from how the kind ended, saved durably.
-//! 6. **Summarise**: the typed [`Summary`], whose status gives the exit code.
+//! 6. **Settle**: the run's status from how the kind ended, saved durably.
+//! 7. **Summarise**: the typed [`Summary`], whose status gives the exit code.
+//! 8. **Tell** (`end.rs`): the webhook (`[notify]`), the metrics file.
 //!
 //! Blocking work (sled, fsync, file opens) goes to tokio's blocking pool
 //! through [`blocking`], so this works on any tokio runtime, current-thread
 //! included.
 
 pub use crate::service::Options;
+mod end;
+
 use crate::service::{Connection, Context, Ended, Event, Events, Interrupted, blocking};
+use end::{After, last_success};
 
 use crate::report::Summary;
 use crate::status::{Status, UsageError};
@@ -103,66 +109,17 @@ impl Work {
 /// the job's webhook is told (`[notify]`), and the metrics file written
 /// once there is a summary.
 pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
-    let secrets = secrets(job, opts);
+    let secrets = end::secrets(job, opts);
     match lifecycle(job, opts).await {
         Ok((mut s, after)) => {
-            if let Some(n) = &job.notify
-                && let Some(told) = crate::notify::send(n, &s, after.prior, &secrets).await
-            {
-                if let Some(e) = &told.error {
-                    opts.events.notice(format!("the notification could not be delivered: {e}"));
-                }
-                s.notifications.push(told);
-            }
-            if let Some(path) = opts.metrics_file.clone().or_else(|| job.metrics_file.clone()) {
-                let finished = chrono::Utc::now().timestamp_millis() as f64 / 1e3;
-                let text = crate::report::metrics::render(&s, finished, after.last_success);
-                let p = path.clone();
-                match blocking(move || crate::report::metrics::write(&p, &text)).await {
-                    Ok(()) => s.metrics_file = Some(path),
-                    Err(e) => opts.events.notice(format!("cannot write the metrics file {}: {e:#}", path.display())),
-                }
-            }
+            end::tell(job, opts, &mut s, &after, &secrets).await;
             Ok(s)
         }
         Err(e) => {
-            // A nightly that cannot even start (its dump missing, a key
-            // unset) is the failure its owner most needs to hear of.
-            if let Some(n) = &job.notify {
-                let mut s = Summary::new(&job.name, "");
-                s.status = Status::Failed;
-                s.error = Some(format!("{e:#}"));
-                if let Some(told) = crate::notify::send(n, &s, None, &secrets).await
-                    && let Some(err) = &told.error
-                {
-                    opts.events.notice(format!("the notification could not be delivered: {err}"));
-                }
-            }
+            end::tell_failure(job, opts, &e, &secrets).await;
             Err(e)
         }
     }
-}
-
-/// What the end of a run needs besides its summary.
-struct After {
-    /// The status of the job's run before this attempt (`recovered`).
-    prior: Option<RunStatus>,
-    /// When the job last succeeded to this destination (Unix seconds).
-    last_success: Option<f64>,
-}
-
-/// The values that must never leave in a notification: the keys the run
-/// uses, whether given or from the environment.
-fn secrets(job: &Job, opts: &Options) -> Vec<String> {
-    let mut out: Vec<String> = opts.keys.iter().flat_map(|k| [k.rest_key.clone(), k.project_key.clone()]).collect();
-    for name in [&job.api.rest_key_env, &job.api.project_key_env] {
-        if let Ok(v) = std::env::var(name)
-            && !v.trim().is_empty()
-        {
-            out.push(v);
-        }
-    }
-    out
 }
 
 async fn lifecycle(job: &Job, opts: &Options) -> Result<(Summary, After)> {
@@ -291,13 +248,6 @@ async fn lifecycle(job: &Job, opts: &Options) -> Result<(Summary, After)> {
     drop(connection);
     let last_success = last_success(&store, job, &dest).await;
     Ok((s, After { prior, last_success }))
-}
-
-/// When `job` last succeeded to `dest`, in Unix seconds (metrics).
-async fn last_success(store: &Store, job: &Job, dest: &str) -> Option<f64> {
-    let (s, name, dest) = (store.clone(), job.name.clone(), dest.to_string());
-    let run = blocking(move || s.last_success(&name, Some(&dest), "")).await.ok().flatten()?;
-    chrono::DateTime::parse_from_rfc3339(run.updated()).ok().map(|t| t.timestamp_millis() as f64 / 1e3)
 }
 
 enum Opened {

@@ -7,9 +7,12 @@ use batchport_emulator::Faults;
 use std::collections::HashMap;
 use std::path::Path;
 
+/// Samples by (name, sorted labels).
+type Samples = HashMap<(String, Vec<(String, String)>), f64>;
+
 /// Every sample of the file: (name, sorted labels) → value, through
 /// `prometheus-parse`, with each family's `# TYPE` checked to be a gauge.
-fn scrape(path: &Path) -> HashMap<(String, Vec<(String, String)>), f64> {
+fn scrape(path: &Path) -> Samples {
     let text = std::fs::read_to_string(path).unwrap();
     let lines = text.lines().map(|l| Ok(l.to_string()));
     let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text");
@@ -26,7 +29,7 @@ fn scrape(path: &Path) -> HashMap<(String, Vec<(String, String)>), f64> {
     out
 }
 
-fn get(m: &HashMap<(String, Vec<(String, String)>), f64>, name: &str, label: Option<(&str, &str)>) -> Option<f64> {
+fn get(m: &Samples, name: &str, label: Option<(&str, &str)>) -> Option<f64> {
     let mut labels = vec![("job".to_string(), "it".to_string())];
     if let Some((k, v)) = label {
         labels.push((k.to_string(), v.to_string()));

@@ -236,3 +236,68 @@ impl Resolver<'_> {
         Ok(Some(NotifySettings { url_env: name.clone(), events, format }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn job(extra: &str) -> Result<crate::job::Job, JobError> {
+        crate::job::parse(
+            &format!(
+                "[job]\nname = \"j\"\nkind = \"profiles\"\n[source]\npath = \"a.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nplan = \"plan\"\n{extra}"
+            ),
+            Path::new("job.toml"),
+        )
+    }
+
+    #[test]
+    fn every_guard_is_on_by_default_and_each_can_be_set_or_turned_off() {
+        let j = job("").unwrap();
+        assert_eq!(j.guard, GuardSettings::defaults(&j.mapping));
+        assert!(j.guard.refuse_empty && j.guard.min_rows.is_none());
+        assert_eq!((j.guard.min_rows_share, j.guard.min_rows_for_shares), (Some(0.5), 100));
+        assert!(j.notify.is_none() && j.metrics_file.is_none());
+        let j = job("[guard]\nrefuse_empty = false\nmin_rows = 10\nmin_rows_share = 1\nmax_rejects_share = false\nmax_changed_share = 0\nmin_rows_for_shares = 0\n").unwrap();
+        let g = &j.guard;
+        assert!(!g.refuse_empty);
+        assert_eq!((g.min_rows, g.min_rows_share, g.max_rejects_share), (Some(10), Some(1.0), None));
+        assert_eq!((g.max_changed_share, g.max_clears_share, g.min_rows_for_shares), (Some(0.0), Some(0.5), 0));
+    }
+
+    #[test]
+    fn an_audience_that_may_be_emptied_does_not_refuse_an_empty_input() {
+        let j = crate::job::parse(
+            "[job]\nname = \"a\"\nkind = \"audience\"\n[source]\npath = \"a.csv\"\n[audience]\nname = \"vip\"\nmode = \"replace\"\nallow_empty = true\n[mapping]\ncustom_id = \"id\"\n",
+            Path::new("job.toml"),
+        )
+        .unwrap();
+        assert!(!j.guard.refuse_empty);
+    }
+
+    #[test]
+    fn notify_defaults_and_errors_name_the_key_and_line() {
+        let j = job("[notify]\nurl_env = \"HOOK_URL\"\n").unwrap();
+        let n = j.notify.unwrap();
+        assert_eq!(
+            (n.url_env.as_str(), n.format, n.events),
+            ("HOOK_URL", NotifyFormat::Json, NotifyEvent::ALL.to_vec())
+        );
+        let j = job(
+            "[notify]\nurl_env = \"HOOK_URL\"\nevents = [\"failed\", \"failed\", \"recovered\"]\nformat = \"slack\"\n",
+        )
+        .unwrap();
+        let n = j.notify.unwrap();
+        assert_eq!((n.format, n.events), (NotifyFormat::Slack, vec![NotifyEvent::Failed, NotifyEvent::Recovered]));
+        for (extra, line, says) in [
+            ("[notify]\nurl_env = \"BATCH_PROJECT_KEY\"\n", 11, "API key"),
+            ("[notify]\nurl_env = \"hook\"\n", 11, "environment variable"),
+            ("[notify]\nurl_env = \"H\"\nevents = [\"always\"]\n", 12, "`always` is not one of"),
+            ("[guard]\nmax_clears_share = -0.1\n", 11, "between 0 and 1"),
+            ("[guard]\nmin_rows_for_shares = -1\n", 11, "min_rows_for_shares"),
+        ] {
+            let e = job(extra).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("job.toml:{line}:")) && e.contains(says), "{extra}: {e}");
+        }
+    }
+}

@@ -105,6 +105,15 @@ pub enum Command {
         /// With --once: the instant, in RFC 3339, instead of the clock
         #[arg(long, hide = true, requires = "once", value_name = "RFC3339")]
         now: Option<String>,
+        /// Tell this webhook how runs end, for every job without a [notify] of its own: the environment variable holding its URL
+        #[arg(long, value_name = "NAME")]
+        notify_url_env: Option<String>,
+        /// With --notify-url-env: the events to tell (failed, refused, rejects, uncertain, recovered; default all)
+        #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "notify_url_env")]
+        notify_events: Option<Vec<String>>,
+        /// With --notify-url-env: the body, json (default) or slack
+        #[arg(long, value_name = "FORMAT", requires = "notify_url_env")]
+        notify_format: Option<String>,
         #[command(flatten)]
         common: Common,
     },

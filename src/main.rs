@@ -49,7 +49,14 @@ fn main() {
         Command::Run { job, override_guard, metrics_file, common } => {
             commands::run::run(job, override_guard, metrics_file.as_deref(), common)
         }
-        Command::Schedule { dir, once, now, common } => commands::schedule::run(dir, *once, now.as_deref(), common),
+        Command::Schedule { dir, once, now, notify_url_env, notify_events, notify_format, common } => {
+            let notify = commands::schedule::Notify {
+                url_env: notify_url_env.as_deref(),
+                events: notify_events.as_deref(),
+                format: notify_format.as_deref(),
+            };
+            commands::schedule::run(dir, *once, now.as_deref(), notify, common)
+        }
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => commands::emulator::run(args),
         #[cfg(not(feature = "emulator"))]

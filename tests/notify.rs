@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 /// An HTTP/1.1 server on 127.0.0.1 answering every request with `status`
 /// and keeping each request's body. Lives as long as the test process.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     bodies: Arc<Mutex<Vec<String>>>,
 }
 
 impl Receiver {
-    fn start(status: u16) -> Receiver {
+    pub(crate) fn start(status: u16) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hooks/T000/secret-token", listener.local_addr().unwrap());
         let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -48,7 +48,7 @@ impl Receiver {
         Receiver { url, bodies }
     }
 
-    fn bodies(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn bodies(&self) -> Vec<serde_json::Value> {
         self.bodies.lock().unwrap().iter().map(|b| serde_json::from_str(b).expect("a JSON body")).collect()
     }
 }

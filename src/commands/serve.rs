@@ -35,6 +35,8 @@ pub struct Settings {
     /// Cancelled on SIGTERM/SIGINT: the running job settles and checkpoints,
     /// no other starts, the loop's sleep ends.
     pub cancel: CancellationToken,
+    /// `--notify-url-env`: the `[notify]` of every job without its own.
+    pub notify: Option<batchport_transform::job::NotifySettings>,
 }
 
 impl Settings {
@@ -179,7 +181,16 @@ async fn run_one(job: &Job, s: &Settings) -> Summary {
         // `[job] metrics_file` of each job.
         metrics_file: None,
     };
-    let owned = job.clone();
+    let mut owned = job.clone();
+    if owned.notify.is_none()
+        && let Some(n) = &s.notify
+    {
+        if n.names_a_key_of(job) {
+            log(&format!("{}: --notify-url-env {} holds one of its API keys: not told", job.name, n.url_env));
+        } else {
+            owned.notify = Some(n.clone());
+        }
+    }
     // In its own task, so that even a panic in one import is a failed run, not
     // the end of the schedule.
     let task = tokio::spawn(async move { run::execute(&owned, &opts).await });

@@ -189,51 +189,85 @@ impl Resolver<'_> {
     ) -> Result<Option<NotifySettings>, JobError> {
         let Some(n) = n else { return Ok(None) };
         let name = n.url_env.get_ref();
-        let valid = !name.is_empty()
-            && !name.starts_with(|c: char| c.is_ascii_digit())
-            && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-        if !valid {
-            return self.err(
-                n.url_env.span(),
-                format!(
-                    "notify.url_env `{}` must be the name of an environment variable (upper case, digits, `_`) \
-                     holding the webhook URL, e.g. BATCHPORT_WEBHOOK_URL; the URL itself is a secret and never goes in the job file",
-                    name.escape_debug()
-                ),
-            );
-        }
-        // The API keys must never leave for another server.
-        if key_envs.contains(&name.as_str()) {
-            return self.err(
-                n.url_env.span(),
-                format!("notify.url_env `{name}` is the variable of an API key: name the one holding the webhook URL"),
-            );
-        }
+        check_url_env(name, key_envs).or_else(|m| self.err(n.url_env.span(), m))?;
         let events = match &n.events {
             None => NotifyEvent::ALL.to_vec(),
-            Some(list) => {
-                let mut out = Vec::new();
-                for e in list.get_ref() {
-                    let Some(ev) = NotifyEvent::ALL.into_iter().find(|k| k.as_str() == e) else {
-                        let names: Vec<&str> = NotifyEvent::ALL.iter().map(|k| k.as_str()).collect();
-                        return self.err(list.span(), format!("notify.events: {}", one_of(e, &names)));
-                    };
-                    if !out.contains(&ev) {
-                        out.push(ev);
-                    }
-                }
-                out
-            }
+            Some(list) => events_of(list.get_ref()).or_else(|m| self.err(list.span(), m))?,
         };
         let format = match &n.format {
             None => NotifyFormat::Json,
-            Some(f) => match f.get_ref().as_str() {
-                "json" => NotifyFormat::Json,
-                "slack" => NotifyFormat::Slack,
-                other => return self.err(f.span(), format!("notify.format {}", one_of(other, &["json", "slack"]))),
-            },
+            Some(f) => format_of(f.get_ref()).or_else(|m| self.err(f.span(), m))?,
         };
         Ok(Some(NotifySettings { url_env: name.clone(), events, format }))
+    }
+}
+
+impl NotifySettings {
+    /// A `[notify]` given outside a job file (`schedule --notify-url-env`):
+    /// the same checks, errors without a line. `None` events: all of them.
+    pub fn from_flags(
+        url_env: &str,
+        events: Option<&[String]>,
+        format: Option<&str>,
+    ) -> Result<NotifySettings, String> {
+        check_url_env(url_env, ["BATCH_REST_KEY", "BATCH_PROJECT_KEY"])?;
+        Ok(NotifySettings {
+            url_env: url_env.to_string(),
+            events: match events {
+                None => NotifyEvent::ALL.to_vec(),
+                Some(list) => events_of(list)?,
+            },
+            format: format.map_or(Ok(NotifyFormat::Json), format_of)?,
+        })
+    }
+
+    /// Whether `url_env` names one of `job`'s key variables (such a default
+    /// is not applied to it: the keys never leave).
+    pub fn names_a_key_of(&self, job: &super::Job) -> bool {
+        [&job.api.rest_key_env, &job.api.project_key_env].contains(&&self.url_env)
+    }
+}
+
+/// `url_env` is a variable name, and not one holding an API key.
+fn check_url_env(name: &str, key_envs: [&str; 2]) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if !valid {
+        return Err(format!(
+            "notify.url_env `{}` must be the name of an environment variable (upper case, digits, `_`) \
+             holding the webhook URL, e.g. BATCHPORT_WEBHOOK_URL; the URL itself is a secret and never goes in the job file",
+            name.escape_debug()
+        ));
+    }
+    // The API keys must never leave for another server.
+    if key_envs.contains(&name) {
+        return Err(format!(
+            "notify.url_env `{name}` is the variable of an API key: name the one holding the webhook URL"
+        ));
+    }
+    Ok(())
+}
+
+fn events_of(list: &[String]) -> Result<Vec<NotifyEvent>, String> {
+    let mut out = Vec::new();
+    for e in list {
+        let Some(ev) = NotifyEvent::ALL.into_iter().find(|k| k.as_str() == e.trim()) else {
+            let names: Vec<&str> = NotifyEvent::ALL.iter().map(|k| k.as_str()).collect();
+            return Err(format!("notify.events: {}", one_of(e, &names)));
+        };
+        if !out.contains(&ev) {
+            out.push(ev);
+        }
+    }
+    Ok(out)
+}
+
+fn format_of(f: &str) -> Result<NotifyFormat, String> {
+    match f {
+        "json" => Ok(NotifyFormat::Json),
+        "slack" => Ok(NotifyFormat::Slack),
+        other => Err(format!("notify.format {}", one_of(other, &["json", "slack"]))),
     }
 }
 

@@ -292,3 +292,43 @@ fn schedule_tells_a_default_webhook_for_jobs_without_their_own() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("API key"), "{}", stderr(&out));
 }
+
+/// A slot missed while `schedule` was down runs once when it comes back
+/// (systemd's `Persistent=true`), unless the job says `catch_up = false`
+/// (issue 28).
+#[test]
+fn a_slot_missed_while_schedule_was_down_runs_once_when_it_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let emu = emulator(Duration::ZERO);
+    users(d, 50);
+    let api = format!("base_url = \"{}\"", emu.base_url());
+    job(d, "jobs/nightly.toml", "nightly", "users.csv", "0 2 * * *", &api);
+    job(d, "jobs/skip.toml", "skip", "users.csv", "0 2 * * *", &api);
+    let skip = std::fs::read_to_string(d.join("jobs/skip.toml")).unwrap();
+    write(d, "jobs/skip.toml", skip.replacen("[job]\n", "[job]\ncatch_up = false\n", 1));
+    // Both ran last (by hand, now); schedule comes back two days later at 09:00.
+    for j in ["jobs/nightly.toml", "jobs/skip.toml"] {
+        let out = bin()
+            .args(["run", j, "--state"])
+            .arg(d.join("state"))
+            .current_dir(d)
+            .env("BATCH_REST_KEY", "emulator_rest_key")
+            .env("BATCH_PROJECT_KEY", "project_emulator")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let later = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%dT09:00:00Z").to_string();
+    // A new dump since: the missed night has something to do.
+    std::thread::sleep(Duration::from_millis(20));
+    users(d, 60);
+    let out = schedule(d, &["--once", "--now", &later]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = summaries(&out);
+    assert_eq!(s.len(), 1, "{s:?}\n{}", stderr(&out));
+    assert_eq!((s[0]["job"].as_str(), s[0]["rows_read"].as_u64()), (Some("nightly"), Some(60)), "{s:?}");
+    let log = stderr(&out);
+    assert!(log.contains("nightly: its run of") && log.contains("missed"), "{log}");
+    assert!(log.contains("skip: its run of") && log.contains("catch_up = false"), "{log}");
+}

@@ -59,6 +59,9 @@ pub(super) struct JobSection {
     pub keep_reports_days: Option<Spanned<i64>>,
     /// Prometheus text written at the end of every run (`run --metrics-file` wins).
     pub metrics_file: Option<Spanned<String>>,
+    /// `schedule`: a slot missed while the scheduler was down runs once when
+    /// it comes back (default true), as systemd's `Persistent=true`.
+    pub catch_up: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -179,6 +179,7 @@ impl Resolver<'_> {
             guard,
             notify,
             metrics_file,
+            catch_up: raw.job.catch_up.unwrap_or(true),
             name,
             kind,
             schedule,

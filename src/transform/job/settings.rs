@@ -480,4 +480,7 @@ pub struct Job {
     /// `[job] metrics_file`, relative to the job file's folder: Prometheus
     /// text written at the end of every run.
     pub metrics_file: Option<PathBuf>,
+    /// `[job] catch_up` (default true): `schedule` runs once, when it starts,
+    /// a job whose slot passed while it was down (systemd's `Persistent=true`).
+    pub catch_up: bool,
 }

@@ -34,6 +34,13 @@ pub enum Command {
     /// Run the job; resume its unfinished run over the same input if there is one
     Run {
         job: PathBuf,
+        /// Accept this guard's refusal once, for this run (repeatable)
+        #[arg(long = "override-guard", value_name = "NAME",
+              value_parser = clap::builder::PossibleValuesParser::new(batchport_transform::job::GUARD_NAMES))]
+        override_guard: Vec<String>,
+        /// Write the run's Prometheus text here at its end (node_exporter's textfile collector; wins over [job] metrics_file)
+        #[arg(long, value_name = "PATH")]
+        metrics_file: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -63,6 +70,9 @@ pub enum Command {
     Status {
         /// Only this job's runs
         job: Option<PathBuf>,
+        /// The job's last N runs as a table (status, counts, duration, rate, guard); N defaults to 10
+        #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "10", requires = "job")]
+        history: Option<usize>,
         #[command(flatten)]
         common: Common,
     },
@@ -98,6 +108,15 @@ pub enum Command {
         /// With --once: the instant, in RFC 3339, instead of the clock
         #[arg(long, hide = true, requires = "once", value_name = "RFC3339")]
         now: Option<String>,
+        /// Tell this webhook how runs end, for every job without a [notify] of its own: the environment variable holding its URL
+        #[arg(long, value_name = "NAME")]
+        notify_url_env: Option<String>,
+        /// With --notify-url-env: the events to tell (failed, refused, rejects, uncertain, recovered; default all)
+        #[arg(long, value_name = "LIST", value_delimiter = ',', requires = "notify_url_env")]
+        notify_events: Option<Vec<String>>,
+        /// With --notify-url-env: the body, json (default) or slack
+        #[arg(long, value_name = "FORMAT", requires = "notify_url_env")]
+        notify_format: Option<String>,
         #[command(flatten)]
         common: Common,
     },

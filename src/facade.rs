@@ -50,6 +50,8 @@ pub struct RunOptions {
     pub(crate) cancel: CancellationToken,
     pub(crate) subscriber: Option<Subscriber>,
     pub(crate) progress_bar: bool,
+    pub(crate) override_guards: Vec<String>,
+    pub(crate) metrics_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for RunOptions {
@@ -71,6 +73,8 @@ impl RunOptions {
             cancel: CancellationToken::new(),
             subscriber: None,
             progress_bar: false,
+            override_guards: Vec::new(),
+            metrics_file: None,
         }
     }
 
@@ -100,6 +104,21 @@ impl RunOptions {
         self
     }
 
+    /// Accept these guards' refusals for this run (`[guard]` names, as
+    /// `--override-guard` takes them): the run is sent, and its summary and
+    /// record say which guard was overridden.
+    pub fn override_guards(mut self, names: impl IntoIterator<Item = String>) -> RunOptions {
+        self.override_guards = names.into_iter().collect();
+        self
+    }
+
+    /// Write the run's Prometheus text to `path` at its end (wins over the
+    /// job's `[job] metrics_file`).
+    pub fn metrics_file(mut self, path: impl Into<PathBuf>) -> RunOptions {
+        self.metrics_file = Some(path.into());
+        self
+    }
+
     /// The token that stops the run (see [`RunOptions::cancel_with`]).
     pub fn cancel_token(&self) -> &CancellationToken {
         &self.cancel
@@ -117,6 +136,8 @@ pub async fn run_job(job: &Job, options: &RunOptions) -> Result<Summary, Error> 
         cancel: options.cancel.clone(),
         keys: options.keys.clone(),
         events: Events::new(options.subscriber.clone()),
+        override_guards: options.override_guards.clone(),
+        metrics_file: options.metrics_file.clone(),
     };
     run::execute(&job.inner, &opts).await.map_err(Error::from_run)
 }

@@ -46,8 +46,17 @@ fn main() {
     process::init_logging();
     let result = match &cli.command {
         Command::Validate { job, common } => commands::validate::run(job, common),
-        Command::Run { job, common } => commands::run::run(job, common),
-        Command::Schedule { dir, once, now, common } => commands::schedule::run(dir, *once, now.as_deref(), common),
+        Command::Run { job, override_guard, metrics_file, common } => {
+            commands::run::run(job, override_guard, metrics_file.as_deref(), common)
+        }
+        Command::Schedule { dir, once, now, notify_url_env, notify_events, notify_format, common } => {
+            let notify = commands::schedule::Notify {
+                url_env: notify_url_env.as_deref(),
+                events: notify_events.as_deref(),
+                format: notify_format.as_deref(),
+            };
+            commands::schedule::run(dir, *once, now.as_deref(), notify, common)
+        }
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => commands::emulator::run(args),
         #[cfg(not(feature = "emulator"))]
@@ -55,7 +64,10 @@ fn main() {
             Err(exit::UsageError("this batchport was built without the `emulator` feature".into()).into())
         }
         Command::Generate { out, rows, bad_every, seed } => commands::generate::run(out, *rows, *bad_every, *seed),
-        Command::Status { job, common } => commands::status::run(job.as_deref(), common),
+        Command::Status { job, history, common } => match history {
+            Some(n) => commands::history::run(job.as_deref(), *n, common),
+            None => commands::status::run(job.as_deref(), common),
+        },
         Command::Reset { job, delta, common } => commands::status::reset(job, *delta, common),
         Command::Init { preset, preset_file, kind, file, common } => {
             commands::init::run(file, *preset, preset_file.as_deref(), *kind, common)

@@ -9,6 +9,11 @@ use std::path::Path;
 /// Copy `data/init/<file>` (or write `content`) into a temp dir, run `init`, save
 /// the job next to the CSV, validate it; returns the job text, parsed too.
 fn init_and_validate(file: &str, content: Option<&str>, preset: &str) -> (String, toml::Value) {
+    init_and_validate_to(file, content, preset, 0)
+}
+
+/// `init_and_validate`, validate exiting `code`.
+fn init_and_validate_to(file: &str, content: Option<&str>, preset: &str, code: i32) -> (String, toml::Value) {
     let dir = tempfile::tempdir().unwrap();
     let body = match content {
         Some(c) => c.to_string(),
@@ -26,7 +31,7 @@ fn init_and_validate(file: &str, content: Option<&str>, preset: &str) -> (String
     let out = run_in(dir.path(), &["validate", "job.toml", "--json"]);
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(code),
         "validate: {}\n{}\n{text}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
@@ -274,7 +279,9 @@ fn columns_beyond_fifty_and_long_values_are_listed_not_dropped() {
 
 #[test]
 fn a_header_only_file_still_makes_a_valid_job() {
-    let (text, job) = init_and_validate("empty_rows.csv", Some("user_id,email,name\n"), "plain");
+    // A valid job; `run` would refuse the empty input (the refuse_empty
+    // guard), and validate says so with exit 3.
+    let (text, job) = init_and_validate_to("empty_rows.csv", Some("user_id,email,name\n"), "plain", 3);
     assert_eq!(id(&job), "user_id");
     assert!(text.contains("no rows"), "{text}");
 }

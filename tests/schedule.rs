@@ -256,3 +256,79 @@ fn a_scheduled_export_job_exports() {
     let backup = std::fs::read_to_string(d.join("jobs/backup.csv")).unwrap();
     assert_eq!(backup.lines().count(), 41, "a header and one line per profile");
 }
+
+/// `schedule --notify-url-env`: the webhook of every job without a
+/// `[notify]` of its own (issue 28); a job's own wins.
+#[test]
+fn schedule_tells_a_default_webhook_for_jobs_without_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let emu = emulator(Duration::ZERO);
+    let api = format!("base_url = \"{}\"", emu.base_url());
+    // An empty dump (refused) for one job; the other tells its own hook.
+    write(d, "jobs/empty.csv", format!("{}\n", testdata::PROFILE_HEADER));
+    job(d, "jobs/a.toml", "a", "empty.csv", "0 2 * * *", &api);
+    job(d, "jobs/b.toml", "b", "empty.csv", "0 2 * * *", &api);
+    let own = crate::notify::Receiver::start(200);
+    let b = std::fs::read_to_string(d.join("jobs/b.toml")).unwrap();
+    write(d, "jobs/b.toml", format!("{b}\n[notify]\nurl_env = \"B_HOOK\"\n"));
+    let default = crate::notify::Receiver::start(200);
+    let out = schedule(d, &["--once", "--now", DUE, "--notify-url-env", "DEFAULT_HOOK", "--notify-format", "slack"])
+        .env("DEFAULT_HOOK", &default.url)
+        .env("B_HOOK", &own.url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = summaries(&out);
+    assert!(s.iter().all(|s| s["status"] == "refused"), "{s:?}");
+    let told = default.bodies();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0]["text"].as_str().unwrap().starts_with("batchport: a ["), "{told:?}");
+    let own = own.bodies();
+    assert_eq!((own.len(), own[0]["events"][0].as_str()), (1, Some("refused")), "{own:?}");
+
+    // A variable holding an API key is refused before anything runs.
+    let out = schedule(d, &["--once", "--now", DUE, "--notify-url-env", "BATCH_REST_KEY"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("API key"), "{}", stderr(&out));
+}
+
+/// A slot missed while `schedule` was down runs once when it comes back
+/// (systemd's `Persistent=true`), unless the job says `catch_up = false`
+/// (issue 28).
+#[test]
+fn a_slot_missed_while_schedule_was_down_runs_once_when_it_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let emu = emulator(Duration::ZERO);
+    users(d, 50);
+    let api = format!("base_url = \"{}\"", emu.base_url());
+    job(d, "jobs/nightly.toml", "nightly", "users.csv", "0 2 * * *", &api);
+    job(d, "jobs/skip.toml", "skip", "users.csv", "0 2 * * *", &api);
+    let skip = std::fs::read_to_string(d.join("jobs/skip.toml")).unwrap();
+    write(d, "jobs/skip.toml", skip.replacen("[job]\n", "[job]\ncatch_up = false\n", 1));
+    // Both ran last (by hand, now); schedule comes back two days later at 09:00.
+    for j in ["jobs/nightly.toml", "jobs/skip.toml"] {
+        let out = bin()
+            .args(["run", j, "--state"])
+            .arg(d.join("state"))
+            .current_dir(d)
+            .env("BATCH_REST_KEY", "emulator_rest_key")
+            .env("BATCH_PROJECT_KEY", "project_emulator")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let later = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%dT09:00:00Z").to_string();
+    // A new dump since: the missed night has something to do.
+    std::thread::sleep(Duration::from_millis(20));
+    users(d, 60);
+    let out = schedule(d, &["--once", "--now", &later]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = summaries(&out);
+    assert_eq!(s.len(), 1, "{s:?}\n{}", stderr(&out));
+    assert_eq!((s[0]["job"].as_str(), s[0]["rows_read"].as_u64()), (Some("nightly"), Some(60)), "{s:?}");
+    let log = stderr(&out);
+    assert!(log.contains("nightly: its run of") && log.contains("missed"), "{log}");
+    assert!(log.contains("skip: its run of") && log.contains("catch_up = false"), "{log}");
+}

@@ -6,6 +6,7 @@ pub mod docs;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod generate;
+pub mod history;
 pub mod init;
 pub mod run;
 pub mod schedule;

@@ -11,15 +11,18 @@ use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
 /// Through the library's facade, like any program using batchport.
-pub fn run(job_path: &Path, common: &Common) -> Result<i32> {
+pub fn run(job_path: &Path, overrides: &[String], metrics_file: Option<&Path>, common: &Common) -> Result<i32> {
     let job = batchport::load_job(job_path)?;
-    let opts = RunOptions::new(crate::paths::state_dir(common.state.clone()))
-        .progress_bar(!common.quiet && !common.json && std::io::stderr().is_terminal())
-        .on_event(|event| {
-            if let Event::Notice(message) = event {
-                crate::say!("batchport: {message}");
-            }
-        });
+    let mut opts =
+        RunOptions::new(crate::paths::state_dir(common.state.clone())).override_guards(overrides.iter().cloned());
+    if let Some(p) = metrics_file {
+        opts = opts.metrics_file(p);
+    }
+    let opts = opts.progress_bar(!common.quiet && !common.json && std::io::stderr().is_terminal()).on_event(|event| {
+        if let Event::Notice(message) = event {
+            crate::say!("batchport: {message}");
+        }
+    });
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let summary = rt.block_on(async {
         watch_signals(opts.cancel_token().clone());

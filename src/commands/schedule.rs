@@ -12,7 +12,22 @@ use chrono::{DateTime, Local};
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
-pub fn run(dir: &Path, once: bool, now: Option<&str>, common: &Common) -> Result<i32> {
+/// `--notify-url-env`, `--notify-events`, `--notify-format` as given.
+pub struct Notify<'a> {
+    pub url_env: Option<&'a str>,
+    pub events: Option<&'a [String]>,
+    pub format: Option<&'a str>,
+}
+
+pub fn run(dir: &Path, once: bool, now: Option<&str>, notify: Notify<'_>, common: &Common) -> Result<i32> {
+    // Checked before anything runs, as a job file's [notify] is (exit 2).
+    let notify = match notify.url_env {
+        Some(name) => Some(
+            batchport_transform::job::NotifySettings::from_flags(name, notify.events, notify.format)
+                .map_err(|m| UsageError(format!("--notify-url-env: {m}")))?,
+        ),
+        None => None,
+    };
     if !dir.is_dir() {
         return Err(UsageError(format!("{} is not a folder of job files", dir.display())).into());
     }
@@ -32,6 +47,7 @@ pub fn run(dir: &Path, once: bool, now: Option<&str>, common: &Common) -> Result
         quiet: common.quiet,
         once,
         cancel: CancellationToken::new(),
+        notify,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {

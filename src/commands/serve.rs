@@ -35,6 +35,8 @@ pub struct Settings {
     /// Cancelled on SIGTERM/SIGINT: the running job settles and checkpoints,
     /// no other starts, the loop's sleep ends.
     pub cancel: CancellationToken,
+    /// `--notify-url-env`: the `[notify]` of every job without its own.
+    pub notify: Option<batchport_transform::job::NotifySettings>,
 }
 
 impl Settings {
@@ -136,31 +138,67 @@ fn log(line: &str) {
 
 /// A run left unfinished (the scheduler was stopped mid-run, or the machine went
 /// down) is resumed at start-up rather than at its next due time: by then its
-/// input may have been replaced, and the run would be abandoned.
+/// input may have been replaced, and the run would be abandoned. A job whose
+/// slot passed while the scheduler was down runs once now (unless `catch_up =
+/// false`).
 async fn resume_unfinished(found: &Scan, sched: &mut Scheduler<Local>, now: &DateTime<Local>, s: &Settings) {
     for job in found.jobs.values() {
         let (dir, name) = (s.state_dir.clone(), job.name.clone());
         match batchport_engine::service::blocking(move || unfinished_run(&dir, &name)).await {
-            Ok(Some(run)) => {
+            Ok((Some(run), _)) => {
                 if !s.quiet {
                     log(&format!("{}: resuming its unfinished run {run}", job.name));
                 }
                 sched.run_now(&job.name, now);
             }
-            Ok(None) => {}
+            Ok((None, Some(last))) => {
+                // A slot passed since the job last started, while nothing
+                // ran it: once, now (systemd's `Persistent=true`).
+                let missed =
+                    job.schedule.as_deref().and_then(|e| croner::Cron::new(e).parse().ok()).and_then(|c| {
+                        batchport_transform::job::cron::next_after(&c, &last.with_timezone(&Local), false)
+                    });
+                match missed.filter(|slot| slot <= now) {
+                    Some(slot) if job.catch_up => {
+                        if !s.quiet {
+                            log(&format!(
+                                "{}: its run of {} was missed while schedule was down: running it now",
+                                job.name,
+                                slot.format("%Y-%m-%d %H:%M")
+                            ));
+                        }
+                        sched.run_now(&job.name, now);
+                    }
+                    Some(slot) if !s.quiet => log(&format!(
+                        "{}: its run of {} was missed while schedule was down; catch_up = false: waiting for the next",
+                        job.name,
+                        slot.format("%Y-%m-%d %H:%M")
+                    )),
+                    _ => {}
+                }
+            }
+            Ok((None, None)) => {}
             Err(e) => log(&format!("{}: cannot look for an unfinished run: {e:#}", job.name)),
         }
     }
 }
 
-fn unfinished_run(state_dir: &Path, name: &str) -> Result<Option<String>> {
+/// The job's unfinished run, else when its last run started (a job never
+/// run has neither: it waits for its first slot).
+fn unfinished_run(state_dir: &Path, name: &str) -> Result<(Option<String>, Option<DateTime<chrono::FixedOffset>>)> {
     if !state_dir.join("jobs").join(name).is_dir() {
-        return Ok(None);
+        return Ok((None, None));
     }
     match run::open_store_blocking(state_dir, name) {
-        Ok(store) => Ok(store.unfinished_run(name)?.map(|r| r.id)),
+        Ok(store) => {
+            if let Some(r) = store.unfinished_run(name)? {
+                return Ok((Some(r.id), None));
+            }
+            let last = store.last_run(name)?.and_then(|r| DateTime::parse_from_rfc3339(&r.started).ok());
+            Ok((None, last))
+        }
         // Someone runs it right now: that run resumes it, not us.
-        Err(e) if matches!(e.downcast_ref::<StateError>(), Some(StateError::Locked { .. })) => Ok(None),
+        Err(e) if matches!(e.downcast_ref::<StateError>(), Some(StateError::Locked { .. })) => Ok((None, None)),
         Err(e) => Err(e),
     }
 }
@@ -174,8 +212,21 @@ async fn run_one(job: &Job, s: &Settings) -> Summary {
         cancel: s.cancel.clone(),
         keys: None,
         events: super::notices_to_stderr(),
+        // Nobody is there to look at a refusal: a guard is overridden by hand only.
+        override_guards: Vec::new(),
+        // `[job] metrics_file` of each job.
+        metrics_file: None,
     };
-    let owned = job.clone();
+    let mut owned = job.clone();
+    if owned.notify.is_none()
+        && let Some(n) = &s.notify
+    {
+        if n.names_a_key_of(job) {
+            log(&format!("{}: --notify-url-env {} holds one of its API keys: not told", job.name, n.url_env));
+        } else {
+            owned.notify = Some(n.clone());
+        }
+    }
     // In its own task, so that even a panic in one import is a failed run, not
     // the end of the schedule.
     let task = tokio::spawn(async move { run::execute(&owned, &opts).await });

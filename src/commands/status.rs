@@ -110,7 +110,7 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
 /// shown `interrupted`. An unfinished import's row counts come from its
 /// ledger (every settled batch), which a killed run kept and its record may
 /// not have caught up with.
-fn as_known(store: &batchport_state::Store, mut r: Run) -> Result<Run> {
+pub(crate) fn as_known(store: &batchport_state::Store, mut r: Run) -> Result<Run> {
     if r.status == batchport_state::RunStatus::Running {
         r.status = batchport_state::RunStatus::Interrupted;
     }
@@ -199,6 +199,6 @@ pub fn reset(job_path: &Path, delta: bool, common: &Common) -> Result<i32> {
 }
 
 /// Whether the job has a state store in `state` (without creating one).
-fn has_store(state: &Path, job: &str) -> bool {
+pub(crate) fn has_store(state: &Path, job: &str) -> bool {
     state.join("jobs").join(job).is_dir()
 }

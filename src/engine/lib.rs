@@ -6,6 +6,8 @@
 //!   [`export`], `catalog` (a catalog's creation); [`pipeline`] is the
 //!   reading-and-mapping stage they share and `sending` the batches, bodies
 //!   and sender of imports.
+//! - [`guard`]: the preflight pass and the guards judged before a run's
+//!   first request; `notify`: the webhook told how a run ended.
 //! - [`service`]: what a run gives the kinds (options, events, connection,
 //!   cancellation, the blocking pool, how a kind ended), below them all;
 //!   [`report`] and [`status`]: the summary, rejects files and forecasts.
@@ -17,7 +19,9 @@
 
 pub(crate) mod catalog;
 pub mod export;
+pub mod guard;
 pub mod import;
+pub(crate) mod notify;
 pub mod pipeline;
 pub mod report;
 pub mod run;

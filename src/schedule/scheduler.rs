@@ -8,6 +8,8 @@
 //! Occurrences missed while the job was running (or the machine slept) are not
 //! queued: when a job comes due its next time is counted from *now*, so a backlog
 //! collapses into one run. An import catches up on everything in one run anyway.
+//! Slots missed while `schedule` itself was down are found at start-up by the
+//! command (from each job's last run in the store) and run once (`run_now`).
 
 use batchport_transform::job::cron::next_after;
 use chrono::{DateTime, TimeZone};

@@ -137,6 +137,19 @@ impl Store {
         Ok(())
     }
 
+    /// Whether run `run_id` has planned any batch (a killed run's record may
+    /// not say so yet; its ledger does).
+    pub fn has_batches(&self, run_id: &str) -> Result<bool, StateError> {
+        let inner = &self.inner;
+        Ok(inner
+            .ledger
+            .scan_prefix(name_key(BATCH, run_id, None))
+            .next()
+            .transpose()
+            .map_err(|e| inner.err(e))?
+            .is_some())
+    }
+
     /// All batches of a run still in the ledger, in seq order.
     pub fn batches(&self, run_id: &str) -> Result<Vec<BatchRecord>, StateError> {
         let inner = &self.inner;

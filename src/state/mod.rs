@@ -29,7 +29,7 @@ pub use error::StateError;
 pub use events::{EventIndex, Known};
 pub use imported::Imported;
 pub use ledger::{BatchRecord, BatchState, Tally};
-pub use runs::{Counters, ExportProgress, ImportProgress, PartDone, Run, RunProgress, RunStatus};
+pub use runs::{Counters, ExportProgress, GuardNote, ImportProgress, PartDone, Run, RunProgress, RunStatus};
 
 /// sled's page cache. Its default (1 GB) would blow the 64 MB memory target;
 /// the hot data (a run, the batches in flight, the buckets being checked) is

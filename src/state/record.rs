@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Fingerprint;
-use super::runs::{Counters, Run, RunStatus};
+use super::runs::{Counters, GuardNote, Run, RunStatus};
 use batchport_api::Kind;
 
 /// The format this version writes.
@@ -137,6 +137,11 @@ pub(super) struct Stored {
     /// Format 1 and later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     progress: Option<RunProgress>,
+    /// Guards that tripped (absent before guards existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    guards: Vec<GuardNote>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    fixup: bool,
     /// Format 0 only; never written.
     #[serde(default, skip_serializing)]
     extra: Value,
@@ -180,6 +185,8 @@ impl TryFrom<Stored> for Run {
             partial_file: s.partial_file,
             reset,
             progress,
+            guards: s.guards,
+            fixup: s.fixup,
         })
     }
 }
@@ -206,6 +213,8 @@ impl From<Run> for Stored {
             partial_file: r.partial_file,
             reset: r.reset,
             progress: Some(r.progress),
+            guards: r.guards,
+            fixup: r.fixup,
             extra: Value::Null,
         }
     }

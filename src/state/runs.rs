@@ -112,9 +112,35 @@ pub struct Run {
     pub reset: bool,
     /// What the run's kind needs to resume it.
     pub progress: RunProgress,
+    /// Guards that refused the run, or that a person overrode for it
+    /// (`--override-guard`), as judged before its first request.
+    pub guards: Vec<GuardNote>,
+    /// The run imported batchport's own rejects (or uncertain) files again,
+    /// fixed: a fix-up, never what the guards compare a night with.
+    pub fixup: bool,
+}
+
+/// A guard that tripped on a run: its name, its limit and what the run
+/// measured. `overridden`: the run was sent all the same.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardNote {
+    /// The guard (`min_rows_share`...).
+    pub name: String,
+    /// Its limit.
+    pub limit: f64,
+    /// What the run measured, in the limit's unit.
+    pub measured: f64,
+    /// A person accepted it for this run.
+    #[serde(default)]
+    pub overridden: bool,
 }
 
 impl Run {
+    /// When the store last saved the run (RFC 3339, UTC): a finished run's end.
+    pub fn updated(&self) -> &str {
+        &self.updated
+    }
+
     /// Unfinished runs are resumed; finished ones never are.
     pub fn is_finished(&self) -> bool {
         self.status.is_finished()
@@ -288,6 +314,8 @@ impl Store {
             destination,
             partial_file: None,
             reset: false,
+            guards: Vec::new(),
+            fixup: false,
         };
         let mut batch = sled::Batch::default();
         if let Some(mut old) = self.unfinished_run(job)? {
@@ -331,6 +359,20 @@ impl Store {
         }
         all.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| b.id.cmp(&a.id)));
         Ok(all)
+    }
+
+    /// The latest finished run of `job` (done, with rejects or with held
+    /// rows) to `destination` (to any when `None`), `except` the run under
+    /// way and fix-ups (see `Run::fixup`): what the guards compare a new run
+    /// with. A run that `reset` made forgettable still counts: its rows were sent.
+    pub fn last_success(&self, job: &str, destination: Option<&str>, except: &str) -> Result<Option<Run>, StateError> {
+        Ok(self.runs()?.into_iter().find(|r| {
+            r.job == job
+                && r.id != except
+                && r.is_finished()
+                && !r.fixup
+                && destination.is_none_or(|d| r.destination.as_deref() == Some(d))
+        }))
     }
 
     /// Forget the job's unfinished run, its ledger included. Returns whether

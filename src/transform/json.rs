@@ -17,6 +17,9 @@ pub trait Out: Write {
     /// The value of the email (`email`) or SMS subscription member just
     /// written (`None`: `null`).
     fn subscription(&mut self, _email: bool, _value: Option<&'static str>) {}
+    /// A member was just written `null` because its cell is blank
+    /// (`blank = "clear"`): `validate` and the guards count them.
+    fn cleared(&mut self) {}
     /// Bytes written so far, to go back to with `truncate` (a member whose
     /// value turned out bad is taken back out).
     fn written(&self) -> usize;
@@ -53,6 +56,9 @@ pub struct Subscriptions {
     pub email: Option<Option<&'static str>>,
     /// `$sms_marketing`.
     pub sms: Option<Option<&'static str>>,
+    /// Members (attributes, natives, subscriptions) the row sends as `null`
+    /// because their cell is blank (`blank = "clear"`): what it deletes.
+    pub clears: u32,
 }
 
 /// Writes nothing; keeps the first email and SMS subscription values
@@ -79,6 +85,9 @@ impl Out for Discard {
     fn subscription(&mut self, email: bool, value: Option<&'static str>) {
         let slot = if email { &mut self.0.email } else { &mut self.0.sms };
         slot.get_or_insert(value);
+    }
+    fn cleared(&mut self) {
+        self.0.clears += 1;
     }
     fn written(&self) -> usize {
         0

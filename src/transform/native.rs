@@ -164,7 +164,11 @@ fn write_one<'r, O: json::Out>(
             let out = obj.raw_key(&n.key);
             match value {
                 Some(s) => json::string(out, s),
-                None => out.extend_from_slice(b"null"),
+                // Only a blank cell under `blank = "clear"` resets consent.
+                None => {
+                    out.extend_from_slice(b"null");
+                    out.cleared();
+                }
             }
             out.subscription(email, value);
         };
@@ -212,7 +216,9 @@ fn write_one<'r, O: json::Out>(
     };
     if c.is_empty() {
         if blank == Blank::Clear {
-            obj.raw_key(&n.key).extend_from_slice(b"null");
+            let out = obj.raw_key(&n.key);
+            out.extend_from_slice(b"null");
+            out.cleared();
         }
         return Ok(());
     }

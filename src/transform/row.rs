@@ -206,7 +206,9 @@ impl Transformer {
             let edit =
                 matches!(b.attr.ty, job::ValueType::Array { mode: job::ArrayMode::Add | job::ArrayMode::Remove, .. });
             if self.blank == Blank::Clear && !edit && self.event.is_none() {
-                obj.raw_key(&b.key).extend_from_slice(b"null");
+                let out = obj.raw_key(&b.key);
+                out.extend_from_slice(b"null");
+                out.cleared();
             }
             return Ok(());
         }

@@ -55,6 +55,8 @@ enum Written {
 pub(crate) struct Import {
     files: Vec<PathBuf>,
     prints: Vec<Fingerprint>,
+    /// Every input is a rejects (or uncertain) file of batchport's: a fix-up.
+    fixup: bool,
 }
 
 impl Import {
@@ -71,12 +73,14 @@ impl Import {
                 .iter()
                 .map(|f| source::fingerprint(f, &src.options).with_context(|| format!("cannot read {}", f.display())))
                 .collect::<Result<Vec<_>>>()?;
+            let mut fixup = !files.is_empty();
             for f in &files {
                 let csv = CsvSource::open(f, &src.options)?;
                 // Headers only: the opt-out read-ahead (if any) runs once, when the file is imported.
                 Transformer::bind_rows(&job, csv.headers(), f)?;
+                fixup &= crate::guard::is_report_header(csv.headers());
             }
-            Ok::<_, anyhow::Error>(Import { files, prints })
+            Ok::<_, anyhow::Error>(Import { files, prints, fixup })
         })
         .await
     }
@@ -84,6 +88,17 @@ impl Import {
     /// A run is about this input when its files are the same, unchanged.
     pub(crate) fn resumes(&self, run: &Run) -> bool {
         run.inputs == self.prints
+    }
+
+    /// The input files, in read order.
+    pub(crate) fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Whether every input is a rejects (or uncertain) file of batchport's,
+    /// imported again after a fix: such a run is never the guards' baseline.
+    pub(crate) fn fixup(&self) -> bool {
+        self.fixup
     }
 
     /// What a new run records as its input: the files' fingerprints.

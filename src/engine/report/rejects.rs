@@ -16,8 +16,8 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-/// The columns a rejects file adds after the source's own.
-const EXTRA_COLUMNS: [&str; 4] = ["_line", "_column", "_reason", "_raw"];
+/// The columns a rejects (uncertain, partial) file adds after the source's own.
+pub const REPORT_COLUMNS: [&str; 4] = ["_line", "_column", "_reason", "_raw"];
 const FILE_COLUMN: &str = "_file";
 
 struct Out {
@@ -128,7 +128,7 @@ impl RejectsWriter {
         let mut w = writer(self.delimiter, File::create(&path)?);
         let header = self.header.clone().unwrap_or_default();
         let mut full = header.clone();
-        for extra in EXTRA_COLUMNS {
+        for extra in REPORT_COLUMNS {
             full.push_field(extra.as_bytes());
         }
         if self.file_column {
@@ -195,14 +195,14 @@ impl RejectsWriter {
         let mut line = Vec::new();
         std::io::BufReader::new(File::open(path)?).read_until(b'\n', &mut line)?;
         let delimiter = line
-            .windows(EXTRA_COLUMNS[0].len() + 1)
-            .find(|w| &w[1..] == EXTRA_COLUMNS[0].as_bytes())
+            .windows(REPORT_COLUMNS[0].len() + 1)
+            .find(|w| &w[1..] == REPORT_COLUMNS[0].as_bytes())
             .map_or(b',', |w| w[0]);
         let mut b = csv::ReaderBuilder::new();
         b.has_headers(false).flexible(true).delimiter(delimiter);
         let mut first = csv::ByteRecord::new();
         b.from_reader(line.as_slice()).read_byte_record(&mut first).map_err(csv_io)?;
-        let keep = first.len().saturating_sub(EXTRA_COLUMNS.len() + usize::from(self.file_column));
+        let keep = first.len().saturating_sub(REPORT_COLUMNS.len() + usize::from(self.file_column));
         Ok(first.iter().take(keep).collect())
     }
 

@@ -88,6 +88,16 @@ pub struct Summary {
     /// `validate` only: rejects by column and reason, consent counts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forecast: Option<super::forecast::Forecast>,
+    /// The guards judged before the first request (`[guard]`): each one's
+    /// limit, what was measured and its verdict. Empty when none was judged
+    /// (a resumed run that had sent batches, an input already imported, an export).
+    pub guards: Vec<super::guards::GuardCheck>,
+    /// The notifications sent (`[notify]`), delivered or not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<super::guards::Notified>,
+    /// The Prometheus text file written (`--metrics-file`, `[job] metrics_file`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// The counts of the earlier run an "already imported" summary names.
@@ -193,6 +203,9 @@ impl Summary {
             imported_by: None,
             error: None,
             forecast: None,
+            guards: Vec::new(),
+            notifications: Vec::new(),
+            metrics_file: None,
         }
     }
 
@@ -256,6 +269,17 @@ impl Summary {
         }
         if let Some(e) = &self.error {
             s.push_str(&format!("\n  error: {e}"));
+        }
+        // Only the guards past their limit: the rest is in `--json`.
+        for g in self.guards.iter().filter(|g| g.past_limit()) {
+            let verdict = serde_json::to_value(g.verdict).ok().and_then(|v| v.as_str().map(String::from));
+            s.push_str(&format!("\n  guard {}: {} ({})", g.name, verdict.unwrap_or_default(), g.detail));
+        }
+        for n in &self.notifications {
+            match &n.error {
+                None => s.push_str(&format!("\n  notified: {}", n.events.join(", "))),
+                Some(e) => s.push_str(&format!("\n  notification not delivered ({}): {e}", n.events.join(", "))),
+            }
         }
         if let Some(f) = &self.forecast {
             s.push('\n');

@@ -8,18 +8,24 @@
 //! 3. **Open or resume**: the job's store; its unfinished run is resumed when
 //!    it was about the same input, abandoned (with a note) otherwise; an
 //!    import whose unchanged input was already imported has nothing to do.
-//! 4. **Execute the kind**: imports (`crate::import`) and exports
+//! 4. **Guards**: a run that has sent nothing yet is judged before its first
+//!    request (`crate::guard`); one that trips is refused, nothing sent.
+//! 5. **Execute the kind**: imports (`crate::import`) and exports
 //!    (`crate::export`) plug in here, with the run record to keep their
 //!    progress in and the run's retry driver.
-//! 5. **Settle**: the run's status from how the kind ended, saved durably.
-//! 6. **Summarise**: the typed [`Summary`], whose status gives the exit code.
+//! 6. **Settle**: the run's status from how the kind ended, saved durably.
+//! 7. **Summarise**: the typed [`Summary`], whose status gives the exit code.
+//! 8. **Tell** (`end.rs`): the webhook (`[notify]`), the metrics file.
 //!
 //! Blocking work (sled, fsync, file opens) goes to tokio's blocking pool
 //! through [`blocking`], so this works on any tokio runtime, current-thread
 //! included.
 
 pub use crate::service::Options;
+mod end;
+
 use crate::service::{Connection, Context, Ended, Event, Events, Interrupted, blocking};
+use end::{After, last_success};
 
 use crate::report::Summary;
 use crate::status::{Status, UsageError};
@@ -99,13 +105,31 @@ impl Work {
 
 /// Run `job` to its end (or resume its unfinished run): the whole lifecycle.
 /// An `Err` is a run that could not start (keys, input, store); a run that
-/// started and failed is an `Ok` summary with `Status::Failed`.
+/// started and failed is an `Ok` summary with `Status::Failed`. Either way
+/// the job's webhook is told (`[notify]`), and the metrics file written
+/// once there is a summary.
 pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
+    let secrets = end::secrets(job, opts);
+    match lifecycle(job, opts).await {
+        Ok((mut s, after)) => {
+            end::tell(job, opts, &mut s, &after, &secrets).await;
+            Ok(s)
+        }
+        Err(e) => {
+            end::tell_failure(job, opts, &e, &secrets).await;
+            Err(e)
+        }
+    }
+}
+
+async fn lifecycle(job: &Job, opts: &Options) -> Result<(Summary, After)> {
     let started = Instant::now();
     let connection = Connection::open(job, opts.keys.as_ref()).await?;
     let mut work = Work::prepare(job).await?;
     let store = open_store(opts.state_dir.clone(), job.name.clone()).await?;
     let dest = connection.destination.text.clone();
+    let (s, name) = (store.clone(), job.name.clone());
+    let prior = blocking(move || s.last_run(&name)).await?.map(|r| r.status);
     let mut run = match open_or_resume(&store, job, &work, &dest, &opts.events).await? {
         Opened::Run(run) => {
             prune_reports(job, opts, &run.id).await;
@@ -116,23 +140,79 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
             // The original run's status, rejects and all: a rerun does not
             // turn a run with rejects or held rows into a clean one.
             let mut s = summary_of(&last, work.files(&last), started).into_already_imported();
-            s.destination = Some(dest);
+            s.destination = Some(dest.clone());
             s.note = Some(format!(
                 "already imported to this destination by run {} (same files, unchanged): nothing to do; `batchport reset` first to import it again",
                 last.id
             ));
-            return Ok(s);
+            let last_success = last_success(&store, job, &dest).await;
+            return Ok((s, After { prior, last_success }));
         }
     };
     // A child of the run's token: a kind that fails can stop its own waits
     // (to settle what is in flight) without the run counting as interrupted.
     let driver = Driver::new(RetryPolicy::default(), crate::import::limiter(job), opts.cancel.child_token());
     let scope = connection.destination.scope(&job.name);
+    // The guards, before the first request: only a run that has sent nothing
+    // yet (a resumed run that had sent batches passed them, or was accepted,
+    // on its first attempt).
+    let mut checks = Vec::new();
+    let (s, id) = (store.clone(), run.id.clone());
+    let untouched = run.next_seq == 0
+        && run.counters.requests == 0
+        && run.counters.rows_sent == 0
+        && !blocking(move || s.has_batches(&id)).await?;
+    let preflight = match &work {
+        Work::Import(w) if untouched => {
+            run.fixup = w.fixup();
+            let (files, cancel) = (w.files().to_vec(), &opts.cancel);
+            crate::guard::preflight::before_sending(
+                job,
+                &store,
+                &connection.destination,
+                &files,
+                &run.id,
+                &opts.override_guards,
+                cancel,
+            )
+            .await
+        }
+        _ => Ok(Some(crate::guard::preflight::Judged { checks: Vec::new(), empty_after: false })),
+    };
     let cx = Context { job, options: opts, store: &store, connection: &connection, scope, driver };
     let read_before = run.counters.rows_read;
-    let ended = match work.execute(&cx, &mut run).await {
-        Err(e) if e.is::<Interrupted>() => Ok(Ended::Interrupted),
-        other => other,
+    let ended = match preflight {
+        Err(e) => Err(e.context("the guards' preflight read failed")),
+        Ok(None) => Ok(Ended::Interrupted),
+        Ok(Some(judged)) => {
+            checks = judged.checks.clone();
+            run.guards = crate::guard::notes(&checks);
+            let audience_replace = matches!(&job.mapping, batchport_transform::job::Mapping::Audience(a)
+                if a.mode == batchport_transform::job::AudienceMode::Replace);
+            match crate::guard::refusal(&checks, audience_replace) {
+                Some(reason) => Ok(Ended::Refused { reason }),
+                None => match work.execute(&cx, &mut run).await {
+                    Err(e) if e.is::<Interrupted>() => Ok(Ended::Interrupted),
+                    // An empty input sent nothing: refused now if the guard says so.
+                    Ok(Ended::Done { note }) => match crate::guard::preflight::empty_after(
+                        &judged,
+                        run.counters.rows_read,
+                        &opts.override_guards,
+                    ) {
+                        Some(check) => {
+                            checks.insert(0, check);
+                            run.guards = crate::guard::notes(&checks);
+                            match crate::guard::refusal(&checks, audience_replace) {
+                                Some(reason) => Ok(Ended::Refused { reason }),
+                                None => Ok(Ended::Done { note }),
+                            }
+                        }
+                        None => Ok(Ended::Done { note }),
+                    },
+                    other => other,
+                },
+            }
+        }
     };
 
     // Settle: the status from how the kind ended, durably.
@@ -174,9 +254,11 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     if let Ok(Ended::Done { note }) = ended {
         s.note = note;
     }
-    s.destination = Some(dest);
+    s.guards = checks;
+    s.destination = Some(dest.clone());
     drop(connection);
-    Ok(s)
+    let last_success = last_success(&store, job, &dest).await;
+    Ok((s, After { prior, last_success }))
 }
 
 enum Opened {

@@ -35,6 +35,10 @@ pub struct Options {
     pub keys: Option<Keys>,
     /// Where the run's events go (notices, progress).
     pub events: Events,
+    /// Guards a person accepts for this run (`--override-guard NAME`).
+    pub override_guards: Vec<String>,
+    /// Write the run's Prometheus text here (wins over `[job] metrics_file`).
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// How a kind's execution ended, when it did not fail.

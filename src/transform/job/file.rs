@@ -18,6 +18,32 @@ pub(super) struct JobFile {
     pub audience: Option<AudienceSection>,
     pub catalog: Option<CatalogSection>,
     pub export: Option<ExportSection>,
+    /// `[guard]`: what a run must look like to be sent (see `guard.rs`).
+    pub guard: Option<GuardSection>,
+    /// `[notify]`: a webhook told how runs end (see `notify.rs`).
+    pub notify: Option<NotifySection>,
+}
+
+/// `[guard]` as written: each limit a number, or `false` (off).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GuardSection {
+    pub refuse_empty: Option<Spanned<bool>>,
+    pub min_rows: Option<Spanned<toml::Value>>,
+    pub min_rows_share: Option<Spanned<toml::Value>>,
+    pub max_rejects_share: Option<Spanned<toml::Value>>,
+    pub max_changed_share: Option<Spanned<toml::Value>>,
+    pub max_clears_share: Option<Spanned<toml::Value>>,
+    pub min_rows_for_shares: Option<Spanned<i64>>,
+}
+
+/// `[notify]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NotifySection {
+    pub url_env: Spanned<String>,
+    pub events: Option<Spanned<Vec<String>>>,
+    pub format: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -31,6 +57,11 @@ pub(super) struct JobSection {
     /// Days the rejects, uncertain and partial files of the job's runs are
     /// kept; older ones are deleted when the job runs.
     pub keep_reports_days: Option<Spanned<i64>>,
+    /// Prometheus text written at the end of every run (`run --metrics-file` wins).
+    pub metrics_file: Option<Spanned<String>>,
+    /// `schedule`: a slot missed while the scheduler was down runs once when
+    /// it comes back (default true), as systemd's `Persistent=true`.
+    pub catch_up: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

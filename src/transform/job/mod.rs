@@ -1,15 +1,17 @@
 //! Job files: parsing (`file`), resolution into trusted settings (`resolve`,
-//! `settings`), binding of mapped columns to a CSV header (`bind`).
+//! `settings`; `[guard]` and `[notify]` in `guard`), binding of mapped columns to a CSV header (`bind`).
 
 pub(crate) mod bind;
 pub mod cron;
 mod error;
 mod file;
+mod guard;
 mod mapping;
 mod natives;
 mod resolve;
 mod settings;
 
 pub use error::JobError;
+pub use guard::{GUARD_NAMES, GuardSettings, NotifyEvent, NotifyFormat, NotifySettings};
 pub use resolve::{load, parse};
 pub use settings::*;

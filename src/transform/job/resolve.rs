@@ -177,7 +177,18 @@ impl Resolver<'_> {
                 _ => return self.err(d.span(), "job.keep_reports_days must be a whole number of days, at least 1"),
             },
         };
+        let guard = self.guard(raw.guard.as_ref(), &mapping, kind)?;
+        let notify = self.notify(raw.notify.as_ref(), [&api.rest_key_env, &api.project_key_env])?;
+        let metrics_file = match &raw.job.metrics_file {
+            None => None,
+            Some(p) if p.get_ref().trim().is_empty() => return self.err(p.span(), "job.metrics_file is empty"),
+            Some(p) => Some(self.base_dir.join(p.get_ref())),
+        };
         Ok(Job {
+            guard,
+            notify,
+            metrics_file,
+            catch_up: raw.job.catch_up.unwrap_or(true),
             name,
             kind,
             schedule,

@@ -309,6 +309,30 @@ pub struct ProfileMapping {
     pub attributes: Vec<AttrMap>,
 }
 
+impl ProfileMapping {
+    /// `blank = "clear"`: a blank cell deletes the attribute in Batch.
+    pub fn clears_blanks(&self) -> bool {
+        self.blank == Blank::Clear
+    }
+
+    /// The values a row maps (natives and attributes): what a row could
+    /// clear at most.
+    pub fn mapped_values(&self) -> usize {
+        self.native.len() + self.attributes.len()
+    }
+}
+
+impl Mapping {
+    /// The profile part of a profiles or events job.
+    pub fn profile(&self) -> Option<&ProfileMapping> {
+        match self {
+            Mapping::Profiles(p) => Some(p),
+            Mapping::Events(e) => Some(&e.profile),
+            _ => None,
+        }
+    }
+}
+
 /// Where an event's name comes from.
 #[derive(Debug, Clone)]
 pub(crate) enum EventName {
@@ -473,4 +497,14 @@ pub struct Job {
     /// that an edited mapping never resumes a run or counts as "already
     /// imported" (see `job::resolve::mapping_print`).
     pub mapping_print: String,
+    /// `[guard]`: checked before a run's first request.
+    pub guard: super::GuardSettings,
+    /// `[notify]`: the webhook told how runs end; `None`: nobody is.
+    pub notify: Option<super::NotifySettings>,
+    /// `[job] metrics_file`, relative to the job file's folder: Prometheus
+    /// text written at the end of every run.
+    pub metrics_file: Option<PathBuf>,
+    /// `[job] catch_up` (default true): `schedule` runs once, when it starts,
+    /// a job whose slot passed while it was down (systemd's `Persistent=true`).
+    pub catch_up: bool,
 }

@@ -47,6 +47,7 @@ fn main() {
     let result = match &cli.command {
         Command::Validate { job, common } => commands::validate::run(job, common),
         Command::Run { job, common } => commands::run::run(job, common),
+        Command::Verify { job, args, common } => commands::verify::run(job, args, common),
         Command::Schedule { dir, once, now, common } => commands::schedule::run(dir, *once, now.as_deref(), common),
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => commands::emulator::run(args),
@@ -85,6 +86,7 @@ fn wants_json(c: &Command) -> bool {
     match c {
         Command::Validate { common, .. }
         | Command::Run { common, .. }
+        | Command::Verify { common, .. }
         | Command::Schedule { common, .. }
         | Command::Status { common, .. }
         | Command::Reset { common, .. }

@@ -22,4 +22,5 @@ mod source;
 mod state;
 mod transform;
 mod validate;
+mod verify;
 mod waits;

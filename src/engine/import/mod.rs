@@ -86,6 +86,11 @@ impl Import {
         run.inputs == self.prints
     }
 
+    /// The input files, expanded.
+    pub(crate) fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
     /// What a new run records as its input: the files' fingerprints.
     pub(crate) fn inputs(&self) -> Vec<Fingerprint> {
         self.prints.clone()

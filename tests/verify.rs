@@ -221,8 +221,17 @@ fn globs_gzip_and_ndjson_are_verified_as_run_reads_them() {
         found,
         [("p1.csv".to_string(), "5".to_string(), "u3".to_string()), ("p2.csv.gz".into(), "52".into(), "u250".into())]
     );
-    let (code, fixed) = call(d, &["verify", "job.toml", "--repair"]);
-    assert_eq!((code, &fixed["repair"]["rows_sent"]), (3, &Value::from(2)), "{fixed}");
+    // A relative state folder, as a user types it.
+    let out = bin()
+        .args(["verify", "job.toml", "--repair", "--json", "--state", "state"])
+        .current_dir(d)
+        .env(POLL_ENV, "30")
+        .env("BATCH_REST_KEY", "emulator_rest_key")
+        .env("BATCH_PROJECT_KEY", "project_emulator")
+        .output()
+        .unwrap();
+    let fixed = json(&out);
+    assert_eq!((out.status.code(), &fixed["repair"]["rows_sent"]), (Some(3), &Value::from(2)), "{fixed}");
     assert_eq!(call(d, &["verify", "job.toml"]).0, 0);
 
     // NDJSON, nested fields by dotted path; one profile lost.

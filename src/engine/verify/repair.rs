@@ -103,7 +103,8 @@ fn repair_job(job: &Job, dir: &Path) -> Job {
     j.name = format!("{}-repair", job.name);
     j.schedule = None;
     j.source = Some(SourceSettings {
-        pattern: dir.join("repair*.csv").to_string_lossy().into_owned(),
+        // Relative to `base_dir`, which may itself be relative (a `--state` given so).
+        pattern: "repair*.csv".into(),
         base_dir: dir.to_path_buf(),
         options: SourceOptions {
             delimiter: Delimiter::Auto,

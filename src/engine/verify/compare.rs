@@ -129,7 +129,7 @@ fn partition(exp: &Expected, input: &Path, export: &Path, tally: &mut Tally, out
     .map_err(|e| failed.take().unwrap_or_else(|| anyhow::Error::new(e).context(damaged(export))))?;
     // Sorted, so that the differences file is the same from one verify to the next.
     let mut missing: Vec<(String, Profile)> = profiles.into_iter().collect();
-    missing.sort_by(|a, b| a.1.last.cmp(&b.1.last));
+    missing.sort_by_key(|a| a.1.last);
     for (id, p) in missing {
         tally.checked += 1;
         tally.missing += 1;

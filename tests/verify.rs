@@ -303,3 +303,53 @@ fn verify_refuses_what_it_cannot_check() {
     let (code, v) = call(d, &["verify", "job.toml", "--sample", "2", "--repair"]);
     assert_eq!(code, 2, "{v}");
 }
+
+#[test]
+fn a_profile_of_several_rows_is_expected_merged_and_repaired_whole() {
+    let emu = lossy(Faults { drop_ids: vec!["m1".into()], ..Faults::default() });
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let job = |name: &str, file: &str, endpoint: &str, mode: &str| {
+        format!(
+            "[job]\nname = \"{name}\"\nkind = \"profiles\"\n[api]\nbase_url = \"{}\"\nendpoint = \"{endpoint}\"\n[source]\npath = \"{file}\"\n[mapping]\ncustom_id = \"id\"\n[mapping.attributes]\nfirst_name = \"first_name\"\ncity = \"city\"\ntags = {{ column = \"tags\", type = \"array\", separator = \"|\"{mode} }}\n",
+            emu.base_url()
+        )
+    };
+    // Batch already holds a tag for m3 that the input never names.
+    write(d, "before.csv", "id,first_name,city,tags\nm3,,,old\n");
+    write(d, "before.toml", job("before", "before.csv", "update", ""));
+    assert_eq!(call(d, &["run", "before.toml"]).0, 0);
+    // m1's first row (Ann, Paris, tag a) is lost; its second (a blank name) lands.
+    write(d, "in.csv", "id,first_name,city,tags\nm1,Ann,Paris,a\nm1,,Lyon,b\nm2,Bo,,c|d\nm3,Cy,Nice,z\n");
+    write(d, "job.toml", job("multi", "in.csv", "mass-update", ", mode = \"add\""));
+    let (code, run) = call(d, &["run", "job.toml"]);
+    assert_eq!((code, &run["rows_sent"]), (0, &Value::from(4)), "{run}");
+    assert_eq!(emu.dropped_ids(), ["m1"]);
+
+    let (code, report) = call(d, &["verify", "job.toml"]);
+    assert_eq!(code, 3, "{report}");
+    assert_eq!((report["profiles_checked"].as_u64(), report["profiles_differing"].as_u64()), (Some(3), Some(1)));
+    assert_eq!(report["differing_by_attribute"], serde_json::json!({"first_name": 1, "tags": 1}));
+    let rows = csv_rows(Path::new(report["differences_file"].as_str().unwrap()));
+    let mut got: Vec<Vec<String>> = rows[1..].iter().map(|r| r[1..].to_vec()).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ["2", "m1", "first_name", "Ann", "(no value)"].map(String::from).to_vec(),
+            ["3", "m1", "tags", "has a|b", "[\"b\"]"].map(String::from).to_vec(),
+        ]
+    );
+    let (code, fixed) = call(d, &["verify", "job.toml", "--repair"]);
+    assert_eq!(
+        (code, &fixed["repair"]["rows_sent"], &fixed["profiles_repaired"]),
+        (3, &Value::from(2), &Value::from(1))
+    );
+    let m1 = emu.profile("m1").unwrap();
+    assert_eq!(
+        (&m1["attributes"]["first_name"], &m1["attributes"]["city"]),
+        (&Value::from("Ann"), &Value::from("Lyon"))
+    );
+    assert_eq!(call(d, &["verify", "job.toml"]).0, 0);
+    assert_eq!(emu.profile("m3").unwrap()["attributes"]["tags"], serde_json::json!(["old", "z"]));
+}

@@ -151,15 +151,17 @@ fn silent_losses_are_found_exactly_repaired_and_verified() {
 
 #[test]
 fn an_index_rebuilt_after_a_lost_state_folder_sends_only_what_changed() {
-    let emu = lossy(Faults::default());
+    let emu = lossy(Faults { drop_ids: vec!["u7".into()], ..Faults::default() });
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     profiles(d, 500, &emu.base_url(), "changed_only = true\n");
     assert_eq!(call(d, &["run", "job.toml"]).1["rows_sent"], 500);
     std::fs::remove_dir_all(d.join("state")).unwrap();
 
-    let (code, report) = call(d, &["verify", "job.toml", "--rebuild-index"]);
-    assert_eq!(code, 0, "{report}");
+    // u7 was lost: not recorded until the repair run has sent it.
+    let (code, report) = call(d, &["verify", "job.toml", "--rebuild-index", "--repair"]);
+    assert_eq!(code, 3, "{report}");
+    assert_eq!((report["profiles_missing"].as_u64(), report["repair"]["rows_sent"].as_u64()), (Some(1), Some(1)));
     assert_eq!(report["index_rebuilt"], 500);
     let (code, run) = call(d, &["run", "job.toml"]);
     assert_eq!(code, 0, "{run}");
@@ -352,4 +354,25 @@ fn a_profile_of_several_rows_is_expected_merged_and_repaired_whole() {
     );
     assert_eq!(call(d, &["verify", "job.toml"]).0, 0);
     assert_eq!(emu.profile("m3").unwrap()["attributes"]["tags"], serde_json::json!(["old", "z"]));
+}
+
+#[test]
+fn an_export_batch_reports_as_error_fails_the_verify() {
+    let emu = Emulator::start_background(EmulatorConfig {
+        export_duration: Duration::from_millis(100),
+        export_fail: true,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    profiles(d, 20, &emu.base_url(), "");
+    assert_eq!(call(d, &["run", "job.toml"]).0, 0);
+    let (code, v) = call(d, &["verify", "job.toml"]);
+    assert_eq!((code, v["status"].as_str()), (1, Some("failed")), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("ERROR"), "{v}");
+    assert!(v["differences_file"].is_null());
+    // The work files went with it.
+    let left: Vec<_> = std::fs::read_dir(d.join("state/verify/nightly")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -57,8 +57,9 @@ pub(crate) trait Outcomes {
     fn difference(&mut self, d: Difference<'_>) -> Result<()>;
     /// `id` matches: the change pair of its last row, if it has one.
     fn matching(&mut self, id: &str, pair: Option<(u64, u64)>) -> Result<()>;
-    /// `id` differs or is missing: its rows, in input order (empty unless kept).
-    fn to_repair(&mut self, id: &str, rows: &[(usize, u64, csv::ByteRecord)]) -> Result<()>;
+    /// `id` differs or is missing: the change pair of its last row, and its
+    /// rows, in input order (empty unless kept).
+    fn to_repair(&mut self, id: &str, pair: Option<(u64, u64)>, rows: &[(usize, u64, csv::ByteRecord)]) -> Result<()>;
 }
 
 /// One line of the differences file.
@@ -143,7 +144,7 @@ fn partition(exp: &Expected, input: &Path, export: &Path, tally: &mut Tally, out
             found: "(no profile)".into(),
         };
         out.difference(d)?;
-        out.to_repair(&id, &p.rows)?;
+        out.to_repair(&id, p.last_pair, &p.rows)?;
     }
     Ok(())
 }
@@ -177,7 +178,7 @@ fn check(id: &str, p: &Profile, attrs: &Map<String, Value>, tally: &mut Tally, o
     if differs {
         tally.differing += 1;
         tally.consent_differing += u64::from(consent);
-        out.to_repair(id, &p.rows)
+        out.to_repair(id, p.last_pair, &p.rows)
     } else {
         tally.matching += 1;
         out.matching(id, p.last_pair)

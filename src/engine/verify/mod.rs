@@ -162,6 +162,7 @@ async fn go(
         diffs: report::DifferencesFile::new(differences, expected.files.clone()),
         repair: if v.repair { Some(repair::RepairFile::create(&home, expected.files.clone())?) } else { None },
         index: None,
+        repaired: Vec::new(),
     };
     if v.rebuild_index {
         let (state, name, scope) = (opts.state_dir.clone(), job.name.clone(), connection.destination.scope(&job.name));
@@ -182,15 +183,23 @@ async fn go(
     let differ = tally.missing + tally.differing > 0;
     report.count(tally);
     report.status = if differ { VerifyStatus::Differ } else { VerifyStatus::Match };
-    if let Some(ix) = sinks.index.take() {
-        report.index_rebuilt = Some(blocking(move || ix.finish()).await?);
-    }
     if let Some(r) = sinks.repair.take() {
         report.profiles_repaired = Some(r.profiles);
         if r.rows > 0 {
             let summary = r.send(job, opts).await?;
+            // Repaired: Batch now holds what the input says (as far as a run can know).
+            if summary.status == crate::status::Status::Done
+                && let Some(ix) = sinks.index.as_mut()
+            {
+                for pair in std::mem::take(&mut sinks.repaired) {
+                    ix.push(pair)?;
+                }
+            }
             report.repair = Some(summary);
         }
+    }
+    if let Some(ix) = sinks.index.take() {
+        report.index_rebuilt = Some(blocking(move || ix.finish()).await?);
     }
     Ok(())
 }
@@ -206,6 +215,9 @@ struct Sinks {
     diffs: report::DifferencesFile,
     repair: Option<repair::RepairFile>,
     index: Option<index::Rebuild>,
+    /// With `--repair` and `--rebuild-index`: the pairs of the profiles
+    /// repaired, recorded once the repair run is `done`.
+    repaired: Vec<(u64, u64)>,
 }
 
 impl Outcomes for Sinks {
@@ -220,7 +232,10 @@ impl Outcomes for Sinks {
         }
     }
 
-    fn to_repair(&mut self, _id: &str, rows: &[(usize, u64, csv::ByteRecord)]) -> Result<()> {
+    fn to_repair(&mut self, _id: &str, pair: Option<(u64, u64)>, rows: &[(usize, u64, csv::ByteRecord)]) -> Result<()> {
+        if let (Some(_), Some(_), Some(pair)) = (&self.index, &self.repair, pair) {
+            self.repaired.push(pair);
+        }
         match self.repair.as_mut() {
             Some(r) => r.profile(rows).context("cannot write the repair file"),
             None => Ok(()),

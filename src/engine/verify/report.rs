@@ -80,7 +80,8 @@ pub struct VerifyReport {
     /// `--repair`: Custom IDs whose rows were sent again.
     pub profiles_repaired: Option<u64>,
     /// `--rebuild-index`: Custom IDs recorded in the change index (those
-    /// that match; the others are sent by the next `changed_only` run).
+    /// that match, and with `--repair` those its run repaired when it ended
+    /// `done`; the others are sent by the next `changed_only` run).
     pub index_rebuilt: Option<u64>,
     /// Seconds from start to end.
     pub elapsed_s: f64,

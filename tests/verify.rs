@@ -304,6 +304,10 @@ fn verify_refuses_what_it_cannot_check() {
     profiles(d, 3, "http://127.0.0.1:9", "");
     let (code, v) = call(d, &["verify", "job.toml", "--sample", "2", "--repair"]);
     assert_eq!(code, 2, "{v}");
+    profiles(d, 3, "emulator", "");
+    let (code, v) = call(d, &["verify", "job.toml"]);
+    assert_eq!(code, 2, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("nothing to verify"), "{v}");
 }
 
 #[test]

@@ -28,7 +28,7 @@ use crate::service::{Connection, Interrupted, Options, blocking};
 use crate::status::UsageError;
 use anyhow::{Context as _, Result};
 use batchport_dispatch::{Driver, RetryPolicy};
-use batchport_transform::job::{Job, Kind, Mapping};
+use batchport_transform::job::{BaseUrl, Job, Kind, Mapping};
 use compare::{Difference, Outcomes};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -87,6 +87,14 @@ fn check_usage(job: &Job, v: &VerifyOptions) -> Result<()> {
         .into());
     };
     debug_assert_eq!(job.kind, Kind::Profiles);
+    if job.api.base_url == BaseUrl::Emulator {
+        return Err(UsageError(format!(
+            "{} sends to `base_url = \"emulator\"`, an emulator that lives only as long as one command: \
+             there is nothing to verify; run `batchport emulator` and point the job at its address",
+            job.name
+        ))
+        .into());
+    }
     if v.sample == Some(0) {
         return Err(UsageError("--sample must be at least 1".into()).into());
     }

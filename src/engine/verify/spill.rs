@@ -11,6 +11,10 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+/// Write buffers of one side's partitions, all together (at most 2,048
+/// partitions of 4 KB past that).
+const BUFFERS: usize = 8 << 20;
+
 /// The partitions of one side.
 pub(crate) struct Partitions {
     files: Vec<BufWriter<File>>,
@@ -36,9 +40,11 @@ impl Partitions {
     pub(crate) fn create(dir: &Path, side: &str, n: usize) -> io::Result<Partitions> {
         let mut files = Vec::with_capacity(n);
         let mut paths = Vec::with_capacity(n);
+        // Buffers of all the partitions together stay near BUFFERS.
+        let each = (BUFFERS / n.max(1)).clamp(4 << 10, 64 << 10);
         for i in 0..n {
             let p = dir.join(format!("{side}-{i}.bin"));
-            files.push(BufWriter::with_capacity(64 * 1024, private_file(&p)?));
+            files.push(BufWriter::with_capacity(each, private_file(&p)?));
             paths.push(p);
         }
         Ok(Partitions { files, paths, buf: Vec::new() })

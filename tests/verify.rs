@@ -380,3 +380,35 @@ fn an_export_batch_reports_as_error_fails_the_verify() {
     let left: Vec<_> = std::fs::read_dir(d.join("state/verify/nightly")).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_verify_beside_an_unfinished_run_says_its_unsent_rows_show_as_missing() {
+    let emu = Emulator::start_background(EmulatorConfig {
+        mass_update_rate: Some((400, 400)),
+        export_duration: Duration::from_millis(100),
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    profiles(d, 4_000, &emu.base_url(), "");
+    let job = std::fs::read_to_string(d.join("job.toml")).unwrap().replace("[source]", "batch_size = 200\n\n[source]");
+    write(d, "job.toml", job);
+    let mut child = bin()
+        .args(["run", "job.toml", "--state"])
+        .arg(d.join("state"))
+        .current_dir(d)
+        .env("BATCH_REST_KEY", "emulator_rest_key")
+        .env("BATCH_PROJECT_KEY", "project_emulator")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let landed =
+        testdata::harness::kill_after_requests(&mut child, || emu.stats().requests, 0, 3, Duration::from_secs(60));
+    assert!(landed, "killed while it sent");
+    let (code, v) = call(d, &["verify", "job.toml"]);
+    assert_eq!(code, 3, "{v}");
+    assert!(v["note"].as_str().unwrap().contains("is unfinished"), "{v}");
+    assert!(v["profiles_missing"].as_u64().unwrap() > 0, "{v}");
+}

@@ -64,6 +64,7 @@ pub async fn verify(job: &Job, opts: &Options, v: &VerifyOptions) -> Result<Veri
     let connection = Connection::open(job, opts.keys.as_ref()).await?;
     let import = crate::import::Import::prepare(job).await?;
     let mut report = VerifyReport::new(&job.name);
+    report.note = unfinished_note(job, opts).await?;
     let result = go(job, opts, v, &connection, &import, &mut report).await;
     report.elapsed_s = started.elapsed().as_secs_f64();
     match result {
@@ -159,7 +160,11 @@ async fn go(
         fetch::download(client, &driver, version, &export, work.path(), parts, expected.sample, opts.progress).await?;
     report.export_records = got.records;
     if got.without_id > 0 {
-        report.note = Some(format!("{} exported profiles have no Custom ID: not checked", got.without_id));
+        let without = format!("{} exported profiles have no Custom ID: not checked", got.without_id);
+        report.note = Some(match report.note.take() {
+            Some(n) => format!("{n}; {without}"),
+            None => without,
+        });
     }
 
     let differences = v.differences.clone().unwrap_or_else(|| {
@@ -210,6 +215,25 @@ async fn go(
         report.index_rebuilt = Some(blocking(move || ix.finish()).await?);
     }
     Ok(())
+}
+
+/// What to say when the job has a run that has not finished: its unsent rows
+/// will show as missing. Opening the job's store also refuses a verify while a
+/// run of the job is under way (the store is its run lock).
+async fn unfinished_note(job: &Job, opts: &Options) -> Result<Option<String>> {
+    let (state, name) = (opts.state_dir.clone(), job.name.clone());
+    let unfinished = blocking(move || {
+        let store = crate::run::open_store_blocking(&state, &name)?;
+        Ok::<_, anyhow::Error>(store.unfinished_run(&name)?.map(|r| (r.id, r.counters.rows_sent)))
+    })
+    .await?;
+    Ok(unfinished.map(|(id, sent)| {
+        format!(
+            "run {id} of {} is unfinished ({sent} rows sent): the rows it has not sent yet show as missing; \
+             finish it with `batchport run` and verify again",
+            job.name
+        )
+    }))
 }
 
 /// A seed from the clock and the process: a different sample each time.

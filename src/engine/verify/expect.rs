@@ -134,11 +134,18 @@ pub(crate) fn cell(v: Option<&Value>) -> String {
     }
 }
 
-/// An instant from an RFC 3339 text or Unix time (seconds, or milliseconds
-/// past the year 5138 in seconds).
+/// An instant from an RFC 3339 text, a `YYYY-MM-DD` day, or Unix time
+/// (seconds, or milliseconds past the year 5138 in seconds).
 fn instant(v: &Value) -> Option<i64> {
     match v {
-        Value::String(s) => DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.timestamp_millis()),
+        Value::String(s) => {
+            let s = s.trim();
+            DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis()).or_else(|| {
+                // A day alone: its midnight, UTC (as the transform sends a `YYYY-MM-DD`).
+                let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+                Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+            })
+        }
         Value::Number(n) => {
             let x = n.as_f64()?;
             Some(if x.abs() >= 1e11 { x as i64 } else { (x * 1000.0) as i64 })
@@ -213,6 +220,7 @@ mod tests {
         assert!(d.matches("date(birthdate)", Some(&json!("1989-07-20T02:00:00+02:00"))));
         assert!(d.matches("date(birthdate)", Some(&json!(616896000))));
         assert!(d.matches("date(birthdate)", Some(&json!(616896000000i64))));
+        assert!(d.matches("date(birthdate)", Some(&json!("1989-07-20"))));
         assert!(!d.matches("date(birthdate)", Some(&json!("1989-07-21T00:00:00Z"))));
         assert!(Want::Exact(json!("Jo@X.com")).matches("$email_address", Some(&json!("jo@x.com"))));
         assert!(!Want::Exact(json!("Jo")).matches("first_name", Some(&json!("jo"))));

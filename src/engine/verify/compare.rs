@@ -31,11 +31,13 @@ pub(crate) struct Tally {
     pub(crate) consent: BTreeMap<String, u64>,
 }
 
-/// One attribute's expectation and the row that last set it.
+/// One attribute's expectation and the row that last set it. The key is an
+/// index in the partition's key table: a profile holds a dozen of them, and
+/// a partition tens of thousands of profiles.
 struct Expect {
-    key: String,
+    key: u16,
     want: Want,
-    file: usize,
+    file: u32,
     line: u64,
 }
 
@@ -89,7 +91,8 @@ pub(crate) fn all(exp: &Expected, export_parts: &[std::path::PathBuf], out: &mut
 
 fn partition(exp: &Expected, input: &Path, export: &Path, tally: &mut Tally, out: &mut dyn Outcomes) -> Result<()> {
     let damaged = |p: &Path| format!("cannot read the verify's work file {}", p.display());
-    let mut profiles: HashMap<String, Profile> = HashMap::new();
+    let mut profiles: HashMap<Box<str>, Profile> = HashMap::new();
+    let mut keys: Vec<String> = Vec::new();
     read_frames(input, |f| {
         let row = decode(f)?;
         if let Some((max, seed)) = exp.sample
@@ -98,14 +101,22 @@ fn partition(exp: &Expected, input: &Path, export: &Path, tally: &mut Tally, out
             return Ok(());
         }
         let attrs: Map<String, Value> = serde_json::from_slice(row.attrs).map_err(std::io::Error::other)?;
-        let p = profiles.entry(row.id.to_string()).or_default();
+        let p = profiles.entry(row.id.into()).or_default();
+        let file = row.file as u32;
         for (k, v) in attrs {
-            match p.expects.iter_mut().find(|e| e.key == k) {
+            let key = match keys.iter().position(|x| *x == k) {
+                Some(i) => i as u16,
+                None => {
+                    keys.push(k);
+                    (keys.len() - 1) as u16
+                }
+            };
+            match p.expects.iter_mut().find(|e| e.key == key) {
                 Some(e) => {
                     let prev = std::mem::replace(&mut e.want, Want::Absent);
-                    (e.want, e.file, e.line) = (Want::then(Some(prev), &v), row.file, row.line);
+                    (e.want, e.file, e.line) = (Want::then(Some(prev), &v), file, row.line);
                 }
-                None => p.expects.push(Expect { want: Want::then(None, &v), key: k, file: row.file, line: row.line }),
+                None => p.expects.push(Expect { want: Want::then(None, &v), key, file, line: row.line }),
             }
         }
         p.last_pair = row.pair;
@@ -121,7 +132,7 @@ fn partition(exp: &Expected, input: &Path, export: &Path, tally: &mut Tally, out
         let id = f.str()?;
         let Some(p) = profiles.remove(id) else { return Ok(()) };
         let attrs: Map<String, Value> = serde_json::from_slice(f.bytes()?).map_err(std::io::Error::other)?;
-        if let Err(e) = check(id, &p, &attrs, tally, out) {
+        if let Err(e) = check(id, &p, &keys, &attrs, tally, out) {
             failed = Some(e);
             return Err(std::io::Error::other("stopped"));
         }
@@ -129,7 +140,7 @@ fn partition(exp: &Expected, input: &Path, export: &Path, tally: &mut Tally, out
     })
     .map_err(|e| failed.take().unwrap_or_else(|| anyhow::Error::new(e).context(damaged(export))))?;
     // Sorted, so that the differences file is the same from one verify to the next.
-    let mut missing: Vec<(String, Profile)> = profiles.into_iter().collect();
+    let mut missing: Vec<(Box<str>, Profile)> = profiles.into_iter().collect();
     missing.sort_by_key(|a| a.1.last);
     for (id, p) in missing {
         tally.checked += 1;
@@ -149,16 +160,24 @@ fn partition(exp: &Expected, input: &Path, export: &Path, tally: &mut Tally, out
     Ok(())
 }
 
-fn check(id: &str, p: &Profile, attrs: &Map<String, Value>, tally: &mut Tally, out: &mut dyn Outcomes) -> Result<()> {
+fn check(
+    id: &str,
+    p: &Profile,
+    keys: &[String],
+    attrs: &Map<String, Value>,
+    tally: &mut Tally,
+    out: &mut dyn Outcomes,
+) -> Result<()> {
     tally.checked += 1;
     let (mut differs, mut consent) = (false, false);
     for e in &p.expects {
-        let found = attribute(attrs, &e.key);
-        if e.want.matches(&e.key, found) {
+        let key = keys[e.key as usize].as_str();
+        let found = attribute(attrs, key);
+        if e.want.matches(key, found) {
             continue;
         }
-        let name = plain(&e.key);
-        if CONSENT.contains(&e.key.as_str()) {
+        let name = plain(key);
+        if CONSENT.contains(&key) {
             consent = true;
             *tally.consent.entry(name.to_string()).or_default() += 1;
         } else {
@@ -166,7 +185,7 @@ fn check(id: &str, p: &Profile, attrs: &Map<String, Value>, tally: &mut Tally, o
         }
         differs = true;
         let d = Difference {
-            file: e.file,
+            file: e.file as usize,
             line: e.line,
             id,
             attribute: Some(name),

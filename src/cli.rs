@@ -1,6 +1,6 @@
 //! The command line, as clap types only; the commands live in `commands/`.
 
-use crate::init::Preset;
+use crate::init::{InitKind, Preset};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -56,9 +56,12 @@ pub enum Command {
         /// The tool the file was exported from
         #[arg(long, value_enum, default_value_t = Preset::Plain, conflicts_with = "preset_file")]
         preset: Preset,
-        /// A tool batchport does not ship: its export described in a TOML file, in the presets' format (README)
+        /// A tool batchport does not ship: its export described in a TOML file, in the presets' format (docs/guide.md, "Presets as data")
         #[arg(long, value_name = "TOOL.toml")]
         preset_file: Option<PathBuf>,
+        /// The kind of job: auto (events when the file has an event column beside a time column), profiles or events
+        #[arg(long, value_enum, default_value_t = InitKind::Auto)]
+        kind: InitKind,
         /// The CSV file (its path goes into the job as given)
         file: PathBuf,
         #[command(flatten)]

@@ -26,8 +26,9 @@ pub fn no_credentials(c: &(dyn std::error::Error + 'static)) -> bool {
     c.is::<batchport_source::objstore::NoCredentials>()
 }
 
-/// A file that is not CSV at all is the wrong input for the job: as bad as a
-/// job naming a column the file does not have (exit 2, like a job error).
+/// An input that is not the job's kind of file (empty, a directory, not the
+/// gzip its name says, binary: `SourceError::is_wrong_kind`) is as bad as a
+/// job naming a column the file does not have: exit 2, like a job error.
 pub fn bad_input(c: &(dyn std::error::Error + 'static)) -> bool {
-    matches!(c.downcast_ref::<batchport_source::SourceError>(), Some(batchport_source::SourceError::Binary { .. }))
+    c.downcast_ref::<batchport_source::SourceError>().is_some_and(batchport_source::SourceError::is_wrong_kind)
 }

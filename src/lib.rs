@@ -26,7 +26,7 @@
 //! the API (what `base_url = "emulator"` and `batchport emulator` use).
 //!
 //! The work is done by the workspace's crates, each depending only on those
-//! below it (the crate map is in README.md): `batchport-engine` (the run
+//! below it (the crate map is in docs/development.md): `batchport-engine` (the run
 //! lifecycle and the kinds), `batchport-state` and `batchport-transform`,
 //! `batchport-source`, `batchport-dispatch`, `batchport-api`, and
 //! `batchport-emulator`. This crate is their facade, plus what only a

@@ -58,8 +58,8 @@ fn main() {
         Command::Generate { out, rows, bad_every, seed } => commands::generate::run(out, *rows, *bad_every, *seed),
         Command::Status { job, common } => commands::status::run(job.as_deref(), common),
         Command::Reset { job, delta, common } => commands::status::reset(job, *delta, common),
-        Command::Init { preset, preset_file, file, common } => {
-            commands::init::run(file, *preset, preset_file.as_deref(), common)
+        Command::Init { preset, preset_file, kind, file, common } => {
+            commands::init::run(file, *preset, preset_file.as_deref(), *kind, common)
         }
         Command::Completions { shell } => commands::docs::completions(*shell),
         Command::Man => commands::docs::man(),

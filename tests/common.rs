@@ -35,6 +35,20 @@ pub fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
     p
 }
 
+/// Write `name` as a new version of the file (tomorrow's dump): its mtime set
+/// a second past the old one's, so that a rerun sees another file even where
+/// two writes land in one tick of the clock or the filesystem keeps seconds
+/// (a same-size, same-content rewrite is otherwise the same file).
+pub fn rewrite(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    let old = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+    write(dir, name, bytes);
+    let now = std::time::SystemTime::now();
+    let later = old.map_or(now, |t| (t + std::time::Duration::from_secs(1)).max(now));
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(later).unwrap();
+    path
+}
+
 pub fn json(out: &Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.trim()).unwrap_or_else(|e| {

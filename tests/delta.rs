@@ -1,7 +1,7 @@
 //! Nightly imports: `changed_only` sends only what changed since the last
 //! acknowledged run; a glob is one run over several files.
 
-use crate::common::{json, write};
+use crate::common::{json, rewrite, write};
 use crate::run::{emulator, run};
 use batchport_emulator::Faults;
 use std::path::Path;
@@ -42,8 +42,7 @@ fn only_changed_added_and_previously_rejected_rows_are_sent() {
 
     // Same content, new file (tomorrow's dump): nothing to send, no request.
     let requests = emu.stats().requests;
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    write(dir.path(), "users.csv", first.replace("u42,not-an-email", "u42,user42@example.com"));
+    rewrite(dir.path(), "users.csv", first.replace("u42,not-an-email", "u42,user42@example.com"));
     let s = json(&run(dir.path(), &[]));
     assert_eq!(n(&s, "rows_unchanged"), 4_999, "{s}");
     assert_eq!(n(&s, "rows_sent"), 1, "yesterday's reject is tried again");
@@ -113,8 +112,7 @@ fn a_kill_never_marks_unsent_rows_as_sent() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     // Tomorrow's identical dump: unchanged rows are skipped, but only rows that
     // did reach Batch count as unchanged.
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    write(dir.path(), "users.csv", rows(20_000, &[], &[], &[]));
+    rewrite(dir.path(), "users.csv", rows(20_000, &[], &[], &[]));
     let s = json(&importer().output().unwrap());
     assert_eq!(n(&s, "rows_unchanged") + n(&s, "rows_sent"), 20_000);
     assert_eq!(emu.received().len(), 20_000, "every id reached the emulator");
@@ -152,8 +150,7 @@ fn a_killed_nightly_delivers_every_change_and_forgets_none() {
     write(dir.path(), "users.csv", dump(false));
     let s = json(&importer().output().unwrap());
     assert_eq!(n(&s, "rows_sent"), total, "{s}");
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    write(dir.path(), "users.csv", dump(true));
+    rewrite(dir.path(), "users.csv", dump(true));
     for more in [2, 2, 2] {
         kill_mid_run(importer(), &emu, more);
     }
@@ -166,8 +163,7 @@ fn a_killed_nightly_delivers_every_change_and_forgets_none() {
         assert_eq!(emu.profile(&format!("u{i}"))["attributes"]["plan"], "premium", "u{i}");
     }
     // The same dump again: the index knows every row as Batch has it.
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    write(dir.path(), "users.csv", dump(true));
+    rewrite(dir.path(), "users.csv", dump(true));
     let s = json(&importer().output().unwrap());
     assert_eq!((n(&s, "rows_sent"), n(&s, "rows_unchanged"), n(&s, "requests")), (0, total, 0), "{s}");
 }
@@ -278,12 +274,11 @@ fn a_gzipped_nightly_sends_only_what_changed() {
     let gz = |text: String| {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(text.as_bytes()).unwrap();
-        std::fs::write(dir.path().join("users.csv.gz"), e.finish().unwrap()).unwrap();
+        rewrite(dir.path(), "users.csv.gz", e.finish().unwrap());
     };
     gz(rows(3_000, &[], &[], &[]));
     let s = json(&run(dir.path(), &[]));
     assert_eq!(n(&s, "rows_sent"), 3_000, "{s}");
-    std::thread::sleep(std::time::Duration::from_millis(20));
     gz(rows(3_000, &[10, 2_999], &[], &[]));
     let s = json(&run(dir.path(), &[]));
     assert_eq!((n(&s, "rows_sent"), n(&s, "rows_unchanged")), (2, 2_998), "{s}");
@@ -301,8 +296,7 @@ fn unchanged_windows_are_sought_past_and_counted() {
     let s = json(&run(dir.path(), &[]));
     assert_eq!(n(&s, "rows_sent"), 10_000, "{s}");
     // One change in the third window (rows 4,096 to 6,143), one in the last.
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    write(dir.path(), "users.csv", rows(10_000, &[5_000, 9_999], &[], &[]));
+    rewrite(dir.path(), "users.csv", rows(10_000, &[5_000, 9_999], &[], &[]));
     let requests = emu.stats().requests;
     let s = json(&run(dir.path(), &[]));
     assert_eq!((n(&s, "rows_read"), n(&s, "rows_sent"), n(&s, "rows_unchanged")), (10_000, 2, 9_998), "{s}");
@@ -311,8 +305,7 @@ fn unchanged_windows_are_sought_past_and_counted() {
     assert_eq!(emu.profile("u9999").unwrap()["attributes"]["plan"], "premium");
     // The same rows again: every window but the last is sought past; the run
     // resumes nothing and sends nothing.
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    write(dir.path(), "users.csv", rows(10_000, &[5_000, 9_999], &[], &[]));
+    rewrite(dir.path(), "users.csv", rows(10_000, &[5_000, 9_999], &[], &[]));
     let s = json(&run(dir.path(), &[]));
     assert_eq!((n(&s, "rows_read"), n(&s, "rows_sent"), n(&s, "rows_unchanged")), (10_000, 0, 10_000), "{s}");
 }

@@ -313,3 +313,66 @@ fn large_files_are_sampled_and_say_so() {
     assert!(text.contains("checked against the first 1000 rows"), "{text}");
     assert_eq!(attr_field(&job, "visits", "type"), Some("int"));
 }
+
+/// Issue 33: IDs with spaces around them get `custom_id_trim = true` (every
+/// row accepted, not 2 of 4 rejected), and a spreadsheet's `TRUE`/`FALSE`
+/// beside `1`/`0` is a bool.
+#[test]
+fn padded_ids_are_trimmed_and_spreadsheet_booleans_are_bools() {
+    let csv = "user_id,name,active\n u1,A,TRUE\nu2 ,B,0\nu3,C,1\nu4,D,FALSE\n";
+    let (text, job) = init_and_validate("sheet.csv", Some(csv), "plain");
+    assert_eq!(job["mapping"]["custom_id_trim"].as_bool(), Some(true), "{text}");
+    assert_eq!(attr_field(&job, "active", "type"), Some("bool"), "{text}");
+}
+
+/// A date column in two formats (a file stitched from two systems) is a date
+/// with both formats, each counted in the job file, not text (issue 33).
+#[test]
+fn a_date_column_in_two_formats_keeps_both() {
+    let mut csv = String::from("user_id,signup\n");
+    for i in 0..12 {
+        csv.push_str(&format!("u{i},{}\n", if i % 3 == 0 { "2019-04-19 22:20" } else { "23/04/2023" }));
+    }
+    let (text, job) = init_and_validate("two.csv", Some(&csv), "plain");
+    let format = job["mapping"]["attributes"]["signup"]["format"].as_array().unwrap();
+    assert_eq!(format.iter().map(|f| f.as_str().unwrap()).collect::<Vec<_>>(), ["%d/%m/%Y", "%Y-%m-%d %H:%M"]);
+    assert!(text.contains("8 in `%d/%m/%Y`, 4 in `%Y-%m-%d %H:%M`"), "{text}");
+}
+
+/// An events file (`user_id,event,timestamp,...`) gets an events job: its
+/// name column in snake case, its time with the format found, the other
+/// columns as typed event attributes; `--kind profiles` still writes a
+/// profiles job, and `--kind events` on a file without an event column is a
+/// usage error (issue 33).
+#[test]
+fn an_events_file_gets_an_events_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now() - chrono::Duration::hours(1);
+    let mut csv = String::from("user_id,event,timestamp,product,amount\n");
+    for i in 0..20 {
+        let name = ["Viewed Product", "Added To Cart", "purchase"][i % 3];
+        let at = (now - chrono::Duration::minutes(i as i64)).format("%Y-%m-%d %H:%M:%S");
+        csv.push_str(&format!("u{},{name},{at},P{},{}.5\n", i % 7, i % 4, i));
+    }
+    write(dir.path(), "events.csv", &csv);
+    let out = run_in(dir.path(), &["init", "events.csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let job: toml::Value = toml::from_str(&text).unwrap();
+    assert_eq!(job["job"]["kind"].as_str(), Some("events"), "{text}");
+    let m = &job["mapping"];
+    assert_eq!((m["event"].as_str(), m["event_case"].as_str()), (Some("event"), Some("snake")), "{text}");
+    assert_eq!(m["time"]["format"].as_str(), Some("%Y-%m-%d %H:%M:%S"), "{text}");
+    assert_eq!(m["event_attributes"]["amount"]["type"].as_str(), Some("float"), "{text}");
+    write(dir.path(), "job.toml", &text);
+    let s = json(&run_in(dir.path(), &["validate", "job.toml", "--json"]));
+    assert_eq!((s["rows_valid"].as_u64(), s["rows_rejected"].as_u64()), (Some(20), Some(0)), "{s}\n{text}");
+
+    let out = run_in(dir.path(), &["init", "--kind", "profiles", "events.csv"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("kind = \"profiles\""), "{text}");
+    write(dir.path(), "people.csv", "user_id,name\nu1,A\n");
+    let out = run_in(dir.path(), &["init", "--kind", "events", "people.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no column names the event"), "{out:?}");
+}

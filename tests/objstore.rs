@@ -461,8 +461,7 @@ fn an_export_to_s3_is_one_multipart_upload_completed_at_the_end() {
     let emu = emulator();
     let dir = tempfile::tempdir().unwrap();
     export_job(dir.path(), &emu, 300, "s3://exports/batch/profiles.csv");
-    let out =
-        run(dir.path()).env(batchport_engine::export::POLL_ENV, "50").env("AWS_ENDPOINT_URL", s3.endpoint()).output();
+    let out = run(dir.path()).env("BATCHPORT_EXPORT_POLL_MS", "50").env("AWS_ENDPOINT_URL", s3.endpoint()).output();
     let out = out.unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let rows = csv_rows(&s3.root.path().join("exports/batch/profiles.csv"));
@@ -484,7 +483,7 @@ fn a_failed_export_upload_leaves_no_temp_file() {
     export_job(dir.path(), &emu, 50, "s3://exports/profiles.csv");
     let tmp = tempfile::tempdir().unwrap();
     let out = run(dir.path())
-        .env(batchport_engine::export::POLL_ENV, "50")
+        .env("BATCHPORT_EXPORT_POLL_MS", "50")
         .env("AWS_ENDPOINT_URL", s3.endpoint())
         .env("TMPDIR", tmp.path())
         // The store refuses the upload (a wrong secret: 403).

@@ -242,7 +242,10 @@ fn status_of_a_killed_run_shows_its_ledger_and_not_running() {
     let run = &all[0]["runs"][0];
     assert_eq!(run["status"], "interrupted", "{run}");
     let sent = run["counters"]["rows_sent"].as_u64().unwrap();
-    // Every acknowledged batch is in the ledger; the ones in flight at the kill are not.
-    assert!(sent >= 1_000 && sent <= received && received - sent <= 200, "status says {sent}, Batch has {received}");
+    // Every settled batch is in the ledger; the ones in flight at the kill
+    // (received by Batch, their answers not yet settled) are not: at most
+    // two batches of 100. The run record alone would say 0 (it is saved at
+    // each file's end).
+    assert!(sent > 0 && sent <= received && received - sent <= 200, "status says {sent}, Batch has {received}");
     assert_eq!(run["counters"]["rows_read"].as_u64().unwrap(), sent, "{run}");
 }

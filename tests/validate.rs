@@ -287,3 +287,53 @@ fn consent_is_forecast_per_source_value() {
     assert!(text.contains("`yes`") && text.contains("subscribed 2, unsubscribed 1"), "{text}");
     assert!(text.contains("(blank)"), "{text}");
 }
+
+/// A national phone whose row's country cell is blank or not a country: the
+/// reason names that cell, not "give the job a region_column" to a job that
+/// has one (issue 33).
+#[test]
+fn a_phone_left_out_names_its_row_s_country_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "ph.csv",
+        "id,phone,country\nu1,06 12 34 56 78,FR\nu2,06 12 34 56 79,\nu3,06 12 34 56 70,Narnia\n",
+    );
+    write(
+        dir.path(),
+        "job.toml",
+        "[job]\nname = \"ph\"\nkind = \"profiles\"\n[source]\npath = \"ph.csv\"\n[mapping]\ncustom_id = \"id\"\n[mapping.native]\nphone_number = { column = \"phone\", region_column = \"country\" }\n",
+    );
+    let s = json(&run_in(dir.path(), &["validate", "job.toml", "--json"]));
+    let reasons: Vec<&str> =
+        s["forecast"]["values_dropped"].as_array().unwrap().iter().map(|g| g["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons.len(), 2, "{s}");
+    assert!(reasons.iter().any(|r| r.ends_with("this row's `country` is blank")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.ends_with("this row's `country` is not a country")), "{reasons:?}");
+    assert!(reasons.iter().all(|r| !r.contains("region_column")), "{reasons:?}");
+}
+
+/// Event names as other tools write them (`Viewed Product`) are refused with
+/// a hint, and sent in snake case under `event_case = "snake"` (issue 33).
+#[test]
+fn event_names_can_be_put_in_snake_case() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ev.csv", "user_id,event\nu1,Viewed Product\nu2,Added To Cart\nu3,purchase\nu4,!!!\n");
+    let job = |case: &str| {
+        format!(
+            "[job]\nname = \"ev\"\nkind = \"events\"\n[source]\npath = \"ev.csv\"\n[mapping]\ncustom_id = \"user_id\"\nevent = \"event\"\n{case}"
+        )
+    };
+    write(dir.path(), "job.toml", job(""));
+    let s = json(&run_in(dir.path(), &["validate", "job.toml", "--json"]));
+    assert_eq!((s["rows_valid"].as_u64(), s["rows_rejected"].as_u64()), (Some(1), Some(3)), "{s}");
+    assert!(s["forecast"]["rejects"].to_string().contains("event_case"), "{s}");
+    write(dir.path(), "job.toml", job("event_case = \"snake\"\n"));
+    let s = json(&run_in(dir.path(), &["validate", "job.toml", "--json"]));
+    // `!!!` has no letter to keep: still a reject.
+    assert_eq!((s["rows_valid"].as_u64(), s["rows_rejected"].as_u64()), (Some(3), Some(1)), "{s}");
+    write(dir.path(), "job.toml", job("event_case = \"kebab\"\n"));
+    let out = run_in(dir.path(), &["validate", "job.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("job.toml:9: mapping.event_case"), "{out:?}");
+}

@@ -207,8 +207,8 @@ pub fn event_time(t: DateTime<Utc>, now: DateTime<Utc>, max_age: Option<Duration
     }
     if now - t > max {
         return Err(format!(
-            "events older than {} are refused by Batch's Profile API (this one is {} old); see the README, \
-             \"Bringing history\"",
+            "events older than {} are refused by Batch's Profile API (this one is {} old); see \"Bringing history\" \
+             in docs/guide.md",
             human(max),
             human(now - t)
         ));
@@ -288,7 +288,7 @@ mod tests {
         let day = Some(Duration::hours(24));
         assert!(event_time(now - Duration::hours(23), now, day).is_ok());
         let old = event_time(now - Duration::hours(25), now, day).unwrap_err();
-        assert!(old.contains("older than 24 h") && old.contains("README"), "{old}");
+        assert!(old.contains("older than 24 h") && old.contains("Bringing history"), "{old}");
         assert!(event_time(now + Duration::minutes(5), now, day).unwrap_err().contains("future"));
         assert!(event_time(now - Duration::days(400), now, None).is_ok());
         assert_eq!(parse_age("24h").unwrap(), day);

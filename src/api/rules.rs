@@ -115,11 +115,11 @@ pub fn check_custom_id(id: &str) -> Result<(), String> {
         return Err("the Custom ID holds a control character (tab, newline...)".into());
     }
     if id.starts_with(char::is_whitespace) || id.ends_with(char::is_whitespace) {
-        return Err(
-            "the Custom ID begins or ends with whitespace; Batch keeps it as is, so ` u1` and `u1` would be two \
-             profiles (set custom_id_trim = true in [mapping] to trim)"
-                .into(),
-        );
+        // The value itself (one quoted span: grouped reasons take it out).
+        return Err(format!(
+            "the Custom ID `{id}` begins or ends with whitespace; Batch would keep it as is, another profile than \
+             the trimmed one (set custom_id_trim = true in [mapping] to trim)"
+        ));
     }
     let n = chars(id);
     if n > MAX_CUSTOM_ID_CHARS {

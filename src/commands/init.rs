@@ -5,22 +5,28 @@
 
 use crate::cli::Common;
 use crate::exit::UsageError;
-use crate::init::{self, InitError, Preset};
+use crate::init::{self, InitError, InitKind, Preset};
 use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
 
-pub fn run(file: &Path, preset: Preset, preset_file: Option<&Path>, common: &Common) -> Result<i32> {
+pub fn run(file: &Path, preset: Preset, preset_file: Option<&Path>, kind: InitKind, common: &Common) -> Result<i32> {
     if common.json {
         return Err(UsageError("init prints a job file (TOML) on stdout; --json does not apply".into()).into());
     }
     let path = file.to_string_lossy();
     let g = match preset_file {
-        None => init::generate(&path, preset),
+        None => init::generate_as(&path, preset, kind),
+        Some(_) if kind == InitKind::Events => {
+            return Err(
+                UsageError("--kind events writes an events job from the file alone: no --preset-file".into()).into()
+            );
+        }
         Some(p) => init::generate_with_file(&path, p),
     };
     let g = match g {
         Err(InitError::Preset(e)) => return Err(UsageError(e.to_string()).into()),
+        Err(e @ InitError::NoEventColumn { .. }) => return Err(UsageError(e.to_string()).into()),
         g => g?,
     };
     let mut out = std::io::stdout().lock();

@@ -59,7 +59,12 @@ pub fn run(job_path: Option<&Path>, common: &Common) -> Result<i32> {
             continue;
         }
         let runs: Vec<Run> = serde_json::from_value(j["runs"].clone()).unwrap_or_default();
-        for r in runs.iter().take(if job_path.is_some() { 20 } else { 3 }) {
+        let shown = if job_path.is_some() { 20 } else { 3 };
+        if runs.len() > shown {
+            // Never fewer than `--json` without a word.
+            crate::out!("{name}: the latest {shown} of {} runs (`--json` lists them all)", runs.len());
+        }
+        for r in runs.iter().take(shown) {
             let c = &r.counters;
             crate::out!(
                 "{name}  {id}  {status}  started {started}\n    read {read}, sent {sent}, rejected {rej}, unchanged {unch}, uncertain {unc}; requests {req}, retries {ret}, 429s {r429}{rate}",

@@ -31,6 +31,8 @@ pub enum Signal {
     OptIn { channel: Channel, subscribed: Vec<String>, unsubscribed: Vec<String>, undecided: Vec<String> },
     /// Set (not blank, not false/0/no) means opted out or suppressed.
     OptOut { channel: Channel },
+    /// Set means opted in: a column of opt-in dates (`opted_in_at`).
+    OptInWhenSet { channel: Channel },
     /// Named like consent, but its values cannot be read either way.
     Unreadable { channel: Channel, why: String },
 }
@@ -147,8 +149,13 @@ fn opt_out_name(header: &str) -> bool {
 
 fn opt_in_name(header: &str) -> bool {
     let k = names::key(header);
-    // `DOUBLE_OPT-IN` says how someone signed up, not whether they may be mailed.
-    !opt_out_name(header) && !k.contains("double") && OPT_IN_NAMES.iter().any(|w| k.contains(w))
+    // `DOUBLE_OPT-IN` says how someone signed up, not whether they may be
+    // mailed; a transactional opt-in (receipts, Airship's
+    // `transactional_opted_in`) is no consent to marketing.
+    !opt_out_name(header)
+        && !k.contains("double")
+        && !k.contains("transactional")
+        && OPT_IN_NAMES.iter().any(|w| k.contains(w))
 }
 
 /// Lowercase, `-`/space as `_`: `Opted In` → `opted_in`.
@@ -191,7 +198,12 @@ pub fn classify(header: &str, values: &[&str]) -> Option<Signal> {
     if values.is_empty() {
         return Some(Signal::Unreadable { channel, why: format!("`{header}` is blank in every sampled row") });
     }
-    status_words(values, channel).or_else(|| {
+    // `opt_in_date`: a date says when the person opted in.
+    let date = |v: &str| batchport_transform::value::parse_date(v, None).is_ok();
+    if values.iter().filter(|v| date(v)).count() * 2 >= values.len() && values.iter().any(|v| date(v)) {
+        return Some(Signal::OptInWhenSet { channel });
+    }
+    status_words(values, channel).or_else(|| mostly_words(values, channel)).or_else(|| {
         let odd: Vec<&str> = values.iter().copied().filter(|v| !known(v)).take(3).collect();
         Some(Signal::Unreadable {
             channel,
@@ -215,6 +227,38 @@ fn is_bool_word(v: &str) -> bool {
 fn known(v: &str) -> bool {
     let w = word(v);
     in_list(YES_WORDS, &w) || in_list(NO_WORDS, &w) || in_list(UNDECIDED_WORDS, &w)
+}
+
+/// Most distinct odd words a consent column may hold beside its yes/no words
+/// and still be read: more is free text, not a few undecidable answers.
+const MAX_ODD_WORDS: usize = 20;
+
+/// A consent column whose values mostly say yes or no, with a few that say
+/// neither (`unknown`, `maybe`, `?`): read as `status_words` would, the odd
+/// words undecided (those rows send nothing for the channel; an opt-out is
+/// never lost because some neighbours' answers are unclear). `None` unless at
+/// least half the values clearly decide.
+fn mostly_words(values: &[&str], channel: Channel) -> Option<Signal> {
+    let decides = |v: &&str| {
+        let w = word(v);
+        in_list(YES_WORDS, &w) || in_list(NO_WORDS, &w)
+    };
+    if values.iter().filter(|v| decides(v)).count() * 2 < values.len() {
+        return None;
+    }
+    let mut odd: Vec<String> = values.iter().filter(|v| !known(v)).map(|v| v.trim().to_lowercase()).collect();
+    odd.sort();
+    odd.dedup();
+    if odd.len() > MAX_ODD_WORDS {
+        return None;
+    }
+    let known_values: Vec<&str> = values.iter().copied().filter(|v| known(v)).collect();
+    let Some(Signal::OptIn { channel, subscribed, unsubscribed, mut undecided }) = status_words(&known_values, channel)
+    else {
+        return None;
+    };
+    undecided.extend(odd);
+    Some(Signal::OptIn { channel, subscribed, unsubscribed, undecided })
 }
 
 /// An opt-in signal when every value is a known word, with the words the
@@ -272,6 +316,8 @@ pub struct Decision {
     pub suppressed_when: Vec<Suppression>,
     /// Why, for the job file; when nothing is sent, why not.
     pub notes: Vec<String>,
+    /// The deciding column opts in wherever it is set (`when_set`).
+    pub when_set: bool,
 }
 
 impl Decision {
@@ -328,7 +374,7 @@ pub fn decide(found: &[Found], ch: Channel, constant: Option<(&'static str, Stri
     for f in found {
         match &f.signal {
             Signal::OptOut { channel } if applies(*channel) => d.suppressed_by.push(f.header.clone()),
-            Signal::OptIn { channel, .. } if applies(*channel) => opt_ins.push(f),
+            Signal::OptIn { channel, .. } | Signal::OptInWhenSet { channel } if applies(*channel) => opt_ins.push(f),
             Signal::Unreadable { channel, why } if applies(*channel) => {
                 d.notes.push(format!("{name}: {why}: not read (map it by hand if it says consent)"));
             }
@@ -350,10 +396,21 @@ pub fn decide(found: &[Found], ch: Channel, constant: Option<(&'static str, Stri
         // opt-outs beside it: no opt-out is lost because two columns speak.
         let decider = opt_ins.iter().position(|f| f.documented).unwrap_or(0);
         let one = opt_ins[decider];
-        if let Signal::OptIn { subscribed, unsubscribed, undecided, .. } = &one.signal {
-            d.column = Some((one.header.clone(), subscribed.clone(), unsubscribed.clone(), undecided.clone()));
-            let why = if one.documented { " (the tool's documented consent state)" } else { "" };
-            d.notes.push(format!("{name} from `{}`{why}", one.header));
+        let why = if one.documented { " (the tool's documented consent state)" } else { "" };
+        match &one.signal {
+            Signal::OptIn { subscribed, unsubscribed, undecided, .. } => {
+                d.column = Some((one.header.clone(), subscribed.clone(), unsubscribed.clone(), undecided.clone()));
+                d.notes.push(format!("{name} from `{}`{why}", one.header));
+            }
+            Signal::OptInWhenSet { .. } => {
+                d.column = Some((one.header.clone(), Vec::new(), Vec::new(), Vec::new()));
+                d.when_set = true;
+                d.notes.push(format!(
+                    "{name} = subscribed where `{}` is set (an opt-in date); other rows send nothing{why}",
+                    one.header
+                ));
+            }
+            _ => {}
         }
         for f in opt_ins.iter().enumerate().filter(|(i, _)| *i != decider).map(|(_, f)| f) {
             if let Some((entry, note)) = suppression(f, &one.header, name) {
@@ -384,6 +441,21 @@ mod tests {
 
     fn is_opt_out(h: &str, v: &[&str]) -> bool {
         matches!(classify(h, v), Some(Signal::OptOut { .. }))
+    }
+
+    #[test]
+    fn a_few_undecidable_answers_do_not_drop_the_column() {
+        let mut v = vec!["yes"; 10];
+        v.extend(["no"; 6]);
+        v.extend(["maybe", "unknown", "?"]);
+        let Some(Signal::OptIn { subscribed, unsubscribed, undecided, .. }) = classify("Subscribed", &v) else {
+            panic!("read as opt-in: {:?}", classify("Subscribed", &v))
+        };
+        assert_eq!((subscribed, unsubscribed), (vec!["yes".to_string()], vec!["no".to_string()]));
+        assert!(["maybe", "unknown", "?"].iter().all(|w| undecided.contains(&w.to_string())), "{undecided:?}");
+        // Mostly other words: not a yes/no column at all.
+        let tiers = ["gold", "silver", "yes", "bronze", "no", "gold"];
+        assert!(matches!(classify("newsletter", &tiers), Some(Signal::Unreadable { .. })));
     }
 
     #[test]

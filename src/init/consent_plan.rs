@@ -69,11 +69,16 @@ impl Plan {
                 m.extra.when = Some((type_rows.column.clone(), rows.iter().map(|r| r.to_lowercase()).collect()));
                 m
             } else if let Some((col, sub, unsub, und)) = &d.column {
-                if let Some(i) = index_of(col) {
+                // An opt-in date is also data (when they opted in): kept.
+                if let Some(i) = index_of(col).filter(|_| !d.when_set) {
                     consumed.insert(i);
                 }
-                let values =
-                    SubscriptionValues { subscribed: sub.clone(), unsubscribed: unsub.clone(), undecided: und.clone() };
+                let values = SubscriptionValues {
+                    subscribed: sub.clone(),
+                    unsubscribed: unsub.clone(),
+                    undecided: und.clone(),
+                    when_set: d.when_set,
+                };
                 let mut notes = Vec::new();
                 if let Some(k) = tool.and_then(|t| t.known(col)).filter(|k| !k.note.is_empty()) {
                     notes.push(k.note.clone());
@@ -155,8 +160,18 @@ impl Plan {
 /// `120/120 sampled values are subscription words...`
 fn evidence(values: &[&str], v: &SubscriptionValues) -> String {
     let n = values.len();
+    if v.when_set {
+        let set = values.iter().filter(|x| batchport_transform::is_set(x)).count();
+        return format!("{n} sampled values: {set} set (subscribed), {} say nothing", n - set);
+    }
     let is = |l: &[String], x: &str| l.iter().any(|w| w.eq_ignore_ascii_case(x.trim()));
     let sub = values.iter().filter(|x| is(&v.subscribed, x)).count();
     let unsub = values.iter().filter(|x| is(&v.unsubscribed, x)).count();
-    format!("{n} sampled values: {sub} say subscribed, {unsub} unsubscribed, {} decide nothing", n - sub - unsub)
+    let mut seen: Vec<String> =
+        values.iter().filter(|x| is(&v.undecided, x)).map(|x| format!("`{}`", x.trim().to_lowercase())).collect();
+    seen.sort();
+    seen.dedup();
+    let which =
+        if seen.is_empty() { String::new() } else { format!(" ({}: nothing is sent for them)", seen.join(", ")) };
+    format!("{n} sampled values: {sub} say subscribed, {unsub} unsubscribed, {} decide nothing{which}", n - sub - unsub)
 }

@@ -7,7 +7,6 @@
 use super::names;
 use super::presets::{Role, Tool};
 use super::sample::Sample;
-use batchport_api::rules;
 
 /// Header spellings that name a user id in files without a preset.
 const ID_NAMES: &[&str] =
@@ -21,6 +20,8 @@ pub struct Ids {
     pub notes: Vec<String>,
     /// Sampled rows repeat a Custom ID: people span several rows.
     pub repeats: bool,
+    /// Sampled IDs have spaces around them (`custom_id_trim = true`).
+    pub trim: bool,
 }
 
 impl Ids {
@@ -40,10 +41,7 @@ pub fn choose(s: &Sample, tool: Option<&Tool>) -> Ids {
         usable(i)
             && match tool.and_then(|t| t.known(&s.headers[i])) {
                 Some(k) => matches!(k.role, Role::Email),
-                None => {
-                    let v = s.values(i);
-                    !v.is_empty() && v.iter().all(|v| rules::is_valid_email(v))
-                }
+                None => super::infer::emails(&s.values(i)).is_some(),
             }
     });
     let mut pick: Option<(usize, String)> = None;
@@ -140,6 +138,20 @@ pub fn choose(s: &Sample, tool: Option<&Tool>) -> Ids {
             filled(i) - distinct
         ));
     }
+    // ` jane@example.com`: a job without `custom_id_trim` rejects the row.
+    // (The sample's cells are trimmed: the rows as read say it.)
+    let padded = s
+        .rows
+        .iter()
+        .filter(|r| r.record.len() == s.headers.len())
+        .flat_map(|r| columns.iter().filter_map(move |&(c, _)| r.record.get(c)))
+        .filter(|v| v.trim_ascii().len() != v.len() && !v.trim_ascii().is_empty())
+        .count();
+    if padded > 0 {
+        all.push(format!(
+            "{padded} sampled Custom IDs have spaces around them: custom_id_trim = true trims them (without it those rows are rejects)."
+        ));
+    }
     all.extend(notes);
-    Ids { columns, notes: all, repeats }
+    Ids { columns, notes: all, repeats, trim: padded > 0 }
 }

@@ -104,7 +104,33 @@ pub fn date_format(values: &[&str]) -> Option<(Option<String>, String)> {
     if parses(None) {
         return Some((None, format!("{n}/{n} sampled values are RFC 3339 or YYYY-MM-DD dates")));
     }
-    None
+    two_date_formats(values)
+}
+
+/// A column in two formats (`23/04/2023` and `2019-04-19 22:20`: a file
+/// stitched from two systems): the pair that reads every value, each first
+/// where it reads the most, with how many each reads.
+fn two_date_formats(values: &[&str]) -> Option<(Option<String>, String)> {
+    let n = values.len();
+    let reads = |f: &str| values.iter().filter(|v| value::parse_date(v, Some(f)).is_ok()).count();
+    let counted: Vec<(&str, usize)> = DATE_FORMATS.iter().map(|f| (*f, reads(f))).filter(|(_, c)| *c > 0).collect();
+    let mut best: Option<(&str, &str, usize)> = None;
+    for (i, &(a, ca)) in counted.iter().enumerate() {
+        for &(b, _) in &counted[i + 1..] {
+            let both =
+                values.iter().all(|v| value::parse_date(v, Some(a)).is_ok() || value::parse_date(v, Some(b)).is_ok());
+            if both && best.is_none_or(|(_, _, c)| ca > c) {
+                best = Some((a, b, ca));
+            }
+        }
+    }
+    let (a, b, _) = best?;
+    // The format that reads more values first.
+    let (a, b) = if reads(b) > reads(a) { (b, a) } else { (a, b) };
+    let ca = reads(a);
+    let only_b = n - ca;
+    let joined = format!("{a}{}{b}", value::FORMAT_SEPARATOR);
+    Some((Some(joined), format!("{n}/{n} sampled values are dates in two formats: {ca} in `{a}`, {only_b} in `{b}`")))
 }
 
 /// The format most values parse with, when the others are a minority:
@@ -130,6 +156,11 @@ pub fn unix_seconds(values: &[&str]) -> bool {
     !values.is_empty() && values.iter().all(|v| v.parse::<i64>().is_ok_and(|n| UNIX_RANGE.contains(&n)))
 }
 
+/// A column named like a phone number (`Phone`, `mobile`, `tel`).
+pub fn phone_name(header: &str) -> bool {
+    name_has(header, &["phone", "mobile", "tel", "telephone", "cell", "msisdn", "phonenumber"])
+}
+
 fn name_has(header: &str, words: &[&str]) -> bool {
     let h = super::names::snake_case(header);
     words.iter().any(|w| h == *w || h.split('_').any(|p| p == *w) || (w.len() > 4 && h.contains(w)))
@@ -150,9 +181,16 @@ pub fn minority(bad: usize, n: usize) -> bool {
 /// "12/200 sampled rows would be rejected (e.g. `x`)", for job comments.
 pub fn rejects_note(bad: usize, n: usize, first: &str, what: &str) -> String {
     format!(
-        "{bad}/{n} sampled values do not fit {what} (e.g. `{first}`): those rows would be rejected, \
-         with the reason, into the rejects file (fix them there and re-import)"
+        "{bad}/{n} sampled values do not fit {what} (e.g. `{first}`): those values would be left out of \
+         their rows (the rest of each row is sent) and reported, with the reason, in the rejects file \
+         (fix them there and re-import)"
     )
+}
+
+/// The values are email addresses, all but a minority (typos and
+/// placeholders in a contact list): how many are not.
+pub fn emails(values: &[&str]) -> Option<usize> {
+    (!values.is_empty()).then(|| mostly(values, rules::is_valid_email)).flatten()
 }
 
 /// Every value passes `f`, or all but a minority; the evidence says which.
@@ -176,15 +214,19 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
     let some = |bad: usize, what: &str| match bad {
         0 => all(what),
         _ => format!(
-            "{}/{n} sampled values {what}; {bad} do not: those rows would be rejected into the rejects file",
+            "{}/{n} sampled values {what}; {bad} do not: those values would be left out of their rows \
+             (the rest of each row is sent) and reported in the rejects file",
             n - bad
         ),
     };
-    if values.iter().all(|v| rules::is_valid_email(v)) {
-        if native_fits(&NativeKind::Email) {
-            return mk(Guess::Native(NativeKind::Email), all("are email addresses"));
+    if let Some(bad) = emails(values) {
+        if free(&NativeKind::Email) {
+            return mk(Guess::Native(NativeKind::Email), some(bad, "are email addresses"));
         }
-        return mk(Guess::Attr(ValueType::String), all("are email addresses (the native email is already mapped)"));
+        return mk(
+            Guess::Attr(ValueType::String),
+            some(bad, "are email addresses (the native email is already mapped)"),
+        );
     }
     // `00` is the international prefix only on long numbers; `00501` is a zip code.
     let intl = |v: &&str| v.starts_with('+') || (v.starts_with("00") && v.len() >= 10);
@@ -207,8 +249,12 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
     if country_name(header) && native_fits(&NativeKind::Region) {
         return mk(Guess::Native(NativeKind::Region), all("are countries (ISO 3166-1 codes or English names)"));
     }
-    if lower.iter().all(|v| matches!(v.as_str(), "true" | "false" | "yes" | "no")) {
-        return mk(Guess::Attr(ValueType::Bool), all("are true/false or yes/no"));
+    // `TRUE`/`FALSE` beside `1`/`0` (a spreadsheet's booleans, some typed
+    // as numbers) are still booleans, once one value is a word.
+    let word = |v: &String| matches!(v.as_str(), "true" | "false" | "yes" | "no");
+    if lower.iter().all(|v| word(v) || v == "1" || v == "0") && lower.iter().any(word) {
+        let digits = if lower.iter().all(word) { "" } else { " (or 1/0)" };
+        return mk(Guess::Attr(ValueType::Bool), all(&format!("are true/false or yes/no{digits}")));
     }
     let flag_name = name_has(header, &["is", "has", "opt", "flag", "enabled", "active", "verified"]);
     if flag_name && lower.iter().all(|v| v == "0" || v == "1") {
@@ -228,7 +274,10 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
         b.len() > 1 && b[0] == b'0' && b[1].is_ascii_digit()
     });
     let id_name = name_has(header, &["id", "uid", "uuid", "zip", "postal", "postcode", "code"]);
-    if values.iter().all(|v| value::parse_int(v).is_ok()) {
+    // `2.0` and `1,000` are read as whole numbers, but a column written so
+    // (`10.00`) is more likely amounts: guessed as decimals, as before.
+    let whole = |v: &str| value::parse_int(v).is_ok() && !v.contains(['.', ',']);
+    if values.iter().all(|v| whole(v)) {
         if leading_zero || id_name || values.iter().any(|v| v.starts_with('+')) {
             return mk(
                 Guess::Attr(ValueType::String),
@@ -247,8 +296,8 @@ pub fn infer(header: &str, values: &[&str], free: Free<'_>) -> Inferred {
     }
     if !leading_zero
         && !id_name
-        && !values.iter().any(|v| value::parse_int(v).is_err() && value::parse_float(v).is_ok())
-        && let Some(bad) = mostly(values, |v| value::parse_int(v).is_ok())
+        && !values.iter().any(|v| !whole(v) && value::parse_float(v).is_ok())
+        && let Some(bad) = mostly(values, whole)
         && bad > 0
     {
         return mk(Guess::Attr(ValueType::Int), some(bad, "are whole numbers"));
@@ -328,6 +377,13 @@ mod tests {
     }
 
     #[test]
+    fn spreadsheet_booleans_mixed_with_digits_are_bools() {
+        assert_eq!(guess("active", &["TRUE", "FALSE", "1", "0", "TRUE"]), Guess::Attr(ValueType::Bool));
+        // Digits alone are numbers (or a flag, by its name).
+        assert_eq!(guess("count", &["1", "0", "1"]), Guess::Attr(ValueType::Int));
+    }
+
+    #[test]
     fn numbers_bools_and_text() {
         assert_eq!(guess("orders", &["1", "22", "-3"]), Guess::Attr(ValueType::Int));
         assert_eq!(guess("zip", &["01234", "75001"]), Guess::Attr(ValueType::String));
@@ -373,13 +429,13 @@ mod tests {
     }
 
     #[test]
-    fn a_minority_of_odd_values_becomes_rejects() {
+    fn a_minority_of_odd_values_is_left_out_of_its_rows() {
         let mut v: Vec<String> = (0..90).map(|i| (1_600_000_000 + i).to_string()).collect();
         v.extend((0..10).map(|_| "2021-03-04".to_string()));
         let refs: Vec<&str> = v.iter().map(String::as_str).collect();
         let got = infer("created_at", &refs, &|_| true);
         assert_eq!(got.guess, Guess::Attr(ValueType::Date { format: Some("%s".into()) }));
-        assert!(got.evidence.contains("90/100") && got.evidence.contains("rejected"), "{}", got.evidence);
+        assert!(got.evidence.contains("90/100") && got.evidence.contains("left out"), "{}", got.evidence);
         let mut w: Vec<String> = (0..95).map(|i| i.to_string()).collect();
         w.extend((0..5).map(|_| "n/a".to_string()));
         let refs: Vec<&str> = w.iter().map(String::as_str).collect();

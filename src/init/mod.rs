@@ -9,6 +9,7 @@
 
 mod consent;
 mod consent_plan;
+mod events;
 mod ids;
 mod infer;
 mod names;
@@ -24,6 +25,19 @@ use std::path::Path;
 
 pub use presets::PresetError;
 pub use sample::SAMPLE_ROWS;
+
+/// What kind of job `init` writes (`--kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum InitKind {
+    /// Events when the file has an event-name column beside a time column
+    /// (and no preset is given); profiles otherwise.
+    #[default]
+    Auto,
+    /// A profiles job: one row per person.
+    Profiles,
+    /// An events job: one row per event.
+    Events,
+}
 
 /// The tools `--preset` knows; `plain` infers everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -89,6 +103,14 @@ pub enum InitError {
         /// The column chosen as the Custom ID.
         id: String,
     },
+    /// `--kind events` on a file with no column named like an event.
+    #[error("{path}: no column names the event (event, event_name, event_type, action); its columns are: {headers}")]
+    NoEventColumn {
+        /// The file, as the user named it.
+        path: String,
+        /// Its header.
+        headers: String,
+    },
     /// A bug in `init`: the job it wrote does not load. Never expected.
     #[error("the job file written for {path} does not load ({message}); please report this")]
     Invalid {
@@ -121,21 +143,46 @@ pub struct Generated {
 /// Write a job for `path` (as the user gave it: it goes into `[source] path`)
 /// with a shipped preset (`plain`: none).
 pub fn generate(path: &str, preset: Preset) -> Result<Generated, InitError> {
+    generate_as(path, preset, InitKind::Auto)
+}
+
+/// `generate`, for the kind of job asked for (`--kind`).
+pub fn generate_as(path: &str, preset: Preset, kind: InitKind) -> Result<Generated, InitError> {
     let tool = presets::tool(preset.as_str());
-    write(path, tool.as_ref(), &format!("--preset {}", preset.as_str()))
+    let how = match kind {
+        InitKind::Auto => format!("--preset {}", preset.as_str()),
+        k => {
+            format!("--preset {} --kind {}", preset.as_str(), if k == InitKind::Events { "events" } else { "profiles" })
+        }
+    };
+    write(path, tool.as_ref(), &how, kind)
 }
 
 /// Write a job for `path` with the user's preset file (`--preset-file`): a
 /// tool batchport does not ship, described in the shipped presets' format.
 pub fn generate_with_file(path: &str, preset_file: &Path) -> Result<Generated, InitError> {
     let tool = presets::from_file(preset_file)?;
-    write(path, Some(&tool), &format!("--preset-file {}", preset_file.display()))
+    write(path, Some(&tool), &format!("--preset-file {}", preset_file.display()), InitKind::Profiles)
 }
 
 /// `how`: the flags that chose the preset, for the job file's first line.
-fn write(path: &str, tool: Option<&presets::Tool>, how: &str) -> Result<Generated, InitError> {
+fn write(path: &str, tool: Option<&presets::Tool>, how: &str, kind: InitKind) -> Result<Generated, InitError> {
     let csv = Path::new(path);
     let sample = sample::Sample::read(csv)?;
+    let events = match kind {
+        InitKind::Profiles => None,
+        InitKind::Auto => events::find(&sample).filter(|c| tool.is_none() && c.time.is_some()),
+        InitKind::Events => Some(
+            events::find(&sample)
+                .ok_or_else(|| InitError::NoEventColumn { path: path.into(), headers: sample.headers.join(", ") })?,
+        ),
+    };
+    if let Some(cols) = events {
+        let ids = ids::choose(&sample, None);
+        let text = events::render(&sample, &cols, &ids, path, how);
+        let attributes = sample.headers.len().saturating_sub(2 + usize::from(cols.time.is_some()));
+        return check(path, csv, &sample, text, 2 + usize::from(cols.time.is_some()) + attributes, 0, 0);
+    }
     let plan = plan::Plan::build(&sample, tool, path);
     if plan.natives.is_empty() && plan.attrs.is_empty() {
         return Err(InitError::NothingToSend { path: path.into(), id: plan.custom_id[0].0.clone() });
@@ -153,6 +200,21 @@ fn write(path: &str, tool: Option<&presets::Tool>, how: &str) -> Result<Generate
         consent: consent_summary(&plan),
     };
     let text = render::render(&plan, &sample, &cx);
+    let mapped = plan.natives.len() + plan.attrs.len();
+    check(path, csv, &sample, text, mapped, plan.natives.len(), plan.left.len())
+}
+
+/// The job `text` checked as `validate` would: it loads, and the sample's
+/// rows go through its transform (the rejects are counted, the first shown).
+fn check(
+    path: &str,
+    csv: &Path,
+    sample: &sample::Sample,
+    text: String,
+    mapped: usize,
+    natives: usize,
+    not_mapped: usize,
+) -> Result<Generated, InitError> {
     let invalid = |message: String| InitError::Invalid { path: path.into(), message };
     // Anchor the check next to the CSV, where the comments say the job belongs.
     let job_path = csv.parent().unwrap_or(Path::new("")).join("job.toml");
@@ -169,15 +231,7 @@ fn write(path: &str, tool: Option<&presets::Tool>, how: &str) -> Result<Generate
             }
         }
     }
-    Ok(Generated {
-        text,
-        mapped: plan.natives.len() + plan.attrs.len(),
-        natives: plan.natives.len(),
-        not_mapped: plan.left.len(),
-        sampled: sample.rows.len(),
-        rejected,
-        first_rejects,
-    })
+    Ok(Generated { text, mapped, natives, not_mapped, sampled: sample.rows.len(), rejected, first_rejects })
 }
 
 /// One line per channel for the top of the job file: what consent it sends.

@@ -27,6 +27,8 @@ pub struct Plan {
     pub region_col: Option<String>,
     /// Sampled rows repeat a Custom ID.
     pub id_repeats: bool,
+    /// Sampled Custom IDs have spaces around them.
+    pub id_trim: bool,
 }
 
 #[derive(Debug)]
@@ -91,6 +93,7 @@ impl Plan {
             notes: tool.map(|t| t.notes(&sample.headers)).unwrap_or_default(),
             region_col: None,
             id_repeats: ids.repeats,
+            id_trim: ids.trim,
         };
         plan.region_col = region_column(sample, tool);
         let mut names = Names::default();
@@ -154,7 +157,26 @@ impl Plan {
         let free = |k: &NativeKind| self.free(k);
         let mut notes = Vec::new();
         let Some(known) = known else {
-            return outcome(header, index, infer::infer(header, values, &free), notes, false, names);
+            // National numbers (`06 12 34 56 78`) under a phone-named column
+            // beside a country column: read in each row's country
+            // (`phone_region` then checks them row by row).
+            let digits = |v: &&str| v.chars().filter(char::is_ascii_digit).count() >= 6;
+            let national = |v: &&str| !v.starts_with('+') && !v.starts_with("00");
+            let inferred = infer::infer(header, values, &free);
+            if !matches!(inferred.guess, Guess::Native(_))
+                && infer::phone_name(header)
+                && free(&NativeKind::Phone)
+                && self.region_source().is_some()
+                && !values.is_empty()
+                && values.iter().all(digits)
+                && values.iter().any(national)
+            {
+                notes.push(
+                    "a phone column beside a country column: national numbers are read in their row's country".into(),
+                );
+                return Outcome::Map(Box::new(Mapped::new(header, Target::Native(NativeKind::Phone), notes, false)));
+            }
+            return outcome(header, index, inferred, notes, false, names);
         };
         if !known.note.is_empty() {
             notes.push(known.note.clone());
@@ -375,7 +397,12 @@ impl Plan {
 /// `SubscriptionValues` from a preset's own words.
 pub fn words<S: AsRef<str>>(subscribed: &[S], unsubscribed: &[S], undecided: &[S]) -> SubscriptionValues {
     let own = |l: &[S]| l.iter().map(|s| s.as_ref().to_lowercase()).collect();
-    SubscriptionValues { subscribed: own(subscribed), unsubscribed: own(unsubscribed), undecided: own(undecided) }
+    SubscriptionValues {
+        subscribed: own(subscribed),
+        unsubscribed: own(unsubscribed),
+        undecided: own(undecided),
+        when_set: false,
+    }
 }
 
 /// What consent the columns carry, for `consent_plan`.

@@ -65,40 +65,12 @@ pub fn render(plan: &Plan, sample: &Sample, cx: &Context<'_>) -> String {
     o.push_str("# $BATCH_PROJECT_KEY. To rehearse against a local emulator instead:\n");
     o.push_str("# base_url = \"emulator\"\n");
     o.push_str("# endpoint = \"mass-update\"      # or \"update\" for per-row errors from Batch (slower)\n");
-    o.push_str("\n[source]\n");
-    comment(
-        &mut o,
-        "Relative paths are relative to the folder of this job file: keep the job next to the data or fix it.",
-    );
-    let _ = writeln!(o, "path = {}", q(cx.path));
-    if sample.ndjson {
-        comment(
-            &mut o,
-            "Detected: JSON lines (one object per line); nested fields are columns named by their dotted path.",
-        );
-        o.push_str("format = \"ndjson\"\n");
-    } else {
-        comment(
-            &mut o,
-            &format!(
-                "Detected: delimiter {}, encoding {}; \"auto\" detects them again at each run (pin them if needed).",
-                q(&(sample.delimiter as char).to_string()),
-                sample.encoding
-            ),
-        );
-        o.push_str("delimiter = \"auto\"\nencoding = \"auto\"\n");
-    }
-    if sample.ragged > 0 {
-        comment(
-            &mut o,
-            &format!(
-                "{} sampled rows have more or fewer fields than the header: they will be rejected.",
-                sample.ragged
-            ),
-        );
-    }
+    source_section(&mut o, sample, cx.path);
     o.push_str("\n[mapping]\n");
     let _ = writeln!(o, "custom_id = {}", custom_id(&plan.custom_id));
+    if plan.id_trim {
+        o.push_str("custom_id_trim = true           # sampled IDs have spaces around them\n");
+    }
     o.push_str("blank = \"ignore\"                # a blank cell sends nothing; \"clear\" deletes the attribute\n");
     let consent = plan
         .natives
@@ -139,6 +111,36 @@ pub fn render(plan: &Plan, sample: &Sample, cx: &Context<'_>) -> String {
     o
 }
 
+/// `[source]`: the path as given, and what was detected of the file.
+pub(super) fn source_section(o: &mut String, sample: &Sample, path: &str) {
+    o.push_str("\n[source]\n");
+    comment(o, "Relative paths are relative to the folder of this job file: keep the job next to the data or fix it.");
+    let _ = writeln!(o, "path = {}", q(path));
+    if sample.ndjson {
+        comment(o, "Detected: JSON lines (one object per line); nested fields are columns named by their dotted path.");
+        o.push_str("format = \"ndjson\"\n");
+    } else {
+        comment(
+            o,
+            &format!(
+                "Detected: delimiter {}, encoding {}; \"auto\" detects them again at each run (pin them if needed).",
+                q(&(sample.delimiter as char).to_string()),
+                sample.encoding
+            ),
+        );
+        o.push_str("delimiter = \"auto\"\nencoding = \"auto\"\n");
+    }
+    if sample.ragged > 0 {
+        comment(
+            o,
+            &format!(
+                "{} sampled rows have more or fewer fields than the header: they will be rejected.",
+                sample.ragged
+            ),
+        );
+    }
+}
+
 fn left(o: &mut String, l: &Left) {
     comment(o, &format!("- `{}`: {}", clean(&l.column), l.reason));
     if let Some(m) = &l.line {
@@ -147,7 +149,7 @@ fn left(o: &mut String, l: &Left) {
 }
 
 /// Notes as comments, then the mapping line (itself commented with `prefix = "# "`).
-fn mapped(o: &mut String, m: &Mapped, prefix: &str) {
+pub(super) fn mapped(o: &mut String, m: &Mapped, prefix: &str) {
     if prefix.is_empty() {
         for n in &m.notes {
             comment(o, n);
@@ -157,7 +159,7 @@ fn mapped(o: &mut String, m: &Mapped, prefix: &str) {
 }
 
 /// `"id"`, `{ column = "email", lowercase = true }` or a list of them.
-fn custom_id(cols: &[(String, bool)]) -> String {
+pub(super) fn custom_id(cols: &[(String, bool)]) -> String {
     let one = |(c, lower): &(String, bool)| {
         if *lower { format!("{{ column = {}, lowercase = true }}", q(c)) } else { q(c) }
     };
@@ -183,6 +185,9 @@ pub fn line(m: &Mapped) -> String {
                         if !x.unless_columns.is_empty() {
                             parts.push(format!("unless_columns = [{}]", list(&x.unless_columns)));
                         }
+                    } else if !m.column.is_empty() && v.when_set {
+                        parts.push(format!("column = {col}"));
+                        parts.push("when_set = \"subscribed\"".to_string());
                     } else if !m.column.is_empty() {
                         parts.push(format!("column = {col}"));
                         parts.push(format!("subscribed = [{}]", list(&v.subscribed)));
@@ -219,6 +224,10 @@ pub fn line(m: &Mapped) -> String {
                 ValueType::Url => table("type = \"url\""),
                 ValueType::Json => table("type = \"json\""),
                 ValueType::Date { format: None } => table("type = \"date\""),
+                ValueType::Date { format: Some(f) } if f.contains(batchport_transform::value::FORMAT_SEPARATOR) => {
+                    let list: Vec<String> = f.split(batchport_transform::value::FORMAT_SEPARATOR).map(q).collect();
+                    table(&format!("type = \"date\", format = [{}]", list.join(", ")))
+                }
                 ValueType::Date { format: Some(f) } => table(&format!("type = \"date\", format = {}", q(f))),
                 ValueType::Array { separator, mode, json } => {
                     let mode = match mode {
@@ -272,7 +281,7 @@ fn clean(s: &str) -> String {
 }
 
 /// `text` as `# ` lines wrapped near 110 columns, so the file reads in a terminal.
-fn comment(o: &mut String, text: &str) {
+pub(super) fn comment(o: &mut String, text: &str) {
     const WIDTH: usize = 110;
     let text = clean(text);
     let mut line = String::new();

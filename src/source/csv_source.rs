@@ -89,7 +89,9 @@ impl CsvSource {
         let ndjson = match opts.format {
             Format::Ndjson => true,
             Format::Csv => false,
-            Format::Auto => ndjson::looks_like(&opened.head),
+            // By name first: a `.jsonl` whose first line is broken is still
+            // JSON lines (its bad lines rejected), never a one-column CSV.
+            Format::Auto => ndjson::named(path) || ndjson::looks_like(&opened.head),
         };
         let rereadable = opened.rereadable && !ndjson;
         let json_flaws = ndjson::Flaws::default();
@@ -99,6 +101,20 @@ impl CsvSource {
             let ahead = encoding::open(path, opts)?;
             let keys = ndjson::scan_keys(std::io::Cursor::new(ahead.head[ahead.skip..].to_vec()).chain(ahead.input))
                 .map_err(|e| SourceError::read(path, 1, e))?;
+            if keys.is_empty() {
+                // (A transcoded file's head is not kept: it is not blank.)
+                let head = &opened.head[opened.skip..];
+                let blank = matches!(opened.detected, encoding::Detected::Utf8 { .. })
+                    && head.iter().all(u8::is_ascii_whitespace);
+                let path = path.to_path_buf();
+                return Err(if blank {
+                    SourceError::Empty { path }
+                } else if head.contains(&0) {
+                    SourceError::Binary { path }
+                } else {
+                    SourceError::NotJson { path }
+                });
+            }
             let rest = std::io::Cursor::new(opened.head[opened.skip..].to_vec()).chain(opened.input);
             let csv = ndjson::NdjsonToCsv::new(rest, keys, json_flaws.clone());
             (Parser::new(encoding::Input::Stream(Box::new(csv)), Vec::new(), 0), false)
@@ -112,10 +128,11 @@ impl CsvSource {
         if nuls >= 2 && nuls * 100 >= sample.len() {
             return Err(SourceError::Binary { path: path.to_path_buf() });
         }
+        let excel_sep = if ndjson { None } else { sniff::excel_sep_line(sample) };
         let delimiter = match opts.delimiter {
             _ if ndjson => b',',
             Delimiter::Byte(b) => b,
-            Delimiter::Auto => sniff::sniff_delimiter(sample, complete),
+            Delimiter::Auto => excel_sep.unwrap_or_else(|| sniff::sniff_delimiter(sample, complete)),
         };
         parser.set_delimiter(delimiter);
         let mut src = CsvSource {
@@ -138,6 +155,10 @@ impl CsvSource {
             ndjson,
             json_flaws,
         };
+        // Excel's `sep=;` line names the delimiter; the header follows it.
+        if excel_sep.is_some() {
+            src.next()?;
+        }
         match src.next()? {
             None => return Err(SourceError::Empty { path: path.to_path_buf() }),
             Some(Read1 { flaw: Some(reason), .. }) => {

@@ -70,7 +70,9 @@ pub enum SourceError {
     },
 
     /// The file has no header row.
-    #[error("{path}: the file is empty (no header row); a CSV source needs a first row naming the columns")]
+    #[error(
+        "{path}: the file is empty (no header row, no JSON line); a CSV source needs a first row naming the columns"
+    )]
     Empty {
         /// The file.
         path: PathBuf,
@@ -88,6 +90,15 @@ pub enum SourceError {
         "{path}: does not look like a CSV file: it has NUL bytes near the start (a binary file, or compressed in a format other than gzip?)"
     )]
     Binary {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// Read as JSON lines (by its name or `format`), no line is an object.
+    #[error(
+        "{path}: no line is a JSON object with a field, so this is not JSON lines (one object per line); for a CSV file set `format = \"csv\"` in the [source] section"
+    )]
+    NotJson {
         /// The file.
         path: PathBuf,
     },
@@ -183,6 +194,24 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// The input is not a file of the job's kind at all: empty, a directory,
+    /// a device or FIFO, not the gzip its name says, binary, or a header row
+    /// that cannot be read. Running again will not help: it is a setup
+    /// mistake, like a job naming a column the file does not have (exit 2).
+    /// A file that is missing, unreadable or breaks part way is not this.
+    pub fn is_wrong_kind(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Empty { .. }
+                | SourceError::NotGzip { .. }
+                | SourceError::NotAFile { .. }
+                | SourceError::NotRegular { .. }
+                | SourceError::Binary { .. }
+                | SourceError::NotJson { .. }
+                | SourceError::BadHeader { .. }
+        )
+    }
+
     /// Classify an error from opening `path` (or reading its metadata).
     pub(crate) fn open(path: &std::path::Path, e: io::Error) -> Self {
         let path = path.to_path_buf();

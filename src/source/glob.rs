@@ -51,7 +51,12 @@ pub fn expand(pattern: &str, base: &Path) -> Result<Vec<PathBuf>, SourceError> {
         }
     }
     if files.is_empty() {
-        return Err(SourceError::NoMatch { pattern: pattern.to_string(), base: base.to_path_buf() });
+        // A job file in the working folder has an empty base: name the folder.
+        let base = match base.as_os_str().is_empty() {
+            true => std::env::current_dir().unwrap_or_else(|_| ".".into()),
+            false => base.to_path_buf(),
+        };
+        return Err(SourceError::NoMatch { pattern: pattern.to_string(), base });
     }
     files.sort();
     Ok(files)

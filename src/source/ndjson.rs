@@ -28,6 +28,14 @@ pub(crate) const MAX_KEYS: usize = 10_000;
 /// the lines read ahead, not yet handed out).
 pub(crate) type Flaws = Arc<Mutex<HashMap<u64, String>>>;
 
+/// Is `path` named as JSON lines (`.ndjson`, `.jsonl`, `.json`, each maybe
+/// gzipped)?
+pub(crate) fn named(path: &std::path::Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    [".ndjson", ".jsonl", ".json"].iter().any(|ext| name.ends_with(ext))
+}
+
 /// True when the head of a file looks like JSON lines (its first non-blank
 /// byte opens an object).
 pub(crate) fn looks_like(head: &[u8]) -> bool {

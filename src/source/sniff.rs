@@ -6,6 +6,16 @@ pub(crate) const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// How many records of the head are looked at.
 const MAX_RECORDS: usize = 50;
 
+/// The delimiter an Excel `sep=X` first line names (Excel writes it, and
+/// reads it, to say which delimiter the file uses), if the sample opens so.
+pub(crate) fn excel_sep_line(sample: &[u8]) -> Option<u8> {
+    let rest = sample.strip_prefix(b"sep=").or_else(|| sample.strip_prefix(b"SEP="))?;
+    match rest {
+        [d, b'\n', ..] | [d, b'\r', b'\n', ..] | [d] if *d != b'\r' && *d != b'\n' && *d != b'"' => Some(*d),
+        _ => None,
+    }
+}
+
 /// Choose the delimiter for `sample` (the head of the decoded text). `complete`
 /// says the sample is the whole file, so its last record is not cut short.
 /// A file where no candidate appears in the header is single-column: `,`.

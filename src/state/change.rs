@@ -243,7 +243,15 @@ impl ChangeIndex {
         }
         let mut log = self.shared.log.lock().expect("no panic while holding the lock");
         let generation = log.generation;
-        self.append(&mut log, generation, pairs)
+        let written = self.append(&mut log, generation, pairs);
+        if written.is_err() {
+            // A failed write (a full disk) may have left part of a frame,
+            // which ends the reading of its log: later frames go to the next
+            // generation's files, which are read on their own.
+            log.files.iter_mut().for_each(|f| *f = None);
+            log.generation += 1;
+        }
+        written
     }
 
     /// Append `pairs` to the partition logs of `generation`, one frame per
@@ -410,6 +418,27 @@ mod tests {
             assert_eq!(merged.get(id).unwrap(), Some(op), "id {id}");
         }
         assert!(!fs::read_dir(idx.dir()).unwrap().any(|e| e.unwrap().path().to_string_lossy().contains("run-")));
+    }
+
+    /// A write that fails (a full disk: here a log that is `/dev/full`) may
+    /// leave part of a frame, which ends its log's reading: the writes after
+    /// it go to the next generation's logs, so none of them is lost.
+    #[test]
+    fn pairs_recorded_after_a_failed_write_survive_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ChangeIndex::open(dir.path().join("i"), None).unwrap();
+        let in_part = |p: u64, i: u64| (p << (64 - log::PART_BITS)) | i;
+        let full = idx.dir().join(log_name(idx.shared.log.lock().unwrap().generation, 3));
+        std::os::unix::fs::symlink("/dev/full", &full).unwrap();
+        let first: Vec<Pair> = vec![(in_part(2, 1), 10), (in_part(3, 1), 11)];
+        assert!(idx.record_acked(&first).is_err(), "the log of partition 3 is full");
+        // Not acknowledged as recorded: the caller sends these again later.
+        let later: Vec<Pair> = vec![(in_part(3, 2), 12), (in_part(3, 1), 13), (in_part(5, 1), 14)];
+        idx.record_acked(&later).unwrap();
+        idx.commit().unwrap();
+        for &(id, op) in &later {
+            assert!(idx.is_unchanged(id, op).unwrap(), "{id:x}");
+        }
     }
 
     /// Logs written by the one-file format of an earlier version are read.

@@ -123,7 +123,14 @@ impl Transformer {
                     }
                 }
                 let plain = plain.into_iter().map(|a| bound(a, &a.wire_name)).collect::<Result<_, _>>()?;
-                let event = BoundEvent { name, time, attrs: plain, objects, max_age: job.api.event_max_age };
+                let event = BoundEvent {
+                    name,
+                    snake_case: e.snake_case,
+                    time,
+                    attrs: plain,
+                    objects,
+                    max_age: job.api.event_max_age,
+                };
                 Transformer {
                     id: ids(&e.profile.id_columns)?,
                     native: natives(&e.profile)?,
@@ -190,6 +197,9 @@ impl Transformer {
         };
         attrs(&mut fp, &mut self.hashed, &self.attrs);
         if let Some(e) = &self.event {
+            if e.snake_case {
+                fp.push_str("|ec:snake");
+            }
             match &e.name {
                 Ok(f) => self.hashed.push(f.index),
                 Err(constant) => {

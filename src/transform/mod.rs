@@ -172,6 +172,8 @@ struct BoundAttr {
 
 struct BoundEvent {
     name: Result<Field, String>,
+    /// `event_case = "snake"`.
+    snake_case: bool,
     time: Option<(Field, Option<String>)>,
     attrs: Vec<BoundAttr>,
     /// `object.member` attributes, grouped by object: `"object":` and members.

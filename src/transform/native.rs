@@ -217,12 +217,23 @@ fn write_one<'r, O: json::Out>(
         return Ok(());
     }
     if matches!(n.kind, NativeKind::Phone) {
-        let region = match &n.region_field {
-            Some(f) => Some(cell(f)?).filter(|r| !r.is_empty()).map(country_code),
+        let row_region = match &n.region_field {
+            Some(f) => Some(cell(f)?),
             None => None,
         };
-        let region = region.flatten().or_else(|| n.region.clone());
-        let e164 = value::phone(c, region.as_deref()).map_err(|m| reject(header, m))?;
+        let region = row_region.filter(|r| !r.is_empty()).and_then(country_code).or_else(|| n.region.clone());
+        let e164 = value::phone(c, region.as_deref()).map_err(|m| match (&n.region_field, region.is_none()) {
+            // The job has a region column: the row's cell is the cause.
+            (Some(f), true) => {
+                let said = if row_region.is_some_and(|r| !r.is_empty()) { "is not a country" } else { "is blank" };
+                reject(
+                    header,
+                    format!("{m}; this row's `{}` {said}", f.header)
+                        .replace(": give the job a phone region (region = \"FR\" or region_column)", ""),
+                )
+            }
+            _ => reject(header, m),
+        })?;
         json::string(obj.raw_key(&n.key), &e164);
         return Ok(());
     }

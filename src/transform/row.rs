@@ -227,13 +227,23 @@ impl Transformer {
     ) -> Result<Vec<u8>, Problem> {
         let mut out = Vec::with_capacity(64);
         let mut obj = json::Object::open(&mut out);
+        let snake;
         let name = match &e.name {
             Ok(f) => {
-                let n = cell(f)?;
+                let mut n = cell(f)?;
+                if e.snake_case && !batchport_api::rules::is_valid_name(n) {
+                    snake = value::snake_case(n);
+                    n = &snake;
+                }
                 if !batchport_api::rules::is_valid_name(n) {
+                    let hint =
+                        if e.snake_case { "" } else { " (event_case = \"snake\" in [mapping] would write it so)" };
                     return Err(reject(
                         &f.header,
-                        format!("`{}` is not an event name (a-z, 0-9 and _, at most 30 characters)", value::clip(n)),
+                        format!(
+                            "`{}` is not an event name (a-z, 0-9 and _, at most 30 characters){hint}",
+                            value::clip(cell(f)?)
+                        ),
                     ));
                 }
                 n

@@ -3,6 +3,8 @@
 //! process: rehearse then go live, the fix-the-rejects workflow, a glob of
 //! daily files, a file that grew, held rows and the exit status.
 
+mod contact_lists;
+mod disk_full;
 mod edited;
 mod events;
 mod optouts;

@@ -9,7 +9,9 @@ use super::*;
 
 #[tokio::test]
 async fn audiences_lifecycle() {
-    let emu = start(quick()).await;
+    // Indexing long enough that the view right after the create still sees
+    // it under way on a loaded machine; the update's end is polled for.
+    let emu = start(EmulatorConfig { indexing_delay: Duration::from_millis(1_500), ..quick() }).await;
     let create = json!({"name": "vip", "display_name": "VIP", "type": "custom_ids"});
     let (status, created) = post(&emu, "/audiences/create", &create).await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -25,10 +27,15 @@ async fn audiences_lifecycle() {
         {"action": "remove", "id": "u2"}, {"action": "add", "id": "u3"}]});
     let (_, upd) = post(&emu, "/audiences/update", &update).await;
     assert_eq!(emu.audience_ids("vip").unwrap(), ["u1", "u3"]);
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let (_, view) =
-        get(&emu, &format!("/audiences/view?name=vip&indexing_token={}", upd["indexing_token"].as_str().unwrap()))
-            .await;
+    let viewed = format!("/audiences/view?name=vip&indexing_token={}", upd["indexing_token"].as_str().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let view = loop {
+        let (_, view) = get(&emu, &viewed).await;
+        if view["indexing_state"] != "IN_PROGRESS" || std::time::Instant::now() > deadline {
+            break view;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!((view["indexing_state"].as_str(), view["nb_ids"].as_u64()), (Some("APPLIED"), Some(2)));
 
     let replace = json!({"name": "vip", "ids": [{"id": "r1"}, {"id": "r2", "attributes": {"n": 1}}]});

@@ -110,7 +110,10 @@ fn a_year_of_events_is_reported_out_of_window_before_anything_is_sent() {
     assert_eq!((s["rows_rejected"].as_u64(), s["rows_valid"].as_u64()), (Some(old as u64), Some(3)), "{s}");
     assert_eq!(emu.stats().requests, 0, "validate sends nothing");
     let r = rejects(dir.path(), &s);
-    assert!(r.iter().all(|x| x.1 == "time" && x.2.contains("older than 24 h") && x.2.contains("README")), "{r:?}");
+    assert!(
+        r.iter().all(|x| x.1 == "time" && x.2.contains("older than 24 h") && x.2.contains("Bringing history")),
+        "{r:?}"
+    );
     let s = summary(&cmd(dir.path(), "run", "j.toml"), 3);
     assert_eq!(s["rows_sent"], 3);
     assert_eq!(emu.stats().partial_errors, 0);

@@ -77,3 +77,22 @@ fn a_job_that_does_not_fit_the_file_exits_2_from_run_with_nothing_recorded() {
         assert!(!dir.path().join("state/jobs").exists(), "{what}: a run was recorded");
     }
 }
+
+/// A job file saved by a Windows editor as "Unicode" (UTF-16) or in another
+/// encoding is named as such, with what to do (exit 2); one with a UTF-8
+/// byte order mark and CRLF line ends is read.
+#[test]
+fn a_job_file_that_is_not_utf8_says_how_to_save_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "users.csv", "id,name\nu1,A\n");
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(EMU_JOB.encode_utf16().flat_map(u16::to_le_bytes));
+    write(dir.path(), "job.toml", &utf16);
+    let out = run_in(dir.path(), &["validate", "job.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("job.toml: it is saved as UTF-16") && err.contains("save it as UTF-8"), "{err}");
+    let crlf = format!("\u{feff}{}", EMU_JOB.replace('\n', "\r\n"));
+    let (code, err) = validate(&crlf);
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -2,7 +2,6 @@
 //! environments and signals. Each test is named after the bug it pins down.
 
 mod docs;
-mod fuzz;
 mod jobs;
 mod output;
 mod private;

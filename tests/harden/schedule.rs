@@ -25,7 +25,7 @@ fn schedule_runs_an_export_job() {
         .arg(dir.path().join("state"))
         .current_dir(dir.path())
         .env("TZ", "UTC")
-        .env(batchport_engine::export::POLL_ENV, "20")
+        .env("BATCHPORT_EXPORT_POLL_MS", "20")
         .env("BATCH_REST_KEY", "emulator_rest_key")
         .env("BATCH_PROJECT_KEY", "project_emulator")
         .output()

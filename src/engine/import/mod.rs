@@ -107,6 +107,13 @@ impl Import {
         let (s, id) = (store.clone(), run.id.clone());
         let ledger = blocking(move || s.batches(&id)).await?;
         let plan = resume::plan(run, &ledger, hold);
+        if !ledger.is_empty() {
+            let c = &plan.counters;
+            cx.options.events.notice(format!(
+                "resuming run {}: {} rows already acknowledged, {} rejected, {} held: none is sent again",
+                run.id, c.rows_sent, c.rows_rejected, c.rows_uncertain
+            ));
+        }
         // Sequence numbers key the ledger: never reuse one an earlier attempt planned.
         run.next_seq = run.next_seq.max(ledger.iter().map(|b| b.seq + 1).max().unwrap_or(0));
         let rejects_dir = job.rejects_dir.clone().unwrap_or_else(|| cx.options.state_dir.join("rejects"));
@@ -141,6 +148,9 @@ impl Import {
             let (s, key) = (store.clone(), cx.scope.clone());
             acc.change = Some(blocking(move || s.change_index(&key)).await?);
         }
+        // The first `changed_only` run to a destination has nothing to diff
+        // against: it sends every row, and says so.
+        let index_was_empty = acc.change.as_ref().is_some_and(|c| c.is_empty());
         if job.kind == Kind::Events {
             acc.events = Some(history::open_events(job, &store, &cx.scope, run, hold && ledger.is_empty()).await?);
         }
@@ -171,7 +181,8 @@ impl Import {
             acc: Arc::new(Mutex::new(acc)),
             inflight: JoinSet::new(),
             batcher: Batcher::new(batch_limits(job, changed_only), run.next_seq),
-            progress: progress::ImportBar::new(cx.options.progress, self.prints.iter().map(|f| f.size).sum()),
+            progress: progress::ImportBar::new(cx.options.progress, self.prints.iter().map(|f| f.size).sum())
+                .after(base.rows_read),
             run_id: run.id.clone(),
             cancel: cancel.clone(),
             checkpoint: None,
@@ -204,9 +215,14 @@ impl Import {
             }
             if !cancel.is_cancelled() {
                 files_done[i] = true;
-                history::imported(&store, &cx.scope, &self.prints[i], &run.id, &job.mapping_print).await?;
+                outcome = history::imported(&store, &cx.scope, &self.prints[i], &run.id, &job.mapping_print).await;
             }
-            save(run, &eng, &base, &files_done, true).await?;
+            if outcome.is_ok() {
+                outcome = save(run, &eng, &base, &files_done, true).await;
+            }
+            if outcome.is_err() {
+                break;
+            }
         }
         if eng.keys.waits > 0 {
             tracing::info!(waits = eng.keys.waits, "batches waited for an earlier batch holding one of their IDs");
@@ -221,9 +237,9 @@ impl Import {
         }
         // What was acknowledged, whatever the outcome, into the index's base.
         let change = eng.accounts().change.clone();
-        let change_note = match change {
-            Some(ci) => blocking(move || ci.commit().map(|()| ci.replaced_note().map(str::to_string))).await?,
-            None => None,
+        let committed = match change {
+            Some(ci) => blocking(move || ci.commit().map(|()| ci.replaced_note().map(str::to_string))).await,
+            None => Ok(None),
         };
         eng.progress.finish();
         {
@@ -234,8 +250,20 @@ impl Import {
             run.uncertain_files = acc.uncertain.paths.clone();
             run.partial_file = acc.partial.as_ref().and_then(|p| p.paths.first().cloned());
         }
-        save(run, &eng, &base, &files_done, false).await?;
+        // The counts of what was sent are kept whatever failed (a full disk
+        // fails the commit, and maybe this save: the run's record then keeps
+        // its last counts, the summary these). The first failure is the one
+        // reported; a commit that failed leaves its logs for the next open.
+        let saved = save(run, &eng, &base, &files_done, false).await;
         outcome?;
+        let change_note = committed?.or_else(|| {
+            index_was_empty.then(|| {
+                "the change index was empty (the first changed_only run to this destination): no row was skipped as unchanged; \
+                 the next run sends only what changed"
+                    .to_string()
+            })
+        });
+        saved?;
         if cancel.is_cancelled() {
             return Ok(Ended::Interrupted);
         }

@@ -8,6 +8,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub(crate) struct ImportBar {
     bar: Option<ProgressBar>,
     pos: u64,
+    /// Rows an earlier attempt read: rows/s is over this attempt's.
+    rows_before: u64,
 }
 
 impl ImportBar {
@@ -22,7 +24,13 @@ impl ImportBar {
             );
             b
         });
-        ImportBar { bar, pos: 0 }
+        ImportBar { bar, pos: 0, rows_before: 0 }
+    }
+
+    /// A resumed run: `rows` were read by earlier attempts.
+    pub(crate) fn after(mut self, rows: u64) -> Self {
+        self.rows_before = rows;
+        self
     }
 
     pub(crate) fn position(&self) -> u64 {
@@ -30,15 +38,21 @@ impl ImportBar {
     }
 
     pub(crate) fn set_position(&mut self, pos: u64) {
+        let resumed = self.pos == 0 && pos > 0 && self.rows_before > 0;
         self.pos = pos;
         if let Some(b) = &self.bar {
             b.set_position(pos);
+            // The jump to where a resumed run starts is no speed: the ETA
+            // is estimated from here.
+            if resumed {
+                b.reset_eta();
+            }
         }
     }
 
     pub(crate) fn update(&self, c: &Counters) {
         if let Some(b) = &self.bar {
-            let rate = c.rows_read as f64 / b.elapsed().as_secs_f64().max(0.001);
+            let rate = c.rows_read.saturating_sub(self.rows_before) as f64 / b.elapsed().as_secs_f64().max(0.001);
             b.set_message(format!(
                 "{:.0} rows/s · sent {} · rejected {} · unchanged {}",
                 rate, c.rows_sent, c.rows_rejected, c.rows_unchanged

@@ -150,18 +150,23 @@ impl Accounts {
             record.state = BatchState::Held;
         }
         record.tally = tally;
-        // The events first: a record that says "acknowledged" is never
-        // recovered without them (one sled log, flushed below).
+        // The indexes first: a record that says "acknowledged" is never
+        // recovered without them. The events share the ledger's sled log
+        // (flushed below); the change index's pairs reach the OS before the
+        // record is even written, since sled may flush the record on its own
+        // at any time. If either write fails (a full disk), the batch has no
+        // record: a resume treats it as in flight, never as settled with its
+        // acknowledgements forgotten.
         if let Some(ev) = &self.events {
             ev.record_acked(&acked_events).map_err(Written::State)?;
             ev.record_held(&held_events).map_err(Written::State)?;
         }
-        store.record_batch(run_id, &record).map_err(Written::State)?;
         if let Some(ci) = &self.change
             && !acked_pairs.is_empty()
         {
             ci.record_acked(&acked_pairs).map_err(Written::State)?;
         }
+        store.record_batch(run_id, &record).map_err(Written::State)?;
         if durable {
             store.flush().map_err(Written::State)?;
         }

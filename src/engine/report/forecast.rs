@@ -254,9 +254,14 @@ impl Forecast {
         if !self.attributes.is_empty() {
             s.push_str(&format!("  attributes sent: {}\n", self.attributes.join(", ")));
         }
-        s.push_str("  consent          subscribed  unsubscribed    not sent\n");
-        for (name, c) in [("email", self.email_marketing), ("SMS", self.sms_marketing)] {
-            s.push_str(&format!("    {name:<13}{:>12}{:>14}{:>12}\n", c.subscribed, c.unsubscribed, c.not_sent));
+        // A job that sends no consent at all (events, audiences, profiles
+        // without it) gets no all-zero table.
+        let sends = |c: &ConsentCounts| c.subscribed + c.unsubscribed > 0;
+        if sends(&self.email_marketing) || sends(&self.sms_marketing) || !self.consent_values.is_empty() {
+            s.push_str("  consent          subscribed  unsubscribed    not sent\n");
+            for (name, c) in [("email", self.email_marketing), ("SMS", self.sms_marketing)] {
+                s.push_str(&format!("    {name:<13}{:>12}{:>14}{:>12}\n", c.subscribed, c.unsubscribed, c.not_sent));
+            }
         }
         let mut column = None;
         for v in &self.consent_values {
@@ -368,23 +373,12 @@ fn count(c: &mut ConsentCounts, attrs: &[u8], key: &[u8]) {
 }
 
 /// "`abc` is not a number" → "`…` is not a number": reasons group by kind.
+/// Only the first quoted span is the cell's value; later ones are the job's
+/// words (`does not match the date format `%d/%m/%Y``, `set a `format``), kept.
 fn generic(reason: &str) -> String {
-    let mut out = String::with_capacity(reason.len());
-    let mut inside = false;
-    for c in reason.chars() {
-        if c == '`' {
-            if !inside {
-                out.push_str("`…");
-            }
-            inside = !inside;
-            if !inside {
-                out.push('`');
-            }
-        } else if !inside {
-            out.push(c);
-        }
-    }
-    out
+    let Some(open) = reason.find('`') else { return reason.to_string() };
+    let Some(len) = reason[open + 1..].find('`') else { return reason.to_string() };
+    format!("{}`…`{}", &reason[..open], &reason[open + 1 + len + 1..])
 }
 
 #[cfg(test)]
@@ -395,6 +389,14 @@ mod tests {
     fn reasons_group_without_their_values() {
         assert_eq!(generic("age: `abc` is not a whole number"), "age: `…` is not a whole number");
         assert_eq!(generic("the Custom ID is blank"), "the Custom ID is blank");
+        assert_eq!(
+            generic("d: `1/2/3` is not a date (expected YYYY-MM-DD; set a `format` for others)"),
+            "d: `…` is not a date (expected YYYY-MM-DD; set a `format` for others)"
+        );
+        assert_eq!(
+            generic("d: `12/31` does not match the date format `%d/%m`"),
+            "d: `…` does not match the date format `%d/%m`"
+        );
         let mut c = ConsentCounts::default();
         count(&mut c, br#"{"$email_marketing":"unsubscribed","x":1}"#, b"\"$email_marketing\":\"");
         count(&mut c, br#"{"$email_marketing":"subscribed"}"#, b"\"$email_marketing\":\"");

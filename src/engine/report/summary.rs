@@ -48,6 +48,10 @@ pub struct Summary {
     pub rate_achieved: Option<f64>,
     /// Wall time of this command, in seconds.
     pub elapsed_s: f64,
+    /// Rows an earlier attempt of a resumed run had read: the text's rows/s
+    /// is over what this command read (not in the JSON summary).
+    #[serde(skip)]
+    pub rows_read_before: u64,
     /// The rejects file, when rows were rejected.
     pub rejects_file: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -176,6 +180,7 @@ impl Summary {
             http_429: 0,
             rate_achieved: None,
             elapsed_s: 0.0,
+            rows_read_before: 0,
             rejects_file: None,
             uncertain_file: None,
             files: Vec::new(),
@@ -193,7 +198,8 @@ impl Summary {
 
     /// The summary for people: a few lines (the binary prints them on stdout).
     pub fn human(&self) -> String {
-        let rate = if self.elapsed_s > 0.0 { self.rows_read as f64 / self.elapsed_s } else { 0.0 };
+        let read = self.rows_read.saturating_sub(self.rows_read_before);
+        let rate = if self.elapsed_s > 0.0 { read as f64 / self.elapsed_s } else { 0.0 };
         let mut s = format!(
             "{job} [{run}]: {status} in {el:.1}s ({rate:.0} rows/s)\n  read {read}, ",
             job = self.job,

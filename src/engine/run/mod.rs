@@ -129,6 +129,7 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     let driver = Driver::new(RetryPolicy::default(), crate::import::limiter(job), opts.cancel.child_token());
     let scope = connection.destination.scope(&job.name);
     let cx = Context { job, options: opts, store: &store, connection: &connection, scope, driver };
+    let read_before = run.counters.rows_read;
     let ended = match work.execute(&cx, &mut run).await {
         Err(e) if e.is::<Interrupted>() => Ok(Ended::Interrupted),
         other => other,
@@ -156,10 +157,20 @@ pub async fn execute(job: &Job, opts: &Options) -> Result<Summary> {
     };
     let finished = run.clone();
     let store2 = store.clone();
-    blocking(move || store2.finish_run(&finished)).await?;
+    if let Err(e) = blocking(move || store2.finish_run(&finished)).await {
+        // The run's record keeps its last saved state (and `status` the
+        // ledger's counts); the summary still says what was sent.
+        run.status = RunStatus::Failed;
+        let unsaved = format!("the run's record could not be saved: {e:#}");
+        run.last_error = Some(match run.last_error.take() {
+            Some(first) => format!("{first}; {unsaved}"),
+            None => unsaved,
+        });
+    }
 
     // Summarise.
     let mut s = summary_of(&run, work.files(&run), started);
+    s.rows_read_before = read_before;
     if let Ok(Ended::Done { note }) = ended {
         s.note = note;
     }

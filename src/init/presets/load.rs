@@ -410,11 +410,11 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_example_reads() {
-        let readme = include_str!("../../../README.md");
+    fn the_guide_s_example_reads() {
+        let readme = include_str!("../../../docs/guide.md");
         let section = readme.split("### Presets as data").nth(1).unwrap();
         let example = section.split("```toml\n").nth(1).unwrap().split("```").next().unwrap();
-        let t = parse(example, "README.md").unwrap();
+        let t = parse(example, "docs/guide.md").unwrap();
         assert_eq!((t.name.as_str(), t.columns.len(), t.ids.len()), ("Acme CRM", 3, 1));
     }
 

@@ -4,7 +4,7 @@
 //!
 //! Presets are data: one TOML file per tool (`mailchimp.toml`...), embedded in
 //! the binary, read by `load` into a `Tool`. `batchport init --preset-file`
-//! reads a user's file of the same format (README: "Presets as data").
+//! reads a user's file of the same format (docs/guide.md: "Presets as data").
 
 mod load;
 mod raw;

@@ -11,7 +11,7 @@
 //! (`pairs_between`, see `scan.rs`). The file is not memory-mapped: a mapping
 //! either grows the RSS to the index size or, with its pages dropped as it
 //! goes, costs a page fault per lookup (measured on the 2-core VM, 10 M ids:
-//! 6.8 µs a lookup and 147 MB of RSS with a mapping; see the README).
+//! 6.8 µs a lookup and 147 MB of RSS with a mapping; see docs/performance.md).
 //!
 //! The file is immutable: a merge writes a new one beside it and renames it in
 //! (see `change.rs`), so a reader never sees a half-written base.

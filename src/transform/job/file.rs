@@ -75,6 +75,9 @@ pub(super) struct MappingSection {
     pub attributes: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     pub event: Option<Spanned<String>>,
     pub event_name: Option<Spanned<String>>,
+    /// `"as_is"` (the default) or `"snake"`: `Viewed Product` is sent as
+    /// `viewed_product` (Batch takes `[a-z0-9_]` only).
+    pub event_case: Option<Spanned<String>>,
     pub time: Option<Spanned<toml::Value>>,
     pub event_attributes: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
     pub item_id: Option<Spanned<String>>,
@@ -141,9 +144,37 @@ pub(super) struct AttrTable {
     pub value: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
-    pub format: Option<String>,
+    /// A date's strftime pattern, or several tried in order; `"json"` for an
+    /// array.
+    pub format: Option<Formats>,
     pub separator: Option<String>,
     pub mode: Option<String>,
+}
+
+/// `format = "..."` or `format = ["...", "..."]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(super) enum Formats {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Formats {
+    /// The one format, if there is exactly one.
+    pub fn one(&self) -> Option<&str> {
+        match self {
+            Formats::One(f) => Some(f),
+            Formats::Many(l) if l.len() == 1 => Some(&l[0]),
+            Formats::Many(_) => None,
+        }
+    }
+
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Formats::One(f) => vec![f.clone()],
+            Formats::Many(l) => l.clone(),
+        }
+    }
 }
 
 /// The table form of a subscription mapping.
@@ -160,6 +191,9 @@ pub(super) struct SubscriptionTable {
     /// Values that decide nothing: the row sends no subscription.
     #[serde(default)]
     pub undecided: Vec<String>,
+    /// `"subscribed"`: a set cell the lists do not name is an opt-in (a
+    /// column of opt-in dates); an unset one sends nothing.
+    pub when_set: Option<String>,
     /// Columns that, when set (not blank, not false/0/no), mean an opt-out or a
     /// suppression: they win over `column` and `value`. An entry
     /// `{ column = "...", is = [...] }` means an opt-out when the cell is one

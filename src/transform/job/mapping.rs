@@ -176,7 +176,7 @@ impl Resolver<'_> {
     fn value_type(&self, key: &str, span: std::ops::Range<usize>, t: &AttrTable) -> Result<ValueType, JobError> {
         let kind =
             t.kind.as_deref().unwrap_or(if t.separator.is_some() || t.mode.is_some() { "array" } else { "string" });
-        let json = kind == "array" && t.format.as_deref() == Some("json");
+        let json = kind == "array" && t.format.as_ref().and_then(|f| f.one()) == Some("json");
         if t.format.is_some() && kind != "date" && !json {
             return self
                 .err(span, format!("{key}: `format` goes with type = \"date\" (or \"json\" with type = \"array\")"));
@@ -192,10 +192,19 @@ impl Resolver<'_> {
             "url" => ValueType::Url,
             "json" => ValueType::Json,
             "date" => {
-                if let Some(f) = &t.format {
-                    check_strftime(f).or_else(|m| self.err(span.clone(), format!("{key}: format `{f}`: {m}")))?;
+                let list = t.format.as_ref().map(|f| f.list()).unwrap_or_default();
+                if t.format.is_some() && list.is_empty() {
+                    return self.err(span, format!("{key}: `format = []` lists no format"));
                 }
-                ValueType::Date { format: t.format.clone() }
+                for f in &list {
+                    check_strftime(f).or_else(|m| self.err(span.clone(), format!("{key}: format `{f}`: {m}")))?;
+                    if f.contains(crate::value::FORMAT_SEPARATOR) {
+                        return self.err(span.clone(), format!("{key}: format `{}` holds a newline", f.escape_debug()));
+                    }
+                }
+                // Several formats are kept as one text (see `FORMAT_SEPARATOR`).
+                let joined = list.join(&crate::value::FORMAT_SEPARATOR.to_string());
+                ValueType::Date { format: (!list.is_empty()).then_some(joined) }
             }
             "array" => {
                 let separator = t.separator.clone().unwrap_or_else(|| ",".into());
@@ -252,6 +261,20 @@ impl Resolver<'_> {
                     .file("an events job needs mapping.event (the column with the event name) or mapping.event_name"));
             }
         };
+        let snake_case = match m.event_case.as_ref().map(|c| (c.get_ref().as_str(), c.span())) {
+            None | Some(("as_is", _)) => false,
+            Some(("snake", _)) if matches!(name, EventName::Column(_)) => true,
+            Some(("snake", span)) => {
+                return self
+                    .err(span, "mapping.event_case: a constant event_name is written as Batch takes it already");
+            }
+            Some((other, span)) => {
+                return self.err(
+                    span,
+                    format!("mapping.event_case = \"{}\": use \"as_is\" or \"snake\"", other.escape_debug()),
+                );
+            }
+        };
         let time = match &m.time {
             None => None,
             Some(v) => {
@@ -278,7 +301,7 @@ impl Resolver<'_> {
                 rules::MAX_EVENT_ATTRIBUTES
             )));
         }
-        Ok(EventMapping { profile, name, time, attributes })
+        Ok(EventMapping { profile, name, snake_case, time, attributes })
     }
 
     pub(super) fn audience(&self, raw: &JobFile) -> Result<AudienceSettings, JobError> {

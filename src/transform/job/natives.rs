@@ -114,6 +114,7 @@ impl Resolver<'_> {
                     subscribed: defaults(DEFAULT_SUBSCRIBED),
                     unsubscribed: defaults(DEFAULT_UNSUBSCRIBED),
                     undecided: Vec::new(),
+                    when_set: false,
                 };
                 return Ok(NativeMap {
                     kind: kind(values),
@@ -128,7 +129,23 @@ impl Resolver<'_> {
         };
         let (subscribed, unsubscribed, undecided) = (lower(&t.subscribed), lower(&t.unsubscribed), lower(&t.undecided));
         let only_suppressions = t.column.is_none() && t.value.is_none() && !t.suppressed_by.is_empty();
-        let mut values = SubscriptionValues { subscribed, unsubscribed, undecided };
+        let when_set = match t.when_set.as_deref() {
+            None => false,
+            Some("subscribed") if t.column.is_some() => true,
+            Some("subscribed") => {
+                return self.err(v.span(), format!("{key}: `when_set` reads a `column` (the column of opt-in dates)"));
+            }
+            Some(other) => {
+                return self.err(
+                    v.span(),
+                    format!(
+                        "{key}: when_set = \"{}\": only \"subscribed\" (an opt-out column is `suppressed_by`)",
+                        other.escape_debug()
+                    ),
+                );
+            }
+        };
+        let mut values = SubscriptionValues { subscribed, unsubscribed, undecided, when_set };
         if t.value.is_some() || only_suppressions {
             if !(values.subscribed.is_empty() && values.unsubscribed.is_empty()) {
                 return self.err(
@@ -138,9 +155,11 @@ impl Resolver<'_> {
             }
             values.subscribed = vec!["subscribed".into()];
             values.unsubscribed = vec!["unsubscribed".into()];
-        } else if values.subscribed.is_empty() && values.unsubscribed.is_empty() {
+        } else if values.subscribed.is_empty() && values.unsubscribed.is_empty() && !values.when_set {
             return self
-                .err(v.span(), format!("{key}: list the column's values in `subscribed` and/or `unsubscribed`"));
+                .err(v.span(), format!(
+                    "{key}: list the column's values in `subscribed` and/or `unsubscribed`, or say when_set = \"subscribed\""
+                ));
         }
         for (a, b, an, bn) in [
             (&values.subscribed, &values.unsubscribed, "subscribed", "unsubscribed"),

@@ -11,7 +11,16 @@ use toml::Spanned;
 
 /// Read and resolve a job file.
 pub fn load(path: &Path) -> Result<Job, JobError> {
-    let text = std::fs::read_to_string(path).map_err(|error| JobError::Read { path: path.to_path_buf(), error })?;
+    let bytes = std::fs::read(path).map_err(|error| JobError::Read { path: path.to_path_buf(), error })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        // Windows editors save "Unicode" as UTF-16, with its byte order mark.
+        let utf16 = e.as_bytes().starts_with(&[0xFF, 0xFE]) || e.as_bytes().starts_with(&[0xFE, 0xFF]);
+        let hint = if utf16 { "it is saved as UTF-16" } else { "it is not valid UTF-8" };
+        JobError::File {
+            path: path.to_path_buf(),
+            message: format!("{hint}; a job file is TOML text in UTF-8: save it as UTF-8 and run again"),
+        }
+    })?;
     parse(&text, path)
 }
 
@@ -191,6 +200,7 @@ impl Resolver<'_> {
             ("mapping.item_id", m.item_id.as_ref().map(|s| s.span()), &[Kind::Catalog]),
             ("mapping.event", m.event.as_ref().map(|s| s.span()), &[Kind::Events]),
             ("mapping.event_name", m.event_name.as_ref().map(|s| s.span()), &[Kind::Events]),
+            ("mapping.event_case", m.event_case.as_ref().map(|s| s.span()), &[Kind::Events]),
             ("mapping.time", m.time.as_ref().map(|s| s.span()), &[Kind::Events]),
             (
                 "mapping.custom_id",

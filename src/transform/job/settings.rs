@@ -115,7 +115,8 @@ pub enum ValueType {
     Bool,
     /// `format` is a strftime pattern; `None` accepts RFC 3339 and `YYYY-MM-DD`.
     Date {
-        /// The attribute's `format`.
+        /// The attribute's `format`; several (`format = [...]`, tried in
+        /// order) joined by `value::FORMAT_SEPARATOR`.
         format: Option<String>,
     },
     /// `url`: a URL, sent as `url(name)`.
@@ -149,7 +150,7 @@ pub struct AttrMap {
 }
 
 /// The user's words for subscribed / unsubscribed, lowercased.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct SubscriptionValues {
     /// Values that mean subscribed (a plain column: `subscribed`, `yes`,
     /// `true`, `1`).
@@ -159,6 +160,27 @@ pub struct SubscriptionValues {
     pub unsubscribed: Vec<String>,
     /// Values that send no subscription at all (consent not given either way).
     pub undecided: Vec<String>,
+    /// `when_set = "subscribed"`: any other set cell (not blank, not
+    /// false/0/no) means subscribed, and an unset one sends nothing: an
+    /// opt-in date or timestamp column.
+    pub when_set: bool,
+}
+
+/// As `#[derive(Debug)]` wrote it before `when_set` existed, which is then
+/// added only when set: the change index's row-hash fingerprint is made of
+/// this text, and a different text would make every row of every existing
+/// nightly "changed" (all resent once) after an upgrade.
+impl std::fmt::Debug for SubscriptionValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("SubscriptionValues");
+        d.field("subscribed", &self.subscribed)
+            .field("unsubscribed", &self.unsubscribed)
+            .field("undecided", &self.undecided);
+        if self.when_set {
+            d.field("when_set", &self.when_set);
+        }
+        d.finish()
+    }
 }
 
 /// Which native attribute a `[mapping.native]` key maps.
@@ -302,6 +324,8 @@ pub struct EventMapping {
     /// The profile part: a job may map attributes and one event per row.
     pub profile: ProfileMapping,
     pub(crate) name: EventName,
+    /// `event_case = "snake"`: a column's event names are put in snake case.
+    pub(crate) snake_case: bool,
     pub(crate) time: Option<(Column, Option<String>)>,
     /// `[mapping.event_attributes]`, in the file's order (`object.member`
     /// names are members of an object attribute).

@@ -5,11 +5,24 @@ use super::clip;
 use crate::json;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 
+/// Joins the formats of `format = [...]` in `ValueType::Date`'s one text: a
+/// newline never appears in a strftime pattern (the job refuses one), and a
+/// single format keeps its text (the change index's fingerprint is made of it).
+pub const FORMAT_SEPARATOR: char = '\n';
+
 /// A date as RFC 3339 UTC. With a strftime `format`, the cell must match it (a
-/// value without a zone is taken as UTC); without one, RFC 3339 and `YYYY-MM-DD`.
+/// value without a zone is taken as UTC); without one, RFC 3339, `YYYY-MM-DD`
+/// and the timestamps databases write (`sql_timestamp`).
 pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
     if let Some(fast) = fast_date(cell, format) {
         return Ok(fast);
+    }
+    // `format = ["%d/%m/%Y", "%Y-%m-%d %H:%M"]`: the first that reads the cell.
+    if let Some(formats) = format.filter(|f| f.contains(FORMAT_SEPARATOR)) {
+        return formats.split(FORMAT_SEPARATOR).find_map(|f| parse_date(cell, Some(f)).ok()).ok_or_else(|| {
+            let list: Vec<String> = formats.split(FORMAT_SEPARATOR).map(|f| format!("`{f}`")).collect();
+            format!("`{}` does not match any of the date formats {}", clip(cell), list.join(", "))
+        });
     }
     let utc: Option<DateTime<Utc>> = match format {
         Some(f) => NaiveDateTime::parse_from_str(cell, f)
@@ -25,9 +38,8 @@ pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
                 NaiveDate::parse_from_str(cell, "%Y-%m-%d")
                     .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
             })
-            .or_else(|_| NaiveDateTime::parse_from_str(cell, "%Y-%m-%d %H:%M:%S").map(|d| d.and_utc()))
-            .or_else(|_| NaiveDateTime::parse_from_str(cell, "%Y-%m-%dT%H:%M:%S").map(|d| d.and_utc()))
-            .ok(),
+            .ok()
+            .or_else(|| sql_timestamp(cell)),
     };
     match utc {
         // RFC 3339 has four-digit years: `-0001` or `10000` would be refused.
@@ -40,10 +52,28 @@ pub fn parse_date(cell: &str, format: Option<&str>) -> Result<String, String> {
         None => Err(match format {
             Some(f) => format!("`{}` does not match the date format `{f}`", clip(cell)),
             None => {
-                format!("`{}` is not a date (expected YYYY-MM-DD or RFC 3339; set a `format` for others)", clip(cell))
+                format!(
+                    "`{}` is not a date (expected YYYY-MM-DD, RFC 3339 or YYYY-MM-DD HH:MM:SS; set a `format` for others)",
+                    clip(cell)
+                )
             }
         }),
     }
+}
+
+/// The timestamps databases and warehouses write, without a `format`:
+/// `2023-04-19 22:20:05` and `...T22:20:05` (seconds optional, fractions
+/// kept), with a zone offset as PostgreSQL writes it (`+00`, `+05:30`) or
+/// BigQuery's ` UTC`; without a zone, UTC.
+fn sql_timestamp(cell: &str) -> Option<DateTime<Utc>> {
+    const NAIVE: [&str; 4] = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"];
+    const ZONED: [&str; 2] = ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"];
+    let naive = cell.strip_suffix(" UTC").unwrap_or(cell);
+    NAIVE
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(naive, f).ok())
+        .map(|d| d.and_utc())
+        .or_else(|| ZONED.iter().find_map(|f| DateTime::parse_from_str(cell, f).ok()).map(|d| d.with_timezone(&Utc)))
 }
 
 /// `fast_date` written straight into `out` as a JSON string; false if the

@@ -14,7 +14,25 @@ mod phones;
 mod tests;
 mod text;
 
-pub use dates::parse_date;
+pub use dates::{FORMAT_SEPARATOR, parse_date};
+
+/// `Viewed Product` → `viewed_product`, `Added-To-Cart!` → `added_to_cart`:
+/// lowercase ASCII letters and digits, every other run of characters one
+/// `_`, none at either end (`event_case = "snake"`).
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    while out.ends_with('_') {
+        out.pop();
+    }
+    out
+}
 pub use natives::native;
 pub(crate) use natives::subscription_of;
 pub use numbers::{parse_float, parse_int};

@@ -65,7 +65,11 @@ pub(crate) fn subscription_of(v: &SubscriptionValues, cell: &str) -> Result<Opti
             return Ok(None);
         }
     }
-    subscription(v, cell).map(Some)
+    match subscription(v, cell) {
+        // An opt-in date column: `false`, `0`, `no` say nothing.
+        Err(_) if v.when_set && !crate::native::is_set(cell) => Ok(None),
+        other => other.map(Some),
+    }
 }
 
 fn subscription(v: &SubscriptionValues, cell: &str) -> Result<&'static str, String> {
@@ -75,6 +79,8 @@ fn subscription(v: &SubscriptionValues, cell: &str) -> Result<&'static str, Stri
         Ok("subscribed")
     } else if is(&v.unsubscribed) {
         Ok("unsubscribed")
+    } else if v.when_set && crate::native::is_set(cell) {
+        Ok("subscribed")
     } else {
         Err(format!(
             "`{}` is not a known subscription value (subscribed: {}; unsubscribed: {})",

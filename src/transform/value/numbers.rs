@@ -3,10 +3,30 @@
 
 use super::clip;
 
-/// A whole number (`-12`; a spreadsheet's leading `'` is dropped).
+/// A whole number (`-12`; a spreadsheet's leading `'` is dropped), also as
+/// spreadsheets and dataframes write one: grouped (`1,234`) or as a decimal
+/// with nothing after the point (`2.0`, from a float column: pandas writes
+/// whole numbers so whenever a column has a blank). Read from the text, never
+/// through a float (exact to the last digit). Never `1.5`, `1.234` or `1e3`.
 pub fn parse_int(cell: &str) -> Result<i64, String> {
     let cell = unformula(cell);
-    cell.parse::<i64>().map_err(|_| format!("`{}` is not a whole number", clip(cell)))
+    if let Ok(v) = cell.parse::<i64>() {
+        return Ok(v);
+    }
+    let bad = || format!("`{}` is not a whole number", clip(cell));
+    if cell.contains(['e', 'E']) {
+        return Err(bad());
+    }
+    // A plain decimal as it stands (`1.234` is a decimal, not grouped);
+    // otherwise with its separators read as `parse_float` does.
+    let plain =
+        if cell.parse::<f64>().is_ok() { cell.to_string() } else { crate::places::ungroup(cell).ok_or_else(bad)? };
+    let whole = match plain.split_once('.') {
+        Some((whole, fraction)) if fraction.bytes().all(|b| b == b'0') => whole,
+        Some(_) => return Err(bad()),
+        None => &plain,
+    };
+    whole.parse::<i64>().map_err(|_| bad())
 }
 
 /// Accepts a decimal comma when there is no dot (`3,14` from European Excel)

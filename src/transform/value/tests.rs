@@ -66,6 +66,71 @@ fn dates() {
 }
 
 #[test]
+fn event_names_in_snake_case() {
+    for (name, want) in [
+        ("Viewed Product", "viewed_product"),
+        ("Added-To-Cart!", "added_to_cart"),
+        ("  order  completed ", "order_completed"),
+        ("purchase", "purchase"),
+        ("Été", "t"),
+        ("!!!", ""),
+    ] {
+        assert_eq!(crate::value::snake_case(name), want, "{name}");
+    }
+}
+
+/// `format = ["%d/%m/%Y", "%Y-%m-%d %H:%M"]`: the first that reads the cell.
+#[test]
+fn several_date_formats() {
+    let f = format!("%d/%m/%Y{}%Y-%m-%d %H:%M", crate::value::FORMAT_SEPARATOR);
+    let d = ValueType::Date { format: Some(f) };
+    assert_eq!(w(&d, "23/04/2023").unwrap(), "\"2023-04-23T00:00:00Z\"");
+    assert_eq!(w(&d, "2019-04-19 22:20").unwrap(), "\"2019-04-19T22:20:00Z\"");
+    let e = w(&d, "April 1st").unwrap_err();
+    assert!(e.contains("any of the date formats `%d/%m/%Y`, `%Y-%m-%d %H:%M`"), "{e}");
+}
+
+/// What databases and warehouses write for a timestamp, with no `format`.
+#[test]
+fn sql_timestamps() {
+    let d = ValueType::Date { format: None };
+    for (cell, want) in [
+        ("2023-04-19 22:20", "2023-04-19T22:20:00Z"),
+        ("2023-04-19T22:20", "2023-04-19T22:20:00Z"),
+        ("2023-04-19 22:20:05.123", "2023-04-19T22:20:05.123Z"),
+        ("2023-04-19T22:20:05.123456", "2023-04-19T22:20:05.123456Z"),
+        // PostgreSQL's timestamptz, BigQuery's TIMESTAMP.
+        ("2023-04-19 22:20:05+00", "2023-04-19T22:20:05Z"),
+        ("2023-04-19 22:20:05.5+05:30", "2023-04-19T16:50:05.500Z"),
+        ("2023-04-19 22:20:05 UTC", "2023-04-19T22:20:05Z"),
+    ] {
+        assert_eq!(w(&d, cell).unwrap(), format!("\"{want}\""), "{cell}");
+    }
+    for bad in ["2023-04-19 25:00", "2023-04-19 22:20:05 CET", "2023-04-19 22", "2023-04-19 22:20:05+99"] {
+        assert!(w(&d, bad).is_err(), "{bad}");
+    }
+}
+
+/// Whole numbers as spreadsheets and dataframes write them.
+#[test]
+fn whole_numbers_in_their_written_forms() {
+    for (cell, want) in [
+        ("2.0", "2"),
+        ("-3.00", "-3"),
+        ("-0.0", "0"),
+        ("1,234", "1234"),
+        ("1,234,567", "1234567"),
+        ("2,0", "2"),
+        ("9007199254740993.0", "9007199254740993"),
+    ] {
+        assert_eq!(w(&ValueType::Int, cell).unwrap(), want, "{cell}");
+    }
+    for bad in ["1.5", "1e3", "1.234", "99999999999999999999", "NaN", "inf", "2.0.0", "1,5", ".0", ""] {
+        assert!(w(&ValueType::Int, bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn urls_and_arrays() {
     assert_eq!(w(&ValueType::Url, "https://e.com/x").unwrap(), "\"https://e.com/x\"");
     assert!(w(&ValueType::Url, "e.com").is_err());
@@ -118,8 +183,28 @@ fn natives() {
         subscribed: vec!["yes".into(), "1".into()],
         unsubscribed: vec!["no".into()],
         undecided: vec![],
+        when_set: false,
     };
+    // The row-hash fingerprint is made of this text: as it always was, or
+    // every existing nightly would resend every row once after an upgrade.
+    assert_eq!(
+        format!("{v:?}"),
+        r#"SubscriptionValues { subscribed: ["yes", "1"], unsubscribed: ["no"], undecided: [] }"#
+    );
     assert_eq!(n(&NativeKind::EmailMarketing(v.clone()), "YES").unwrap(), "\"subscribed\"");
     assert_eq!(n(&NativeKind::SmsMarketing(v.clone()), "no").unwrap(), "\"unsubscribed\"");
     assert!(n(&NativeKind::EmailMarketing(v), "maybe").unwrap_err().contains("maybe"));
+}
+
+/// `when_set = "subscribed"`: an opt-in date is an opt-in; a cell that says
+/// no (or nothing) sends nothing, never an opt-out.
+#[test]
+fn an_opt_in_date_column() {
+    let v = SubscriptionValues { when_set: true, ..Default::default() };
+    for cell in ["2023-04-19", "2023-04-19 10:00:00", "yes", "x"] {
+        assert_eq!(super::natives::subscription_of(&v, cell).unwrap(), Some("subscribed"), "{cell}");
+    }
+    for cell in ["no", "false", "0", "FALSE"] {
+        assert_eq!(super::natives::subscription_of(&v, cell).unwrap(), None, "{cell}");
+    }
 }

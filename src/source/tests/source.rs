@@ -1,5 +1,5 @@
 //! The CSV source reader: encodings, delimiters, quoting, positions, gzip,
-//! resume, globs, errors; fixtures in tests/data/source/.
+//! resume, globs, errors; fixtures in tests/data/source/ (of this crate).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -255,3 +255,27 @@ fn migration_form_mistakes_name_their_line() {
         bad(r#"phone_number = { column = "phone", region_column = "country" }"#, r#"phone_number = { value = "12" }"#);
     assert!(m.contains("value"), "{m}");
 }
+
+/// `format` of a date may list several patterns; each is checked, and an
+/// empty list is refused with its line.
+#[test]
+fn a_date_format_may_be_a_list() {
+    let job = |format: &str| {
+        format!(
+            "[job]\nname = \"d\"\nkind = \"profiles\"\n[source]\npath = \"u.csv\"\n[mapping]\ncustom_id = \"id\"\n\
+             [mapping.attributes]\nsignup = {{ column = \"s\", type = \"date\", format = {format} }}\n"
+        )
+    };
+    let j = parse(&job(r#"["%d/%m/%Y", "%Y-%m-%d %H:%M"]"#)).unwrap();
+    let Mapping::Profiles(p) = &j.mapping else { panic!() };
+    let ValueType::Date { format: Some(f) } = &p.attributes[0].ty else { panic!("{:?}", p.attributes[0].ty) };
+    assert_eq!(
+        f.split(batchport_transform::value::FORMAT_SEPARATOR).collect::<Vec<_>>(),
+        ["%d/%m/%Y", "%Y-%m-%d %H:%M"]
+    );
+    let (line, message) = err_line(&job("[]"));
+    assert_eq!(line, 9, "{message}");
+    assert!(message.contains("lists no format"), "{message}");
+    let (_, message) = err_line(&job(r#"["%d/%m/%Y", "%Q"]"#));
+    assert!(message.contains("format `%Q`"), "{message}");
+}

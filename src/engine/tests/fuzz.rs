@@ -6,7 +6,7 @@
 //! width plus `_line,_column,_reason,_raw` on every row.
 //!
 //! In CI it runs a bounded number of cases (a few seconds). For a long run:
-//! `BATCHPORT_FUZZ_CASES=200000 cargo test --test main harden::fuzz -- --nocapture`;
+//! `BATCHPORT_FUZZ_CASES=200000 cargo test -p batchport-engine --test engine fuzz -- --nocapture`;
 //! `FUZZ_DEBUG=1` prints why cases stopped early (job, open or bind errors).
 
 use batchport_engine::pipeline;

@@ -1,7 +1,7 @@
-//! The network side of the import engine: the rate limiter on paused time, the
-//! retry policy with seeded RNGs, and the HTTP client against tiny local servers.
+//! The network side of the import engine: the rate limiter on paused time and
+//! the retry policy with seeded RNGs (the HTTP client's tests are the API
+//! crate's).
 
-mod client;
 mod limiter;
 mod sim;
 

@@ -196,6 +196,9 @@ fn a_killed_run_of_an_older_batchport_resumes_where_its_ledger_stopped() {
     let s = json(&out);
     assert_eq!(s["status"], "done", "{s}");
     assert_eq!(s["run_id"], old_id.as_str(), "the old run is resumed, not abandoned: {s}");
+    // And says so (issue 33), with what its ledger had acknowledged.
+    let said = format!("resuming run {old_id}: {acked} rows already acknowledged");
+    assert!(stderr(&out).contains(&said), "{}", stderr(&out));
     assert_eq!(n(&s, "rows_read"), total, "{s}");
     assert_eq!(n(&s, "rows_sent") + n(&s, "rows_rejected") + n(&s, "rows_unchanged") + n(&s, "rows_uncertain"), total);
     assert_eq!(n(&s, "rows_sent"), total, "{s}");

@@ -1,17 +1,17 @@
 //! The state store: runs, the ledger, the run lock, damaged stores,
-//! fingerprints (here), the change index (`state/change.rs`), and state
-//! folders an older batchport left (`state/old_state.rs`).
+//! fingerprints (here) and the change index (`change.rs`). State folders an
+//! older batchport left are the root crate's `tests/old_state.rs` (through
+//! the binary).
 
 mod change;
-mod old_state;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use batchport_api::Kind;
 use batchport_source::Position;
 use batchport_state::{BatchRecord, BatchState, RunStatus, StateError, Store, fingerprint};
-use batchport_transform::job::Kind;
 
 fn pos(record: u64) -> Position {
     Position { line: record + 2, byte: record * 10 + 7, record }
@@ -198,7 +198,7 @@ fn state_lock_holder() {
 fn another_process_holding_the_store_is_locked() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["state::state_lock_holder", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args(["state_lock_holder", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env("BATCHPORT_TEST_LOCK_DIR", dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -50,6 +50,14 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Compare a profiles job's input with what Batch holds (an export); exit 3 when anything differs
+    Verify {
+        job: PathBuf,
+        #[command(flatten)]
+        args: VerifyArgs,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print a commented job file for FILE.csv, mapping a tool's export (or guessing types with `plain`)
     Init {
         /// The tool the file was exported from
@@ -131,6 +139,26 @@ pub enum Command {
     Man,
 }
 
+/// `batchport verify`'s own flags.
+#[derive(Debug, Args, Clone, Default)]
+pub struct VerifyArgs {
+    /// Check a random sample of N Custom IDs (the export is still read whole)
+    #[arg(long, value_name = "N")]
+    pub sample: Option<u64>,
+    /// Seed of the sample, to check the same one again (printed in the report)
+    #[arg(long, value_name = "N", requires = "sample")]
+    pub seed: Option<u64>,
+    /// Send again the rows of every profile that differs or is missing, as a normal run
+    #[arg(long)]
+    pub repair: bool,
+    /// Replace the job's change index with what Batch holds (after a lost state folder)
+    #[arg(long)]
+    pub rebuild_index: bool,
+    /// Write the differences CSV here (default: the rejects folder)
+    #[arg(long, value_name = "FILE.csv")]
+    pub differences: Option<PathBuf>,
+}
+
 /// `batchport emulator`: a local Batch 2.x API (see API.md) for rehearsals and tests.
 #[derive(Debug, Args, Clone)]
 pub struct EmulatorArgs {
@@ -186,6 +214,15 @@ pub struct EmulatorArgs {
     /// operation: rehearse how partially applied rows are reported
     #[arg(long, value_name = "NAME")]
     pub refuse_attribute: Option<String>,
+    /// Fraction of Custom IDs (picked by --seed) whose mass-update operation is
+    /// accepted (202) but silently not applied, once per ID: rehearse what
+    /// `batchport verify` catches (0 to 1)
+    #[arg(long, default_value_t = 0.0, value_name = "F")]
+    pub silent_drop_rate: f64,
+    /// This Custom ID's first mass-update operation is accepted but silently
+    /// not applied (repeatable)
+    #[arg(long, value_name = "ID")]
+    pub silent_drop_id: Vec<String>,
     /// Seed of the fault dice, for repeatable rehearsals
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

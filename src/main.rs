@@ -57,6 +57,7 @@ fn main() {
             };
             commands::schedule::run(dir, *once, now.as_deref(), notify, common)
         }
+        Command::Verify { job, args, common } => commands::verify::run(job, args, common),
         #[cfg(feature = "emulator")]
         Command::Emulator(args) => commands::emulator::run(args),
         #[cfg(not(feature = "emulator"))]
@@ -97,6 +98,7 @@ fn wants_json(c: &Command) -> bool {
     match c {
         Command::Validate { common, .. }
         | Command::Run { common, .. }
+        | Command::Verify { common, .. }
         | Command::Schedule { common, .. }
         | Command::Status { common, .. }
         | Command::Reset { common, .. }

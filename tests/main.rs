@@ -22,4 +22,5 @@ mod resume;
 mod run;
 mod schedule;
 mod validate;
+mod verify;
 mod waits;

@@ -495,3 +495,54 @@ fn a_failed_export_upload_leaves_no_temp_file() {
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn verify_reads_an_object_glob_as_run_does_and_repairs_from_it() {
+    let s3 = S3::start("verify");
+    let emu = Emulator::start_background(EmulatorConfig {
+        export_duration: Duration::from_millis(100),
+        export_part_size: 150,
+        faults: batchport_emulator::Faults { drop_ids: vec!["u5".into(), "u450".into()], ..Default::default() },
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let text = String::from_utf8(profiles(600, 3)).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().to_string();
+    let rows: Vec<&str> = lines.collect();
+    for (i, part) in rows.chunks(300).enumerate() {
+        let csv = format!("{header}\n{}\n", part.join("\n"));
+        s3.put("verify", &format!("in/users-{i}.csv.gz"), &gzip(csv.as_bytes()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    job(d, "objects", "s3://verify/in/users-*.csv.gz", &s3, &emu.base_url());
+    let out = run(d).output().unwrap();
+    assert_eq!((out.status.code(), json(&out)["rows_sent"].as_u64()), (Some(0), Some(600)), "{}", stderr(&out));
+    let verify = |extra: &[&str]| {
+        let out = aws(d, true)
+            .args(["verify", "job.toml", "--json", "--state"])
+            .arg(d.join("state"))
+            .args(extra)
+            .env(batchport_engine::export::POLL_ENV, "30")
+            .output()
+            .unwrap();
+        (out.status.code(), json(&out))
+    };
+    let (code, v) = verify(&[]);
+    assert_eq!((code, v["profiles_missing"].as_u64()), (Some(3), Some(2)), "{v}");
+    let diffs = csv_rows(Path::new(v["differences_file"].as_str().unwrap()));
+    let mut found: Vec<(String, String, String)> =
+        diffs[1..].iter().map(|r| (r[0].clone(), r[1].clone(), r[2].clone())).collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("s3://verify/in/users-0.csv.gz".to_string(), "7".to_string(), "u5".to_string()),
+            ("s3://verify/in/users-1.csv.gz".into(), "152".into(), "u450".into())
+        ]
+    );
+    let (code, v) = verify(&["--repair"]);
+    assert_eq!((code, v["repair"]["rows_sent"].as_u64()), (Some(3), Some(2)), "{v}");
+    assert_eq!(verify(&[]).0, Some(0));
+}

@@ -8,7 +8,11 @@ use std::io::Write;
 use std::time::Duration;
 
 pub fn run(a: &EmulatorArgs) -> Result<i32> {
-    for (name, v) in [("--error-rate", a.error_rate), ("--lost-answer-rate", a.lost_answer_rate)] {
+    for (name, v) in [
+        ("--error-rate", a.error_rate),
+        ("--lost-answer-rate", a.lost_answer_rate),
+        ("--silent-drop-rate", a.silent_drop_rate),
+    ] {
         if !(0.0..=1.0).contains(&v) {
             return Err(UsageError(format!("{name} must be between 0 and 1, not {v}")).into());
         }
@@ -38,6 +42,8 @@ pub fn run(a: &EmulatorArgs) -> Result<i32> {
             seed: a.seed,
             refuse_marker: a.refuse_marker.clone(),
             refuse_attribute: a.refuse_attribute.clone(),
+            drop_rate: a.silent_drop_rate,
+            drop_ids: a.silent_drop_id.clone(),
         },
         export_duration: Duration::from_secs(a.export_secs),
         export_part_size: a.export_part_size.max(1),

@@ -13,6 +13,7 @@ pub mod schedule;
 mod serve;
 pub mod status;
 pub mod validate;
+pub mod verify;
 
 use crate::exit::Status;
 use batchport_engine::report::Summary;

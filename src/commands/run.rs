@@ -41,7 +41,7 @@ pub fn run(job_path: &Path, overrides: &[String], metrics_file: Option<&Path>, c
 /// First signal: stop cleanly. Second: leave now (progress is in the ledger).
 /// The handlers are registered before this returns; until then the early
 /// handler (`process`) exits 130 at once.
-fn watch_signals(cancel: CancellationToken) {
+pub(super) fn watch_signals(cancel: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

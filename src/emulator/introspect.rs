@@ -1,5 +1,5 @@
 //! Unauthenticated routes for tests and rehearsals: counters, per-profile state,
-//! received counts, reset, storms; and the download links of export files.
+//! received counts, silently dropped IDs, reset, storms; and the download links of export files.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/stats", get(|State(s): S| async move { Json(s.stats()) }))
         .route("/_emulator/profiles/{id}", get(profile))
         .route("/_emulator/received", get(received_all))
+        .route("/_emulator/dropped", get(|State(s): S| async move { Json(s.losses.ids()) }))
         .route("/_emulator/received/{id}", get(received))
         .route("/_emulator/audiences/{name}", get(audience))
         .route(

@@ -8,6 +8,7 @@ mod catalogs;
 mod exports;
 mod faults;
 mod introspect;
+mod loss;
 mod profiles;
 mod server;
 mod stats;
@@ -118,6 +119,13 @@ pub struct Faults {
     /// Attributes of this name are refused one by one (a partial error on
     /// update naming the attribute; the rest of the operation is applied).
     pub refuse_attribute: Option<String>,
+    /// Fraction of Custom IDs (picked by a hash keyed with `seed`) whose
+    /// `mass-update` operation is accepted (202) but silently not applied, as
+    /// an asynchronous loss would look. Each ID is lost once: its later
+    /// operations (a repair) are applied.
+    pub drop_rate: f64,
+    /// These Custom IDs' first `mass-update` operation is silently not applied.
+    pub drop_ids: Vec<String>,
 }
 
 /// A running emulator. Dropping it stops the server.
@@ -188,6 +196,12 @@ impl Emulator {
     /// Merged state of one profile: `{"custom_id","attributes":{..},"events":[..]}`.
     pub fn profile(&self, custom_id: &str) -> Option<serde_json::Value> {
         self.shared.store.profile(custom_id)
+    }
+
+    /// Custom IDs whose `mass-update` operation was accepted but silently not
+    /// applied (`Faults::drop_rate`, `Faults::drop_ids`), sorted.
+    pub fn dropped_ids(&self) -> Vec<String> {
+        self.shared.losses.ids()
     }
 
     /// Operations applied for this Custom ID, duplicates included.

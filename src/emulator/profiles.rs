@@ -2,7 +2,8 @@
 //! the bad ones or their bad attributes and events (partial errors on update,
 //! silently on mass-update; the rest of each operation is applied), charge the
 //! bucket in updates (distinct identifiers per call), then merge into the store
-//! shard by shard so each shard is locked once per call.
+//! shard by shard so each shard is locked once per call. On mass-update the
+//! silent-loss fault (`loss.rs`) may leave some accepted operations unapplied.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -177,6 +178,7 @@ pub(crate) fn handle(call: &Call) -> Response {
     add(&counters.updates, updates);
     counters.max_ops_in_call.fetch_max(ops.len() as u64, Relaxed);
     add(&counters.partial_errors, errors.len() as u64);
+    let valid = if mass { lose_some(call, valid) } else { valid };
     apply(call, valid);
 
     let answer = if errors.is_empty() || mass {
@@ -185,6 +187,16 @@ pub(crate) fn handle(call: &Call) -> Response {
         UpdateAnswer { code: SUCCESS_WITH_PARTIAL_ERRORS.into(), errors }
     };
     accepted(serde_json::to_value(answer).unwrap_or_default())
+}
+
+/// The silent-loss fault (`loss.rs`): operations of the targeted Custom IDs
+/// are accepted with the rest of the call, then never applied.
+fn lose_some<'v, 'a>(call: &Call, mut valid: Vec<Valid<'v, 'a>>) -> Vec<Valid<'v, 'a>> {
+    let (faults, losses) = (&call.shared.config.faults, &call.shared.losses);
+    if faults.drop_rate > 0.0 || !faults.drop_ids.is_empty() {
+        valid.retain(|v| !matches!(v.ident, Ident::Custom(id) if losses.lose(faults, id)));
+    }
+    valid
 }
 
 /// Merge the valid operations, in request order within each profile.

@@ -38,6 +38,7 @@ pub(crate) struct Shared {
     pub audiences: Mutex<Audiences>,
     pub catalogs: Mutex<Catalogs>,
     pub exports: Mutex<Exports>,
+    pub losses: super::loss::Losses,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -56,12 +57,15 @@ impl Shared {
             audiences: Mutex::default(),
             catalogs: Mutex::default(),
             exports: Mutex::default(),
+            losses: Default::default(),
             config,
         }
     }
 
     pub fn stats(&self) -> Stats {
-        self.counters.snapshot()
+        let mut s = self.counters.snapshot();
+        s.silently_dropped = self.losses.len();
+        s
     }
 
     pub fn reset(&self) {
@@ -75,6 +79,7 @@ impl Shared {
         *lock(&self.audiences) = Audiences::default();
         *lock(&self.catalogs) = Catalogs::default();
         *lock(&self.exports) = Exports::default();
+        self.losses.clear();
     }
 
     pub fn trigger_storm(&self, d: Duration) {

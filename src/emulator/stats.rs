@@ -37,6 +37,10 @@ pub struct Stats {
     pub per_endpoint: BTreeMap<String, u64>,
     /// Custom IDs received more than once in total.
     pub duplicate_ids: u64,
+    /// `mass-update` operations accepted but silently not applied (the
+    /// `drop_rate` / `drop_ids` faults): one per ID lost.
+    #[serde(default)]
+    pub silently_dropped: u64,
 }
 
 #[derive(Default)]
@@ -100,6 +104,7 @@ impl Counters {
             max_ops_in_call: g(&self.max_ops_in_call),
             per_endpoint,
             duplicate_ids: g(&self.duplicate_ids),
+            silently_dropped: 0,
         }
     }
 

@@ -12,6 +12,9 @@
 //!   cancellation, the blocking pool, how a kind ended), below them all;
 //!   [`report`] and [`status`]: the summary, rejects files and forecasts.
 //!
+//! - [`verify`]: a profiles job's input against what Batch holds; above the
+//!   lifecycle, since its repair is a run.
+//!
 //! Nothing calls up this list: a kind never reaches into the lifecycle.
 //!
 //! Public is what the `batchport` crate, its binary, benches and tests use;
@@ -28,3 +31,4 @@ pub mod run;
 pub(crate) mod sending;
 pub mod service;
 pub mod status;
+pub mod verify;

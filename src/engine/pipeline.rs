@@ -123,6 +123,27 @@ pub fn scan_changes(
     Ok(Some(scan.finish(read.is_ok())?))
 }
 
+/// Every row of `src` through `map`, on the rayon workers, handed to `f`
+/// in file order: for passes that need more of a row than its operation
+/// (`verify`: its change pair too).
+pub(crate) fn for_each_row_mapped<T: Send>(
+    src: CsvSource,
+    map: impl Fn(BlockRow<'_>, &mut Vec<u8>) -> T + Sync,
+    f: impl FnMut(Chunk<T>) -> bool,
+) -> Result<(), SourceError> {
+    blocks(
+        src,
+        |b| {
+            Ok((0..b.len())
+                .into_par_iter()
+                .with_min_len(256)
+                .map_init(|| Vec::with_capacity(256), |buf, i| map(b.row(i), buf))
+                .collect())
+        },
+        f,
+    )
+}
+
 /// Every row's change pair, in order, hashed on the rayon workers.
 fn block_pairs(t: &Transformer, b: &Block) -> Vec<Option<(u64, u64)>> {
     (0..b.len())

@@ -14,7 +14,7 @@
 
 mod download;
 pub mod output;
-mod progress;
+pub(crate) mod progress;
 pub mod request;
 mod split;
 

@@ -118,7 +118,7 @@ pub fn attribute<'a>(attrs: &'a Map<String, Value>, want: &str) -> Option<&'a Va
 /// A text cell a spreadsheet would run as a formula (it starts with `=`, `+`,
 /// `-`, `@`, a tab or a CR) gets a leading `'`, which spreadsheets show as
 /// text; a number such as `-5` or `+33612345678` is left alone.
-fn escape_formula(s: &str) -> String {
+pub(crate) fn escape_formula(s: &str) -> String {
     let risky = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
     if risky && s.trim().parse::<f64>().is_err() { format!("'{s}") } else { s.to_string() }
 }

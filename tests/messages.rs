@@ -63,3 +63,26 @@ fn grouped_reasons_keep_the_job_s_words() {
     let reason = groups[0]["reason"].as_str().unwrap();
     assert!(reason.contains("set a `format` for others") && reason.contains("`…`"), "{reason}");
 }
+
+/// `validate` of a `changed_only` job forecasts what the next run sends and
+/// skips, and the run then does exactly that (issue 33).
+#[test]
+fn validate_forecasts_a_nightly_s_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "job.toml", JOB);
+    let rows = |changed: &[u32]| {
+        let mut csv = String::from("id,plan\n");
+        for i in 0..200u32 {
+            csv.push_str(&format!("u{i},{}\n", if changed.contains(&i) { "gold" } else { "basic" }));
+        }
+        csv
+    };
+    crate::common::rewrite(dir.path(), "users.csv", rows(&[]));
+    json(&batchport(dir.path(), &["run", "job.toml", "--json"]));
+    crate::common::rewrite(dir.path(), "users.csv", rows(&[3, 70, 199]));
+    let v = json(&batchport(dir.path(), &["validate", "job.toml", "--json"]));
+    assert_eq!(v["rows_unchanged"], 197, "{v}");
+    assert!(v["note"].as_str().unwrap().contains("about 3 rows would be sent"), "{v}");
+    let s = json(&batchport(dir.path(), &["run", "job.toml", "--json"]));
+    assert_eq!((s["rows_sent"].as_u64(), s["rows_unchanged"].as_u64()), (Some(3), Some(197)), "{s}");
+}

@@ -138,7 +138,18 @@ pub fn validate(job: &Job, run_id: &str, rejects_dir: &Path) -> Result<(Summary,
 /// `refused` (exit 3), as `run` would be.
 fn judge_guards(job: &Job, state: &Path, m: &Measured, summary: &mut Summary) {
     let started = Instant::now();
-    summary.guards = batchport_engine::guard::for_validate(job, state, m, &summary.files);
+    let (guards, unchanged) = batchport_engine::guard::for_validate(job, state, m, &summary.files);
+    summary.guards = guards;
+    // `changed_only`: what a run would skip as unchanged, and send.
+    if let Some(unchanged) = unchanged {
+        summary.rows_unchanged = unchanged;
+        let valid = summary.rows_valid.unwrap_or(0);
+        let forecast = format!(
+            "changed_only: about {} rows would be sent, {unchanged} skipped as unchanged (the change index of the last successful run)",
+            valid.saturating_sub(unchanged)
+        );
+        summary.note = Some(summary.note.take().map_or(forecast.clone(), |n| format!("{n}; {forecast}")));
+    }
     summary.elapsed_s += started.elapsed().as_secs_f64();
     if summary.status == Status::Refused {
         return;

@@ -85,14 +85,16 @@ pub(crate) async fn before_sending(
 /// environment's project key names (to any destination without one).
 /// Blocking. A store in use by a run is not waited for: the guards are then
 /// skipped, and say why.
-pub fn for_validate(job: &Job, state_dir: &Path, m: &Measured, files: &[PathBuf]) -> Vec<GuardCheck> {
+/// Also the rows the change index holds unchanged, for a `changed_only` job
+/// that has a baseline: `validate` forecasts them.
+pub fn for_validate(job: &Job, state_dir: &Path, m: &Measured, files: &[PathBuf]) -> (Vec<GuardCheck>, Option<u64>) {
     let job_dir = state_dir.join("jobs").join(&job.name);
     let store = if job_dir.is_dir() {
         match crate::run::open_store_blocking(state_dir, &job.name) {
             Ok(s) => Some(s),
             Err(e) => {
                 let why = format!("the guards against the last run cannot be judged now: {e:#}");
-                return judge_with(job, m, None, None, Some(why));
+                return (judge_with(job, m, None, None, Some(why)), None);
             }
         }
     } else {
@@ -102,7 +104,8 @@ pub fn for_validate(job: &Job, state_dir: &Path, m: &Measured, files: &[PathBuf]
     let baseline: Option<Run> = store
         .as_ref()
         .and_then(|s| s.last_success(&job.name, destination.as_ref().map(|d| d.text.as_str()), "").ok().flatten());
-    let changed_only = job.mapping.profile().is_some_and(|p| p.changed_only) && job.guard.max_changed_share.is_some();
+    // Counted whether or not the guard is on: `validate` forecasts it.
+    let changed_only = job.mapping.profile().is_some_and(|p| p.changed_only);
     let unchanged = match (&store, &baseline) {
         (Some(s), Some(b)) if changed_only && m.rows > 0 => {
             let scope = batchport_state::scope(&job.name, b.destination.as_deref().unwrap_or_default());
@@ -110,7 +113,7 @@ pub fn for_validate(job: &Job, state_dir: &Path, m: &Measured, files: &[PathBuf]
         }
         _ => None,
     };
-    judge_with(job, m, unchanged, baseline.as_ref(), None)
+    (judge_with(job, m, unchanged, baseline.as_ref(), None), unchanged)
 }
 
 fn judge_with(

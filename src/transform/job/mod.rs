@@ -10,8 +10,10 @@ mod mapping;
 mod natives;
 mod resolve;
 mod settings;
+mod subscription;
 
 pub use error::JobError;
 pub use guard::{GUARD_NAMES, GuardSettings, NotifyEvent, NotifyFormat, NotifySettings};
 pub use resolve::{load, parse};
 pub use settings::*;
+pub use subscription::SubscriptionValues;

@@ -8,6 +8,7 @@ use super::error::JobError;
 use super::file::{IdTable, NativeTable, SubscriptionTable, Suppression};
 use super::resolve::Resolver;
 use super::settings::*;
+use super::subscription::SubscriptionValues;
 use toml::Spanned;
 
 /// The words a plain `email_marketing = "column"` understands.

@@ -26,6 +26,19 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
     c.output().expect("the binary runs")
 }
 
+/// `batchport ARGS --state <dir>/state` with the emulator's keys in the environment.
+pub fn keyed(dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .arg("--state")
+        .arg(dir.join("state"))
+        .current_dir(dir)
+        .env("BATCH_REST_KEY", "emulator_rest_key")
+        .env("BATCH_PROJECT_KEY", "project_emulator")
+        .output()
+        .unwrap()
+}
+
 pub fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
     let p = dir.join(name);
     if let Some(parent) = p.parent() {

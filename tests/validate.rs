@@ -1,7 +1,7 @@
 //! `batchport validate` as a user runs it: exact reject lines and reasons, counts
 //! that add up, exit codes 0 / 3 / 2.
 
-use crate::common::{csv_rows, json, run_in, write};
+use crate::common::{csv_rows, json, keyed, run_in, write};
 
 const JOB: &str = r#"
 [job]
@@ -194,19 +194,6 @@ fn tells_a_person_what_will_happen() {
     assert_eq!(f["rejects"][0]["column"], "born");
     assert_eq!(f["rejects"][0]["count"], 6);
     assert_eq!(f["rejects"][0]["first_lines"], serde_json::json!([2, 3, 4, 5, 6]));
-}
-
-/// `batchport ARGS --state <dir>/state` with the emulator's keys in the environment.
-fn keyed(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    crate::common::bin()
-        .args(args)
-        .arg("--state")
-        .arg(dir.join("state"))
-        .current_dir(dir)
-        .env("BATCH_REST_KEY", "emulator_rest_key")
-        .env("BATCH_PROJECT_KEY", "project_emulator")
-        .output()
-        .unwrap()
 }
 
 /// Issue 25: `validate` and `run` agree on what needs no API: a base URL

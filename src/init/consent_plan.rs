@@ -116,6 +116,20 @@ impl Plan {
         consumed
     }
 
+    /// National numbers (`06 12 34 56 78`) under a phone-named column beside
+    /// a country column: `$phone_number`, read in each row's country
+    /// (`phone_region` then checks them row by row).
+    pub(super) fn national_phones(&self, header: &str, values: &[&str]) -> bool {
+        let digits = |v: &&str| v.chars().filter(char::is_ascii_digit).count() >= 6;
+        let national = |v: &&str| !v.starts_with('+') && !v.starts_with("00");
+        infer::phone_name(header)
+            && self.free(&NativeKind::Phone)
+            && self.region_source().is_some()
+            && !values.is_empty()
+            && values.iter().all(digits)
+            && values.iter().any(national)
+    }
+
     /// Phones that are not all international: read national ones in the
     /// row's country (the `$region` column), or leave them as text.
     pub(super) fn phone_region(&mut self, sample: &Sample) {

@@ -114,20 +114,20 @@ fn two_date_formats(values: &[&str]) -> Option<(Option<String>, String)> {
     let n = values.len();
     let reads = |f: &str| values.iter().filter(|v| value::parse_date(v, Some(f)).is_ok()).count();
     let counted: Vec<(&str, usize)> = DATE_FORMATS.iter().map(|f| (*f, reads(f))).filter(|(_, c)| *c > 0).collect();
-    let mut best: Option<(&str, &str, usize)> = None;
+    // (format, values it reads) for each of the pair.
+    type Read<'f> = (&'f str, usize);
+    let mut best: Option<(Read, Read)> = None;
     for (i, &(a, ca)) in counted.iter().enumerate() {
-        for &(b, _) in &counted[i + 1..] {
+        for &(b, cb) in &counted[i + 1..] {
             let both =
                 values.iter().all(|v| value::parse_date(v, Some(a)).is_ok() || value::parse_date(v, Some(b)).is_ok());
-            if both && best.is_none_or(|(_, _, c)| ca > c) {
-                best = Some((a, b, ca));
+            if both && best.is_none_or(|((_, c), _)| ca > c) {
+                best = Some(((a, ca), (b, cb)));
             }
         }
     }
-    let (a, b, _) = best?;
     // The format that reads more values first.
-    let (a, b) = if reads(b) > reads(a) { (b, a) } else { (a, b) };
-    let ca = reads(a);
+    let ((a, ca), (b, _)) = best.map(|(x, y)| if y.1 > x.1 { (y, x) } else { (x, y) })?;
     let only_b = n - ca;
     let joined = format!("{a}{}{b}", value::FORMAT_SEPARATOR);
     Some((Some(joined), format!("{n}/{n} sampled values are dates in two formats: {ca} in `{a}`, {only_b} in `{b}`")))

@@ -148,7 +148,7 @@ impl Plan {
         plan
     }
 
-    fn free(&self, kind: &NativeKind) -> bool {
+    pub(super) fn free(&self, kind: &NativeKind) -> bool {
         let same = |a: &NativeKind| std::mem::discriminant(a) == std::mem::discriminant(kind);
         !self.natives.iter().any(|m| matches!(&m.target, Target::Native(k) if same(k)))
     }
@@ -157,20 +157,8 @@ impl Plan {
         let free = |k: &NativeKind| self.free(k);
         let mut notes = Vec::new();
         let Some(known) = known else {
-            // National numbers (`06 12 34 56 78`) under a phone-named column
-            // beside a country column: read in each row's country
-            // (`phone_region` then checks them row by row).
-            let digits = |v: &&str| v.chars().filter(char::is_ascii_digit).count() >= 6;
-            let national = |v: &&str| !v.starts_with('+') && !v.starts_with("00");
             let inferred = infer::infer(header, values, &free);
-            if !matches!(inferred.guess, Guess::Native(_))
-                && infer::phone_name(header)
-                && free(&NativeKind::Phone)
-                && self.region_source().is_some()
-                && !values.is_empty()
-                && values.iter().all(digits)
-                && values.iter().any(national)
-            {
+            if !matches!(inferred.guess, Guess::Native(_)) && self.national_phones(header, values) {
                 notes.push(
                     "a phone column beside a country column: national numbers are read in their row's country".into(),
                 );

@@ -232,11 +232,8 @@ fn write_one<'r, O: json::Out>(
             // The job has a region column: the row's cell is the cause.
             (Some(f), true) => {
                 let said = if row_region.is_some_and(|r| !r.is_empty()) { "is not a country" } else { "is blank" };
-                reject(
-                    header,
-                    format!("{m}; this row's `{}` {said}", f.header)
-                        .replace(": give the job a phone region (region = \"FR\" or region_column)", ""),
-                )
+                let m = m.strip_suffix(value::NO_REGION_HINT).unwrap_or(&m);
+                reject(header, format!("{m}; this row's `{}` {said}", f.header))
             }
             _ => reject(header, m),
         })?;

@@ -36,6 +36,7 @@ pub fn snake_case(name: &str) -> String {
 pub use natives::native;
 pub(crate) use natives::subscription_of;
 pub use numbers::{parse_float, parse_int};
+pub(crate) use phones::NO_REGION_HINT;
 pub use phones::phone;
 pub(crate) use text::no_items;
 

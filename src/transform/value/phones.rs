@@ -15,6 +15,10 @@ fn normalise_phone(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The end of a national number's reason when the job gives no region: a
+/// caller that knows the row's region cell was the cause says that instead.
+pub(crate) const NO_REGION_HINT: &str = ": give the job a phone region (region = \"FR\" or region_column)";
+
 /// A phone number as E.164, read with the `phonenumber` crate (Google's
 /// libphonenumber metadata): international numbers as they are, national ones
 /// in `region` (`06 39 98 13 37` in FR), the `(0)` trunk prefix written after
@@ -51,10 +55,9 @@ fn phone_parsed(cell: &str, region: Option<&str>) -> Result<String, String> {
             Ok(p.format().mode(phonenumber::Mode::E164).to_string())
         }
         _ if intl && rules::is_valid_e164(&normalise_phone(&cleaned)) => Ok(normalise_phone(&cleaned).into_owned()),
-        _ if !intl && region.is_none() => Err(format!(
-            "`{}` is a national number, not E.164 (+33639981337): give the job a phone region (region = \"FR\" or region_column)",
-            clip(cell)
-        )),
+        _ if !intl && region.is_none() => {
+            Err(format!("`{}` is a national number, not E.164 (+33639981337){NO_REGION_HINT}", clip(cell)))
+        }
         _ => Err(format!(
             "`{}` is not a valid phone number{}",
             clip(cell),

@@ -5,11 +5,10 @@
 //! Prints: rows/s with no rate limit and the importer's peak memory; then the
 //! achieved fraction of a 10,000 updates/s limit and the share of 429s.
 
-use batchport_testdata::harness::{EmulatorProcess, wait_measured};
+use batchport_testdata::harness::{EmulatorProcess, run_measured};
 use std::io::BufWriter;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_batchport");
 
@@ -19,19 +18,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 /// Run the importer; returns (summary, wall time, peak RSS in kB).
 fn import(dir: &Path, job: &str) -> (serde_json::Value, Duration, u64) {
-    let started = Instant::now();
-    let child = Command::new(BIN)
-        .args(["run", job, "--json", "--state"])
-        .arg(dir.join("state"))
-        .current_dir(dir)
-        .env("BATCH_REST_KEY", "emulator_rest_key")
-        .env("BATCH_PROJECT_KEY", "project_emulator")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (out, elapsed, peak) = wait_measured(child, started);
-    let summary = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    (summary, elapsed, peak)
+    run_measured(BIN, dir, &["run", job], &[])
 }
 
 fn file(dir: &Path, name: &str, rows: u64, api: &str) {

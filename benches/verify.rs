@@ -7,31 +7,16 @@
 //! `cargo bench --bench verify` (VERIFY_ROWS to change the size, default 1 M).
 //! Prints each command's wall time and peak RSS, and what verify found.
 
-use batchport_testdata::harness::{EmulatorProcess, wait_measured};
+use batchport_testdata::harness::{EmulatorProcess, run_measured};
 use std::io::BufWriter;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_batchport");
 
 /// `batchport ARGS --json`: summary, wall time, peak RSS in kB.
 fn measure(dir: &Path, args: &[&str]) -> (serde_json::Value, Duration, u64) {
-    let started = Instant::now();
-    let child = Command::new(BIN)
-        .args(args)
-        .args(["--json", "--state"])
-        .arg(dir.join("state"))
-        .current_dir(dir)
-        .env("BATCH_REST_KEY", "emulator_rest_key")
-        .env("BATCH_PROJECT_KEY", "project_emulator")
-        .env("BATCHPORT_EXPORT_POLL_MS", "200")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (out, elapsed, peak) = wait_measured(child, started);
-    let summary = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    (summary, elapsed, peak)
+    run_measured(BIN, dir, args, &[("BATCHPORT_EXPORT_POLL_MS", "200")])
 }
 
 fn main() {

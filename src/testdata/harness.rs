@@ -58,6 +58,31 @@ pub fn wait_measured(mut child: Child, started: Instant) -> (Output, Duration, u
     (out, elapsed, peak)
 }
 
+/// `bin ARGS --json --state <dir>/state` in `dir` with the emulator's keys
+/// (and `envs`), measured: its JSON summary (null if none), wall time and
+/// peak resident memory in kB.
+pub fn run_measured(
+    bin: &str,
+    dir: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (serde_json::Value, Duration, u64) {
+    let started = Instant::now();
+    let child = std::process::Command::new(bin)
+        .args(args)
+        .args(["--json", "--state"])
+        .arg(dir.join("state"))
+        .current_dir(dir)
+        .env("BATCH_REST_KEY", "emulator_rest_key")
+        .env("BATCH_PROJECT_KEY", "project_emulator")
+        .envs(envs.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let (out, elapsed, peak) = wait_measured(child, started);
+    (serde_json::from_slice(&out.stdout).unwrap_or_default(), elapsed, peak)
+}
+
 /// `batchport emulator` in its own process (as a user runs it); killed when
 /// dropped.
 pub struct EmulatorProcess {
